@@ -1,0 +1,215 @@
+//! The one error type of the core, and its mapping to stable client-facing codes.
+
+use crate::ids::InvalidId;
+use crate::usersig::UserSigError;
+use serde::Serialize;
+
+/// A boxed error from an adapter (database, AWS SDK, …); never shown to clients.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Result with the core [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in a core operation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The frame is not a JSON object.
+    #[error("the frame is not valid JSON: {0}")]
+    BadJson(#[source] serde_json::Error),
+    /// The frame names an action this server does not have.
+    #[error("unknown action `{0}`")]
+    UnknownAction(String),
+    /// A required field is absent.
+    #[error("missing field `{0}`")]
+    MissingField(String),
+    /// A field is present but its value is not acceptable.
+    #[error("invalid field: {0}")]
+    InvalidField(String),
+    /// An identifier failed validation.
+    #[error(transparent)]
+    InvalidId(#[from] InvalidId),
+    /// A message element failed validation.
+    #[error("invalid element {index}: {reason}")]
+    InvalidElement {
+        /// Position of the element in the body.
+        index: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The message body is larger than the configured limit.
+    #[error("message body is {size} bytes, over the {limit}-byte limit")]
+    BodyTooLarge {
+        /// Serialized size of the body.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The thing asked for does not exist (or is not visible to the caller).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The caller may not do this.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    /// The caller's credentials were refused.
+    #[error(transparent)]
+    Unauthorized(#[from] UserSigError),
+    /// The storage backend failed; details go to the log only.
+    #[error("storage backend failure")]
+    Store(#[source] BoxError),
+    /// The connection gateway failed; details go to the log only.
+    #[error("connection gateway failure")]
+    Gateway(#[source] BoxError),
+}
+
+impl Error {
+    /// Wraps an adapter's storage error.
+    pub fn store(err: impl Into<BoxError>) -> Self {
+        Self::Store(err.into())
+    }
+
+    /// Wraps an adapter's gateway error.
+    pub fn gateway(err: impl Into<BoxError>) -> Self {
+        Self::Gateway(err.into())
+    }
+
+    /// Classifies a failure to deserialize an action's `data` into missing or invalid fields.
+    pub fn from_data(err: serde_json::Error) -> Self {
+        let text = err.to_string();
+        // serde's derive reports absent fields with this fixed wording (`de::Error::missing_field`).
+        match text
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            Some(field) => Self::MissingField(field.to_owned()),
+            None => Self::InvalidField(text),
+        }
+    }
+
+    /// The stable machine-readable code clients switch on.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::BadJson(_) => ErrorCode::BadJson,
+            Self::UnknownAction(_) => ErrorCode::UnknownAction,
+            Self::MissingField(_) => ErrorCode::MissingField,
+            Self::InvalidField(_) => ErrorCode::InvalidField,
+            Self::InvalidId(id) => id.code(),
+            Self::InvalidElement { .. } => ErrorCode::InvalidElement,
+            Self::BodyTooLarge { .. } => ErrorCode::BodyTooLarge,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::Unauthorized(_) => ErrorCode::Unauthorized,
+            Self::Store(_) | Self::Gateway(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// The message shown to clients: the detail for input errors, a generic text for backend faults.
+    pub fn client_message(&self) -> String {
+        match self {
+            Self::Store(_) | Self::Gateway(_) => "internal error; try again later".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether this is a server-side fault (logged at error level) rather than bad input.
+    pub fn is_internal(&self) -> bool {
+        self.code() == ErrorCode::Internal
+    }
+}
+
+/// Stable error codes of the wire protocol (documented in `docs/protocol.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame is not a JSON object.
+    BadJson,
+    /// No such action.
+    UnknownAction,
+    /// A required field is absent.
+    MissingField,
+    /// A field has an unacceptable value.
+    InvalidField,
+    /// A user id is malformed.
+    InvalidUserId,
+    /// A conversation id is malformed.
+    InvalidConversationId,
+    /// A group id is malformed.
+    InvalidGroupId,
+    /// A client message id is malformed.
+    InvalidClientMsgId,
+    /// A message element is malformed.
+    InvalidElement,
+    /// The message body is over the size limit.
+    BodyTooLarge,
+    /// The target does not exist.
+    NotFound,
+    /// The caller may not do this.
+    Forbidden,
+    /// Credentials were refused.
+    Unauthorized,
+    /// A server-side fault.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadJson => "bad_json",
+            Self::UnknownAction => "unknown_action",
+            Self::MissingField => "missing_field",
+            Self::InvalidField => "invalid_field",
+            Self::InvalidUserId => "invalid_user_id",
+            Self::InvalidConversationId => "invalid_conversation_id",
+            Self::InvalidGroupId => "invalid_group_id",
+            Self::InvalidClientMsgId => "invalid_client_msg_id",
+            Self::InvalidElement => "invalid_element",
+            Self::BodyTooLarge => "body_too_large",
+            Self::NotFound => "not_found",
+            Self::Forbidden => "forbidden",
+            Self::Unauthorized => "unauthorized",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Probe {
+        name: String,
+        count: u32,
+    }
+
+    #[test]
+    fn serde_missing_field_becomes_missing_field_code() {
+        // GIVEN data without a required field
+        let err = serde_json::from_str::<Probe>(r#"{"name":"x"}"#).unwrap_err();
+        // WHEN it is classified
+        let err = Error::from_data(err);
+        // THEN the code names it as missing, with the field's name
+        assert_eq!(err.code(), ErrorCode::MissingField);
+        assert_eq!(err.to_string(), "missing field `count`");
+    }
+
+    #[test]
+    fn serde_type_mismatch_becomes_invalid_field() {
+        let err = serde_json::from_str::<Probe>(r#"{"name":"x","count":"many"}"#).unwrap_err();
+        assert_eq!(Error::from_data(err).code(), ErrorCode::InvalidField);
+    }
+
+    #[test]
+    fn backend_faults_are_sanitized_for_clients() {
+        let err = Error::store(std::io::Error::other("disk /var/secret full"));
+        assert_eq!(err.code(), ErrorCode::Internal);
+        assert!(!err.client_message().contains("secret"));
+    }
+}

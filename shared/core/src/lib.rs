@@ -1,0 +1,18 @@
+//! Cirrus core: the domain of an instant-messaging backend, free of AWS, SQLite and Lambda.
+//!
+//! Adapters (`cirrus-aws`, `cirrus-embedded`) implement the [`ports`]; `cirrus-handlers` turns
+//! transport events into calls on the [`service`] layer.
+
+pub mod clock;
+pub mod conversation;
+pub mod element;
+pub mod error;
+pub mod ids;
+pub mod limits;
+pub mod message;
+pub mod ports;
+pub mod protocol;
+pub mod service;
+pub mod usersig;
+
+pub use error::{Error, ErrorCode, Result};

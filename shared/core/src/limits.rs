@@ -1,0 +1,28 @@
+//! Configurable limits applied by the services.
+
+/// Size and count limits; defaults follow Tencent IM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Serialized size of one message body, in bytes.
+    pub max_body_bytes: usize,
+    /// Elements in one message body.
+    pub max_elements: usize,
+    /// Declared size of a file element, in bytes.
+    pub max_file_bytes: u64,
+    /// Messages returned by one history page.
+    pub max_history_page: u32,
+    /// Conversations returned by one list page.
+    pub max_conversation_page: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 12 * 1024,
+            max_elements: 20,
+            max_file_bytes: 28 * 1024 * 1024,
+            max_history_page: 100,
+            max_conversation_page: 100,
+        }
+    }
+}

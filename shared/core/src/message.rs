@@ -1,0 +1,131 @@
+//! Messages as stored and as delivered to a viewer.
+
+use crate::element::Element;
+use crate::ids::{ClientMsgId, ConversationId, GroupId, MsgId, StreamKey, UserId};
+use serde::{Deserialize, Serialize};
+
+/// Where a message is sent: a user (C2C) or a group.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", content = "id", rename_all = "lowercase")]
+pub enum Target {
+    /// One-to-one, to this user.
+    C2c(UserId),
+    /// To this group.
+    Group(GroupId),
+}
+
+impl Target {
+    /// The stream the message goes into when `sender` sends it.
+    pub fn stream(&self, sender: &UserId) -> StreamKey {
+        match self {
+            Self::C2c(peer) => StreamKey::c2c(sender, peer),
+            Self::Group(group) => StreamKey::group(group),
+        }
+    }
+
+    /// The conversation id this message belongs to, from `viewer`'s side.
+    pub fn conversation_for(&self, sender: &UserId, viewer: &UserId) -> ConversationId {
+        match self {
+            Self::C2c(peer) if viewer == sender => ConversationId::C2c(peer.clone()),
+            Self::C2c(_) => ConversationId::C2c(sender.clone()),
+            Self::Group(group) => ConversationId::Group(group.clone()),
+        }
+    }
+}
+
+/// A message as the store keeps it: one copy per stream, whoever views it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMessage {
+    /// The stream it belongs to.
+    pub stream: StreamKey,
+    /// Position in the stream, from 1.
+    pub seq: u64,
+    /// Server-assigned id.
+    pub msg_id: MsgId,
+    /// Sender.
+    pub from: UserId,
+    /// Target as the sender addressed it.
+    pub to: Target,
+    /// Server time of acceptance, milliseconds since the Unix epoch.
+    pub time: i64,
+    /// The sender's idempotency key.
+    pub client_msg_id: ClientMsgId,
+    /// The content.
+    pub body: Vec<Element>,
+    /// Opaque app data attached by the sender.
+    pub cloud_custom_data: Option<String>,
+}
+
+impl StoredMessage {
+    /// The message as `viewer` sees it (the conversation id is per viewer).
+    pub fn view(&self, viewer: &UserId) -> Message<'_> {
+        Message {
+            msg_id: &self.msg_id,
+            seq: self.seq,
+            conversation_id: self.to.conversation_for(&self.from, viewer),
+            from: &self.from,
+            to: &self.to,
+            time: self.time,
+            client_msg_id: &self.client_msg_id,
+            body: &self.body,
+            cloud_custom_data: self.cloud_custom_data.as_deref(),
+        }
+    }
+}
+
+/// The wire form of a message (DESIGN.md §3), borrowed from a [`StoredMessage`].
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Message<'a> {
+    /// Server-assigned id.
+    pub msg_id: &'a MsgId,
+    /// Position in the conversation.
+    pub seq: u64,
+    /// The conversation, from the viewer's side.
+    pub conversation_id: ConversationId,
+    /// Sender.
+    pub from: &'a UserId,
+    /// Target as addressed by the sender.
+    pub to: &'a Target,
+    /// Server time, ms since the epoch.
+    pub time: i64,
+    /// The sender's idempotency key.
+    pub client_msg_id: &'a ClientMsgId,
+    /// Content.
+    pub body: &'a [Element],
+    /// Opaque app data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud_custom_data: Option<&'a str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(raw: &str) -> UserId {
+        UserId::parse(raw).unwrap()
+    }
+
+    #[test]
+    fn conversation_id_depends_on_the_viewer() {
+        let target = Target::C2c(user("bob"));
+        assert_eq!(
+            target
+                .conversation_for(&user("alice"), &user("alice"))
+                .to_string(),
+            "C2Cbob"
+        );
+        assert_eq!(
+            target.conversation_for(&user("alice"), &user("bob")).to_string(),
+            "C2Calice"
+        );
+    }
+
+    #[test]
+    fn target_has_the_documented_wire_form() {
+        let target: Target = serde_json::from_str(r#"{"type":"c2c","id":"bob"}"#).unwrap();
+        assert_eq!(target, Target::C2c(user("bob")));
+        assert!(serde_json::from_str::<Target>(r#"{"type":"c2c","id":"b b"}"#).is_err());
+        assert!(serde_json::from_str::<Target>(r#"{"type":"fax","id":"bob"}"#).is_err());
+    }
+}

@@ -1,0 +1,149 @@
+//! The ports: what the services need from the outside world. Adapters implement them.
+
+use crate::conversation::{ConversationCursor, ConversationEntry};
+use crate::element::Element;
+use crate::error::Result;
+use crate::ids::{ClientMsgId, ConnectionId, ConversationId, MsgId, StreamKey, UserId};
+use crate::message::{StoredMessage, Target};
+use async_trait::async_trait;
+use bytes::Bytes;
+
+/// A live WebSocket connection as recorded at `$connect`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    /// API Gateway's connection id.
+    pub id: ConnectionId,
+    /// The authenticated user.
+    pub user: UserId,
+    /// Client platform (`web`, `ios`, …) if the client said.
+    pub platform: Option<String>,
+    /// When it connected, ms since the epoch.
+    pub connected_at: i64,
+    /// When the record stops counting (the 2-hour API Gateway limit), ms since the epoch.
+    pub expires_at: i64,
+}
+
+/// Records of live connections.
+#[async_trait]
+pub trait ConnectionStore: Send + Sync {
+    /// Records a new connection (or replaces a record with the same id).
+    async fn put_connection(&self, connection: &Connection) -> Result<()>;
+    /// Removes a connection record; returns it if it existed.
+    async fn delete_connection(&self, id: &ConnectionId) -> Result<Option<Connection>>;
+    /// Looks one connection up, if it has not expired at `now`.
+    async fn get_connection(&self, id: &ConnectionId, now: i64) -> Result<Option<Connection>>;
+    /// Every unexpired connection of `user` at `now`.
+    async fn connections_of(&self, user: &UserId, now: i64) -> Result<Vec<Connection>>;
+}
+
+/// A message to append to its stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMessage {
+    /// The stream (one per C2C pair or group).
+    pub stream: StreamKey,
+    /// Server-assigned id.
+    pub msg_id: MsgId,
+    /// Sender.
+    pub from: UserId,
+    /// Target as addressed.
+    pub to: Target,
+    /// Acceptance time, ms.
+    pub time: i64,
+    /// Idempotency key, unique per sender.
+    pub client_msg_id: ClientMsgId,
+    /// Content.
+    pub body: Vec<Element>,
+    /// Opaque app data.
+    pub cloud_custom_data: Option<String>,
+    /// Conversation-list entries to create or touch, one per participant who keeps one.
+    pub inbox: Vec<InboxUpdate>,
+}
+
+/// How appending a message touches one participant's conversation list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxUpdate {
+    /// The participant.
+    pub owner: UserId,
+    /// The conversation from their side.
+    pub conversation_id: ConversationId,
+    /// Whether the new message counts as read for them (the sender's own message does).
+    pub mark_read: bool,
+}
+
+/// The outcome of [`MessageStore::append`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Appended {
+    /// Stored now, with its seq.
+    New(StoredMessage),
+    /// The sender already sent this clientMsgId: the first message, unchanged.
+    Duplicate(StoredMessage),
+}
+
+/// Which part of a stream to read, by seq.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeqRange {
+    /// Only seqs strictly below this.
+    pub before: Option<u64>,
+    /// Only seqs strictly above this.
+    pub after: Option<u64>,
+    /// At most this many messages.
+    pub limit: u32,
+}
+
+/// Message streams: append with seq allocation, and reads by seq.
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Atomically: unless (from, clientMsgId) exists, allocate the next seq of the stream, store the
+    /// message and apply its inbox updates. The message is durable when this returns.
+    async fn append(&self, message: NewMessage) -> Result<Appended>;
+
+    /// Messages of a stream in ascending seq order. With `after` (and no `before`) the page starts
+    /// just after it; otherwise it is the newest `limit` messages below `before`.
+    async fn history(&self, stream: &StreamKey, range: SeqRange) -> Result<Vec<StoredMessage>>;
+}
+
+/// Per-user conversation lists with read pointers.
+#[async_trait]
+pub trait ConversationStore: Send + Sync {
+    /// One page of `owner`'s conversations, most recently active first.
+    async fn list_conversations(
+        &self,
+        owner: &UserId,
+        after: Option<&ConversationCursor>,
+        limit: u32,
+    ) -> Result<Vec<ConversationEntry>>;
+
+    /// One conversation of `owner`, if they have it.
+    async fn get_conversation(
+        &self,
+        owner: &UserId,
+        conversation: &ConversationId,
+    ) -> Result<Option<ConversationEntry>>;
+
+    /// Moves the read pointer up to `seq` (never down, never past the last seq).
+    /// Returns the entry after the change, or `None` if the owner has no such conversation.
+    async fn mark_read(
+        &self,
+        owner: &UserId,
+        conversation: &ConversationId,
+        seq: u64,
+    ) -> Result<Option<ConversationEntry>>;
+}
+
+/// The result of posting to one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostOutcome {
+    /// Handed to the connection.
+    Delivered,
+    /// The connection no longer exists (API Gateway's 410 Gone).
+    Gone,
+}
+
+/// Pushes data to WebSocket connections (API Gateway's `@connections` API).
+#[async_trait]
+pub trait ConnectionGateway: Send + Sync {
+    /// Sends one text frame to a connection.
+    async fn post(&self, connection: &ConnectionId, data: Bytes) -> Result<PostOutcome>;
+    /// Closes a connection; closing one that is gone is not an error.
+    async fn close(&self, connection: &ConnectionId) -> Result<()>;
+}

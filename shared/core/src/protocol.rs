@@ -1,0 +1,313 @@
+//! The wire protocol (DESIGN.md §3): client frames, replies, events and each action's data.
+
+use crate::element::Element;
+use crate::error::Error;
+use crate::ids::{ConversationId, ConversationKind, MsgId};
+use crate::message::{Message, Target};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// Every action a client may send; routes are selected on these names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// `msg.send`: send a message.
+    MsgSend,
+    /// `msg.history`: read a conversation by seq range.
+    MsgHistory,
+    /// `conv.list`: the caller's conversation list.
+    ConvList,
+    /// `conv.read`: move the caller's read pointer.
+    ConvRead,
+    /// `sys.ping`: keep the connection alive, read server time.
+    SysPing,
+}
+
+impl Action {
+    /// Every action, in documentation order.
+    pub const ALL: [Action; 5] = [
+        Self::MsgSend,
+        Self::MsgHistory,
+        Self::ConvList,
+        Self::ConvRead,
+        Self::SysPing,
+    ];
+
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::MsgSend => "msg.send",
+            Self::MsgHistory => "msg.history",
+            Self::ConvList => "conv.list",
+            Self::ConvRead => "conv.read",
+            Self::SysPing => "sys.ping",
+        }
+    }
+
+    /// Looks an action up by wire name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|action| action.name() == name)
+    }
+}
+
+/// Events the server pushes.
+pub mod events {
+    /// A new message in one of the user's conversations (also to the sender's other devices).
+    pub const MSG_NEW: &str = "msg.new";
+}
+
+/// A frame from the client: `{"action": "...", "reqId": "...", "data": {...}}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientFrame<'a> {
+    /// The action name.
+    #[serde(default, borrow)]
+    pub action: Option<std::borrow::Cow<'a, str>>,
+    /// Echoed in the reply so the client can match it.
+    #[serde(default, borrow)]
+    pub req_id: Option<std::borrow::Cow<'a, str>>,
+    /// The action's arguments.
+    #[serde(default, borrow)]
+    pub data: Option<&'a RawValue>,
+}
+
+impl<'a> ClientFrame<'a> {
+    /// Parses a frame; anything but a JSON object is `bad_json`.
+    pub fn parse(text: &'a str) -> Result<Self, Error> {
+        serde_json::from_str(text).map_err(Error::BadJson)
+    }
+
+    /// Deserializes `data` into an action's request type (absent data reads as `{}`).
+    pub fn data<T: Deserialize<'a>>(&self) -> Result<T, Error> {
+        let raw = self.data.map_or("{}", RawValue::get);
+        serde_json::from_str(raw).map_err(Error::from_data)
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReplyFrame<'a, T: Serialize> {
+    r#type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    req_id: Option<&'a str>,
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorBody>,
+}
+
+/// The error object of a failed reply.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    /// Stable machine-readable code.
+    pub code: String,
+    /// Human-readable detail.
+    pub message: String,
+}
+
+#[derive(Serialize)]
+struct EventFrame<'a, T: Serialize> {
+    r#type: &'static str,
+    event: &'a str,
+    data: T,
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    // Serializing our own frame types cannot fail: no maps with non-string keys, no failing impls.
+    serde_json::to_string(value).unwrap_or_else(|_| String::from(r#"{"type":"reply","ok":false}"#))
+}
+
+/// A successful reply frame.
+pub fn reply_ok<T: Serialize>(req_id: Option<&str>, data: &T) -> String {
+    to_json(&ReplyFrame {
+        r#type: "reply",
+        req_id,
+        ok: true,
+        data: Some(data),
+        error: None,
+    })
+}
+
+/// An error reply frame.
+pub fn reply_err(req_id: Option<&str>, error: &Error) -> String {
+    let error = ErrorBody {
+        code: error.code().as_str().to_owned(),
+        message: error.client_message(),
+    };
+    to_json(&ReplyFrame::<()> {
+        r#type: "reply",
+        req_id,
+        ok: false,
+        data: None,
+        error: Some(error),
+    })
+}
+
+/// An event frame.
+pub fn event<T: Serialize>(name: &str, data: &T) -> String {
+    to_json(&EventFrame {
+        r#type: "event",
+        event: name,
+        data,
+    })
+}
+
+/// `msg.send` request.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendRequest {
+    /// Target.
+    pub to: Target,
+    /// Idempotency key, unique per sender.
+    pub client_msg_id: String,
+    /// Content.
+    pub body: Vec<Element>,
+    /// Opaque app data.
+    #[serde(default)]
+    pub cloud_custom_data: Option<String>,
+}
+
+/// `msg.send` reply: the message is durable.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SendAck {
+    /// Server-assigned id.
+    pub msg_id: MsgId,
+    /// Position in the conversation.
+    pub seq: u64,
+    /// Server time, ms.
+    pub time: i64,
+    /// The conversation, from the sender's side.
+    pub conversation_id: ConversationId,
+}
+
+/// `msg.history` request.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryRequest {
+    /// Which conversation.
+    pub conversation_id: ConversationId,
+    /// Only messages with a smaller seq (page backwards).
+    #[serde(default)]
+    pub before_seq: Option<u64>,
+    /// Only messages with a larger seq (page forwards).
+    #[serde(default)]
+    pub after_seq: Option<u64>,
+    /// Page size (default 20, capped by the server).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// `msg.history` reply.
+#[derive(Debug, Serialize)]
+pub struct HistoryReply<'a> {
+    /// Messages in ascending seq order.
+    pub messages: Vec<Message<'a>>,
+    /// True when nothing more lies in the paging direction.
+    pub complete: bool,
+}
+
+/// `conv.list` request.
+#[derive(Debug, Deserialize)]
+pub struct ConvListRequest {
+    /// Opaque cursor from a previous page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// Page size (default 20, capped by the server).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// One entry of `conv.list`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationView<'a> {
+    /// The conversation from the caller's side.
+    pub conversation_id: &'a ConversationId,
+    /// `c2c` or `group`.
+    pub r#type: ConversationKind,
+    /// Peer user id or group id.
+    pub peer: &'a str,
+    /// The newest message still kept.
+    pub last_message: Option<Message<'a>>,
+    /// Highest seq.
+    pub last_seq: u64,
+    /// The caller's read pointer.
+    pub read_seq: u64,
+    /// `lastSeq - readSeq`.
+    pub unread: u64,
+    /// Last activity, ms.
+    pub updated_at: i64,
+}
+
+/// `conv.list` reply.
+#[derive(Debug, Serialize)]
+pub struct ConvListReply<'a> {
+    /// One page, most recent first.
+    pub conversations: Vec<ConversationView<'a>>,
+    /// Present when more pages follow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// `conv.read` request.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConvReadRequest {
+    /// Which conversation.
+    pub conversation_id: ConversationId,
+    /// Everything up to and including this seq is read.
+    pub seq: u64,
+}
+
+/// `sys.ping` reply.
+#[derive(Debug, Serialize)]
+pub struct PingReply {
+    /// Server time, ms.
+    pub time: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    #[test]
+    fn action_names_round_trip() {
+        for action in Action::ALL {
+            assert_eq!(Action::from_name(action.name()), Some(action));
+        }
+        assert_eq!(Action::from_name("msg.explode"), None);
+    }
+
+    #[test]
+    fn frames_parse_and_bad_json_is_reported() {
+        let frame = ClientFrame::parse(r#"{"action":"conv.list","reqId":"r1","data":{"limit":5}}"#).unwrap();
+        assert_eq!(frame.action.as_deref(), Some("conv.list"));
+        assert_eq!(frame.req_id.as_deref(), Some("r1"));
+        assert_eq!(frame.data::<ConvListRequest>().unwrap().limit, Some(5));
+        for bad in ["", "{", "[1]", "\"text\"", "nul"] {
+            assert_eq!(
+                ClientFrame::parse(bad).unwrap_err().code(),
+                ErrorCode::BadJson,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn replies_have_the_documented_shape() {
+        let ok: serde_json::Value =
+            serde_json::from_str(&reply_ok(Some("r9"), &PingReply { time: 5 })).unwrap();
+        assert_eq!(
+            ok,
+            serde_json::json!({"type":"reply","reqId":"r9","ok":true,"data":{"time":5}})
+        );
+        let err: serde_json::Value =
+            serde_json::from_str(&reply_err(None, &Error::UnknownAction("x.y".into()))).unwrap();
+        assert_eq!(err["ok"], false);
+        assert_eq!(err["error"]["code"], "unknown_action");
+        let ev: serde_json::Value = serde_json::from_str(&event("msg.new", &1)).unwrap();
+        assert_eq!(ev, serde_json::json!({"type":"event","event":"msg.new","data":1}));
+    }
+}

@@ -1,0 +1,53 @@
+//! Use cases over the ports. Each service takes the [`Ports`] it needs and nothing else.
+
+mod conversations;
+mod delivery;
+mod messaging;
+mod sessions;
+
+pub use conversations::ConversationService;
+pub use delivery::Delivery;
+pub use messaging::MessageService;
+pub use sessions::SessionService;
+
+use crate::clock::{Clock, IdGen};
+use crate::ids::{ConnectionId, UserId};
+use crate::limits::Limits;
+use crate::ports::{ConnectionGateway, ConnectionStore, ConversationStore, MessageStore};
+use std::sync::Arc;
+
+/// Who is calling: the authenticated user and, over WebSocket, their connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The authenticated user.
+    pub user: UserId,
+    /// The connection the request came on, if any.
+    pub connection: Option<ConnectionId>,
+}
+
+/// Every port the services use, built once per process (or Lambda cold start).
+#[derive(Clone)]
+pub struct Ports {
+    /// Live connection records.
+    pub connections: Arc<dyn ConnectionStore>,
+    /// Message streams.
+    pub messages: Arc<dyn MessageStore>,
+    /// Conversation lists.
+    pub conversations: Arc<dyn ConversationStore>,
+    /// Push to connections.
+    pub gateway: Arc<dyn ConnectionGateway>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Id generation.
+    pub ids: Arc<dyn IdGen>,
+    /// Limits.
+    pub limits: Limits,
+}
+
+/// The default page size when a client gives none.
+pub(crate) const DEFAULT_PAGE: u32 = 20;
+
+/// Clamps a client-requested page size to `1..=max`, defaulting to [`DEFAULT_PAGE`].
+pub(crate) fn page_size(requested: Option<u32>, max: u32) -> u32 {
+    requested.unwrap_or(DEFAULT_PAGE).clamp(1, max.max(1))
+}
