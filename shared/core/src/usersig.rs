@@ -15,6 +15,13 @@ use serde_json::Value;
 use sha2::Sha256;
 use std::io::{Read as _, Write as _};
 
+/// The app id the local stack and the CLI use when `CIRRUS_APP_ID` is not set.
+pub const DEV_APP_ID: u64 = 1_400_000_000;
+
+/// The well-known development secret used when `CIRRUS_SECRET_KEY` is not set.
+/// Anything reachable by others must set its own secret.
+pub const DEV_SECRET_KEY: &str = "cirrus-development-secret-do-not-deploy";
+
 /// Why a UserSig was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UserSigError {
