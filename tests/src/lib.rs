@@ -1,1 +1,221 @@
-//! Placeholder.
+//! Helpers for the end-to-end suites: a local stack on free ports with a fresh in-memory store per
+//! test, and a raw WebSocket test client that speaks the wire protocol frame by frame.
+
+use anyhow::{Context as _, bail};
+use cirrus_core::usersig::UserSigKey;
+use cirrus_local::{LocalConfig, LocalStack};
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+/// How long a test waits for a frame it expects.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// A local stack started for one test.
+pub struct TestStack {
+    /// The running stack.
+    pub stack: LocalStack,
+    key: UserSigKey,
+}
+
+/// Seconds since the epoch.
+pub fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+impl TestStack {
+    /// A stack with the test defaults (loopback, free ports, in-memory store, development key).
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A stack with the test defaults adjusted by `adjust`.
+    pub async fn start_with(adjust: impl FnOnce(&mut LocalConfig)) -> Self {
+        let mut config = LocalConfig::for_tests();
+        adjust(&mut config);
+        let key = config.key.clone();
+        let stack = LocalStack::start(config).await.expect("local stack starts");
+        Self { stack, key }
+    }
+
+    /// A valid token for `user`.
+    pub fn token(&self, user: &str) -> String {
+        self.key.mint(user, now_secs(), 3600)
+    }
+
+    /// Connects `user` with a valid token, panicking on refusal.
+    pub async fn connect(&self, user: &str) -> TestSocket {
+        self.connect_query(&format!("token={}", self.token(user)))
+            .await
+            .expect("connection accepted")
+    }
+
+    /// Connects with a raw query string; a refused upgrade returns its HTTP status.
+    pub async fn connect_query(&self, query: impl AsRef<str>) -> Result<TestSocket, u16> {
+        TestSocket::connect(&format!("{}/?{}", self.stack.ws_url(), query.as_ref())).await
+    }
+}
+
+/// A raw protocol client: sends frames, matches replies by reqId and buffers events.
+pub struct TestSocket {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    events: VecDeque<Value>,
+    next_req: u64,
+}
+
+impl TestSocket {
+    /// Opens a socket; a refused upgrade returns its HTTP status.
+    pub async fn connect(url: &str) -> Result<TestSocket, u16> {
+        match connect_async(url).await {
+            Ok((ws, _)) => Ok(Self {
+                ws,
+                events: VecDeque::new(),
+                next_req: 0,
+            }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+            Err(other) => panic!("unexpected connect error: {other}"),
+        }
+    }
+
+    /// Sends a raw text frame.
+    pub async fn send_raw(&mut self, text: impl Into<String>) {
+        self.ws
+            .send(Message::text(text.into()))
+            .await
+            .expect("frame sent");
+    }
+
+    /// Sends `action` with `data` and returns the whole reply frame (ok or not).
+    pub async fn call(&mut self, action: &str, data: Value) -> Value {
+        self.next_req += 1;
+        let req_id = format!("r{}", self.next_req);
+        let frame = json!({"action": action, "reqId": req_id, "data": data});
+        self.send_raw(frame.to_string()).await;
+        self.reply(&req_id).await.expect("a reply arrives")
+    }
+
+    /// Sends `action` and returns the reply's data, failing the test on an error reply.
+    pub async fn ok(&mut self, action: &str, data: Value) -> Value {
+        let reply = self.call(action, data).await;
+        assert_eq!(reply["ok"], true, "{action} failed: {reply}");
+        reply["data"].clone()
+    }
+
+    /// Sends `action` expecting an error reply; returns its code.
+    pub async fn err(&mut self, action: &str, data: Value) -> String {
+        let reply = self.call(action, data).await;
+        assert_eq!(reply["ok"], false, "{action} should fail: {reply}");
+        reply["error"]["code"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Sends a text message to `peer`.
+    pub async fn send_text(&mut self, peer: &str, client_msg_id: &str, text: &str) -> Value {
+        self.ok(
+            "msg.send",
+            json!({"to": {"type": "c2c", "id": peer}, "clientMsgId": client_msg_id,
+                   "body": [{"type": "text", "text": text}]}),
+        )
+        .await
+    }
+
+    /// Waits for the reply with `req_id` (or, with `None`, the next reply), buffering events.
+    pub async fn reply(&mut self, req_id: &str) -> anyhow::Result<Value> {
+        loop {
+            let frame = self.next_frame().await?;
+            match frame["type"].as_str() {
+                Some("event") => self.events.push_back(frame),
+                Some("reply") if frame["reqId"] == req_id || frame.get("reqId").is_none() => {
+                    return Ok(frame);
+                }
+                _ => bail!("unexpected frame {frame}"),
+            }
+        }
+    }
+
+    /// Waits for the next reply frame of any reqId (or none), buffering events.
+    pub async fn any_reply(&mut self) -> anyhow::Result<Value> {
+        loop {
+            let frame = self.next_frame().await?;
+            if frame["type"] == "reply" {
+                return Ok(frame);
+            }
+            self.events.push_back(frame);
+        }
+    }
+
+    /// The next event named `name` (earlier events of other names are kept).
+    pub async fn event(&mut self, name: &str) -> Value {
+        if let Some(pos) = self.events.iter().position(|e| e["event"] == name) {
+            return self
+                .events
+                .remove(pos)
+                .map(|e| e["data"].clone())
+                .unwrap_or_default();
+        }
+        loop {
+            let frame = self
+                .next_frame()
+                .await
+                .unwrap_or_else(|e| panic!("waiting for {name}: {e}"));
+            if frame["type"] == "event" && frame["event"] == name {
+                return frame["data"].clone();
+            }
+            if frame["type"] == "event" {
+                self.events.push_back(frame);
+            }
+        }
+    }
+
+    /// Asserts that no event arrives within `within`.
+    pub async fn expect_no_event(&mut self, within: Duration) {
+        assert!(
+            self.events.is_empty(),
+            "unexpected buffered events: {:?}",
+            self.events
+        );
+        if let Ok(frame) = tokio::time::timeout(within, self.next_frame()).await {
+            panic!("expected silence, got {frame:?}");
+        }
+    }
+
+    /// Waits for the server to close the socket; returns the close code.
+    pub async fn closed(&mut self) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Err(_) => panic!("socket did not close in time"),
+                Ok(None) | Ok(Some(Err(_))) => return None,
+                Ok(Some(Ok(Message::Close(frame)))) => return frame.map(|f: CloseFrame| f.code.into()),
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+
+    /// Closes the socket from the client side.
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+        while let Some(Ok(_)) = self.ws.next().await {}
+    }
+
+    async fn next_frame(&mut self) -> anyhow::Result<Value> {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .context("timed out waiting for a frame")?
+                .context("socket closed")??;
+            match message {
+                Message::Text(text) => return Ok(serde_json::from_str(text.as_str())?),
+                Message::Close(frame) => bail!("socket closed by server: {frame:?}"),
+                _ => {}
+            }
+        }
+    }
+}

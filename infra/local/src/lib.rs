@@ -1,1 +1,246 @@
-//! Placeholder.
+//! The Cirrus local stack: one process that emulates API Gateway's WebSocket API and `@connections`
+//! API in front of the same handlers the Lambda functions run, over the embedded SQLite store.
+
+pub mod events;
+pub mod http_api;
+pub mod hub;
+pub mod ws;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::routing::get;
+use cirrus_core::clock::{Clock, IdGen, SystemClock, UuidIds};
+use cirrus_core::limits::Limits;
+use cirrus_core::service::Ports;
+use cirrus_core::usersig::UserSigKey;
+use cirrus_embedded::{SqliteStore, StoreOptions};
+use cirrus_handlers::{Authorizer, Deps};
+use hub::{Hub, LocalGateway};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+pub use ws::SocketLimits;
+
+/// Where the local stack keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Storage {
+    /// A SQLite database file in this directory.
+    Dir(PathBuf),
+    /// An in-memory database, gone when the process exits.
+    Memory,
+}
+
+/// Everything the local stack can be told.
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    /// WebSocket API address.
+    pub ws_addr: SocketAddr,
+    /// HTTP API (`@connections`, health) address.
+    pub http_addr: SocketAddr,
+    /// Data location.
+    pub storage: Storage,
+    /// The app's UserSig key.
+    pub key: UserSigKey,
+    /// API Gateway's socket limits.
+    pub socket_limits: SocketLimits,
+    /// Service limits.
+    pub limits: Limits,
+    /// SQLite tuning.
+    pub sqlite: StoreOptions,
+}
+
+impl LocalConfig {
+    /// Loopback on ephemeral ports, in memory, with the development key: what tests want.
+    pub fn for_tests() -> Self {
+        Self {
+            ws_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            storage: Storage::Memory,
+            key: UserSigKey::new(
+                cirrus_core::usersig::DEV_APP_ID,
+                cirrus_core::usersig::DEV_SECRET_KEY,
+            ),
+            socket_limits: SocketLimits::default(),
+            limits: Limits::default(),
+            sqlite: StoreOptions::default(),
+        }
+    }
+}
+
+/// Counts running tasks and wakes a waiter when none is left.
+#[derive(Debug, Default)]
+pub struct TaskCount {
+    running: AtomicUsize,
+    idle: Notify,
+}
+
+/// Held while a counted task runs.
+#[derive(Debug)]
+pub struct TaskGuard(Arc<TaskCount>);
+
+impl TaskCount {
+    /// Counts the calling task until the guard drops.
+    pub fn enter(self: &Arc<Self>) -> TaskGuard {
+        self.running.fetch_add(1, Ordering::SeqCst);
+        TaskGuard(self.clone())
+    }
+
+    async fn wait_idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            if self.running.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        if self.0.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// A running local stack.
+pub struct LocalStack {
+    ws_addr: SocketAddr,
+    http_addr: SocketAddr,
+    hub: Arc<Hub>,
+    store: Arc<SqliteStore>,
+    shutdown: watch::Sender<bool>,
+    sockets: Arc<TaskCount>,
+    servers: Vec<JoinHandle<std::io::Result<()>>>,
+}
+
+impl LocalStack {
+    /// Opens the store, binds both listeners and starts serving.
+    pub async fn start(config: LocalConfig) -> anyhow::Result<Self> {
+        let store = Arc::new(match &config.storage {
+            Storage::Memory => SqliteStore::open_in_memory().context("opening the in-memory database")?,
+            Storage::Dir(dir) => SqliteStore::open(dir.join("cirrus.db"), config.sqlite.clone())
+                .with_context(|| format!("opening the database in {}", dir.display()))?,
+        });
+        // No socket survives a restart, so no connection record may either.
+        store
+            .clear_connections()
+            .await
+            .context("clearing stale connection records")?;
+
+        let hub = Arc::new(Hub::default());
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let ids: Arc<dyn IdGen> = Arc::new(UuidIds);
+        let ports = Ports {
+            connections: store.clone(),
+            messages: store.clone(),
+            conversations: store.clone(),
+            gateway: Arc::new(LocalGateway::new(hub.clone())),
+            clock: clock.clone(),
+            ids: ids.clone(),
+            limits: config.limits.clone(),
+        };
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let sockets = Arc::new(TaskCount::default());
+        let state = ws::WsState {
+            deps: Arc::new(Deps::new(ports)),
+            authorizer: Arc::new(Authorizer::new(config.key.clone(), clock)),
+            hub: hub.clone(),
+            ids,
+            limits: config.socket_limits,
+            shutdown: shutdown_rx.clone(),
+            tasks: sockets.clone(),
+        };
+
+        let ws_listener = TcpListener::bind(config.ws_addr)
+            .await
+            .context("binding the WebSocket address")?;
+        let http_listener = TcpListener::bind(config.http_addr)
+            .await
+            .context("binding the HTTP address")?;
+        let ws_addr = ws_listener.local_addr()?;
+        let http_addr = http_listener.local_addr()?;
+
+        let ws_app = Router::new().route("/", get(ws::upgrade)).with_state(state);
+        let http_app = http_api::router(hub.clone(), config.socket_limits.max_message_bytes);
+        let servers = vec![
+            tokio::spawn(serve(ws_listener, ws_app, shutdown_rx.clone())),
+            tokio::spawn(serve(http_listener, http_app, shutdown_rx)),
+        ];
+        Ok(Self {
+            ws_addr,
+            http_addr,
+            hub,
+            store,
+            shutdown,
+            sockets,
+            servers,
+        })
+    }
+
+    /// The WebSocket API address.
+    pub fn ws_addr(&self) -> SocketAddr {
+        self.ws_addr
+    }
+
+    /// The HTTP API address.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// `ws://` URL of the WebSocket API.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.ws_addr)
+    }
+
+    /// `http://` URL of the HTTP API.
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.http_addr)
+    }
+
+    /// Open sockets right now.
+    pub fn open_sockets(&self) -> usize {
+        self.hub.len()
+    }
+
+    /// The store, for inspection in tests.
+    pub fn store(&self) -> &Arc<SqliteStore> {
+        &self.store
+    }
+
+    /// Stops accepting, closes every socket with 1001 (running `$disconnect` for each), and waits
+    /// for the servers and the store to finish.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        self.hub.close_all(1001, "Server is shutting down");
+        if tokio::time::timeout(Duration::from_secs(10), self.sockets.wait_idle())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some sockets did not close within 10 s");
+        }
+        for server in self.servers {
+            let _ = server.await;
+        }
+        self.store.close().await;
+    }
+}
+
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await
+}

@@ -1,1 +1,42 @@
-//! Placeholder.
+//! The Cirrus Rust client SDK.
+//!
+//! [`Client::connect`] opens a WebSocket to a Cirrus server (the local stack or API Gateway) and
+//! hands it to one background task, which owns the socket, matches replies to requests by
+//! `reqId`, pushes server events and connection changes into an [`EventReceiver`], pings to
+//! stay under the idle timeout, and reconnects with capped exponential backoff and jitter.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), cirrus_client::ClientError> {
+//! use cirrus_client::{Client, ClientConfig, ClientEvent, UserId};
+//!
+//! let (client, mut events) = Client::connect(ClientConfig::new("ws://127.0.0.1:8080", "<UserSig>")).await?;
+//! let ack = client.send_text(&UserId::parse("bob")?, "hello").await?;
+//! println!("stored as seq {}", ack.seq);
+//! while let Some(event) = events.recv().await {
+//!     if let ClientEvent::Message(message) = event {
+//!         println!("{}: {}", message.from, message.summary());
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The [`bench`] module is the load generator behind `cirrus bench`.
+
+pub mod backoff;
+pub mod bench;
+mod client;
+pub mod error;
+pub mod frame;
+pub mod types;
+
+pub use backoff::Backoff;
+pub use client::{Client, ClientConfig, ClientEvent, EventReceiver};
+pub use error::{ClientError, Result};
+pub use types::{
+    Conversation, ConversationPage, HistoryPage, HistoryQuery, ReceivedMessage, SendAck, body_summary,
+};
+
+pub use cirrus_core::element::Element;
+pub use cirrus_core::ids::{ClientMsgId, ConversationId, GroupId, UserId};
+pub use cirrus_core::message::Target;

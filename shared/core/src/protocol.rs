@@ -152,12 +152,32 @@ pub fn event<T: Serialize>(name: &str, data: &T) -> String {
     })
 }
 
+/// A target as the client wrote it; parsed by [`TargetRequest::parse`] so a bad id gets its own code.
+#[derive(Debug, Deserialize)]
+pub struct TargetRequest {
+    /// `c2c` or `group`.
+    pub r#type: String,
+    /// The user or group id.
+    pub id: String,
+}
+
+impl TargetRequest {
+    /// Validates the target.
+    pub fn parse(self) -> Result<Target, Error> {
+        match self.r#type.as_str() {
+            "c2c" => Ok(Target::C2c(crate::ids::UserId::parse(self.id)?)),
+            "group" => Ok(Target::Group(crate::ids::GroupId::parse(self.id)?)),
+            _ => Err(Error::InvalidField("to.type must be c2c or group".to_owned())),
+        }
+    }
+}
+
 /// `msg.send` request.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SendRequest {
     /// Target.
-    pub to: Target,
+    pub to: TargetRequest,
     /// Idempotency key, unique per sender.
     pub client_msg_id: String,
     /// Content.
@@ -185,8 +205,8 @@ pub struct SendAck {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryRequest {
-    /// Which conversation.
-    pub conversation_id: ConversationId,
+    /// Which conversation (validated by the service, so a bad id gets its own code).
+    pub conversation_id: String,
     /// Only messages with a smaller seq (page backwards).
     #[serde(default)]
     pub before_seq: Option<u64>,
@@ -254,8 +274,8 @@ pub struct ConvListReply<'a> {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConvReadRequest {
-    /// Which conversation.
-    pub conversation_id: ConversationId,
+    /// Which conversation (validated by the service, so a bad id gets its own code).
+    pub conversation_id: String,
     /// Everything up to and including this seq is read.
     pub seq: u64,
 }

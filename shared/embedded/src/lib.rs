@@ -1,1 +1,29 @@
-//! Placeholder.
+//! Cirrus embedded backend: [`SqliteStore`], the SQLite implementation of the connection, message
+//! and conversation ports of `cirrus-core`, for the local stack, the test suite and small
+//! self-hosted installs.
+//!
+//! # Durability and throughput
+//!
+//! One writer thread owns the write connection and commits in groups: it drains up to
+//! [`StoreOptions::max_batch`] queued jobs, runs them in one transaction (a savepoint per job, so
+//! one failing job rolls back only itself), commits once, and only then answers each caller. With
+//! the default [`Synchronous::Full`] every acknowledged write has been fsynced, yet a thousand
+//! concurrent senders share one fsync. No lock is held across an `.await`.
+//!
+//! # Schema
+//!
+//! Migrations are an ordered list keyed on `PRAGMA user_version`, applied in one transaction when
+//! the store opens. Messages are stored once per stream (the body as JSON text); a stream row holds
+//! its seq counter and last activity time; a user's conversation row holds only their read pointer.
+
+mod connections;
+mod conversations;
+mod error;
+mod messages;
+mod rows;
+mod schema;
+mod store;
+mod writer;
+
+pub use error::{Result, StoreError};
+pub use store::{SqliteStore, StoreOptions, Synchronous, WriterStats};

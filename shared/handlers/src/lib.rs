@@ -1,1 +1,25 @@
-//! Placeholder.
+//! Cirrus handlers: API Gateway events in, core service calls, API Gateway responses out.
+//!
+//! The same functions serve the Lambda binaries in `functions/` and the local stack, which calls
+//! them in-process with the very event types API Gateway sends (`aws_lambda_events`).
+
+pub mod authorizer;
+pub mod connect;
+pub mod context;
+pub mod deps;
+pub mod disconnect;
+pub mod message;
+
+pub use authorizer::{AuthDecision, Authorizer, Unauthorized};
+pub use deps::Deps;
+
+use aws_lambda_events::apigw::ApiGatewayProxyResponse;
+use aws_lambda_events::encodings::Body;
+
+/// A response with a status code and an optional text body.
+pub(crate) fn response(status: i64, body: Option<String>) -> ApiGatewayProxyResponse {
+    let mut response = ApiGatewayProxyResponse::default();
+    response.status_code = status;
+    response.body = body.map(Body::Text);
+    response
+}

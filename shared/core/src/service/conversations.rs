@@ -2,6 +2,7 @@
 
 use crate::conversation::{ConversationCursor, ConversationEntry};
 use crate::error::{Error, Result};
+use crate::ids::ConversationId;
 use crate::protocol::{ConvListRequest, ConvReadRequest};
 use crate::service::{Caller, Ports, page_size};
 
@@ -57,9 +58,10 @@ impl ConversationService {
 
     /// Marks everything up to `seq` read in one of the caller's conversations.
     pub async fn read(&self, caller: &Caller, request: ConvReadRequest) -> Result<ConversationEntry> {
+        let conversation_id = ConversationId::parse(&request.conversation_id)?;
         self.ports
             .conversations
-            .mark_read(&caller.user, &request.conversation_id, request.seq)
+            .mark_read(&caller.user, &conversation_id, request.seq)
             .await?
             .ok_or(Error::NotFound("conversation"))
     }

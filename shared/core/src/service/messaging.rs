@@ -35,8 +35,9 @@ impl MessageService {
     /// and to the sender's other connections. Idempotent on (sender, clientMsgId).
     #[tracing::instrument(skip_all, fields(from = %caller.user))]
     pub async fn send(&self, caller: &Caller, request: SendRequest) -> Result<SendAck> {
+        let to = request.to.parse()?;
         let client_msg_id = ClientMsgId::parse(request.client_msg_id)?;
-        let peer = match &request.to {
+        let peer = match &to {
             Target::C2c(peer) => peer.clone(),
             Target::Group(_) => return Err(Error::NotFound("group")),
         };
@@ -68,10 +69,10 @@ impl MessageService {
             .ports
             .messages
             .append(NewMessage {
-                stream: request.to.stream(&from),
+                stream: to.stream(&from),
                 msg_id: self.ports.ids.msg_id(),
                 from: from.clone(),
-                to: request.to,
+                to,
                 time: now,
                 client_msg_id,
                 body: request.body,
@@ -127,7 +128,8 @@ impl MessageService {
 
     /// A page of a conversation's history, by seq.
     pub async fn history(&self, caller: &Caller, request: HistoryRequest) -> Result<HistoryPage> {
-        if matches!(request.conversation_id, ConversationId::Group(_)) {
+        let conversation_id = ConversationId::parse(&request.conversation_id)?;
+        if matches!(conversation_id, ConversationId::Group(_)) {
             return Err(Error::NotFound("group"));
         }
         if let (Some(before), Some(after)) = (request.before_seq, request.after_seq)
@@ -138,7 +140,7 @@ impl MessageService {
             ));
         }
         let limit = page_size(request.limit, self.ports.limits.max_history_page);
-        let stream = request.conversation_id.stream(&caller.user);
+        let stream = conversation_id.stream(&caller.user);
         let range = SeqRange {
             before: request.before_seq,
             after: request.after_seq,

@@ -1,0 +1,94 @@
+//! The HTTP side: API Gateway's `@connections` management API (POST / GET / DELETE, 410 for
+//! unknown ids) so `aws-sdk-apigatewaymanagement` works against the local stack unchanged.
+
+use crate::hub::{Hub, Outbound};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use cirrus_core::ids::ConnectionId;
+use cirrus_core::ports::PostOutcome;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+
+/// The router of the HTTP API. Paths work with and without a stage prefix, as on AWS.
+pub fn router(hub: Arc<Hub>, max_message_bytes: usize) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route(
+            "/@connections/{connection_id}",
+            get(info).post(post).delete(delete),
+        )
+        .route(
+            "/{stage}/@connections/{connection_id}",
+            get(info).post(post).delete(delete),
+        )
+        .layer(DefaultBodyLimit::max(max_message_bytes))
+        .with_state(hub)
+}
+
+fn gone() -> Response {
+    (
+        StatusCode::GONE,
+        Json(serde_json::json!({"message": "GoneException"})),
+    )
+        .into_response()
+}
+
+fn connection(params: &HashMap<String, String>) -> Option<ConnectionId> {
+    params
+        .get("connection_id")
+        .and_then(|raw| ConnectionId::parse(raw.as_str()).ok())
+}
+
+/// `POST /@connections/{id}`: sends the body to the connection as one frame.
+async fn post(
+    State(hub): State<Arc<Hub>>,
+    Path(params): Path<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let Some(id) = connection(&params) else {
+        return gone();
+    };
+    let frame = match axum::extract::ws::Utf8Bytes::try_from(body.clone()) {
+        Ok(text) => Outbound::Text(text),
+        Err(_) => Outbound::Binary(body),
+    };
+    match hub.post(&id, frame) {
+        PostOutcome::Delivered => StatusCode::OK.into_response(),
+        PostOutcome::Gone => gone(),
+    }
+}
+
+/// `GET /@connections/{id}`: the connection's times and identity, in API Gateway's shape.
+async fn info(State(hub): State<Arc<Hub>>, Path(params): Path<HashMap<String, String>>) -> Response {
+    let Some(socket) = connection(&params).and_then(|id| hub.get(&id)) else {
+        return gone();
+    };
+    let last_active = u64::try_from(socket.last_active_ms.load(Ordering::Relaxed)).unwrap_or_default();
+    let last_active = SystemTime::UNIX_EPOCH + Duration::from_millis(last_active);
+    Json(serde_json::json!({
+        "ConnectedAt": humantime::format_rfc3339_millis(socket.connected_at).to_string(),
+        "LastActiveAt": humantime::format_rfc3339_millis(last_active).to_string(),
+        "Identity": {
+            "SourceIp": socket.source_ip.map(|addr| addr.ip().to_string()),
+            "UserAgent": socket.user_agent,
+        },
+    }))
+    .into_response()
+}
+
+/// `DELETE /@connections/{id}`: closes the connection (its `$disconnect` runs as usual).
+async fn delete(State(hub): State<Arc<Hub>>, Path(params): Path<HashMap<String, String>>) -> Response {
+    let Some(id) = connection(&params) else {
+        return gone();
+    };
+    match hub.post(&id, Outbound::Close(1000, "Connection deleted")) {
+        PostOutcome::Delivered => StatusCode::NO_CONTENT.into_response(),
+        PostOutcome::Gone => gone(),
+    }
+}

@@ -1,0 +1,899 @@
+//! The client: one background task owns the WebSocket, the pending-request map and the reconnect
+//! loop; [`Client`] handles talk to it over a channel.
+
+use crate::backoff::Backoff;
+use crate::error::{ClientError, Result, is_fatal_status};
+use crate::frame::{self, ServerFrame};
+use crate::types::{ConversationPage, HistoryPage, HistoryQuery, ReceivedMessage, SendAck};
+use cirrus_core::element::Element;
+use cirrus_core::ids::{ClientMsgId, ConversationId, UserId};
+use cirrus_core::message::Target;
+use cirrus_core::protocol::{Action, events};
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, Interval, MissedTickBehavior, timeout, timeout_at};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How often the background task forgets requests whose caller stopped waiting.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+/// How long `close` waits for the server to answer the close handshake.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// Requests queued between a caller and the background task before callers wait.
+const COMMAND_BUFFER: usize = 1024;
+/// Requests written before one flush, so reading never waits long behind writing.
+const MAX_BATCH: usize = 64;
+
+/// How to reach the server and how the connection behaves.
+#[derive(Clone)]
+pub struct ClientConfig {
+    /// The WebSocket endpoint, e.g. `ws://127.0.0.1:8080` or `wss://…/prod`.
+    pub url: String,
+    /// The UserSig to connect with (sent as the `token` query parameter).
+    pub token: String,
+    /// Optional `platform` query parameter (e.g. `ios`, `web`, `cli`).
+    pub platform: Option<String>,
+    /// Reconnect after the connection drops (not after a 4xx rejection or [`Client::close`]).
+    pub auto_reconnect: bool,
+    /// Send `sys.ping` this often to stay under the server's idle timeout; `None` disables it.
+    pub ping_interval: Option<Duration>,
+    /// How long a request (and a connection attempt) may take.
+    pub request_timeout: Duration,
+    /// Delays between reconnection attempts.
+    pub backoff: Backoff,
+}
+
+impl ClientConfig {
+    /// A configuration with the defaults: auto-reconnect on, a ping every 5 minutes (the local
+    /// stack and API Gateway close connections idle for 10), a 10 s request timeout.
+    pub fn new(url: impl Into<String>, token: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            token: token.into(),
+            platform: None,
+            auto_reconnect: true,
+            ping_interval: Some(Duration::from_secs(300)),
+            request_timeout: Duration::from_secs(10),
+            backoff: Backoff::default(),
+        }
+    }
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The token is a credential: it never reaches a log.
+        f.debug_struct("ClientConfig")
+            .field("url", &self.url)
+            .field("platform", &self.platform)
+            .field("auto_reconnect", &self.auto_reconnect)
+            .field("ping_interval", &self.ping_interval)
+            .field("request_timeout", &self.request_timeout)
+            .field("backoff", &self.backoff)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the server pushed, or what happened to the connection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientEvent {
+    /// A `msg.new` event: a new message in one of this user's conversations.
+    Message(Box<ReceivedMessage>),
+    /// Any other event, or a `msg.new` whose data this client version cannot read.
+    Event {
+        /// The event name.
+        event: String,
+        /// The event data as sent.
+        data: Value,
+    },
+    /// The connection dropped; requests in flight failed with [`ClientError::Disconnected`].
+    Disconnected {
+        /// What happened, for display.
+        reason: String,
+        /// Whether the client is trying to reconnect; if not, the event stream ends next.
+        reconnecting: bool,
+    },
+    /// The connection is back. Events pushed while it was down are not replayed: fetch
+    /// `msg.history` after each conversation's last seen seq to fill the gap.
+    Reconnected,
+}
+
+/// The stream of [`ClientEvent`]s. It is unbounded so that a slow reader never stalls replies;
+/// read it (or drop it). It ends when the client is closed or stops reconnecting.
+pub type EventReceiver = mpsc::UnboundedReceiver<ClientEvent>;
+
+enum Command {
+    Request {
+        id: u64,
+        frame: String,
+        reply: oneshot::Sender<Result<Value>>,
+    },
+    Close {
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// A connection to a Cirrus server. Cheap to clone; all clones share one connection.
+#[derive(Clone)]
+pub struct Client {
+    commands: mpsc::Sender<Command>,
+    next_id: Arc<AtomicU64>,
+    request_timeout: Duration,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("closed", &self.commands.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SendData<'a> {
+    to: &'a Target,
+    client_msg_id: &'a ClientMsgId,
+    body: &'a [Element],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HistoryData<'a> {
+    conversation_id: &'a ConversationId,
+    #[serde(flatten)]
+    query: HistoryQuery,
+}
+
+#[derive(Serialize)]
+struct ConvListData<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cursor: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<u32>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReadData<'a> {
+    conversation_id: &'a ConversationId,
+    seq: u64,
+}
+
+#[derive(Deserialize)]
+struct PingData {
+    time: i64,
+}
+
+impl Client {
+    /// Connects, then hands the socket to a background task on the current Tokio runtime.
+    ///
+    /// The first connection is not retried: a refused upgrade is [`ClientError::Rejected`] with
+    /// the HTTP status (401/403 for a bad token), anything else a transport error.
+    pub async fn connect(config: ClientConfig) -> Result<(Client, EventReceiver)> {
+        let url = frame::connect_url(&config.url, &config.token, config.platform.as_deref())
+            .map_err(ClientError::InvalidUrl)?;
+        let socket = open(url.clone(), config.request_timeout).await?;
+        let (commands, command_rx) = mpsc::channel(COMMAND_BUFFER);
+        let (event_tx, events) = mpsc::unbounded_channel();
+        let task = Connection {
+            url,
+            auto_reconnect: config.auto_reconnect,
+            ping_interval: config.ping_interval.filter(|p| !p.is_zero()),
+            connect_timeout: config.request_timeout,
+            backoff: config.backoff,
+            commands: command_rx,
+            events: event_tx,
+            pending: HashMap::new(),
+            next_ping: 0,
+        };
+        tokio::spawn(task.run(socket));
+        let client = Client {
+            commands,
+            next_id: Arc::new(AtomicU64::new(1)),
+            request_timeout: config.request_timeout,
+        };
+        Ok((client, events))
+    }
+
+    /// Sends `action` with `data` and waits for its reply's data.
+    ///
+    /// An error reply is [`ClientError::Server`]; no reply within the request timeout is
+    /// [`ClientError::Timeout`]; a connection lost before the reply is
+    /// [`ClientError::Disconnected`] (the request may or may not have been executed).
+    pub async fn request(&self, action: &str, data: Value) -> Result<Value> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let frame = frame::request_frame(action, &frame::req_id(id), &data);
+        let (reply, answer) = oneshot::channel();
+        let deadline = Instant::now() + self.request_timeout;
+        match timeout_at(
+            deadline,
+            self.commands.send(Command::Request { id, frame, reply }),
+        )
+        .await
+        {
+            Err(_) => return Err(ClientError::Timeout),
+            Ok(Err(_)) => return Err(ClientError::Closed),
+            Ok(Ok(())) => {}
+        }
+        match timeout_at(deadline, answer).await {
+            Err(_) => Err(ClientError::Timeout),
+            Ok(Err(_)) => Err(ClientError::Closed),
+            Ok(Ok(result)) => result,
+        }
+    }
+
+    async fn typed<T: for<'de> Deserialize<'de>>(&self, action: Action, data: impl Serialize) -> Result<T> {
+        let data = serde_json::to_value(data)?;
+        let reply = self.request(action.name(), data).await?;
+        Ok(serde_json::from_value(reply)?)
+    }
+
+    /// `msg.send`: sends `body` to `to`. Retrying with the same `client_msg_id` is safe: the
+    /// server answers a retry with the first ack instead of storing a second message.
+    pub async fn send(&self, to: &Target, body: &[Element], client_msg_id: &ClientMsgId) -> Result<SendAck> {
+        self.typed(
+            Action::MsgSend,
+            SendData {
+                to,
+                client_msg_id,
+                body,
+            },
+        )
+        .await
+    }
+
+    /// `msg.send` of one text element to `peer`, with a fresh clientMsgId.
+    pub async fn send_text(&self, peer: &UserId, text: &str) -> Result<SendAck> {
+        let to = Target::C2c(peer.clone());
+        let body = [Element::Text {
+            text: text.to_owned(),
+        }];
+        self.send(&to, &body, &new_client_msg_id()?).await
+    }
+
+    /// `msg.history`: one page of a conversation by seq range.
+    pub async fn history(&self, conversation: &ConversationId, query: HistoryQuery) -> Result<HistoryPage> {
+        self.typed(
+            Action::MsgHistory,
+            HistoryData {
+                conversation_id: conversation,
+                query,
+            },
+        )
+        .await
+    }
+
+    /// `conv.list`: one page of this user's conversations, most recent first.
+    pub async fn conversations(&self, cursor: Option<&str>, limit: Option<u32>) -> Result<ConversationPage> {
+        self.typed(Action::ConvList, ConvListData { cursor, limit }).await
+    }
+
+    /// `conv.read`: marks everything up to and including `seq` as read.
+    pub async fn read(&self, conversation: &ConversationId, seq: u64) -> Result<()> {
+        let data = serde_json::to_value(ReadData {
+            conversation_id: conversation,
+            seq,
+        })?;
+        self.request(Action::ConvRead.name(), data).await.map(drop)
+    }
+
+    /// `sys.ping`: the server's time, ms since the epoch.
+    pub async fn ping(&self) -> Result<i64> {
+        let reply: PingData = self.typed(Action::SysPing, serde_json::Map::new()).await?;
+        Ok(reply.time)
+    }
+
+    /// Closes the connection (with a WebSocket close handshake) and stops reconnecting; every
+    /// clone of this client is closed. Closing a closed client is a no-op.
+    pub async fn close(&self) -> Result<()> {
+        let (done, closed) = oneshot::channel();
+        if self.commands.send(Command::Close { done }).await.is_ok() {
+            // The task answers once the socket is closed; if it is gone already, so is the socket.
+            let _ = closed.await;
+        }
+        Ok(())
+    }
+
+    /// True once the client is closed or has given up reconnecting.
+    pub fn is_closed(&self) -> bool {
+        self.commands.is_closed()
+    }
+}
+
+/// A fresh, time-ordered clientMsgId.
+fn new_client_msg_id() -> Result<ClientMsgId> {
+    Ok(ClientMsgId::parse(uuid::Uuid::now_v7().simple().to_string())?)
+}
+
+/// Opens one WebSocket connection within `limit`.
+async fn open(url: String, limit: Duration) -> Result<WsStream> {
+    let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
+    let attempt = tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true);
+    match timeout(limit, attempt).await {
+        Err(_) => Err(ClientError::Timeout),
+        Ok(Err(error)) => Err(error.into()),
+        Ok(Ok((socket, _response))) => Ok(socket),
+    }
+}
+
+/// Why a connection stopped being served.
+enum Ended {
+    /// The user closed the client (or dropped every handle).
+    Closed,
+    /// The connection was lost.
+    Lost(String),
+}
+
+enum Step {
+    Command(Option<Command>),
+    Frame(Option<std::result::Result<WsMessage, tokio_tungstenite::tungstenite::Error>>),
+    Ping,
+    Sweep,
+}
+
+/// The background task.
+struct Connection {
+    url: String,
+    auto_reconnect: bool,
+    ping_interval: Option<Duration>,
+    connect_timeout: Duration,
+    backoff: Backoff,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::UnboundedSender<ClientEvent>,
+    pending: HashMap<u64, oneshot::Sender<Result<Value>>>,
+    next_ping: u64,
+}
+
+async fn tick(interval: &mut Option<Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+impl Connection {
+    async fn run(mut self, mut socket: WsStream) {
+        loop {
+            let ended = self.serve(socket).await;
+            for (_, reply) in self.pending.drain() {
+                let _ = reply.send(Err(ClientError::Disconnected));
+            }
+            let reason = match ended {
+                Ended::Closed => return,
+                Ended::Lost(reason) => reason,
+            };
+            tracing::debug!(%reason, reconnecting = self.auto_reconnect, "connection lost");
+            self.emit(ClientEvent::Disconnected {
+                reason,
+                reconnecting: self.auto_reconnect,
+            });
+            if !self.auto_reconnect {
+                return;
+            }
+            match self.reconnect().await {
+                Some(fresh) => {
+                    socket = fresh;
+                    self.emit(ClientEvent::Reconnected);
+                }
+                None => return,
+            }
+        }
+    }
+
+    fn emit(&self, event: ClientEvent) {
+        // Nobody listening is fine.
+        let _ = self.events.send(event);
+    }
+
+    async fn serve(&mut self, socket: WsStream) -> Ended {
+        let (mut sink, mut stream) = socket.split();
+        let mut ping = self.ping_interval.map(|period| {
+            let mut interval = tokio::time::interval_at(Instant::now() + period, period);
+            interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            interval
+        });
+        let mut sweep = tokio::time::interval_at(Instant::now() + SWEEP_INTERVAL, SWEEP_INTERVAL);
+        sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            let step = tokio::select! {
+                command = self.commands.recv() => Step::Command(command),
+                frame = stream.next() => Step::Frame(frame),
+                () = tick(&mut ping) => Step::Ping,
+                _ = sweep.tick() => Step::Sweep,
+            };
+            match step {
+                Step::Command(None) => {
+                    close_socket(sink, stream).await;
+                    return Ended::Closed;
+                }
+                Step::Command(Some(first)) => {
+                    // Write every request already queued, then flush once.
+                    let mut next = Some(first);
+                    let mut close = None;
+                    let mut batch = 0;
+                    while let Some(command) = next.take() {
+                        match command {
+                            // A caller that stopped waiting (timeout) needs no frame.
+                            Command::Request { reply, .. } if reply.is_closed() => {}
+                            Command::Request { id, frame, reply } => {
+                                self.pending.insert(id, reply);
+                                if let Err(error) = sink.feed(WsMessage::text(frame)).await {
+                                    return Ended::Lost(error.to_string());
+                                }
+                            }
+                            Command::Close { done } => {
+                                close = Some(done);
+                                break;
+                            }
+                        }
+                        batch += 1;
+                        if batch < MAX_BATCH {
+                            next = self.commands.try_recv().ok();
+                        }
+                    }
+                    if let Err(error) = sink.flush().await {
+                        return Ended::Lost(error.to_string());
+                    }
+                    if let Some(done) = close {
+                        close_socket(sink, stream).await;
+                        let _ = done.send(());
+                        return Ended::Closed;
+                    }
+                }
+                Step::Frame(None) => return Ended::Lost("the connection was closed".to_owned()),
+                Step::Frame(Some(Err(error))) => return Ended::Lost(error.to_string()),
+                Step::Frame(Some(Ok(message))) => match message {
+                    WsMessage::Text(text) => self.dispatch(text.as_str()),
+                    WsMessage::Binary(bytes) => match std::str::from_utf8(&bytes) {
+                        Ok(text) => self.dispatch(text),
+                        Err(_) => tracing::warn!("ignoring a binary frame that is not UTF-8"),
+                    },
+                    WsMessage::Close(frame) => {
+                        let reason = match frame {
+                            Some(frame) => format!(
+                                "the server closed the connection (code {}{}{})",
+                                u16::from(frame.code),
+                                if frame.reason.is_empty() { "" } else { ": " },
+                                frame.reason
+                            ),
+                            None => "the server closed the connection".to_owned(),
+                        };
+                        return Ended::Lost(reason);
+                    }
+                    WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_) => {}
+                },
+                Step::Ping => {
+                    self.next_ping += 1;
+                    let req_id = format!("p{}", self.next_ping);
+                    let frame = frame::request_frame(
+                        Action::SysPing.name(),
+                        &req_id,
+                        &Value::Object(serde_json::Map::new()),
+                    );
+                    if let Err(error) = sink.send(WsMessage::text(frame)).await {
+                        return Ended::Lost(error.to_string());
+                    }
+                }
+                Step::Sweep => self.pending.retain(|_, reply| !reply.is_closed()),
+            }
+        }
+    }
+
+    fn dispatch(&mut self, text: &str) {
+        match frame::parse_server_frame(text) {
+            Ok(ServerFrame::Reply { req_id, outcome }) => {
+                let Some(id) = req_id.as_deref().and_then(frame::parse_req_id) else {
+                    // Keep-alive pings, or a reply to a frame the server could not read.
+                    if let Err(error) = outcome {
+                        tracing::debug!(code = %error.code, "error reply without a request of ours");
+                    }
+                    return;
+                };
+                if let Some(reply) = self.pending.remove(&id) {
+                    let _ = reply.send(outcome.map_err(|error| ClientError::Server {
+                        code: error.code,
+                        message: error.message,
+                    }));
+                }
+            }
+            Ok(ServerFrame::Event { event, data }) => self.emit(to_event(event, data)),
+            Err(error) => tracing::warn!(%error, "ignoring an unreadable server frame"),
+        }
+    }
+
+    /// Waits for `work` while failing requests (nothing can be sent while disconnected);
+    /// `None` when the client is closed meanwhile.
+    async fn while_disconnected<F: Future>(&mut self, work: F) -> Option<F::Output> {
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                output = &mut work => return Some(output),
+                command = self.commands.recv() => match command {
+                    Some(Command::Request { reply, .. }) => {
+                        let _ = reply.send(Err(ClientError::Disconnected));
+                    }
+                    Some(Command::Close { done }) => {
+                        let _ = done.send(());
+                        return None;
+                    }
+                    None => return None,
+                },
+            }
+        }
+    }
+
+    async fn reconnect(&mut self) -> Option<WsStream> {
+        let mut attempt = 0u32;
+        loop {
+            let delay = self.backoff.next_delay(attempt);
+            self.while_disconnected(tokio::time::sleep(delay)).await?;
+            let opening = open(self.url.clone(), self.connect_timeout);
+            match self.while_disconnected(opening).await? {
+                Ok(socket) => return Some(socket),
+                Err(ClientError::Rejected(status)) if is_fatal_status(status) => {
+                    self.emit(ClientEvent::Disconnected {
+                        reason: ClientError::Rejected(status).to_string(),
+                        reconnecting: false,
+                    });
+                    return None;
+                }
+                Err(error) => {
+                    tracing::debug!(attempt, %error, "reconnection attempt failed");
+                    attempt = attempt.saturating_add(1);
+                }
+            }
+        }
+    }
+}
+
+/// Sends a close frame and waits briefly for the server's answer.
+async fn close_socket(
+    mut sink: futures_util::stream::SplitSink<WsStream, WsMessage>,
+    mut stream: futures_util::stream::SplitStream<WsStream>,
+) {
+    if sink.send(WsMessage::Close(None)).await.is_err() {
+        return;
+    }
+    let _ = timeout(CLOSE_GRACE, async {
+        while let Some(Ok(_)) = stream.next().await {}
+    })
+    .await;
+}
+
+/// Types a pushed event.
+pub(crate) fn to_event(event: String, data: Value) -> ClientEvent {
+    if event == events::MSG_NEW {
+        match ReceivedMessage::deserialize(&data) {
+            Ok(message) => return ClientEvent::Message(Box::new(message)),
+            Err(error) => tracing::warn!(%error, "msg.new data did not parse; passing it on raw"),
+        }
+    }
+    ClientEvent::Event { event, data }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use tokio::net::TcpListener;
+    use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+    use tokio_tungstenite::tungstenite::http;
+
+    type ServerSocket = WebSocketStream<TcpStream>;
+
+    async fn listener() -> (TcpListener, String) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}", listener.local_addr().unwrap());
+        (listener, url)
+    }
+
+    /// Accepts one upgrade, checking that the token arrived in the query string.
+    async fn accept(listener: &TcpListener) -> ServerSocket {
+        let (tcp, _) = listener.accept().await.unwrap();
+        tokio_tungstenite::accept_hdr_async(tcp, |request: &Request, response: Response| {
+            let query = request.uri().query().unwrap_or_default();
+            assert!(query.contains("token=tok"), "{query}");
+            Ok(response)
+        })
+        .await
+        .unwrap()
+    }
+
+    async fn reject(listener: &TcpListener, status: u16) {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let _ = tokio_tungstenite::accept_hdr_async(tcp, move |_: &Request, _: Response| {
+            let response: ErrorResponse = http::Response::builder().status(status).body(None).unwrap();
+            Err(response)
+        })
+        .await;
+    }
+
+    /// Reads the next request frame as JSON.
+    async fn next_request(socket: &mut ServerSocket) -> Value {
+        loop {
+            match socket.next().await.unwrap().unwrap() {
+                WsMessage::Text(text) => return serde_json::from_str(text.as_str()).unwrap(),
+                WsMessage::Close(_) => panic!("client closed"),
+                _ => {}
+            }
+        }
+    }
+
+    async fn reply(socket: &mut ServerSocket, request: &Value, data: Value) {
+        let frame = json!({"type": "reply", "reqId": request["reqId"], "ok": true, "data": data});
+        socket.send(WsMessage::text(frame.to_string())).await.unwrap();
+    }
+
+    fn config(url: &str) -> ClientConfig {
+        ClientConfig {
+            auto_reconnect: false,
+            request_timeout: Duration::from_secs(5),
+            backoff: Backoff {
+                initial: Duration::from_millis(10),
+                max: Duration::from_millis(50),
+                jitter: 0.5,
+            },
+            ..ClientConfig::new(url, "tok")
+        }
+    }
+
+    #[tokio::test]
+    async fn replies_are_matched_by_req_id_even_out_of_order() {
+        // GIVEN a server that answers two requests in reverse order, the second with an error
+        let (listener, url) = listener().await;
+        let server = tokio::spawn(async move {
+            let mut socket = accept(&listener).await;
+            let first = next_request(&mut socket).await;
+            let second = next_request(&mut socket).await;
+            assert_eq!(first["action"], "sys.ping");
+            let error = json!({"type": "reply", "reqId": second["reqId"], "ok": false,
+                               "error": {"code": "not_found", "message": "no such conversation"}});
+            socket.send(WsMessage::text(error.to_string())).await.unwrap();
+            reply(&mut socket, &first, json!({"time": 42})).await;
+            socket
+        });
+        let (client, _events) = Client::connect(config(&url)).await.unwrap();
+        // WHEN both are in flight at once
+        let conversation = ConversationId::parse("C2Cbob").unwrap();
+        let (ping, history) = tokio::join!(client.ping(), async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            client.history(&conversation, HistoryQuery::default()).await
+        });
+        // THEN each caller gets its own answer
+        assert_eq!(ping.unwrap(), 42);
+        let error = history.unwrap_err();
+        assert_eq!(error.code(), Some("not_found"), "{error}");
+        drop(server.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn typed_helpers_send_the_documented_data() {
+        let (listener, url) = listener().await;
+        let server = tokio::spawn(async move {
+            let mut socket = accept(&listener).await;
+            let send = next_request(&mut socket).await;
+            assert_eq!(send["action"], "msg.send");
+            assert_eq!(send["data"]["to"], json!({"type": "c2c", "id": "bob"}));
+            assert_eq!(send["data"]["body"], json!([{"type": "text", "text": "hello"}]));
+            assert!(send["data"]["clientMsgId"].as_str().unwrap().len() >= 16);
+            reply(
+                &mut socket,
+                &send,
+                json!({"msgId": "m1", "seq": 1, "time": 7, "conversationId": "C2Cbob"}),
+            )
+            .await;
+            let list = next_request(&mut socket).await;
+            assert_eq!(list["data"], json!({"limit": 5}));
+            reply(&mut socket, &list, json!({"conversations": [], "cursor": "c2"})).await;
+            let read = next_request(&mut socket).await;
+            assert_eq!(read["data"], json!({"conversationId": "C2Cbob", "seq": 1}));
+            reply(&mut socket, &read, json!({})).await;
+            let history = next_request(&mut socket).await;
+            assert_eq!(
+                history["data"],
+                json!({"conversationId": "C2Cbob", "beforeSeq": 9, "limit": 2})
+            );
+            reply(&mut socket, &history, json!({"messages": [], "complete": true})).await;
+            socket
+        });
+        let (client, _events) = Client::connect(config(&url)).await.unwrap();
+        let bob = UserId::parse("bob").unwrap();
+        let ack = client.send_text(&bob, "hello").await.unwrap();
+        assert_eq!(
+            (ack.seq, ack.conversation_id.to_string()),
+            (1, "C2Cbob".to_owned())
+        );
+        let page = client.conversations(None, Some(5)).await.unwrap();
+        assert_eq!(page.cursor.as_deref(), Some("c2"));
+        client.read(&ack.conversation_id, 1).await.unwrap();
+        let query = HistoryQuery {
+            before_seq: Some(9),
+            after_seq: None,
+            limit: Some(2),
+        };
+        let history = client.history(&ack.conversation_id, query).await.unwrap();
+        assert!(history.complete && history.messages.is_empty());
+        drop(server.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn events_arrive_typed_and_a_drop_fails_requests_in_flight() {
+        // GIVEN a server that pushes two events, then drops the connection while a request waits
+        let (listener, url) = listener().await;
+        tokio::spawn(async move {
+            let mut socket = accept(&listener).await;
+            let message = json!({"msgId": "m1", "seq": 1, "conversationId": "C2Calice", "from": "alice",
+                "to": {"type": "c2c", "id": "bob"}, "time": 1, "clientMsgId": "c1",
+                "body": [{"type": "text", "text": "hi"}]});
+            for frame in [
+                json!({"type": "event", "event": "msg.new", "data": message}),
+                json!({"type": "event", "event": "friend.added", "data": {"userId": "carol"}}),
+            ] {
+                socket.send(WsMessage::text(frame.to_string())).await.unwrap();
+            }
+            let _request = next_request(&mut socket).await;
+            drop(socket);
+        });
+        let (client, mut events) = Client::connect(config(&url)).await.unwrap();
+        // WHEN a request is in flight as the socket drops
+        let result = client.ping().await;
+        // THEN the request fails as Disconnected and the events tell the story in order
+        assert!(matches!(result, Err(ClientError::Disconnected)), "{result:?}");
+        let Some(ClientEvent::Message(message)) = events.recv().await else {
+            panic!("expected a message")
+        };
+        assert_eq!(message.summary(), "hi");
+        assert!(
+            matches!(events.recv().await, Some(ClientEvent::Event { ref event, .. }) if event == "friend.added")
+        );
+        assert!(matches!(
+            events.recv().await,
+            Some(ClientEvent::Disconnected {
+                reconnecting: false,
+                ..
+            })
+        ));
+        assert_eq!(events.recv().await, None);
+        assert!(matches!(client.ping().await, Err(ClientError::Closed)));
+    }
+
+    #[tokio::test]
+    async fn a_refused_upgrade_surfaces_its_status() {
+        let (listener, url) = listener().await;
+        tokio::spawn(async move { reject(&listener, 401).await });
+        let result = Client::connect(config(&url)).await;
+        assert!(matches!(result, Err(ClientError::Rejected(401))), "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn the_client_reconnects_and_stops_at_a_rejection() {
+        // GIVEN auto-reconnect and a server that drops the first connection, accepts the second,
+        // closes it with a code, then refuses the third with 403
+        let (listener, url) = listener().await;
+        tokio::spawn(async move {
+            drop(accept(&listener).await);
+            let mut socket = accept(&listener).await;
+            let request = next_request(&mut socket).await;
+            reply(&mut socket, &request, json!({"time": 9})).await;
+            let close = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                code: 1009.into(),
+                reason: "too big".into(),
+            };
+            socket.close(Some(close)).await.unwrap();
+            reject(&listener, 403).await;
+        });
+        let config = ClientConfig {
+            auto_reconnect: true,
+            ..config(&url)
+        };
+        let (client, mut events) = Client::connect(config).await.unwrap();
+        // WHEN the connection comes and goes
+        let first = events.recv().await;
+        assert!(
+            matches!(
+                first,
+                Some(ClientEvent::Disconnected {
+                    reconnecting: true,
+                    ..
+                })
+            ),
+            "{first:?}"
+        );
+        assert_eq!(events.recv().await, Some(ClientEvent::Reconnected));
+        // THEN requests work again after the reconnection
+        assert_eq!(client.ping().await.unwrap(), 9);
+        let Some(ClientEvent::Disconnected {
+            reason,
+            reconnecting: true,
+        }) = events.recv().await
+        else {
+            panic!("expected a reconnecting disconnect")
+        };
+        assert!(reason.contains("1009"), "{reason}");
+        // AND a 403 on reconnection ends the client
+        let last = events.recv().await;
+        assert!(
+            matches!(last, Some(ClientEvent::Disconnected { ref reason, reconnecting: false }) if reason.contains("403")),
+            "{last:?}"
+        );
+        assert_eq!(events.recv().await, None);
+        assert!(client.is_closed());
+    }
+
+    #[tokio::test]
+    async fn unanswered_requests_time_out_and_pings_keep_the_connection_alive() {
+        let (listener, url) = listener().await;
+        let server = tokio::spawn(async move {
+            let mut socket = accept(&listener).await;
+            let mut actions = Vec::new();
+            for _ in 0..3 {
+                let request = next_request(&mut socket).await;
+                actions.push(request["action"].as_str().unwrap().to_owned());
+                if request["reqId"].as_str().unwrap().starts_with('p') {
+                    // Keep-alive pings are answered; the stray reply must be ignored.
+                    reply(&mut socket, &request, json!({"time": 1})).await;
+                }
+            }
+            (socket, actions)
+        });
+        let config = ClientConfig {
+            request_timeout: Duration::from_millis(300),
+            ping_interval: Some(Duration::from_millis(100)),
+            ..config(&url)
+        };
+        let (client, _events) = Client::connect(config).await.unwrap();
+        let result = client.request("conv.list", json!({})).await;
+        assert!(matches!(result, Err(ClientError::Timeout)), "{result:?}");
+        let (_socket, actions) = server.await.unwrap();
+        assert_eq!(actions[0], "conv.list");
+        assert_eq!(&actions[1..], ["sys.ping", "sys.ping"]);
+    }
+
+    #[tokio::test]
+    async fn close_says_goodbye_and_later_requests_fail() {
+        let (listener, url) = listener().await;
+        let server = tokio::spawn(async move {
+            let mut socket = accept(&listener).await;
+            loop {
+                match socket.next().await {
+                    Some(Ok(WsMessage::Close(_))) => return true,
+                    Some(Ok(_)) => {}
+                    _ => return false,
+                }
+            }
+        });
+        let (client, mut events) = Client::connect(config(&url)).await.unwrap();
+        let clone = client.clone();
+        client.close().await.unwrap();
+        assert!(server.await.unwrap(), "the server saw a close frame");
+        assert!(matches!(clone.ping().await, Err(ClientError::Closed)));
+        assert_eq!(events.recv().await, None);
+        client.close().await.unwrap();
+    }
+
+    #[test]
+    fn unreadable_msg_new_data_is_passed_on_raw() {
+        let event = to_event("msg.new".into(), json!({"seq": "not a number"}));
+        assert!(matches!(event, ClientEvent::Event { ref event, .. } if event == "msg.new"));
+    }
+
+    #[test]
+    fn config_debug_hides_the_token() {
+        let config = ClientConfig::new("ws://h", "secret-token");
+        assert!(!format!("{config:?}").contains("secret-token"));
+    }
+}

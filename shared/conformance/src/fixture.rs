@@ -1,0 +1,214 @@
+//! What every case gets: the ports under test and a namespace of fresh ids.
+
+use cirrus_core::element::Element;
+use cirrus_core::ids::{ClientMsgId, ConnectionId, ConversationId, GroupId, MsgId, StreamKey, UserId};
+use cirrus_core::message::{StoredMessage, Target};
+use cirrus_core::ports::{
+    Appended, Connection, ConnectionStore, ConversationStore, InboxUpdate, MessageStore, NewMessage,
+};
+use std::any::Any;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The ports of one backend, as a case uses them.
+#[derive(Clone)]
+pub struct Stores {
+    /// Connection records.
+    pub connections: Arc<dyn ConnectionStore>,
+    /// Message streams.
+    pub messages: Arc<dyn MessageStore>,
+    /// Conversation lists.
+    pub conversations: Arc<dyn ConversationStore>,
+    guard: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+impl Stores {
+    /// The three ports served by one store value.
+    pub fn new<S>(store: S) -> Self
+    where
+        S: ConnectionStore + MessageStore + ConversationStore + 'static,
+    {
+        Self::from_arc(Arc::new(store))
+    }
+
+    /// The three ports served by one shared store.
+    pub fn from_arc<S>(store: Arc<S>) -> Self
+    where
+        S: ConnectionStore + MessageStore + ConversationStore + 'static,
+    {
+        Self {
+            connections: store.clone(),
+            messages: store.clone(),
+            conversations: store,
+            guard: None,
+        }
+    }
+
+    /// Ports served by different values (a backend with one adapter per aggregate).
+    pub fn from_parts(
+        connections: Arc<dyn ConnectionStore>,
+        messages: Arc<dyn MessageStore>,
+        conversations: Arc<dyn ConversationStore>,
+    ) -> Self {
+        Self {
+            connections,
+            messages,
+            conversations,
+            guard: None,
+        }
+    }
+
+    /// Keeps `guard` (a temporary directory, a server handle…) alive as long as the case runs.
+    pub fn with_guard(mut self, guard: impl Any + Send + Sync) -> Self {
+        self.guard = Some(Arc::new(guard));
+        self
+    }
+}
+
+/// A fixed point in time the cases count from, ms since the epoch.
+pub const T0: i64 = 1_700_000_000_000;
+
+/// Fresh identifiers for one case, so cases can share a backend (one moto server, one set of
+/// tables) without seeing each other's data.
+pub struct Fixture {
+    namespace: String,
+    counter: AtomicU64,
+}
+
+impl Default for Fixture {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Fixture {
+    /// A fixture with a namespace no other fixture (in this or another process) is likely to use.
+    pub fn new() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let mut hasher = RandomState::new().build_hasher();
+        hasher.write_u64(NEXT.fetch_add(1, Ordering::Relaxed));
+        hasher.write_u32(std::process::id());
+        if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            hasher.write_u128(now.as_nanos());
+        }
+        Self {
+            namespace: format!("{:010x}", hasher.finish() & 0xff_ffff_ffff),
+            counter: AtomicU64::new(0),
+        }
+    }
+
+    /// The user called `name` in this case.
+    pub fn user(&self, name: &str) -> UserId {
+        UserId::parse(format!("{name}-{}", self.namespace)).expect("fixture user ids are valid")
+    }
+
+    /// The group called `name` in this case.
+    pub fn group(&self, name: &str) -> GroupId {
+        GroupId::parse(format!("{name}-{}", self.namespace)).expect("fixture group ids are valid")
+    }
+
+    /// The connection called `name` in this case.
+    pub fn connection_id(&self, name: &str) -> ConnectionId {
+        ConnectionId::parse(format!("{name}-{}", self.namespace)).expect("fixture connection ids are valid")
+    }
+
+    /// A new message id.
+    pub fn msg_id(&self) -> MsgId {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        MsgId::parse(format!("m-{}-{n}", self.namespace)).expect("fixture message ids are valid")
+    }
+
+    /// A client message id.
+    pub fn client_msg_id(raw: &str) -> ClientMsgId {
+        ClientMsgId::parse(raw).expect("fixture client message ids are valid")
+    }
+
+    /// A one-element text body.
+    pub fn text(text: &str) -> Vec<Element> {
+        vec![Element::Text {
+            text: text.to_owned(),
+        }]
+    }
+
+    /// A C2C message from `from` to `to` as the message service builds it: both sides get an inbox
+    /// entry, the sender's counts as read.
+    pub fn c2c(&self, from: &UserId, to: &UserId, client_msg_id: &str, time: i64) -> NewMessage {
+        let target = Target::C2c(to.clone());
+        NewMessage {
+            stream: target.stream(from),
+            msg_id: self.msg_id(),
+            from: from.clone(),
+            to: target,
+            time,
+            client_msg_id: Self::client_msg_id(client_msg_id),
+            body: Self::text(&format!("{client_msg_id} from {from}")),
+            cloud_custom_data: None,
+            inbox: vec![
+                InboxUpdate {
+                    owner: from.clone(),
+                    conversation_id: ConversationId::C2c(to.clone()),
+                    mark_read: true,
+                },
+                InboxUpdate {
+                    owner: to.clone(),
+                    conversation_id: ConversationId::C2c(from.clone()),
+                    mark_read: false,
+                },
+            ],
+        }
+    }
+
+    /// A group message from `from` to `group`, with an inbox entry for every member.
+    pub fn group_message(
+        &self,
+        from: &UserId,
+        group: &GroupId,
+        members: &[&UserId],
+        client_msg_id: &str,
+        time: i64,
+    ) -> NewMessage {
+        NewMessage {
+            stream: StreamKey::group(group),
+            msg_id: self.msg_id(),
+            from: from.clone(),
+            to: Target::Group(group.clone()),
+            time,
+            client_msg_id: Self::client_msg_id(client_msg_id),
+            body: Self::text(client_msg_id),
+            cloud_custom_data: None,
+            inbox: members
+                .iter()
+                .map(|member| InboxUpdate {
+                    owner: (*member).clone(),
+                    conversation_id: ConversationId::Group(group.clone()),
+                    mark_read: *member == from,
+                })
+                .collect(),
+        }
+    }
+
+    /// A connection record of `user` that is live until `expires_at`.
+    pub fn connection(&self, name: &str, user: &UserId, expires_at: i64) -> Connection {
+        Connection {
+            id: self.connection_id(name),
+            user: user.clone(),
+            platform: Some("web".to_owned()),
+            connected_at: T0,
+            expires_at,
+        }
+    }
+}
+
+/// Appends a message that must be new; returns it as stored.
+pub async fn append_new(stores: &Stores, message: NewMessage) -> StoredMessage {
+    let client_msg_id = message.client_msg_id.clone();
+    match stores.messages.append(message).await {
+        Ok(Appended::New(stored)) => stored,
+        Ok(Appended::Duplicate(first)) => {
+            panic!("{client_msg_id} was appended as a duplicate of seq {}", first.seq)
+        }
+        Err(err) => panic!("append of {client_msg_id} failed: {err:?}"),
+    }
+}

@@ -1,0 +1,124 @@
+//! [`ConversationStore`] for [`SqliteStore`]: the per-user conversation list and read pointers.
+//!
+//! A conversation row holds only the owner's read pointer; the last seq, last message and activity
+//! time come from the stream, so the list is ordered by the time of each stream's newest message,
+//! newest first, ties broken by conversation id, descending (the order of a
+//! `(updated_at, conversation_id)` key read backwards).
+
+use crate::error::Result;
+use crate::rows::{self, conversation_select, seq_param};
+use crate::store::SqliteStore;
+use async_trait::async_trait;
+use cirrus_core::conversation::{ConversationCursor, ConversationEntry};
+use cirrus_core::ids::{ConversationId, UserId};
+use cirrus_core::ports::ConversationStore;
+use rusqlite::{Connection, params};
+
+#[async_trait]
+impl ConversationStore for SqliteStore {
+    async fn list_conversations(
+        &self,
+        owner: &UserId,
+        after: Option<&ConversationCursor>,
+        limit: u32,
+    ) -> cirrus_core::Result<Vec<ConversationEntry>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let owner = owner.clone();
+        let after = after.cloned();
+        Ok(self
+            .read(move |conn| list(conn, &owner, after.as_ref(), limit))
+            .await?)
+    }
+
+    async fn get_conversation(
+        &self,
+        owner: &UserId,
+        conversation: &ConversationId,
+    ) -> cirrus_core::Result<Option<ConversationEntry>> {
+        let owner = owner.clone();
+        let conversation = conversation.to_string();
+        Ok(self.read(move |conn| get(conn, &owner, &conversation)).await?)
+    }
+
+    async fn mark_read(
+        &self,
+        owner: &UserId,
+        conversation: &ConversationId,
+        seq: u64,
+    ) -> cirrus_core::Result<Option<ConversationEntry>> {
+        let owner = owner.clone();
+        let conversation = conversation.to_string();
+        Ok(self
+            .write(move |conn| mark_read(conn, &owner, &conversation, seq))
+            .await?)
+    }
+}
+
+fn list(
+    conn: &Connection,
+    owner: &UserId,
+    after: Option<&ConversationCursor>,
+    limit: u32,
+) -> Result<Vec<ConversationEntry>> {
+    let read = |row: &rusqlite::Row<'_>| rows::conversation(row, owner);
+    let limit = i64::from(limit);
+    match after {
+        None => {
+            let mut stmt = conn.prepare_cached(concat!(
+                conversation_select!(),
+                "WHERE c.owner = ?1 ORDER BY updated_at DESC, c.conversation_id DESC LIMIT ?2"
+            ))?;
+            let entries = stmt.query_and_then(params![owner.as_str(), limit], read)?;
+            entries.collect()
+        }
+        Some(cursor) => {
+            let mut stmt = conn.prepare_cached(concat!(
+                conversation_select!(),
+                "WHERE c.owner = ?1 AND (COALESCE(s.updated_at, 0), c.conversation_id) < (?2, ?3) \
+                 ORDER BY updated_at DESC, c.conversation_id DESC LIMIT ?4"
+            ))?;
+            let entries = stmt.query_and_then(
+                params![
+                    owner.as_str(),
+                    cursor.updated_at,
+                    cursor.conversation_id.as_str(),
+                    limit
+                ],
+                read,
+            )?;
+            entries.collect()
+        }
+    }
+}
+
+fn get(conn: &Connection, owner: &UserId, conversation: &str) -> Result<Option<ConversationEntry>> {
+    let mut stmt = conn.prepare_cached(concat!(
+        conversation_select!(),
+        "WHERE c.owner = ?1 AND c.conversation_id = ?2"
+    ))?;
+    let mut entries = stmt.query_and_then(params![owner.as_str(), conversation], |row| {
+        rows::conversation(row, owner)
+    })?;
+    entries.next().transpose()
+}
+
+fn mark_read(
+    conn: &Connection,
+    owner: &UserId,
+    conversation: &str,
+    seq: u64,
+) -> Result<Option<ConversationEntry>> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE conversations SET read_seq = max(read_seq, min(?3, \
+             COALESCE((SELECT last_seq FROM streams WHERE stream = conversations.stream), 0))) \
+             WHERE owner = ?1 AND conversation_id = ?2",
+        )?
+        .execute(params![owner.as_str(), conversation, seq_param(seq)])?;
+    if changed == 0 {
+        return Ok(None);
+    }
+    get(conn, owner, conversation)
+}

@@ -1,0 +1,118 @@
+//! Mapping between rows and core types. Stored data is validated on the way out: a bad row is an
+//! error, never a panic.
+
+use crate::error::{Result, StoreError};
+use cirrus_core::conversation::ConversationEntry;
+use cirrus_core::element::Element;
+use cirrus_core::ids::{ClientMsgId, ConversationId, GroupId, InvalidId, MsgId, StreamKey, UserId};
+use cirrus_core::message::{StoredMessage, Target};
+use rusqlite::Row;
+
+/// The message columns, in the order [`message_at`] reads them, for a table aliased `m`.
+macro_rules! message_columns {
+    () => {
+        "m.stream, m.seq, m.msg_id, m.from_user, m.to_kind, m.to_id, m.time, m.client_msg_id, m.body, \
+         m.cloud_custom_data"
+    };
+}
+pub(crate) use message_columns;
+
+/// The conversation columns, in the order [`conversation`] reads them, followed by the last
+/// message's columns; for `conversations c LEFT JOIN streams s LEFT JOIN messages m`.
+macro_rules! conversation_select {
+    () => {
+        concat!(
+            "SELECT c.conversation_id, c.stream, c.read_seq, COALESCE(s.last_seq, 0), \
+             COALESCE(s.updated_at, 0) AS updated_at, ",
+            $crate::rows::message_columns!(),
+            " FROM conversations c \
+             LEFT JOIN streams s ON s.stream = c.stream \
+             LEFT JOIN messages m ON m.stream = c.stream AND m.seq = s.last_seq "
+        )
+    };
+}
+pub(crate) use conversation_select;
+
+/// Column index after the conversation's own columns, where the last message starts.
+const CONVERSATION_MESSAGE_AT: usize = 5;
+
+/// Clamps a seq to SQLite's integer range (seqs never get near it).
+pub(crate) fn seq_param(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+/// A text column, borrowed from the row.
+fn str_at<'r>(row: &'r Row<'_>, index: usize) -> Result<&'r str> {
+    Ok(row.get_ref(index)?.as_str().map_err(rusqlite::Error::from)?)
+}
+
+fn seq_at(row: &Row<'_>, index: usize, column: &'static str) -> Result<u64> {
+    let raw: i64 = row.get(index)?;
+    u64::try_from(raw).map_err(|_| StoreError::BadValue { column })
+}
+
+fn id_at<T>(
+    row: &Row<'_>,
+    index: usize,
+    column: &'static str,
+    parse: fn(String) -> Result<T, InvalidId>,
+) -> Result<T> {
+    let raw: String = row.get(index)?;
+    parse(raw).map_err(|_| StoreError::BadValue { column })
+}
+
+/// The target as stored in `to_kind` / `to_id`.
+pub(crate) fn target_columns(target: &Target) -> (&'static str, &str) {
+    match target {
+        Target::C2c(user) => ("c2c", user.as_str()),
+        Target::Group(group) => ("group", group.as_str()),
+    }
+}
+
+/// Reads a message whose columns ([`message_columns`]) start at `at`; `None` when they are NULL
+/// (an outer join found no message).
+pub(crate) fn message_at(row: &Row<'_>, at: usize) -> Result<Option<StoredMessage>> {
+    let Some(stream) = row.get::<_, Option<String>>(at)? else {
+        return Ok(None);
+    };
+    let to_id: String = row.get(at + 5)?;
+    let to = match str_at(row, at + 4)? {
+        "c2c" => Target::C2c(UserId::parse(to_id).map_err(|_| StoreError::BadValue { column: "to_id" })?),
+        "group" => {
+            Target::Group(GroupId::parse(to_id).map_err(|_| StoreError::BadValue { column: "to_id" })?)
+        }
+        _ => return Err(StoreError::BadValue { column: "to_kind" }),
+    };
+    let body: Vec<Element> =
+        serde_json::from_str(str_at(row, at + 8)?).map_err(|source| StoreError::BadJson {
+            column: "body",
+            source,
+        })?;
+    Ok(Some(StoredMessage {
+        stream: StreamKey::from_stored(stream),
+        seq: seq_at(row, at + 1, "seq")?,
+        msg_id: id_at(row, at + 2, "msg_id", |raw| MsgId::parse(raw))?,
+        from: id_at(row, at + 3, "from_user", |raw| UserId::parse(raw))?,
+        to,
+        time: row.get(at + 6)?,
+        client_msg_id: id_at(row, at + 7, "client_msg_id", |raw| ClientMsgId::parse(raw))?,
+        body,
+        cloud_custom_data: row.get(at + 9)?,
+    }))
+}
+
+/// Reads a row of [`conversation_select`] for `owner`.
+pub(crate) fn conversation(row: &Row<'_>, owner: &UserId) -> Result<ConversationEntry> {
+    let conversation_id = ConversationId::parse(str_at(row, 0)?).map_err(|_| StoreError::BadValue {
+        column: "conversation_id",
+    })?;
+    Ok(ConversationEntry {
+        owner: owner.clone(),
+        conversation_id,
+        stream: StreamKey::from_stored(row.get(1)?),
+        read_seq: seq_at(row, 2, "read_seq")?,
+        last_seq: seq_at(row, 3, "last_seq")?,
+        updated_at: row.get(4)?,
+        last_message: message_at(row, CONVERSATION_MESSAGE_AT)?,
+    })
+}

@@ -1,0 +1,127 @@
+//! The schema, as an ordered list of migrations keyed on `PRAGMA user_version`.
+//!
+//! Migration `i` (0-based) takes the database from version `i` to `i + 1`. Never edit a released
+//! migration; append a new one.
+
+use crate::error::{Result, StoreError};
+use rusqlite::{Connection, TransactionBehavior};
+
+/// Every migration, oldest first. The database's `user_version` is the number applied.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: connections, message streams, messages, per-user conversation lists.
+    r#"
+    CREATE TABLE connections (
+        id           TEXT PRIMARY KEY NOT NULL,
+        user_id      TEXT NOT NULL,
+        platform     TEXT,
+        connected_at INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX connections_by_user ON connections (user_id);
+
+    -- One row per stream: the seq counter and the time of its newest message.
+    CREATE TABLE streams (
+        stream     TEXT PRIMARY KEY NOT NULL,
+        last_seq   INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+
+    -- One copy per message, whoever views it. Body is the element list as JSON text.
+    CREATE TABLE messages (
+        id                INTEGER PRIMARY KEY,
+        stream            TEXT NOT NULL,
+        seq               INTEGER NOT NULL,
+        msg_id            TEXT NOT NULL,
+        from_user         TEXT NOT NULL,
+        to_kind           TEXT NOT NULL,
+        to_id             TEXT NOT NULL,
+        time              INTEGER NOT NULL,
+        client_msg_id     TEXT NOT NULL,
+        body              TEXT NOT NULL,
+        cloud_custom_data TEXT
+    );
+    CREATE UNIQUE INDEX messages_by_seq ON messages (stream, seq);
+    CREATE UNIQUE INDEX messages_by_client_msg_id ON messages (from_user, client_msg_id);
+
+    -- A user's conversation list: only the read pointer is per user; last seq, last message and
+    -- activity time come from the stream, so a message touches one row per stream, not per member.
+    CREATE TABLE conversations (
+        owner           TEXT NOT NULL,
+        conversation_id TEXT NOT NULL,
+        stream          TEXT NOT NULL,
+        read_seq        INTEGER NOT NULL,
+        PRIMARY KEY (owner, conversation_id)
+    ) WITHOUT ROWID;
+    "#,
+];
+
+/// The schema version this build writes.
+pub(crate) fn latest_version() -> i64 {
+    i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX)
+}
+
+/// The database's schema version.
+pub(crate) fn version(conn: &Connection) -> Result<i64> {
+    Ok(conn.pragma_query_value(None, "user_version", |row| row.get(0))?)
+}
+
+/// Brings the database up to [`latest_version`] in one immediate transaction; returns how many
+/// migrations ran (0 when it was already current).
+pub(crate) fn migrate(conn: &mut Connection) -> Result<usize> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found = version(&tx)?;
+    let latest = latest_version();
+    if found > latest {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: latest,
+        });
+    }
+    let pending: Vec<&str> = MIGRATIONS
+        .iter()
+        .skip(usize::try_from(found).unwrap_or(0))
+        .copied()
+        .collect();
+    for sql in &pending {
+        tx.execute_batch(sql)?;
+    }
+    if !pending.is_empty() {
+        tx.pragma_update(None, "user_version", latest)?;
+    }
+    tx.commit()?;
+    if !pending.is_empty() {
+        tracing::info!(from = found, to = latest, "database schema migrated");
+    }
+    Ok(pending.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply_once() {
+        // GIVEN a fresh database
+        let mut conn = Connection::open_in_memory().unwrap();
+        assert_eq!(version(&conn).unwrap(), 0);
+        // WHEN it is migrated twice
+        let first = migrate(&mut conn).unwrap();
+        let second = migrate(&mut conn).unwrap();
+        // THEN every migration ran the first time and none the second
+        assert_eq!(first, MIGRATIONS.len());
+        assert_eq!(second, 0);
+        assert_eq!(version(&conn).unwrap(), latest_version());
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        // GIVEN a database stamped by a future version
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", latest_version() + 1)
+            .unwrap();
+        // WHEN this build opens it
+        let err = migrate(&mut conn).unwrap_err();
+        // THEN it refuses rather than guess
+        assert!(matches!(err, StoreError::SchemaTooNew { .. }), "{err}");
+    }
+}

@@ -1,0 +1,306 @@
+//! [`SqliteStore`]: opening, the writer thread and the read pool.
+
+use crate::error::{Result, StoreError};
+use crate::schema;
+use crate::writer::{self, Command, Counters, Pending};
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, TryLockError, mpsc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// How hard SQLite works to make a commit survive a power cut (`PRAGMA synchronous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    /// Every commit is fsynced before it is acknowledged: durable across power loss.
+    #[default]
+    Full,
+    /// Commits survive a process crash but the newest ones may be lost on power loss (WAL is
+    /// fsynced only at checkpoints). Faster on slow disks.
+    Normal,
+}
+
+impl Synchronous {
+    fn as_sql(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
+    }
+}
+
+/// Tuning of a [`SqliteStore`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Durability of each commit.
+    pub synchronous: Synchronous,
+    /// Most jobs the writer runs in one transaction (one commit, one fsync).
+    pub max_batch: usize,
+    /// Read-only connections serving reads of a file database concurrently with the writer.
+    pub read_connections: usize,
+    /// How long a connection waits for a lock held by another process before failing.
+    pub busy_timeout: Duration,
+    /// Page cache per connection, in KiB.
+    pub cache_kib: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            synchronous: Synchronous::Full,
+            max_batch: 1024,
+            read_connections: 4,
+            busy_timeout: Duration::from_secs(5),
+            cache_kib: 32 * 1024,
+        }
+    }
+}
+
+/// Counters of the writer thread's work since the store was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WriterStats {
+    /// Transactions committed (or attempted).
+    pub batches: u64,
+    /// Jobs run in them.
+    pub jobs: u64,
+}
+
+impl WriterStats {
+    /// Average jobs per transaction.
+    pub fn mean_batch(&self) -> f64 {
+        if self.batches == 0 {
+            0.0
+        } else {
+            self.jobs as f64 / self.batches as f64
+        }
+    }
+}
+
+/// The embedded store: Cirrus's connection, message and conversation ports over one SQLite
+/// database.
+///
+/// Writes (and, for an in-memory database, reads too) run on one writer thread with group commit;
+/// reads of a file database run inline on a small pool of read-only connections (WAL lets them
+/// read while the writer writes). Cloning is cheap and shares the database; the writer finishes
+/// its queue and closes when the last clone is dropped.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    commands: mpsc::Sender<Command>,
+    readers: Option<ReadPool>,
+    writer: Option<JoinHandle<()>>,
+    counters: Arc<Counters>,
+    path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed, with its parent directories) the database file at `path` and
+    /// brings its schema up to date.
+    pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
+        let path = path.as_ref();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut writer = Connection::open(path)?;
+        configure(&writer, &options)?;
+        let mode: String = writer.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(
+                mode,
+                "the database could not switch to WAL; reads will wait for writes"
+            );
+        }
+        writer.pragma_update(None, "synchronous", options.synchronous.as_sql())?;
+        writer.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+        schema::migrate(&mut writer)?;
+
+        let flags =
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let readers = (0..options.read_connections.max(1))
+            .map(|_| {
+                let conn = Connection::open_with_flags(path, flags)?;
+                configure(&conn, &options)?;
+                Ok(Mutex::new(conn))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        tracing::debug!(path = %path.display(), "sqlite store opened");
+        Ok(Self::start(
+            writer,
+            Some(ReadPool {
+                connections: readers,
+                next: AtomicUsize::new(0),
+            }),
+            &options,
+            Some(path.to_owned()),
+        ))
+    }
+
+    /// A private in-memory database (for tests): every job, reads included, runs on the writer
+    /// thread, since an in-memory database lives in one connection.
+    pub fn open_in_memory() -> Result<Self> {
+        Self::open_in_memory_with(StoreOptions::default())
+    }
+
+    /// [`SqliteStore::open_in_memory`] with explicit options (`synchronous` and `read_connections`
+    /// do not apply).
+    pub fn open_in_memory_with(options: StoreOptions) -> Result<Self> {
+        let mut writer = Connection::open_in_memory()?;
+        configure(&writer, &options)?;
+        schema::migrate(&mut writer)?;
+        Ok(Self::start(writer, None, &options, None))
+    }
+
+    fn start(
+        writer: Connection,
+        readers: Option<ReadPool>,
+        options: &StoreOptions,
+        path: Option<PathBuf>,
+    ) -> Self {
+        let (commands, queue) = mpsc::channel();
+        let counters = Arc::new(Counters::default());
+        let max_batch = options.max_batch;
+        let thread_counters = Arc::clone(&counters);
+        let handle = std::thread::Builder::new()
+            .name("cirrus-sqlite-writer".to_owned())
+            .spawn(move || writer::run(writer, queue, max_batch, &thread_counters));
+        let writer = match handle {
+            Ok(handle) => Some(handle),
+            Err(err) => {
+                // Without a writer every call fails with `Closed`; say why once.
+                tracing::error!(error = %err, "cannot spawn the sqlite writer thread");
+                None
+            }
+        };
+        Self {
+            inner: Arc::new(Inner {
+                commands,
+                readers,
+                writer,
+                counters,
+                path,
+            }),
+        }
+    }
+
+    /// The database file, or `None` for an in-memory database.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
+    }
+
+    /// What the writer thread has done so far.
+    pub fn stats(&self) -> WriterStats {
+        WriterStats {
+            batches: self.inner.counters.batches.load(Ordering::Relaxed),
+            jobs: self.inner.counters.jobs.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Finishes every job queued so far, then closes the write connection. Later writes (and, in
+    /// memory, reads) fail with [`StoreError::Closed`]. Closing twice is harmless.
+    pub async fn close(&self) {
+        let (done, closed) = oneshot::channel();
+        if self.inner.commands.send(Command::Close(done)).is_ok() {
+            let _ = closed.await;
+        }
+    }
+
+    /// Runs `work` on the writer thread inside the next batch; resolves once the batch committed.
+    pub(crate) async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.submit(work)?.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Queues `work` for the writer thread; the receiver answers once its batch has committed.
+    pub(crate) fn submit<T, F>(&self, work: F) -> Result<oneshot::Receiver<Result<T>>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .commands
+            .send(Command::Job(Box::new(Pending::new(work, reply))))
+            .map_err(|_| StoreError::Closed)?;
+        Ok(answer)
+    }
+
+    /// Runs a read: inline on a pooled read-only connection for a file database, on the writer
+    /// thread for an in-memory one.
+    pub(crate) async fn read<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        match &self.inner.readers {
+            Some(pool) => pool.with(work),
+            None => self.write(work).await,
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Close the readers first so the writer's close can checkpoint and remove the WAL.
+        self.readers = None;
+        // Hang up: the writer drains what is queued, then its `recv` fails and it exits.
+        let (hung_up, _) = mpsc::channel();
+        drop(std::mem::replace(&mut self.commands, hung_up));
+        if let Some(handle) = self.writer.take()
+            && handle.thread().id() != std::thread::current().id()
+            && handle.join().is_err()
+        {
+            tracing::error!("the sqlite writer thread panicked");
+        }
+    }
+}
+
+/// Read-only connections, each behind a mutex held only for one synchronous read.
+struct ReadPool {
+    connections: Vec<Mutex<Connection>>,
+    next: AtomicUsize,
+}
+
+impl ReadPool {
+    fn with<T>(&self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let count = self.connections.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        for offset in 0..count {
+            match self.connections[(start + offset) % count].try_lock() {
+                Ok(conn) => return work(&conn),
+                Err(TryLockError::Poisoned(poisoned)) => return work(&poisoned.into_inner()),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        let conn = self.connections[start % count]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        work(&conn)
+    }
+}
+
+/// Settings every connection gets.
+fn configure(conn: &Connection, options: &StoreOptions) -> Result<()> {
+    conn.busy_timeout(options.busy_timeout)?;
+    conn.pragma_update(None, "foreign_keys", false)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "cache_size", -i64::from(options.cache_kib))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}

@@ -1,0 +1,188 @@
+//! The writer thread: group commit over one SQLite connection.
+//!
+//! Async callers box a job, send it over a channel and await a oneshot. The writer drains up to
+//! `max_batch` queued jobs, runs them in one transaction with a savepoint around each (so a failing
+//! job rolls back only itself), commits once, and only then answers every job. One fsync covers the
+//! whole batch, and a job's answer is never sent before its effects are durable.
+
+use crate::error::{Result, StoreError};
+use rusqlite::Connection;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use tokio::sync::oneshot;
+
+/// What the writer thread receives.
+pub(crate) enum Command {
+    /// Run this job in the next batch.
+    Job(Box<dyn Job>),
+    /// Finish the jobs queued before this, close the connection, answer, and stop.
+    Close(oneshot::Sender<()>),
+}
+
+/// One unit of work for the writer thread.
+pub(crate) trait Job: Send {
+    /// Runs inside the batch transaction (inside the job's own savepoint); returns whether it
+    /// succeeded. The outcome is kept until [`Job::finish`].
+    fn run(&mut self, conn: &Connection) -> bool;
+
+    /// Hands the outcome to the waiting caller once the batch's fate is known.
+    fn finish(self: Box<Self>, batch: &BatchOutcome);
+}
+
+/// How a batch ended, as far as the jobs that succeeded inside it are concerned.
+pub(crate) enum BatchOutcome {
+    /// Committed: every successful job is durable.
+    Committed,
+    /// `BEGIN`, a savepoint or `COMMIT` failed; nothing in the batch is durable.
+    Failed(Arc<rusqlite::Error>),
+    /// A failing job made SQLite roll the whole transaction back (disk full, I/O error…).
+    Aborted,
+}
+
+/// A job built from a closure, answering over a oneshot.
+pub(crate) struct Pending<T, F> {
+    work: Option<F>,
+    outcome: Option<Result<T>>,
+    reply: oneshot::Sender<Result<T>>,
+}
+
+impl<T, F> Pending<T, F> {
+    /// A job running `work` and answering on `reply`.
+    pub(crate) fn new(work: F, reply: oneshot::Sender<Result<T>>) -> Self {
+        Self {
+            work: Some(work),
+            outcome: None,
+            reply,
+        }
+    }
+}
+
+impl<T, F> Job for Pending<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> Result<T> + Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let Some(work) = self.work.take() else {
+            return false;
+        };
+        let outcome = work(conn);
+        let ok = outcome.is_ok();
+        self.outcome = Some(outcome);
+        ok
+    }
+
+    fn finish(self: Box<Self>, batch: &BatchOutcome) {
+        let outcome = match (self.outcome, batch) {
+            // A job's own failure stands whatever happened to the batch.
+            (Some(Err(err)), _) => Err(err),
+            (Some(Ok(value)), BatchOutcome::Committed) => Ok(value),
+            (_, BatchOutcome::Failed(err)) => Err(StoreError::BatchFailed(Arc::clone(err))),
+            (_, BatchOutcome::Aborted) => Err(StoreError::BatchAborted),
+            // It never produced an outcome: it panicked.
+            (None, BatchOutcome::Committed) => Err(StoreError::JobPanicked),
+        };
+        // The caller may have stopped waiting; that is fine.
+        let _ = self.reply.send(outcome);
+    }
+}
+
+/// Counters of the writer's work, for benchmarks and operations.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) batches: AtomicU64,
+    pub(crate) jobs: AtomicU64,
+}
+
+/// The writer thread's body: runs batches until the channel closes or a [`Command::Close`] arrives.
+pub(crate) fn run(
+    conn: Connection,
+    commands: mpsc::Receiver<Command>,
+    max_batch: usize,
+    counters: &Counters,
+) {
+    let max_batch = max_batch.max(1);
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
+    let mut closing = None;
+    while let Ok(first) = commands.recv() {
+        let mut next = Some(first);
+        while let Some(command) = next.take() {
+            match command {
+                Command::Job(job) => batch.push(job),
+                Command::Close(done) => {
+                    closing = Some(done);
+                    break;
+                }
+            }
+            if batch.len() < max_batch {
+                next = commands.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            counters.batches.fetch_add(1, Ordering::Relaxed);
+            counters.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            execute(&conn, &mut batch);
+        }
+        if let Some(done) = closing.take() {
+            close(conn);
+            let _ = done.send(());
+            return;
+        }
+    }
+    close(conn);
+}
+
+fn close(conn: Connection) {
+    if let Err((_, err)) = conn.close() {
+        tracing::warn!(error = %err, "closing the write connection failed");
+    }
+}
+
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
+}
+
+/// Runs one batch in one transaction and answers every job.
+fn execute(conn: &Connection, batch: &mut Vec<Box<dyn Job>>) {
+    let outcome = match run_batch(conn, batch) {
+        Ok(BatchOutcome::Committed) => BatchOutcome::Committed,
+        Ok(other) => other,
+        Err(err) => {
+            tracing::error!(error = %err, jobs = batch.len(), "batch transaction failed");
+            BatchOutcome::Failed(Arc::new(err))
+        }
+    };
+    if !matches!(outcome, BatchOutcome::Committed) && !conn.is_autocommit() {
+        if let Err(err) = exec(conn, "ROLLBACK") {
+            tracing::error!(error = %err, "rolling back a failed batch failed");
+        }
+    }
+    for job in batch.drain(..) {
+        job.finish(&outcome);
+    }
+}
+
+fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> rusqlite::Result<BatchOutcome> {
+    exec(conn, "BEGIN IMMEDIATE")?;
+    for job in batch.iter_mut() {
+        exec(conn, "SAVEPOINT job")?;
+        let ok = catch_unwind(AssertUnwindSafe(|| job.run(conn))).unwrap_or_else(|_| {
+            tracing::error!("a store job panicked; its savepoint is rolled back");
+            false
+        });
+        if conn.is_autocommit() {
+            // SQLite has already rolled the whole transaction back.
+            tracing::error!("a failing job rolled back the whole batch");
+            return Ok(BatchOutcome::Aborted);
+        }
+        if !ok {
+            exec(conn, "ROLLBACK TO job")?;
+        }
+        exec(conn, "RELEASE job")?;
+    }
+    exec(conn, "COMMIT")?;
+    Ok(BatchOutcome::Committed)
+}

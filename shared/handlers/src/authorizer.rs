@@ -1,0 +1,158 @@
+//! Route `$connect` authorizer: checks the UserSig in the `token` query parameter.
+
+use aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest,
+    ApiGatewayCustomAuthorizerResponse,
+};
+use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
+use cirrus_core::clock::Clock;
+use cirrus_core::ids::UserId;
+use cirrus_core::usersig::{UserSigError, UserSigKey};
+use std::sync::Arc;
+
+/// The authorizer's refusal that API Gateway answers with 401: the Lambda fails with exactly
+/// the message `Unauthorized`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Unauthorized")]
+pub struct Unauthorized;
+
+/// The authorizer's verdict, before it is turned into an IAM policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthDecision {
+    /// The token is genuine and current: this user may connect.
+    Allow(UserId),
+    /// The token is well-formed but not acceptable here (forged, other app, bad user id): 403.
+    Deny(UserSigError),
+}
+
+/// Verifies UserSigs for one app.
+pub struct Authorizer {
+    key: UserSigKey,
+    clock: Arc<dyn Clock>,
+}
+
+impl Authorizer {
+    /// An authorizer for the app `key` belongs to.
+    pub fn new(key: UserSigKey, clock: Arc<dyn Clock>) -> Self {
+        Self { key, clock }
+    }
+
+    /// Decides on a token: missing, undecodable or expired tokens are `Unauthorized` (401, log in
+    /// again); forged tokens and tokens of another app are denied (403).
+    pub fn decide(&self, token: Option<&str>) -> Result<AuthDecision, Unauthorized> {
+        let token = token.filter(|t| !t.is_empty()).ok_or(Unauthorized)?;
+        match self.key.verify(token, self.clock.now_ms() / 1000) {
+            Ok(claims) => match UserId::parse(claims.identifier) {
+                Ok(user) => Ok(AuthDecision::Allow(user)),
+                Err(_) => Ok(AuthDecision::Deny(UserSigError::Malformed)),
+            },
+            Err(UserSigError::Malformed | UserSigError::Expired) => Err(Unauthorized),
+            Err(denied @ (UserSigError::WrongApp | UserSigError::BadSignature)) => {
+                Ok(AuthDecision::Deny(denied))
+            }
+        }
+    }
+
+    /// Route `$connect` REQUEST authorizer: an IAM policy allowing or denying the connection, with
+    /// the user id in the context for every later route.
+    #[tracing::instrument(skip_all)]
+    pub fn authorize(
+        &self,
+        request: &ApiGatewayCustomAuthorizerRequestTypeRequest,
+    ) -> Result<ApiGatewayCustomAuthorizerResponse, Unauthorized> {
+        let token = request.query_string_parameters.first("token");
+        let resource = request.method_arn.clone().unwrap_or_else(|| "*".to_owned());
+        let decision = self
+            .decide(token)
+            .inspect_err(|_| tracing::info!("connection refused: no valid token"))?;
+        Ok(policy(decision, resource))
+    }
+}
+
+fn policy(decision: AuthDecision, resource: String) -> ApiGatewayCustomAuthorizerResponse {
+    let mut statement = IamPolicyStatement::default();
+    statement.action = vec!["execute-api:Invoke".to_owned()];
+    statement.resource = vec![resource];
+    let mut response = ApiGatewayCustomAuthorizerResponse::default();
+    match decision {
+        AuthDecision::Allow(user) => {
+            tracing::info!(user = %user, "connection authorized");
+            statement.effect = IamPolicyEffect::Allow;
+            response.context = serde_json::json!({ crate::context::USER_ID_KEY: user.as_str() });
+            response.principal_id = Some(user.to_string());
+        }
+        AuthDecision::Deny(reason) => {
+            tracing::info!(reason = %reason, "connection denied");
+            statement.effect = IamPolicyEffect::Deny;
+            response.principal_id = Some("denied".to_owned());
+        }
+    }
+    let mut document = ApiGatewayCustomAuthorizerPolicy::default();
+    document.version = Some("2012-10-17".to_owned());
+    document.statement = vec![statement];
+    response.policy_document = document;
+    response
+}
+
+/// Whether an authorizer response allows the connection.
+pub fn is_allowed(response: &ApiGatewayCustomAuthorizerResponse) -> bool {
+    let statements = &response.policy_document.statement;
+    !statements.is_empty() && statements.iter().all(|s| s.effect == IamPolicyEffect::Allow)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cirrus_core::clock::SystemClock;
+
+    fn authorizer() -> Authorizer {
+        Authorizer::new(UserSigKey::new(1, "secret"), Arc::new(SystemClock))
+    }
+
+    fn request(token: Option<&str>) -> ApiGatewayCustomAuthorizerRequestTypeRequest {
+        let query = token
+            .map(|t| format!("{{\"token\":\"{t}\"}}"))
+            .unwrap_or_else(|| "{}".into());
+        serde_json::from_str(&format!(
+            r#"{{"type":"REQUEST","methodArn":"arn:aws:execute-api:eu-west-1:1:api/prod/$connect",
+                "queryStringParameters":{query},"requestContext":{{"routeKey":"$connect"}}}}"#
+        ))
+        .unwrap()
+    }
+
+    fn now() -> i64 {
+        SystemClock.now_ms() / 1000
+    }
+
+    #[test]
+    fn a_genuine_token_is_allowed_with_the_user_in_the_context() {
+        let token = UserSigKey::new(1, "secret").mint("alice", now(), 60);
+        let response = authorizer().authorize(&request(Some(&token))).unwrap();
+        assert!(is_allowed(&response));
+        assert_eq!(response.principal_id.as_deref(), Some("alice"));
+        assert_eq!(response.context["userId"], "alice");
+        assert_eq!(
+            response.policy_document.statement[0].resource,
+            vec!["arn:aws:execute-api:eu-west-1:1:api/prod/$connect".to_owned()]
+        );
+    }
+
+    #[test]
+    fn missing_garbage_and_expired_tokens_are_unauthorized() {
+        let expired = UserSigKey::new(1, "secret").mint("alice", now() - 100, 10);
+        for token in [None, Some(""), Some("garbage"), Some(expired.as_str())] {
+            assert_eq!(authorizer().authorize(&request(token)).unwrap_err(), Unauthorized);
+        }
+    }
+
+    #[test]
+    fn forged_and_other_app_tokens_are_denied() {
+        let forged = UserSigKey::new(1, "not-the-secret").mint("alice", now(), 60);
+        let other_app = UserSigKey::new(2, "secret").mint("alice", now(), 60);
+        let bad_user = UserSigKey::new(1, "secret").mint("no spaces allowed", now(), 60);
+        for token in [forged, other_app, bad_user] {
+            let response = authorizer().authorize(&request(Some(&token))).unwrap();
+            assert!(!is_allowed(&response));
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The message routes (`msg.*`, `conv.*`, `sys.*` and `$default`): one reply frame per request.
+
+use crate::context::caller;
+use crate::deps::Deps;
+use crate::response;
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use cirrus_core::error::{Error, Result};
+use cirrus_core::protocol::{
+    Action, ClientFrame, ConvListReply, ConversationView, HistoryReply, PingReply, reply_err, reply_ok,
+};
+use cirrus_core::service::Caller;
+
+/// Routes `msg.send`, `msg.history`, `conv.list`, `conv.read`, `sys.ping` and `$default`: runs the
+/// action named in the frame and returns the reply frame as the route response body.
+#[tracing::instrument(skip_all, fields(connection = ?request.request_context.connection_id))]
+pub async fn message(deps: &Deps, request: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
+    let body = request.body.as_deref().unwrap_or_default();
+    let reply = match ClientFrame::parse(body) {
+        Ok(frame) => {
+            let req_id = frame.req_id.as_deref();
+            match run(deps, &request, &frame).await {
+                Ok(reply) => reply,
+                Err(err) => {
+                    log_failure(frame.action.as_deref(), &err);
+                    reply_err(req_id, &err)
+                }
+            }
+        }
+        Err(err) => reply_err(None, &err),
+    };
+    response(200, Some(reply))
+}
+
+fn log_failure(action: Option<&str>, err: &Error) {
+    if err.is_internal() {
+        tracing::error!(action, error = ?err, "request failed");
+    } else {
+        tracing::debug!(action, code = %err.code(), "request refused");
+    }
+}
+
+async fn run(
+    deps: &Deps,
+    request: &ApiGatewayWebsocketProxyRequest,
+    frame: &ClientFrame<'_>,
+) -> Result<String> {
+    let name = frame
+        .action
+        .as_deref()
+        .ok_or_else(|| Error::MissingField("action".to_owned()))?;
+    let action =
+        Action::from_name(name).ok_or_else(|| Error::UnknownAction(name.chars().take(64).collect()))?;
+    let caller = caller(request)?;
+    dispatch(deps, &caller, action, frame).await
+}
+
+async fn dispatch(deps: &Deps, caller: &Caller, action: Action, frame: &ClientFrame<'_>) -> Result<String> {
+    let req_id = frame.req_id.as_deref();
+    match action {
+        Action::MsgSend => {
+            let ack = deps.messages.send(caller, frame.data()?).await?;
+            Ok(reply_ok(req_id, &ack))
+        }
+        Action::MsgHistory => {
+            let page = deps.messages.history(caller, frame.data()?).await?;
+            let messages = page.messages.iter().map(|m| m.view(&caller.user)).collect();
+            Ok(reply_ok(
+                req_id,
+                &HistoryReply {
+                    messages,
+                    complete: page.complete,
+                },
+            ))
+        }
+        Action::ConvList => {
+            let page = deps.conversations.list(caller, frame.data()?).await?;
+            let conversations = page
+                .entries
+                .iter()
+                .map(|entry| ConversationView {
+                    conversation_id: &entry.conversation_id,
+                    r#type: entry.conversation_id.kind(),
+                    peer: entry.conversation_id.peer(),
+                    last_message: entry.last_message.as_ref().map(|m| m.view(&caller.user)),
+                    last_seq: entry.last_seq,
+                    read_seq: entry.read_seq,
+                    unread: entry.unread(),
+                    updated_at: entry.updated_at,
+                })
+                .collect();
+            Ok(reply_ok(
+                req_id,
+                &ConvListReply {
+                    conversations,
+                    cursor: page.cursor,
+                },
+            ))
+        }
+        Action::ConvRead => {
+            deps.conversations.read(caller, frame.data()?).await?;
+            Ok(reply_ok(req_id, &serde_json::json!({})))
+        }
+        Action::SysPing => Ok(reply_ok(
+            req_id,
+            &PingReply {
+                time: deps.clock.now_ms(),
+            },
+        )),
+    }
+}

@@ -1,0 +1,115 @@
+//! The `@connections` management API: POST, GET, DELETE, and 410 Gone for unknown ids.
+
+use cirrus_core::ids::UserId;
+use cirrus_core::ports::ConnectionStore as _;
+use cirrus_tests::TestStack;
+
+async fn connection_id_of(stack: &TestStack, user: &str) -> String {
+    let user = UserId::parse(user).unwrap();
+    let records = stack.stack.store().connections_of(&user, 0).await.unwrap();
+    assert_eq!(records.len(), 1);
+    records[0].id.to_string()
+}
+
+#[tokio::test]
+async fn post_get_and_delete_a_connection() {
+    // GIVEN alice online
+    let stack = TestStack::start().await;
+    let mut alice = stack.connect("alice").await;
+    let id = connection_id_of(&stack, "alice").await;
+    let http = reqwest::Client::new();
+    let base = stack.stack.http_url();
+
+    // WHEN the server posts to her connection (with a stage prefix, as the AWS SDK does)
+    let frame = r#"{"type":"event","event":"custom.hello","data":{"n":1}}"#;
+    let posted = http
+        .post(format!("{base}/local/@connections/{id}"))
+        .body(frame)
+        .send()
+        .await
+        .unwrap();
+    // THEN it is accepted and she receives exactly that frame
+    assert_eq!(posted.status(), 200);
+    assert_eq!(alice.event("custom.hello").await, serde_json::json!({"n": 1}));
+
+    // WHEN it asks about the connection
+    let info = http
+        .get(format!("{base}/@connections/{id}"))
+        .send()
+        .await
+        .unwrap();
+    // THEN it gets API Gateway's fields
+    assert_eq!(info.status(), 200);
+    let info: serde_json::Value = info.json().await.unwrap();
+    assert!(info["ConnectedAt"].as_str().unwrap().ends_with('Z'));
+    assert!(info["LastActiveAt"].as_str().is_some());
+    assert_eq!(info["Identity"]["SourceIp"], "127.0.0.1");
+
+    // WHEN it deletes the connection
+    let deleted = http
+        .delete(format!("{base}/@connections/{id}"))
+        .send()
+        .await
+        .unwrap();
+    // THEN the socket closes and the record goes with it
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(alice.closed().await, Some(1000));
+    let user = UserId::parse("alice").unwrap();
+    for _ in 0..50 {
+        if stack
+            .stack
+            .store()
+            .connections_of(&user, 0)
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        stack
+            .stack
+            .store()
+            .connections_of(&user, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // AND every call on the dead id answers 410 Gone
+    for response in [
+        http.post(format!("{base}/@connections/{id}"))
+            .body("x")
+            .send()
+            .await
+            .unwrap(),
+        http.get(format!("{base}/@connections/{id}"))
+            .send()
+            .await
+            .unwrap(),
+        http.delete(format!("{base}/@connections/{id}"))
+            .send()
+            .await
+            .unwrap(),
+        http.get(format!("{base}/@connections/never-existed"))
+            .send()
+            .await
+            .unwrap(),
+    ] {
+        assert_eq!(response.status(), 410);
+    }
+}
+
+#[tokio::test]
+async fn health_answers() {
+    let stack = TestStack::start().await;
+    let body = reqwest::get(format!("{}/health", stack.stack.http_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "ok");
+}

@@ -1,0 +1,126 @@
+//! Connection lifecycle: disconnect, idle timeout, graceful shutdown, many connections.
+
+use cirrus_core::ids::UserId;
+use cirrus_core::ports::ConnectionStore as _;
+use cirrus_tests::TestStack;
+use serde_json::json;
+use std::time::Duration;
+
+async fn records(stack: &TestStack, user: &str) -> usize {
+    let user = UserId::parse(user).unwrap();
+    stack.stack.store().connections_of(&user, 0).await.unwrap().len()
+}
+
+async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..100 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn closing_a_socket_removes_only_its_record() {
+    // GIVEN alice on two devices
+    let stack = TestStack::start().await;
+    let phone = stack.connect("alice").await;
+    let mut laptop = stack.connect("alice").await;
+    assert_eq!(records(&stack, "alice").await, 2);
+    // WHEN the phone disconnects
+    phone.close().await;
+    // THEN only its record goes, and the laptop still gets messages
+    assert!(eventually(async || records(&stack, "alice").await == 1).await);
+    let mut bob = stack.connect("bob").await;
+    bob.send_text("alice", "b", "still there?").await;
+    assert_eq!(laptop.event("msg.new").await["body"][0]["text"], "still there?");
+}
+
+#[tokio::test]
+async fn idle_sockets_are_closed_and_activity_keeps_them_open() {
+    // GIVEN a stack with a short idle timeout
+    let stack =
+        TestStack::start_with(|config| config.socket_limits.idle_timeout = Duration::from_millis(400)).await;
+    let mut busy = stack.connect("busy").await;
+    let mut idle = stack.connect("idle").await;
+    // WHEN one pings every 100 ms for a second and the other stays silent
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        busy.ok("sys.ping", json!({})).await;
+    }
+    // THEN the silent one was closed with 1001 (going away) and its record removed
+    assert_eq!(idle.closed().await, Some(1001));
+    assert!(eventually(async || records(&stack, "idle").await == 0).await);
+    // AND the busy one is still open
+    busy.ok("sys.ping", json!({})).await;
+}
+
+#[tokio::test]
+async fn sockets_are_closed_at_the_maximum_duration() {
+    let stack =
+        TestStack::start_with(|config| config.socket_limits.max_duration = Duration::from_millis(300)).await;
+    let mut socket = stack.connect("alice").await;
+    socket.ok("sys.ping", json!({})).await;
+    assert_eq!(socket.closed().await, Some(1001));
+}
+
+#[tokio::test]
+async fn shutdown_closes_every_socket_and_clears_the_records() {
+    // GIVEN two users online
+    let stack = TestStack::start().await;
+    let mut alice = stack.connect("alice").await;
+    let mut bob = stack.connect("bob").await;
+    let store = stack.stack.store().clone();
+    // WHEN the stack shuts down
+    let shutdown = tokio::spawn(stack.stack.shutdown());
+    // THEN both sockets are closed with 1001
+    assert_eq!(alice.closed().await, Some(1001));
+    assert_eq!(bob.closed().await, Some(1001));
+    shutdown.await.unwrap();
+    // AND $disconnect ran for each before the store closed
+    for user in ["alice", "bob"] {
+        let user = UserId::parse(user).unwrap();
+        assert!(
+            store
+                .connections_of(&user, 0)
+                .await
+                .map(|c| c.is_empty())
+                .unwrap_or(true)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_thousand_connections_are_served_at_once() {
+    // GIVEN 1,000 users connected at the same time
+    let stack = TestStack::start().await;
+    let mut sockets = Vec::new();
+    for chunk in (0..1000).collect::<Vec<_>>().chunks(100) {
+        let connects = chunk
+            .iter()
+            .map(|i| stack.connect_query(format!("token={}", stack.token(&format!("u{i}")))));
+        for socket in futures_util::future::join_all(connects).await {
+            sockets.push(socket.expect("connected"));
+        }
+    }
+    assert_eq!(stack.stack.open_sockets(), 1000);
+    // WHEN each sends a message to the next one
+    let sends = sockets.iter_mut().enumerate().map(|(i, socket)| async move {
+        socket
+            .send_text(&format!("u{}", (i + 1) % 1000), "ring", "pass it on")
+            .await
+    });
+    let acks = futures_util::future::join_all(sends).await;
+    assert!(acks.iter().all(|ack| ack["seq"] == 1));
+    // THEN every one of them receives one
+    let receives = sockets
+        .iter_mut()
+        .map(|socket| async move { socket.event("msg.new").await });
+    let received = futures_util::future::join_all(receives).await;
+    assert!(
+        received
+            .iter()
+            .all(|message| message["body"][0]["text"] == "pass it on")
+    );
+}
