@@ -36,6 +36,16 @@ type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 const TOKEN_LIFETIME_SECS: i64 = 24 * 3600;
 /// Time between the last connection and the first scheduled message.
 const START_DELAY: Duration = Duration::from_millis(200);
+/// How long receivers keep listening after the senders stop, for deliveries of acked messages.
+const DELIVERY_GRACE: Duration = Duration::from_millis(500);
+
+/// CPU times and progress counters at one instant.
+struct CpuReading {
+    bench: Option<Duration>,
+    server: Option<Duration>,
+    sent: u64,
+    acked: u64,
+}
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -341,8 +351,11 @@ pub struct BenchReport {
     pub delivered: u64,
     /// Delivered per second, over the measured period or until the last delivery if later.
     pub delivery_rate: f64,
-    /// Acked but never delivered.
+    /// Acked but not delivered by the end of the drain.
     pub lost: u64,
+    /// Whether every sent message was answered and every acked one delivered before the drain
+    /// timed out (if not, `lost` may include deliveries still on their way).
+    pub drained: bool,
     /// Sent but neither acked nor answered with an error by the end of the drain.
     pub unanswered: u64,
     /// Deliveries of a message already delivered (at-least-once repeats).
@@ -353,9 +366,10 @@ pub struct BenchReport {
     pub delivery: LatencySummary,
     /// Scheduled send to the ack at the sender.
     pub ack: LatencySummary,
-    /// The bench's own CPU time per measured message, if measurable.
+    /// The bench's own CPU time per message sent during the measured period, if measurable.
     pub bench_cpu_us_per_msg: Option<f64>,
-    /// The server's CPU time per measured message, if a server pid was given.
+    /// The server's CPU time per message it acked during the measured period, if a server pid
+    /// was given.
     pub server_cpu_us_per_msg: Option<f64>,
 }
 
@@ -384,7 +398,13 @@ impl fmt::Display for BenchReport {
             "sent          {} of {} scheduled ({:.0} msgs/s achieved)",
             self.sent, self.scheduled, self.send_rate
         )?;
-        writeln!(f, "acked         {} ({} unanswered)", self.acked, self.unanswered)?;
+        writeln!(
+            f,
+            "acked         {} ({} unanswered{})",
+            self.acked,
+            self.unanswered,
+            if self.drained { "" } else { "; the drain timed out" }
+        )?;
         writeln!(
             f,
             "delivered     {} ({:.0} msgs/s)",
@@ -392,7 +412,7 @@ impl fmt::Display for BenchReport {
         )?;
         writeln!(
             f,
-            "lost          {} (acked, never delivered); {} duplicate deliveries",
+            "lost          {} (acked, not delivered); {} duplicate deliveries",
             self.lost, self.duplicates
         )?;
         if self.errors.is_empty() {
@@ -516,6 +536,10 @@ async fn run_sender(
     let mut k = 0u64;
     let sleep = tokio::time::sleep_until(shared.instant(schedule.send_at(index, 0)));
     tokio::pin!(sleep);
+    if n == 0 {
+        // A very low rate can leave a sender nothing to send.
+        shared.progress.senders_done.fetch_add(1, Ordering::Relaxed);
+    }
     let mut connected = true;
     while connected {
         tokio::select! {
@@ -745,25 +769,18 @@ pub async fn run(config: &BenchConfig) -> Result<BenchReport, BenchError> {
         payload: "x".repeat(config.payload_bytes),
         progress: Progress::default(),
     });
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let (stop_senders, senders_stop) = watch::channel(false);
+    let (stop_receivers, receivers_stop) = watch::channel(false);
     let mut receivers = Vec::with_capacity(pairs);
     let mut senders = Vec::with_capacity(pairs);
     for (slot, socket) in sockets.into_iter().enumerate() {
         let Some(socket) = socket else { continue };
         if slot < pairs {
-            receivers.push(tokio::spawn(run_receiver(
-                shared.clone(),
-                slot,
-                socket,
-                stop_rx.clone(),
-            )));
+            let task = run_receiver(shared.clone(), slot, socket, receivers_stop.clone());
+            receivers.push(tokio::spawn(task));
         } else {
-            senders.push(tokio::spawn(run_sender(
-                shared.clone(),
-                slot - pairs,
-                socket,
-                stop_rx.clone(),
-            )));
+            let task = run_sender(shared.clone(), slot - pairs, socket, senders_stop.clone());
+            senders.push(tokio::spawn(task));
         }
     }
 
@@ -772,19 +789,25 @@ pub async fn run(config: &BenchConfig) -> Result<BenchReport, BenchError> {
     let window_start = shared.instant(duration_ns(config.warmup));
     let window_end = shared.instant(schedule.end_ns());
     let drain_deadline = window_end + config.drain;
+    let progress = &shared.progress;
+    let reading = || CpuReading {
+        bench: process_cpu(None),
+        server: config.server_pid.and_then(|pid| process_cpu(Some(pid))),
+        sent: progress.sent.load(Ordering::Relaxed),
+        acked: progress.acked.load(Ordering::Relaxed),
+    };
     let mut ticker = tokio::time::interval(Duration::from_millis(20));
-    let mut cpu = (None, None, None, None);
-    let mut window_started = false;
+    let (mut cpu_start, mut cpu_end) = (None, None);
     let mut next_progress = shared.start + Duration::from_secs(1);
-    loop {
+    let drained = loop {
         ticker.tick().await;
         let now = Instant::now();
-        if !window_started && now >= window_start {
-            window_started = true;
-            cpu.0 = process_cpu(None);
-            cpu.1 = config.server_pid.and_then(|pid| process_cpu(Some(pid)));
+        if cpu_start.is_none() && now >= window_start {
+            cpu_start = Some(reading());
         }
-        let progress = &shared.progress;
+        if cpu_end.is_none() && now >= window_end {
+            cpu_end = Some(reading());
+        }
         let sent = progress.sent.load(Ordering::Relaxed);
         let answered = progress.answered.load(Ordering::Relaxed);
         let acked = progress.acked.load(Ordering::Relaxed);
@@ -798,19 +821,31 @@ pub async fn run(config: &BenchConfig) -> Result<BenchReport, BenchError> {
             );
         }
         let all_sent = senders_done >= pairs as u64 && now >= window_end;
-        if all_sent && cpu.2.is_none() {
-            cpu.2 = process_cpu(None);
-            cpu.3 = config.server_pid.and_then(|pid| process_cpu(Some(pid)));
+        if all_sent && answered >= sent && delivered >= acked {
+            break true;
         }
-        if (all_sent && answered >= sent && delivered >= acked) || now >= drain_deadline {
-            break;
+        if now >= drain_deadline {
+            break false;
         }
+    };
+
+    // Stop the senders first, so every ack they counted leaves its delivery a moment to arrive.
+    let _ = stop_senders.send(true);
+    let mut sender_results = Vec::with_capacity(senders.len());
+    for sender in senders {
+        sender_results.push(sender.await.ok());
     }
-    if cpu.2.is_none() {
-        cpu.2 = process_cpu(None);
-        cpu.3 = config.server_pid.and_then(|pid| process_cpu(Some(pid)));
+    let grace_end = Instant::now() + DELIVERY_GRACE;
+    while Instant::now() < grace_end
+        && progress.delivered.load(Ordering::Relaxed) < progress.acked.load(Ordering::Relaxed)
+    {
+        ticker.tick().await;
     }
-    let _ = stop_tx.send(true);
+    let _ = stop_receivers.send(true);
+    let mut receiver_results = Vec::with_capacity(receivers.len());
+    for receiver in receivers {
+        receiver_results.push(receiver.await.ok());
+    }
 
     let mut report = BenchReport {
         connections: config.connections,
@@ -826,8 +861,8 @@ pub async fn run(config: &BenchConfig) -> Result<BenchReport, BenchError> {
     let mut last_send = None;
     let mut last_delivery = None;
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
-    for (index, (sender, receiver)) in senders.into_iter().zip(receivers).enumerate() {
-        let (Ok(sender), Ok(receiver)) = (sender.await, receiver.await) else {
+    for (index, (sender, receiver)) in sender_results.into_iter().zip(receiver_results).enumerate() {
+        let (Some(sender), Some(receiver)) = (sender, receiver) else {
             *errors.entry("bench_task_failed".to_owned()).or_default() += 1;
             continue;
         };
@@ -879,8 +914,14 @@ pub async fn run(config: &BenchConfig) -> Result<BenchReport, BenchError> {
         .as_ref()
         .map(LatencySummary::from_histogram)
         .unwrap_or_default();
-    report.bench_cpu_us_per_msg = cpu_per_message(cpu.0, cpu.2, report.sent);
-    report.server_cpu_us_per_msg = cpu_per_message(cpu.1, cpu.3, report.sent);
+    report.drained = drained;
+    if let (Some(start), Some(end)) = (cpu_start, cpu_end) {
+        // Per message handled in the window: sent by the bench, acked (stored) by the server.
+        let sent = end.sent.saturating_sub(start.sent);
+        let acked = end.acked.saturating_sub(start.acked);
+        report.bench_cpu_us_per_msg = cpu_per_message(start.bench, end.bench, sent);
+        report.server_cpu_us_per_msg = cpu_per_message(start.server, end.server, acked);
+    }
     Ok(report)
 }
 
@@ -1023,7 +1064,8 @@ mod tests {
             "target        17500 msgs/s for 10.0 s after a 2.0 s warmup",
             "sent          175000 of 175000 scheduled (17500 msgs/s achieved)",
             "delivered     174989 (17499 msgs/s)",
-            "lost          1 (acked, never delivered)",
+            "lost          1 (acked, not delivered)",
+            "acked         174990 (0 unanswered; the drain timed out)",
             "errors        internal=10",
             "delivery ms   p50 5.00",
             "ack ms        p50 0.00  p99 0.00  max 0.00  (n=0)",
@@ -1053,6 +1095,110 @@ mod tests {
         let longest = bench_user(&run, 's', 99_999);
         assert!(cirrus_core::ids::UserId::parse(longest).is_ok());
         assert_ne!(new_run_id(), run);
+    }
+
+    /// A stand-in server: acks every `msg.send` and pushes `msg.new` to the recipient.
+    async fn mock_server(key: UserSigKey) -> String {
+        use std::sync::Mutex;
+        use tokio::sync::mpsc;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}", listener.local_addr().unwrap());
+        let routes: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<String>>>> = Arc::default();
+        tokio::spawn(async move {
+            loop {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let (key, routes) = (key.clone(), routes.clone());
+                tokio::spawn(async move {
+                    let query = Arc::new(Mutex::new(String::new()));
+                    let seen = query.clone();
+                    #[allow(clippy::result_large_err)] // tungstenite's callback signature
+                    let callback =
+                        move |request: &tokio_tungstenite::tungstenite::handshake::server::Request,
+                              response| {
+                            *seen.lock().unwrap() = request.uri().query().unwrap_or_default().to_owned();
+                            Ok(response)
+                        };
+                    let socket = tokio_tungstenite::accept_hdr_async(tcp, callback).await.unwrap();
+                    let token = query
+                        .lock()
+                        .unwrap()
+                        .trim_start_matches("token=")
+                        .split('&')
+                        .next()
+                        .unwrap()
+                        .to_owned();
+                    let user = key.verify(&token, now_secs()).unwrap().identifier;
+                    let (tx, mut outbox) = mpsc::unbounded_channel::<String>();
+                    routes.lock().unwrap().insert(user.clone(), tx.clone());
+                    let (mut sink, mut stream) = socket.split();
+                    tokio::spawn(async move {
+                        while let Some(frame) = outbox.recv().await {
+                            if sink.send(WsMessage::text(frame)).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                    while let Some(Ok(WsMessage::Text(text))) = stream.next().await {
+                        let frame: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+                        let data = &frame["data"];
+                        let to = data["to"]["id"].as_str().unwrap().to_owned();
+                        let event = serde_json::json!({"type": "event", "event": "msg.new",
+                            "data": {"from": user, "body": data["body"]}});
+                        let ack = serde_json::json!({"type": "reply", "reqId": frame["reqId"], "ok": true,
+                            "data": {"msgId": "m", "seq": 1, "time": 1, "conversationId": format!("C2C{to}")}});
+                        let recipient = routes.lock().unwrap().get(&to).cloned();
+                        if let Some(recipient) = recipient {
+                            let _ = recipient.send(event.to_string());
+                        }
+                        let _ = tx.send(ack.to_string());
+                    }
+                });
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_run_against_a_faithful_server_counts_every_message() {
+        // GIVEN a server that acks and delivers everything
+        let key = UserSigKey::new(7, "bench-test-secret");
+        let url = mock_server(key.clone()).await;
+        let config = BenchConfig {
+            url,
+            connections: 6,
+            rate: 300.0,
+            duration: Duration::from_millis(600),
+            warmup: Duration::from_millis(200),
+            drain: Duration::from_secs(3),
+            payload_bytes: 8,
+            connect_concurrency: 2,
+            key,
+            run_id: new_run_id(),
+            progress: false,
+            server_pid: None,
+        };
+        // WHEN the bench runs
+        let report = run(&config).await.unwrap();
+        // THEN every measured message is sent, acked and delivered once, and nothing is lost
+        assert_eq!(report.pairs, 3);
+        assert_eq!(report.scheduled, 180, "{report}");
+        assert_eq!(
+            (report.sent, report.acked, report.delivered),
+            (180, 180, 180),
+            "{report}"
+        );
+        assert_eq!(
+            (report.lost, report.duplicates, report.unanswered),
+            (0, 0, 0),
+            "{report}"
+        );
+        assert!(report.errors.is_empty() && report.drained, "{report}");
+        assert_eq!(report.delivery.count, 180);
+        // The rate is over at least the measured period, so it never exceeds the target.
+        assert!(
+            report.send_rate > 0.0 && report.send_rate <= 300.0 + 1e-6,
+            "{report}"
+        );
     }
 
     #[tokio::test]

@@ -602,6 +602,7 @@ mod tests {
     }
 
     /// Accepts one upgrade, checking that the token arrived in the query string.
+    #[allow(clippy::result_large_err)] // tungstenite's callback signature
     async fn accept(listener: &TcpListener) -> ServerSocket {
         let (tcp, _) = listener.accept().await.unwrap();
         tokio_tungstenite::accept_hdr_async(tcp, |request: &Request, response: Response| {
@@ -613,6 +614,7 @@ mod tests {
         .unwrap()
     }
 
+    #[allow(clippy::result_large_err)] // tungstenite's callback signature
     async fn reject(listener: &TcpListener, status: u16) {
         let (tcp, _) = listener.accept().await.unwrap();
         let _ = tokio_tungstenite::accept_hdr_async(tcp, move |_: &Request, _: Response| {

@@ -21,7 +21,7 @@
 //! # }
 //! ```
 //!
-//! The [`bench`] module is the load generator behind `cirrus bench`.
+//! The [`bench`](mod@bench) module is the load generator behind `cirrus bench`.
 
 pub mod backoff;
 pub mod bench;

@@ -23,6 +23,8 @@ mod messages;
 mod rows;
 mod schema;
 mod store;
+#[cfg(test)]
+mod tests;
 mod writer;
 
 pub use error::{Result, StoreError};

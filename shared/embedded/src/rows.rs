@@ -91,11 +91,11 @@ pub(crate) fn message_at(row: &Row<'_>, at: usize) -> Result<Option<StoredMessag
     Ok(Some(StoredMessage {
         stream: StreamKey::from_stored(stream),
         seq: seq_at(row, at + 1, "seq")?,
-        msg_id: id_at(row, at + 2, "msg_id", |raw| MsgId::parse(raw))?,
-        from: id_at(row, at + 3, "from_user", |raw| UserId::parse(raw))?,
+        msg_id: id_at(row, at + 2, "msg_id", MsgId::parse)?,
+        from: id_at(row, at + 3, "from_user", UserId::parse)?,
         to,
         time: row.get(at + 6)?,
-        client_msg_id: id_at(row, at + 7, "client_msg_id", |raw| ClientMsgId::parse(raw))?,
+        client_msg_id: id_at(row, at + 7, "client_msg_id", ClientMsgId::parse)?,
         body,
         cloud_custom_data: row.get(at + 9)?,
     }))

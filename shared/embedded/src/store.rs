@@ -65,6 +65,10 @@ pub struct WriterStats {
     pub batches: u64,
     /// Jobs run in them.
     pub jobs: u64,
+    /// Time the writer spent running jobs, excluding commits.
+    pub work: Duration,
+    /// Time the writer spent committing: writing the WAL, fsync, automatic checkpoints.
+    pub commit: Duration,
 }
 
 impl WriterStats {
@@ -116,6 +120,9 @@ impl SqliteStore {
             std::fs::create_dir_all(parent)?;
         }
         let mut writer = Connection::open(path)?;
+        if let Ok(size) = std::env::var("XP_PAGE") {
+            writer.pragma_update(None, "page_size", size.parse::<i64>().unwrap_or(4096))?;
+        }
         configure(&writer, &options)?;
         let mode: String = writer.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -126,6 +133,9 @@ impl SqliteStore {
         }
         writer.pragma_update(None, "synchronous", options.synchronous.as_sql())?;
         writer.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+        if let Ok(pages) = std::env::var("XP_CKPT") {
+            writer.pragma_update(None, "wal_autocheckpoint", pages.parse::<i64>().unwrap_or(1000))?;
+        }
         schema::migrate(&mut writer)?;
 
         let flags =
@@ -206,6 +216,8 @@ impl SqliteStore {
         WriterStats {
             batches: self.inner.counters.batches.load(Ordering::Relaxed),
             jobs: self.inner.counters.jobs.load(Ordering::Relaxed),
+            work: Duration::from_micros(self.inner.counters.work_us.load(Ordering::Relaxed)),
+            commit: Duration::from_micros(self.inner.counters.commit_us.load(Ordering::Relaxed)),
         }
     }
 

@@ -11,6 +11,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// What the writer thread receives.
@@ -94,6 +95,10 @@ where
 pub(crate) struct Counters {
     pub(crate) batches: AtomicU64,
     pub(crate) jobs: AtomicU64,
+    /// Microseconds spent running jobs (from `BEGIN` to just before `COMMIT`).
+    pub(crate) work_us: AtomicU64,
+    /// Microseconds spent in `COMMIT` (WAL write, fsync, automatic checkpoints).
+    pub(crate) commit_us: AtomicU64,
 }
 
 /// The writer thread's body: runs batches until the channel closes or a [`Command::Close`] arrives.
@@ -123,7 +128,7 @@ pub(crate) fn run(
         if !batch.is_empty() {
             counters.batches.fetch_add(1, Ordering::Relaxed);
             counters.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
-            execute(&conn, &mut batch);
+            execute(&conn, &mut batch, counters);
         }
         if let Some(done) = closing.take() {
             close(conn);
@@ -140,14 +145,18 @@ fn close(conn: Connection) {
     }
 }
 
+fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
+}
+
 fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([])?;
     Ok(())
 }
 
 /// Runs one batch in one transaction and answers every job.
-fn execute(conn: &Connection, batch: &mut Vec<Box<dyn Job>>) {
-    let outcome = match run_batch(conn, batch) {
+fn execute(conn: &Connection, batch: &mut Vec<Box<dyn Job>>, counters: &Counters) {
+    let outcome = match run_batch(conn, batch, counters) {
         Ok(BatchOutcome::Committed) => BatchOutcome::Committed,
         Ok(other) => other,
         Err(err) => {
@@ -165,7 +174,12 @@ fn execute(conn: &Connection, batch: &mut Vec<Box<dyn Job>>) {
     }
 }
 
-fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> rusqlite::Result<BatchOutcome> {
+fn run_batch(
+    conn: &Connection,
+    batch: &mut [Box<dyn Job>],
+    counters: &Counters,
+) -> rusqlite::Result<BatchOutcome> {
+    let started = Instant::now();
     exec(conn, "BEGIN IMMEDIATE")?;
     for job in batch.iter_mut() {
         exec(conn, "SAVEPOINT job")?;
@@ -183,6 +197,13 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> rusqlite::Result<
         }
         exec(conn, "RELEASE job")?;
     }
+    let worked = Instant::now();
     exec(conn, "COMMIT")?;
+    counters
+        .work_us
+        .fetch_add(micros(worked - started), Ordering::Relaxed);
+    counters
+        .commit_us
+        .fetch_add(micros(worked.elapsed()), Ordering::Relaxed);
     Ok(BatchOutcome::Committed)
 }

@@ -1,0 +1,330 @@
+//! Tests of what is specific to the SQLite store: schema, durability across reopen, group commit.
+
+use crate::error::StoreError;
+use crate::schema;
+use crate::store::{SqliteStore, StoreOptions, Synchronous};
+use cirrus_core::ErrorCode;
+use cirrus_core::ids::{ClientMsgId, ConnectionId, ConversationId, MsgId, StreamKey, UserId};
+use cirrus_core::message::Target;
+use cirrus_core::ports::{
+    Appended, Connection, ConnectionStore, ConversationStore, InboxUpdate, MessageStore, NewMessage, SeqRange,
+};
+use std::path::Path;
+
+fn user(raw: &str) -> UserId {
+    UserId::parse(raw).unwrap()
+}
+
+fn c2c(from: &str, to: &str, client_msg_id: &str, time: i64) -> NewMessage {
+    let (from, to) = (user(from), user(to));
+    NewMessage {
+        stream: StreamKey::c2c(&from, &to),
+        msg_id: MsgId::parse(format!("m-{client_msg_id}")).unwrap(),
+        to: Target::C2c(to.clone()),
+        time,
+        client_msg_id: ClientMsgId::parse(client_msg_id).unwrap(),
+        body: vec![cirrus_core::element::Element::Text {
+            text: client_msg_id.to_owned(),
+        }],
+        cloud_custom_data: None,
+        inbox: vec![
+            InboxUpdate {
+                owner: from.clone(),
+                conversation_id: ConversationId::C2c(to.clone()),
+                mark_read: true,
+            },
+            InboxUpdate {
+                owner: to,
+                conversation_id: ConversationId::C2c(from.clone()),
+                mark_read: false,
+            },
+        ],
+        from,
+    }
+}
+
+fn latest(limit: u32) -> SeqRange {
+    SeqRange {
+        before: None,
+        after: None,
+        limit,
+    }
+}
+
+fn raw_version(path: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    schema::version(&conn).unwrap()
+}
+
+async fn sample_table(store: &SqliteStore) {
+    store
+        .write(|conn| Ok(conn.execute_batch("CREATE TABLE sample (v TEXT PRIMARY KEY)")?))
+        .await
+        .unwrap();
+}
+
+async fn sample_rows(store: &SqliteStore) -> Vec<String> {
+    store
+        .read(|conn| {
+            let mut stmt = conn.prepare("SELECT v FROM sample ORDER BY v")?;
+            let rows = stmt.query_map([], |row| row.get(0))?;
+            Ok(rows.collect::<Result<Vec<String>, _>>()?)
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn migrations_run_once_and_reopen_is_idempotent() {
+    // GIVEN a new database file in a directory that does not exist yet
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/dir/cirrus.sqlite3");
+    // WHEN it is opened, closed and opened again
+    let store = SqliteStore::open(&path, StoreOptions::default()).unwrap();
+    store.append(c2c("alice", "bob", "c1", 1)).await.unwrap();
+    drop(store);
+    assert_eq!(raw_version(&path), schema::latest_version());
+    let store = SqliteStore::open(&path, StoreOptions::default()).unwrap();
+    // THEN the schema is at the latest version, nothing was re-created, and the data is intact
+    assert_eq!(raw_version(&path), schema::latest_version());
+    let mut conn = rusqlite::Connection::open(&path).unwrap();
+    assert_eq!(schema::migrate(&mut conn).unwrap(), 0, "nothing left to migrate");
+    let page = store
+        .history(&StreamKey::c2c(&user("alice"), &user("bob")), latest(10))
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1);
+}
+
+#[tokio::test]
+async fn data_survives_close_and_reopen() {
+    // GIVEN a file store with messages, a read pointer and a connection
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cirrus.sqlite3");
+    let store = SqliteStore::open(&path, StoreOptions::default()).unwrap();
+    for i in 0..3 {
+        store
+            .append(c2c("bob", "alice", &format!("m{i}"), 100 + i))
+            .await
+            .unwrap();
+    }
+    store
+        .mark_read(&user("alice"), &ConversationId::C2c(user("bob")), 2)
+        .await
+        .unwrap()
+        .unwrap();
+    let connection = Connection {
+        id: ConnectionId::parse("conn-1").unwrap(),
+        user: user("alice"),
+        platform: Some("ios".to_owned()),
+        connected_at: 1,
+        expires_at: 10_000,
+    };
+    store.put_connection(&connection).await.unwrap();
+    let before = store.list_conversations(&user("alice"), None, 10).await.unwrap();
+
+    // WHEN it is closed explicitly, dropped, and the file opened again
+    store.close().await;
+    drop(store);
+    let store = SqliteStore::open(&path, StoreOptions::default()).unwrap();
+
+    // THEN everything acknowledged before is there
+    let stream = StreamKey::c2c(&user("alice"), &user("bob"));
+    let seqs: Vec<u64> = store
+        .history(&stream, latest(10))
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.seq)
+        .collect();
+    assert_eq!(seqs, vec![1, 2, 3]);
+    assert_eq!(
+        store.list_conversations(&user("alice"), None, 10).await.unwrap(),
+        before
+    );
+    assert_eq!(before[0].read_seq, 2);
+    assert_eq!(
+        store.get_connection(&connection.id, 5).await.unwrap(),
+        Some(connection)
+    );
+    // AND the seq counter continues where it stopped
+    let Appended::New(next) = store.append(c2c("alice", "bob", "m3", 200)).await.unwrap() else {
+        panic!("a new clientMsgId is a new message");
+    };
+    assert_eq!(next.seq, 4);
+}
+
+#[tokio::test]
+async fn a_failing_job_rolls_back_only_itself() {
+    // GIVEN a writer held busy so the next jobs queue up behind it
+    let store = SqliteStore::open_in_memory().unwrap();
+    sample_table(&store).await;
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let blocker = store
+        .submit(move |_| {
+            started_tx.send(()).ok();
+            gate.recv().ok();
+            Ok(())
+        })
+        .unwrap();
+    started.recv().unwrap();
+    let batches_before = store.stats().batches;
+
+    // WHEN three jobs run in one batch and the middle one fails after writing
+    let insert =
+        |conn: &rusqlite::Connection, v: &str| conn.execute("INSERT INTO sample (v) VALUES (?1)", [v]);
+    let first = store.submit(move |conn| Ok(insert(conn, "a")?)).unwrap();
+    let failing = store
+        .submit(move |conn| {
+            insert(conn, "b")?;
+            insert(conn, "a")?; // primary key violation
+            Ok(0)
+        })
+        .unwrap();
+    let third = store.submit(move |conn| Ok(insert(conn, "c")?)).unwrap();
+    release.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+
+    // THEN the others commit and only the failing job's writes are gone
+    assert_eq!(first.await.unwrap().unwrap(), 1);
+    assert!(matches!(failing.await.unwrap(), Err(StoreError::Sqlite(_))));
+    assert_eq!(third.await.unwrap().unwrap(), 1);
+    assert_eq!(
+        store.stats().batches - batches_before,
+        1,
+        "the three jobs shared one transaction"
+    );
+    assert_eq!(sample_rows(&store).await, vec!["a", "c"]);
+}
+
+#[tokio::test]
+async fn a_panicking_job_fails_alone_and_the_writer_carries_on() {
+    // GIVEN a store
+    let store = SqliteStore::open_in_memory().unwrap();
+    sample_table(&store).await;
+    // WHEN a job panics after writing
+    let outcome = store
+        .write(|conn| -> crate::Result<()> {
+            conn.execute("INSERT INTO sample (v) VALUES ('x')", [])?;
+            panic!("boom")
+        })
+        .await;
+    // THEN its caller gets an error, its write is undone, and later jobs still run
+    assert!(matches!(outcome, Err(StoreError::JobPanicked)), "{outcome:?}");
+    assert!(sample_rows(&store).await.is_empty());
+    store
+        .write(|conn| Ok(conn.execute("INSERT INTO sample (v) VALUES ('y')", [])?))
+        .await
+        .unwrap();
+    assert_eq!(sample_rows(&store).await, vec!["y"]);
+}
+
+#[tokio::test]
+async fn bad_stored_data_is_an_error_not_a_panic() {
+    // GIVEN a file store whose rows were damaged behind its back
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cirrus.sqlite3");
+    let store = SqliteStore::open(&path, StoreOptions::default()).unwrap();
+    store.append(c2c("alice", "bob", "ok", 1)).await.unwrap();
+    store
+        .put_connection(&Connection {
+            id: ConnectionId::parse("c1").unwrap(),
+            user: user("alice"),
+            platform: None,
+            connected_at: 0,
+            expires_at: 100,
+        })
+        .await
+        .unwrap();
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute_batch(
+        "UPDATE messages SET body = '{not json'; \
+         UPDATE connections SET user_id = 'not a user id'; \
+         UPDATE conversations SET read_seq = -5 WHERE owner = 'bob';",
+    )
+    .unwrap();
+
+    // WHEN it is read THEN each read fails with a store error
+    let stream = StreamKey::c2c(&user("alice"), &user("bob"));
+    let err = store.history(&stream, latest(10)).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Internal);
+    assert!(format!("{:?}", err).contains("body"), "{err:?}");
+    let err = store
+        .get_connection(&ConnectionId::parse("c1").unwrap(), 0)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Internal);
+    let err = store
+        .get_conversation(&user("bob"), &ConversationId::C2c(user("alice")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Internal);
+    // AND a duplicate whose first copy is damaged is an error too, not a second message
+    let err = store.append(c2c("alice", "bob", "ok", 2)).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Internal);
+}
+
+#[tokio::test]
+async fn file_databases_use_wal_and_the_chosen_durability() {
+    // GIVEN a store opened with synchronous = NORMAL
+    let dir = tempfile::tempdir().unwrap();
+    let options = StoreOptions {
+        synchronous: Synchronous::Normal,
+        ..StoreOptions::default()
+    };
+    let store = SqliteStore::open(dir.path().join("x.db"), options).unwrap();
+    // WHEN the write connection's settings are read
+    let (mode, sync, fk) = store
+        .write(|conn| {
+            let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+            let sync: i64 = conn.pragma_query_value(None, "synchronous", |r| r.get(0))?;
+            let fk: i64 = conn.pragma_query_value(None, "foreign_keys", |r| r.get(0))?;
+            Ok((mode, sync, fk))
+        })
+        .await
+        .unwrap();
+    // THEN they are WAL, NORMAL (1) and no foreign keys
+    assert_eq!((mode.as_str(), sync, fk), ("wal", 1, 0));
+    let full = SqliteStore::open(dir.path().join("y.db"), StoreOptions::default()).unwrap();
+    let sync: i64 = full
+        .write(|conn| Ok(conn.pragma_query_value(None, "synchronous", |r| r.get(0))?))
+        .await
+        .unwrap();
+    assert_eq!(sync, 2, "FULL by default");
+}
+
+#[tokio::test]
+async fn a_closed_store_refuses_writes() {
+    // GIVEN a store that was closed
+    let store = SqliteStore::open_in_memory().unwrap();
+    store.close().await;
+    store.close().await;
+    // WHEN it is written to THEN the call fails cleanly
+    let err = store.append(c2c("alice", "bob", "late", 1)).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Internal);
+    assert!(matches!(store.write(|_| Ok(())).await, Err(StoreError::Closed)));
+}
+
+#[tokio::test]
+async fn clear_connections_removes_every_record() {
+    // GIVEN two connections
+    let store = SqliteStore::open_in_memory().unwrap();
+    for id in ["c1", "c2"] {
+        store
+            .put_connection(&Connection {
+                id: ConnectionId::parse(id).unwrap(),
+                user: user("alice"),
+                platform: None,
+                connected_at: 0,
+                expires_at: 100,
+            })
+            .await
+            .unwrap();
+    }
+    // WHEN they are cleared at start-up
+    let cleared = store.clear_connections().await.unwrap();
+    // THEN none is left
+    assert_eq!(cleared, 2);
+    assert!(store.connections_of(&user("alice"), 0).await.unwrap().is_empty());
+}
