@@ -23,6 +23,9 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite;
 
+/// Read buffer per socket.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
+
 /// API Gateway's per-connection limits.
 #[derive(Debug, Clone, Copy)]
 pub struct SocketLimits {
@@ -127,6 +130,9 @@ pub async fn upgrade(
     let failed_id = id.clone();
     let failed_context = context.clone();
     upgrade
+        // Small read chunks: tungstenite zero-fills its read buffer, and 10,000 idle sockets must
+        // stay cheap; API Gateway frames are 32 KB at most anyway.
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(limit)
         .max_frame_size(limit)
         .on_failed_upgrade(move |err| {

@@ -6,7 +6,7 @@
 //! `(updated_at, conversation_id)` key read backwards).
 
 use crate::error::Result;
-use crate::rows::{self, conversation_select, seq_param};
+use crate::rows::{self, conversation_query, seq_param};
 use crate::store::SqliteStore;
 use async_trait::async_trait;
 use cirrus_core::conversation::{ConversationCursor, ConversationEntry};
@@ -66,16 +66,14 @@ fn list(
     let limit = i64::from(limit);
     match after {
         None => {
-            let mut stmt = conn.prepare_cached(concat!(
-                conversation_select!(),
+            let mut stmt = conn.prepare_cached(conversation_query!(
                 "WHERE c.owner = ?1 ORDER BY updated_at DESC, c.conversation_id DESC LIMIT ?2"
             ))?;
             let entries = stmt.query_and_then(params![owner.as_str(), limit], read)?;
             entries.collect()
         }
         Some(cursor) => {
-            let mut stmt = conn.prepare_cached(concat!(
-                conversation_select!(),
+            let mut stmt = conn.prepare_cached(conversation_query!(
                 "WHERE c.owner = ?1 AND (COALESCE(s.updated_at, 0), c.conversation_id) < (?2, ?3) \
                  ORDER BY updated_at DESC, c.conversation_id DESC LIMIT ?4"
             ))?;
@@ -94,8 +92,7 @@ fn list(
 }
 
 fn get(conn: &Connection, owner: &UserId, conversation: &str) -> Result<Option<ConversationEntry>> {
-    let mut stmt = conn.prepare_cached(concat!(
-        conversation_select!(),
+    let mut stmt = conn.prepare_cached(conversation_query!(
         "WHERE c.owner = ?1 AND c.conversation_id = ?2"
     ))?;
     let mut entries = stmt.query_and_then(params![owner.as_str(), conversation], |row| {

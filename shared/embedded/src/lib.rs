@@ -8,7 +8,9 @@
 //! [`StoreOptions::max_batch`] queued jobs, runs them in one transaction (a savepoint per job, so
 //! one failing job rolls back only itself), commits once, and only then answers each caller. With
 //! the default [`Synchronous::Full`] every acknowledged write has been fsynced, yet a thousand
-//! concurrent senders share one fsync. No lock is held across an `.await`.
+//! concurrent senders share one fsync. No lock is held across an `.await`. A background thread
+//! copies the WAL into the database file (passive checkpoints), so no commit stalls on a
+//! checkpoint; see [`StoreOptions::checkpoint_interval`].
 //!
 //! # Schema
 //!
@@ -16,6 +18,7 @@
 //! the store opens. Messages are stored once per stream (the body as JSON text); a stream row holds
 //! its seq counter and last activity time; a user's conversation row holds only their read pointer.
 
+mod checkpoint;
 mod connections;
 mod conversations;
 mod error;

@@ -17,21 +17,26 @@ macro_rules! message_columns {
 }
 pub(crate) use message_columns;
 
-/// The conversation columns, in the order [`conversation`] reads them, followed by the last
-/// message's columns; for `conversations c LEFT JOIN streams s LEFT JOIN messages m`.
-macro_rules! conversation_select {
-    () => {
+/// A query of conversation entries in list order, rows as [`conversation`] reads them.
+///
+/// `$filter` is the `WHERE … LIMIT …` of `conversations c JOIN streams s`. The page is chosen
+/// first and only its entries' last messages are looked up (a subquery with a `LIMIT` is not
+/// flattened), so a long list costs a sort of small rows, not a message read per conversation.
+macro_rules! conversation_query {
+    ($filter:literal) => {
         concat!(
-            "SELECT c.conversation_id, c.stream, c.read_seq, COALESCE(s.last_seq, 0), \
-             COALESCE(s.updated_at, 0) AS updated_at, ",
+            "SELECT p.conversation_id, p.stream, p.read_seq, p.last_seq, p.updated_at, ",
             $crate::rows::message_columns!(),
-            " FROM conversations c \
-             LEFT JOIN streams s ON s.stream = c.stream \
-             LEFT JOIN messages m ON m.stream = c.stream AND m.seq = s.last_seq "
+            " FROM (SELECT c.conversation_id, c.stream, c.read_seq, \
+             COALESCE(s.last_seq, 0) AS last_seq, COALESCE(s.updated_at, 0) AS updated_at \
+             FROM conversations c LEFT JOIN streams s ON s.stream = c.stream ",
+            $filter,
+            ") p LEFT JOIN messages m ON m.stream = p.stream AND m.seq = p.last_seq \
+             ORDER BY p.updated_at DESC, p.conversation_id DESC"
         )
     };
 }
-pub(crate) use conversation_select;
+pub(crate) use conversation_query;
 
 /// Column index after the conversation's own columns, where the last message starts.
 const CONVERSATION_MESSAGE_AT: usize = 5;
@@ -101,7 +106,7 @@ pub(crate) fn message_at(row: &Row<'_>, at: usize) -> Result<Option<StoredMessag
     }))
 }
 
-/// Reads a row of [`conversation_select`] for `owner`.
+/// Reads a row of [`conversation_query`] for `owner`.
 pub(crate) fn conversation(row: &Row<'_>, owner: &UserId) -> Result<ConversationEntry> {
     let conversation_id = ConversationId::parse(str_at(row, 0)?).map_err(|_| StoreError::BadValue {
         column: "conversation_id",

@@ -1,5 +1,6 @@
 //! [`SqliteStore`]: opening, the writer thread and the read pool.
 
+use crate::checkpoint::{self, Signals};
 use crate::error::{Result, StoreError};
 use crate::schema;
 use crate::writer::{self, Command, Counters, Pending};
@@ -42,8 +43,19 @@ pub struct StoreOptions {
     pub read_connections: usize,
     /// How long a connection waits for a lock held by another process before failing.
     pub busy_timeout: Duration,
-    /// Page cache per connection, in KiB.
+    /// Page cache of the write connection, in KiB (read connections keep SQLite's default 2 MB;
+    /// the OS page cache serves them too).
     pub cache_kib: u32,
+    /// How often a background thread copies committed pages from the WAL into the database file
+    /// (a `PASSIVE` checkpoint, which never holds the writer up). `Duration::ZERO` turns the
+    /// thread off and leaves checkpoints to SQLite, inside the commit that crosses
+    /// [`StoreOptions::wal_limit_pages`], which stalls that commit.
+    pub checkpoint_interval: Duration,
+    /// WAL size, in pages, past which the WAL is restarted from the top.
+    ///
+    /// SQLite's default of 1,000 copies the same hot index pages again every few batches;
+    /// 10,000 (about 40 MB of WAL) lets one checkpoint copy each page once for many batches.
+    pub wal_limit_pages: u32,
 }
 
 impl Default for StoreOptions {
@@ -54,6 +66,8 @@ impl Default for StoreOptions {
             read_connections: 4,
             busy_timeout: Duration::from_secs(5),
             cache_kib: 32 * 1024,
+            checkpoint_interval: Duration::from_millis(50),
+            wal_limit_pages: 10_000,
         }
     }
 }
@@ -69,6 +83,10 @@ pub struct WriterStats {
     pub work: Duration,
     /// Time the writer spent committing: writing the WAL, fsync, automatic checkpoints.
     pub commit: Duration,
+    /// WAL restarts the writer ran after background checkpoints.
+    pub wal_restarts: u64,
+    /// Time they took.
+    pub wal_restart: Duration,
 }
 
 impl WriterStats {
@@ -98,6 +116,7 @@ struct Inner {
     commands: mpsc::Sender<Command>,
     readers: Option<ReadPool>,
     writer: Option<JoinHandle<()>>,
+    checkpointer: Option<Background>,
     counters: Arc<Counters>,
     path: Option<PathBuf>,
 }
@@ -120,10 +139,7 @@ impl SqliteStore {
             std::fs::create_dir_all(parent)?;
         }
         let mut writer = Connection::open(path)?;
-        if let Ok(size) = std::env::var("XP_PAGE") {
-            writer.pragma_update(None, "page_size", size.parse::<i64>().unwrap_or(4096))?;
-        }
-        configure(&writer, &options)?;
+        configure_writer(&writer, &options)?;
         let mode: String = writer.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(
@@ -133,9 +149,9 @@ impl SqliteStore {
         }
         writer.pragma_update(None, "synchronous", options.synchronous.as_sql())?;
         writer.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
-        if let Ok(pages) = std::env::var("XP_CKPT") {
-            writer.pragma_update(None, "wal_autocheckpoint", pages.parse::<i64>().unwrap_or(1000))?;
-        }
+        let background = !options.checkpoint_interval.is_zero();
+        let auto_pages = if background { 0 } else { options.wal_limit_pages };
+        writer.pragma_update(None, "wal_autocheckpoint", auto_pages)?;
         schema::migrate(&mut writer)?;
 
         let flags =
@@ -147,13 +163,23 @@ impl SqliteStore {
                 Ok(Mutex::new(conn))
             })
             .collect::<Result<Vec<_>>>()?;
+        let checkpointer = if background {
+            let conn = Connection::open(path)?;
+            configure(&conn, &options)?;
+            conn.pragma_update(None, "synchronous", options.synchronous.as_sql())?;
+            Some(conn)
+        } else {
+            None
+        };
         tracing::debug!(path = %path.display(), "sqlite store opened");
+        let readers = ReadPool {
+            connections: readers,
+            next: AtomicUsize::new(0),
+        };
         Ok(Self::start(
             writer,
-            Some(ReadPool {
-                connections: readers,
-                next: AtomicUsize::new(0),
-            }),
+            Some(readers),
+            checkpointer,
             &options,
             Some(path.to_owned()),
         ))
@@ -169,25 +195,44 @@ impl SqliteStore {
     /// do not apply).
     pub fn open_in_memory_with(options: StoreOptions) -> Result<Self> {
         let mut writer = Connection::open_in_memory()?;
-        configure(&writer, &options)?;
+        configure_writer(&writer, &options)?;
         schema::migrate(&mut writer)?;
-        Ok(Self::start(writer, None, &options, None))
+        Ok(Self::start(writer, None, None, &options, None))
     }
 
     fn start(
         writer: Connection,
         readers: Option<ReadPool>,
+        checkpointer: Option<Connection>,
         options: &StoreOptions,
         path: Option<PathBuf>,
     ) -> Self {
-        let (commands, queue) = mpsc::channel();
         let counters = Arc::new(Counters::default());
+        let signals = checkpointer.as_ref().map(|_| Arc::new(Signals::default()));
+        let checkpointer = checkpointer.and_then(|conn| {
+            let (stop, stopped) = mpsc::channel();
+            let (interval, limit) = (options.checkpoint_interval, options.wal_limit_pages);
+            let signals = signals.clone().unwrap_or_default();
+            let spawned = std::thread::Builder::new()
+                .name("cirrus-sqlite-checkpoint".to_owned())
+                .spawn(move || checkpoint::run(conn, stopped, interval, limit, &signals));
+            match spawned {
+                Ok(handle) => Some(Background { stop, handle }),
+                Err(err) => {
+                    // The WAL then only restarts when the store closes; say so once.
+                    tracing::error!(error = %err, "cannot spawn the sqlite checkpoint thread");
+                    None
+                }
+            }
+        });
+
+        let (commands, queue) = mpsc::channel();
         let max_batch = options.max_batch;
         let thread_counters = Arc::clone(&counters);
-        let handle = std::thread::Builder::new()
+        let spawned = std::thread::Builder::new()
             .name("cirrus-sqlite-writer".to_owned())
-            .spawn(move || writer::run(writer, queue, max_batch, &thread_counters));
-        let writer = match handle {
+            .spawn(move || writer::run(writer, queue, max_batch, &thread_counters, signals.as_deref()));
+        let writer = match spawned {
             Ok(handle) => Some(handle),
             Err(err) => {
                 // Without a writer every call fails with `Closed`; say why once.
@@ -200,6 +245,7 @@ impl SqliteStore {
                 commands,
                 readers,
                 writer,
+                checkpointer,
                 counters,
                 path,
             }),
@@ -218,6 +264,8 @@ impl SqliteStore {
             jobs: self.inner.counters.jobs.load(Ordering::Relaxed),
             work: Duration::from_micros(self.inner.counters.work_us.load(Ordering::Relaxed)),
             commit: Duration::from_micros(self.inner.counters.commit_us.load(Ordering::Relaxed)),
+            wal_restarts: self.inner.counters.wal_restarts.load(Ordering::Relaxed),
+            wal_restart: Duration::from_micros(self.inner.counters.wal_restart_us.load(Ordering::Relaxed)),
         }
     }
 
@@ -267,10 +315,23 @@ impl SqliteStore {
     }
 }
 
+/// The checkpoint thread and the way to stop it.
+struct Background {
+    stop: mpsc::Sender<()>,
+    handle: JoinHandle<()>,
+}
+
 impl Drop for Inner {
     fn drop(&mut self) {
-        // Close the readers first so the writer's close can checkpoint and remove the WAL.
+        // Close the readers and the checkpointer first, so the writer's close, the last one, can
+        // checkpoint and remove the WAL.
         self.readers = None;
+        if let Some(Background { stop, handle }) = self.checkpointer.take() {
+            drop(stop);
+            if handle.join().is_err() {
+                tracing::error!("the sqlite checkpoint thread panicked");
+            }
+        }
         // Hang up: the writer drains what is queued, then its `recv` fails and it exits.
         let (hung_up, _) = mpsc::channel();
         drop(std::mem::replace(&mut self.commands, hung_up));
@@ -312,7 +373,13 @@ fn configure(conn: &Connection, options: &StoreOptions) -> Result<()> {
     conn.busy_timeout(options.busy_timeout)?;
     conn.pragma_update(None, "foreign_keys", false)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
-    conn.pragma_update(None, "cache_size", -i64::from(options.cache_kib))?;
     conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+/// Settings of the write connection (file or memory).
+fn configure_writer(conn: &Connection, options: &StoreOptions) -> Result<()> {
+    configure(conn, options)?;
+    conn.pragma_update(None, "cache_size", -i64::from(options.cache_kib))?;
     Ok(())
 }

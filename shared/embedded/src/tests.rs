@@ -295,6 +295,40 @@ async fn file_databases_use_wal_and_the_chosen_durability() {
 }
 
 #[tokio::test]
+async fn background_checkpoints_restart_the_wal_without_losing_data() {
+    // GIVEN a file store whose WAL limit is one page, checkpointed every millisecond
+    let dir = tempfile::tempdir().unwrap();
+    let options = StoreOptions {
+        checkpoint_interval: std::time::Duration::from_millis(1),
+        wal_limit_pages: 1,
+        ..StoreOptions::default()
+    };
+    let store = SqliteStore::open(dir.path().join("x.db"), options).unwrap();
+    // WHEN messages keep arriving
+    let mut sent = 0;
+    while store.stats().wal_restarts == 0 && sent < 500 {
+        store
+            .append(c2c("alice", "bob", &format!("w{sent}"), sent))
+            .await
+            .unwrap();
+        sent += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    // THEN the writer restarted the WAL, and every message is still there, also after a reopen
+    assert!(
+        store.stats().wal_restarts > 0,
+        "no WAL restart after {sent} appends"
+    );
+    store.append(c2c("alice", "bob", "after", 1_000)).await.unwrap();
+    drop(store);
+    let store = SqliteStore::open(dir.path().join("x.db"), StoreOptions::default()).unwrap();
+    let stream = StreamKey::c2c(&user("alice"), &user("bob"));
+    let page = store.history(&stream, latest(1_000)).await.unwrap();
+    assert_eq!(page.len(), usize::try_from(sent).unwrap() + 1);
+    assert_eq!(page.last().unwrap().seq, u64::try_from(sent).unwrap() + 1);
+}
+
+#[tokio::test]
 async fn a_closed_store_refuses_writes() {
     // GIVEN a store that was closed
     let store = SqliteStore::open_in_memory().unwrap();

@@ -5,6 +5,7 @@
 //! job rolls back only itself), commits once, and only then answers every job. One fsync covers the
 //! whole batch, and a job's answer is never sent before its effects are durable.
 
+use crate::checkpoint::{self, Signals};
 use crate::error::{Result, StoreError};
 use rusqlite::Connection;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -99,6 +100,10 @@ pub(crate) struct Counters {
     pub(crate) work_us: AtomicU64,
     /// Microseconds spent in `COMMIT` (WAL write, fsync, automatic checkpoints).
     pub(crate) commit_us: AtomicU64,
+    /// WAL restarts the writer ran for the background checkpointer (see [`checkpoint`]).
+    pub(crate) wal_restarts: AtomicU64,
+    /// Microseconds they took.
+    pub(crate) wal_restart_us: AtomicU64,
 }
 
 /// The writer thread's body: runs batches until the channel closes or a [`Command::Close`] arrives.
@@ -107,6 +112,7 @@ pub(crate) fn run(
     commands: mpsc::Receiver<Command>,
     max_batch: usize,
     counters: &Counters,
+    checkpoints: Option<&Signals>,
 ) {
     let max_batch = max_batch.max(1);
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
@@ -130,6 +136,11 @@ pub(crate) fn run(
             counters.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
             execute(&conn, &mut batch, counters);
         }
+        if let Some(signals) = checkpoints
+            && signals.restart.swap(false, Ordering::AcqRel)
+        {
+            restart_wal(&conn, counters);
+        }
         if let Some(done) = closing.take() {
             close(conn);
             let _ = done.send(());
@@ -137,6 +148,20 @@ pub(crate) fn run(
         }
     }
     close(conn);
+}
+
+/// Finishes the background checkpointer's work so the WAL starts from the top again.
+fn restart_wal(conn: &Connection, counters: &Counters) {
+    let started = Instant::now();
+    // When blocked, the checkpointer asks again after its next pass.
+    match checkpoint::checkpoint(conn, checkpoint::RESTART) {
+        Ok(outcome) => tracing::debug!(outcome.blocked, outcome.log_pages, "WAL restart"),
+        Err(err) => tracing::warn!(error = %err, "restarting the WAL failed"),
+    }
+    counters.wal_restarts.fetch_add(1, Ordering::Relaxed);
+    counters
+        .wal_restart_us
+        .fetch_add(micros(started.elapsed()), Ordering::Relaxed);
 }
 
 fn close(conn: Connection) {
@@ -157,8 +182,7 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 /// Runs one batch in one transaction and answers every job.
 fn execute(conn: &Connection, batch: &mut Vec<Box<dyn Job>>, counters: &Counters) {
     let outcome = match run_batch(conn, batch, counters) {
-        Ok(BatchOutcome::Committed) => BatchOutcome::Committed,
-        Ok(other) => other,
+        Ok(outcome) => outcome,
         Err(err) => {
             tracing::error!(error = %err, jobs = batch.len(), "batch transaction failed");
             BatchOutcome::Failed(Arc::new(err))

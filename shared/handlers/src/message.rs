@@ -12,7 +12,7 @@ use cirrus_core::service::Caller;
 
 /// Routes `msg.send`, `msg.history`, `conv.list`, `conv.read`, `sys.ping` and `$default`: runs the
 /// action named in the frame and returns the reply frame as the route response body.
-#[tracing::instrument(skip_all, fields(connection = ?request.request_context.connection_id))]
+#[tracing::instrument(level = "debug", skip_all, fields(connection = ?request.request_context.connection_id))]
 pub async fn message(deps: &Deps, request: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
     let body = request.body.as_deref().unwrap_or_default();
     let reply = match ClientFrame::parse(body) {

@@ -33,7 +33,7 @@ impl MessageService {
 
     /// Validates and stores a message, then delivers it to every live connection of the recipient
     /// and to the sender's other connections. Idempotent on (sender, clientMsgId).
-    #[tracing::instrument(skip_all, fields(from = %caller.user))]
+    #[tracing::instrument(level = "debug", skip_all, fields(from = %caller.user))]
     pub async fn send(&self, caller: &Caller, request: SendRequest) -> Result<SendAck> {
         let to = request.to.parse()?;
         let client_msg_id = ClientMsgId::parse(request.client_msg_id)?;
