@@ -10,77 +10,51 @@ use rusqlite::{Row, params};
 #[async_trait]
 impl ConnectionStore for SqliteStore {
     async fn put_connection(&self, connection: &Connection) -> cirrus_core::Result<()> {
-        let connection = connection.clone();
-        Ok(self
-            .write(move |conn| {
-                conn.prepare_cached(
-                    "INSERT INTO connections (id, user_id, platform, connected_at, expires_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5) \
-                     ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, platform = excluded.platform, \
-                     connected_at = excluded.connected_at, expires_at = excluded.expires_at",
-                )?
-                .execute(params![
-                    connection.id.as_str(),
-                    connection.user.as_str(),
-                    connection.platform.as_deref(),
-                    connection.connected_at,
-                    connection.expires_at,
-                ])?;
-                Ok(())
-            })
-            .await?)
+        let row = connection.clone();
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO connections (id, user_id, platform, connected_at, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, platform = excluded.platform, \
+                 connected_at = excluded.connected_at, expires_at = excluded.expires_at",
+            )?
+            .execute(params![
+                row.id.as_str(),
+                row.user.as_str(),
+                row.platform.as_deref(),
+                row.connected_at,
+                row.expires_at,
+            ])?;
+            Ok(())
+        })
+        .await?;
+        self.connection_cache().put(connection.clone());
+        Ok(())
     }
 
     async fn delete_connection(&self, id: &ConnectionId) -> cirrus_core::Result<Option<Connection>> {
-        let id = id.clone();
-        Ok(self
+        let key = id.clone();
+        let removed = self
             .write(move |conn| {
                 conn.prepare_cached(
                     "DELETE FROM connections WHERE id = ?1 \
                      RETURNING id, user_id, platform, connected_at, expires_at",
                 )?
-                .query_and_then([id.as_str()], connection_from)?
+                .query_and_then([key.as_str()], connection_from)?
                 .next()
                 .transpose()
             })
-            .await?)
+            .await?;
+        self.connection_cache().remove(id);
+        Ok(removed)
     }
 
     async fn get_connection(&self, id: &ConnectionId, now: i64) -> cirrus_core::Result<Option<Connection>> {
-        let id = id.clone();
-        Ok(self
-            .read(move |conn| {
-                // `+expires_at`: see `connections_of`.
-                conn.prepare_cached(
-                    "SELECT id, user_id, platform, connected_at, expires_at FROM connections \
-                     WHERE id = ?1 AND +expires_at > ?2",
-                )?
-                .query_and_then(params![id.as_str(), now], connection_from)?
-                .next()
-                .transpose()
-            })
-            .await?)
+        Ok(self.connection_cache().get(id, now))
     }
 
     async fn connections_of(&self, user: &UserId, now: i64) -> cirrus_core::Result<Vec<Connection>> {
-        let user = user.clone();
-        Ok(self
-            .read(move |conn| {
-                // No ORDER BY and a unary `+`: with STAT4 (which the bundled SQLite enables) either
-                // lets the planner look at the bound time, and rebinding it then makes SQLite
-                // re-prepare the statement on every call, which dominated the send path. A user has
-                // a handful of connections; sorting them here is free.
-                let mut connections: Vec<Connection> = conn
-                    .prepare_cached(
-                        "SELECT id, user_id, platform, connected_at, expires_at FROM connections \
-                         WHERE user_id = ?1 AND +expires_at > ?2",
-                    )?
-                    .query_and_then(params![user.as_str(), now], connection_from)?
-                    .collect::<Result<_>>()?;
-                connections.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-                Ok(connections)
-            })
-            .await?)
+        Ok(self.connection_cache().of(user, now))
     }
 }
 
@@ -88,10 +62,19 @@ impl SqliteStore {
     /// Removes every connection record; returns how many there were. The local stack calls this
     /// at start-up, since no WebSocket survives a restart.
     pub async fn clear_connections(&self) -> cirrus_core::Result<u64> {
-        Ok(self
+        let removed = self
             .write(|conn| Ok(conn.prepare_cached("DELETE FROM connections")?.execute([])? as u64))
-            .await?)
+            .await?;
+        self.connection_cache().clear();
+        Ok(removed)
     }
+}
+
+/// Every row of the table, to fill the mirror when the store opens.
+pub(crate) fn load_all(conn: &rusqlite::Connection) -> Result<Vec<Connection>> {
+    conn.prepare("SELECT id, user_id, platform, connected_at, expires_at FROM connections")?
+        .query_and_then([], connection_from)?
+        .collect()
 }
 
 fn connection_from(row: &Row<'_>) -> Result<Connection> {

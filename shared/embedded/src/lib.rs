@@ -19,6 +19,7 @@
 //! its seq counter and last activity time; a user's conversation row holds only their read pointer.
 
 mod checkpoint;
+mod connection_cache;
 mod connections;
 mod conversations;
 mod error;

@@ -1,6 +1,8 @@
 //! [`SqliteStore`]: opening, the writer thread and the read pool.
 
 use crate::checkpoint::{self, Signals};
+use crate::connection_cache::ConnectionCache;
+use crate::connections;
 use crate::error::{Result, StoreError};
 use crate::schema;
 use crate::writer::{self, Command, Counters, Pending};
@@ -114,6 +116,7 @@ pub struct SqliteStore {
 
 struct Inner {
     commands: mpsc::Sender<Command>,
+    connections: ConnectionCache,
     readers: Option<ReadPool>,
     writer: Option<JoinHandle<()>>,
     checkpointer: Option<Background>,
@@ -176,8 +179,10 @@ impl SqliteStore {
             connections: readers,
             next: AtomicUsize::new(0),
         };
+        let cache = ConnectionCache::load(connections::load_all(&writer)?);
         Ok(Self::start(
             writer,
+            cache,
             Some(readers),
             checkpointer,
             &options,
@@ -197,11 +202,19 @@ impl SqliteStore {
         let mut writer = Connection::open_in_memory()?;
         configure_writer(&writer, &options)?;
         schema::migrate(&mut writer)?;
-        Ok(Self::start(writer, None, None, &options, None))
+        Ok(Self::start(
+            writer,
+            ConnectionCache::default(),
+            None,
+            None,
+            &options,
+            None,
+        ))
     }
 
     fn start(
         writer: Connection,
+        connections: ConnectionCache,
         readers: Option<ReadPool>,
         checkpointer: Option<Connection>,
         options: &StoreOptions,
@@ -243,6 +256,7 @@ impl SqliteStore {
         Self {
             inner: Arc::new(Inner {
                 commands,
+                connections,
                 readers,
                 writer,
                 checkpointer,
@@ -250,6 +264,11 @@ impl SqliteStore {
                 path,
             }),
         }
+    }
+
+    /// The in-memory mirror of the connections table.
+    pub(crate) fn connection_cache(&self) -> &ConnectionCache {
+        &self.inner.connections
     }
 
     /// The database file, or `None` for an in-memory database.
