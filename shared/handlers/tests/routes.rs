@@ -1,5 +1,7 @@
 //! The handlers over a real SQLite store and a recording gateway, called with API Gateway events.
 
+#![allow(clippy::unwrap_used)] // unwrapping is how a test says "this must hold"
+
 use async_trait::async_trait;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;

@@ -1,0 +1,149 @@
+//! The Rust client SDK against the real local stack: requests, events, errors, reconnect.
+
+use cirrus_client::{Client, ClientConfig, ClientError, ClientEvent, EventReceiver, HistoryQuery};
+use cirrus_core::ids::{ConversationId, UserId};
+use cirrus_local::{LocalStack, Storage};
+use cirrus_tests::TestStack;
+use std::time::Duration;
+
+async fn client(stack: &TestStack, user: &str) -> (Client, EventReceiver) {
+    Client::connect(ClientConfig::new(stack.stack.ws_url(), stack.token(user)))
+        .await
+        .expect("client connects")
+}
+
+async fn next_message(events: &mut EventReceiver) -> cirrus_client::ReceivedMessage {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), events.recv()).await {
+            Ok(Some(ClientEvent::Message(message))) => return *message,
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("event stream ended"),
+            Err(_) => panic!("no message within 5 s"),
+        }
+    }
+}
+
+fn user(raw: &str) -> UserId {
+    UserId::parse(raw).unwrap()
+}
+
+#[tokio::test]
+async fn the_sdk_sends_receives_pages_and_reads() {
+    // GIVEN alice and bob on the SDK
+    let stack = TestStack::start().await;
+    let (alice, _alice_events) = client(&stack, "alice").await;
+    let (bob, mut bob_events) = client(&stack, "bob").await;
+
+    // WHEN alice sends two messages
+    let first = alice.send_text(&user("bob"), "one").await.unwrap();
+    let second = alice.send_text(&user("bob"), "two").await.unwrap();
+
+    // THEN bob receives them as typed messages, in seq order
+    assert_eq!((first.seq, second.seq), (1, 2));
+    let received = next_message(&mut bob_events).await;
+    assert_eq!(
+        (received.msg_id.clone(), received.from.clone()),
+        (first.msg_id.clone(), user("alice"))
+    );
+    assert_eq!(next_message(&mut bob_events).await.seq, 2);
+    // AND history, the list and the read pointer work through the typed helpers
+    let from_alice = ConversationId::C2c(user("alice"));
+    let page = bob
+        .history(
+            &from_alice,
+            HistoryQuery {
+                after_seq: Some(1),
+                ..HistoryQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.messages.iter().map(|m| m.seq).collect::<Vec<_>>(), [2]);
+    let list = bob.conversations(None, None).await.unwrap();
+    assert_eq!(list.conversations[0].last_seq - list.conversations[0].read_seq, 2);
+    bob.read(&from_alice, 2).await.unwrap();
+    assert_eq!(
+        bob.conversations(None, None).await.unwrap().conversations[0].read_seq,
+        2
+    );
+    // AND a server error arrives as a typed error with its code
+    let err = bob
+        .request("msg.history", serde_json::json!({"conversationId": "nope"}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ClientError::Server { code, .. } if code == "invalid_conversation_id"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_token_is_reported_with_its_status() {
+    let stack = TestStack::start().await;
+    let result = Client::connect(ClientConfig::new(stack.stack.ws_url(), "garbage")).await;
+    assert!(
+        matches!(result, Err(ClientError::Rejected(401))),
+        "{:?}",
+        result.err()
+    );
+}
+
+#[tokio::test]
+async fn the_sdk_reconnects_after_a_restart_and_fills_the_gap_from_history() {
+    // GIVEN a stack on a file store and bob connected with auto-reconnect
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::Dir(dir.path().to_owned());
+    let first = TestStack::start_with(|config| config.storage = storage.clone()).await;
+    let ws_addr = first.stack.ws_addr();
+    let mut config = ClientConfig::new(first.stack.ws_url(), first.token("bob"));
+    config.backoff.initial = Duration::from_millis(50);
+    let (bob, mut events) = Client::connect(config).await.unwrap();
+
+    // WHEN the server restarts on the same address, and alice writes while bob was away
+    first.stack.shutdown().await;
+    let second = LocalStack::start({
+        let mut config = cirrus_local::LocalConfig::for_tests();
+        config.storage = storage.clone();
+        config.ws_addr = ws_addr;
+        config
+    })
+    .await
+    .unwrap();
+    let mut saw_disconnect = false;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .expect("reconnects")
+        {
+            Some(ClientEvent::Disconnected { reconnecting, .. }) => {
+                assert!(reconnecting);
+                saw_disconnect = true;
+            }
+            Some(ClientEvent::Reconnected) => break,
+            Some(_) => {}
+            None => panic!("event stream ended"),
+        }
+    }
+    assert!(saw_disconnect);
+    let alice_token = cirrus_core::usersig::UserSigKey::new(
+        cirrus_core::usersig::DEV_APP_ID,
+        cirrus_core::usersig::DEV_SECRET_KEY,
+    )
+    .mint("alice", cirrus_tests::now_secs(), 60);
+    let (alice, _alice_events) = Client::connect(ClientConfig::new(second.ws_url(), alice_token))
+        .await
+        .unwrap();
+    alice
+        .send_text(&user("bob"), "while you were away")
+        .await
+        .unwrap();
+
+    // THEN bob's client works again and the message is live and in history
+    assert_eq!(next_message(&mut events).await.seq, 1);
+    let page = bob
+        .history(&ConversationId::C2c(user("alice")), HistoryQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(page.messages.len(), 1);
+    second.shutdown().await;
+}
