@@ -145,18 +145,7 @@ impl Fixture {
             client_msg_id: Self::client_msg_id(client_msg_id),
             body: Self::text(&format!("{client_msg_id} from {from}")),
             cloud_custom_data: None,
-            inbox: vec![
-                InboxUpdate {
-                    owner: from.clone(),
-                    conversation_id: ConversationId::C2c(to.clone()),
-                    mark_read: true,
-                },
-                InboxUpdate {
-                    owner: to.clone(),
-                    conversation_id: ConversationId::C2c(from.clone()),
-                    mark_read: false,
-                },
-            ],
+            inbox: InboxUpdate::c2c(from, to),
         }
     }
 

@@ -70,6 +70,26 @@ pub struct InboxUpdate {
     pub mark_read: bool,
 }
 
+impl InboxUpdate {
+    /// The entries a one-to-one message touches: the sender's (read, since they wrote it) and the
+    /// recipient's (unread). A note to oneself touches one entry.
+    pub fn c2c(from: &UserId, to: &UserId) -> Vec<InboxUpdate> {
+        let mut inbox = vec![InboxUpdate {
+            owner: from.clone(),
+            conversation_id: ConversationId::C2c(to.clone()),
+            mark_read: true,
+        }];
+        if from != to {
+            inbox.push(InboxUpdate {
+                owner: to.clone(),
+                conversation_id: ConversationId::C2c(from.clone()),
+                mark_read: false,
+            });
+        }
+        inbox
+    }
+}
+
 /// The outcome of [`MessageStore::append`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Appended {

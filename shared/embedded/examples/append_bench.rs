@@ -17,7 +17,7 @@
 
 use cirrus_core::clock::{Clock, IdGen, SystemClock, UuidIds};
 use cirrus_core::element::Element;
-use cirrus_core::ids::{ClientMsgId, ConversationId, UserId};
+use cirrus_core::ids::{ClientMsgId, UserId};
 use cirrus_core::message::Target;
 use cirrus_core::ports::{Appended, InboxUpdate, MessageStore, NewMessage};
 use cirrus_embedded::{SqliteStore, StoreOptions, Synchronous};
@@ -90,18 +90,7 @@ fn message(pair: usize, n: usize) -> NewMessage {
             text: format!("message {n} from {from}: the quick brown fox jumps over the lazy dog"),
         }],
         cloud_custom_data: None,
-        inbox: vec![
-            InboxUpdate {
-                owner: from.clone(),
-                conversation_id: ConversationId::C2c(to.clone()),
-                mark_read: true,
-            },
-            InboxUpdate {
-                owner: to,
-                conversation_id: ConversationId::C2c(from.clone()),
-                mark_read: false,
-            },
-        ],
+        inbox: InboxUpdate::c2c(&from, &to),
         from,
     }
 }

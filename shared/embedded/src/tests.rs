@@ -27,18 +27,7 @@ fn c2c(from: &str, to: &str, client_msg_id: &str, time: i64) -> NewMessage {
             text: client_msg_id.to_owned(),
         }],
         cloud_custom_data: None,
-        inbox: vec![
-            InboxUpdate {
-                owner: from.clone(),
-                conversation_id: ConversationId::C2c(to.clone()),
-                mark_read: true,
-            },
-            InboxUpdate {
-                owner: to,
-                conversation_id: ConversationId::C2c(from.clone()),
-                mark_read: false,
-            },
-        ],
+        inbox: InboxUpdate::c2c(&from, &to),
         from,
     }
 }

@@ -52,18 +52,7 @@ impl MessageService {
         }
 
         let from = caller.user.clone();
-        let mut inbox = vec![InboxUpdate {
-            owner: from.clone(),
-            conversation_id: ConversationId::C2c(peer.clone()),
-            mark_read: true,
-        }];
-        if peer != from {
-            inbox.push(InboxUpdate {
-                owner: peer.clone(),
-                conversation_id: ConversationId::C2c(from.clone()),
-                mark_read: false,
-            });
-        }
+        let inbox = InboxUpdate::c2c(&from, &peer);
         let now = self.ports.clock.now_ms();
         let appended = self
             .ports
