@@ -9,6 +9,7 @@ pub mod ws;
 use anyhow::Context as _;
 use axum::Router;
 use axum::routing::get;
+use axum::serve::ListenerExt as _;
 use cirrus_core::clock::{Clock, IdGen, SystemClock, UuidIds};
 use cirrus_core::limits::Limits;
 use cirrus_core::service::Ports;
@@ -238,6 +239,13 @@ async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    // Small frames must leave at once: with Nagle, a reply written while the previous one is
+    // still unacknowledged waits for the peer's delayed ACK (tens of milliseconds).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %err, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             let _ = shutdown.wait_for(|stop| *stop).await;

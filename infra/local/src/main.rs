@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Runs the Cirrus WebSocket API, `@connections` API and store on this machine.
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(name = "cirrus-local", version)]
 struct Args {
     /// WebSocket API address.
