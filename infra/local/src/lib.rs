@@ -230,6 +230,7 @@ impl LocalStack {
             let _ = server.await;
         }
         self.store.close().await;
+        tracing::info!(stats = ?self.store.stats(), "store closed");
     }
 }
 
