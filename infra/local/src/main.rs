@@ -40,6 +40,9 @@ struct Args {
     /// checkpoints (survives a process crash, not a power cut).
     #[arg(long, default_value = "full")]
     sync: String,
+    /// SQLite page cache of the writer, in MiB (reads of hot index pages stay in memory).
+    #[arg(long, default_value_t = 128)]
+    cache_mib: u32,
 }
 
 #[tokio::main]

@@ -67,7 +67,7 @@ impl Default for StoreOptions {
             max_batch: 1024,
             read_connections: 4,
             busy_timeout: Duration::from_secs(5),
-            cache_kib: 32 * 1024,
+            cache_kib: 128 * 1024,
             checkpoint_interval: Duration::from_millis(50),
             wal_limit_pages: 10_000,
         }
