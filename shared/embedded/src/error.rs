@@ -21,6 +21,9 @@ pub enum StoreError {
     /// Another job's failure made SQLite roll the whole batch back, so this job's effects are gone.
     #[error("the batch transaction was rolled back by a failing job")]
     BatchAborted,
+    /// The batch committed but the WAL could not be synced to disk, so it may not be durable.
+    #[error("syncing the write-ahead log failed")]
+    SyncFailed(#[source] Arc<std::io::Error>),
     /// The job panicked; its savepoint was rolled back.
     #[error("the store job panicked")]
     JobPanicked,

@@ -27,6 +27,7 @@ mod messages;
 mod rows;
 mod schema;
 mod store;
+mod syncer;
 #[cfg(test)]
 mod tests;
 mod writer;

@@ -24,7 +24,7 @@ impl MessageStore for SqliteStore {
             .map(|update| update.conversation_id.to_string())
             .collect();
         Ok(self
-            .write(move |conn| append(conn, message, &body, &conversations))
+            .write(move |conn| append(conn, &message, &body, &conversations))
             .await?)
     }
 
@@ -37,12 +37,12 @@ impl MessageStore for SqliteStore {
     }
 }
 
-/// The append job, inside the writer's batch transaction and its own savepoint.
+/// The append job, inside the writer's batch transaction (it may run twice; see `writer`).
 ///
 /// A new C2C message costs one index probe (idempotency), one upsert of the stream row (seq and
 /// activity time), one message row with its two index entries, the sender's read pointer, and a
 /// probe of the peer's conversation row (written only the first time).
-fn append(conn: &Connection, message: NewMessage, body: &str, conversations: &[String]) -> Result<Appended> {
+fn append(conn: &Connection, message: &NewMessage, body: &str, conversations: &[String]) -> Result<Appended> {
     let existing: Option<i64> = conn
         .prepare_cached("SELECT id FROM messages WHERE from_user = ?1 AND client_msg_id = ?2")?
         .query_row(
@@ -103,14 +103,14 @@ fn append(conn: &Connection, message: NewMessage, body: &str, conversations: &[S
 
     Ok(Appended::New(StoredMessage {
         seq: u64::try_from(seq).map_err(|_| StoreError::BadValue { column: "last_seq" })?,
-        stream: message.stream,
-        msg_id: message.msg_id,
-        from: message.from,
-        to: message.to,
+        stream: message.stream.clone(),
+        msg_id: message.msg_id.clone(),
+        from: message.from.clone(),
+        to: message.to.clone(),
         time: message.time,
-        client_msg_id: message.client_msg_id,
-        body: message.body,
-        cloud_custom_data: message.cloud_custom_data,
+        client_msg_id: message.client_msg_id.clone(),
+        body: message.body.clone(),
+        cloud_custom_data: message.cloud_custom_data.clone(),
     }))
 }
 

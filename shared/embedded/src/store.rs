@@ -85,6 +85,8 @@ pub struct WriterStats {
     pub work: Duration,
     /// Time the writer spent committing: writing the WAL, fsync, automatic checkpoints.
     pub commit: Duration,
+    /// Fsyncs of the WAL that released acknowledgements (`synchronous = FULL` on a file).
+    pub wal_syncs: u64,
     /// WAL restarts the writer ran after background checkpoints.
     pub wal_restarts: u64,
     /// Time they took.
@@ -150,7 +152,10 @@ impl SqliteStore {
                 "the database could not switch to WAL; reads will wait for writes"
             );
         }
-        writer.pragma_update(None, "synchronous", options.synchronous.as_sql())?;
+        // FULL durability comes from the syncer thread (see `syncer`): the writer itself only
+        // writes its WAL frames, and acks wait for the syncer's fsync.
+        let wal = (options.synchronous == Synchronous::Full).then(|| wal_path(path));
+        writer.pragma_update(None, "synchronous", Synchronous::Normal.as_sql())?;
         writer.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         let background = !options.checkpoint_interval.is_zero();
         let auto_pages = if background { 0 } else { options.wal_limit_pages };
@@ -187,6 +192,7 @@ impl SqliteStore {
             checkpointer,
             &options,
             Some(path.to_owned()),
+            wal,
         ))
     }
 
@@ -209,6 +215,7 @@ impl SqliteStore {
             None,
             &options,
             None,
+            None,
         ))
     }
 
@@ -219,6 +226,7 @@ impl SqliteStore {
         checkpointer: Option<Connection>,
         options: &StoreOptions,
         path: Option<PathBuf>,
+        wal: Option<PathBuf>,
     ) -> Self {
         let counters = Arc::new(Counters::default());
         let signals = checkpointer.as_ref().map(|_| Arc::new(Signals::default()));
@@ -244,7 +252,16 @@ impl SqliteStore {
         let thread_counters = Arc::clone(&counters);
         let spawned = std::thread::Builder::new()
             .name("cirrus-sqlite-writer".to_owned())
-            .spawn(move || writer::run(writer, queue, max_batch, &thread_counters, signals.as_deref()));
+            .spawn(move || {
+                writer::run(
+                    writer,
+                    queue,
+                    max_batch,
+                    &thread_counters,
+                    signals.as_deref(),
+                    wal,
+                )
+            });
         let writer = match spawned {
             Ok(handle) => Some(handle),
             Err(err) => {
@@ -283,6 +300,7 @@ impl SqliteStore {
             jobs: self.inner.counters.jobs.load(Ordering::Relaxed),
             work: Duration::from_micros(self.inner.counters.work_us.load(Ordering::Relaxed)),
             commit: Duration::from_micros(self.inner.counters.commit_us.load(Ordering::Relaxed)),
+            wal_syncs: self.inner.counters.wal_syncs.load(Ordering::Relaxed),
             wal_restarts: self.inner.counters.wal_restarts.load(Ordering::Relaxed),
             wal_restart: Duration::from_micros(self.inner.counters.wal_restart_us.load(Ordering::Relaxed)),
         }
@@ -301,7 +319,7 @@ impl SqliteStore {
     pub(crate) async fn write<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: FnMut(&Connection) -> Result<T> + Send + 'static,
     {
         self.submit(work)?.await.map_err(|_| StoreError::Closed)?
     }
@@ -310,7 +328,7 @@ impl SqliteStore {
     pub(crate) fn submit<T, F>(&self, work: F) -> Result<oneshot::Receiver<Result<T>>>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: FnMut(&Connection) -> Result<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         self.inner
@@ -325,7 +343,7 @@ impl SqliteStore {
     pub(crate) async fn read<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: FnMut(&Connection) -> Result<T> + Send + 'static,
     {
         match &self.inner.readers {
             Some(pool) => pool.with(work),
@@ -385,6 +403,13 @@ impl ReadPool {
             .unwrap_or_else(PoisonError::into_inner);
         work(&conn)
     }
+}
+
+/// The write-ahead log beside a database file.
+fn wal_path(path: &Path) -> PathBuf {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    PathBuf::from(wal)
 }
 
 /// Settings every connection gets.
