@@ -36,8 +36,8 @@ struct Args {
     /// Close sockets after this long in any case (API Gateway: 2 hours).
     #[arg(long, default_value = "2h", value_parser = humantime::parse_duration)]
     max_connection_duration: std::time::Duration,
-    /// SQLite `synchronous` mode: `full` syncs every group commit to disk, `normal` only at
-    /// checkpoints (survives a process crash, not a power cut).
+    /// Durability of acknowledged writes: `full` waits for the WAL fsync (survives a power cut),
+    /// `normal` only for the commit's write (survives a process crash, not a power cut).
     #[arg(long, default_value = "full")]
     sync: String,
     /// SQLite page cache of the writer, in MiB (reads of hot index pages stay in memory).

@@ -5,10 +5,11 @@
 //! # Durability and throughput
 //!
 //! One writer thread owns the write connection and commits in groups: it drains up to
-//! [`StoreOptions::max_batch`] queued jobs, runs them in one transaction (a savepoint per job, so
-//! one failing job rolls back only itself), commits once, and only then answers each caller. With
-//! the default [`Synchronous::Full`] every acknowledged write has been fsynced, yet a thousand
-//! concurrent senders share one fsync. No lock is held across an `.await`. A background thread
+//! [`StoreOptions::max_batch`] queued jobs, runs them in one transaction (if one fails, the batch is
+//! rolled back and re-run with a savepoint per job, so it fails alone), commits once, and only then
+//! answers each caller. With the default [`Synchronous::Full`] a syncer thread fsyncs the WAL before
+//! the answers go out, while the writer runs the next batch: every acknowledged write is on disk,
+//! yet a thousand concurrent senders share one fsync. No lock is held across an `.await`. A background thread
 //! copies the WAL into the database file (passive checkpoints), so no commit stalls on a
 //! checkpoint; see [`StoreOptions::checkpoint_interval`].
 //!

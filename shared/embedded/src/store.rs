@@ -14,10 +14,11 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
-/// How hard SQLite works to make a commit survive a power cut (`PRAGMA synchronous`).
+/// How durable a write is when the store acknowledges it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Synchronous {
-    /// Every commit is fsynced before it is acknowledged: durable across power loss.
+    /// The WAL holding the commit is fsynced before it is acknowledged: durable across power loss.
+    /// (On a file the syncer thread does the fsync; SQLite itself runs `NORMAL`.)
     #[default]
     Full,
     /// Commits survive a process crash but the newest ones may be lost on power loss (WAL is
