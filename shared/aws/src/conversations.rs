@@ -1,0 +1,236 @@
+//! [`ConversationStore`] for [`DynamoStore`]: per-user inbox rows joined with their stream heads.
+//!
+//! An inbox row (`owner`, `conversationId`) holds only the stream and the owner's read pointer;
+//! the last seq, activity time and last message come from the stream (its head item and the
+//! message at the head's seq), so a group send does not write once per member. The list is
+//! ordered in memory by (`updatedAt`, conversation id) descending, as the SQLite store orders it.
+
+use crate::error::{Result, StoreError};
+use crate::item::{Item, get_n, get_s, n, s};
+use crate::messages::{HEAD_SEQ, Head, message_from_item};
+use crate::store::DynamoStore;
+use async_trait::async_trait;
+use cirrus_core::conversation::{ConversationCursor, ConversationEntry};
+use cirrus_core::ids::{ConversationId, StreamKey, UserId};
+use cirrus_core::ports::ConversationStore;
+use std::collections::HashMap;
+
+/// An inbox row as stored.
+struct Row {
+    conversation_id: ConversationId,
+    stream: StreamKey,
+    read_seq: u64,
+}
+
+impl Row {
+    fn from_item(item: &Item) -> Result<Self> {
+        Ok(Self {
+            conversation_id: ConversationId::parse(get_s(item, "conversationId")?)
+                .map_err(|_| StoreError::BadAttribute("conversationId"))?,
+            stream: StreamKey::from_stored(get_s(item, "stream")?.to_owned()),
+            read_seq: get_n(item, "readSeq")?,
+        })
+    }
+}
+
+#[async_trait]
+impl ConversationStore for DynamoStore {
+    async fn list_conversations(
+        &self,
+        owner: &UserId,
+        after: Option<&ConversationCursor>,
+        limit: u32,
+    ) -> cirrus_core::Result<Vec<ConversationEntry>> {
+        Ok(self.list(owner, after, limit).await?)
+    }
+
+    async fn get_conversation(
+        &self,
+        owner: &UserId,
+        conversation: &ConversationId,
+    ) -> cirrus_core::Result<Option<ConversationEntry>> {
+        let Some(row) = self.row(owner, conversation).await? else {
+            return Ok(None);
+        };
+        Ok(Some(self.entry(owner, row).await?))
+    }
+
+    async fn mark_read(
+        &self,
+        owner: &UserId,
+        conversation: &ConversationId,
+        seq: u64,
+    ) -> cirrus_core::Result<Option<ConversationEntry>> {
+        let Some(row) = self.row(owner, conversation).await? else {
+            return Ok(None);
+        };
+        let last = self.head(&row.stream).await?.map_or(0, |head| head.last_seq);
+        let target = seq.min(last);
+        if target > row.read_seq {
+            // Only ever up: a concurrent, larger pointer wins the condition.
+            let moved = self
+                .client
+                .update_item()
+                .table_name(&self.config.conversations_table)
+                .key("owner", s(owner.as_str()))
+                .key("conversationId", s(conversation.to_string()))
+                .update_expression("SET readSeq = :seq")
+                .condition_expression("attribute_exists(readSeq) AND readSeq < :seq")
+                .expression_attribute_values(":seq", n(target))
+                .send()
+                .await;
+            match moved {
+                Ok(_) => {}
+                Err(err)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(err) => return Err(StoreError::sdk(err).into()),
+            }
+        }
+        self.get_conversation(owner, conversation).await
+    }
+}
+
+impl DynamoStore {
+    async fn row(&self, owner: &UserId, conversation: &ConversationId) -> Result<Option<Row>> {
+        let got = self
+            .client
+            .get_item()
+            .table_name(&self.config.conversations_table)
+            .key("owner", s(owner.as_str()))
+            .key("conversationId", s(conversation.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::sdk)?;
+        got.item.as_ref().map(Row::from_item).transpose()
+    }
+
+    async fn entry(&self, owner: &UserId, row: Row) -> Result<ConversationEntry> {
+        let head = self.head(&row.stream).await?;
+        let last_message = match head {
+            Some(head) if head.last_seq > HEAD_SEQ => self.message(&row.stream, head.last_seq).await?,
+            _ => None,
+        };
+        Ok(assemble(owner, row, head, last_message))
+    }
+
+    async fn list(
+        &self,
+        owner: &UserId,
+        after: Option<&ConversationCursor>,
+        limit: u32,
+    ) -> Result<Vec<ConversationEntry>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // Every row of the owner (a page of a Query is at most 1 MB; follow the key).
+        let mut rows = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.config.conversations_table)
+                .key_condition_expression("#owner = :owner")
+                .expression_attribute_names("#owner", "owner")
+                .expression_attribute_values(":owner", s(owner.as_str()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(StoreError::sdk)?;
+            for item in page.items() {
+                rows.push(Row::from_item(item)?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+
+        let heads = self.heads(rows.iter().map(|row| &row.stream)).await?;
+        let mut keyed: Vec<((i64, String), Row)> = rows
+            .into_iter()
+            .map(|row| {
+                let updated_at = heads.get(row.stream.as_str()).map_or(0, |head| head.updated_at);
+                ((updated_at, row.conversation_id.to_string()), row)
+            })
+            .filter(|(key, _)| {
+                after.is_none_or(|cursor| {
+                    (key.0, key.1.as_str()) < (cursor.updated_at, cursor.conversation_id.as_str())
+                })
+            })
+            .collect();
+        keyed.sort_unstable_by(|(a, _), (b, _)| b.cmp(a));
+        keyed.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+
+        // One stream per conversation of an owner, so these keys do not repeat.
+        let last_keys = keyed
+            .iter()
+            .filter_map(|(_, row)| {
+                let head = heads.get(row.stream.as_str())?;
+                Some(Item::from([
+                    ("stream".to_owned(), s(row.stream.as_str())),
+                    ("seq".to_owned(), n(head.last_seq)),
+                ]))
+            })
+            .collect::<Vec<_>>();
+        let mut last_messages = HashMap::new();
+        for item in self
+            .batch_get(&self.config.messages_table, last_keys, None, &[])
+            .await?
+        {
+            let message = message_from_item(&item)?;
+            last_messages.insert(message.stream.as_str().to_owned(), message);
+        }
+        Ok(keyed
+            .into_iter()
+            .map(|(_, row)| {
+                let head = heads.get(row.stream.as_str()).copied();
+                let last = last_messages.get(row.stream.as_str()).cloned();
+                assemble(owner, row, head, last)
+            })
+            .collect())
+    }
+
+    /// The heads of several streams, by stream key.
+    async fn heads<'a>(&self, streams: impl Iterator<Item = &'a StreamKey>) -> Result<HashMap<String, Head>> {
+        // BatchGetItem refuses repeated keys.
+        let streams: std::collections::BTreeSet<&str> = streams.map(StreamKey::as_str).collect();
+        let keys = streams
+            .into_iter()
+            .map(|stream| Item::from([("stream".to_owned(), s(stream)), ("seq".to_owned(), n(HEAD_SEQ))]))
+            .collect();
+        let mut heads = HashMap::new();
+        for item in self
+            .batch_get(&self.config.messages_table, keys, None, &[])
+            .await?
+        {
+            heads.insert(get_s(&item, "stream")?.to_owned(), Head::from_item(&item)?);
+        }
+        Ok(heads)
+    }
+}
+
+fn assemble(
+    owner: &UserId,
+    row: Row,
+    head: Option<Head>,
+    last_message: Option<cirrus_core::message::StoredMessage>,
+) -> ConversationEntry {
+    let (last_seq, updated_at) = head.map_or((0, 0), |head| (head.last_seq, head.updated_at));
+    ConversationEntry {
+        owner: owner.clone(),
+        conversation_id: row.conversation_id,
+        stream: row.stream,
+        last_seq,
+        read_seq: row.read_seq,
+        last_message,
+        updated_at,
+    }
+}

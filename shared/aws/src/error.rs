@@ -1,0 +1,57 @@
+//! The one error type of the DynamoDB store; it reaches services as `cirrus_core::Error::Store`.
+
+use aws_sdk_dynamodb::error::SdkError;
+
+/// Result with the store's [`StoreError`].
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What can go wrong talking to DynamoDB or reading what it holds.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A DynamoDB call failed (network, throttling, permissions, a missing table…).
+    #[error("DynamoDB call failed")]
+    Sdk(#[source] Box<aws_sdk_dynamodb::Error>),
+    /// A request could not be built (a required field was left out).
+    #[error("DynamoDB request could not be built")]
+    Build(#[from] aws_sdk_dynamodb::error::BuildError),
+    /// A created table did not become active in time.
+    #[error("a created table did not become active")]
+    TableNotActive,
+    /// A required environment variable is not set.
+    #[error("environment variable `{0}` is not set")]
+    MissingEnv(&'static str),
+    /// A stored item lacks an attribute the store always writes.
+    #[error("stored item lacks attribute `{0}`")]
+    MissingAttribute(&'static str),
+    /// A stored attribute does not hold a value the store could have written.
+    #[error("stored attribute `{0}` has an unexpected value")]
+    BadAttribute(&'static str),
+    /// A message body could not be encoded or decoded.
+    #[error("message body is not valid JSON")]
+    BadBody(#[from] serde_json::Error),
+    /// An append lost the race for the next seq too many times in a row.
+    #[error("gave up appending after {0} conflicting attempts")]
+    Contention(u32),
+}
+
+impl StoreError {
+    /// Wraps any operation's SDK error.
+    pub(crate) fn sdk<E, R>(err: SdkError<E, R>) -> Self
+    where
+        aws_sdk_dynamodb::Error: From<SdkError<E, R>>,
+    {
+        Self::from(aws_sdk_dynamodb::Error::from(err))
+    }
+}
+
+impl From<aws_sdk_dynamodb::Error> for StoreError {
+    fn from(err: aws_sdk_dynamodb::Error) -> Self {
+        Self::Sdk(Box::new(err))
+    }
+}
+
+impl From<StoreError> for cirrus_core::Error {
+    fn from(err: StoreError) -> Self {
+        cirrus_core::Error::store(err)
+    }
+}

@@ -1,0 +1,27 @@
+//! Cirrus AWS backend: the DynamoDB store.
+//!
+//! [`DynamoStore`] implements the three store ports of `cirrus_core::ports`
+//! (`ConnectionStore`, `MessageStore`, `ConversationStore`) over three on-demand tables, and
+//! passes the same conformance suite as the SQLite store (against moto in the tests). The table
+//! layout, what each operation reads and writes, and what a send costs are in this crate's
+//! `README.md`; [`create_tables`] creates the tables as `template.yaml` declares them.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), cirrus_aws::StoreError> {
+//! let store = cirrus_aws::DynamoStore::from_env().await?;
+//! # let _ = store; Ok(()) }
+//! ```
+
+mod config;
+mod connections;
+mod conversations;
+mod error;
+mod item;
+mod messages;
+mod store;
+mod tables;
+
+pub use config::Config;
+pub use error::{Result, StoreError};
+pub use store::DynamoStore;
+pub use tables::{CONNECTIONS_BY_USER, create_tables};

@@ -1,0 +1,117 @@
+//! The tables, as `template.yaml` declares them in AWS; [`create_tables`] makes them elsewhere
+//! (moto in the tests, a scratch account).
+
+use crate::config::Config;
+use crate::error::{Result, StoreError};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+};
+use std::time::Duration;
+
+/// Name of the connections table's index by user (`userId`, `connectionId`).
+pub const CONNECTIONS_BY_USER: &str = "byUser";
+
+fn key(name: &str, key_type: KeyType) -> Result<KeySchemaElement> {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+        .map_err(StoreError::Build)
+}
+
+fn attribute(name: &str, kind: ScalarAttributeType) -> Result<AttributeDefinition> {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(kind)
+        .build()
+        .map_err(StoreError::Build)
+}
+
+/// Creates the three tables (on-demand billing) with their index and TTL, and waits until they
+/// are active. Fails if one exists already.
+pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
+    use KeyType::{Hash, Range};
+    use ScalarAttributeType::{N, S};
+
+    client
+        .create_table()
+        .table_name(&config.connections_table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("connectionId", S)?)
+        .attribute_definitions(attribute("userId", S)?)
+        .key_schema(key("connectionId", Hash)?)
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(CONNECTIONS_BY_USER)
+                .key_schema(key("userId", Hash)?)
+                .key_schema(key("connectionId", Range)?)
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .map_err(StoreError::Build)?,
+        )
+        .send()
+        .await
+        .map_err(StoreError::sdk)?;
+    client
+        .create_table()
+        .table_name(&config.messages_table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("stream", S)?)
+        .attribute_definitions(attribute("seq", N)?)
+        .key_schema(key("stream", Hash)?)
+        .key_schema(key("seq", Range)?)
+        .send()
+        .await
+        .map_err(StoreError::sdk)?;
+    client
+        .create_table()
+        .table_name(&config.conversations_table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("owner", S)?)
+        .attribute_definitions(attribute("conversationId", S)?)
+        .key_schema(key("owner", Hash)?)
+        .key_schema(key("conversationId", Range)?)
+        .send()
+        .await
+        .map_err(StoreError::sdk)?;
+
+    for table in [
+        &config.connections_table,
+        &config.messages_table,
+        &config.conversations_table,
+    ] {
+        wait_active(client, table).await?;
+    }
+    client
+        .update_time_to_live()
+        .table_name(&config.connections_table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name("expiresAt")
+                .enabled(true)
+                .build()
+                .map_err(StoreError::Build)?,
+        )
+        .send()
+        .await
+        .map_err(StoreError::sdk)?;
+    Ok(())
+}
+
+async fn wait_active(client: &Client, table: &str) -> Result<()> {
+    for _ in 0..600 {
+        let described = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(StoreError::sdk)?;
+        if described.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Err(StoreError::TableNotActive)
+}
