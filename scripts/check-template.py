@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""Checks that template.yaml matches the code it deploys.
+
+Run with the .venv's Python (scripts/setup-tools installs cfn-lint there; its YAML loader
+understands !Ref, !Sub and !GetAtt):
+
+    .venv/bin/python scripts/check-template.py [template.yaml]
+
+Asserts:
+- every action of shared/core/src/protocol.rs (`Action::name`) has a WebSocket route with a route
+  response, and every route key is an action or $connect / $disconnect / $default;
+- every route (and the authorizer) reaches, through its integration, a function whose CodeUri is
+  `functions/<name>`, built with rust-cargolambda;
+- every table name shared/aws/src/config.rs requires is in the functions' environment and names a
+  declared DynamoDB table, and every function allowed to push has CIRRUS_CONNECTIONS_ENDPOINT;
+- no IAM statement allows `Resource: "*"` or a wildcard action, and functions use explicit
+  statements rather than SAM policy templates (which hide wildcard statements);
+- every DynamoDB table is on-demand, with point-in-time recovery and server-side encryption;
+- every !Ref, !GetAtt and ${...} names a parameter, resource or pseudo parameter.
+
+Exits 1 with one line per violation; otherwise prints a one-line summary.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from cfnlint.decode import decode
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTOCOL = ROOT / "shared/core/src/protocol.rs"
+CONFIG = ROOT / "shared/aws/src/config.rs"
+SPECIAL_ROUTES = {"$connect", "$disconnect", "$default"}
+PSEUDO = {
+    "AWS::AccountId", "AWS::NotificationARNs", "AWS::NoValue", "AWS::Partition", "AWS::Region",
+    "AWS::StackId", "AWS::StackName", "AWS::URLSuffix",
+}
+
+errors: list[str] = []
+
+
+def fail(message: str) -> None:
+    errors.append(message)
+
+
+def protocol_actions() -> list[str]:
+    """Wire names from the `Self::X => "name"` arms of `fn name`, checked against `Action::ALL`."""
+    source = PROTOCOL.read_text()
+    body = re.search(r"fn name\(self\)[^{]*\{(.*?)\n    \}", source, re.S)
+    if not body:
+        sys.exit(f"check-template: cannot find `fn name` in {PROTOCOL.relative_to(ROOT)}")
+    names = re.findall(r'Self::\w+\s*=>\s*"([^"]+)"', body.group(1))
+    declared = re.search(r"const ALL: \[Action; (\d+)\]", source)
+    if not names or (declared and int(declared.group(1)) != len(names)):
+        sys.exit(f"check-template: parsed {len(names)} action names from {PROTOCOL.relative_to(ROOT)}, "
+                 f"but Action::ALL declares {declared.group(1) if declared else '?'}")
+    return names
+
+
+def required_table_vars() -> list[str]:
+    return re.findall(r'var\("(CIRRUS_\w+_TABLE)"\)', CONFIG.read_text())
+
+
+def sub_names(value) -> list[str]:
+    """Names a Fn::Sub string refers to (`${Name}` or `${Name.Attr}`; `${!literal}` skipped)."""
+    text = value[0] if isinstance(value, list) else value
+    if not isinstance(text, str):
+        return []
+    return [name.split(".")[0] for name in re.findall(r"\$\{([^!}][^}]*)\}", text)]
+
+
+def sub_locals(value) -> set[str]:
+    if isinstance(value, list) and len(value) > 1 and isinstance(value[1], dict):
+        return set(value[1])
+    return set()
+
+
+def walk(node, visit, path=()):
+    visit(node, path)
+    if isinstance(node, dict):
+        for key, child in node.items():
+            walk(child, visit, path + (str(key),))
+    elif isinstance(node, list):
+        for index, child in enumerate(node):
+            walk(child, visit, path + (str(index),))
+
+
+def referenced_resource(value) -> str | None:
+    """The resource a route target / integration URI names through ${...}."""
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        names = [n for n in sub_names(value["Fn::Sub"]) if n not in PSEUDO]
+        return names[0] if len(names) == 1 else None
+    return None
+
+
+def check_references(template) -> None:
+    known = set(template.get("Parameters", {})) | set(template.get("Resources", {})) | PSEUDO
+
+    def visit(node, path):
+        if not isinstance(node, dict) or len(node) != 1:
+            return
+        (key, value), = node.items()
+        where = "/".join(path)
+        if key == "Ref" and isinstance(value, str) and value not in known:
+            fail(f"{where}: !Ref {value} names nothing declared")
+        elif key == "Fn::GetAtt":
+            target = value[0] if isinstance(value, list) else str(value).split(".")[0]
+            if target not in known:
+                fail(f"{where}: !GetAtt {target} names nothing declared")
+        elif key == "Fn::Sub":
+            for name in sub_names(value):
+                if name not in known and name not in sub_locals(value):
+                    fail(f"{where}: ${{{name}}} names nothing declared")
+
+    walk(template.get("Resources", {}), visit, ("Resources",))
+    walk(template.get("Outputs", {}), visit, ("Outputs",))
+    walk(template.get("Globals", {}), visit, ("Globals",))
+
+
+def main() -> None:
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "template.yaml"
+    template, matches = decode(str(path))
+    if matches or not isinstance(template, dict):
+        sys.exit(f"check-template: cannot parse {path}: " + "; ".join(str(m) for m in matches))
+    resources = template.get("Resources", {})
+    of_type = lambda kind: {name: r for name, r in resources.items() if r.get("Type") == kind}  # noqa: E731
+    props = lambda resource: resource.get("Properties", {}) or {}  # noqa: E731
+
+    functions = of_type("AWS::Serverless::Function")
+    integrations = of_type("AWS::ApiGatewayV2::Integration")
+    routes = of_type("AWS::ApiGatewayV2::Route")
+    route_responses = of_type("AWS::ApiGatewayV2::RouteResponse")
+    tables = of_type("AWS::DynamoDB::Table")
+
+    # Functions: one crate each under functions/<name>.
+    for name, function in functions.items():
+        code_uri = props(function).get("CodeUri")
+        if not (isinstance(code_uri, str) and re.fullmatch(r"functions/[a-z0-9-]+", code_uri)):
+            fail(f"{name}: CodeUri must be functions/<name>, found {code_uri!r}")
+        if (function.get("Metadata") or {}).get("BuildMethod") != "rust-cargolambda":
+            fail(f"{name}: Metadata.BuildMethod must be rust-cargolambda")
+
+    def function_behind(uri, owner: str) -> None:
+        target = referenced_resource(uri)
+        if target not in functions:
+            fail(f"{owner}: does not invoke a function of this template (found {target!r})")
+
+    # Routes: one per action, each with a route response, each reaching a function.
+    actions = protocol_actions()
+    keys = {props(route).get("RouteKey"): name for name, route in routes.items()}
+    answered = {props(rr).get("RouteId", {}).get("Ref") for rr in route_responses.values()
+                if isinstance(props(rr).get("RouteId"), dict)}
+    for action in actions:
+        route = keys.get(action)
+        if route is None:
+            fail(f"action {action}: no AWS::ApiGatewayV2::Route with RouteKey {action}")
+        elif route not in answered:
+            fail(f"action {action}: route {route} has no AWS::ApiGatewayV2::RouteResponse")
+    for special in sorted(SPECIAL_ROUTES):
+        if special not in keys:
+            fail(f"no {special} route")
+    targeted = set()
+    for key, route in keys.items():
+        if key not in actions and key not in SPECIAL_ROUTES:
+            fail(f"route {route}: RouteKey {key!r} is no action of protocol.rs")
+        integration = referenced_resource(props(routes[route]).get("Target"))
+        if integration not in integrations:
+            fail(f"route {route} ({key}): Target is not integrations/${{<Integration>}} of this template")
+        targeted.add(integration)
+    for integration in sorted(targeted & set(integrations)):
+        function_behind(props(integrations[integration]).get("IntegrationUri"), f"integration {integration}")
+    for name, authorizer in of_type("AWS::ApiGatewayV2::Authorizer").items():
+        function_behind(props(authorizer).get("AuthorizerUri"), f"authorizer {name}")
+
+    # Table names: what Config::from_env requires, pointing at declared tables.
+    variables = (((template.get("Globals") or {}).get("Function") or {}).get("Environment") or {}).get("Variables") or {}
+    for variable in required_table_vars():
+        value = variables.get(variable)
+        if not (isinstance(value, dict) and value.get("Ref") in tables):
+            fail(f"Globals.Function.Environment: {variable} must be !Ref <an AWS::DynamoDB::Table>")
+
+    # IAM: explicit statements, no wildcard resource or action.
+    statements = []
+    for name, function in functions.items():
+        policies = props(function).get("Policies", [])
+        for index, policy in enumerate(policies if isinstance(policies, list) else [policies]):
+            if isinstance(policy, dict) and "Statement" in policy:
+                statements += [(f"{name}.Policies[{index}]", s) for s in policy["Statement"]]
+            else:
+                label = next(iter(policy)) if isinstance(policy, dict) else policy
+                fail(f"{name}.Policies[{index}]: {label!r} is not an explicit Statement list")
+
+    def collect(node, path):
+        if isinstance(node, dict) and isinstance(node.get("Statement"), list) and path[-1:] != ("Policies",):
+            statements.extend(("/".join(path), s) for s in node["Statement"])
+
+    for name, resource in resources.items():
+        if resource.get("Type", "").startswith("AWS::IAM::"):
+            walk(props(resource), collect, (name,))
+    for where, statement in statements:
+        as_list = lambda v: v if isinstance(v, list) else [v]  # noqa: E731
+        if "*" in as_list(statement.get("Resource")) or "NotResource" in statement:
+            fail(f"{where}: statement {statement.get('Sid', '')!r} allows Resource \"*\" (or uses NotResource)")
+        for action in as_list(statement.get("Action")):
+            if isinstance(action, str) and (action == "*" or action.endswith(":*")):
+                fail(f"{where}: statement {statement.get('Sid', '')!r} allows the wildcard action {action}")
+
+    # Functions allowed to push through @connections know where it is.
+    for name, function in functions.items():
+        pushes = any(isinstance(s, dict) and "execute-api:ManageConnections" in str(s.get("Action"))
+                     for policy in props(function).get("Policies", []) if isinstance(policy, dict)
+                     for s in policy.get("Statement", []))
+        env = ((props(function).get("Environment") or {}).get("Variables") or {})
+        if pushes and "CIRRUS_CONNECTIONS_ENDPOINT" not in env and "CIRRUS_CONNECTIONS_ENDPOINT" not in variables:
+            fail(f"{name}: may ManageConnections but has no CIRRUS_CONNECTIONS_ENDPOINT")
+
+    # Tables: on-demand, point-in-time recovery, encryption at rest.
+    for name, table in tables.items():
+        p = props(table)
+        if p.get("BillingMode") != "PAY_PER_REQUEST":
+            fail(f"{name}: BillingMode must be PAY_PER_REQUEST")
+        if (p.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled") is not True:
+            fail(f"{name}: PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled must be true")
+        if (p.get("SSESpecification") or {}).get("SSEEnabled") is not True:
+            fail(f"{name}: SSESpecification.SSEEnabled must be true")
+
+    check_references(template)
+
+    if errors:
+        print(f"check-template: {path.name}: {len(errors)} problem(s)", file=sys.stderr)
+        for error in errors:
+            print(f"  - {error}", file=sys.stderr)
+        sys.exit(1)
+    print(f"template: {len(actions)} actions routed, {len(functions)} functions, "
+          f"{len(tables)} tables, IAM scoped ({len(statements)} statements)")
+
+
+if __name__ == "__main__":
+    main()
