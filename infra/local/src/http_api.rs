@@ -72,11 +72,11 @@ async fn info(State(hub): State<Arc<Hub>>, Path(params): Path<HashMap<String, St
     let last_active = u64::try_from(socket.last_active_ms.load(Ordering::Relaxed)).unwrap_or_default();
     let last_active = SystemTime::UNIX_EPOCH + Duration::from_millis(last_active);
     Json(serde_json::json!({
-        "ConnectedAt": humantime::format_rfc3339_millis(socket.connected_at).to_string(),
-        "LastActiveAt": humantime::format_rfc3339_millis(last_active).to_string(),
-        "Identity": {
-            "SourceIp": socket.source_ip.map(|addr| addr.ip().to_string()),
-            "UserAgent": socket.user_agent,
+        "connectedAt": humantime::format_rfc3339_millis(socket.connected_at).to_string(),
+        "lastActiveAt": humantime::format_rfc3339_millis(last_active).to_string(),
+        "identity": {
+            "sourceIp": socket.source_ip.map(|addr| addr.ip().to_string()),
+            "userAgent": socket.user_agent,
         },
     }))
     .into_response()

@@ -1,8 +1,8 @@
-//! Where the store's tables are, read once from the environment.
+//! Where the store's tables and the connections API are, read once from the environment.
 
 use crate::error::{Result, StoreError};
 
-/// Table names and the optional endpoint override.
+/// Table names, the optional endpoint override and the `@connections` endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// Live WebSocket connections (`CIRRUS_CONNECTIONS_TABLE`).
@@ -14,19 +14,23 @@ pub struct Config {
     /// Endpoint to use instead of AWS's (`CIRRUS_AWS_ENDPOINT`; the SDK also honours
     /// `AWS_ENDPOINT_URL` by itself).
     pub endpoint: Option<String>,
+    /// The WebSocket API's management endpoint,
+    /// `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`
+    /// (`CIRRUS_CONNECTIONS_ENDPOINT`; optional here, required by `ApiGatewayGateway`).
+    pub connections_endpoint: Option<String>,
 }
 
 impl Config {
-    /// Reads the configuration from the environment; every table name is required.
+    /// Reads the configuration from the environment; every table name is required, empty
+    /// optional variables count as unset.
     pub fn from_env() -> Result<Self> {
         let var = |name: &'static str| std::env::var(name).map_err(|_| StoreError::MissingEnv(name));
         Ok(Self {
             connections_table: var("CIRRUS_CONNECTIONS_TABLE")?,
             messages_table: var("CIRRUS_MESSAGES_TABLE")?,
             conversations_table: var("CIRRUS_CONVERSATIONS_TABLE")?,
-            endpoint: std::env::var("CIRRUS_AWS_ENDPOINT")
-                .ok()
-                .filter(|endpoint| !endpoint.is_empty()),
+            endpoint: optional("CIRRUS_AWS_ENDPOINT"),
+            connections_endpoint: optional("CIRRUS_CONNECTIONS_ENDPOINT"),
         })
     }
 
@@ -38,6 +42,12 @@ impl Config {
             messages_table: format!("{prefix}-messages"),
             conversations_table: format!("{prefix}-conversations"),
             endpoint: None,
+            connections_endpoint: None,
         }
     }
+}
+
+/// An optional variable; unset and empty are the same.
+fn optional(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
 }

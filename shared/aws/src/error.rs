@@ -1,4 +1,5 @@
-//! The one error type of the DynamoDB store; it reaches services as `cirrus_core::Error::Store`.
+//! The error types of the crate: [`StoreError`] (the DynamoDB store and configuration) reaches
+//! services as `cirrus_core::Error::Store`, [`GatewayError`] as `cirrus_core::Error::Gateway`.
 
 use aws_sdk_dynamodb::error::SdkError;
 
@@ -53,5 +54,31 @@ impl From<aws_sdk_dynamodb::Error> for StoreError {
 impl From<StoreError> for cirrus_core::Error {
     fn from(err: StoreError) -> Self {
         cirrus_core::Error::store(err)
+    }
+}
+
+/// What can go wrong talking to API Gateway's `@connections` API (a gone connection is not an
+/// error).
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// A call failed for good, or was still throttled or failing after the last attempt.
+    #[error("{operation} failed after {attempts} attempt(s)")]
+    Sdk {
+        /// The API operation (`PostToConnection`, …).
+        operation: &'static str,
+        /// Calls made.
+        attempts: u32,
+        /// The last failure.
+        #[source]
+        source: Box<aws_sdk_apigatewaymanagement::Error>,
+    },
+    /// `GetConnection` answered without a field it always returns.
+    #[error("GetConnection answer lacks `{0}`")]
+    MissingField(&'static str),
+}
+
+impl From<GatewayError> for cirrus_core::Error {
+    fn from(err: GatewayError) -> Self {
+        cirrus_core::Error::gateway(err)
     }
 }

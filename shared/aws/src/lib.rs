@@ -1,10 +1,13 @@
-//! Cirrus AWS backend: the DynamoDB store.
+//! Cirrus AWS backend: the DynamoDB store and the API Gateway connection gateway.
 //!
 //! [`DynamoStore`] implements the three store ports of `cirrus_core::ports`
 //! (`ConnectionStore`, `MessageStore`, `ConversationStore`) over three on-demand tables, and
 //! passes the same conformance suite as the SQLite store (against moto in the tests). The table
 //! layout, what each operation reads and writes, and what a send costs are in this crate's
 //! `README.md`; [`create_tables`] creates the tables as `template.yaml` declares them.
+//!
+//! [`ApiGatewayGateway`] implements `ConnectionGateway` over the WebSocket API's `@connections`
+//! management API (`CIRRUS_CONNECTIONS_ENDPOINT`), with [`ApiGatewayGateway::info`] on top.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), cirrus_aws::StoreError> {
@@ -16,12 +19,14 @@ mod config;
 mod connections;
 mod conversations;
 mod error;
+mod gateway;
 mod item;
 mod messages;
 mod store;
 mod tables;
 
 pub use config::Config;
-pub use error::{Result, StoreError};
+pub use error::{GatewayError, Result, StoreError};
+pub use gateway::{ApiGatewayGateway, Backoff, ConnectionInfo};
 pub use store::DynamoStore;
 pub use tables::{CONNECTIONS_BY_USER, create_tables};

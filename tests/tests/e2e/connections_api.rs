@@ -41,9 +41,9 @@ async fn post_get_and_delete_a_connection() {
     // THEN it gets API Gateway's fields
     assert_eq!(info.status(), 200);
     let info: serde_json::Value = info.json().await.unwrap();
-    assert!(info["ConnectedAt"].as_str().unwrap().ends_with('Z'));
-    assert!(info["LastActiveAt"].as_str().is_some());
-    assert_eq!(info["Identity"]["SourceIp"], "127.0.0.1");
+    assert!(info["connectedAt"].as_str().unwrap().ends_with('Z'));
+    assert!(info["lastActiveAt"].as_str().is_some());
+    assert_eq!(info["identity"]["sourceIp"], "127.0.0.1");
 
     // WHEN it deletes the connection
     let deleted = http
