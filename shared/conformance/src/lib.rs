@@ -4,7 +4,7 @@
 //! Each case is a public async function taking [`Stores`]; [`conformance_suite!`] expands to one
 //! `#[tokio::test]` per case, so each shows by name in the test output:
 //!
-//! ```ignore
+//! ```text
 //! mod in_memory {
 //!     cirrus_conformance::conformance_suite!(|| async {
 //!         cirrus_conformance::Stores::new(MyStore::connect().await.expect("store"))
