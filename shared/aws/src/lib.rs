@@ -9,6 +9,8 @@
 //! [`ApiGatewayGateway`] implements `ConnectionGateway` over the WebSocket API's `@connections`
 //! management API (`CIRRUS_CONNECTIONS_ENDPOINT`), with [`ApiGatewayGateway::info`] on top.
 //!
+//! [`ports_from_env`] wires both into the service `Ports` of a Lambda function's cold start.
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), cirrus_aws::StoreError> {
 //! let store = cirrus_aws::DynamoStore::from_env().await?;
@@ -22,11 +24,13 @@ mod error;
 mod gateway;
 mod item;
 mod messages;
+mod ports;
 mod store;
 mod tables;
 
 pub use config::Config;
 pub use error::{GatewayError, Result, StoreError};
 pub use gateway::{ApiGatewayGateway, Backoff, ConnectionInfo};
+pub use ports::{Push, ports_from_env};
 pub use store::DynamoStore;
 pub use tables::{CONNECTIONS_BY_USER, create_tables};

@@ -1,0 +1,21 @@
+//! Lambda `disconnect`: the WebSocket `$disconnect` route, which drops the connection record.
+//! It never pushes to connections.
+//!
+//! Environment: `cirrus_aws::Config::from_env` (the table names, optional endpoints).
+
+use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+use cirrus_aws::Push;
+use cirrus_handlers::Deps;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let deps = &Deps::new(cirrus_aws::ports_from_env(Push::Never).await?);
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
+            Ok::<_, Error>(cirrus_handlers::disconnect::disconnect(deps, event.payload).await)
+        },
+    ))
+    .await
+}

@@ -1,0 +1,21 @@
+//! Lambda `message`: every WebSocket message route (`$default` and one per action), which
+//! runs the action and pushes deliveries over `CIRRUS_CONNECTIONS_ENDPOINT` (required).
+//!
+//! Environment: `cirrus_aws::Config::from_env` (the table names, optional endpoints).
+
+use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+use cirrus_aws::Push;
+use cirrus_handlers::Deps;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let deps = &Deps::new(cirrus_aws::ports_from_env(Push::Required).await?);
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
+            Ok::<_, Error>(cirrus_handlers::message::message(deps, event.payload).await)
+        },
+    ))
+    .await
+}
