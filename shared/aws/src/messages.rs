@@ -67,7 +67,7 @@ impl DynamoStore {
             {
                 Ok(_) => {
                     self.write_overflow(later).await?;
-                    return Ok(Appended::New(stored(message, seq)));
+                    return Ok(Appended::New(message.stored(seq)));
                 }
                 Err(err) => match err.into_service_error() {
                     // Another writer took the seq, claimed the clientMsgId or created an inbox
@@ -423,20 +423,6 @@ fn message_item(message: &NewMessage, seq: u64, body: &str) -> Item {
         item.insert("cloudCustomData".to_owned(), s(data));
     }
     item
-}
-
-fn stored(message: &NewMessage, seq: u64) -> StoredMessage {
-    StoredMessage {
-        stream: message.stream.clone(),
-        seq,
-        msg_id: message.msg_id.clone(),
-        from: message.from.clone(),
-        to: message.to.clone(),
-        time: message.time,
-        client_msg_id: message.client_msg_id.clone(),
-        body: message.body.clone(),
-        cloud_custom_data: message.cloud_custom_data.clone(),
-    }
 }
 
 pub(crate) fn message_from_item(item: &Item) -> Result<StoredMessage> {

@@ -70,6 +70,23 @@ pub struct InboxUpdate {
     pub mark_read: bool,
 }
 
+impl NewMessage {
+    /// The message as stored once it has been given `seq`.
+    pub fn stored(&self, seq: u64) -> StoredMessage {
+        StoredMessage {
+            stream: self.stream.clone(),
+            seq,
+            msg_id: self.msg_id.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            time: self.time,
+            client_msg_id: self.client_msg_id.clone(),
+            body: self.body.clone(),
+            cloud_custom_data: self.cloud_custom_data.clone(),
+        }
+    }
+}
+
 impl InboxUpdate {
     /// The entries a one-to-one message touches: the sender's (read, since they wrote it) and the
     /// recipient's (unread). A note to oneself touches one entry.

@@ -101,17 +101,8 @@ fn append(conn: &Connection, message: &NewMessage, body: &str, conversations: &[
         touch.execute(params![update.owner.as_str(), conversation, stream, read_seq])?;
     }
 
-    Ok(Appended::New(StoredMessage {
-        seq: u64::try_from(seq).map_err(|_| StoreError::BadValue { column: "last_seq" })?,
-        stream: message.stream.clone(),
-        msg_id: message.msg_id.clone(),
-        from: message.from.clone(),
-        to: message.to.clone(),
-        time: message.time,
-        client_msg_id: message.client_msg_id.clone(),
-        body: message.body.clone(),
-        cloud_custom_data: message.cloud_custom_data.clone(),
-    }))
+    let seq = u64::try_from(seq).map_err(|_| StoreError::BadValue { column: "last_seq" })?;
+    Ok(Appended::New(message.stored(seq)))
 }
 
 /// A page of a stream in ascending seq order (see [`MessageStore::history`]).
