@@ -1,6 +1,7 @@
 //! [`ConversationStore`] for [`DynamoStore`]: per-user inbox rows joined with their stream heads.
 //!
-//! An inbox row (`owner`, `conversationId`) holds only the stream and the owner's read pointer;
+//! An inbox row (`owner`, `conversationId`) holds only the stream and the owner's read pointer
+//! (in a one-to-one stream the head also holds each side's newest own seq; the larger counts);
 //! the last seq, activity time and last message come from the stream (its head item and the
 //! message at the head's seq), so a group send does not write once per member. The list is
 //! ordered in memory by (`updatedAt`, conversation id) descending, as the SQLite store orders it.
@@ -64,9 +65,14 @@ impl ConversationStore for DynamoStore {
         let Some(row) = self.row(owner, conversation).await? else {
             return Ok(None);
         };
-        let last = self.head(&row.stream).await?.map_or(0, |head| head.last_seq);
+        let head = self.head(&row.stream).await?;
+        let last = head.as_ref().map_or(0, |head| head.last_seq);
+        let read = head
+            .as_ref()
+            .map_or(0, |head| head.read_of(owner))
+            .max(row.read_seq);
         let target = seq.min(last);
-        if target > row.read_seq {
+        if target > read {
             // Only ever up: a concurrent, larger pointer wins the condition.
             let moved = self
                 .client
@@ -109,7 +115,7 @@ impl DynamoStore {
 
     async fn entry(&self, owner: &UserId, row: Row) -> Result<ConversationEntry> {
         let head = self.head(&row.stream).await?;
-        let last_message = match head {
+        let last_message = match &head {
             Some(head) if head.last_seq > HEAD_SEQ => self.message(&row.stream, head.last_seq).await?,
             _ => None,
         };
@@ -182,7 +188,7 @@ impl DynamoStore {
             .collect::<Vec<_>>();
         let mut last_messages = HashMap::new();
         for item in self
-            .batch_get(&self.config.messages_table, last_keys, None, &[])
+            .batch_get(&self.config.messages_table, last_keys, None, &[], true)
             .await?
         {
             let message = message_from_item(&item)?;
@@ -191,7 +197,7 @@ impl DynamoStore {
         Ok(keyed
             .into_iter()
             .map(|(_, row)| {
-                let head = heads.get(row.stream.as_str()).copied();
+                let head = heads.get(row.stream.as_str()).cloned();
                 let last = last_messages.get(row.stream.as_str()).cloned();
                 assemble(owner, row, head, last)
             })
@@ -208,7 +214,7 @@ impl DynamoStore {
             .collect();
         let mut heads = HashMap::new();
         for item in self
-            .batch_get(&self.config.messages_table, keys, None, &[])
+            .batch_get(&self.config.messages_table, keys, None, &[], true)
             .await?
         {
             heads.insert(get_s(&item, "stream")?.to_owned(), Head::from_item(&item)?);
@@ -223,13 +229,21 @@ fn assemble(
     head: Option<Head>,
     last_message: Option<cirrus_core::message::StoredMessage>,
 ) -> ConversationEntry {
-    let (last_seq, updated_at) = head.map_or((0, 0), |head| (head.last_seq, head.updated_at));
+    let (last_seq, updated_at) = head
+        .as_ref()
+        .map_or((0, 0), |head| (head.last_seq, head.updated_at));
+    // One-to-one streams keep each side's newest own message on the head; a row's pointer is
+    // what the owner marked read.
+    let read_seq = head
+        .as_ref()
+        .map_or(0, |head| head.read_of(owner))
+        .max(row.read_seq);
     ConversationEntry {
         owner: owner.clone(),
         conversation_id: row.conversation_id,
         stream: row.stream,
         last_seq,
-        read_seq: row.read_seq,
+        read_seq,
         last_message,
         updated_at,
     }

@@ -30,8 +30,8 @@ pub enum StoreError {
     /// A message body could not be encoded or decoded.
     #[error("message body is not valid JSON")]
     BadBody(#[from] serde_json::Error),
-    /// An append lost the race for the next seq too many times in a row.
-    #[error("gave up appending after {0} conflicting attempts")]
+    /// An append kept finding its idempotency claim taken over by other writers.
+    #[error("gave up appending after {0} claim takeovers")]
     Contention(u32),
 }
 

@@ -4,8 +4,7 @@ use crate::config::Config;
 use crate::error::Result;
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::Client;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// The DynamoDB store: implements `ConnectionStore`, `MessageStore` and `ConversationStore`.
 ///
@@ -14,9 +13,6 @@ use std::sync::{Arc, Mutex};
 pub struct DynamoStore {
     pub(crate) client: Client,
     pub(crate) config: Arc<Config>,
-    /// Appends of this process to one stream take turns, so they do not burn transactions
-    /// conflicting with each other; other processes are kept out by the transaction's condition.
-    stream_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl DynamoStore {
@@ -25,7 +21,6 @@ impl DynamoStore {
         Self {
             client,
             config: Arc::new(config),
-            stream_locks: Arc::default(),
         }
     }
 
@@ -49,18 +44,5 @@ impl DynamoStore {
     /// The table names.
     pub fn config(&self) -> &Config {
         &self.config
-    }
-
-    /// The in-process turn of `stream` (see `stream_locks`).
-    pub(crate) fn stream_lock(&self, stream: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self
-            .stream_locks
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Forget streams nobody is appending to, so the map stays small.
-        if locks.len() > 1024 {
-            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
-        }
-        locks.entry(stream.to_owned()).or_default().clone()
     }
 }
