@@ -18,6 +18,12 @@ pub struct Config {
     /// `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`
     /// (`CIRRUS_CONNECTIONS_ENDPOINT`; optional here, required by `ApiGatewayGateway`).
     pub connections_endpoint: Option<String>,
+    /// The offline-push SQS queue's URL (`CIRRUS_PUSH_QUEUE_URL`; required by `SqsQueue`).
+    pub push_queue_url: Option<String>,
+    /// The large fan-out SQS queue's URL (`CIRRUS_FANOUT_QUEUE_URL`; required by `SqsQueue`).
+    pub fanout_queue_url: Option<String>,
+    /// The media bucket's name (`CIRRUS_MEDIA_BUCKET`; required by `S3Media`).
+    pub media_bucket: Option<String>,
 }
 
 impl Config {
@@ -31,6 +37,9 @@ impl Config {
             conversations_table: var("CIRRUS_CONVERSATIONS_TABLE")?,
             endpoint: optional("CIRRUS_AWS_ENDPOINT"),
             connections_endpoint: optional("CIRRUS_CONNECTIONS_ENDPOINT"),
+            push_queue_url: optional("CIRRUS_PUSH_QUEUE_URL"),
+            fanout_queue_url: optional("CIRRUS_FANOUT_QUEUE_URL"),
+            media_bucket: optional("CIRRUS_MEDIA_BUCKET"),
         })
     }
 
@@ -43,6 +52,9 @@ impl Config {
             conversations_table: format!("{prefix}-conversations"),
             endpoint: None,
             connections_endpoint: None,
+            push_queue_url: None,
+            fanout_queue_url: None,
+            media_bucket: None,
         }
     }
 }

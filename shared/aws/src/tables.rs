@@ -6,7 +6,7 @@ use crate::error::{Result, StoreError};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 use std::time::Duration;
 
@@ -29,8 +29,8 @@ fn attribute(name: &str, kind: ScalarAttributeType) -> Result<AttributeDefinitio
         .map_err(StoreError::Build)
 }
 
-/// Creates the three tables (on-demand billing) with their index and TTL, and waits until they
-/// are active. Fails if one exists already.
+/// Creates whichever of the three tables (on-demand billing, with their index and TTL) do not
+/// exist yet, and waits until all are active. Idempotent: tables that exist are left as they are.
 pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
     use KeyType::{Hash, Range};
     use ScalarAttributeType::{N, S};
@@ -53,7 +53,8 @@ pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
         )
         .send()
         .await
-        .map_err(StoreError::sdk)?;
+        .map(|_| ())
+        .or_else(table_exists)?;
     client
         .create_table()
         .table_name(&config.messages_table)
@@ -64,7 +65,8 @@ pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
         .key_schema(key("seq", Range)?)
         .send()
         .await
-        .map_err(StoreError::sdk)?;
+        .map(|_| ())
+        .or_else(table_exists)?;
     client
         .create_table()
         .table_name(&config.conversations_table)
@@ -75,7 +77,8 @@ pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
         .key_schema(key("conversationId", Range)?)
         .send()
         .await
-        .map_err(StoreError::sdk)?;
+        .map(|_| ())
+        .or_else(table_exists)?;
 
     for table in [
         &config.connections_table,
@@ -83,6 +86,19 @@ pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
         &config.conversations_table,
     ] {
         wait_active(client, table).await?;
+    }
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(&config.connections_table)
+        .send()
+        .await
+        .map_err(StoreError::sdk)?;
+    let enabled = ttl
+        .time_to_live_description()
+        .and_then(|description| description.time_to_live_status())
+        .is_some_and(|status| matches!(status, TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling));
+    if enabled {
+        return Ok(());
     }
     client
         .update_time_to_live()
@@ -98,6 +114,19 @@ pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
         .await
         .map_err(StoreError::sdk)?;
     Ok(())
+}
+
+/// Turns "the table exists already" into success; `create_tables` is idempotent.
+fn table_exists(
+    err: aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::create_table::CreateTableError,
+        aws_sdk_dynamodb::config::http::HttpResponse,
+    >,
+) -> Result<()> {
+    match err.as_service_error() {
+        Some(service) if service.is_resource_in_use_exception() => Ok(()),
+        _ => Err(StoreError::sdk(err)),
+    }
 }
 
 async fn wait_active(client: &Client, table: &str) -> Result<()> {

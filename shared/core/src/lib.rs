@@ -9,6 +9,7 @@ pub mod element;
 pub mod error;
 pub mod ids;
 pub mod limits;
+pub mod media;
 pub mod message;
 pub mod ports;
 pub mod protocol;

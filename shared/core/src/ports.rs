@@ -4,9 +4,11 @@ use crate::conversation::{ConversationCursor, ConversationEntry};
 use crate::element::Element;
 use crate::error::Result;
 use crate::ids::{ClientMsgId, ConnectionId, ConversationId, MsgId, StreamKey, UserId};
+use crate::media::{MediaKey, PresignedUrl};
 use crate::message::{StoredMessage, Target};
 use async_trait::async_trait;
 use bytes::Bytes;
+use std::time::Duration;
 
 /// A live WebSocket connection as recorded at `$connect`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,4 +185,52 @@ pub trait ConnectionGateway: Send + Sync {
     async fn post(&self, connection: &ConnectionId, data: Bytes) -> Result<PostOutcome>;
     /// Closes a connection; closing one that is gone is not an error.
     async fn close(&self, connection: &ConnectionId) -> Result<()>;
+}
+
+/// The background work queues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QueueName {
+    /// Offline push notifications for recipients with no live connection.
+    Push,
+    /// Shards of a fan-out too large to deliver within one request.
+    Fanout,
+}
+
+/// One unit of background work: an opaque JSON payload its consumer knows how to read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    /// The payload, delivered to the consumer as it was enqueued.
+    pub payload: serde_json::Value,
+}
+
+impl From<serde_json::Value> for Job {
+    fn from(payload: serde_json::Value) -> Self {
+        Self { payload }
+    }
+}
+
+/// Hands work to asynchronous consumers (SQS in AWS).
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// Enqueues every job, or fails: once this returns `Ok` each job is durably queued (at least
+    /// once; consumers must tolerate duplicates). Jobs are not ordered.
+    async fn enqueue(&self, queue: QueueName, jobs: Vec<Job>) -> Result<()>;
+}
+
+/// Media object storage that clients reach directly with presigned URLs (S3 in AWS).
+#[async_trait]
+pub trait MediaStore: Send + Sync {
+    /// A `PUT` URL that stores exactly `content_length` bytes of `content_type` at `key`;
+    /// `expires` may not exceed [`crate::media::MAX_URL_EXPIRY`].
+    async fn upload_url(
+        &self,
+        key: &MediaKey,
+        content_type: &str,
+        content_length: u64,
+        expires: Duration,
+    ) -> Result<PresignedUrl>;
+
+    /// A `GET` URL for the object at `key`; `expires` may not exceed
+    /// [`crate::media::MAX_URL_EXPIRY`].
+    async fn download_url(&self, key: &MediaKey, expires: Duration) -> Result<PresignedUrl>;
 }
