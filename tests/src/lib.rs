@@ -1,12 +1,14 @@
-//! Helpers for the end-to-end suites: a local stack on free ports with a fresh in-memory store per
-//! test, and a raw WebSocket test client that speaks the wire protocol frame by frame.
+//! Helpers for the end-to-end suites: a local stack on free ports with a fresh store per test (an
+//! in-memory SQLite database, or new DynamoDB tables on this process's moto server), and a raw
+//! WebSocket test client that speaks the wire protocol frame by frame.
 
 use anyhow::{Context as _, bail};
 use cirrus_core::usersig::UserSigKey;
-use cirrus_local::{LocalConfig, LocalStack};
+use cirrus_local::{AwsStorage, LocalConfig, LocalStack, Storage};
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -31,15 +33,48 @@ pub fn now_secs() -> i64 {
         .unwrap_or_default()
 }
 
+/// The store an end-to-end suite runs on: each suite binary picks one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded store, in memory.
+    Sqlite,
+    /// The AWS backend on moto: fresh tables, queues and bucket per stack.
+    Aws,
+}
+
+impl Backend {
+    /// Fresh storage of this kind, unique to the caller.
+    pub fn storage(self) -> Storage {
+        match self {
+            Self::Sqlite => Storage::Memory,
+            Self::Aws => {
+                static NEXT: AtomicU32 = AtomicU32::new(0);
+                let prefix = format!(
+                    "e2e-{}-{}",
+                    std::process::id(),
+                    NEXT.fetch_add(1, Ordering::Relaxed)
+                );
+                Storage::Aws(Box::new(AwsStorage {
+                    sdk: cirrus_aws::moto::sdk(),
+                    tables: cirrus_aws::Config::with_prefix(&prefix),
+                    create: true,
+                    prefix,
+                }))
+            }
+        }
+    }
+}
+
 impl TestStack {
-    /// A stack with the test defaults (loopback, free ports, in-memory store, development key).
-    pub async fn start() -> Self {
-        Self::start_with(|_| {}).await
+    /// A stack with the test defaults (loopback, free ports, fresh store, development key).
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, |_| {}).await
     }
 
     /// A stack with the test defaults adjusted by `adjust`.
-    pub async fn start_with(adjust: impl FnOnce(&mut LocalConfig)) -> Self {
+    pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut LocalConfig)) -> Self {
         let mut config = LocalConfig::for_tests();
+        config.storage = backend.storage();
         adjust(&mut config);
         let key = config.key.clone();
         let stack = LocalStack::start(config).await.expect("local stack starts");

@@ -1,5 +1,6 @@
 //! The Cirrus local stack: one process that emulates API Gateway's WebSocket API and `@connections`
-//! API in front of the same handlers the Lambda functions run, over the embedded SQLite store.
+//! API in front of the same handlers the Lambda functions run, over the embedded SQLite store or
+//! the AWS backend (DynamoDB on moto, LocalStack-likes or AWS itself).
 
 pub mod events;
 pub mod http_api;
@@ -10,8 +11,10 @@ use anyhow::Context as _;
 use axum::Router;
 use axum::routing::get;
 use axum::serve::ListenerExt as _;
+use cirrus_aws::DynamoStore;
 use cirrus_core::clock::{Clock, IdGen, SystemClock, UuidIds};
 use cirrus_core::limits::Limits;
+use cirrus_core::ports::{ConnectionStore, ConversationStore, MessageStore};
 use cirrus_core::service::Ports;
 use cirrus_core::usersig::UserSigKey;
 use cirrus_embedded::{SqliteStore, StoreOptions};
@@ -28,12 +31,93 @@ use tokio::task::JoinHandle;
 pub use ws::SocketLimits;
 
 /// Where the local stack keeps its data.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Storage {
     /// A SQLite database file in this directory.
     Dir(PathBuf),
     /// An in-memory database, gone when the process exits.
     Memory,
+    /// The DynamoDB tables of the AWS backend.
+    Aws(Box<AwsStorage>),
+}
+
+/// The AWS backend as the local stack uses it.
+#[derive(Debug, Clone)]
+pub struct AwsStorage {
+    /// Region, credentials and endpoint of every client.
+    pub sdk: aws_config::SdkConfig,
+    /// Table names (and queue / bucket names where set).
+    pub tables: cirrus_aws::Config,
+    /// Create the tables, and queues and bucket named after `prefix`, if they are missing.
+    pub create: bool,
+    /// Names the queues and bucket `create` makes (`{prefix}-push`, `{prefix}-media`, …).
+    pub prefix: String,
+}
+
+/// The store behind the local stack.
+#[derive(Clone)]
+enum Backend {
+    Sqlite(Arc<SqliteStore>),
+    Dynamo(Arc<DynamoStore>),
+}
+
+impl Backend {
+    async fn open(storage: &Storage, sqlite: &StoreOptions) -> anyhow::Result<Self> {
+        Ok(match storage {
+            Storage::Memory => Self::Sqlite(Arc::new(
+                SqliteStore::open_in_memory().context("opening the in-memory database")?,
+            )),
+            Storage::Dir(dir) => Self::Sqlite(Arc::new(
+                SqliteStore::open(dir.join("cirrus.db"), sqlite.clone())
+                    .with_context(|| format!("opening the database in {}", dir.display()))?,
+            )),
+            Storage::Aws(aws) => {
+                let client = aws_sdk_dynamodb::Client::new(&aws.sdk);
+                let mut tables = aws.tables.clone();
+                if aws.create {
+                    cirrus_aws::create_tables(&client, &tables)
+                        .await
+                        .context("creating the DynamoDB tables")?;
+                    let made = cirrus_aws::create_queues_and_bucket(&aws.sdk, &aws.prefix)
+                        .await
+                        .context("creating the queues and the media bucket")?;
+                    tracing::info!(?made, "AWS resources ready");
+                    tables.push_queue_url.get_or_insert(made.push_queue_url);
+                    tables.fanout_queue_url.get_or_insert(made.fanout_queue_url);
+                    tables.media_bucket.get_or_insert(made.media_bucket);
+                }
+                Self::Dynamo(Arc::new(DynamoStore::new(client, tables)))
+            }
+        })
+    }
+
+    fn connections(&self) -> Arc<dyn ConnectionStore> {
+        match self {
+            Self::Sqlite(store) => store.clone(),
+            Self::Dynamo(store) => store.clone(),
+        }
+    }
+
+    fn messages(&self) -> Arc<dyn MessageStore> {
+        match self {
+            Self::Sqlite(store) => store.clone(),
+            Self::Dynamo(store) => store.clone(),
+        }
+    }
+
+    fn conversations(&self) -> Arc<dyn ConversationStore> {
+        match self {
+            Self::Sqlite(store) => store.clone(),
+            Self::Dynamo(store) => store.clone(),
+        }
+    }
+
+    async fn close(&self) {
+        if let Self::Sqlite(store) = self {
+            store.close().await;
+            tracing::info!(stats = ?store.stats(), "store closed");
+        }
+    }
 }
 
 /// Everything the local stack can be told.
@@ -115,7 +199,7 @@ pub struct LocalStack {
     ws_addr: SocketAddr,
     http_addr: SocketAddr,
     hub: Arc<Hub>,
-    store: Arc<SqliteStore>,
+    store: Backend,
     shutdown: watch::Sender<bool>,
     sockets: Arc<TaskCount>,
     servers: Vec<JoinHandle<std::io::Result<()>>>,
@@ -124,24 +208,24 @@ pub struct LocalStack {
 impl LocalStack {
     /// Opens the store, binds both listeners and starts serving.
     pub async fn start(config: LocalConfig) -> anyhow::Result<Self> {
-        let store = Arc::new(match &config.storage {
-            Storage::Memory => SqliteStore::open_in_memory().context("opening the in-memory database")?,
-            Storage::Dir(dir) => SqliteStore::open(dir.join("cirrus.db"), config.sqlite.clone())
-                .with_context(|| format!("opening the database in {}", dir.display()))?,
-        });
-        // No socket survives a restart, so no connection record may either.
-        store
-            .clear_connections()
-            .await
-            .context("clearing stale connection records")?;
+        let store = Backend::open(&config.storage, &config.sqlite).await?;
+        // No socket survives a restart, so no connection record may either. (Shared DynamoDB
+        // tables may hold other processes' connections: there a stale record is dropped when a
+        // post to it answers Gone.)
+        if let Backend::Sqlite(sqlite) = &store {
+            sqlite
+                .clear_connections()
+                .await
+                .context("clearing stale connection records")?;
+        }
 
         let hub = Arc::new(Hub::default());
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let ids: Arc<dyn IdGen> = Arc::new(UuidIds);
         let ports = Ports {
-            connections: store.clone(),
-            messages: store.clone(),
-            conversations: store.clone(),
+            connections: store.connections(),
+            messages: store.messages(),
+            conversations: store.conversations(),
             gateway: Arc::new(LocalGateway::new(hub.clone())),
             clock: clock.clone(),
             ids: ids.clone(),
@@ -210,9 +294,9 @@ impl LocalStack {
         self.hub.len()
     }
 
-    /// The store, for inspection in tests.
-    pub fn store(&self) -> &Arc<SqliteStore> {
-        &self.store
+    /// The connection records, for inspection in tests.
+    pub fn connections(&self) -> Arc<dyn ConnectionStore> {
+        self.store.connections()
     }
 
     /// Stops accepting, closes every socket with 1001 (running `$disconnect` for each), and waits
@@ -230,7 +314,6 @@ impl LocalStack {
             let _ = server.await;
         }
         self.store.close().await;
-        tracing::info!(stats = ?self.store.stats(), "store closed");
     }
 }
 

@@ -3,7 +3,7 @@
 use anyhow::Context as _;
 use cirrus_core::usersig::{DEV_APP_ID, DEV_SECRET_KEY, UserSigKey};
 use cirrus_embedded::{StoreOptions, Synchronous};
-use cirrus_local::{LocalConfig, LocalStack, SocketLimits, Storage};
+use cirrus_local::{AwsStorage, LocalConfig, LocalStack, SocketLimits, Storage};
 use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,6 +43,20 @@ struct Args {
     /// SQLite page cache of the writer, in MiB (reads of hot index pages stay in memory).
     #[arg(long, default_value_t = 128)]
     cache_mib: u32,
+    /// Where messages live: `sqlite` (embedded, the default) or `aws` (DynamoDB, with the
+    /// standard AWS configuration: region, credentials, `AWS_ENDPOINT_URL`).
+    #[arg(long, default_value = "sqlite", value_parser = ["sqlite", "aws"])]
+    backend: String,
+    /// AWS endpoint to use instead of AWS's own (moto server, LocalStack-likes).
+    #[arg(long, env = "CIRRUS_AWS_ENDPOINT")]
+    endpoint_url: Option<String>,
+    /// With `--backend aws`: create the tables, queues and bucket if they are missing.
+    #[arg(long)]
+    create_tables: bool,
+    /// With `--backend aws`: names `{prefix}-connections`, `{prefix}-messages`, … unless the
+    /// `CIRRUS_*_TABLE` variables (as on Lambda) name the tables.
+    #[arg(long, default_value = "cirrus-local")]
+    table_prefix: String,
 }
 
 #[tokio::main]
@@ -67,14 +81,23 @@ async fn main() -> anyhow::Result<()> {
         "normal" => Synchronous::Normal,
         other => anyhow::bail!("--sync must be full or normal, not {other}"),
     };
+    let storage = match (args.backend.as_str(), args.memory) {
+        ("aws", _) => Storage::Aws(Box::new(aws_storage(&args).await?)),
+        (_, true) => Storage::Memory,
+        (_, false) => Storage::Dir(args.data_dir.clone()),
+    };
+    let data = match &storage {
+        Storage::Memory => "in memory".to_owned(),
+        Storage::Dir(dir) => dir.display().to_string(),
+        Storage::Aws(aws) => format!(
+            "DynamoDB tables {}, {}, {}",
+            aws.tables.connections_table, aws.tables.messages_table, aws.tables.conversations_table
+        ),
+    };
     let config = LocalConfig {
         ws_addr: args.ws_addr,
         http_addr: args.http_addr,
-        storage: if args.memory {
-            Storage::Memory
-        } else {
-            Storage::Dir(args.data_dir.clone())
-        },
+        storage,
         key: UserSigKey::new(args.app_id, secret),
         socket_limits: SocketLimits {
             idle_timeout: args.idle_timeout,
@@ -94,15 +117,36 @@ async fn main() -> anyhow::Result<()> {
     println!("  WebSocket API  {}/?token=<UserSig>", stack.ws_url());
     println!("  HTTP API       {}  (@connections, /health)", stack.http_url());
     println!("  app id         {}", args.app_id);
-    match args.memory {
-        true => println!("  data           in memory"),
-        false => println!("  data           {}", args.data_dir.display()),
-    }
+    println!("  data           {data}");
     println!("  a token:       cirrus usersig alice");
     shutdown_signal().await;
     println!("shutting down");
     stack.shutdown().await;
     Ok(())
+}
+
+/// The AWS backend from the flags and the standard AWS configuration chain.
+async fn aws_storage(args: &Args) -> anyhow::Result<AwsStorage> {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(endpoint) = &args.endpoint_url {
+        loader = loader.endpoint_url(endpoint);
+    }
+    let sdk = loader.load().await;
+    anyhow::ensure!(
+        sdk.region().is_some(),
+        "--backend aws needs a region: set AWS_REGION (any value for moto)"
+    );
+    let tables = if std::env::var_os("CIRRUS_CONNECTIONS_TABLE").is_some() {
+        cirrus_aws::Config::from_env().context("reading the CIRRUS_* table names")?
+    } else {
+        cirrus_aws::Config::with_prefix(&args.table_prefix)
+    };
+    Ok(AwsStorage {
+        sdk,
+        tables,
+        create: args.create_tables,
+        prefix: args.table_prefix.clone(),
+    })
 }
 
 async fn shutdown_signal() {

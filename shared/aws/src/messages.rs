@@ -4,7 +4,8 @@
 //! claim the idempotency item on the condition that it is absent, take the next seq with an atomic
 //! `ADD`-style update of the stream head (which also moves the sender's read pointer in a
 //! one-to-one stream), then put the message at that seq. Inbox rows that do not exist yet are
-//! created before any of it, so a conversation never has messages its participants cannot list.
+//! created between the claim and the seq, so a conversation never has messages its participants
+//! cannot list.
 //! A claim that is already taken is a duplicate: the first message is found in its stream, near
 //! the top, by (sender, clientMsgId).
 
@@ -86,26 +87,33 @@ impl DynamoStore {
     async fn append_message(&self, message: &NewMessage) -> Result<Appended> {
         let body = serde_json::to_string(&message.body)?;
         let idem = idempotency_key(&message.from, &message.client_msg_id);
-        self.create_missing_entries(message).await?;
         let mut claim = self.claim(&idem, message).await?;
-        for _ in 0..MAX_TAKEOVERS {
-            let Claim::Taken {
-                stream,
-                claimed_at,
-                seq,
-            } = claim
-            else {
-                let seq = self.next_seq(message).await?;
-                self.put_message(message, seq, &body).await?;
-                self.mark_senders_read(message, seq).await?;
-                return Ok(Appended::New(message.stored(seq)));
-            };
-            if let Some(first) = self.await_first(&idem, message, &stream, claimed_at, seq).await? {
-                return Ok(Appended::Duplicate(first));
+        let mut takeovers = 0;
+        loop {
+            match claim {
+                Claim::Won => {
+                    self.create_missing_entries(message).await?;
+                    let seq = self.next_seq(message).await?;
+                    self.put_message(message, seq, &body).await?;
+                    self.mark_senders_read(message, seq).await?;
+                    return Ok(Appended::New(message.stored(seq)));
+                }
+                Claim::Taken {
+                    stream,
+                    claimed_at,
+                    seq,
+                } => {
+                    if let Some(first) = self.await_first(&idem, message, &stream, claimed_at, seq).await? {
+                        return Ok(Appended::Duplicate(first));
+                    }
+                    if takeovers == MAX_TAKEOVERS {
+                        return Err(StoreError::Contention(MAX_TAKEOVERS));
+                    }
+                    takeovers += 1;
+                    claim = self.take_over(&idem, message, claimed_at).await?;
+                }
             }
-            claim = self.take_over(&idem, message, claimed_at).await?;
         }
-        Err(StoreError::Contention(MAX_TAKEOVERS))
     }
 
     /// Claims (sender, clientMsgId) for this append: a conditional put, 1 WCU.

@@ -15,11 +15,8 @@ fn client() -> Client {
 
 /// A fresh set of tables for one case.
 ///
-/// The cases could share one set (each draws its ids from its own namespace), but moto does not
-/// isolate concurrent requests to one table: a transaction deep-copies the table while other
-/// threads write to it (an HTML 500 when the copy races a write) and a cancelled one restores
-/// that copy over their writes. So each case gets its own tables; within a case the store's
-/// per-stream turns keep its own appends from overlapping.
+/// The cases could share one set (each draws its ids from its own namespace); separate tables keep
+/// a failing case's leftovers from confusing the next, and cost moto nothing.
 async fn tables() -> Config {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let case = NEXT.fetch_add(1, Ordering::Relaxed);

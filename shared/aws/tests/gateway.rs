@@ -8,7 +8,7 @@ use aws_sdk_apigatewaymanagement::config::{Credentials, SharedCredentialsProvide
 use bytes::Bytes;
 use cirrus_aws::{ApiGatewayGateway, Backoff, Config};
 use cirrus_core::ids::{ConnectionId, UserId};
-use cirrus_core::ports::{ConnectionGateway, ConnectionStore, PostOutcome};
+use cirrus_core::ports::{ConnectionGateway, PostOutcome};
 use cirrus_core::usersig::{DEV_APP_ID, DEV_SECRET_KEY, UserSigKey};
 use cirrus_local::{LocalConfig, LocalStack};
 use futures_util::StreamExt as _;
@@ -62,7 +62,7 @@ async fn connect(stack: &LocalStack, user: &str) -> (Socket, ConnectionId) {
         .await
         .unwrap();
     let user = UserId::parse(user).unwrap();
-    let connections = stack.store().connections_of(&user, 0).await.unwrap();
+    let connections = stack.connections().connections_of(&user, 0).await.unwrap();
     assert_eq!(connections.len(), 1, "one connection recorded: {connections:?}");
     (socket, connections[0].id.clone())
 }

@@ -709,7 +709,7 @@ fn now_secs() -> i64 {
 
 /// Runs the bench and returns its figures. Progress goes to stderr when asked for.
 pub async fn run(config: &BenchConfig) -> Result<BenchReport, BenchError> {
-    if config.connections < 2 || config.connections % 2 != 0 {
+    if config.connections < 2 || !config.connections.is_multiple_of(2) {
         return Err(BenchError::InvalidConfig(
             "connections must be an even number >= 2",
         ));

@@ -266,10 +266,11 @@ fn execute(conn: &Connection, batch: &mut [Box<dyn Job>], counters: &Counters) -
             BatchOutcome::Failed(Arc::new(err))
         }
     };
-    if !matches!(outcome, BatchOutcome::Committed) && !conn.is_autocommit() {
-        if let Err(err) = exec(conn, "ROLLBACK") {
-            tracing::error!(error = %err, "rolling back a failed batch failed");
-        }
+    if !matches!(outcome, BatchOutcome::Committed)
+        && !conn.is_autocommit()
+        && let Err(err) = exec(conn, "ROLLBACK")
+    {
+        tracing::error!(error = %err, "rolling back a failed batch failed");
     }
     outcome
 }

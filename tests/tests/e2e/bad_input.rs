@@ -10,7 +10,7 @@ fn send(to: serde_json::Value, client_msg_id: &str, body: serde_json::Value) -> 
 #[tokio::test]
 async fn each_kind_of_bad_input_gets_its_code_and_changes_nothing() {
     // GIVEN alice and bob online
-    let stack = TestStack::start().await;
+    let stack = TestStack::start(crate::BACKEND).await;
     let mut alice = stack.connect("alice").await;
     let mut bob = stack.connect("bob").await;
     let text = json!([{"type": "text", "text": "hi"}]);
@@ -145,7 +145,7 @@ async fn each_kind_of_bad_input_gets_its_code_and_changes_nothing() {
 #[tokio::test]
 async fn a_frame_over_128_kb_closes_the_socket_with_1009() {
     // GIVEN alice online
-    let stack = TestStack::start().await;
+    let stack = TestStack::start(crate::BACKEND).await;
     let mut alice = stack.connect("alice").await;
     // WHEN she sends a frame larger than API Gateway's 128 KB message limit
     let huge = json!({"action": "msg.send", "reqId": "big", "data": {"x": "y".repeat(130 * 1024)}});

@@ -7,7 +7,7 @@ use std::time::Duration;
 #[tokio::test]
 async fn two_users_chat() {
     // GIVEN alice and bob online
-    let stack = TestStack::start().await;
+    let stack = TestStack::start(crate::BACKEND).await;
     let mut alice = stack.connect("alice").await;
     let mut bob = stack.connect("bob").await;
 
@@ -43,7 +43,7 @@ async fn two_users_chat() {
 #[tokio::test]
 async fn a_third_device_of_the_same_user_sees_both_sides() {
     // GIVEN alice on a phone and a laptop, and bob
-    let stack = TestStack::start().await;
+    let stack = TestStack::start(crate::BACKEND).await;
     let mut phone = stack.connect("alice").await;
     let mut laptop = stack.connect("alice").await;
     let mut bob = stack.connect("bob").await;
@@ -71,7 +71,7 @@ async fn a_third_device_of_the_same_user_sees_both_sides() {
 #[tokio::test]
 async fn an_offline_user_reconnects_to_unread_counts_and_history_in_order() {
     // GIVEN alice sends three messages while bob is offline
-    let stack = TestStack::start().await;
+    let stack = TestStack::start(crate::BACKEND).await;
     let mut alice = stack.connect("alice").await;
     for (i, text) in ["one", "two", "three"].iter().enumerate() {
         let ack = alice.send_text("bob", &format!("a-{i}"), text).await;
@@ -124,7 +124,7 @@ async fn an_offline_user_reconnects_to_unread_counts_and_history_in_order() {
 #[tokio::test]
 async fn history_pages_by_seq_in_both_directions() {
     // GIVEN a conversation of 25 messages
-    let stack = TestStack::start().await;
+    let stack = TestStack::start(crate::BACKEND).await;
     let mut alice = stack.connect("alice").await;
     for i in 1..=25 {
         alice
@@ -181,7 +181,7 @@ async fn history_pages_by_seq_in_both_directions() {
 #[tokio::test]
 async fn a_retried_send_yields_one_message() {
     // GIVEN alice sent a message to bob
-    let stack = TestStack::start().await;
+    let stack = TestStack::start(crate::BACKEND).await;
     let mut alice = stack.connect("alice").await;
     let mut bob = stack.connect("bob").await;
     let first = alice.send_text("bob", "retry-me", "only once").await;
@@ -203,7 +203,7 @@ async fn a_retried_send_yields_one_message() {
 #[tokio::test]
 async fn the_conversation_list_pages_by_last_activity() {
     // GIVEN alice talked to five people, in order
-    let stack = TestStack::start().await;
+    let stack = TestStack::start(crate::BACKEND).await;
     let mut alice = stack.connect("alice").await;
     for peer in ["p1", "p2", "p3", "p4", "p5"] {
         alice.send_text(peer, &format!("to-{peer}"), "hello").await;
@@ -232,7 +232,7 @@ async fn the_conversation_list_pages_by_last_activity() {
 
 #[tokio::test]
 async fn every_element_type_travels_intact() {
-    let stack = TestStack::start().await;
+    let stack = TestStack::start(crate::BACKEND).await;
     let mut alice = stack.connect("alice").await;
     let mut bob = stack.connect("bob").await;
     let body = json!([

@@ -3,7 +3,7 @@
 use cirrus_client::{Client, ClientConfig, ClientError, ClientEvent, EventReceiver, HistoryQuery};
 use cirrus_core::ids::{ConversationId, UserId};
 use cirrus_local::{LocalStack, Storage};
-use cirrus_tests::TestStack;
+use cirrus_tests::{Backend, TestStack};
 use std::time::Duration;
 
 async fn client(stack: &TestStack, user: &str) -> (Client, EventReceiver) {
@@ -30,7 +30,7 @@ fn user(raw: &str) -> UserId {
 #[tokio::test]
 async fn the_sdk_sends_receives_pages_and_reads() {
     // GIVEN alice and bob on the SDK
-    let stack = TestStack::start().await;
+    let stack = TestStack::start(crate::BACKEND).await;
     let (alice, _alice_events) = client(&stack, "alice").await;
     let (bob, mut bob_events) = client(&stack, "bob").await;
 
@@ -79,7 +79,7 @@ async fn the_sdk_sends_receives_pages_and_reads() {
 
 #[tokio::test]
 async fn a_refused_token_is_reported_with_its_status() {
-    let stack = TestStack::start().await;
+    let stack = TestStack::start(crate::BACKEND).await;
     let result = Client::connect(ClientConfig::new(stack.stack.ws_url(), "garbage")).await;
     assert!(
         matches!(result, Err(ClientError::Rejected(401))),
@@ -92,8 +92,12 @@ async fn a_refused_token_is_reported_with_its_status() {
 async fn the_sdk_reconnects_after_a_restart_and_fills_the_gap_from_history() {
     // GIVEN a stack on a file store and bob connected with auto-reconnect
     let dir = tempfile::tempdir().unwrap();
-    let storage = Storage::Dir(dir.path().to_owned());
-    let first = TestStack::start_with(|config| config.storage = storage.clone()).await;
+    // (On the AWS backend the tables outlive the stack just as the file does.)
+    let storage = match crate::BACKEND {
+        Backend::Sqlite => Storage::Dir(dir.path().to_owned()),
+        Backend::Aws => Backend::Aws.storage(),
+    };
+    let first = TestStack::start_with(crate::BACKEND, |config| config.storage = storage.clone()).await;
     let ws_addr = first.stack.ws_addr();
     let mut config = ClientConfig::new(first.stack.ws_url(), first.token("bob"));
     config.backoff.initial = Duration::from_millis(50);

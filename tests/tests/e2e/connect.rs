@@ -1,13 +1,12 @@
 //! `$connect`: only genuine, current tokens of this app get a connection, and refusals write nothing.
 
 use cirrus_core::ids::UserId;
-use cirrus_core::ports::ConnectionStore as _;
 use cirrus_core::usersig::{DEV_APP_ID, DEV_SECRET_KEY, UserSigKey};
 use cirrus_tests::{TestStack, now_secs};
 
 #[tokio::test]
 async fn bad_tokens_are_refused_at_the_upgrade_and_leave_no_record() {
-    let stack = TestStack::start().await;
+    let stack = TestStack::start(crate::BACKEND).await;
     let dev = UserSigKey::new(DEV_APP_ID, DEV_SECRET_KEY);
     let cases = [
         ("".to_owned(), 401),
@@ -46,7 +45,7 @@ async fn bad_tokens_are_refused_at_the_upgrade_and_leave_no_record() {
     assert!(
         stack
             .stack
-            .store()
+            .connections()
             .connections_of(&alice, 0)
             .await
             .unwrap()
@@ -57,7 +56,7 @@ async fn bad_tokens_are_refused_at_the_upgrade_and_leave_no_record() {
 
 #[tokio::test]
 async fn a_good_token_connects_and_records_the_platform() {
-    let stack = TestStack::start().await;
+    let stack = TestStack::start(crate::BACKEND).await;
     let token = stack.token("alice");
     let mut socket = stack
         .connect_query(&format!("token={token}&platform=ios"))
@@ -65,7 +64,7 @@ async fn a_good_token_connects_and_records_the_platform() {
         .unwrap();
     socket.ok("sys.ping", serde_json::json!({})).await;
     let alice = UserId::parse("alice").unwrap();
-    let records = stack.stack.store().connections_of(&alice, 0).await.unwrap();
+    let records = stack.stack.connections().connections_of(&alice, 0).await.unwrap();
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].platform.as_deref(), Some("ios"));
     // A malformed platform is refused with 400 before the upgrade.

@@ -1,12 +1,11 @@
 //! The `@connections` management API: POST, GET, DELETE, and 410 Gone for unknown ids.
 
 use cirrus_core::ids::UserId;
-use cirrus_core::ports::ConnectionStore as _;
 use cirrus_tests::TestStack;
 
 async fn connection_id_of(stack: &TestStack, user: &str) -> String {
     let user = UserId::parse(user).unwrap();
-    let records = stack.stack.store().connections_of(&user, 0).await.unwrap();
+    let records = stack.stack.connections().connections_of(&user, 0).await.unwrap();
     assert_eq!(records.len(), 1);
     records[0].id.to_string()
 }
@@ -14,7 +13,7 @@ async fn connection_id_of(stack: &TestStack, user: &str) -> String {
 #[tokio::test]
 async fn post_get_and_delete_a_connection() {
     // GIVEN alice online
-    let stack = TestStack::start().await;
+    let stack = TestStack::start(crate::BACKEND).await;
     let mut alice = stack.connect("alice").await;
     let id = connection_id_of(&stack, "alice").await;
     let http = reqwest::Client::new();
@@ -58,7 +57,7 @@ async fn post_get_and_delete_a_connection() {
     for _ in 0..50 {
         if stack
             .stack
-            .store()
+            .connections()
             .connections_of(&user, 0)
             .await
             .unwrap()
@@ -71,7 +70,7 @@ async fn post_get_and_delete_a_connection() {
     assert!(
         stack
             .stack
-            .store()
+            .connections()
             .connections_of(&user, 0)
             .await
             .unwrap()
@@ -104,7 +103,7 @@ async fn post_get_and_delete_a_connection() {
 
 #[tokio::test]
 async fn health_answers() {
-    let stack = TestStack::start().await;
+    let stack = TestStack::start(crate::BACKEND).await;
     let body = reqwest::get(format!("{}/health", stack.stack.http_url()))
         .await
         .unwrap()

@@ -1,6 +1,10 @@
-//! End-to-end suite: the local stack on free ports, driven by real WebSocket clients.
+//! End-to-end suite: the local stack on free ports over the embedded store, driven by real
+//! WebSocket clients.
 
 #![allow(clippy::unwrap_used)] // unwrapping is how a test says "this must hold"
+
+/// The backend every test of this binary runs on (`e2e_aws.rs` runs the same tests on AWS's).
+const BACKEND: cirrus_tests::Backend = cirrus_tests::Backend::Sqlite;
 
 mod bad_input;
 mod chat;

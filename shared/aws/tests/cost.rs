@@ -1,0 +1,827 @@
+//! What an append costs in DynamoDB, counted on the wire: an SDK interceptor records every
+//! operation the store sends (against moto, fresh tables per case), and each case checks the
+//! operations and the size of every written item, from which the capacity units follow (on-demand
+//! billing: 1 WCU per started KB written, 0.5 RCU per started 4 KB read eventually consistent).
+//! Run with `--nocapture` to see the table of each scenario.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemInput;
+use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemInput;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemInput;
+use aws_sdk_dynamodb::operation::get_item::{GetItemInput, GetItemOutput};
+use aws_sdk_dynamodb::operation::put_item::PutItemInput;
+use aws_sdk_dynamodb::operation::query::{QueryInput, QueryOutput};
+use aws_sdk_dynamodb::operation::scan::ScanInput;
+use aws_sdk_dynamodb::operation::transact_get_items::TransactGetItemsInput;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
+use aws_sdk_dynamodb::types::AttributeValue;
+use cirrus_aws::moto;
+use cirrus_aws::{Config, DynamoStore, create_tables};
+use cirrus_conformance::{Fixture, T0};
+use cirrus_core::ports::{Appended, MessageStore, NewMessage};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The write capacity unit: 1 KB.
+const WCU_BYTES: usize = 1024;
+/// The read capacity unit: 4 KB.
+const RCU_BYTES: usize = 4096;
+
+// ---------------------------------------------------------------------------------------------
+// Item size, by DynamoDB's rules (CapacityUnitCalculations in the developer guide).
+// ---------------------------------------------------------------------------------------------
+
+/// Bytes of a number: 1 per two significant digits, plus 1 (leading and trailing zeros trimmed).
+fn number_size(text: &str) -> usize {
+    let digits: String = text
+        .trim_start_matches(['-', '+'])
+        .split(['e', 'E'])
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    let significant = digits.trim_start_matches('0').trim_end_matches('0').len().max(1);
+    significant.div_ceil(2) + 1
+}
+
+/// Bytes of a value (without its name).
+fn value_size(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::S(text) => text.len(),
+        AttributeValue::N(number) => number_size(number),
+        AttributeValue::B(blob) => blob.as_ref().len(),
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::Ss(texts) => texts.iter().map(String::len).sum(),
+        AttributeValue::Ns(numbers) => numbers.iter().map(|n| number_size(n)).sum(),
+        AttributeValue::Bs(blobs) => blobs.iter().map(|b| b.as_ref().len()).sum(),
+        AttributeValue::L(values) => 3 + values.iter().map(|v| value_size(v) + 1).sum::<usize>(),
+        AttributeValue::M(map) => {
+            3 + map
+                .iter()
+                .map(|(name, v)| name.len() + value_size(v) + 1)
+                .sum::<usize>()
+        }
+        _ => panic!("unknown attribute type {value:?}"),
+    }
+}
+
+/// Bytes of an item: every attribute's name (UTF-8) plus its value.
+fn item_size(item: &Item) -> usize {
+    item.iter()
+        .map(|(name, value)| name.len() + value_size(value))
+        .sum()
+}
+
+/// Write units of writing an item of `size` bytes (at least 1).
+fn wcu(size: usize) -> f64 {
+    f64::from(u32::try_from(size.div_ceil(WCU_BYTES).max(1)).unwrap())
+}
+
+/// Read units of reading `size` bytes (at least one unit).
+fn rcu(size: usize, consistent: bool) -> f64 {
+    let units = f64::from(u32::try_from(size.div_ceil(RCU_BYTES).max(1)).unwrap());
+    if consistent { units } else { units / 2.0 }
+}
+
+#[test]
+fn item_size_follows_dynamodbs_rules() {
+    assert_eq!(number_size("0"), 2);
+    assert_eq!(number_size("7"), 2);
+    assert_eq!(number_size("42"), 2);
+    assert_eq!(number_size("1700000000000"), 2, "one significant digit");
+    assert_eq!(number_size("1700000000123"), 8, "13 significant digits");
+    assert_eq!(number_size("-12.50"), 3);
+    let item = Item::from([
+        ("stream".to_owned(), AttributeValue::S("c2c:a:b".to_owned())),
+        ("seq".to_owned(), AttributeValue::N("12".to_owned())),
+        ("é".to_owned(), AttributeValue::S("ü".to_owned())),
+    ]);
+    assert_eq!(item_size(&item), 6 + 7 + 3 + 2 + 2 + 2);
+    assert!((wcu(1024) - 1.0).abs() < f64::EPSILON);
+    assert!((wcu(1025) - 2.0).abs() < f64::EPSILON);
+    assert!((rcu(100, false) - 0.5).abs() < f64::EPSILON);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The recorder.
+// ---------------------------------------------------------------------------------------------
+
+/// What one operation asked for.
+#[derive(Debug, Clone, PartialEq)]
+enum Request {
+    PutItem {
+        table: String,
+        item: Item,
+        conditional: bool,
+    },
+    UpdateItem {
+        table: String,
+        key: Item,
+        expression: String,
+        conditional: bool,
+    },
+    GetItem {
+        table: String,
+        key: Item,
+        consistent: bool,
+    },
+    BatchGetItem {
+        keys: Vec<(String, Item)>,
+        consistent: bool,
+    },
+    Query {
+        table: String,
+        consistent: bool,
+    },
+    /// Anything else, by operation name (DeleteItem, TransactWriteItems, Scan, ...).
+    Other(&'static str),
+}
+
+impl Request {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::PutItem { .. } => "PutItem",
+            Self::UpdateItem { .. } => "UpdateItem",
+            Self::GetItem { .. } => "GetItem",
+            Self::BatchGetItem { .. } => "BatchGetItem",
+            Self::Query { .. } => "Query",
+            Self::Other(name) => name,
+        }
+    }
+
+    fn is_write(&self) -> bool {
+        matches!(
+            self,
+            Self::PutItem { .. }
+                | Self::UpdateItem { .. }
+                | Self::Other("DeleteItem" | "BatchWriteItem" | "TransactWriteItems")
+        )
+    }
+}
+
+/// One operation as sent, and how it ended.
+#[derive(Debug, Clone)]
+struct Op {
+    request: Request,
+    /// `None` until the call ends; then whether it succeeded (a failed condition is `false`).
+    ok: Option<bool>,
+    /// Bytes of the items a read returned (GetItem, Query).
+    read_bytes: usize,
+}
+
+/// Records every DynamoDB operation of one client. The store's calls are sequential, so an
+/// execution's end belongs to the last operation still open.
+#[derive(Debug, Clone, Default)]
+struct Recorder {
+    ops: Arc<Mutex<Vec<Op>>>,
+}
+
+impl Recorder {
+    fn take(&self) -> Vec<Op> {
+        std::mem::take(&mut *self.ops.lock().unwrap())
+    }
+}
+
+/// What the operation whose input is `$input` (a type-erased box) asks for.
+macro_rules! request_of {
+    ($input:expr) => {{
+        let input = $input;
+        let table = |name: Option<&str>| name.unwrap_or_default().to_owned();
+        if let Some(put) = input.downcast_ref::<PutItemInput>() {
+            Request::PutItem {
+                table: table(put.table_name()),
+                item: put.item().cloned().unwrap_or_default(),
+                conditional: put.condition_expression().is_some() || put.expected().is_some(),
+            }
+        } else if let Some(update) = input.downcast_ref::<UpdateItemInput>() {
+            Request::UpdateItem {
+                table: table(update.table_name()),
+                key: update.key().cloned().unwrap_or_default(),
+                expression: update.update_expression().unwrap_or_default().to_owned(),
+                conditional: update.condition_expression().is_some() || update.expected().is_some(),
+            }
+        } else if let Some(get) = input.downcast_ref::<GetItemInput>() {
+            Request::GetItem {
+                table: table(get.table_name()),
+                key: get.key().cloned().unwrap_or_default(),
+                consistent: get.consistent_read().unwrap_or(false),
+            }
+        } else if let Some(batch) = input.downcast_ref::<BatchGetItemInput>() {
+            let requests = batch.request_items().cloned().unwrap_or_default();
+            let consistent = requests
+                .values()
+                .any(|request| request.consistent_read().unwrap_or(false));
+            let keys = requests
+                .into_iter()
+                .flat_map(|(table, request)| request.keys.into_iter().map(move |key| (table.clone(), key)))
+                .collect();
+            Request::BatchGetItem { keys, consistent }
+        } else if let Some(query) = input.downcast_ref::<QueryInput>() {
+            Request::Query {
+                table: table(query.table_name()),
+                consistent: query.consistent_read().unwrap_or(false),
+            }
+        } else if input.downcast_ref::<TransactWriteItemsInput>().is_some() {
+            Request::Other("TransactWriteItems")
+        } else if input.downcast_ref::<TransactGetItemsInput>().is_some() {
+            Request::Other("TransactGetItems")
+        } else if input.downcast_ref::<BatchWriteItemInput>().is_some() {
+            Request::Other("BatchWriteItem")
+        } else if input.downcast_ref::<DeleteItemInput>().is_some() {
+            Request::Other("DeleteItem")
+        } else if input.downcast_ref::<ScanInput>().is_some() {
+            Request::Other("Scan")
+        } else {
+            Request::Other("another operation")
+        }
+    }};
+}
+
+impl Intercept for Recorder {
+    fn name(&self) -> &'static str {
+        "cost-recorder"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = request_of!(context.input());
+        self.ops.lock().unwrap().push(Op {
+            request,
+            ok: None,
+            read_bytes: 0,
+        });
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let outcome = context.output_or_error();
+        let ok = matches!(outcome, Some(Ok(_)));
+        let read_bytes = match outcome {
+            Some(Ok(output)) => {
+                if let Some(got) = output.downcast_ref::<GetItemOutput>() {
+                    got.item().map_or(0, item_size)
+                } else if let Some(page) = output.downcast_ref::<QueryOutput>() {
+                    page.items().iter().map(item_size).sum()
+                } else {
+                    0
+                }
+            }
+            _ => 0,
+        };
+        let mut ops = self.ops.lock().unwrap();
+        let open = ops
+            .iter_mut()
+            .rev()
+            .find(|op| op.ok.is_none())
+            .expect("an execution ends after it starts");
+        open.ok = Some(ok);
+        open.read_bytes = read_bytes;
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A store over fresh tables, with its client recorded.
+// ---------------------------------------------------------------------------------------------
+
+struct Harness {
+    store: DynamoStore,
+    recorder: Recorder,
+    /// A client without the recorder, to read items back.
+    plain: Client,
+    config: Config,
+}
+
+async fn harness() -> Harness {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let case = NEXT.fetch_add(1, Ordering::Relaxed);
+    let config = Config::with_prefix(&format!("cirrus-cost-{}-{case}", std::process::id()));
+    let sdk = moto::sdk();
+    let plain = Client::new(&sdk);
+    create_tables(&plain, &config)
+        .await
+        .expect("create the tables in moto");
+    let recorder = Recorder::default();
+    let client = Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(recorder.clone())
+            .build(),
+    );
+    Harness {
+        store: DynamoStore::new(client, config.clone()),
+        recorder,
+        plain,
+        config,
+    }
+}
+
+/// One operation with what it touched, its size and its estimated units.
+struct Costed {
+    op: Op,
+    what: String,
+    /// Bytes of the item written (the item after an update), or read.
+    bytes: usize,
+    wcu: f64,
+    rcu: f64,
+}
+
+impl Harness {
+    /// Appends `message` and returns the answer and the operations it sent.
+    async fn append(&self, message: NewMessage) -> (Appended, Vec<Op>) {
+        self.recorder.take();
+        let appended = self.store.append(message).await.expect("append");
+        (appended, self.recorder.take())
+    }
+
+    fn short_table(&self, table: &str) -> &'static str {
+        if table == self.config.messages_table {
+            "messages"
+        } else if table == self.config.conversations_table {
+            "conversations"
+        } else {
+            "?"
+        }
+    }
+
+    /// The item at `key` now, read back strongly consistent without the recorder.
+    async fn item_now(&self, table: &str, key: &Item) -> Item {
+        self.plain
+            .get_item()
+            .table_name(table)
+            .set_key(Some(key.clone()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("read the item back")
+            .item
+            .unwrap_or_default()
+    }
+
+    /// Names, sizes and estimated units of each operation (reads back updated items).
+    async fn cost(&self, ops: &[Op]) -> Vec<Costed> {
+        let mut costed = Vec::new();
+        for op in ops {
+            let done = op.ok == Some(true);
+            let (what, bytes, wcu_, rcu_) = match &op.request {
+                Request::PutItem {
+                    table,
+                    item,
+                    conditional,
+                } => {
+                    let stream = item.get("stream").and_then(|v| v.as_s().ok());
+                    let what = match (self.short_table(table), stream) {
+                        ("messages", Some(s)) if s.starts_with("idem:") => "claim".to_owned(),
+                        ("messages", _) => "message".to_owned(),
+                        ("conversations", _) => "inbox row".to_owned(),
+                        (other, _) => other.to_owned(),
+                    };
+                    let what = match (conditional, done) {
+                        (true, true) => format!("{what} (if absent)"),
+                        (true, false) => format!("{what} (if absent: condition failed)"),
+                        (false, _) => what,
+                    };
+                    // A failed condition is billed as a write of the existing item (≥ 1 WCU).
+                    let bytes = if done {
+                        item_size(item)
+                    } else {
+                        let key = key_of(item);
+                        item_size(&self.item_now(table, &key).await)
+                    };
+                    (what, bytes, wcu(bytes), 0.0)
+                }
+                Request::UpdateItem {
+                    table,
+                    key,
+                    expression,
+                    conditional,
+                } => {
+                    let stream = key.get("stream").and_then(|v| v.as_s().ok());
+                    let what = match (self.short_table(table), stream) {
+                        ("messages", Some(s)) if s.starts_with("idem:") => {
+                            format!("claim: {expression}")
+                        }
+                        ("messages", _) => "head".to_owned(),
+                        ("conversations", _) => format!("inbox row: {expression}"),
+                        (other, _) => other.to_owned(),
+                    };
+                    let what = if *conditional && !done {
+                        format!("{what} (condition failed)")
+                    } else {
+                        what
+                    };
+                    let bytes = item_size(&self.item_now(table, key).await);
+                    (what, bytes, wcu(bytes), 0.0)
+                }
+                Request::GetItem {
+                    table, consistent, ..
+                } => (
+                    format!("{} ({})", self.short_table(table), consistency(*consistent)),
+                    op.read_bytes,
+                    0.0,
+                    rcu(op.read_bytes, *consistent),
+                ),
+                Request::Query { table, consistent } => (
+                    format!("{} ({})", self.short_table(table), consistency(*consistent)),
+                    op.read_bytes,
+                    0.0,
+                    rcu(op.read_bytes, *consistent),
+                ),
+                Request::BatchGetItem { keys, consistent } => {
+                    // Each key is its own read, rounded up to 4 KB (inbox rows are far smaller).
+                    let tables: Vec<&str> = keys.iter().map(|(t, _)| self.short_table(t)).collect();
+                    let table = tables.first().copied().unwrap_or("?");
+                    (
+                        format!("{} keys of {table} ({})", keys.len(), consistency(*consistent)),
+                        0,
+                        0.0,
+                        keys.iter().map(|_| rcu(1, *consistent)).sum(),
+                    )
+                }
+                Request::Other(name) => ((*name).to_owned(), 0, f64::NAN, f64::NAN),
+            };
+            costed.push(Costed {
+                op: op.clone(),
+                what,
+                bytes,
+                wcu: wcu_,
+                rcu: rcu_,
+            });
+        }
+        costed
+    }
+}
+
+fn consistency(consistent: bool) -> &'static str {
+    if consistent {
+        "consistent"
+    } else {
+        "eventually consistent"
+    }
+}
+
+/// The key attributes of an item of either table.
+fn key_of(item: &Item) -> Item {
+    item.iter()
+        .filter(|(name, _)| matches!(name.as_str(), "stream" | "seq" | "owner" | "conversationId"))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
+}
+
+/// How many operations of each name.
+fn counts(ops: &[Op]) -> Vec<(&'static str, usize)> {
+    let mut counts: Vec<(&'static str, usize)> = Vec::new();
+    for op in ops {
+        let name = op.request.name();
+        match counts.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((name, 1)),
+        }
+    }
+    counts.sort_unstable();
+    counts
+}
+
+/// Write requests sent, whether or not their condition held (DynamoDB bills a failed conditional
+/// write as a write of the existing item, at least 1 WCU).
+fn write_requests(ops: &[Op]) -> Vec<&Op> {
+    ops.iter().filter(|op| op.request.is_write()).collect()
+}
+
+/// Write operations that changed something (a failed condition changes nothing).
+fn successful_writes(ops: &[Op]) -> usize {
+    ops.iter()
+        .filter(|op| op.request.is_write() && op.ok == Some(true))
+        .count()
+}
+
+/// Prints the table of one scenario and returns its (WCU, RCU).
+fn report(scenario: &str, costed: &[Costed]) -> (f64, f64) {
+    let mut out = format!("\n== {scenario}\n");
+    let _ = writeln!(
+        out,
+        "{:<17} {:<56} {:>6} {:>5} {:>5}",
+        "operation", "item", "bytes", "WCU", "RCU"
+    );
+    // Consecutive operations alike (a group's inbox rows) are shown once, with their count.
+    let mut i = 0;
+    while i < costed.len() {
+        let c = &costed[i];
+        let run = costed[i..]
+            .iter()
+            .take_while(|d| d.op.request.name() == c.op.request.name() && d.what == c.what)
+            .count();
+        let name = if run > 1 {
+            format!("{} ×{run}", c.op.request.name())
+        } else {
+            c.op.request.name().to_owned()
+        };
+        let alike = &costed[i..i + run];
+        let bytes = alike.iter().map(|d| d.bytes).max().unwrap_or(0);
+        let wcu: f64 = alike.iter().map(|d| d.wcu).sum();
+        let rcu: f64 = alike.iter().map(|d| d.rcu).sum();
+        let _ = writeln!(out, "{name:<17} {:<56} {bytes:>6} {wcu:>5} {rcu:>5}", c.what);
+        i += run;
+    }
+    let wcu: f64 = costed.iter().map(|c| c.wcu).sum();
+    let rcu: f64 = costed.iter().map(|c| c.rcu).sum();
+    let _ = writeln!(out, "{:<17} {:<56} {:>6} {:>5} {:>5}", "total", "", "", wcu, rcu);
+    println!("{out}");
+    (wcu, rcu)
+}
+
+fn is_new(appended: &Appended) -> u64 {
+    match appended {
+        Appended::New(stored) => stored.seq,
+        Appended::Duplicate(first) => panic!("expected a new message, got a duplicate of {}", first.seq),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scenarios.
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn given_a_pair_with_both_inbox_rows_when_one_sends_a_text_then_it_costs_three_single_item_writes_of_at_most_1kb_and_one_eventually_consistent_batch_read()
+ {
+    let h = harness().await;
+    let f = Fixture::new();
+    let (alice, bob) = (f.user("alice"), f.user("bob"));
+    let (first, _) = h.append(f.c2c(&alice, &bob, "c1", T0)).await;
+    assert_eq!(is_new(&first), 1);
+
+    let message = f.c2c(&alice, &bob, "c2", T0 + 1000);
+    let stream = message.stream.clone();
+    let (appended, ops) = h.append(message).await;
+    assert_eq!(is_new(&appended), 2);
+    let costed = h.cost(&ops).await;
+    let (wcu_total, rcu_total) = report("C2C send, steady state (both rows exist)", &costed);
+
+    assert_eq!(
+        counts(&ops),
+        vec![("BatchGetItem", 1), ("PutItem", 2), ("UpdateItem", 1)],
+        "{ops:#?}"
+    );
+    assert!(ops.iter().all(|op| op.ok == Some(true)), "{ops:#?}");
+
+    // The batch read: the two inbox rows, eventually consistent.
+    let Request::BatchGetItem { keys, consistent } = &ops[1].request else {
+        panic!("the batch read comes right after the claim: {ops:#?}");
+    };
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(
+        keys.iter()
+            .all(|(table, _)| *table == h.config.conversations_table)
+    );
+    assert!(!consistent, "the inbox rows are read eventually consistent");
+
+    // The writes, in order: claim, head, message.
+    let Request::PutItem {
+        item: claim,
+        conditional: true,
+        ..
+    } = &ops[0].request
+    else {
+        panic!("the conditional claim comes first: {ops:#?}");
+    };
+    assert!(claim["stream"].as_s().unwrap().starts_with("idem:"), "{claim:?}");
+    let Request::UpdateItem { key: head_key, .. } = &ops[2].request else {
+        panic!("the head update comes third: {ops:#?}");
+    };
+    assert_eq!(head_key["stream"].as_s().unwrap(), stream.as_str());
+    assert_eq!(head_key["seq"].as_n().unwrap(), "0");
+    let Request::PutItem { item: stored, .. } = &ops[3].request else {
+        panic!("the message put comes last: {ops:#?}");
+    };
+    assert_eq!(stored["seq"].as_n().unwrap(), "2");
+
+    let head = h.item_now(&h.config.messages_table, head_key).await;
+    assert_eq!(head["lastSeq"].as_n().unwrap(), "2", "{head:?}");
+    assert_eq!(
+        head[&format!("read:{alice}")].as_n().unwrap(),
+        "2",
+        "the sender's read pointer rides on the head: {head:?}"
+    );
+    for (name, item) in [("claim", claim), ("head", &head), ("message", stored)] {
+        let size = item_size(item);
+        assert!(size <= WCU_BYTES, "the {name} is {size} bytes: {item:?}");
+    }
+    assert!((wcu_total - 3.0).abs() < f64::EPSILON, "{wcu_total} WCU");
+    assert!(rcu_total <= 1.0, "{rcu_total} RCU");
+}
+
+#[tokio::test]
+async fn given_a_new_pair_when_the_first_message_is_sent_then_both_inbox_rows_are_created_by_two_more_conditional_puts()
+ {
+    let h = harness().await;
+    let f = Fixture::new();
+    let (alice, bob) = (f.user("alice"), f.user("bob"));
+    let (appended, ops) = h.append(f.c2c(&alice, &bob, "c1", T0)).await;
+    assert_eq!(is_new(&appended), 1);
+    let costed = h.cost(&ops).await;
+    let (wcu_total, _) = report("C2C send, first message of a pair", &costed);
+
+    assert_eq!(
+        counts(&ops),
+        vec![("BatchGetItem", 1), ("PutItem", 4), ("UpdateItem", 1)],
+        "{ops:#?}"
+    );
+    assert!(ops.iter().all(|op| op.ok == Some(true)), "{ops:#?}");
+    let rows: Vec<&Item> = ops
+        .iter()
+        .filter_map(|op| match &op.request {
+            Request::PutItem {
+                table,
+                item,
+                conditional: true,
+            } if *table == h.config.conversations_table => Some(item),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rows.len(), 2, "{ops:#?}");
+    let mut owners: Vec<&str> = rows
+        .iter()
+        .map(|row| row["owner"].as_s().unwrap().as_str())
+        .collect();
+    owners.sort_unstable();
+    let mut expected = vec![alice.as_str(), bob.as_str()];
+    expected.sort_unstable();
+    assert_eq!(owners, expected);
+    assert!(rows.iter().all(|row| item_size(row) <= WCU_BYTES));
+    assert!((wcu_total - 5.0).abs() < f64::EPSILON, "{wcu_total} WCU");
+}
+
+#[tokio::test]
+async fn given_a_sent_message_when_the_sender_repeats_its_client_msg_id_then_the_first_duplicate_writes_only_the_seq_note_and_the_next_changes_nothing()
+ {
+    let h = harness().await;
+    let f = Fixture::new();
+    let (alice, bob) = (f.user("alice"), f.user("bob"));
+    let (first, _) = h.append(f.c2c(&alice, &bob, "c1", T0)).await;
+    let first_seq = is_new(&first);
+
+    let (again, ops) = h.append(f.c2c(&alice, &bob, "c1", T0 + 2000)).await;
+    let costed = h.cost(&ops).await;
+    report(
+        "C2C duplicate, first time (finds the message, notes its seq)",
+        &costed,
+    );
+    let Appended::Duplicate(found) = again else {
+        panic!("expected a duplicate: {again:?}");
+    };
+    assert_eq!(found.seq, first_seq);
+    assert!(
+        ops.iter().all(|op| op.request.name() != "TransactWriteItems"),
+        "{ops:#?}"
+    );
+    assert_eq!(successful_writes(&ops), 1, "{ops:#?}");
+    let note = ops
+        .iter()
+        .find(|op| op.request.is_write() && op.ok == Some(true))
+        .unwrap();
+    let Request::UpdateItem { key, expression, .. } = &note.request else {
+        panic!("the one write is an update of the claim: {note:?}");
+    };
+    assert!(key["stream"].as_s().unwrap().starts_with("idem:"), "{key:?}");
+    assert!(expression.contains("msgSeq"), "{expression}");
+    // Besides the note, the claim attempt whose condition failed (billed, changes nothing).
+    assert_eq!(write_requests(&ops).len(), 2, "{ops:#?}");
+    assert!(
+        write_requests(&ops).iter().any(|op| matches!(
+            op.request,
+            Request::PutItem {
+                conditional: true,
+                ..
+            }
+        ) && op.ok == Some(false)),
+        "{ops:#?}"
+    );
+
+    let (again, ops) = h.append(f.c2c(&alice, &bob, "c1", T0 + 4000)).await;
+    let costed = h.cost(&ops).await;
+    report("C2C duplicate, later times (reads the noted seq)", &costed);
+    let Appended::Duplicate(found) = again else {
+        panic!("expected a duplicate: {again:?}");
+    };
+    assert_eq!(found.seq, first_seq);
+    assert_eq!(successful_writes(&ops), 0, "{ops:#?}");
+    // The only write request is the claim attempt, refused by its condition.
+    let attempts = write_requests(&ops);
+    assert_eq!(attempts.len(), 1, "{ops:#?}");
+    assert!(
+        matches!(
+            attempts[0].request,
+            Request::PutItem {
+                conditional: true,
+                ..
+            }
+        ) && attempts[0].ok == Some(false),
+        "{ops:#?}"
+    );
+    assert!(
+        ops.iter().all(|op| !matches!(op.request, Request::Query { .. })),
+        "the noted seq spares the search: {ops:#?}"
+    );
+}
+
+/// A group of `size` members (the sender among them); returns the operations of its second send.
+async fn group_steady_send(h: &Harness, size: usize) -> Vec<Op> {
+    let f = Fixture::new();
+    let group = f.group("team");
+    let users: Vec<_> = (0..size).map(|i| f.user(&format!("u{i}"))).collect();
+    let members: Vec<&_> = users.iter().collect();
+    let sender = &users[0];
+    let (first, ops) = h
+        .append(f.group_message(sender, &group, &members, "g1", T0))
+        .await;
+    assert_eq!(is_new(&first), 1);
+    let costed = h.cost(&ops).await;
+    report(
+        &format!("group send, {size} inbox rows (sender included), first message"),
+        &costed,
+    );
+    let (second, ops) = h
+        .append(f.group_message(sender, &group, &members, "g2", T0 + 1000))
+        .await;
+    assert_eq!(is_new(&second), 2);
+    ops
+}
+
+#[tokio::test]
+async fn given_a_group_of_a_sender_and_50_members_when_the_sender_sends_then_it_writes_as_much_as_in_a_group_of_2()
+ {
+    let h = harness().await;
+    let small = group_steady_send(&h, 2).await;
+    let costed = h.cost(&small).await;
+    let (small_wcu, _) = report(
+        "group send, 2 inbox rows (sender + 1 member), steady state",
+        &costed,
+    );
+    let large = group_steady_send(&h, 51).await;
+    let costed = h.cost(&large).await;
+    let (large_wcu, large_rcu) = report(
+        "group send, 51 inbox rows (sender + 50 members), steady state",
+        &costed,
+    );
+
+    let writes = |ops: &[Op]| -> Vec<String> {
+        ops.iter()
+            .filter(|op| op.request.is_write())
+            .map(|op| match &op.request {
+                Request::PutItem { table, item, .. } => {
+                    let stream = item["stream"].as_s().unwrap();
+                    match (*table == h.config.messages_table, stream.starts_with("idem:")) {
+                        (true, true) => "claim".to_owned(),
+                        (true, false) => "message".to_owned(),
+                        _ => "inbox row".to_owned(),
+                    }
+                }
+                Request::UpdateItem { table, .. } if *table == h.config.messages_table => "head".to_owned(),
+                Request::UpdateItem { .. } => "sender's row".to_owned(),
+                other => other.name().to_owned(),
+            })
+            .collect()
+    };
+    let expected = vec!["claim", "head", "message", "sender's row"];
+    assert_eq!(writes(&small), expected, "{small:#?}");
+    assert_eq!(writes(&large), expected, "{large:#?}");
+    assert_eq!(successful_writes(&large), 4, "{large:#?}");
+    assert!((small_wcu - large_wcu).abs() < f64::EPSILON);
+    assert!((large_wcu - 4.0).abs() < f64::EPSILON, "{large_wcu} WCU");
+    assert_eq!(
+        counts(&large).iter().find(|(n, _)| *n == "BatchGetItem"),
+        Some(&("BatchGetItem", 1))
+    );
+    let probes = large
+        .iter()
+        .find_map(|op| match &op.request {
+            Request::BatchGetItem { keys, consistent } => Some((keys.len(), *consistent)),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        probes,
+        (51, false),
+        "one eventually consistent probe per member's row"
+    );
+    assert!((large_rcu - 25.5).abs() < f64::EPSILON, "{large_rcu} RCU");
+}
