@@ -3,6 +3,7 @@
 //! the AWS backend (DynamoDB on moto, LocalStack-likes or AWS itself).
 
 pub mod events;
+pub mod functions;
 pub mod http_api;
 pub mod hub;
 pub mod ws;
@@ -19,6 +20,7 @@ use cirrus_core::service::Ports;
 use cirrus_core::usersig::UserSigKey;
 use cirrus_embedded::{SqliteStore, StoreOptions};
 use cirrus_handlers::{Authorizer, Deps};
+use functions::{Functions, RemoteFunctions};
 use hub::{Hub, LocalGateway};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -137,6 +139,10 @@ pub struct LocalConfig {
     pub limits: Limits,
     /// SQLite tuning.
     pub sqlite: StoreOptions,
+    /// A Lambda Invoke API (`cargo lambda watch`) to send every event to, instead of calling the
+    /// handlers in this process. The functions then use their own configuration (the AWS backend
+    /// the environment names, and this stack's `@connections` API to push).
+    pub invoke_url: Option<String>,
 }
 
 impl LocalConfig {
@@ -153,6 +159,7 @@ impl LocalConfig {
             socket_limits: SocketLimits::default(),
             limits: Limits::default(),
             sqlite: StoreOptions::default(),
+            invoke_url: None,
         }
     }
 }
@@ -233,9 +240,15 @@ impl LocalStack {
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let sockets = Arc::new(TaskCount::default());
+        let functions = match &config.invoke_url {
+            Some(url) => Functions::Remote(RemoteFunctions::new(url.clone())?),
+            None => Functions::InProcess {
+                deps: Arc::new(Deps::new(ports)),
+                authorizer: Arc::new(Authorizer::new(config.key.clone(), clock)),
+            },
+        };
         let state = ws::WsState {
-            deps: Arc::new(Deps::new(ports)),
-            authorizer: Arc::new(Authorizer::new(config.key.clone(), clock)),
+            functions,
             hub: hub.clone(),
             ids,
             limits: config.socket_limits,

@@ -57,6 +57,10 @@ struct Args {
     /// `CIRRUS_*_TABLE` variables (as on Lambda) name the tables.
     #[arg(long, default_value = "cirrus-local")]
     table_prefix: String,
+    /// Send every event to this Lambda Invoke API (`cargo lambda watch`, e.g.
+    /// `http://127.0.0.1:9000`) instead of running the handlers in this process.
+    #[arg(long)]
+    invoke_url: Option<String>,
 }
 
 #[tokio::main]
@@ -109,6 +113,7 @@ async fn main() -> anyhow::Result<()> {
             synchronous,
             ..StoreOptions::default()
         },
+        invoke_url: args.invoke_url.clone(),
     };
     let stack = LocalStack::start(config)
         .await

@@ -2,6 +2,7 @@
 //! route responses, `$disconnect`, and API Gateway's idle, duration and size limits.
 
 use crate::events;
+use crate::functions::{AuthFailure, Functions};
 use crate::hub::{Hub, OUTBOUND_QUEUE, Outbound, Socket, now_ms};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Query, State};
@@ -11,7 +12,6 @@ use cirrus_core::clock::IdGen;
 use cirrus_core::ids::ConnectionId;
 use cirrus_core::protocol::Action;
 use cirrus_handlers::authorizer::is_allowed;
-use cirrus_handlers::{Authorizer, Deps};
 use futures_util::SinkExt as _;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -50,10 +50,8 @@ impl Default for SocketLimits {
 /// Shared state of the WebSocket endpoint.
 #[derive(Clone)]
 pub struct WsState {
-    /// Route handlers' dependencies.
-    pub deps: Arc<Deps>,
-    /// The `$connect` authorizer.
-    pub authorizer: Arc<Authorizer>,
+    /// Who runs the route handlers and the authorizer.
+    pub functions: Functions,
     /// Live sockets.
     pub hub: Arc<Hub>,
     /// Connection id source.
@@ -75,10 +73,14 @@ pub async fn upgrade(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let verdict = state
-        .authorizer
-        .authorize(&events::authorizer_request(&query, &headers));
+        .functions
+        .authorize(&events::authorizer_request(&query, &headers))
+        .await;
     let context: HashMap<String, Value> = match verdict {
-        Err(_) => return (StatusCode::UNAUTHORIZED, "Unauthorized").into_response(),
+        Err(AuthFailure::Unauthorized) => return (StatusCode::UNAUTHORIZED, "Unauthorized").into_response(),
+        Err(AuthFailure::Broken) => {
+            return (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error").into_response();
+        }
         Ok(policy) if !is_allowed(&policy) => return (StatusCode::FORBIDDEN, "Forbidden").into_response(),
         Ok(policy) => match policy.context {
             Value::Object(map) => map.into_iter().collect(),
@@ -116,8 +118,10 @@ pub async fn upgrade(
         user_agent,
     });
     state.hub.insert(id.clone(), socket.clone());
-    let connected =
-        cirrus_handlers::connect::connect(&state.deps, events::connect_request(&id, &context, &query)).await;
+    let connected = state
+        .functions
+        .connect(events::connect_request(&id, &context, &query))
+        .await;
     if connected.status_code != 200 {
         state.hub.remove(&id);
         let status = StatusCode::from_u16(u16::try_from(connected.status_code).unwrap_or(500))
@@ -267,12 +271,12 @@ async fn route(
         .and_then(|action| Action::from_name(&action))
         .map_or("$default", Action::name);
     let request = events::websocket_request(route_key, "MESSAGE", id, context, Some(body.to_owned()));
-    let response = cirrus_handlers::message::message(&state.deps, request).await;
+    let response = state.functions.message(request).await;
     body_text(response.body).into()
 }
 
 async fn disconnect(state: &WsState, id: &ConnectionId, context: &HashMap<String, Value>) {
     state.hub.remove(id);
     let request = events::websocket_request("$disconnect", "DISCONNECT", id, context, None);
-    cirrus_handlers::disconnect::disconnect(&state.deps, request).await;
+    state.functions.disconnect(request).await;
 }
