@@ -66,3 +66,95 @@ fn query_map(query: &HashMap<String, String>) -> QueryMap {
         .collect::<HashMap<_, _>>()
         .into()
 }
+
+#[cfg(test)]
+mod samples {
+    //! The sample events under `infra/events/` (for `cargo lambda invoke --data-file`) are exactly
+    //! what this module builds, so they stay what the functions really receive.
+    //! `CIRRUS_WRITE_EVENTS=1 cargo test -p cirrus-local samples` rewrites them.
+
+    use super::*;
+    use cirrus_core::usersig::{DEV_APP_ID, DEV_SECRET_KEY, UserSigKey};
+    use std::path::PathBuf;
+
+    /// 2025-11-01, with a 20-year lifetime: the sample token stays valid.
+    const MINTED_AT: i64 = 1_761_955_200;
+    const LIFETIME: i64 = 20 * 365 * 24 * 3600;
+
+    fn samples() -> Vec<(&'static str, Value)> {
+        let token = UserSigKey::new(DEV_APP_ID, DEV_SECRET_KEY).mint("alice", MINTED_AT, LIFETIME);
+        let query = HashMap::from([
+            ("token".to_owned(), token),
+            ("platform".to_owned(), "web".to_owned()),
+        ]);
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::USER_AGENT,
+            http::HeaderValue::from_static("cirrus-sample"),
+        );
+        let connection = ConnectionId::parse("c-sample-alice".to_owned()).expect("a valid id");
+        let context = HashMap::from([("userId".to_owned(), Value::from("alice"))]);
+        let send = r#"{"action":"msg.send","reqId":"r1","data":{"to":{"type":"c2c","id":"bob"},"clientMsgId":"sample-1","body":[{"type":"text","text":"hello from a sample event"}]}}"#;
+        let as_json = |event: &dyn erased::Event| event.json();
+        vec![
+            ("authorizer.json", as_json(&authorizer_request(&query, &headers))),
+            (
+                "connect.json",
+                as_json(&connect_request(&connection, &context, &query)),
+            ),
+            (
+                "message-send.json",
+                as_json(&websocket_request(
+                    "msg.send",
+                    "MESSAGE",
+                    &connection,
+                    &context,
+                    Some(send.to_owned()),
+                )),
+            ),
+            (
+                "disconnect.json",
+                as_json(&websocket_request(
+                    "$disconnect",
+                    "DISCONNECT",
+                    &connection,
+                    &context,
+                    None,
+                )),
+            ),
+        ]
+    }
+
+    mod erased {
+        /// Any event type, as JSON.
+        pub trait Event {
+            fn json(&self) -> serde_json::Value;
+        }
+        impl<T: serde::Serialize> Event for T {
+            fn json(&self) -> serde_json::Value {
+                serde_json::to_value(self).expect("events serialize")
+            }
+        }
+    }
+
+    #[test]
+    fn sample_events_are_what_the_stack_sends() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events");
+        for (file, event) in samples() {
+            let path = dir.join(file);
+            if std::env::var_os("CIRRUS_WRITE_EVENTS").is_some() {
+                let text = serde_json::to_string_pretty(&event).expect("JSON") + "\n";
+                std::fs::write(&path, text).expect("write the sample");
+            }
+            let stored: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).expect("the sample exists"))
+                    .expect("the sample is JSON");
+            assert_eq!(
+                stored,
+                event,
+                "{} is stale: rewrite it (see the module doc)",
+                path.display()
+            );
+        }
+    }
+}
