@@ -10,12 +10,16 @@ Asserts:
 - every action of shared/core/src/protocol.rs (`Action::name`) has a WebSocket route with a route
   response, and every route key is an action or $connect / $disconnect / $default;
 - every route (and the authorizer) reaches, through its integration, a function whose CodeUri is
-  `functions/<name>`, built with rust-cargolambda;
+  `functions/<name>`, a member of the Cargo workspace with exactly one binary target (or the one
+  `Metadata.BuildProperties.Binary` names), built with rust-cargolambda: what `sam build` compiles
+  into that function's `bootstrap`;
 - every table name shared/aws/src/config.rs requires is in the functions' environment and names a
   declared DynamoDB table, and every function allowed to push has CIRRUS_CONNECTIONS_ENDPOINT;
 - no IAM statement allows `Resource: "*"` or a wildcard action, and functions use explicit
   statements rather than SAM policy templates (which hide wildcard statements);
 - every DynamoDB table is on-demand, with point-in-time recovery and server-side encryption;
+- every SQS queue is encrypted (SSE-SQS or KMS), and every queue no other queue dead-letters into has
+  a RedrivePolicy to a declared queue; every S3 bucket blocks all public access and is encrypted;
 - every !Ref, !GetAtt and ${...} names a parameter, resource or pseudo parameter.
 
 Exits 1 with one line per violation; otherwise prints a one-line summary.
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import re
 import sys
+import tomllib
 from pathlib import Path
 
 from cfnlint.decode import decode
@@ -39,6 +44,22 @@ PSEUDO = {
 }
 
 errors: list[str] = []
+
+
+def workspace_binaries() -> dict[str, list[str]]:
+    """Binary target names of every workspace member, by member directory (e.g. functions/message)."""
+    members = tomllib.loads((ROOT / "Cargo.toml").read_text()).get("workspace", {}).get("members", [])
+    binaries = {}
+    for member in members:
+        manifest = ROOT / member / "Cargo.toml"
+        if not manifest.is_file():
+            continue
+        package = tomllib.loads(manifest.read_text())
+        names = [b.get("name") for b in package.get("bin", []) if b.get("name")]
+        if not names and (ROOT / member / "src/main.rs").is_file():
+            names = [package.get("package", {}).get("name")]  # the implicit binary target
+        binaries[member] = names
+    return binaries
 
 
 def fail(message: str) -> None:
@@ -134,12 +155,26 @@ def main() -> None:
     route_responses = of_type("AWS::ApiGatewayV2::RouteResponse")
     tables = of_type("AWS::DynamoDB::Table")
 
-    # Functions: one crate each under functions/<name>.
+    # Functions: one binary crate each under functions/<name>, a workspace member; sam build runs
+    # `cargo lambda build` in that directory (into the workspace's shared target directory) and takes
+    # its binary, or the one BuildProperties.Binary names, as the bootstrap.
+    binaries = workspace_binaries()
     for name, function in functions.items():
         code_uri = props(function).get("CodeUri")
+        metadata = function.get("Metadata") or {}
         if not (isinstance(code_uri, str) and re.fullmatch(r"functions/[a-z0-9-]+", code_uri)):
             fail(f"{name}: CodeUri must be functions/<name>, found {code_uri!r}")
-        if (function.get("Metadata") or {}).get("BuildMethod") != "rust-cargolambda":
+        elif code_uri not in binaries:
+            fail(f"{name}: CodeUri {code_uri} is not a member of the Cargo workspace")
+        else:
+            wanted = (metadata.get("BuildProperties") or {}).get("Binary")
+            found = binaries[code_uri]
+            if wanted is not None and wanted not in found:
+                fail(f"{name}: BuildProperties.Binary {wanted!r} is not a binary of {code_uri} ({found})")
+            elif wanted is None and len(found) != 1:
+                fail(f"{name}: {code_uri} must have exactly one binary target (has {found}), "
+                     "or name one in Metadata.BuildProperties.Binary")
+        if metadata.get("BuildMethod") != "rust-cargolambda":
             fail(f"{name}: Metadata.BuildMethod must be rust-cargolambda")
 
     def function_behind(uri, owner: str) -> None:
@@ -226,6 +261,31 @@ def main() -> None:
         if (p.get("SSESpecification") or {}).get("SSEEnabled") is not True:
             fail(f"{name}: SSESpecification.SSEEnabled must be true")
 
+    # Queues: encrypted; work queues redrive to a dead-letter queue of this template.
+    queues = of_type("AWS::SQS::Queue")
+
+    def redrive_target(queue) -> str | None:
+        arn = (props(queue).get("RedrivePolicy") or {}).get("deadLetterTargetArn")
+        return arn.get("Fn::GetAtt", [None])[0] if isinstance(arn, dict) else None
+
+    dead_letter = {redrive_target(q) for q in queues.values()} - {None}
+    for name, queue in queues.items():
+        p = props(queue)
+        if p.get("SqsManagedSseEnabled") is not True and not p.get("KmsMasterKeyId"):
+            fail(f"{name}: SqsManagedSseEnabled must be true (or KmsMasterKeyId set)")
+        if name not in dead_letter and redrive_target(queue) not in queues:
+            fail(f"{name}: RedrivePolicy.deadLetterTargetArn must be !GetAtt <a queue of this template>.Arn")
+
+    # Buckets: private and encrypted.
+    for name, bucket in of_type("AWS::S3::Bucket").items():
+        p = props(bucket)
+        block = p.get("PublicAccessBlockConfiguration") or {}
+        for setting in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"):
+            if block.get(setting) is not True:
+                fail(f"{name}: PublicAccessBlockConfiguration.{setting} must be true")
+        if not (p.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration"):
+            fail(f"{name}: BucketEncryption must be set")
+
     check_references(template)
 
     if errors:
@@ -234,7 +294,7 @@ def main() -> None:
             print(f"  - {error}", file=sys.stderr)
         sys.exit(1)
     print(f"template: {len(actions)} actions routed, {len(functions)} functions, "
-          f"{len(tables)} tables, IAM scoped ({len(statements)} statements)")
+          f"{len(tables)} tables, {len(queues)} queues, IAM scoped ({len(statements)} statements)")
 
 
 if __name__ == "__main__":
