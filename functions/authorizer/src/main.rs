@@ -22,7 +22,9 @@ async fn main() -> Result<(), Error> {
         .context("CIRRUS_APP_ID is not set")?
         .parse::<u64>()
         .context("CIRRUS_APP_ID is not a number")?;
-    let key = UserSigKey::new(app_id, secret_key().await?);
+    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let secret = cirrus_aws::secret_key_from_env(&sdk).await?;
+    let key = UserSigKey::new(app_id, secret);
     let authorizer = &Authorizer::new(key, Arc::new(SystemClock));
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayCustomAuthorizerRequestTypeRequest>| async move {
@@ -36,29 +38,4 @@ async fn main() -> Result<(), Error> {
         },
     ))
     .await
-}
-
-/// The app's secret key: `CIRRUS_SECRET_KEY` if set (local runs), otherwise the decrypted SSM
-/// parameter `CIRRUS_SECRET_KEY_PARAMETER` names. Never logged.
-async fn secret_key() -> anyhow::Result<String> {
-    if let Some(secret) = std::env::var("CIRRUS_SECRET_KEY").ok().filter(|s| !s.is_empty()) {
-        return Ok(secret);
-    }
-    let name = std::env::var("CIRRUS_SECRET_KEY_PARAMETER")
-        .context("neither CIRRUS_SECRET_KEY_PARAMETER nor CIRRUS_SECRET_KEY is set")?;
-    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
-    let output = aws_sdk_ssm::Client::new(&sdk)
-        .get_parameter()
-        .name(&name)
-        .with_decryption(true)
-        .send()
-        .await
-        .map_err(aws_sdk_ssm::Error::from)
-        .with_context(|| format!("cannot read SSM parameter `{name}`"))?;
-    output
-        .parameter()
-        .and_then(|parameter| parameter.value())
-        .filter(|secret| !secret.is_empty())
-        .map(str::to_owned)
-        .with_context(|| format!("SSM parameter `{name}` has no value"))
 }

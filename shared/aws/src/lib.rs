@@ -29,6 +29,7 @@ pub mod moto;
 mod ports;
 mod queue;
 mod resources;
+mod secret;
 mod store;
 mod tables;
 
@@ -39,5 +40,6 @@ pub use media::{MediaError, S3Media};
 pub use ports::{Push, ports_from_env};
 pub use queue::{MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, QueueError, SqsQueue};
 pub use resources::{MAX_RECEIVE_COUNT, ResourceError, Resources, create_queues_and_bucket};
+pub use secret::{SecretError, secret_key_from_env};
 pub use store::DynamoStore;
 pub use tables::{CONNECTIONS_BY_USER, create_tables};

@@ -1,0 +1,49 @@
+//! The app's UserSig secret key for the authorizer: from `CIRRUS_SECRET_KEY` (local runs) or the
+//! SSM SecureString parameter `CIRRUS_SECRET_KEY_PARAMETER` names (AWS), read once per cold start.
+
+use aws_config::SdkConfig;
+
+/// Why the secret key could not be had. Never carries the key itself.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// Neither variable is set.
+    #[error("neither CIRRUS_SECRET_KEY_PARAMETER nor CIRRUS_SECRET_KEY is set")]
+    NotConfigured,
+    /// SSM refused or failed the read.
+    #[error("cannot read SSM parameter `{name}`")]
+    Ssm {
+        /// The parameter's name.
+        name: String,
+        /// What SSM said.
+        #[source]
+        source: Box<aws_sdk_ssm::Error>,
+    },
+    /// The parameter exists but holds nothing.
+    #[error("SSM parameter `{0}` has no value")]
+    Empty(String),
+}
+
+/// `CIRRUS_SECRET_KEY` if set and not empty, otherwise the decrypted value of the SSM parameter
+/// `CIRRUS_SECRET_KEY_PARAMETER` names, read with `sdk`'s region and credentials.
+pub async fn secret_key_from_env(sdk: &SdkConfig) -> Result<String, SecretError> {
+    if let Some(secret) = std::env::var("CIRRUS_SECRET_KEY").ok().filter(|s| !s.is_empty()) {
+        return Ok(secret);
+    }
+    let name = std::env::var("CIRRUS_SECRET_KEY_PARAMETER").map_err(|_| SecretError::NotConfigured)?;
+    let output = aws_sdk_ssm::Client::new(sdk)
+        .get_parameter()
+        .name(&name)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|err| SecretError::Ssm {
+            name: name.clone(),
+            source: Box::new(aws_sdk_ssm::Error::from(err)),
+        })?;
+    output
+        .parameter()
+        .and_then(|parameter| parameter.value())
+        .filter(|secret| !secret.is_empty())
+        .map(str::to_owned)
+        .ok_or(SecretError::Empty(name))
+}
