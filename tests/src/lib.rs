@@ -93,6 +93,13 @@ impl TestStack {
             .expect("connection accepted")
     }
 
+    /// Connects `user` from `platform` (the `platform` query parameter), panicking on refusal.
+    pub async fn connect_from(&self, user: &str, platform: &str) -> TestSocket {
+        self.connect_query(&format!("token={}&platform={platform}", self.token(user)))
+            .await
+            .expect("connection accepted")
+    }
+
     /// Connects with a raw query string; a refused upgrade returns its HTTP status.
     pub async fn connect_query(&self, query: impl AsRef<str>) -> Result<TestSocket, u16> {
         TestSocket::connect(&format!("{}/?{}", self.stack.ws_url(), query.as_ref())).await

@@ -19,3 +19,5 @@ mod connect;
 mod connections_api;
 #[path = "e2e/lifecycle.rs"]
 mod lifecycle;
+#[path = "e2e/sessions.rs"]
+mod sessions;

@@ -1,7 +1,9 @@
 //! Lambda `connect`: the WebSocket `$connect` route (after the authorizer), which registers the
-//! connection under the authorized user. It never pushes to connections.
+//! connection under the authorized user and displaces older ones under the device policy (telling
+//! them `session.kicked` and closing them through `@connections`).
 //!
-//! Environment: `cirrus_aws::Config::from_env` (the table names, optional endpoints).
+//! Environment: `cirrus_aws::Config::from_env` (the table names, `CIRRUS_CONNECTIONS_ENDPOINT`),
+//! `CIRRUS_DEVICE_POLICY`.
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use cirrus_aws::Push;
@@ -11,7 +13,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let deps = &Deps::new(cirrus_aws::ports_from_env(Push::Never).await?);
+    let deps = &Deps::new(cirrus_aws::ports_from_env(Push::Required).await?);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
             Ok::<_, Error>(cirrus_handlers::connect::connect(deps, event.payload).await)

@@ -57,6 +57,10 @@ struct Args {
     /// `CIRRUS_*_TABLE` variables (as on Lambda) name the tables.
     #[arg(long, default_value = "cirrus-local")]
     table_prefix: String,
+    /// Connections a user may hold: `single`, `per-platform` or `multiple[:N]` (N per platform);
+    /// a login beyond it displaces the oldest (`session.kicked`, then closed).
+    #[arg(long, env = "CIRRUS_DEVICE_POLICY", default_value = "multiple:10")]
+    device_policy: cirrus_core::devices::DevicePolicy,
     /// Send every event to this Lambda Invoke API (`cargo lambda watch`, e.g.
     /// `http://127.0.0.1:9000`) instead of running the handlers in this process.
     #[arg(long)]
@@ -108,7 +112,10 @@ async fn main() -> anyhow::Result<()> {
             max_duration: args.max_connection_duration,
             ..SocketLimits::default()
         },
-        limits: Default::default(),
+        limits: cirrus_core::limits::Limits {
+            devices: args.device_policy,
+            ..Default::default()
+        },
         sqlite: StoreOptions {
             synchronous,
             ..StoreOptions::default()

@@ -21,6 +21,9 @@ pub enum StoreError {
     /// A required environment variable is not set.
     #[error("environment variable `{0}` is not set")]
     MissingEnv(&'static str),
+    /// An environment variable holds a value that means nothing.
+    #[error("environment variable `{0}` has an invalid value")]
+    BadEnv(&'static str),
     /// A stored item lacks an attribute the store always writes.
     #[error("stored item lacks attribute `{0}`")]
     MissingAttribute(&'static str),

@@ -13,9 +13,10 @@ use std::sync::Arc;
 /// Whether a function pushes to connections, and so needs `CIRRUS_CONNECTIONS_ENDPOINT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Push {
-    /// The function delivers messages (`message`): a missing endpoint fails the cold start.
+    /// The function pushes (`message`; `$connect`, which displaces older connections): a missing
+    /// endpoint fails the cold start.
     Required,
-    /// The function never pushes (`$connect`, `$disconnect`): the endpoint may be missing.
+    /// The function never pushes (`$disconnect`): the endpoint may be missing.
     Never,
 }
 
@@ -49,8 +50,22 @@ pub async fn ports_from_env(push: Push) -> Result<Ports> {
         gateway: Arc::new(ApiGatewayGateway::new(&sdk, &endpoint)),
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidIds),
-        limits: Limits::default(),
+        limits: limits_from_env()?,
     })
+}
+
+/// The default limits, with the device policy of `CIRRUS_DEVICE_POLICY` if set.
+fn limits_from_env() -> Result<Limits> {
+    let mut limits = Limits::default();
+    if let Some(policy) = std::env::var("CIRRUS_DEVICE_POLICY")
+        .ok()
+        .filter(|p| !p.is_empty())
+    {
+        limits.devices = policy
+            .parse()
+            .map_err(|_| StoreError::BadEnv("CIRRUS_DEVICE_POLICY"))?;
+    }
+    Ok(limits)
 }
 
 /// The endpoint the gateway is built on: the configured one, else [`UNUSED_ENDPOINT`] if the

@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod conversation;
+pub mod devices;
 pub mod element;
 pub mod error;
 pub mod ids;

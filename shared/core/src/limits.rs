@@ -1,6 +1,6 @@
 //! Configurable limits applied by the services.
 
-/// Size and count limits; defaults follow Tencent IM.
+/// Size and count limits, and the multi-device policy; defaults follow Tencent IM.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// Serialized size of one message body, in bytes.
@@ -13,6 +13,8 @@ pub struct Limits {
     pub max_history_page: u32,
     /// Conversations returned by one list page.
     pub max_conversation_page: u32,
+    /// Connections a user may hold at once, and which a new login displaces.
+    pub devices: crate::devices::DevicePolicy,
 }
 
 impl Default for Limits {
@@ -23,6 +25,7 @@ impl Default for Limits {
             max_file_bytes: 28 * 1024 * 1024,
             max_history_page: 100,
             max_conversation_page: 100,
+            devices: crate::devices::DevicePolicy::default(),
         }
     }
 }

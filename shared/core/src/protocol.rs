@@ -53,6 +53,9 @@ impl Action {
 pub mod events {
     /// A new message in one of the user's conversations (also to the sender's other devices).
     pub const MSG_NEW: &str = "msg.new";
+    /// This connection was displaced by a newer login under the multi-device policy and is about
+    /// to be closed.
+    pub const SESSION_KICKED: &str = "session.kicked";
 }
 
 /// A frame from the client: `{"action": "...", "reqId": "...", "data": {...}}`.

@@ -12,3 +12,4 @@ mod client_sdk;
 mod connect;
 mod connections_api;
 mod lifecycle;
+mod sessions;

@@ -1,9 +1,25 @@
-//! Connection lifecycle: recording connections at `$connect`, forgetting them at `$disconnect`.
+//! Connection lifecycle: recording connections at `$connect` (and displacing older ones under the
+//! multi-device policy), forgetting them at `$disconnect`.
 
+use crate::devices::platform_of;
 use crate::error::{Error, Result};
 use crate::ids::{ConnectionId, UserId};
 use crate::ports::Connection;
+use crate::protocol::{event, events};
 use crate::service::Ports;
+use bytes::Bytes;
+use serde::Serialize;
+
+/// The `session.kicked` reason of a connection displaced by a newer login.
+pub const KICKED_BY_LOGIN: &str = "login_elsewhere";
+
+/// The data of a `session.kicked` event.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Kicked<'a> {
+    reason: &'a str,
+    by_platform: &'a str,
+}
 
 /// API Gateway closes every WebSocket after two hours; records expire with it.
 pub const MAX_CONNECTION_MS: i64 = 2 * 60 * 60 * 1000;
@@ -47,7 +63,56 @@ impl SessionService {
             expires_at: now + MAX_CONNECTION_MS,
         };
         self.ports.connections.put_connection(&connection).await?;
+        self.displace_older(&connection).await;
         Ok(connection)
+    }
+
+    /// Closes the connections `new` displaces under the device policy, each told why first with
+    /// `session.kicked`, and drops their records. Failures are logged: the new connection stands
+    /// either way. Two logins racing may both see (or both miss) each other; the policy holds again
+    /// at the next login.
+    async fn displace_older(&self, new: &Connection) {
+        let others = match self
+            .ports
+            .connections
+            .connections_of(&new.user, new.connected_at)
+            .await
+        {
+            Ok(others) => others,
+            Err(err) => {
+                tracing::warn!(user = %new.user, error = %err, "could not apply the device policy");
+                return;
+            }
+        };
+        let displaced = self.ports.limits.devices.displaced(new, &others);
+        if displaced.is_empty() {
+            return;
+        }
+        let frame = Bytes::from(event(
+            events::SESSION_KICKED,
+            &Kicked {
+                reason: KICKED_BY_LOGIN,
+                by_platform: platform_of(new),
+            },
+        ));
+        for old in displaced {
+            if let Err(err) = self.ports.gateway.post(&old.id, frame.clone()).await {
+                tracing::warn!(connection = %old.id, error = %err, "could not tell a displaced connection");
+            }
+            if let Err(err) = self.ports.gateway.close(&old.id).await {
+                tracing::warn!(connection = %old.id, error = %err, "could not close a displaced connection");
+            }
+            if let Err(err) = self.ports.connections.delete_connection(&old.id).await {
+                tracing::warn!(connection = %old.id, error = %err, "could not drop a displaced connection");
+            }
+            tracing::info!(
+                user = %new.user,
+                displaced = %old.id,
+                by = %new.id,
+                policy = %self.ports.limits.devices,
+                "connection displaced by a newer login"
+            );
+        }
     }
 
     /// Forgets connection `id`; returns its record if there was one.
