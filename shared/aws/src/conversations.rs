@@ -6,7 +6,7 @@
 //! message at the head's seq), so a group send does not write once per member. The list is
 //! ordered in memory by (`updatedAt`, conversation id) descending, as the SQLite store orders it.
 
-use crate::error::{Result, StoreError};
+use crate::error::{Result, StoreError, written};
 use crate::item::{Item, get_n, get_s, n, s};
 use crate::messages::{HEAD_SEQ, Head, message_from_item};
 use crate::store::DynamoStore;
@@ -73,32 +73,36 @@ impl ConversationStore for DynamoStore {
             .max(row.read_seq);
         let target = seq.min(last);
         if target > read {
-            // Only ever up: a concurrent, larger pointer wins the condition.
-            let moved = self
-                .client
-                .update_item()
-                .table_name(&self.config.conversations_table)
-                .key("owner", s(owner.as_str()))
-                .key("conversationId", s(conversation.to_string()))
-                .update_expression("SET readSeq = :seq")
-                .condition_expression("attribute_exists(readSeq) AND readSeq < :seq")
-                .expression_attribute_values(":seq", n(target))
-                .send()
-                .await;
-            match moved {
-                Ok(_) => {}
-                Err(err)
-                    if err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-                Err(err) => return Err(StoreError::sdk(err).into()),
-            }
+            self.raise_read_seq(owner, conversation, target).await?;
         }
         self.get_conversation(owner, conversation).await
     }
 }
 
 impl DynamoStore {
+    /// Moves the read pointer on `owner`'s row up to `seq`, never down: a concurrent, larger
+    /// pointer wins the condition, and a missing row is left missing.
+    pub(crate) async fn raise_read_seq(
+        &self,
+        owner: &UserId,
+        conversation: &ConversationId,
+        seq: u64,
+    ) -> Result<()> {
+        let moved = self
+            .client
+            .update_item()
+            .table_name(&self.config.conversations_table)
+            .key("owner", s(owner.as_str()))
+            .key("conversationId", s(conversation.to_string()))
+            .update_expression("SET readSeq = :seq")
+            .condition_expression("attribute_exists(readSeq) AND readSeq < :seq")
+            .expression_attribute_values(":seq", n(seq))
+            .send()
+            .await;
+        written(moved)?;
+        Ok(())
+    }
+
     async fn row(&self, owner: &UserId, conversation: &ConversationId) -> Result<Option<Row>> {
         let got = self
             .client

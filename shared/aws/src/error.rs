@@ -48,6 +48,24 @@ impl StoreError {
     }
 }
 
+/// The outcome of a conditional write: `Ok(true)` if it was made, `Ok(false)` if its condition
+/// failed (an expected answer: someone got there first), any other failure as an error.
+pub(crate) fn written<T, E, R>(result: std::result::Result<T, SdkError<E, R>>) -> Result<bool>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+    aws_sdk_dynamodb::Error: From<SdkError<E, R>>,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err)
+            if err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(StoreError::sdk(err)),
+    }
+}
+
 impl From<aws_sdk_dynamodb::Error> for StoreError {
     fn from(err: aws_sdk_dynamodb::Error) -> Self {
         Self::Sdk(Box::new(err))

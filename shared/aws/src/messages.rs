@@ -9,7 +9,7 @@
 //! A claim that is already taken is a duplicate: the first message is found in its stream, near
 //! the top, by (sender, clientMsgId).
 
-use crate::error::{Result, StoreError};
+use crate::error::{Result, StoreError, written};
 use crate::item::{Item, get_id, get_n, get_s, n, opt_s, s};
 use crate::store::DynamoStore;
 use async_trait::async_trait;
@@ -87,15 +87,21 @@ impl DynamoStore {
     async fn append_message(&self, message: &NewMessage) -> Result<Appended> {
         let body = serde_json::to_string(&message.body)?;
         let idem = idempotency_key(&message.from, &message.client_msg_id);
+        let lock = self.stream_lock(message.stream.as_str());
+        let mut turn = Some(lock.clone().lock_owned().await);
         let mut claim = self.claim(&idem, message).await?;
         let mut takeovers = 0;
         loop {
             match claim {
                 Claim::Won => {
+                    if turn.is_none() {
+                        turn = Some(lock.clone().lock_owned().await);
+                    }
                     self.create_missing_entries(message).await?;
                     let seq = self.next_seq(message).await?;
                     self.put_message(message, seq, &body).await?;
                     self.mark_senders_read(message, seq).await?;
+                    drop(turn);
                     return Ok(Appended::New(message.stored(seq)));
                 }
                 Claim::Taken {
@@ -103,6 +109,8 @@ impl DynamoStore {
                     claimed_at,
                     seq,
                 } => {
+                    // Waiting for another writer's message must not hold up this stream.
+                    turn = None;
                     if let Some(first) = self.await_first(&idem, message, &stream, claimed_at, seq).await? {
                         return Ok(Appended::Duplicate(first));
                     }
@@ -181,19 +189,11 @@ impl DynamoStore {
             .expression_attribute_values(":stream", s(message.stream.as_str()))
             .send()
             .await;
-        match moved {
-            Ok(_) => {
-                tracing::warn!(stream = %message.stream, "took over an idempotency claim abandoned mid-append");
-                Ok(Claim::Won)
-            }
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                self.read_claim(idem).await
-            }
-            Err(err) => Err(StoreError::sdk(err)),
+        if written(moved)? {
+            tracing::warn!(stream = %message.stream, "took over an idempotency claim abandoned mid-append");
+            Ok(Claim::Won)
+        } else {
+            self.read_claim(idem).await
         }
     }
 
@@ -339,25 +339,8 @@ impl DynamoStore {
             return Ok(());
         }
         for update in message.inbox.iter().filter(|update| update.mark_read) {
-            let moved = self
-                .client
-                .update_item()
-                .table_name(&self.config.conversations_table)
-                .key("owner", s(update.owner.as_str()))
-                .key("conversationId", s(update.conversation_id.to_string()))
-                .update_expression("SET readSeq = :seq")
-                .condition_expression("attribute_exists(readSeq) AND readSeq < :seq")
-                .expression_attribute_values(":seq", n(seq))
-                .send()
-                .await;
-            match moved {
-                Ok(_) => {}
-                Err(err)
-                    if err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-                Err(err) => return Err(StoreError::sdk(err)),
-            }
+            self.raise_read_seq(&update.owner, &update.conversation_id, seq)
+                .await?;
         }
         Ok(())
     }
@@ -416,14 +399,7 @@ impl DynamoStore {
                 .expression_attribute_names("#owner", "owner")
                 .send()
                 .await;
-            match created {
-                Ok(_) => {}
-                Err(err)
-                    if err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-                Err(err) => return Err(StoreError::sdk(err)),
-            }
+            written(created)?;
         }
         Ok(())
     }

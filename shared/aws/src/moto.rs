@@ -28,6 +28,12 @@ pub fn sdk() -> SdkConfig {
 /// SDK configuration for `endpoint`: region us-east-1 and dummy static credentials (the process
 /// environment is untouched).
 pub fn sdk_for(endpoint: &str) -> SdkConfig {
+    offline_sdk().into_builder().endpoint_url(endpoint).build()
+}
+
+/// Region us-east-1 and dummy static credentials, no endpoint: for clients that set their own
+/// (the API Gateway Management client) or never call out.
+pub fn offline_sdk() -> SdkConfig {
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
@@ -38,7 +44,6 @@ pub fn sdk_for(endpoint: &str) -> SdkConfig {
             None,
             "cirrus-tests",
         )))
-        .endpoint_url(endpoint)
         .build()
 }
 

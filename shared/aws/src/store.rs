@@ -4,7 +4,8 @@ use crate::config::Config;
 use crate::error::Result;
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::Client;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// The DynamoDB store: implements `ConnectionStore`, `MessageStore` and `ConversationStore`.
 ///
@@ -13,6 +14,10 @@ use std::sync::Arc;
 pub struct DynamoStore {
     pub(crate) client: Client,
     pub(crate) config: Arc<Config>,
+    /// Appends of this process to one stream take turns: its seqs become visible in order, and
+    /// an emulator without item-level isolation (moto) cannot hand one seq out twice. Across
+    /// processes the head's atomic update does the work.
+    stream_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl DynamoStore {
@@ -21,6 +26,7 @@ impl DynamoStore {
         Self {
             client,
             config: Arc::new(config),
+            stream_locks: Arc::default(),
         }
     }
 
@@ -44,5 +50,18 @@ impl DynamoStore {
     /// The table names.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The in-process turn of `stream` (see `stream_locks`).
+    pub(crate) fn stream_lock(&self, stream: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .stream_locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Forget streams nobody is appending to, so the map stays small.
+        if locks.len() > 1024 {
+            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+        }
+        locks.entry(stream.to_owned()).or_default().clone()
     }
 }

@@ -3,8 +3,8 @@
 //! plus its retry schedule against a scripted HTTP server.
 #![allow(clippy::unwrap_used)]
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_apigatewaymanagement::config::{Credentials, SharedCredentialsProvider};
+mod support;
+
 use bytes::Bytes;
 use cirrus_aws::{ApiGatewayGateway, Backoff, Config};
 use cirrus_core::ids::{ConnectionId, UserId};
@@ -15,7 +15,7 @@ use futures_util::StreamExt as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
@@ -31,27 +31,12 @@ fn now_ms() -> i64 {
         .unwrap()
 }
 
-/// Region us-east-1 and dummy static credentials; the process environment is not read.
-fn sdk() -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "cirrus-tests",
-        )))
-        .build()
-}
-
 /// The local stack and a gateway on its `local` stage.
 async fn start() -> (LocalStack, ApiGatewayGateway) {
     let stack = LocalStack::start(LocalConfig::for_tests()).await.unwrap();
     let mut config = Config::with_prefix("unused");
     config.connections_endpoint = Some(format!("{}/local", stack.http_url()));
-    let gateway = ApiGatewayGateway::from_config(&sdk(), &config).unwrap();
+    let gateway = ApiGatewayGateway::from_config(&cirrus_aws::moto::offline_sdk(), &config).unwrap();
     (stack, gateway)
 }
 
@@ -229,32 +214,7 @@ async fn serve(
 ) -> Option<()> {
     let mut buffer = Vec::new();
     loop {
-        // Read one request: headers, then Content-Length bytes of body.
-        let head_end = loop {
-            if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                break at + 4;
-            }
-            let mut chunk = [0u8; 4096];
-            let read = stream.read(&mut chunk).await.ok()?;
-            if read == 0 {
-                return None;
-            }
-            buffer.extend_from_slice(&chunk[..read]);
-        };
-        let head = String::from_utf8_lossy(&buffer[..head_end]).to_ascii_lowercase();
-        let length: usize = head
-            .lines()
-            .find_map(|line| line.strip_prefix("content-length:"))
-            .map_or(0, |value| value.trim().parse().unwrap());
-        while buffer.len() < head_end + length {
-            let mut chunk = [0u8; 4096];
-            let read = stream.read(&mut chunk).await.ok()?;
-            if read == 0 {
-                return None;
-            }
-            buffer.extend_from_slice(&chunk[..read]);
-        }
-        buffer.drain(..head_end + length);
+        support::next_request(&mut stream, &mut buffer).await?;
 
         let code = status(counter.fetch_add(1, Ordering::SeqCst));
         let body = if code == 200 {
@@ -271,7 +231,7 @@ async fn serve(
 }
 
 fn quick(endpoint: &str) -> ApiGatewayGateway {
-    ApiGatewayGateway::new(&sdk(), endpoint).with_backoff(Backoff {
+    ApiGatewayGateway::new(&cirrus_aws::moto::offline_sdk(), endpoint).with_backoff(Backoff {
         attempts: 4,
         base: Duration::from_millis(5),
         max: Duration::from_millis(20),

@@ -2,6 +2,8 @@
 //! queues per case; and `SqsQueue`'s retries of failed entries against a scripted stand-in.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use aws_sdk_sqs::types::QueueAttributeName;
 use cirrus_aws::moto;
 use cirrus_aws::{
@@ -13,7 +15,7 @@ use std::error::Error as _;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
 
 /// Queues (and a bucket) of their own for one case.
@@ -247,33 +249,8 @@ async fn scripted_sqs(script: Script) -> (String, Arc<Mutex<Vec<Vec<String>>>>) 
 async fn serve_batches(mut stream: TcpStream, calls: &Mutex<Vec<Vec<String>>>, script: Script) -> Option<()> {
     let mut buffer = Vec::new();
     loop {
-        // One request: headers, then Content-Length bytes of body.
-        let head_end = loop {
-            if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                break at + 4;
-            }
-            let mut chunk = [0u8; 4096];
-            let read = stream.read(&mut chunk).await.ok()?;
-            if read == 0 {
-                return None;
-            }
-            buffer.extend_from_slice(&chunk[..read]);
-        };
-        let head = String::from_utf8_lossy(&buffer[..head_end]).to_ascii_lowercase();
-        let length: usize = head
-            .lines()
-            .find_map(|line| line.strip_prefix("content-length:"))
-            .map_or(0, |value| value.trim().parse().unwrap());
-        while buffer.len() < head_end + length {
-            let mut chunk = [0u8; 4096];
-            let read = stream.read(&mut chunk).await.ok()?;
-            if read == 0 {
-                return None;
-            }
-            buffer.extend_from_slice(&chunk[..read]);
-        }
-        let request: Value = serde_json::from_slice(&buffer[head_end..head_end + length]).unwrap();
-        buffer.drain(..head_end + length);
+        let (_, body) = support::next_request(&mut stream, &mut buffer).await?;
+        let request: Value = serde_json::from_slice(&body).unwrap();
 
         let ids: Vec<String> = request["Entries"]
             .as_array()
