@@ -61,6 +61,7 @@ async fn post(
     match hub.post(&id, frame) {
         PostOutcome::Delivered => StatusCode::OK.into_response(),
         PostOutcome::Gone => gone(),
+        PostOutcome::Deferred => throttled(),
     }
 }
 
@@ -90,5 +91,15 @@ async fn delete(State(hub): State<Arc<Hub>>, Path(params): Path<HashMap<String, 
     match hub.post(&id, Outbound::Close(1000, "Connection deleted")) {
         PostOutcome::Delivered => StatusCode::NO_CONTENT.into_response(),
         PostOutcome::Gone => gone(),
+        PostOutcome::Deferred => throttled(),
     }
+}
+
+/// API Gateway's throttling answer, for a post the hub deferred.
+fn throttled() -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        Json(serde_json::json!({"message": "Too Many Requests"})),
+    )
+        .into_response()
 }

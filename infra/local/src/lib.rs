@@ -234,6 +234,7 @@ impl LocalStack {
             messages: store.messages(),
             conversations: store.conversations(),
             gateway: Arc::new(LocalGateway::new(hub.clone())),
+            queue: None,
             clock: clock.clone(),
             ids: ids.clone(),
             limits: config.limits.clone(),

@@ -89,6 +89,8 @@ pub enum GatewayError {
         operation: &'static str,
         /// Calls made.
         attempts: u32,
+        /// Whether the last failure was throttling or a server error (a later try may work).
+        transient: bool,
         /// The last failure.
         #[source]
         source: Box<aws_sdk_apigatewaymanagement::Error>,

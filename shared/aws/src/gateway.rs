@@ -189,10 +189,11 @@ impl ApiGatewayGateway {
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
-                Failure::Transient | Failure::Permanent => {
+                failure @ (Failure::Transient | Failure::Permanent) => {
                     return Err(GatewayError::Sdk {
                         operation,
                         attempts: attempt,
+                        transient: matches!(failure, Failure::Transient),
                         source: Box::new(err.into()),
                     });
                 }
@@ -236,11 +237,18 @@ impl ConnectionGateway for ApiGatewayGateway {
                     .data(blob.clone())
                     .send()
             })
-            .await?;
-        Ok(match answer {
-            Some(_) => PostOutcome::Delivered,
-            None => PostOutcome::Gone,
-        })
+            .await;
+        match answer {
+            Ok(Some(_)) => Ok(PostOutcome::Delivered),
+            Ok(None) => Ok(PostOutcome::Gone),
+            // Still throttled (or failing on API Gateway's side) after every attempt: the caller
+            // hands the frame to the queue rather than lose it.
+            Err(err @ GatewayError::Sdk { transient: true, .. }) => {
+                tracing::warn!(connection = %connection, error = %err, "post deferred");
+                Ok(PostOutcome::Deferred)
+            }
+            Err(err) => Err(err.into()),
+        }
     }
 
     async fn close(&self, connection: &ConnectionId) -> cirrus_core::Result<()> {

@@ -3,10 +3,12 @@
 use crate::config::Config;
 use crate::error::{Result, StoreError};
 use crate::gateway::ApiGatewayGateway;
+use crate::queue::SqsQueue;
 use crate::store::DynamoStore;
 use aws_config::BehaviorVersion;
 use cirrus_core::clock::{SystemClock, UuidIds};
 use cirrus_core::limits::Limits;
+use cirrus_core::ports::Queue;
 use cirrus_core::service::Ports;
 use std::sync::Arc;
 
@@ -42,12 +44,19 @@ pub async fn ports_from_env(push: Push) -> Result<Ports> {
         loader = loader.endpoint_url(store_endpoint);
     }
     let sdk = loader.load().await;
+    // Where the template gives the queues (the message function), deferred posts are handed to
+    // the push queue.
+    let queue: Option<Arc<dyn Queue>> = match config.push_queue_url {
+        Some(_) => Some(Arc::new(SqsQueue::from_config(&sdk, &config)?)),
+        None => None,
+    };
     let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config));
     Ok(Ports {
         connections: store.clone(),
         messages: store.clone(),
         conversations: store,
         gateway: Arc::new(ApiGatewayGateway::new(&sdk, &endpoint)),
+        queue,
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidIds),
         limits: limits_from_env()?,

@@ -176,6 +176,7 @@ async fn close_sends_a_close_frame_and_later_posts_are_gone() {
                 assert!(Instant::now() < deadline, "posts still delivered after close");
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
+            PostOutcome::Deferred => panic!("the local stack never throttles"),
         }
     }
     assert_eq!(gateway.info(&id).await.unwrap(), None);
@@ -258,14 +259,28 @@ async fn throttling_and_server_errors_are_retried() {
 }
 
 #[tokio::test]
-async fn persistent_throttling_becomes_a_gateway_error() {
+async fn persistent_throttling_defers_a_post_and_fails_a_close() {
+    // GIVEN an API that throttles every call
     let (endpoint, count) = scripted(|_| 429, "").await;
+    let gateway = quick(&endpoint);
+    // WHEN a post is still throttled after every attempt THEN it is deferred (for the queue)
+    let outcome = gateway.post(&unknown(), Bytes::from_static(b"x")).await.unwrap();
+    assert_eq!(outcome, PostOutcome::Deferred);
+    assert_eq!(count.load(Ordering::SeqCst), 4, "every attempt made, no more");
+    // AND a close, which nothing can defer, is a gateway error
+    let err = gateway.close(&unknown()).await.unwrap_err();
+    assert!(matches!(err, cirrus_core::Error::Gateway(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_post_refused_for_good_is_an_error_not_deferred() {
+    let (endpoint, count) = scripted(|_| 413, "").await;
     let err = quick(&endpoint)
         .post(&unknown(), Bytes::from_static(b"x"))
         .await
         .unwrap_err();
     assert!(matches!(err, cirrus_core::Error::Gateway(_)), "{err:?}");
-    assert_eq!(count.load(Ordering::SeqCst), 4, "every attempt made, no more");
+    assert_eq!(count.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
@@ -290,5 +305,74 @@ async fn gone_status_is_gone_for_every_operation() {
         count.load(Ordering::SeqCst),
         3,
         "a gone connection is not retried"
+    );
+}
+
+/// GIVEN bob connected (his record in DynamoDB on moto) and an API that throttles every post
+/// WHEN a frame is delivered to him THEN nothing is delivered now, and the frame is on the push
+/// queue (SQS on moto) as a `redeliver` job for his connection, byte for byte.
+#[tokio::test]
+async fn a_deferred_post_is_handed_to_the_push_queue() {
+    use cirrus_aws::{DynamoStore, SqsQueue, create_queues_and_bucket, create_tables, moto};
+    use cirrus_core::ports::{Connection, ConnectionStore as _};
+    use cirrus_core::service::Delivery;
+
+    let prefix = format!("defer-{}", std::process::id());
+    let sdk = moto::sdk();
+    let tables = Config::with_prefix(&prefix);
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    create_tables(&dynamo, &tables).await.unwrap();
+    let store = Arc::new(DynamoStore::new(dynamo, tables));
+    let resources = create_queues_and_bucket(&sdk, &prefix).await.unwrap();
+    let queue = Arc::new(SqsQueue::new(
+        &sdk,
+        &resources.push_queue_url,
+        &resources.fanout_queue_url,
+    ));
+    let bob = UserId::parse("bob").unwrap();
+    let connection = ConnectionId::parse("bobConn1=").unwrap();
+    let now = now_ms();
+    store
+        .put_connection(&Connection {
+            id: connection.clone(),
+            user: bob.clone(),
+            platform: None,
+            connected_at: now,
+            expires_at: now + 60_000,
+        })
+        .await
+        .unwrap();
+    let (endpoint, count) = scripted(|_| 429, "").await;
+    let delivery = Delivery::new(store, Arc::new(quick(&endpoint)), Some(queue.clone()));
+
+    let frame = r#"{"type":"event","event":"msg.new","data":{"seq":1,"text":"héllo"}}"#;
+    let delivered = delivery
+        .to_user(&bob, Bytes::from_static(frame.as_bytes()), None, now)
+        .await
+        .unwrap();
+
+    assert_eq!(delivered, 0);
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        4,
+        "the gateway tried every attempt first"
+    );
+    let received = queue
+        .client()
+        .receive_message()
+        .queue_url(&resources.push_queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    let jobs: Vec<serde_json::Value> = received
+        .messages()
+        .iter()
+        .map(|message| serde_json::from_str(message.body().unwrap()).unwrap())
+        .collect();
+    assert_eq!(
+        jobs,
+        [serde_json::json!({"kind": "redeliver", "connectionId": "bobConn1=", "frame": frame})]
     );
 }

@@ -176,6 +176,9 @@ pub enum PostOutcome {
     Delivered,
     /// The connection no longer exists (API Gateway's 410 Gone).
     Gone,
+    /// The API kept refusing for now (throttling or server errors, after the gateway's own
+    /// retries): worth handing to the queue for a later try.
+    Deferred,
 }
 
 /// Pushes data to WebSocket connections (API Gateway's `@connections` API).
@@ -190,7 +193,8 @@ pub trait ConnectionGateway: Send + Sync {
 /// The background work queues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum QueueName {
-    /// Offline push notifications for recipients with no live connection.
+    /// The push function's work: offline push notifications for recipients with no live
+    /// connection, and frames the connection gateway deferred (`redeliver` jobs).
     Push,
     /// Shards of a fan-out too large to deliver within one request.
     Fanout,

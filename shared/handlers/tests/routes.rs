@@ -54,6 +54,7 @@ fn world() -> World {
         messages: store.clone(),
         conversations: store.clone(),
         gateway: gateway.clone(),
+        queue: None,
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidIds),
         limits: Limits::default(),

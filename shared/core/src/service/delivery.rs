@@ -2,22 +2,45 @@
 
 use crate::error::Result;
 use crate::ids::{ConnectionId, UserId};
-use crate::ports::{ConnectionGateway, ConnectionStore, PostOutcome};
+use crate::ports::{ConnectionGateway, ConnectionStore, Job, PostOutcome, Queue, QueueName};
 use bytes::Bytes;
 use futures_util::future::join_all;
+use serde::Serialize;
 use std::sync::Arc;
 
-/// Fans a frame out to a user's connections and drops the ones that are gone.
+/// The `kind` of a job asking the push function to post a deferred frame again.
+pub const REDELIVER_JOB: &str = "redeliver";
+
+/// A frame the gateway deferred, as queued for the push function.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Redeliver<'a> {
+    kind: &'static str,
+    connection_id: &'a str,
+    frame: &'a str,
+}
+
+/// Fans a frame out to a user's connections, drops the ones that are gone and hands the ones the
+/// gateway deferred to the queue.
 #[derive(Clone)]
 pub struct Delivery {
     connections: Arc<dyn ConnectionStore>,
     gateway: Arc<dyn ConnectionGateway>,
+    queue: Option<Arc<dyn Queue>>,
 }
 
 impl Delivery {
     /// A delivery over these ports.
-    pub fn new(connections: Arc<dyn ConnectionStore>, gateway: Arc<dyn ConnectionGateway>) -> Self {
-        Self { connections, gateway }
+    pub fn new(
+        connections: Arc<dyn ConnectionStore>,
+        gateway: Arc<dyn ConnectionGateway>,
+        queue: Option<Arc<dyn Queue>>,
+    ) -> Self {
+        Self {
+            connections,
+            gateway,
+            queue,
+        }
     }
 
     /// Posts `frame` to every connection of `user` except `skip`; returns how many took it.
@@ -43,9 +66,14 @@ impl Delivery {
             .count())
     }
 
-    /// Posts to one connection; a `Gone` connection's record is removed (that one only).
+    /// Posts to one connection; a `Gone` connection's record is removed (that one only), a
+    /// deferred frame goes to the queue.
     async fn post(&self, connection: &ConnectionId, frame: Bytes) -> bool {
-        match self.gateway.post(connection, frame).await {
+        match self.gateway.post(connection, frame.clone()).await {
+            Ok(PostOutcome::Deferred) => {
+                self.hand_off(connection, &frame).await;
+                false
+            }
             Ok(PostOutcome::Delivered) => true,
             Ok(PostOutcome::Gone) => {
                 if let Err(err) = self.connections.delete_connection(connection).await {
@@ -57,6 +85,31 @@ impl Delivery {
                 tracing::warn!(connection = %connection, error = %err, "post to connection failed");
                 false
             }
+        }
+    }
+
+    /// Queues a deferred frame for the push function, which posts it again later; without a
+    /// queue (or if enqueueing fails) the frame is dropped: the message is stored and the client
+    /// fills the gap from history.
+    async fn hand_off(&self, connection: &ConnectionId, frame: &Bytes) {
+        let Some(queue) = &self.queue else {
+            tracing::warn!(connection = %connection, "post deferred and no queue: dropped");
+            return;
+        };
+        let job = Redeliver {
+            kind: REDELIVER_JOB,
+            connection_id: connection.as_str(),
+            frame: &String::from_utf8_lossy(frame),
+        };
+        let payload = match serde_json::to_value(&job) {
+            Ok(payload) => payload,
+            Err(err) => {
+                tracing::error!(error = %err, "could not encode a redelivery job");
+                return;
+            }
+        };
+        if let Err(err) = queue.enqueue(QueueName::Push, vec![Job::from(payload)]).await {
+            tracing::warn!(connection = %connection, error = %err, "could not queue a deferred post");
         }
     }
 }

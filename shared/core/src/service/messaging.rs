@@ -27,7 +27,11 @@ pub struct HistoryPage {
 impl MessageService {
     /// A message service over `ports`.
     pub fn new(ports: Ports) -> Self {
-        let delivery = Delivery::new(ports.connections.clone(), ports.gateway.clone());
+        let delivery = Delivery::new(
+            ports.connections.clone(),
+            ports.gateway.clone(),
+            ports.queue.clone(),
+        );
         Self { ports, delivery }
     }
 

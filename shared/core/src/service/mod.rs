@@ -13,7 +13,7 @@ pub use sessions::SessionService;
 use crate::clock::{Clock, IdGen};
 use crate::ids::{ConnectionId, UserId};
 use crate::limits::Limits;
-use crate::ports::{ConnectionGateway, ConnectionStore, ConversationStore, MessageStore};
+use crate::ports::{ConnectionGateway, ConnectionStore, ConversationStore, MessageStore, Queue};
 use std::sync::Arc;
 
 /// Who is calling: the authenticated user and, over WebSocket, their connection.
@@ -36,6 +36,9 @@ pub struct Ports {
     pub conversations: Arc<dyn ConversationStore>,
     /// Push to connections.
     pub gateway: Arc<dyn ConnectionGateway>,
+    /// Jobs for the push function (frames the gateway deferred, offline push); `None` where no
+    /// consumer runs (the local stack's sockets are in-process and never defer).
+    pub queue: Option<Arc<dyn Queue>>,
     /// Time.
     pub clock: Arc<dyn Clock>,
     /// Id generation.
