@@ -19,5 +19,7 @@ mod connect;
 mod connections_api;
 #[path = "e2e/lifecycle.rs"]
 mod lifecycle;
+#[path = "e2e/presence.rs"]
+mod presence;
 #[path = "e2e/sessions.rs"]
 mod sessions;

@@ -13,6 +13,8 @@ pub struct Limits {
     pub max_history_page: u32,
     /// Conversations returned by one list page.
     pub max_conversation_page: u32,
+    /// Users one `presence.get` may ask about.
+    pub max_presence_batch: usize,
     /// Connections a user may hold at once, and which a new login displaces.
     pub devices: crate::devices::DevicePolicy,
 }
@@ -25,6 +27,7 @@ impl Default for Limits {
             max_file_bytes: 28 * 1024 * 1024,
             max_history_page: 100,
             max_conversation_page: 100,
+            max_presence_batch: 100,
             devices: crate::devices::DevicePolicy::default(),
         }
     }

@@ -20,16 +20,19 @@ pub enum Action {
     ConvRead,
     /// `sys.ping`: keep the connection alive, read server time.
     SysPing,
+    /// `presence.get`: whether users are online, and on which platforms.
+    PresenceGet,
 }
 
 impl Action {
     /// Every action, in documentation order.
-    pub const ALL: [Action; 5] = [
+    pub const ALL: [Action; 6] = [
         Self::MsgSend,
         Self::MsgHistory,
         Self::ConvList,
         Self::ConvRead,
         Self::SysPing,
+        Self::PresenceGet,
     ];
 
     /// The wire name.
@@ -40,6 +43,7 @@ impl Action {
             Self::ConvList => "conv.list",
             Self::ConvRead => "conv.read",
             Self::SysPing => "sys.ping",
+            Self::PresenceGet => "presence.get",
         }
     }
 
@@ -288,6 +292,34 @@ pub struct ConvReadRequest {
 pub struct PingReply {
     /// Server time, ms.
     pub time: i64,
+}
+
+/// `presence.get` request.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PresenceRequest {
+    /// Whom to look up (validated by the service, so a bad id gets its own code).
+    pub user_ids: Vec<String>,
+}
+
+/// One user's presence in a `presence.get` reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserPresence {
+    /// The user.
+    pub user_id: String,
+    /// Whether any connection of theirs is live.
+    pub online: bool,
+    /// The platforms they are connected from, sorted, each once (`unknown` for a client that
+    /// gave none).
+    pub platforms: Vec<String>,
+}
+
+/// `presence.get` reply: one entry per requested user, in request order, without repeats.
+#[derive(Debug, Serialize)]
+pub struct PresenceReply {
+    /// The users' presence.
+    pub users: Vec<UserPresence>,
 }
 
 #[cfg(test)]

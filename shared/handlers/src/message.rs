@@ -6,7 +6,8 @@ use crate::response;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use cirrus_core::error::{Error, Result};
 use cirrus_core::protocol::{
-    Action, ClientFrame, ConvListReply, ConversationView, HistoryReply, PingReply, reply_err, reply_ok,
+    Action, ClientFrame, ConvListReply, ConversationView, HistoryReply, PingReply, PresenceReply, reply_err,
+    reply_ok,
 };
 use cirrus_core::service::Caller;
 
@@ -99,6 +100,10 @@ async fn dispatch(deps: &Deps, caller: &Caller, action: Action, frame: &ClientFr
         Action::ConvRead => {
             deps.conversations.read(caller, frame.data()?).await?;
             Ok(reply_ok(req_id, &serde_json::json!({})))
+        }
+        Action::PresenceGet => {
+            let users = deps.sessions.presence(frame.data()?).await?;
+            Ok(reply_ok(req_id, &PresenceReply { users }))
         }
         Action::SysPing => Ok(reply_ok(
             req_id,

@@ -12,4 +12,5 @@ mod client_sdk;
 mod connect;
 mod connections_api;
 mod lifecycle;
+mod presence;
 mod sessions;

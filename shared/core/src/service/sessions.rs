@@ -5,7 +5,7 @@ use crate::devices::platform_of;
 use crate::error::{Error, Result};
 use crate::ids::{ConnectionId, UserId};
 use crate::ports::Connection;
-use crate::protocol::{event, events};
+use crate::protocol::{PresenceRequest, UserPresence, event, events};
 use crate::service::Ports;
 use bytes::Bytes;
 use serde::Serialize;
@@ -113,6 +113,44 @@ impl SessionService {
                 "connection displaced by a newer login"
             );
         }
+    }
+
+    /// Whether each of `users` is online and on which platforms, from their live connection
+    /// records (any signed-in user may ask; at most `limits.max_presence_batch` users).
+    pub async fn presence(&self, request: PresenceRequest) -> Result<Vec<UserPresence>> {
+        if request.user_ids.is_empty() || request.user_ids.len() > self.ports.limits.max_presence_batch {
+            return Err(Error::InvalidField(format!(
+                "userIds must hold 1 to {} user ids",
+                self.ports.limits.max_presence_batch
+            )));
+        }
+        let mut users: Vec<UserId> = Vec::with_capacity(request.user_ids.len());
+        for raw in request.user_ids {
+            let user = UserId::parse(raw)?;
+            if !users.contains(&user) {
+                users.push(user);
+            }
+        }
+        let now = self.ports.clock.now_ms();
+        let lookups = users
+            .iter()
+            .map(|user| self.ports.connections.connections_of(user, now));
+        let found = futures_util::future::try_join_all(lookups).await?;
+        Ok(users
+            .into_iter()
+            .zip(found)
+            .map(|(user, connections)| {
+                let mut platforms: Vec<String> =
+                    connections.iter().map(|c| platform_of(c).to_owned()).collect();
+                platforms.sort_unstable();
+                platforms.dedup();
+                UserPresence {
+                    user_id: user.to_string(),
+                    online: !connections.is_empty(),
+                    platforms,
+                }
+            })
+            .collect())
     }
 
     /// Forgets connection `id`; returns its record if there was one.
