@@ -79,8 +79,9 @@ async fn one_per_platform_a_login_displaces_only_its_own_platform() {
 async fn multiple_per_platform_the_oldest_beyond_the_cap_goes() {
     // GIVEN two connections per platform and alice in two web tabs
     let stack = stack_with(DevicePolicy::Multiple { per_platform: 2 }).await;
+    // ("Oldest" is by connection time in ms: the tabs open a few ms apart.)
     let mut first = stack.connect_from("alice", "web").await;
-    first.ok("sys.ping", json!({})).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
     let mut second = stack.connect_from("alice", "web").await;
     assert_kept(&mut first).await;
     // WHEN a third tab opens
