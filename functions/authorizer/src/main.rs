@@ -7,7 +7,6 @@
 //! `CIRRUS_SECRET_KEY` itself.
 
 use anyhow::Context as _;
-use aws_config::BehaviorVersion;
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
 use cirrus_core::clock::SystemClock;
 use cirrus_core::usersig::UserSigKey;
@@ -22,8 +21,7 @@ async fn main() -> Result<(), Error> {
         .context("CIRRUS_APP_ID is not set")?
         .parse::<u64>()
         .context("CIRRUS_APP_ID is not a number")?;
-    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
-    let secret = cirrus_aws::secret_key_from_env(&sdk).await?;
+    let secret = cirrus_aws::secret_key_from_env().await?;
     let key = UserSigKey::new(app_id, secret);
     let authorizer = &Authorizer::new(key, Arc::new(SystemClock));
     lambda_runtime::run(service_fn(

@@ -1,8 +1,6 @@
 //! The app's UserSig secret key for the authorizer: from `CIRRUS_SECRET_KEY` (local runs) or the
 //! SSM SecureString parameter `CIRRUS_SECRET_KEY_PARAMETER` names (AWS), read once per cold start.
 
-use aws_config::SdkConfig;
-
 /// Why the secret key could not be had. Never carries the key itself.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
@@ -24,13 +22,15 @@ pub enum SecretError {
 }
 
 /// `CIRRUS_SECRET_KEY` if set and not empty, otherwise the decrypted value of the SSM parameter
-/// `CIRRUS_SECRET_KEY_PARAMETER` names, read with `sdk`'s region and credentials.
-pub async fn secret_key_from_env(sdk: &SdkConfig) -> Result<String, SecretError> {
+/// `CIRRUS_SECRET_KEY_PARAMETER` names, read with the standard AWS configuration (loaded only
+/// then, so a run with the key in its environment builds no AWS client at all).
+pub async fn secret_key_from_env() -> Result<String, SecretError> {
     if let Some(secret) = std::env::var("CIRRUS_SECRET_KEY").ok().filter(|s| !s.is_empty()) {
         return Ok(secret);
     }
     let name = std::env::var("CIRRUS_SECRET_KEY_PARAMETER").map_err(|_| SecretError::NotConfigured)?;
-    let output = aws_sdk_ssm::Client::new(sdk)
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let output = aws_sdk_ssm::Client::new(&sdk)
         .get_parameter()
         .name(&name)
         .with_decryption(true)

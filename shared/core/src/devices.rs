@@ -43,23 +43,20 @@ impl DevicePolicy {
     /// oldest first.
     pub fn displaced<'a>(&self, new: &Connection, others: &'a [Connection]) -> Vec<&'a Connection> {
         // The store may already list the new connection among the user's: it never counts.
-        let others = others.iter().filter(|other| other.id != new.id);
+        // Oldest first; ties by id so every replica of the decision picks the same ones.
+        let mut older: Vec<&Connection> = others.iter().filter(|other| other.id != new.id).collect();
+        older.sort_by(|a, b| (a.connected_at, a.id.as_str()).cmp(&(b.connected_at, b.id.as_str())));
         let same_platform = |other: &&Connection| platform_of(other) == platform_of(new);
-        let mut displaced: Vec<&Connection> = match self {
-            Self::Single => others.collect(),
-            Self::OnePerPlatform => others.filter(same_platform).collect(),
+        match self {
+            Self::Single => older,
+            Self::OnePerPlatform => older.into_iter().filter(same_platform).collect(),
             Self::Multiple { per_platform } => {
-                let mut peers: Vec<&Connection> = others.filter(same_platform).collect();
-                // Oldest first; ties by id so every replica of the decision picks the same ones.
-                peers.sort_by(|a, b| (a.connected_at, a.id.as_str()).cmp(&(b.connected_at, b.id.as_str())));
+                let mut peers: Vec<&Connection> = older.into_iter().filter(same_platform).collect();
                 let keep = usize::try_from(per_platform.saturating_sub(1)).unwrap_or(usize::MAX);
-                let excess = peers.len().saturating_sub(keep);
-                peers.truncate(excess);
+                peers.truncate(peers.len().saturating_sub(keep));
                 peers
             }
-        };
-        displaced.sort_by(|a, b| (a.connected_at, a.id.as_str()).cmp(&(b.connected_at, b.id.as_str())));
-        displaced
+        }
     }
 }
 
