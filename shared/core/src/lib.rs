@@ -3,6 +3,7 @@
 //! Adapters (`cirrus-aws`, `cirrus-embedded`) implement the [`ports`]; `cirrus-handlers` turns
 //! transport events into calls on the [`service`] layer.
 
+pub mod accounts;
 pub mod clock;
 pub mod conversation;
 pub mod devices;

@@ -1,5 +1,6 @@
 //! The ports: what the services need from the outside world. Adapters implement them.
 
+use crate::accounts::Account;
 use crate::conversation::{ConversationCursor, ConversationEntry};
 use crate::element::Element;
 use crate::error::Result;
@@ -36,6 +37,50 @@ pub trait ConnectionStore: Send + Sync {
     async fn get_connection(&self, id: &ConnectionId, now: i64) -> Result<Option<Connection>>;
     /// Every unexpired connection of `user` at `now`.
     async fn connections_of(&self, user: &UserId, now: i64) -> Result<Vec<Connection>>;
+}
+
+/// Account records (the account part of the Users aggregate), and the failed-login counters that
+/// throttle password guessing.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Creates each account whose user has none yet and leaves existing ones untouched; returns,
+    /// for each input in order, whether it was created.
+    async fn create_accounts(&self, accounts: &[Account]) -> Result<Vec<bool>>;
+
+    /// The accounts that exist among `users`, in the order asked (missing ones left out).
+    async fn get_accounts(&self, users: &[UserId]) -> Result<Vec<Account>>;
+
+    /// Deletes the accounts; returns, for each input in order, whether it existed.
+    async fn delete_accounts(&self, users: &[UserId]) -> Result<Vec<bool>>;
+
+    /// Notes a successful connection at `now` (ms), creating a [`crate::accounts::AccountKind::FirstLogin`]
+    /// account if the user has none; returns the account as it is afterwards.
+    async fn record_login(&self, user: &UserId, now: i64) -> Result<Account>;
+
+    /// Notes a logout (or admin kick) at `now` (ms) and, with `revoke_through` (seconds), raises
+    /// `tokens_valid_after` to it (never lowers it). Returns the account afterwards, or `None` if the
+    /// user has no account (nothing is created).
+    async fn record_logout(
+        &self,
+        user: &UserId,
+        now: i64,
+        revoke_through: Option<i64>,
+    ) -> Result<Option<Account>>;
+
+    /// Replaces a registered account's password hash and raises `tokens_valid_after` to
+    /// `revoke_through` (seconds); `false` if the user has no account.
+    async fn set_password(&self, user: &UserId, hash: &str, revoke_through: i64) -> Result<bool>;
+
+    /// Counts one failed login against `key` (a user id, a source address…) in a fixed window of
+    /// `window_ms` starting at the first failure; a failure after the window starts a new one.
+    /// Returns the failures in the current window, this one included.
+    async fn note_login_failure(&self, key: &str, now: i64, window_ms: i64) -> Result<u32>;
+
+    /// The failures counted against `key` in the window current at `now` (0 if it has lapsed).
+    async fn login_failures(&self, key: &str, now: i64, window_ms: i64) -> Result<u32>;
+
+    /// Forgets the failures counted against `key` (after a successful login).
+    async fn clear_login_failures(&self, key: &str) -> Result<()>;
 }
 
 /// A message to append to its stream.
