@@ -182,7 +182,26 @@ def main() -> None:
         if target not in functions:
             fail(f"{owner}: does not invoke a function of this template (found {target!r})")
 
-    # Routes: one per action, each with a route response, each reaching a function.
+    # HTTP API routes (`METHOD /path`): each reaches a function; no route responses there.
+    def api_of(route) -> str | None:
+        api = props(route).get("ApiId")
+        return api.get("Ref") if isinstance(api, dict) else None
+
+    http_apis = {name for name, api in of_type("AWS::ApiGatewayV2::Api").items()
+                 if props(api).get("ProtocolType") == "HTTP"}
+    http_routes = {name: route for name, route in routes.items() if api_of(route) in http_apis}
+    routes = {name: route for name, route in routes.items() if name not in http_routes}
+    for name, route in http_routes.items():
+        key = props(route).get("RouteKey")
+        if not (isinstance(key, str) and re.fullmatch(r"(GET|POST|PUT|PATCH|DELETE|ANY) /\S*", key)):
+            fail(f"HTTP route {name}: RouteKey {key!r} is not 'METHOD /path'")
+        integration = referenced_resource(props(route).get("Target"))
+        if integration not in integrations:
+            fail(f"HTTP route {name}: Target is not integrations/${{<Integration>}} of this template")
+        else:
+            function_behind(props(integrations[integration]).get("IntegrationUri"), f"integration {integration}")
+
+    # WebSocket routes: one per action, each with a route response, each reaching a function.
     actions = protocol_actions()
     keys = {props(route).get("RouteKey"): name for name, route in routes.items()}
     answered = {props(rr).get("RouteId", {}).get("Ref") for rr in route_responses.values()

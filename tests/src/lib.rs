@@ -86,6 +86,50 @@ impl TestStack {
         self.key.mint(user, now_secs(), 3600)
     }
 
+    /// A token for `user` issued at `issued_at` (seconds), valid for an hour from then.
+    pub fn token_issued_at(&self, user: &str, issued_at: i64) -> String {
+        self.key.mint(user, issued_at, 3600)
+    }
+
+    /// Connects with a raw token, panicking on refusal.
+    pub async fn connect_token(&self, token: &str) -> TestSocket {
+        self.connect_query(&format!("token={token}"))
+            .await
+            .expect("connection accepted")
+    }
+
+    /// `POST {http}{path}` with a JSON body: the status and the JSON answer (`null` if none).
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let answer = reqwest::Client::new()
+            .post(format!("{}{path}", self.stack.http_url()))
+            .json(&body)
+            .send()
+            .await
+            .expect("the HTTP API answers");
+        let status = answer.status().as_u16();
+        let text = answer.text().await.expect("a body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// A server REST API call (`/v4/{command}`) as `identifier` with `usersig`.
+    pub async fn rest_as(&self, identifier: &str, usersig: &str, command: &str, body: Value) -> Value {
+        let path = format!(
+            "/v4/{command}?sdkappid={}&identifier={identifier}&usersig={usersig}&random=7&contenttype=json",
+            self.key.app_id()
+        );
+        let (status, answer) = self.post(&path, body).await;
+        assert_eq!(status, 200, "REST calls answer 200 with ActionStatus: {answer}");
+        answer
+    }
+
+    /// A server REST API call as the administrator (`administrator`), asserting `ActionStatus: OK`.
+    pub async fn admin(&self, command: &str, body: Value) -> Value {
+        let usersig = self.token("administrator");
+        let answer = self.rest_as("administrator", &usersig, command, body).await;
+        assert_eq!(answer["ActionStatus"], "OK", "{command} failed: {answer}");
+        answer
+    }
+
     /// Connects `user` with a valid token, panicking on refusal.
     pub async fn connect(&self, user: &str) -> TestSocket {
         self.connect_query(&format!("token={}", self.token(user)))

@@ -7,6 +7,8 @@
 /// The backend every test of this binary runs on.
 const BACKEND: cirrus_tests::Backend = cirrus_tests::Backend::Aws;
 
+#[path = "e2e/accounts.rs"]
+mod accounts;
 #[path = "e2e/bad_input.rs"]
 mod bad_input;
 #[path = "e2e/chat.rs"]
@@ -19,6 +21,8 @@ mod connect;
 mod connections_api;
 #[path = "e2e/lifecycle.rs"]
 mod lifecycle;
+#[path = "e2e/login.rs"]
+mod login;
 #[path = "e2e/presence.rs"]
 mod presence;
 #[path = "e2e/sessions.rs"]

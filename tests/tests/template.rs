@@ -85,12 +85,39 @@ fn referenced<'a>(text: &str, names: &[&'a str]) -> Option<&'a str> {
 /// Everything wrong with `template`, given the workspace's binaries.
 fn problems(template: &Yaml, binaries: &[(PathBuf, Vec<String>)]) -> Vec<String> {
     let mut found = Vec::new();
-    let routes = of_type(template, "AWS::ApiGatewayV2::Route");
+    // HTTP API routes (`METHOD /path`) have no route responses and are no protocol actions: only
+    // the WebSocket API's routes are held to those rules; every route must reach a function.
+    let http_apis: Vec<&str> = of_type(template, "AWS::ApiGatewayV2::Api")
+        .into_iter()
+        .filter(|(_, api)| api["Properties"]["ProtocolType"].as_str() == Some("HTTP"))
+        .map(|(name, _)| name)
+        .collect();
+    let (http_routes, routes): (Vec<_>, Vec<_>) = of_type(template, "AWS::ApiGatewayV2::Route")
+        .into_iter()
+        .partition(|(_, route)| {
+            route["Properties"]["ApiId"]
+                .as_str()
+                .is_some_and(|api| http_apis.contains(&api))
+        });
     let responses = of_type(template, "AWS::ApiGatewayV2::RouteResponse");
     let integrations = of_type(template, "AWS::ApiGatewayV2::Integration");
     let functions = of_type(template, "AWS::Serverless::Function");
     let function_names: Vec<&str> = functions.iter().map(|(name, _)| *name).collect();
     let integration_names: Vec<&str> = integrations.iter().map(|(name, _)| *name).collect();
+
+    for (name, route) in &http_routes {
+        let key = route["Properties"]["RouteKey"].as_str().unwrap_or("?");
+        let target = route["Properties"]["Target"].as_str().unwrap_or_default();
+        let uri = referenced(target, &integration_names)
+            .and_then(|integration| integrations.iter().find(|(name, _)| *name == integration))
+            .and_then(|(_, resource)| resource["Properties"]["IntegrationUri"].as_str())
+            .unwrap_or_default();
+        if referenced(uri, &function_names).is_none() {
+            found.push(format!(
+                "HTTP route {name} ({key}) reaches no function of this template"
+            ));
+        }
+    }
 
     // Routes: one per action, plus API Gateway's three special routes.
     let keys: BTreeSet<&str> = routes
@@ -296,6 +323,20 @@ fn a_table_without_point_in_time_recovery_is_found() {
         found
             .iter()
             .any(|problem| problem.ends_with("has no point-in-time recovery")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn an_http_route_that_reaches_no_function_is_found() {
+    let found = problems_of(&broken(
+        "${ApiFunction.Arn}/invocations",
+        "${NoSuchFunction.Arn}/invocations",
+    ));
+    assert!(
+        found
+            .iter()
+            .any(|problem| problem.starts_with("HTTP route HttpApiRestRoute")),
         "{found:?}"
     );
 }

@@ -2,14 +2,16 @@
 //! in the `token` query parameter with `cirrus_handlers::Authorizer`; a refusal fails the
 //! invocation with exactly `Unauthorized`, which API Gateway answers with 401.
 //!
+//! Tokens revoked on the user's account (logout, admin kick, password change) are refused too, and
+//! guest tokens only while `CIRRUS_GUESTS` is on.
+//!
 //! Environment: `CIRRUS_APP_ID`, and `CIRRUS_SECRET_KEY_PARAMETER` naming the SSM SecureString
 //! that holds the app's secret key (read once per cold start), or, for local runs,
-//! `CIRRUS_SECRET_KEY` itself.
+//! `CIRRUS_SECRET_KEY` itself; `cirrus_aws::Config::from_env` (the Users table);
+//! `CIRRUS_GUESTS`.
 
-use anyhow::Context as _;
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
 use cirrus_core::clock::SystemClock;
-use cirrus_core::usersig::UserSigKey;
 use cirrus_handlers::Authorizer;
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use std::sync::Arc;
@@ -17,18 +19,18 @@ use std::sync::Arc;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let app_id = std::env::var("CIRRUS_APP_ID")
-        .context("CIRRUS_APP_ID is not set")?
-        .parse::<u64>()
-        .context("CIRRUS_APP_ID is not a number")?;
-    let secret = cirrus_aws::secret_key_from_env().await?;
-    let key = UserSigKey::new(app_id, secret);
-    let authorizer = &Authorizer::new(key, Arc::new(SystemClock));
+    let key = cirrus_aws::usersig_key_from_env().await?;
+    let accounts = Arc::new(cirrus_aws::DynamoStore::from_env().await?);
+    let guests = cirrus_handlers::settings::account_policy_from_env()?.guests;
+    let authorizer = &Authorizer::new(key, Arc::new(SystemClock))
+        .with_accounts(accounts)
+        .with_guests(guests);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayCustomAuthorizerRequestTypeRequest>| async move {
             // Exactly `Unauthorized`: API Gateway's cue for 401.
             authorizer
                 .authorize(&event.payload)
+                .await
                 .map_err(|refusal| Diagnostic {
                     error_type: "Unauthorized".to_owned(),
                     error_message: refusal.to_string(),

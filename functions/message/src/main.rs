@@ -11,7 +11,10 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let deps = &Deps::new(cirrus_aws::ports_from_env(Push::Required).await?);
+    let mut ports = cirrus_aws::ports_from_env(Push::Required).await?;
+    // Guests' one-to-one messaging and the logout's revocation follow the account settings.
+    ports.limits.accounts = cirrus_handlers::settings::account_policy_from_env()?;
+    let deps = &Deps::new(ports);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
             Ok::<_, Error>(cirrus_handlers::message::message(deps, event.payload).await)

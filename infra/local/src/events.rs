@@ -2,7 +2,7 @@
 
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerRequestTypeRequestContext,
-    ApiGatewayWebsocketProxyRequest,
+    ApiGatewayV2httpRequest, ApiGatewayWebsocketProxyRequest,
 };
 use aws_lambda_events::query_map::QueryMap;
 use cirrus_core::ids::ConnectionId;
@@ -56,6 +56,33 @@ pub fn connect_request(
 ) -> ApiGatewayWebsocketProxyRequest {
     let mut request = websocket_request("$connect", "CONNECT", connection, authorizer, None);
     request.query_string_parameters = query_map(query);
+    request
+}
+
+/// An HTTP API (payload format 2.0) event for one request to the `$default` stage.
+pub fn http_request(
+    method: http::Method,
+    path: &str,
+    raw_query: Option<&str>,
+    headers: &http::HeaderMap,
+    body: Option<String>,
+    source_ip: Option<String>,
+) -> ApiGatewayV2httpRequest {
+    let mut request = ApiGatewayV2httpRequest::default();
+    request.version = Some("2.0".to_owned());
+    request.route_key = Some("$default".to_owned());
+    request.raw_path = Some(path.to_owned());
+    request.raw_query_string = Some(raw_query.unwrap_or_default().to_owned());
+    request.query_string_parameters = raw_query
+        .map(|raw| raw.parse::<QueryMap>().unwrap_or_default())
+        .unwrap_or_default();
+    request.headers = headers.clone();
+    request.body = body;
+    request.request_context.route_key = Some("$default".to_owned());
+    request.request_context.stage = Some("$default".to_owned());
+    request.request_context.http.method = method;
+    request.request_context.http.path = Some(path.to_owned());
+    request.request_context.http.source_ip = source_ip;
     request
 }
 

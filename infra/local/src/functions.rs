@@ -5,9 +5,10 @@
 
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
-    ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest,
+    ApiGatewayProxyResponse, ApiGatewayV2httpRequest, ApiGatewayV2httpResponse,
+    ApiGatewayWebsocketProxyRequest,
 };
-use cirrus_handlers::{Authorizer, Deps};
+use cirrus_handlers::{Api, Authorizer, Deps};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ const AUTHORIZER: &str = "authorizer";
 const CONNECT: &str = "connect";
 const DISCONNECT: &str = "disconnect";
 const MESSAGE: &str = "message";
+const API: &str = "api";
 
 /// How long one invocation may take (a function's first invocation under `cargo lambda watch`
 /// compiles it).
@@ -41,6 +43,8 @@ pub enum Functions {
         deps: Arc<Deps>,
         /// The `$connect` authorizer.
         authorizer: Arc<Authorizer>,
+        /// The HTTP API.
+        api: Arc<Api>,
     },
     /// Every event sent to a Lambda Invoke API.
     Remote(RemoteFunctions),
@@ -55,6 +59,7 @@ impl Functions {
         match self {
             Self::InProcess { authorizer, .. } => authorizer
                 .authorize(request)
+                .await
                 .map_err(|_| AuthFailure::Unauthorized),
             Self::Remote(remote) => match remote.invoke(AUTHORIZER, request).await {
                 Ok(response) => Ok(response),
@@ -88,6 +93,22 @@ impl Functions {
         match self {
             Self::InProcess { deps, .. } => cirrus_handlers::disconnect::disconnect(deps, request).await,
             Self::Remote(remote) => remote.proxy(DISCONNECT, &request).await,
+        }
+    }
+}
+
+impl Functions {
+    /// One HTTP API request (the server REST API and the login endpoints).
+    pub async fn api(&self, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+        match self {
+            Self::InProcess { api, .. } => api.handle(request).await,
+            Self::Remote(remote) => remote.invoke(API, &request).await.unwrap_or_else(|err| {
+                tracing::error!(function = API, error = %err, "invocation failed");
+                let mut response = ApiGatewayV2httpResponse::default();
+                response.status_code = 500;
+                response.body = Some(r#"{"message": "Internal Server Error"}"#.into());
+                response
+            }),
         }
     }
 }

@@ -1,22 +1,74 @@
 //! The HTTP side: API Gateway's `@connections` management API (POST / GET / DELETE, 410 for
-//! unknown ids) so `aws-sdk-apigatewaymanagement` works against the local stack unchanged.
+//! unknown ids) so `aws-sdk-apigatewaymanagement` works against the local stack unchanged, and the
+//! HTTP API (`/v4/...` server REST API, `/v1/auth/...` logins) in front of the `api` handler.
 
+use crate::functions::Functions;
 use crate::hub::{Hub, Outbound};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use cirrus_core::ids::ConnectionId;
 use cirrus_core::ports::PostOutcome;
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
-/// The router of the HTTP API. Paths work with and without a stage prefix, as on AWS.
-pub fn router(hub: Arc<Hub>, max_message_bytes: usize) -> Router {
+/// Largest HTTP API request body (API Gateway's HTTP API limit is 10 MB; ours need far less).
+const MAX_API_BODY: usize = 1024 * 1024;
+
+/// The router of the HTTP side. `@connections` paths work with and without a stage prefix, as on
+/// AWS; the HTTP API serves its `$default` stage at the root.
+pub fn router(hub: Arc<Hub>, functions: Functions, max_message_bytes: usize) -> Router {
+    let api = Router::new()
+        .route("/v1/{*rest}", any(api))
+        .route("/v4/{*rest}", any(api))
+        .layer(DefaultBodyLimit::max(MAX_API_BODY))
+        .with_state(functions);
+    connections_router(hub, max_message_bytes).merge(api)
+}
+
+/// Hands one request to the `api` function as an HTTP API event and answers with its response.
+async fn api(
+    State(functions): State<Functions>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_API_BODY).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let body = (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned());
+    let event = crate::events::http_request(
+        parts.method,
+        parts.uri.path(),
+        parts.uri.query(),
+        &parts.headers,
+        body,
+        Some(peer.ip().to_string()),
+    );
+    let answer = functions.api(event).await;
+    let status = u16::try_from(answer.status_code)
+        .ok()
+        .and_then(|code| StatusCode::from_u16(code).ok())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let text = match answer.body {
+        Some(aws_lambda_events::encodings::Body::Text(text)) => text,
+        Some(aws_lambda_events::encodings::Body::Binary(bytes)) => {
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        _ => String::new(),
+    };
+    let mut response = (status, text).into_response();
+    response.headers_mut().extend(answer.headers);
+    response
+}
+
+fn connections_router(hub: Arc<Hub>, max_message_bytes: usize) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route(

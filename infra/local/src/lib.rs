@@ -15,11 +15,11 @@ use axum::serve::ListenerExt as _;
 use cirrus_aws::DynamoStore;
 use cirrus_core::clock::{Clock, IdGen, SystemClock, UuidIds};
 use cirrus_core::limits::Limits;
-use cirrus_core::ports::{ConnectionStore, ConversationStore, MessageStore};
+use cirrus_core::ports::{AccountStore, ConnectionStore, ConversationStore, MessageStore};
 use cirrus_core::service::Ports;
 use cirrus_core::usersig::UserSigKey;
 use cirrus_embedded::{SqliteStore, StoreOptions};
-use cirrus_handlers::{Authorizer, Deps};
+use cirrus_handlers::{Api, Authorizer, Deps};
 use functions::{Functions, RemoteFunctions};
 use hub::{Hub, LocalGateway};
 use std::net::SocketAddr;
@@ -100,6 +100,13 @@ impl Backend {
         }
     }
 
+    fn accounts(&self) -> Arc<dyn AccountStore> {
+        match self {
+            Self::Sqlite(store) => store.clone(),
+            Self::Dynamo(store) => store.clone(),
+        }
+    }
+
     fn messages(&self) -> Arc<dyn MessageStore> {
         match self {
             Self::Sqlite(store) => store.clone(),
@@ -143,6 +150,8 @@ pub struct LocalConfig {
     /// handlers in this process. The functions then use their own configuration (the AWS backend
     /// the environment names, and this stack's `@connections` API to push).
     pub invoke_url: Option<String>,
+    /// Trusted OpenID Connect issuers for third-party login (none: that login is off).
+    pub oidc_issuers: Vec<cirrus_auth::TrustedIssuer>,
 }
 
 impl LocalConfig {
@@ -160,6 +169,7 @@ impl LocalConfig {
             limits: Limits::default(),
             sqlite: StoreOptions::default(),
             invoke_url: None,
+            oidc_issuers: Vec::new(),
         }
     }
 }
@@ -231,6 +241,7 @@ impl LocalStack {
         let ids: Arc<dyn IdGen> = Arc::new(UuidIds);
         let ports = Ports {
             connections: store.connections(),
+            accounts: store.accounts(),
             messages: store.messages(),
             conversations: store.conversations(),
             gateway: Arc::new(LocalGateway::new(hub.clone())),
@@ -243,10 +254,22 @@ impl LocalStack {
         let sockets = Arc::new(TaskCount::default());
         let functions = match &config.invoke_url {
             Some(url) => Functions::Remote(RemoteFunctions::new(url.clone())?),
-            None => Functions::InProcess {
-                deps: Arc::new(Deps::new(ports)),
-                authorizer: Arc::new(Authorizer::new(config.key.clone(), clock)),
-            },
+            None => {
+                let api = Api::new(
+                    Deps::new(ports.clone()),
+                    config.key.clone(),
+                    config.oidc_issuers.clone(),
+                )
+                .context("reading the trusted OpenID Connect issuers")?;
+                let authorizer = Authorizer::new(config.key.clone(), clock)
+                    .with_accounts(store.accounts())
+                    .with_guests(config.limits.accounts.guests);
+                Functions::InProcess {
+                    deps: Arc::new(Deps::new(ports)),
+                    authorizer: Arc::new(authorizer),
+                    api: Arc::new(api),
+                }
+            }
         };
         let state = ws::WsState {
             functions,
@@ -266,8 +289,12 @@ impl LocalStack {
         let ws_addr = ws_listener.local_addr()?;
         let http_addr = http_listener.local_addr()?;
 
+        let http_app = http_api::router(
+            hub.clone(),
+            state.functions.clone(),
+            config.socket_limits.max_message_bytes,
+        );
         let ws_app = Router::new().route("/", get(ws::upgrade)).with_state(state);
-        let http_app = http_api::router(hub.clone(), config.socket_limits.max_message_bytes);
         let servers = vec![
             tokio::spawn(serve(ws_listener, ws_app, shutdown_rx.clone())),
             tokio::spawn(serve(http_listener, http_app, shutdown_rx)),

@@ -61,6 +61,23 @@ struct Args {
     /// a login beyond it displaces the oldest (`session.kicked`, then closed).
     #[arg(long, env = "CIRRUS_DEVICE_POLICY", default_value = "multiple:10")]
     device_policy: cirrus_core::devices::DevicePolicy,
+    /// Hosted accounts: `/v1/auth/register`, `/login` and `/password` with user id and password.
+    #[arg(long, env = "CIRRUS_HOSTED_ACCOUNTS")]
+    hosted_accounts: bool,
+    /// Guest tokens from `/v1/auth/guest` (live rooms only).
+    #[arg(long, env = "CIRRUS_GUESTS")]
+    guests: bool,
+    /// Let guests send and read one-to-one messages too.
+    #[arg(long, env = "CIRRUS_GUEST_C2C")]
+    guest_c2c: bool,
+    /// The administrator: the only user whose UserSig authorizes the `/v4` server REST API.
+    #[arg(long, env = "CIRRUS_ADMIN_USER", default_value = cirrus_core::accounts::DEFAULT_ADMIN)]
+    admin_user: String,
+    /// Trusted OpenID Connect issuers for `/v1/auth/oidc`, as JSON:
+    /// `[{"alias":"cognito","issuer":"https://…","audiences":["…"],"jwksUrl":"https://…"}]`
+    /// (or `"jwksFile": "path"`).
+    #[arg(long, env = "CIRRUS_OIDC_ISSUERS")]
+    oidc_issuers: Option<String>,
     /// Send every event to this Lambda Invoke API (`cargo lambda watch`, e.g.
     /// `http://127.0.0.1:9000`) instead of running the handlers in this process.
     #[arg(long)]
@@ -98,8 +115,11 @@ async fn main() -> anyhow::Result<()> {
         Storage::Memory => "in memory".to_owned(),
         Storage::Dir(dir) => dir.display().to_string(),
         Storage::Aws(aws) => format!(
-            "DynamoDB tables {}, {}, {}",
-            aws.tables.connections_table, aws.tables.messages_table, aws.tables.conversations_table
+            "DynamoDB tables {}, {}, {}, {}",
+            aws.tables.connections_table,
+            aws.tables.messages_table,
+            aws.tables.conversations_table,
+            aws.tables.users_table
         ),
     };
     let config = LocalConfig {
@@ -114,6 +134,14 @@ async fn main() -> anyhow::Result<()> {
         },
         limits: cirrus_core::limits::Limits {
             devices: args.device_policy,
+            accounts: cirrus_core::accounts::AccountPolicy {
+                admin: cirrus_core::ids::UserId::parse(args.admin_user.as_str())
+                    .context("--admin-user is not a valid user id")?,
+                hosted: args.hosted_accounts,
+                guests: args.guests,
+                guest_c2c: args.guest_c2c,
+                ..Default::default()
+            },
             ..Default::default()
         },
         sqlite: StoreOptions {
@@ -121,13 +149,21 @@ async fn main() -> anyhow::Result<()> {
             ..StoreOptions::default()
         },
         invoke_url: args.invoke_url.clone(),
+        oidc_issuers: match &args.oidc_issuers {
+            Some(json) => cirrus_auth::TrustedIssuer::list_from_json(json)
+                .context("--oidc-issuers is not a valid issuer list")?,
+            None => Vec::new(),
+        },
     };
     let stack = LocalStack::start(config)
         .await
         .context("starting the local stack")?;
     println!("cirrus-local is running");
     println!("  WebSocket API  {}/?token=<UserSig>", stack.ws_url());
-    println!("  HTTP API       {}  (@connections, /health)", stack.http_url());
+    println!(
+        "  HTTP API       {}  (/v4 REST API, /v1/auth logins, @connections, /health)",
+        stack.http_url()
+    );
     println!("  app id         {}", args.app_id);
     println!("  data           {data}");
     println!("  a token:       cirrus usersig alice");

@@ -184,7 +184,8 @@ async fn serve(
                     Message::Close(_) => break None,
                     Message::Ping(_) | Message::Pong(_) => continue,
                 };
-                if ws.send(Message::Text(reply)).await.is_err() {
+                // An empty route response (logout's reply, already posted) sends no frame.
+                if !reply.is_empty() && ws.send(Message::Text(reply)).await.is_err() {
                     break None;
                 }
             }

@@ -96,7 +96,7 @@ fn to_item(connection: &Connection) -> Item {
 }
 
 /// The TTL attribute: epoch seconds, rounded up so DynamoDB never deletes a live record early.
-fn ttl_seconds(expires_at_ms: i64) -> i64 {
+pub(crate) fn ttl_seconds(expires_at_ms: i64) -> i64 {
     expires_at_ms.div_euclid(1000) + i64::from(expires_at_ms.rem_euclid(1000) != 0)
 }
 

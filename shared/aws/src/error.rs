@@ -15,7 +15,7 @@ pub enum StoreError {
     /// A request could not be built (a required field was left out).
     #[error("DynamoDB request could not be built")]
     Build(#[from] aws_sdk_dynamodb::error::BuildError),
-    /// A created table did not become active in time.
+    /// A created table did not become active (or accept point-in-time recovery) in time.
     #[error("a created table did not become active")]
     TableNotActive,
     /// A required environment variable is not set.
@@ -36,6 +36,9 @@ pub enum StoreError {
     /// An append kept finding its idempotency claim taken over by other writers.
     #[error("gave up appending after {0} claim takeovers")]
     Contention(u32),
+    /// Counting a failed login kept finding its window reset or cleared by other writers.
+    #[error("gave up counting a failed login after {0} concurrent window changes")]
+    CounterContention(u32),
 }
 
 impl StoreError {
@@ -55,12 +58,22 @@ where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
     aws_sdk_dynamodb::Error: From<SdkError<E, R>>,
 {
+    applied(result).map(|output| output.is_some())
+}
+
+/// [`written`], keeping the answer of a write that was made: `Ok(Some(output))` if it was made,
+/// `Ok(None)` if its condition failed, any other failure as an error.
+pub(crate) fn applied<T, E, R>(result: std::result::Result<T, SdkError<E, R>>) -> Result<Option<T>>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+    aws_sdk_dynamodb::Error: From<SdkError<E, R>>,
+{
     match result {
-        Ok(_) => Ok(true),
+        Ok(output) => Ok(Some(output)),
         Err(err)
             if err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException") =>
         {
-            Ok(false)
+            Ok(None)
         }
         Err(err) => Err(StoreError::sdk(err)),
     }

@@ -45,6 +45,18 @@ pub(crate) fn get_n<T: FromStr>(item: &Item, name: &'static str) -> Result<T> {
     }
 }
 
+/// An optional number attribute.
+pub(crate) fn opt_n<T: FromStr>(item: &Item, name: &'static str) -> Result<Option<T>> {
+    match item.get(name) {
+        Some(AttributeValue::N(value)) => value
+            .parse()
+            .map(Some)
+            .map_err(|_| StoreError::BadAttribute(name)),
+        Some(AttributeValue::Null(_)) | None => Ok(None),
+        Some(_) => Err(StoreError::BadAttribute(name)),
+    }
+}
+
 /// A validated identifier read from a string attribute.
 pub(crate) fn get_id<T, E>(
     item: &Item,

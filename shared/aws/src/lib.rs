@@ -1,8 +1,8 @@
 //! Cirrus AWS backend: the DynamoDB store and the API Gateway connection gateway.
 //!
-//! [`DynamoStore`] implements the three store ports of `cirrus_core::ports`
-//! (`ConnectionStore`, `MessageStore`, `ConversationStore`) over three on-demand tables, and
-//! passes the same conformance suite as the SQLite store (against moto in the tests). The table
+//! [`DynamoStore`] implements the four store ports of `cirrus_core::ports`
+//! (`ConnectionStore`, `MessageStore`, `ConversationStore`, `AccountStore`) over four on-demand
+//! tables, and passes the same conformance suite as the SQLite store (against moto in the tests). The table
 //! layout, what each operation reads and writes, and what a send costs are in this crate's
 //! `README.md`; [`create_tables`] creates the tables as `template.yaml` declares them.
 //!
@@ -17,6 +17,7 @@
 //! # let _ = store; Ok(()) }
 //! ```
 
+mod accounts;
 mod config;
 mod connections;
 mod conversations;
@@ -40,6 +41,6 @@ pub use media::{MediaError, S3Media};
 pub use ports::{Push, ports_from_env};
 pub use queue::{MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, QueueError, SqsQueue};
 pub use resources::{MAX_RECEIVE_COUNT, ResourceError, Resources, create_queues_and_bucket};
-pub use secret::{SecretError, secret_key_from_env};
+pub use secret::{SecretError, secret_key_from_env, usersig_key_from_env};
 pub use store::DynamoStore;
 pub use tables::{CONNECTIONS_BY_USER, create_tables};

@@ -19,6 +19,21 @@ pub enum SecretError {
     /// The parameter exists but holds nothing.
     #[error("SSM parameter `{0}` has no value")]
     Empty(String),
+    /// `CIRRUS_APP_ID` is unset or not a number.
+    #[error("CIRRUS_APP_ID is unset or not a number")]
+    BadAppId,
+}
+
+/// The app's UserSig key: `CIRRUS_APP_ID` and [`secret_key_from_env`].
+pub async fn usersig_key_from_env() -> Result<cirrus_core::usersig::UserSigKey, SecretError> {
+    let app_id = std::env::var("CIRRUS_APP_ID")
+        .ok()
+        .and_then(|id| id.parse::<u64>().ok())
+        .ok_or(SecretError::BadAppId)?;
+    Ok(cirrus_core::usersig::UserSigKey::new(
+        app_id,
+        secret_key_from_env().await?,
+    ))
 }
 
 /// `CIRRUS_SECRET_KEY` if set and not empty, otherwise the decrypted value of the SSM parameter

@@ -5,8 +5,9 @@ use crate::config::Config;
 use crate::error::{Result, StoreError};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    PointInTimeRecoverySpecification, PointInTimeRecoveryStatus, Projection, ProjectionType,
+    ScalarAttributeType, SseSpecification, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 use std::time::Duration;
 
@@ -29,8 +30,9 @@ fn attribute(name: &str, kind: ScalarAttributeType) -> Result<AttributeDefinitio
         .map_err(StoreError::Build)
 }
 
-/// Creates whichever of the three tables (on-demand billing, with their index and TTL) do not
-/// exist yet, and waits until all are active. Idempotent: tables that exist are left as they are.
+/// Creates whichever of the four tables (on-demand billing, with their index and TTL) do not
+/// exist yet, and waits until all are active. Idempotent: tables that exist are left as they are,
+/// apart from turning on what they should have (TTL; the users table's point-in-time recovery).
 pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
     use KeyType::{Hash, Range};
     use ScalarAttributeType::{N, S};
@@ -79,17 +81,38 @@ pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
         .await
         .map(|_| ())
         .or_else(table_exists)?;
+    // Accounts are the users' data: encrypted, recoverable (as template.yaml's UsersTable).
+    client
+        .create_table()
+        .table_name(&config.users_table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("userId", S)?)
+        .key_schema(key("userId", Hash)?)
+        .sse_specification(SseSpecification::builder().enabled(true).build())
+        .send()
+        .await
+        .map(|_| ())
+        .or_else(table_exists)?;
 
     for table in [
         &config.connections_table,
         &config.messages_table,
         &config.conversations_table,
+        &config.users_table,
     ] {
         wait_active(client, table).await?;
     }
+    // Connections expire; so do the users table's failed-login counters.
+    enable_ttl(client, &config.connections_table).await?;
+    enable_ttl(client, &config.users_table).await?;
+    enable_point_in_time_recovery(client, &config.users_table).await
+}
+
+/// Turns on TTL on `expiresAt` unless it is on (or being turned on) already.
+async fn enable_ttl(client: &Client, table: &str) -> Result<()> {
     let ttl = client
         .describe_time_to_live()
-        .table_name(&config.connections_table)
+        .table_name(table)
         .send()
         .await
         .map_err(StoreError::sdk)?;
@@ -102,7 +125,7 @@ pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
     }
     client
         .update_time_to_live()
-        .table_name(&config.connections_table)
+        .table_name(table)
         .time_to_live_specification(
             TimeToLiveSpecification::builder()
                 .attribute_name("expiresAt")
@@ -114,6 +137,49 @@ pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
         .await
         .map_err(StoreError::sdk)?;
     Ok(())
+}
+
+/// Turns on point-in-time recovery unless it is on. A table that has just become active may
+/// refuse for a while (`ContinuousBackupsUnavailableException`): that is tried again.
+async fn enable_point_in_time_recovery(client: &Client, table: &str) -> Result<()> {
+    let described = client
+        .describe_continuous_backups()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(StoreError::sdk)?;
+    let enabled = described
+        .continuous_backups_description()
+        .and_then(|backups| backups.point_in_time_recovery_description())
+        .and_then(|recovery| recovery.point_in_time_recovery_status())
+        == Some(&PointInTimeRecoveryStatus::Enabled);
+    if enabled {
+        return Ok(());
+    }
+    let specification = PointInTimeRecoverySpecification::builder()
+        .point_in_time_recovery_enabled(true)
+        .build()
+        .map_err(StoreError::Build)?;
+    for _ in 0..60 {
+        let updated = client
+            .update_continuous_backups()
+            .table_name(table)
+            .point_in_time_recovery_specification(specification.clone())
+            .send()
+            .await;
+        match updated {
+            Ok(_) => return Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_continuous_backups_unavailable_exception()) =>
+            {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(err) => return Err(StoreError::sdk(err)),
+        }
+    }
+    Err(StoreError::TableNotActive)
 }
 
 /// Turns "the table exists already" into success; `create_tables` is idempotent.

@@ -1,4 +1,4 @@
-//! What an append costs in DynamoDB, counted on the wire: an SDK interceptor records every
+//! What an append (and a login) costs in DynamoDB, counted on the wire: an SDK interceptor records every
 //! operation the store sends (against moto, fresh tables per case), and each case checks the
 //! operations and the size of every written item, from which the capacity units follow (on-demand
 //! billing: 1 WCU per started KB written, 0.5 RCU per started 4 KB read eventually consistent).
@@ -25,7 +25,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use cirrus_aws::moto;
 use cirrus_aws::{Config, DynamoStore, create_tables};
 use cirrus_conformance::{Fixture, T0};
-use cirrus_core::ports::{Appended, MessageStore, NewMessage};
+use cirrus_core::ports::{AccountStore, Appended, MessageStore, NewMessage};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -358,6 +358,8 @@ impl Harness {
             "messages"
         } else if table == self.config.conversations_table {
             "conversations"
+        } else if table == self.config.users_table {
+            "users"
         } else {
             "?"
         }
@@ -824,4 +826,65 @@ async fn given_a_group_of_a_sender_and_50_members_when_the_sender_sends_then_it_
         "one eventually consistent probe per member's row"
     );
     assert!((large_rcu - 25.5).abs() < f64::EPSILON, "{large_rcu} RCU");
+}
+
+#[tokio::test]
+async fn given_a_user_when_they_log_in_then_each_login_costs_one_unconditional_update_of_at_most_1kb_also_the_first_which_creates_the_account()
+ {
+    let h = harness().await;
+    let f = Fixture::new();
+    let alice = f.user("alice");
+
+    h.recorder.take();
+    let created = h.store.record_login(&alice, T0).await.expect("record_login");
+    let first = h.recorder.take();
+    h.store
+        .record_login(&alice, T0 + 1000)
+        .await
+        .expect("record_login");
+    let again = h.recorder.take();
+    assert_eq!(created.last_login_at, Some(T0));
+
+    for (scenario, ops) in [
+        ("record_login, first (creates a first-login account)", first),
+        ("record_login, later", again),
+    ] {
+        let costed = h.cost(&ops).await;
+        let (wcu_total, rcu_total) = report(scenario, &costed);
+        assert_eq!(counts(&ops), vec![("UpdateItem", 1)], "{ops:#?}");
+        let Request::UpdateItem {
+            table, conditional, ..
+        } = &ops[0].request
+        else {
+            panic!("one update: {ops:#?}");
+        };
+        assert_eq!(*table, h.config.users_table);
+        assert!(!conditional, "a login never fails a condition");
+        assert_eq!(ops[0].ok, Some(true));
+        assert!((wcu_total - 1.0).abs() < f64::EPSILON, "{wcu_total} WCU");
+        assert!(rcu_total.abs() < f64::EPSILON, "{rcu_total} RCU");
+    }
+}
+
+#[tokio::test]
+async fn given_a_failure_window_when_failures_are_noted_within_it_then_each_costs_one_update() {
+    let h = harness().await;
+    let f = Fixture::new();
+    let key = f.key("alice");
+
+    for (i, now) in [T0, T0 + 10].into_iter().enumerate() {
+        h.recorder.take();
+        let count = h
+            .store
+            .note_login_failure(&key, now, 60_000)
+            .await
+            .expect("note_login_failure");
+        assert_eq!(count, u32::try_from(i + 1).unwrap());
+        let ops = h.recorder.take();
+        let costed = h.cost(&ops).await;
+        let (wcu_total, _) = report(&format!("note_login_failure, failure {}", i + 1), &costed);
+        assert_eq!(counts(&ops), vec![("UpdateItem", 1)], "{ops:#?}");
+        assert_eq!(ops[0].ok, Some(true), "{ops:#?}");
+        assert!((wcu_total - 1.0).abs() < f64::EPSILON, "{wcu_total} WCU");
+    }
 }

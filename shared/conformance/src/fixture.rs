@@ -1,10 +1,12 @@
 //! What every case gets: the ports under test and a namespace of fresh ids.
 
+use cirrus_core::accounts::{Account, AccountKind};
 use cirrus_core::element::Element;
 use cirrus_core::ids::{ClientMsgId, ConnectionId, ConversationId, GroupId, MsgId, StreamKey, UserId};
 use cirrus_core::message::{StoredMessage, Target};
 use cirrus_core::ports::{
-    Appended, Connection, ConnectionStore, ConversationStore, InboxUpdate, MessageStore, NewMessage,
+    AccountStore, Appended, Connection, ConnectionStore, ConversationStore, InboxUpdate, MessageStore,
+    NewMessage,
 };
 use std::any::Any;
 use std::collections::hash_map::RandomState;
@@ -21,27 +23,30 @@ pub struct Stores {
     pub messages: Arc<dyn MessageStore>,
     /// Conversation lists.
     pub conversations: Arc<dyn ConversationStore>,
+    /// Accounts and failed-login counters.
+    pub accounts: Arc<dyn AccountStore>,
     guard: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 impl Stores {
-    /// The three ports served by one store value.
+    /// Every port served by one store value.
     pub fn new<S>(store: S) -> Self
     where
-        S: ConnectionStore + MessageStore + ConversationStore + 'static,
+        S: ConnectionStore + MessageStore + ConversationStore + AccountStore + 'static,
     {
         Self::from_arc(Arc::new(store))
     }
 
-    /// The three ports served by one shared store.
+    /// Every port served by one shared store.
     pub fn from_arc<S>(store: Arc<S>) -> Self
     where
-        S: ConnectionStore + MessageStore + ConversationStore + 'static,
+        S: ConnectionStore + MessageStore + ConversationStore + AccountStore + 'static,
     {
         Self {
             connections: store.clone(),
             messages: store.clone(),
-            conversations: store,
+            conversations: store.clone(),
+            accounts: store,
             guard: None,
         }
     }
@@ -51,11 +56,13 @@ impl Stores {
         connections: Arc<dyn ConnectionStore>,
         messages: Arc<dyn MessageStore>,
         conversations: Arc<dyn ConversationStore>,
+        accounts: Arc<dyn AccountStore>,
     ) -> Self {
         Self {
             connections,
             messages,
             conversations,
+            accounts,
             guard: None,
         }
     }
@@ -112,6 +119,11 @@ impl Fixture {
     /// The connection called `name` in this case.
     pub fn connection_id(&self, name: &str) -> ConnectionId {
         ConnectionId::parse(format!("{name}-{}", self.namespace)).expect("fixture connection ids are valid")
+    }
+
+    /// A free-form key (a failed-login throttling key…) called `name` in this case.
+    pub fn key(&self, name: &str) -> String {
+        format!("{name}-{}", self.namespace)
     }
 
     /// A new message id.
@@ -175,6 +187,16 @@ impl Fixture {
                     mark_read: *member == from,
                 })
                 .collect(),
+        }
+    }
+
+    /// An account of `user` as the admin import creates it: a nickname and an avatar, created at
+    /// `created_at`, nothing else set.
+    pub fn imported(user: &UserId, created_at: i64) -> Account {
+        Account {
+            nickname: Some(format!("{user} the imported")),
+            face_url: Some(format!("https://example.com/{user}.png")),
+            ..Account::new(user.clone(), AccountKind::Imported, created_at)
         }
     }
 

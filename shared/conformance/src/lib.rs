@@ -18,10 +18,13 @@
 //!
 //! What the suite fixes beyond the port docs: the conversation list is ordered by the time of each
 //! conversation's newest message, newest first, ties by conversation id (wire text) descending;
-//! idempotency on (sender, clientMsgId) spans the whole store, not one stream.
+//! idempotency on (sender, clientMsgId) spans the whole store, not one stream; a failed-login
+//! window of `window_ms` starting at `start` covers `start .. start + window_ms` (at
+//! `start + window_ms` it has lapsed, as a connection has expired at its `expires_at`).
 
 #![allow(clippy::missing_panics_doc)]
 
+pub mod accounts;
 pub mod connections;
 pub mod conversations;
 mod fixture;
@@ -59,6 +62,20 @@ macro_rules! conformance_suite {
             connections::expired_connections_are_filtered,
             connections::deleting_one_connection_keeps_the_others,
             connections::unknown_connection_is_none,
+            accounts::create_accounts_creates_only_missing_ones,
+            accounts::created_accounts_round_trip_every_field,
+            accounts::get_accounts_keeps_the_asked_order_and_skips_missing,
+            accounts::delete_accounts_reports_each_input_and_deletes,
+            accounts::record_login_creates_a_first_login_account,
+            accounts::record_login_updates_only_the_login_time,
+            accounts::record_logout_of_a_missing_user_is_none,
+            accounts::record_logout_raises_tokens_valid_after_but_never_lowers_it,
+            accounts::set_password_replaces_the_hash_and_revokes_tokens,
+            accounts::login_failures_count_within_the_window,
+            accounts::a_login_failure_after_the_window_starts_a_new_one,
+            accounts::login_failures_lapse_with_their_window,
+            accounts::clearing_login_failures_resets_the_count,
+            accounts::login_failure_keys_are_independent,
         );
     };
 }

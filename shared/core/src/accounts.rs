@@ -92,6 +92,56 @@ impl Account {
     }
 }
 
+/// The user id of the app administrator when `CIRRUS_ADMIN_USER` is not set (Tencent's default).
+pub const DEFAULT_ADMIN: &str = "administrator";
+
+/// Which ways in are open, and how long the tokens Cirrus mints itself live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountPolicy {
+    /// The administrator: the only identity whose UserSig authorizes the server REST API.
+    pub admin: UserId,
+    /// Hosted mode: register and log in with a password.
+    pub hosted: bool,
+    /// Guest tokens: live rooms only (plus C2C when `guest_c2c`).
+    pub guests: bool,
+    /// Whether guests may send and read one-to-one messages.
+    pub guest_c2c: bool,
+    /// Lifetime of the UserSigs the login endpoints mint, in seconds.
+    pub token_ttl_secs: i64,
+    /// Lifetime of guest tokens, in seconds.
+    pub guest_ttl_secs: i64,
+    /// Failed password logins allowed per user id within `failure_window_ms`.
+    pub max_failures_per_user: u32,
+    /// Failed password logins allowed per source address within `failure_window_ms`.
+    pub max_failures_per_source: u32,
+    /// The window failed logins are counted in.
+    pub failure_window_ms: i64,
+}
+
+impl Default for AccountPolicy {
+    /// Hosted and guest modes off (the app's own accounts, as Tencent IM), 7-day tokens, 1-hour
+    /// guest tokens, 5 failures per user and 20 per address in 15 minutes.
+    fn default() -> Self {
+        Self {
+            admin: UserId::parse(DEFAULT_ADMIN).unwrap_or_else(|_| unreachable!("a valid id")),
+            hosted: false,
+            guests: false,
+            guest_c2c: false,
+            token_ttl_secs: 7 * 24 * 3600,
+            guest_ttl_secs: 3600,
+            max_failures_per_user: 5,
+            max_failures_per_source: 20,
+            failure_window_ms: 15 * 60 * 1000,
+        }
+    }
+}
+
+/// The issue time for a token minted now for `account`: never at or before its revocation second,
+/// so a token minted right after a logout or password change is accepted.
+pub fn issue_time(account: Option<&Account>, now_secs: i64) -> i64 {
+    account.map_or(now_secs, |a| now_secs.max(a.tokens_valid_after + 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +171,16 @@ mod tests {
         assert!(!account.accepts_token_issued_at(99));
         assert!(!account.accepts_token_issued_at(100));
         assert!(account.accepts_token_issued_at(101));
+    }
+
+    #[test]
+    fn minted_tokens_are_issued_after_the_revocation_second() {
+        let mut account = account();
+        assert_eq!(issue_time(None, 50), 50);
+        assert_eq!(issue_time(Some(&account), 50), 50);
+        account.tokens_valid_after = 50;
+        assert_eq!(issue_time(Some(&account), 50), 51);
+        assert!(account.accepts_token_issued_at(issue_time(Some(&account), 50)));
     }
 
     #[test]

@@ -50,6 +50,9 @@ pub enum Error {
     /// The caller may not do this.
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
+    /// Guests may not do this (live rooms only, or as the app allows).
+    #[error("guests may not use `{0}`")]
+    GuestNotAllowed(&'static str),
     /// The caller's credentials were refused.
     #[error(transparent)]
     Unauthorized(#[from] UserSigError),
@@ -97,6 +100,7 @@ impl Error {
             Self::BodyTooLarge { .. } => ErrorCode::BodyTooLarge,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::GuestNotAllowed(_) => ErrorCode::GuestNotAllowed,
             Self::Unauthorized(_) => ErrorCode::Unauthorized,
             Self::Store(_) | Self::Gateway(_) => ErrorCode::Internal,
         }
@@ -144,6 +148,8 @@ pub enum ErrorCode {
     NotFound,
     /// The caller may not do this.
     Forbidden,
+    /// The caller is a guest and guests may not do this.
+    GuestNotAllowed,
     /// Credentials were refused.
     Unauthorized,
     /// A server-side fault.
@@ -166,6 +172,7 @@ impl ErrorCode {
             Self::BodyTooLarge => "body_too_large",
             Self::NotFound => "not_found",
             Self::Forbidden => "forbidden",
+            Self::GuestNotAllowed => "guest_not_allowed",
             Self::Unauthorized => "unauthorized",
             Self::Internal => "internal",
         }

@@ -17,6 +17,10 @@ pub struct Limits {
     pub max_presence_batch: usize,
     /// Connections a user may hold at once, and which a new login displaces.
     pub devices: crate::devices::DevicePolicy,
+    /// Login modes, the administrator and token lifetimes.
+    pub accounts: crate::accounts::AccountPolicy,
+    /// Accounts one admin import, check or delete call may name (Tencent: 100).
+    pub max_account_batch: usize,
 }
 
 impl Default for Limits {
@@ -29,6 +33,8 @@ impl Default for Limits {
             max_conversation_page: 100,
             max_presence_batch: 100,
             devices: crate::devices::DevicePolicy::default(),
+            accounts: crate::accounts::AccountPolicy::default(),
+            max_account_batch: 100,
         }
     }
 }

@@ -22,17 +22,20 @@ pub enum Action {
     SysPing,
     /// `presence.get`: whether users are online, and on which platforms.
     PresenceGet,
+    /// `auth.logout`: end the user's sessions on every device and revoke their tokens.
+    AuthLogout,
 }
 
 impl Action {
     /// Every action, in documentation order.
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 7] = [
         Self::MsgSend,
         Self::MsgHistory,
         Self::ConvList,
         Self::ConvRead,
         Self::SysPing,
         Self::PresenceGet,
+        Self::AuthLogout,
     ];
 
     /// The wire name.
@@ -44,6 +47,17 @@ impl Action {
             Self::ConvRead => "conv.read",
             Self::SysPing => "sys.ping",
             Self::PresenceGet => "presence.get",
+            Self::AuthLogout => "auth.logout",
+        }
+    }
+
+    /// Whether a guest may take this action: the heartbeat and logout always, one-to-one
+    /// messaging only where the app allows guests C2C (`guest_c2c`), nothing social.
+    pub fn open_to_guests(self, guest_c2c: bool) -> bool {
+        match self {
+            Self::SysPing | Self::AuthLogout => true,
+            Self::MsgSend | Self::MsgHistory | Self::ConvList | Self::ConvRead => guest_c2c,
+            Self::PresenceGet => false,
         }
     }
 

@@ -48,7 +48,19 @@ pub struct Claims {
     pub issued_at: i64,
     /// Lifetime in seconds.
     pub expire: i64,
+    /// `TLS.userbuf`, signed with the rest: Cirrus marks guest tokens with [`GUEST_USERBUF`].
+    pub userbuf: Option<String>,
 }
+
+impl Claims {
+    /// Whether this is a guest token (minted by the guest endpoint, restricted to live rooms).
+    pub fn is_guest(&self) -> bool {
+        self.userbuf.as_deref() == Some(GUEST_USERBUF)
+    }
+}
+
+/// The `TLS.userbuf` of guest tokens: base64 of `cirrus:guest`, as Tencent's userbuf is base64.
+pub const GUEST_USERBUF: &str = "Y2lycnVzOmd1ZXN0";
 
 /// Mints and verifies UserSigs for one app.
 #[derive(Clone)]
@@ -101,12 +113,23 @@ impl UserSigKey {
 
     /// Mints a token for `identifier`, issued at `now_secs`, valid for `expire_secs`.
     pub fn mint(&self, identifier: &str, now_secs: i64, expire_secs: i64) -> String {
+        self.mint_with_userbuf(identifier, now_secs, expire_secs, None)
+    }
+
+    /// Mints a token carrying a signed `TLS.userbuf` (see [`GUEST_USERBUF`]).
+    pub fn mint_with_userbuf(
+        &self,
+        identifier: &str,
+        now_secs: i64,
+        expire_secs: i64,
+        userbuf: Option<&str>,
+    ) -> String {
         let sig = STANDARD.encode(
-            self.mac(identifier, now_secs, expire_secs, None)
+            self.mac(identifier, now_secs, expire_secs, userbuf)
                 .finalize()
                 .into_bytes(),
         );
-        let doc = serde_json::json!({
+        let mut doc = serde_json::json!({
             "TLS.ver": "2.0",
             "TLS.identifier": identifier,
             "TLS.sdkappid": self.app_id,
@@ -114,6 +137,9 @@ impl UserSigKey {
             "TLS.time": now_secs,
             "TLS.sig": sig,
         });
+        if let Some(buf) = userbuf {
+            doc["TLS.userbuf"] = Value::from(buf);
+        }
         let mut encoder = ZlibEncoder::new(Vec::new(), Compression::default());
         // Writing into a Vec cannot fail.
         let compressed = encoder
@@ -144,6 +170,7 @@ impl UserSigKey {
             identifier: doc.identifier,
             issued_at: doc.time,
             expire: doc.expire,
+            userbuf: doc.userbuf,
         })
     }
 }
@@ -280,11 +307,14 @@ mod tests {
             Claims {
                 identifier: "alice".into(),
                 issued_at: TENCENT_TIME,
-                expire: 86400
+                expire: 86400,
+                userbuf: None,
             }
         );
         let bob = key().verify(TENCENT_BOB_USERBUF, TENCENT_TIME + 3600).unwrap();
         assert_eq!(bob.identifier, "bob_1");
+        assert_eq!(bob.userbuf.as_deref(), Some("cm9vbS00Mg=="));
+        assert!(!bob.is_guest());
         assert_eq!(
             key().verify(TENCENT_ALICE, TENCENT_TIME + 86401),
             Err(UserSigError::Expired)
@@ -307,6 +337,36 @@ mod tests {
         );
         // Same inputs, same signature as the fixture minted by Tencent's code.
         assert_eq!(doc.sig, decode(TENCENT_ALICE).unwrap().sig);
+    }
+
+    #[test]
+    fn the_guest_mark_is_signed_with_the_token() {
+        let guest = key().mint_with_userbuf("guest_1", NOW, 60, Some(GUEST_USERBUF));
+        assert!(key().verify(&guest, NOW).unwrap().is_guest());
+        assert!(
+            !key()
+                .verify(&key().mint("guest_1", NOW, 60), NOW)
+                .unwrap()
+                .is_guest()
+        );
+        // Stripping the mark from a guest token breaks its signature.
+        let mut doc: serde_json::Value = {
+            let standard = guest.replace('*', "+").replace('-', "/").replace('_', "=");
+            let mut json = String::new();
+            ZlibDecoder::new(STANDARD.decode(standard).unwrap().as_slice())
+                .read_to_string(&mut json)
+                .unwrap();
+            serde_json::from_str(&json).unwrap()
+        };
+        doc.as_object_mut().unwrap().remove("TLS.userbuf");
+        let mut encoder = ZlibEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(doc.to_string().as_bytes()).unwrap();
+        let stripped = STANDARD
+            .encode(encoder.finish().unwrap())
+            .replace('+', "*")
+            .replace('/', "-")
+            .replace('=', "_");
+        assert_eq!(key().verify(&stripped, NOW), Err(UserSigError::BadSignature));
     }
 
     #[test]

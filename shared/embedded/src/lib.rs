@@ -1,5 +1,5 @@
-//! Cirrus embedded backend: [`SqliteStore`], the SQLite implementation of the connection, message
-//! and conversation ports of `cirrus-core`, for the local stack, the test suite and small
+//! Cirrus embedded backend: [`SqliteStore`], the SQLite implementation of the connection, message,
+//! conversation and account ports of `cirrus-core`, for the local stack, the test suite and small
 //! self-hosted installs.
 //!
 //! # Durability and throughput
@@ -18,7 +18,10 @@
 //! Migrations are an ordered list keyed on `PRAGMA user_version`, applied in one transaction when
 //! the store opens. Messages are stored once per stream (the body as JSON text); a stream row holds
 //! its seq counter and last activity time; a user's conversation row holds only their read pointer.
+//! An account is one row per user; failed logins are one row per throttling key with the start of
+//! its current window and the count in it.
 
+mod accounts;
 mod checkpoint;
 mod connection_cache;
 mod connections;

@@ -53,6 +53,29 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (owner, conversation_id)
     ) WITHOUT ROWID;
     "#,
+    // 2: accounts and failed-login windows.
+    r#"
+    -- One row per user with an account. Times are ms, tokens_valid_after is seconds.
+    CREATE TABLE accounts (
+        user_id            TEXT PRIMARY KEY NOT NULL,
+        kind               TEXT NOT NULL,
+        created_at         INTEGER NOT NULL,
+        nickname           TEXT,
+        face_url           TEXT,
+        password_hash      TEXT,
+        tokens_valid_after INTEGER NOT NULL,
+        last_login_at      INTEGER,
+        last_logout_at     INTEGER
+    ) WITHOUT ROWID;
+
+    -- Failed logins per key (a user id, a source address…) in the window that opened at
+    -- window_start (ms).
+    CREATE TABLE login_failures (
+        key          TEXT PRIMARY KEY NOT NULL,
+        window_start INTEGER NOT NULL,
+        failures     INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -4,10 +4,12 @@ use crate::error::StoreError;
 use crate::schema;
 use crate::store::{SqliteStore, StoreOptions, Synchronous};
 use cirrus_core::ErrorCode;
+use cirrus_core::accounts::{Account, AccountKind};
 use cirrus_core::ids::{ClientMsgId, ConnectionId, ConversationId, MsgId, StreamKey, UserId};
 use cirrus_core::message::Target;
 use cirrus_core::ports::{
-    Appended, Connection, ConnectionStore, ConversationStore, InboxUpdate, MessageStore, NewMessage, SeqRange,
+    AccountStore, Appended, Connection, ConnectionStore, ConversationStore, InboxUpdate, MessageStore,
+    NewMessage, SeqRange,
 };
 use std::path::Path;
 
@@ -354,4 +356,56 @@ async fn clear_connections_removes_every_record() {
     // THEN none is left
     assert_eq!(cleared, 2);
     assert!(store.connections_of(&user("alice"), 0).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_version_1_database_gains_accounts_and_keeps_them_across_reopen() {
+    // GIVEN a database file written before accounts existed (schema version 1), with a connection
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cirrus.sqlite3");
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute_batch(schema::MIGRATIONS[0]).unwrap();
+    raw.pragma_update(None, "user_version", 1).unwrap();
+    raw.execute(
+        "INSERT INTO connections (id, user_id, platform, connected_at, expires_at) \
+         VALUES ('c1', 'alice', NULL, 0, 100)",
+        [],
+    )
+    .unwrap();
+    drop(raw);
+
+    // WHEN this build opens it and records a login, a logout and a failed login
+    let store = SqliteStore::open(&path, StoreOptions::default()).unwrap();
+    assert_eq!(raw_version(&path), schema::latest_version());
+    store.record_login(&user("alice"), 10).await.unwrap();
+    store
+        .record_logout(&user("alice"), 20, Some(7))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.note_login_failure("alice", 30, 1_000).await.unwrap(), 1);
+    store.close().await;
+    drop(store);
+
+    // THEN after a reopen the old data, the account and the failure are all there
+    let store = SqliteStore::open(&path, StoreOptions::default()).unwrap();
+    assert_eq!(store.connections_of(&user("alice"), 50).await.unwrap().len(), 1);
+    let expected = Account {
+        tokens_valid_after: 7,
+        last_login_at: Some(10),
+        last_logout_at: Some(20),
+        ..Account::new(user("alice"), AccountKind::FirstLogin, 10)
+    };
+    assert_eq!(
+        store.get_accounts(&[user("alice")]).await.unwrap(),
+        vec![expected]
+    );
+    assert_eq!(store.login_failures("alice", 40, 1_000).await.unwrap(), 1);
+
+    // AND a kind this build does not know is an error, not a panic or a guess
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute("UPDATE accounts SET kind = 'guest'", []).unwrap();
+    let err = store.get_accounts(&[user("alice")]).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Internal);
+    assert!(format!("{err:?}").contains("kind"), "{err:?}");
 }

@@ -7,6 +7,7 @@ use aws_lambda_events::apigw::{
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use cirrus_core::clock::Clock;
 use cirrus_core::ids::UserId;
+use cirrus_core::ports::AccountStore;
 use cirrus_core::usersig::{UserSigError, UserSigKey};
 use std::sync::Arc;
 
@@ -19,8 +20,13 @@ pub struct Unauthorized;
 /// The authorizer's verdict, before it is turned into an IAM policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthDecision {
-    /// The token is genuine and current: this user may connect.
-    Allow(UserId),
+    /// The token is genuine and current: this user may connect (as a guest or not).
+    Allow {
+        /// The user.
+        user: UserId,
+        /// Whether the token is a guest token.
+        guest: bool,
+    },
     /// The token is well-formed but not acceptable here (forged, other app, bad user id): 403.
     Deny(UserSigError),
 }
@@ -29,23 +35,74 @@ pub enum AuthDecision {
 pub struct Authorizer {
     key: UserSigKey,
     clock: Arc<dyn Clock>,
+    accounts: Option<Arc<dyn AccountStore>>,
+    guests: bool,
 }
 
 impl Authorizer {
-    /// An authorizer for the app `key` belongs to.
+    /// An authorizer for the app `key` belongs to that checks signatures and expiry only (no
+    /// revocation, guests refused).
     pub fn new(key: UserSigKey, clock: Arc<dyn Clock>) -> Self {
-        Self { key, clock }
+        Self {
+            key,
+            clock,
+            accounts: None,
+            guests: false,
+        }
     }
 
-    /// Decides on a token: missing, undecodable or expired tokens are `Unauthorized` (401, log in
-    /// again); forged tokens and tokens of another app are denied (403).
-    pub fn decide(&self, token: Option<&str>) -> Result<AuthDecision, Unauthorized> {
+    /// Also refuses tokens revoked on the user's account (logout, kick, password change).
+    #[must_use]
+    pub fn with_accounts(mut self, accounts: Arc<dyn AccountStore>) -> Self {
+        self.accounts = Some(accounts);
+        self
+    }
+
+    /// Admits guest tokens (when the app has guest mode on).
+    #[must_use]
+    pub fn with_guests(mut self, guests: bool) -> Self {
+        self.guests = guests;
+        self
+    }
+
+    /// Decides on a token: missing, undecodable, expired or revoked tokens are `Unauthorized`
+    /// (401, log in again); forged tokens, tokens of another app and guest tokens while guest mode
+    /// is off are denied (403). A store failure is `Unauthorized` too (logged): better a retry than
+    /// letting a revoked token in.
+    pub async fn decide(&self, token: Option<&str>) -> Result<AuthDecision, Unauthorized> {
         let token = token.filter(|t| !t.is_empty()).ok_or(Unauthorized)?;
         match self.key.verify(token, self.clock.now_ms() / 1000) {
-            Ok(claims) => match UserId::parse(claims.identifier) {
-                Ok(user) => Ok(AuthDecision::Allow(user)),
-                Err(_) => Ok(AuthDecision::Deny(UserSigError::Malformed)),
-            },
+            Ok(claims) => {
+                let Ok(user) = UserId::parse(claims.identifier.as_str()) else {
+                    return Ok(AuthDecision::Deny(UserSigError::Malformed));
+                };
+                let guest = claims.is_guest();
+                if guest {
+                    // Guests have no account, so nothing of theirs is ever revoked.
+                    return Ok(if self.guests {
+                        AuthDecision::Allow { user, guest }
+                    } else {
+                        AuthDecision::Deny(UserSigError::BadSignature)
+                    });
+                }
+                if let Some(accounts) = &self.accounts {
+                    let found = accounts
+                        .get_accounts(std::slice::from_ref(&user))
+                        .await
+                        .map_err(|err| {
+                            tracing::error!(error = ?err, "could not read the account");
+                            Unauthorized
+                        })?;
+                    if found
+                        .first()
+                        .is_some_and(|a| !a.accepts_token_issued_at(claims.issued_at))
+                    {
+                        tracing::info!(user = %user, "revoked token refused");
+                        return Err(Unauthorized);
+                    }
+                }
+                Ok(AuthDecision::Allow { user, guest })
+            }
             Err(UserSigError::Malformed | UserSigError::Expired) => Err(Unauthorized),
             Err(denied @ (UserSigError::WrongApp | UserSigError::BadSignature)) => {
                 Ok(AuthDecision::Deny(denied))
@@ -56,7 +113,7 @@ impl Authorizer {
     /// Route `$connect` REQUEST authorizer: an IAM policy allowing or denying the connection, with
     /// the user id in the context for every later route.
     #[tracing::instrument(skip_all)]
-    pub fn authorize(
+    pub async fn authorize(
         &self,
         request: &ApiGatewayCustomAuthorizerRequestTypeRequest,
     ) -> Result<ApiGatewayCustomAuthorizerResponse, Unauthorized> {
@@ -64,6 +121,7 @@ impl Authorizer {
         let resource = request.method_arn.clone().unwrap_or_else(|| "*".to_owned());
         let decision = self
             .decide(token)
+            .await
             .inspect_err(|_| tracing::info!("connection refused: no valid token"))?;
         Ok(policy(decision, resource))
     }
@@ -75,10 +133,14 @@ fn policy(decision: AuthDecision, resource: String) -> ApiGatewayCustomAuthorize
     statement.resource = vec![resource];
     let mut response = ApiGatewayCustomAuthorizerResponse::default();
     match decision {
-        AuthDecision::Allow(user) => {
-            tracing::info!(user = %user, "connection authorized");
+        AuthDecision::Allow { user, guest } => {
+            tracing::info!(user = %user, guest, "connection authorized");
             statement.effect = IamPolicyEffect::Allow;
-            response.context = serde_json::json!({ crate::context::USER_ID_KEY: user.as_str() });
+            let role = if guest { crate::context::GUEST_ROLE } else { "user" };
+            response.context = serde_json::json!({
+                crate::context::USER_ID_KEY: user.as_str(),
+                crate::context::ROLE_KEY: role,
+            });
             response.principal_id = Some(user.to_string());
         }
         AuthDecision::Deny(reason) => {
@@ -124,34 +186,53 @@ mod tests {
         SystemClock.now_ms() / 1000
     }
 
-    #[test]
-    fn a_genuine_token_is_allowed_with_the_user_in_the_context() {
+    #[tokio::test]
+    async fn a_genuine_token_is_allowed_with_the_user_in_the_context() {
         let token = UserSigKey::new(1, "secret").mint("alice", now(), 60);
-        let response = authorizer().authorize(&request(Some(&token))).unwrap();
+        let response = authorizer().authorize(&request(Some(&token))).await.unwrap();
         assert!(is_allowed(&response));
         assert_eq!(response.principal_id.as_deref(), Some("alice"));
         assert_eq!(response.context["userId"], "alice");
+        assert_eq!(response.context["role"], "user");
         assert_eq!(
             response.policy_document.statement[0].resource,
             vec!["arn:aws:execute-api:eu-west-1:1:api/prod/$connect".to_owned()]
         );
     }
 
-    #[test]
-    fn missing_garbage_and_expired_tokens_are_unauthorized() {
+    #[tokio::test]
+    async fn missing_garbage_and_expired_tokens_are_unauthorized() {
         let expired = UserSigKey::new(1, "secret").mint("alice", now() - 100, 10);
         for token in [None, Some(""), Some("garbage"), Some(expired.as_str())] {
-            assert_eq!(authorizer().authorize(&request(token)).unwrap_err(), Unauthorized);
+            assert_eq!(
+                authorizer().authorize(&request(token)).await.unwrap_err(),
+                Unauthorized
+            );
         }
     }
 
-    #[test]
-    fn forged_and_other_app_tokens_are_denied() {
+    #[tokio::test]
+    async fn guest_tokens_need_guest_mode_and_carry_the_guest_role() {
+        use cirrus_core::usersig::GUEST_USERBUF;
+        let token = UserSigKey::new(1, "secret").mint_with_userbuf("guest_1", now(), 60, Some(GUEST_USERBUF));
+        let refused = authorizer().authorize(&request(Some(&token))).await.unwrap();
+        assert!(!is_allowed(&refused));
+        let admitted = authorizer()
+            .with_guests(true)
+            .authorize(&request(Some(&token)))
+            .await
+            .unwrap();
+        assert!(is_allowed(&admitted));
+        assert_eq!(admitted.context["role"], "guest");
+    }
+
+    #[tokio::test]
+    async fn forged_and_other_app_tokens_are_denied() {
         let forged = UserSigKey::new(1, "not-the-secret").mint("alice", now(), 60);
         let other_app = UserSigKey::new(2, "secret").mint("alice", now(), 60);
         let bad_user = UserSigKey::new(1, "secret").mint("no spaces allowed", now(), 60);
         for token in [forged, other_app, bad_user] {
-            let response = authorizer().authorize(&request(Some(&token))).unwrap();
+            let response = authorizer().authorize(&request(Some(&token))).await.unwrap();
             assert!(!is_allowed(&response));
         }
     }

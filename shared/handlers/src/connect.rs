@@ -18,7 +18,7 @@ pub async fn connect(deps: &Deps, request: ApiGatewayWebsocketProxyRequest) -> A
     let result = async {
         let caller = caller(&request)?;
         deps.sessions
-            .connect(connection_id(&request)?, caller.user, platform)
+            .connect(connection_id(&request)?, caller.user, platform, caller.guest)
             .await
     }
     .await;

@@ -8,6 +8,10 @@ use cirrus_core::usersig::UserSigError;
 
 /// The authorizer context key holding the authenticated user id.
 pub const USER_ID_KEY: &str = "userId";
+/// The authorizer context key holding the caller's role (`user` or `guest`).
+pub const ROLE_KEY: &str = "role";
+/// The role of guest tokens.
+pub const GUEST_ROLE: &str = "guest";
 
 /// The connection id of a WebSocket event.
 pub fn connection_id(request: &ApiGatewayWebsocketProxyRequest) -> Result<ConnectionId> {
@@ -28,8 +32,11 @@ pub fn caller(request: &ApiGatewayWebsocketProxyRequest) -> Result<Caller> {
         .get(USER_ID_KEY)
         .and_then(|value| value.as_str())
         .ok_or(Error::Unauthorized(UserSigError::Malformed))?;
+    let fields = &request.request_context.authorizer.fields;
+    let guest = fields.get(ROLE_KEY).and_then(|v| v.as_str()) == Some(GUEST_ROLE);
     Ok(Caller {
         user: UserId::parse(user)?,
         connection: Some(connection_id(request)?),
+        guest,
     })
 }

@@ -1,7 +1,9 @@
 //! What the handlers need, built once per process or Lambda cold start.
 
 use cirrus_core::clock::Clock;
-use cirrus_core::service::{ConversationService, MessageService, Ports, SessionService};
+use cirrus_core::limits::Limits;
+use cirrus_core::ports::ConnectionGateway;
+use cirrus_core::service::{AccountService, ConversationService, MessageService, Ports, SessionService};
 use std::sync::Arc;
 
 /// The services every WebSocket route handler calls.
@@ -12,6 +14,12 @@ pub struct Deps {
     pub conversations: ConversationService,
     /// Connection lifecycle.
     pub sessions: SessionService,
+    /// Accounts, logout and token revocation.
+    pub accounts: AccountService,
+    /// Pushes frames to connections (a logout's reply goes this way before the close).
+    pub gateway: Arc<dyn ConnectionGateway>,
+    /// Limits and the account policy.
+    pub limits: Limits,
     /// Time.
     pub clock: Arc<dyn Clock>,
 }
@@ -23,6 +31,9 @@ impl Deps {
             messages: MessageService::new(ports.clone()),
             conversations: ConversationService::new(ports.clone()),
             sessions: SessionService::new(ports.clone()),
+            accounts: AccountService::new(ports.clone()),
+            gateway: ports.gateway.clone(),
+            limits: ports.limits.clone(),
             clock: ports.clock,
         }
     }

@@ -3,13 +3,16 @@
 //! The same functions serve the Lambda binaries in `functions/` and the local stack, which calls
 //! them in-process with the very event types API Gateway sends (`aws_lambda_events`).
 
+pub mod api;
 pub mod authorizer;
 pub mod connect;
 pub mod context;
 pub mod deps;
 pub mod disconnect;
 pub mod message;
+pub mod settings;
 
+pub use api::Api;
 pub use authorizer::{AuthDecision, Authorizer, Unauthorized};
 pub use deps::Deps;
 

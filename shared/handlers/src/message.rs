@@ -29,7 +29,8 @@ pub async fn message(deps: &Deps, request: ApiGatewayWebsocketProxyRequest) -> A
         }
         Err(err) => reply_err(None, &err),
     };
-    response(200, Some(reply))
+    // An empty reply (logout's, already posted) sends no frame.
+    response(200, (!reply.is_empty()).then_some(reply))
 }
 
 fn log_failure(action: Option<&str>, err: &Error) {
@@ -52,6 +53,9 @@ async fn run(
     let action =
         Action::from_name(name).ok_or_else(|| Error::UnknownAction(name.chars().take(64).collect()))?;
     let caller = caller(request)?;
+    if caller.guest && !action.open_to_guests(deps.limits.accounts.guest_c2c) {
+        return Err(Error::GuestNotAllowed(action.name()));
+    }
     dispatch(deps, &caller, action, frame).await
 }
 
@@ -104,6 +108,16 @@ async fn dispatch(deps: &Deps, caller: &Caller, action: Action, frame: &ClientFr
         Action::PresenceGet => {
             let users = deps.sessions.presence(frame.data()?).await?;
             Ok(reply_ok(req_id, &PresenceReply { users }))
+        }
+        Action::AuthLogout => {
+            deps.accounts.logout(caller).await?;
+            let reply = reply_ok(req_id, &serde_json::json!({}));
+            // The reply goes out before the close, so it is posted rather than returned.
+            if let Some(connection) = &caller.connection {
+                deps.gateway.post(connection, reply.into()).await?;
+                deps.gateway.close(connection).await?;
+            }
+            Ok(String::new())
         }
         Action::SysPing => Ok(reply_ok(
             req_id,

@@ -51,6 +51,7 @@ fn world() -> World {
     let gateway = Arc::new(RecordingGateway::default());
     let ports = Ports {
         connections: store.clone(),
+        accounts: store.clone(),
         messages: store.clone(),
         conversations: store.clone(),
         gateway: gateway.clone(),

@@ -6,11 +6,13 @@
 /// The backend every test of this binary runs on (`e2e_aws.rs` runs the same tests on AWS's).
 const BACKEND: cirrus_tests::Backend = cirrus_tests::Backend::Sqlite;
 
+mod accounts;
 mod bad_input;
 mod chat;
 mod client_sdk;
 mod connect;
 mod connections_api;
 mod lifecycle;
+mod login;
 mod presence;
 mod sessions;

@@ -1,10 +1,15 @@
 //! Use cases over the ports. Each service takes the [`Ports`] it needs and nothing else.
 
+mod accounts;
 mod conversations;
 mod delivery;
 mod messaging;
 mod sessions;
 
+pub use accounts::{
+    AccountService, ImportItem, KICKED_BY_ADMIN, KICKED_BY_DELETE, KICKED_BY_LOGOUT, KICKED_BY_PASSWORD,
+    LoginStatus,
+};
 pub use conversations::ConversationService;
 pub use delivery::Delivery;
 pub use messaging::MessageService;
@@ -13,7 +18,9 @@ pub use sessions::SessionService;
 use crate::clock::{Clock, IdGen};
 use crate::ids::{ConnectionId, UserId};
 use crate::limits::Limits;
-use crate::ports::{ConnectionGateway, ConnectionStore, ConversationStore, MessageStore, Queue};
+use crate::ports::{
+    AccountStore, ConnectionGateway, ConnectionStore, ConversationStore, MessageStore, Queue,
+};
 use std::sync::Arc;
 
 /// Who is calling: the authenticated user and, over WebSocket, their connection.
@@ -23,6 +30,8 @@ pub struct Caller {
     pub user: UserId,
     /// The connection the request came on, if any.
     pub connection: Option<ConnectionId>,
+    /// Whether the caller holds a guest token (live rooms only).
+    pub guest: bool,
 }
 
 /// Every port the services use, built once per process (or Lambda cold start).
@@ -30,6 +39,8 @@ pub struct Caller {
 pub struct Ports {
     /// Live connection records.
     pub connections: Arc<dyn ConnectionStore>,
+    /// Account records and failed-login counters.
+    pub accounts: Arc<dyn AccountStore>,
     /// Message streams.
     pub messages: Arc<dyn MessageStore>,
     /// Conversation lists.

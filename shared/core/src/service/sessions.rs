@@ -18,7 +18,8 @@ pub const KICKED_BY_LOGIN: &str = "login_elsewhere";
 #[serde(rename_all = "camelCase")]
 struct Kicked<'a> {
     reason: &'a str,
-    by_platform: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    by_platform: Option<&'a str>,
 }
 
 /// API Gateway closes every WebSocket after two hours; records expire with it.
@@ -35,12 +36,14 @@ impl SessionService {
         Self { ports }
     }
 
-    /// Records that `user` connected on `id`.
+    /// Records that `user` connected on `id`, and (unless a guest, who has no account) notes the
+    /// login on their account, creating it at their first login.
     pub async fn connect(
         &self,
         id: ConnectionId,
         user: UserId,
         platform: Option<String>,
+        guest: bool,
     ) -> Result<Connection> {
         if let Some(platform) = &platform {
             let valid = !platform.is_empty()
@@ -62,7 +65,15 @@ impl SessionService {
             connected_at: now,
             expires_at: now + MAX_CONNECTION_MS,
         };
-        self.ports.connections.put_connection(&connection).await?;
+        if guest {
+            self.ports.connections.put_connection(&connection).await?;
+        } else {
+            futures_util::future::try_join(
+                self.ports.connections.put_connection(&connection),
+                self.ports.accounts.record_login(&connection.user, now),
+            )
+            .await?;
+        }
         self.displace_older(&connection).await;
         Ok(connection)
     }
@@ -88,31 +99,51 @@ impl SessionService {
         if displaced.is_empty() {
             return;
         }
-        let frame = Bytes::from(event(
-            events::SESSION_KICKED,
-            &Kicked {
-                reason: KICKED_BY_LOGIN,
-                by_platform: platform_of(new),
-            },
-        ));
-        for old in displaced {
+        self.kick(&displaced, KICKED_BY_LOGIN, Some(platform_of(new)))
+            .await;
+        tracing::info!(
+            user = %new.user,
+            displaced = displaced.len(),
+            by = %new.id,
+            policy = %self.ports.limits.devices,
+            "connections displaced by a newer login"
+        );
+    }
+
+    /// Tells each connection why with `session.kicked`, closes it and drops its record; failures
+    /// are logged and the rest go on.
+    async fn kick(&self, connections: &[&Connection], reason: &str, by_platform: Option<&str>) {
+        let frame = Bytes::from(event(events::SESSION_KICKED, &Kicked { reason, by_platform }));
+        for old in connections {
             if let Err(err) = self.ports.gateway.post(&old.id, frame.clone()).await {
-                tracing::warn!(connection = %old.id, error = %err, "could not tell a displaced connection");
+                tracing::warn!(connection = %old.id, error = %err, "could not tell a kicked connection");
             }
             if let Err(err) = self.ports.gateway.close(&old.id).await {
-                tracing::warn!(connection = %old.id, error = %err, "could not close a displaced connection");
+                tracing::warn!(connection = %old.id, error = %err, "could not close a kicked connection");
             }
             if let Err(err) = self.ports.connections.delete_connection(&old.id).await {
-                tracing::warn!(connection = %old.id, error = %err, "could not drop a displaced connection");
+                tracing::warn!(connection = %old.id, error = %err, "could not drop a kicked connection");
             }
-            tracing::info!(
-                user = %new.user,
-                displaced = %old.id,
-                by = %new.id,
-                policy = %self.ports.limits.devices,
-                "connection displaced by a newer login"
-            );
         }
+    }
+
+    /// Kicks every live connection of `user` but `except` (`session.kicked` with `reason`, then
+    /// closed); returns how many.
+    pub async fn kick_all(
+        &self,
+        user: &UserId,
+        reason: &str,
+        except: Option<&ConnectionId>,
+    ) -> Result<usize> {
+        let now = self.ports.clock.now_ms();
+        let mut connections = self.ports.connections.connections_of(user, now).await?;
+        connections.retain(|c| Some(&c.id) != except);
+        self.kick(&connections.iter().collect::<Vec<_>>(), reason, None)
+            .await;
+        if !connections.is_empty() {
+            tracing::info!(user = %user, count = connections.len(), reason, "connections kicked");
+        }
+        Ok(connections.len())
     }
 
     /// Whether each of `users` is online and on which platforms, from their live connection

@@ -1,0 +1,462 @@
+//! [`AccountStore`] for [`DynamoStore`]: one item per account in the users table, and the
+//! failed-login counters beside them in the same table.
+//!
+//! An account is the item `userId = <user id>` with `kind`, `createdAt` (ms), `tokensValidAfter`
+//! (s) and, when set, `nickname`, `faceUrl`, `passwordHash`, `lastLoginAt` (ms) and
+//! `lastLogoutAt` (ms). A counter is the item `userId = "fail#<key>"` with `failures`,
+//! `windowStart` (ms) and `expiresAt` (epoch seconds, the table's TTL attribute, at the window's
+//! end). User ids cannot contain `#`, so the two never share a key. Every operation is one
+//! single-item write or read per item (two writes in the rarer cases below); the costs are in this
+//! crate's `README.md`.
+
+use crate::connections::ttl_seconds;
+use crate::error::{Result, StoreError, applied, written};
+use crate::item::{Item, get_id, get_n, get_s, n, opt_n, opt_s, s};
+use crate::store::DynamoStore;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use cirrus_core::accounts::{Account, AccountKind};
+use cirrus_core::ids::UserId;
+use cirrus_core::ports::AccountStore;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use tokio::task::JoinSet;
+
+/// The key prefix of failed-login counters (`#` never occurs in a user id).
+const FAILURES_PREFIX: &str = "fail#";
+
+/// Single-item writes of one `create_accounts` / `delete_accounts` call in flight at once.
+const IN_FLIGHT: usize = 16;
+
+/// Rounds of "count, else start a new window" before `note_login_failure` gives up. Each lost
+/// round means another writer changed the window in between; more than one is already unlikely.
+const MAX_COUNT_ROUNDS: u32 = 5;
+
+#[async_trait]
+impl AccountStore for DynamoStore {
+    async fn create_accounts(&self, accounts: &[Account]) -> cirrus_core::Result<Vec<bool>> {
+        Ok(self.create_accounts_once(accounts).await?)
+    }
+
+    async fn get_accounts(&self, users: &[UserId]) -> cirrus_core::Result<Vec<Account>> {
+        Ok(self.read_accounts(users).await?)
+    }
+
+    async fn delete_accounts(&self, users: &[UserId]) -> cirrus_core::Result<Vec<bool>> {
+        Ok(self.delete_accounts_once(users).await?)
+    }
+
+    async fn record_login(&self, user: &UserId, now: i64) -> cirrus_core::Result<Account> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.config.users_table)
+            .key("userId", s(user.as_str()))
+            .update_expression(
+                "SET kind = if_not_exists(kind, :kind), createdAt = if_not_exists(createdAt, :now), \
+                 tokensValidAfter = if_not_exists(tokensValidAfter, :zero), lastLoginAt = :now",
+            )
+            .expression_attribute_values(":kind", s(AccountKind::FirstLogin.as_str()))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":zero", n(0))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(StoreError::sdk)?;
+        Ok(account_from(updated.attributes.as_ref())?)
+    }
+
+    async fn record_logout(
+        &self,
+        user: &UserId,
+        now: i64,
+        revoke_through: Option<i64>,
+    ) -> cirrus_core::Result<Option<Account>> {
+        let logout = self
+            .update_raising(user, "lastLogoutAt = :now", (":now", n(now)), revoke_through)
+            .await?;
+        Ok(logout)
+    }
+
+    async fn set_password(
+        &self,
+        user: &UserId,
+        hash: &str,
+        revoke_through: i64,
+    ) -> cirrus_core::Result<bool> {
+        let changed = self
+            .update_raising(
+                user,
+                "passwordHash = :hash",
+                (":hash", s(hash)),
+                Some(revoke_through),
+            )
+            .await?;
+        Ok(changed.is_some())
+    }
+
+    async fn note_login_failure(&self, key: &str, now: i64, window_ms: i64) -> cirrus_core::Result<u32> {
+        Ok(self.count_failure(key, now, window_ms).await?)
+    }
+
+    async fn login_failures(&self, key: &str, now: i64, window_ms: i64) -> cirrus_core::Result<u32> {
+        let got = self
+            .client
+            .get_item()
+            .table_name(&self.config.users_table)
+            .key("userId", s(failures_key(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::sdk)?;
+        let Some(item) = got.item else {
+            return Ok(0);
+        };
+        let start: i64 = get_n(&item, "windowStart")?;
+        if in_window(start, now, window_ms) {
+            Ok(get_n(&item, "failures")?)
+        } else {
+            Ok(0)
+        }
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> cirrus_core::Result<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.config.users_table)
+            .key("userId", s(failures_key(key)))
+            .send()
+            .await
+            .map_err(StoreError::sdk)?;
+        Ok(())
+    }
+}
+
+impl DynamoStore {
+    /// One conditional `PutItem` per distinct user, concurrently; a repeat of a user later in the
+    /// call is not sent and reports `false` (the first wins, as if the calls ran in order).
+    async fn create_accounts_once(&self, accounts: &[Account]) -> Result<Vec<bool>> {
+        let firsts = first_occurrences(accounts.iter().map(|account| &account.user));
+        let puts = firsts
+            .iter()
+            .map(|&index| {
+                let put = self
+                    .client
+                    .put_item()
+                    .table_name(&self.config.users_table)
+                    .set_item(Some(to_item(&accounts[index])))
+                    .condition_expression("attribute_not_exists(userId)");
+                async move { written(put.send().await) }
+            })
+            .collect();
+        let created = in_order(puts).await?;
+        let mut answers = vec![false; accounts.len()];
+        for (index, made) in firsts.into_iter().zip(created) {
+            answers[index] = made;
+        }
+        Ok(answers)
+    }
+
+    /// Strongly consistent `BatchGetItem`s (100 keys per call, unprocessed keys retried), then the
+    /// accounts in the order asked.
+    async fn read_accounts(&self, users: &[UserId]) -> Result<Vec<Account>> {
+        // BatchGetItem refuses repeated keys.
+        let distinct: HashSet<&str> = users.iter().map(UserId::as_str).collect();
+        let keys = distinct
+            .into_iter()
+            .map(|user| Item::from([("userId".to_owned(), s(user))]))
+            .collect();
+        let mut found = HashMap::new();
+        for item in self
+            .batch_get(&self.config.users_table, keys, None, &[], true)
+            .await?
+        {
+            let account = from_item(&item)?;
+            found.insert(account.user.as_str().to_owned(), account);
+        }
+        Ok(users
+            .iter()
+            .filter_map(|user| found.get(user.as_str()).cloned())
+            .collect())
+    }
+
+    /// One `DeleteItem` (returning the old item) per distinct user, concurrently; a repeat reports
+    /// `false` (the account was gone by then).
+    async fn delete_accounts_once(&self, users: &[UserId]) -> Result<Vec<bool>> {
+        let firsts = first_occurrences(users.iter());
+        let deletes = firsts
+            .iter()
+            .map(|&index| {
+                let delete = self
+                    .client
+                    .delete_item()
+                    .table_name(&self.config.users_table)
+                    .key("userId", s(users[index].as_str()))
+                    .return_values(ReturnValue::AllOld);
+                async move {
+                    let deleted = delete.send().await.map_err(StoreError::sdk)?;
+                    Ok(deleted.attributes.is_some())
+                }
+            })
+            .collect();
+        let existed = in_order(deletes).await?;
+        let mut answers = vec![false; users.len()];
+        for (index, was) in firsts.into_iter().zip(existed) {
+            answers[index] = was;
+        }
+        Ok(answers)
+    }
+
+    /// Applies `assignment` (one `SET` clause, with its one placeholder and value) to an existing
+    /// account and, with `revoke_through`, raises `tokensValidAfter` to it; returns the account
+    /// afterwards, `None` if the user has no account.
+    ///
+    /// DynamoDB has no `max()`, so raising takes the condition `tokensValidAfter < :revoke`; when
+    /// it fails (the account is missing, or already revoked at least that far) a second update sets
+    /// the attribute alone, on condition that the account exists. Concurrent raises cannot lower the
+    /// value: each write checks the value it replaces.
+    async fn update_raising(
+        &self,
+        user: &UserId,
+        assignment: &str,
+        (placeholder, value): (&str, AttributeValue),
+        revoke_through: Option<i64>,
+    ) -> Result<Option<Account>> {
+        let update = || {
+            self.client
+                .update_item()
+                .table_name(&self.config.users_table)
+                .key("userId", s(user.as_str()))
+                .expression_attribute_values(placeholder, value.clone())
+                .return_values(ReturnValue::AllNew)
+        };
+        if let Some(revoke) = revoke_through {
+            let raised = update()
+                .update_expression(format!("SET {assignment}, tokensValidAfter = :revoke"))
+                .condition_expression("attribute_exists(userId) AND tokensValidAfter < :revoke")
+                .expression_attribute_values(":revoke", n(revoke))
+                .send()
+                .await;
+            if let Some(raised) = applied(raised)? {
+                return Ok(Some(account_from(raised.attributes.as_ref())?));
+            }
+        }
+        let set = update()
+            .update_expression(format!("SET {assignment}"))
+            .condition_expression("attribute_exists(userId)")
+            .send()
+            .await;
+        match applied(set)? {
+            Some(set) => Ok(Some(account_from(set.attributes.as_ref())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Counts one failure against `key`: while the window lasts, an atomic `ADD` (which also
+    /// creates a missing counter with its window starting `now`); once it has lapsed, a reset to 1
+    /// on condition that it still has (so of racing resets one wins and the others count in the
+    /// window it started). A counter cleared between the two is created on the next round.
+    async fn count_failure(&self, key: &str, now: i64, window_ms: i64) -> Result<u32> {
+        let key = failures_key(key);
+        let since = now.saturating_sub(window_ms);
+        let expires = ttl_seconds(now.saturating_add(window_ms));
+        for _ in 0..MAX_COUNT_ROUNDS {
+            let counted = self
+                .client
+                .update_item()
+                .table_name(&self.config.users_table)
+                .key("userId", s(&key))
+                .update_expression(
+                    "SET windowStart = if_not_exists(windowStart, :now), \
+                     expiresAt = if_not_exists(expiresAt, :expires) ADD failures :one",
+                )
+                .condition_expression("attribute_not_exists(windowStart) OR windowStart > :since")
+                .expression_attribute_values(":now", n(now))
+                .expression_attribute_values(":expires", n(expires))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":since", n(since))
+                .return_values(ReturnValue::UpdatedNew)
+                .send()
+                .await;
+            if let Some(counted) = applied(counted)? {
+                let attributes = counted.attributes.unwrap_or_default();
+                return get_n(&attributes, "failures");
+            }
+            let restarted = self
+                .client
+                .update_item()
+                .table_name(&self.config.users_table)
+                .key("userId", s(&key))
+                .update_expression("SET failures = :one, windowStart = :now, expiresAt = :expires")
+                .condition_expression("windowStart <= :since")
+                .expression_attribute_values(":now", n(now))
+                .expression_attribute_values(":expires", n(expires))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":since", n(since))
+                .send()
+                .await;
+            if written(restarted)? {
+                return Ok(1);
+            }
+        }
+        Err(StoreError::CounterContention(MAX_COUNT_ROUNDS))
+    }
+}
+
+/// The counter item's key for `key`.
+fn failures_key(key: &str) -> String {
+    format!("{FAILURES_PREFIX}{key}")
+}
+
+/// Whether `now` falls in the window of `window_ms` that started at `start`
+/// (`start .. start + window_ms`).
+fn in_window(start: i64, now: i64, window_ms: i64) -> bool {
+    now.saturating_sub(start) < window_ms
+}
+
+/// The index of each user's first mention, in order.
+fn first_occurrences<'a>(users: impl Iterator<Item = &'a UserId>) -> Vec<usize> {
+    let mut seen = HashSet::new();
+    users
+        .enumerate()
+        .filter(|(_, user)| seen.insert(user.as_str()))
+        .map(|(index, _)| index)
+        .collect()
+}
+
+/// Runs `calls`, at most [`IN_FLIGHT`] at a time, and answers in their order; the first error
+/// ends the run (calls still in flight are dropped: they may or may not have been made).
+async fn in_order<T, F>(calls: Vec<F>) -> Result<Vec<T>>
+where
+    F: Future<Output = Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let mut answers: Vec<Option<T>> = std::iter::repeat_with(|| None).take(calls.len()).collect();
+    let mut pending = calls.into_iter().enumerate();
+    let mut running = JoinSet::new();
+    loop {
+        while running.len() < IN_FLIGHT {
+            let Some((index, call)) = pending.next() else {
+                break;
+            };
+            running.spawn(async move { (index, call.await) });
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        // Nothing aborts these tasks, so a join error is a panic: pass it on.
+        let (index, answer) = joined.unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()));
+        answers[index] = Some(answer?);
+    }
+    Ok(answers.into_iter().flatten().collect())
+}
+
+fn to_item(account: &Account) -> Item {
+    let mut item = Item::from([
+        ("userId".to_owned(), s(account.user.as_str())),
+        ("kind".to_owned(), s(account.kind.as_str())),
+        ("createdAt".to_owned(), n(account.created_at)),
+        ("tokensValidAfter".to_owned(), n(account.tokens_valid_after)),
+    ]);
+    let texts = [
+        ("nickname", &account.nickname),
+        ("faceUrl", &account.face_url),
+        ("passwordHash", &account.password_hash),
+    ];
+    for (name, value) in texts {
+        if let Some(value) = value {
+            item.insert(name.to_owned(), s(value));
+        }
+    }
+    let times = [
+        ("lastLoginAt", account.last_login_at),
+        ("lastLogoutAt", account.last_logout_at),
+    ];
+    for (name, value) in times {
+        if let Some(value) = value {
+            item.insert(name.to_owned(), n(value));
+        }
+    }
+    item
+}
+
+fn from_item(item: &Item) -> Result<Account> {
+    let kind = get_s(item, "kind")?;
+    Ok(Account {
+        user: get_id(item, "userId", UserId::parse)?,
+        kind: AccountKind::parse(kind).ok_or(StoreError::BadAttribute("kind"))?,
+        created_at: get_n(item, "createdAt")?,
+        nickname: opt_s(item, "nickname")?.map(str::to_owned),
+        face_url: opt_s(item, "faceUrl")?.map(str::to_owned),
+        password_hash: opt_s(item, "passwordHash")?.map(str::to_owned),
+        tokens_valid_after: get_n(item, "tokensValidAfter")?,
+        last_login_at: opt_n(item, "lastLoginAt")?,
+        last_logout_at: opt_n(item, "lastLogoutAt")?,
+    })
+}
+
+/// The account an update returned (`ReturnValues = ALL_NEW` always returns the item).
+fn account_from(attributes: Option<&Item>) -> Result<Account> {
+    from_item(attributes.ok_or(StoreError::MissingAttribute("userId"))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_round_trips_through_its_item() {
+        // GIVEN an account with every field set, and one with none of the optional ones
+        let user = UserId::parse("alice").unwrap();
+        let full = Account {
+            nickname: Some("Ålice".to_owned()),
+            face_url: Some("https://example.com/a.png".to_owned()),
+            password_hash: Some("$argon2id$v=19$x".to_owned()),
+            tokens_valid_after: 1_700_000_000,
+            last_login_at: Some(1_700_000_000_001),
+            last_logout_at: Some(1_700_000_000_002),
+            ..Account::new(user.clone(), AccountKind::Registered, 1_700_000_000_000)
+        };
+        let bare = Account::new(user, AccountKind::Imported, 7);
+        for account in [full, bare] {
+            // WHEN it is written to an item and read back THEN nothing is lost
+            assert_eq!(from_item(&to_item(&account)).unwrap(), account);
+        }
+    }
+
+    #[test]
+    fn an_item_of_an_unknown_kind_is_refused() {
+        let mut item = to_item(&Account::new(
+            UserId::parse("bob").unwrap(),
+            AccountKind::Imported,
+            1,
+        ));
+        item.insert("kind".to_owned(), s("guest"));
+        assert!(matches!(from_item(&item), Err(StoreError::BadAttribute("kind"))));
+    }
+
+    #[test]
+    fn counter_keys_never_meet_user_ids() {
+        // A counter key always holds '#', which no user id may contain.
+        let key = failures_key("alice");
+        assert_eq!(key, "fail#alice");
+        assert!(UserId::parse(&key).is_err());
+    }
+
+    #[test]
+    fn a_window_covers_window_ms_from_its_start() {
+        assert!(in_window(1_000, 1_000, 60_000));
+        assert!(in_window(1_000, 60_999, 60_000));
+        assert!(!in_window(1_000, 61_000, 60_000), "lapsed at start + window_ms");
+        assert!(in_window(1_000, 500, 60_000), "a clock behind the window's start");
+    }
+
+    #[test]
+    fn repeats_keep_only_their_first_mention() {
+        let users: Vec<UserId> = ["a", "b", "a", "c", "b"]
+            .into_iter()
+            .map(|u| UserId::parse(u).unwrap())
+            .collect();
+        assert_eq!(first_occurrences(users.iter()), vec![0, 1, 3]);
+    }
+}

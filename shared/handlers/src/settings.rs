@@ -1,0 +1,105 @@
+//! The account settings a function reads from its environment, the same variables the local
+//! stack's flags fall back to.
+
+use cirrus_auth::{IssuerConfigError, TrustedIssuer};
+use cirrus_core::accounts::{AccountPolicy, DEFAULT_ADMIN};
+use cirrus_core::ids::UserId;
+
+/// A setting that is present but unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// A switch that is not `true`/`false` (or `1`/`0`, `on`/`off`, `yes`/`no`).
+    #[error("{0} must be true or false")]
+    NotASwitch(&'static str),
+    /// `CIRRUS_ADMIN_USER` is not a valid user id.
+    #[error("CIRRUS_ADMIN_USER is not a valid user id")]
+    BadAdmin,
+    /// `CIRRUS_OIDC_ISSUERS` is not a valid issuer list.
+    #[error("CIRRUS_OIDC_ISSUERS is not a valid issuer list")]
+    BadIssuers(#[source] IssuerConfigError),
+}
+
+fn switch(name: &'static str, get: &impl Fn(&str) -> Option<String>) -> Result<bool, SettingsError> {
+    match get(name).as_deref().map(str::trim) {
+        None | Some("") => Ok(false),
+        Some("1" | "true" | "on" | "yes") => Ok(true),
+        Some("0" | "false" | "off" | "no") => Ok(false),
+        Some(_) => Err(SettingsError::NotASwitch(name)),
+    }
+}
+
+/// The account policy from `CIRRUS_ADMIN_USER`, `CIRRUS_HOSTED_ACCOUNTS`, `CIRRUS_GUESTS` and
+/// `CIRRUS_GUEST_C2C` as `get` returns them (unset switches are off).
+pub fn account_policy(get: impl Fn(&str) -> Option<String>) -> Result<AccountPolicy, SettingsError> {
+    let admin = get("CIRRUS_ADMIN_USER")
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| DEFAULT_ADMIN.to_owned());
+    Ok(AccountPolicy {
+        admin: UserId::parse(admin).map_err(|_| SettingsError::BadAdmin)?,
+        hosted: switch("CIRRUS_HOSTED_ACCOUNTS", &get)?,
+        guests: switch("CIRRUS_GUESTS", &get)?,
+        guest_c2c: switch("CIRRUS_GUEST_C2C", &get)?,
+        ..AccountPolicy::default()
+    })
+}
+
+/// [`account_policy`] from the process environment.
+pub fn account_policy_from_env() -> Result<AccountPolicy, SettingsError> {
+    account_policy(|name| std::env::var(name).ok())
+}
+
+/// The trusted issuers in `CIRRUS_OIDC_ISSUERS` (JSON; unset or empty: none).
+pub fn oidc_issuers_from_env() -> Result<Vec<TrustedIssuer>, SettingsError> {
+    match std::env::var("CIRRUS_OIDC_ISSUERS") {
+        Ok(json) if !json.trim().is_empty() => {
+            TrustedIssuer::list_from_json(&json).map_err(SettingsError::BadIssuers)
+        }
+        _ => Ok(Vec::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn policy(vars: &[(&str, &str)]) -> Result<AccountPolicy, SettingsError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        account_policy(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn unset_means_tencents_defaults() {
+        let policy = policy(&[]).unwrap();
+        assert_eq!(policy, AccountPolicy::default());
+        assert_eq!(policy.admin.as_str(), "administrator");
+    }
+
+    #[test]
+    fn switches_and_the_admin_are_read() {
+        let policy = policy(&[
+            ("CIRRUS_ADMIN_USER", "ops"),
+            ("CIRRUS_HOSTED_ACCOUNTS", "true"),
+            ("CIRRUS_GUESTS", "1"),
+            ("CIRRUS_GUEST_C2C", "off"),
+        ])
+        .unwrap();
+        assert_eq!(policy.admin.as_str(), "ops");
+        assert!(policy.hosted && policy.guests && !policy.guest_c2c);
+    }
+
+    #[test]
+    fn unusable_values_are_errors() {
+        assert!(matches!(
+            policy(&[("CIRRUS_GUESTS", "maybe")]),
+            Err(SettingsError::NotASwitch("CIRRUS_GUESTS"))
+        ));
+        assert!(matches!(
+            policy(&[("CIRRUS_ADMIN_USER", "not valid")]),
+            Err(SettingsError::BadAdmin)
+        ));
+    }
+}

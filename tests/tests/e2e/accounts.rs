@@ -1,0 +1,239 @@
+//! The server REST API's account surface (import, check, delete, kick, online status), which only
+//! the administrator may call, and token revocation by logout and kick.
+
+use cirrus_tests::{TestStack, now_secs};
+use serde_json::json;
+
+#[tokio::test]
+async fn imported_accounts_are_checked_and_deleted() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    // GIVEN one account imported alone (with a nickname) and three in a batch with a bad id
+    stack
+        .admin(
+            "im_open_login_svc/account_import",
+            json!({"UserID": "ann", "Nick": "Ann", "FaceUrl": "https://example.com/a.png"}),
+        )
+        .await;
+    let batch = stack
+        .admin(
+            "im_open_login_svc/multiaccount_import",
+            json!({"AccountList": ["ben", "cat", "no spaces"]}),
+        )
+        .await;
+    assert_eq!(batch["FailAccounts"], json!(["no spaces"]));
+    // AND dan, who logged in once with an app-minted token without being imported
+    stack.connect("dan").await.close().await;
+    // WHEN the admin checks them and someone never seen
+    let check = stack
+        .admin(
+            "im_open_login_svc/account_check",
+            json!({"CheckItem": [{"UserID": "ann"}, {"UserID": "cat"}, {"UserID": "dan"}, {"UserID": "zed"}]}),
+        )
+        .await;
+    // THEN the imported and the first-login accounts exist, the other does not
+    let statuses: Vec<(&str, &str)> = check["ResultItem"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            (
+                item["AccountStatus"].as_str().unwrap(),
+                item["AccountKind"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("Imported", "imported"),
+            ("Imported", "imported"),
+            ("Imported", "first_login"),
+            ("NotImported", "-")
+        ]
+    );
+    // WHEN ben, online, is deleted along with someone who does not exist
+    let mut ben = stack.connect("ben").await;
+    let deleted = stack
+        .admin(
+            "im_open_login_svc/account_delete",
+            json!({"DeleteItem": [{"UserID": "ben"}, {"UserID": "zed"}]}),
+        )
+        .await;
+    assert_eq!(
+        deleted["ResultItem"][0],
+        json!({"UserID": "ben", "ResultCode": 0, "ResultInfo": ""})
+    );
+    assert_eq!(deleted["ResultItem"][1]["ResultCode"], 70107);
+    // THEN ben's connection is told and closed, and his account is gone
+    assert_eq!(ben.event("session.kicked").await["reason"], "account_deleted");
+    ben.closed().await;
+    let check = stack
+        .admin(
+            "im_open_login_svc/account_check",
+            json!({"CheckItem": [{"UserID": "ben"}]}),
+        )
+        .await;
+    assert_eq!(check["ResultItem"][0]["AccountStatus"], "NotImported");
+}
+
+#[tokio::test]
+async fn only_the_administrators_genuine_token_opens_the_rest_api() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let body = json!({"CheckItem": [{"UserID": "ann"}]});
+    let command = "im_open_login_svc/account_check";
+    let user_token = stack.token("alice");
+    let expired = stack.token_issued_at("administrator", now_secs() - 7200);
+    let forged = cirrus_core::usersig::UserSigKey::new(cirrus_core::usersig::DEV_APP_ID, "not-the-secret")
+        .mint("administrator", now_secs(), 3600);
+    let admin_token = stack.token("administrator");
+    for (identifier, usersig, code) in [
+        ("alice", user_token.as_str(), 70403),
+        ("administrator", user_token.as_str(), 70013),
+        ("administrator", expired.as_str(), 70001),
+        ("administrator", forged.as_str(), 70003),
+        ("administrator", "garbage", 70003),
+    ] {
+        let answer = stack.rest_as(identifier, usersig, command, body.clone()).await;
+        assert_eq!(answer["ActionStatus"], "FAIL", "{identifier}: {answer}");
+        assert_eq!(answer["ErrorCode"], code, "{identifier}: {answer}");
+    }
+    // A missing token, an unknown command and a bad body each have their code too.
+    let (_, answer) = stack.post(&format!("/v4/{command}"), body.clone()).await;
+    assert_eq!(answer["ErrorCode"], 70003);
+    let unknown = stack
+        .rest_as(
+            "administrator",
+            &admin_token,
+            "im_open_login_svc/nothing",
+            json!({}),
+        )
+        .await;
+    assert_eq!(unknown["ErrorCode"], 70404);
+    let bad = stack
+        .rest_as(
+            "administrator",
+            &admin_token,
+            command,
+            json!({"CheckItem": "ann"}),
+        )
+        .await;
+    assert_eq!(bad["ErrorCode"], 70402);
+    let too_many: Vec<_> = (0..101).map(|i| json!({"UserID": format!("u{i}")})).collect();
+    let bad = stack
+        .rest_as(
+            "administrator",
+            &admin_token,
+            command,
+            json!({"CheckItem": too_many}),
+        )
+        .await;
+    assert_eq!(bad["ErrorCode"], 70402);
+}
+
+#[tokio::test]
+async fn a_kick_closes_every_connection_and_revokes_earlier_tokens() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    // GIVEN bob on two devices with the same token
+    let token = stack.token("bob");
+    let mut phone = stack.connect_token(&token).await;
+    let mut web = stack.connect_token(&token).await;
+    // WHEN the admin kicks him
+    stack
+        .admin("im_open_login_svc/kick", json!({"UserID": "bob"}))
+        .await;
+    // THEN both are told and closed
+    for socket in [&mut phone, &mut web] {
+        assert_eq!(socket.event("session.kicked").await["reason"], "kicked_by_admin");
+        socket.closed().await;
+    }
+    // AND the old token no longer connects, while one issued later does
+    assert_eq!(
+        stack.connect_query(format!("token={token}")).await.err(),
+        Some(401)
+    );
+    stack
+        .connect_token(&stack.token_issued_at("bob", now_secs() + 1))
+        .await;
+    // AND kicking someone without an account says so
+    let usersig = stack.token("administrator");
+    let answer = stack
+        .rest_as(
+            "administrator",
+            &usersig,
+            "im_open_login_svc/kick",
+            json!({"UserID": "nobody"}),
+        )
+        .await;
+    assert_eq!(answer["ErrorCode"], 70107);
+}
+
+#[tokio::test]
+async fn logout_ends_every_session_of_the_user_and_revokes_their_tokens() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    // GIVEN alice on two connections and bob online
+    let token = stack.token("alice");
+    let mut first = stack.connect_token(&token).await;
+    let mut second = stack.connect_token(&token).await;
+    let mut bob = stack.connect("bob").await;
+    // WHEN the first logs out
+    first.ok("auth.logout", json!({})).await;
+    // THEN the first is closed after its reply, the second is told why and closed
+    first.closed().await;
+    assert_eq!(second.event("session.kicked").await["reason"], "logged_out");
+    second.closed().await;
+    // AND her token is refused from now on, bob is untouched
+    assert_eq!(
+        stack.connect_query(format!("token={token}")).await.err(),
+        Some(401)
+    );
+    bob.ok("sys.ping", json!({})).await;
+}
+
+#[tokio::test]
+async fn online_status_tells_online_push_online_and_offline_apart() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    // GIVEN ann online on two platforms, ben logged in but disconnected, cat logged out, and
+    // dan imported but never logged in
+    let _ann_ios = stack.connect_from("ann", "ios").await;
+    let _ann_web = stack.connect_from("ann", "web").await;
+    stack.connect("ben").await.close().await;
+    let mut cat = stack.connect("cat").await;
+    cat.ok("auth.logout", json!({})).await;
+    cat.closed().await;
+    stack
+        .admin("im_open_login_svc/account_import", json!({"UserID": "dan"}))
+        .await;
+    // WHEN the admin asks, with details, about them and an unknown and a malformed id
+    let mut answer = json!(null);
+    for _ in 0..50 {
+        answer = stack
+            .admin(
+                "openim/query_online_status",
+                json!({"To_Account": ["ann", "ben", "cat", "dan", "zed", "no spaces"], "IsNeedDetail": 1}),
+            )
+            .await;
+        // ben's $disconnect runs after his close: wait until it has.
+        if answer["QueryResult"][1]["Status"] == "PushOnline" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // THEN each known user has their state, with ann's platforms
+    assert_eq!(
+        answer["QueryResult"],
+        json!([
+            {"To_Account": "ann", "Status": "Online",
+             "Detail": [{"Platform": "ios", "Status": "Online"}, {"Platform": "web", "Status": "Online"}]},
+            {"To_Account": "ben", "Status": "PushOnline", "Detail": []},
+            {"To_Account": "cat", "Status": "Offline", "Detail": []},
+            {"To_Account": "dan", "Status": "Offline", "Detail": []},
+        ])
+    );
+    assert_eq!(
+        answer["ErrorList"],
+        json!([
+            {"To_Account": "no spaces", "ErrorCode": 70402},
+            {"To_Account": "zed", "ErrorCode": 70107},
+        ])
+    );
+}
