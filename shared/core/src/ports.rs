@@ -83,6 +83,22 @@ pub trait AccountStore: Send + Sync {
     async fn clear_login_failures(&self, key: &str) -> Result<()>;
 }
 
+/// Presence subscriptions: who asked to be told when whom comes online or goes offline.
+#[async_trait]
+pub trait SubscriptionStore: Send + Sync {
+    /// Subscribes `subscriber` to each of `targets` (already subscribed ones stay as they are).
+    async fn subscribe(&self, subscriber: &UserId, targets: &[UserId]) -> Result<()>;
+
+    /// Removes those subscriptions of `subscriber` (missing ones are ignored).
+    async fn unsubscribe(&self, subscriber: &UserId, targets: &[UserId]) -> Result<()>;
+
+    /// Everyone `subscriber` is subscribed to, in user id order.
+    async fn subscriptions_of(&self, subscriber: &UserId) -> Result<Vec<UserId>>;
+
+    /// Up to `limit` subscribers of `target`, in user id order.
+    async fn subscribers_of(&self, target: &UserId, limit: u32) -> Result<Vec<UserId>>;
+}
+
 /// A message to append to its stream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewMessage {
