@@ -15,7 +15,7 @@ use axum::serve::ListenerExt as _;
 use cirrus_aws::DynamoStore;
 use cirrus_core::clock::{Clock, IdGen, SystemClock, UuidIds};
 use cirrus_core::limits::Limits;
-use cirrus_core::ports::{AccountStore, ConnectionStore, ConversationStore, MessageStore};
+use cirrus_core::ports::{AccountStore, ConnectionStore, ConversationStore, MessageStore, SubscriptionStore};
 use cirrus_core::service::Ports;
 use cirrus_core::usersig::UserSigKey;
 use cirrus_embedded::{SqliteStore, StoreOptions};
@@ -101,6 +101,13 @@ impl Backend {
     }
 
     fn accounts(&self) -> Arc<dyn AccountStore> {
+        match self {
+            Self::Sqlite(store) => store.clone(),
+            Self::Dynamo(store) => store.clone(),
+        }
+    }
+
+    fn subscriptions(&self) -> Arc<dyn SubscriptionStore> {
         match self {
             Self::Sqlite(store) => store.clone(),
             Self::Dynamo(store) => store.clone(),
@@ -242,6 +249,7 @@ impl LocalStack {
         let ports = Ports {
             connections: store.connections(),
             accounts: store.accounts(),
+            subscriptions: store.subscriptions(),
             messages: store.messages(),
             conversations: store.conversations(),
             gateway: Arc::new(LocalGateway::new(hub.clone())),

@@ -13,6 +13,8 @@ pub struct Config {
     pub conversations_table: String,
     /// Accounts and failed-login counters (`CIRRUS_USERS_TABLE`).
     pub users_table: String,
+    /// Presence subscriptions (`CIRRUS_SUBSCRIPTIONS_TABLE`).
+    pub subscriptions_table: String,
     /// Endpoint to use instead of AWS's (`CIRRUS_AWS_ENDPOINT`; the SDK also honours
     /// `AWS_ENDPOINT_URL` by itself).
     pub endpoint: Option<String>,
@@ -38,6 +40,7 @@ impl Config {
             messages_table: var("CIRRUS_MESSAGES_TABLE")?,
             conversations_table: var("CIRRUS_CONVERSATIONS_TABLE")?,
             users_table: var("CIRRUS_USERS_TABLE")?,
+            subscriptions_table: var("CIRRUS_SUBSCRIPTIONS_TABLE")?,
             endpoint: optional("CIRRUS_AWS_ENDPOINT"),
             connections_endpoint: optional("CIRRUS_CONNECTIONS_ENDPOINT"),
             push_queue_url: optional("CIRRUS_PUSH_QUEUE_URL"),
@@ -46,14 +49,15 @@ impl Config {
         })
     }
 
-    /// Tables named `{prefix}-connections`, `{prefix}-messages`, `{prefix}-conversations` and
-    /// `{prefix}-users` (tests and scratch deployments).
+    /// Tables named `{prefix}-connections`, `{prefix}-messages`, `{prefix}-conversations`,
+    /// `{prefix}-users` and `{prefix}-subscriptions` (tests and scratch deployments).
     pub fn with_prefix(prefix: &str) -> Self {
         Self {
             connections_table: format!("{prefix}-connections"),
             messages_table: format!("{prefix}-messages"),
             conversations_table: format!("{prefix}-conversations"),
             users_table: format!("{prefix}-users"),
+            subscriptions_table: format!("{prefix}-subscriptions"),
             endpoint: None,
             connections_endpoint: None,
             push_queue_url: None,

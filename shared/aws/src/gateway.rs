@@ -40,7 +40,7 @@ impl Default for Backoff {
 impl Backoff {
     /// The wait after the `failed`-th call (1-based): `base · 2^(failed-1)`, capped at `max`,
     /// then jittered down by up to half so that throttled senders spread out.
-    fn delay(&self, failed: u32) -> Duration {
+    pub(crate) fn delay(&self, failed: u32) -> Duration {
         let exp = self
             .base
             .saturating_mul(1u32 << failed.saturating_sub(1).min(16))

@@ -1,10 +1,11 @@
 //! Cirrus AWS backend: the DynamoDB store and the API Gateway connection gateway.
 //!
-//! [`DynamoStore`] implements the four store ports of `cirrus_core::ports`
-//! (`ConnectionStore`, `MessageStore`, `ConversationStore`, `AccountStore`) over four on-demand
-//! tables, and passes the same conformance suite as the SQLite store (against moto in the tests). The table
-//! layout, what each operation reads and writes, and what a send costs are in this crate's
-//! `README.md`; [`create_tables`] creates the tables as `template.yaml` declares them.
+//! [`DynamoStore`] implements the five store ports of `cirrus_core::ports`
+//! (`ConnectionStore`, `MessageStore`, `ConversationStore`, `AccountStore`, `SubscriptionStore`)
+//! over five on-demand tables, and passes the same conformance suite as the SQLite store (against
+//! moto in the tests). The table layout, what each operation reads and writes, and what a send
+//! costs are in this crate's `README.md`; [`create_tables`] creates the tables as `template.yaml`
+//! declares them.
 //!
 //! [`ApiGatewayGateway`] implements `ConnectionGateway` over the WebSocket API's `@connections`
 //! management API (`CIRRUS_CONNECTIONS_ENDPOINT`), with [`ApiGatewayGateway::info`] on top.
@@ -32,6 +33,7 @@ mod queue;
 mod resources;
 mod secret;
 mod store;
+mod subscriptions;
 mod tables;
 
 pub use config::Config;
@@ -43,4 +45,4 @@ pub use queue::{MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, QueueError, SqsQueue};
 pub use resources::{MAX_RECEIVE_COUNT, ResourceError, Resources, create_queues_and_bucket};
 pub use secret::{SecretError, secret_key_from_env, usersig_key_from_env};
 pub use store::DynamoStore;
-pub use tables::{CONNECTIONS_BY_USER, create_tables};
+pub use tables::{CONNECTIONS_BY_USER, SUBSCRIPTIONS_BY_SUBSCRIBER, create_tables};

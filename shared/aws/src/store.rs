@@ -1,4 +1,4 @@
-//! [`DynamoStore`]: one SDK client and the table names, shared by the four store ports.
+//! [`DynamoStore`]: one SDK client and the table names, shared by the five store ports.
 
 use crate::config::Config;
 use crate::error::Result;
@@ -7,8 +7,8 @@ use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// The DynamoDB store: implements `ConnectionStore`, `MessageStore`, `ConversationStore` and
-/// `AccountStore`.
+/// The DynamoDB store: implements `ConnectionStore`, `MessageStore`, `ConversationStore`,
+/// `AccountStore` and `SubscriptionStore`.
 ///
 /// Build it once per process (Lambda cold start) and share it; the SDK client pools connections.
 #[derive(Debug, Clone)]

@@ -14,6 +14,9 @@ use std::time::Duration;
 /// Name of the connections table's index by user (`userId`, `connectionId`).
 pub const CONNECTIONS_BY_USER: &str = "byUser";
 
+/// Name of the subscriptions table's index by subscriber (`subscriber`, `target`; keys only).
+pub const SUBSCRIPTIONS_BY_SUBSCRIBER: &str = "bySubscriber";
+
 fn key(name: &str, key_type: KeyType) -> Result<KeySchemaElement> {
     KeySchemaElement::builder()
         .attribute_name(name)
@@ -30,9 +33,10 @@ fn attribute(name: &str, kind: ScalarAttributeType) -> Result<AttributeDefinitio
         .map_err(StoreError::Build)
 }
 
-/// Creates whichever of the four tables (on-demand billing, with their index and TTL) do not
+/// Creates whichever of the five tables (on-demand billing, with their indexes and TTL) do not
 /// exist yet, and waits until all are active. Idempotent: tables that exist are left as they are,
-/// apart from turning on what they should have (TTL; the users table's point-in-time recovery).
+/// apart from turning on what they should have (TTL; the users and subscriptions tables'
+/// point-in-time recovery).
 pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
     use KeyType::{Hash, Range};
     use ScalarAttributeType::{N, S};
@@ -93,19 +97,49 @@ pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
         .await
         .map(|_| ())
         .or_else(table_exists)?;
+    // Who is subscribed to whose presence, by target; the index answers "whom does this user
+    // follow" (as template.yaml's SubscriptionsTable).
+    client
+        .create_table()
+        .table_name(&config.subscriptions_table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("target", S)?)
+        .attribute_definitions(attribute("subscriber", S)?)
+        .key_schema(key("target", Hash)?)
+        .key_schema(key("subscriber", Range)?)
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(SUBSCRIPTIONS_BY_SUBSCRIBER)
+                .key_schema(key("subscriber", Hash)?)
+                .key_schema(key("target", Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::KeysOnly)
+                        .build(),
+                )
+                .build()
+                .map_err(StoreError::Build)?,
+        )
+        .sse_specification(SseSpecification::builder().enabled(true).build())
+        .send()
+        .await
+        .map(|_| ())
+        .or_else(table_exists)?;
 
     for table in [
         &config.connections_table,
         &config.messages_table,
         &config.conversations_table,
         &config.users_table,
+        &config.subscriptions_table,
     ] {
         wait_active(client, table).await?;
     }
     // Connections expire; so do the users table's failed-login counters.
     enable_ttl(client, &config.connections_table).await?;
     enable_ttl(client, &config.users_table).await?;
-    enable_point_in_time_recovery(client, &config.users_table).await
+    enable_point_in_time_recovery(client, &config.users_table).await?;
+    enable_point_in_time_recovery(client, &config.subscriptions_table).await
 }
 
 /// Turns on TTL on `expiresAt` unless it is on (or being turned on) already.

@@ -3,28 +3,23 @@
 //! in-flight limit.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, PointInTimeRecoveryStatus, TimeToLiveStatus};
 use cirrus_aws::moto;
-use cirrus_aws::{Config, DynamoStore, create_tables};
+use cirrus_aws::{DynamoStore, create_tables};
 use cirrus_conformance::{Fixture, T0};
 use cirrus_core::accounts::{Account, AccountKind};
 use cirrus_core::ports::AccountStore;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 fn client() -> Client {
     Client::new(&moto::sdk())
 }
 
 async fn store() -> DynamoStore {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let case = NEXT.fetch_add(1, Ordering::Relaxed);
-    let config = Config::with_prefix(&format!("cirrus-accounts-{}-{case}", std::process::id()));
-    create_tables(&client(), &config)
-        .await
-        .expect("create the tables in moto");
-    DynamoStore::new(client(), config)
+    support::fresh_store("accounts").await
 }
 
 async fn item(store: &DynamoStore, key: &str) -> Option<HashMap<String, AttributeValue>> {

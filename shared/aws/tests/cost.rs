@@ -1,4 +1,4 @@
-//! What an append (and a login) costs in DynamoDB, counted on the wire: an SDK interceptor records every
+//! What an append (and a login, a subscription) costs in DynamoDB, counted on the wire: an SDK interceptor records every
 //! operation the store sends (against moto, fresh tables per case), and each case checks the
 //! operations and the size of every written item, from which the capacity units follow (on-demand
 //! billing: 1 WCU per started KB written, 0.5 RCU per started 4 KB read eventually consistent).
@@ -25,7 +25,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use cirrus_aws::moto;
 use cirrus_aws::{Config, DynamoStore, create_tables};
 use cirrus_conformance::{Fixture, T0};
-use cirrus_core::ports::{AccountStore, Appended, MessageStore, NewMessage};
+use cirrus_core::ids::UserId;
+use cirrus_core::ports::{AccountStore, Appended, MessageStore, NewMessage, SubscriptionStore};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -145,6 +146,11 @@ enum Request {
         table: String,
         consistent: bool,
     },
+    /// Puts and deletes, each with its table.
+    BatchWriteItem {
+        puts: Vec<(String, Item)>,
+        deletes: Vec<(String, Item)>,
+    },
     /// Anything else, by operation name (DeleteItem, TransactWriteItems, Scan, ...).
     Other(&'static str),
 }
@@ -157,6 +163,7 @@ impl Request {
             Self::GetItem { .. } => "GetItem",
             Self::BatchGetItem { .. } => "BatchGetItem",
             Self::Query { .. } => "Query",
+            Self::BatchWriteItem { .. } => "BatchWriteItem",
             Self::Other(name) => name,
         }
     }
@@ -166,7 +173,8 @@ impl Request {
             self,
             Self::PutItem { .. }
                 | Self::UpdateItem { .. }
-                | Self::Other("DeleteItem" | "BatchWriteItem" | "TransactWriteItems")
+                | Self::BatchWriteItem { .. }
+                | Self::Other("DeleteItem" | "TransactWriteItems")
         )
     }
 }
@@ -237,8 +245,19 @@ macro_rules! request_of {
             Request::Other("TransactWriteItems")
         } else if input.downcast_ref::<TransactGetItemsInput>().is_some() {
             Request::Other("TransactGetItems")
-        } else if input.downcast_ref::<BatchWriteItemInput>().is_some() {
-            Request::Other("BatchWriteItem")
+        } else if let Some(batch) = input.downcast_ref::<BatchWriteItemInput>() {
+            let (mut puts, mut deletes) = (Vec::new(), Vec::new());
+            for (table, writes) in batch.request_items().cloned().unwrap_or_default() {
+                for write in writes {
+                    if let Some(put) = write.put_request {
+                        puts.push((table.clone(), put.item));
+                    }
+                    if let Some(delete) = write.delete_request {
+                        deletes.push((table.clone(), delete.key));
+                    }
+                }
+            }
+            Request::BatchWriteItem { puts, deletes }
         } else if input.downcast_ref::<DeleteItemInput>().is_some() {
             Request::Other("DeleteItem")
         } else if input.downcast_ref::<ScanInput>().is_some() {
@@ -360,6 +379,8 @@ impl Harness {
             "conversations"
         } else if table == self.config.users_table {
             "users"
+        } else if table == self.config.subscriptions_table {
+            "subscriptions"
         } else {
             "?"
         }
@@ -457,6 +478,25 @@ impl Harness {
                         0,
                         0.0,
                         keys.iter().map(|_| rcu(1, *consistent)).sum(),
+                    )
+                }
+                Request::BatchWriteItem { puts, deletes } => {
+                    // Each put is billed by its item's size; each delete as a write of the item
+                    // it removes (at least 1 WCU; the items here are far under 1 KB).
+                    let table = puts
+                        .iter()
+                        .chain(deletes)
+                        .map(|(t, _)| self.short_table(t))
+                        .next()
+                        .unwrap_or("?");
+                    let bytes = puts.iter().map(|(_, item)| item_size(item)).max().unwrap_or(0);
+                    let units = puts.iter().map(|(_, item)| wcu(item_size(item))).sum::<f64>()
+                        + deletes.iter().map(|_| wcu(1)).sum::<f64>();
+                    (
+                        format!("{} puts, {} deletes of {table}", puts.len(), deletes.len()),
+                        bytes,
+                        units,
+                        0.0,
                     )
                 }
                 Request::Other(name) => ((*name).to_owned(), 0, f64::NAN, f64::NAN),
@@ -887,4 +927,55 @@ async fn given_a_failure_window_when_failures_are_noted_within_it_then_each_cost
         assert_eq!(ops[0].ok, Some(true), "{ops:#?}");
         assert!((wcu_total - 1.0).abs() < f64::EPSILON, "{wcu_total} WCU");
     }
+}
+
+#[tokio::test]
+async fn given_30_targets_when_a_user_subscribes_then_two_batch_writes_put_30_keys_only_items_of_1_wcu_each()
+{
+    let h = harness().await;
+    let f = Fixture::new();
+    let alice = f.user("alice");
+    let mut targets: Vec<UserId> = (0..30).map(|i| f.user(&format!("t{i:02}"))).collect();
+    // A target named twice is written once.
+    targets.push(targets[0].clone());
+
+    h.recorder.take();
+    h.store.subscribe(&alice, &targets).await.expect("subscribe");
+    let ops = h.recorder.take();
+    let costed = h.cost(&ops).await;
+    let (wcu_total, rcu_total) = report("subscribe to 30 targets", &costed);
+
+    assert_eq!(counts(&ops), vec![("BatchWriteItem", 2)], "{ops:#?}");
+    let batches: Vec<(usize, usize)> = ops
+        .iter()
+        .map(|op| match &op.request {
+            Request::BatchWriteItem { puts, deletes } => (puts.len(), deletes.len()),
+            other => panic!("expected a batch write, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(batches, vec![(25, 0), (5, 0)]);
+    for op in &ops {
+        let Request::BatchWriteItem { puts, .. } = &op.request else {
+            unreachable!()
+        };
+        for (table, item) in puts {
+            assert_eq!(*table, h.config.subscriptions_table);
+            let mut names: Vec<&str> = item.keys().map(String::as_str).collect();
+            names.sort_unstable();
+            assert_eq!(names, ["subscriber", "target"], "keys only");
+            assert!(item_size(item) <= 80, "{} bytes", item_size(item));
+        }
+    }
+    assert!((wcu_total - 30.0).abs() < f64::EPSILON, "{wcu_total} WCU");
+    assert!(rcu_total.abs() < f64::EPSILON, "{rcu_total} RCU");
+    // Each new item also puts one entry into the bySubscriber index: 30 more write units there,
+    // which no request shows (DynamoDB bills them to the table).
+    println!("bySubscriber index: +30 WCU (one entry per new subscription)");
+
+    targets.pop();
+    assert_eq!(
+        h.store.subscriptions_of(&alice).await.expect("subscriptions_of"),
+        targets,
+        "all 30, in user id order"
+    );
 }

@@ -6,7 +6,7 @@ use cirrus_core::ids::{ClientMsgId, ConnectionId, ConversationId, GroupId, MsgId
 use cirrus_core::message::{StoredMessage, Target};
 use cirrus_core::ports::{
     AccountStore, Appended, Connection, ConnectionStore, ConversationStore, InboxUpdate, MessageStore,
-    NewMessage,
+    NewMessage, SubscriptionStore,
 };
 use std::any::Any;
 use std::collections::hash_map::RandomState;
@@ -25,6 +25,8 @@ pub struct Stores {
     pub conversations: Arc<dyn ConversationStore>,
     /// Accounts and failed-login counters.
     pub accounts: Arc<dyn AccountStore>,
+    /// Presence subscriptions.
+    pub subscriptions: Arc<dyn SubscriptionStore>,
     guard: Option<Arc<dyn Any + Send + Sync>>,
 }
 
@@ -32,7 +34,7 @@ impl Stores {
     /// Every port served by one store value.
     pub fn new<S>(store: S) -> Self
     where
-        S: ConnectionStore + MessageStore + ConversationStore + AccountStore + 'static,
+        S: ConnectionStore + MessageStore + ConversationStore + AccountStore + SubscriptionStore + 'static,
     {
         Self::from_arc(Arc::new(store))
     }
@@ -40,13 +42,14 @@ impl Stores {
     /// Every port served by one shared store.
     pub fn from_arc<S>(store: Arc<S>) -> Self
     where
-        S: ConnectionStore + MessageStore + ConversationStore + AccountStore + 'static,
+        S: ConnectionStore + MessageStore + ConversationStore + AccountStore + SubscriptionStore + 'static,
     {
         Self {
             connections: store.clone(),
             messages: store.clone(),
             conversations: store.clone(),
-            accounts: store,
+            accounts: store.clone(),
+            subscriptions: store,
             guard: None,
         }
     }
@@ -57,12 +60,14 @@ impl Stores {
         messages: Arc<dyn MessageStore>,
         conversations: Arc<dyn ConversationStore>,
         accounts: Arc<dyn AccountStore>,
+        subscriptions: Arc<dyn SubscriptionStore>,
     ) -> Self {
         Self {
             connections,
             messages,
             conversations,
             accounts,
+            subscriptions,
             guard: None,
         }
     }

@@ -20,7 +20,8 @@
 //! conversation's newest message, newest first, ties by conversation id (wire text) descending;
 //! idempotency on (sender, clientMsgId) spans the whole store, not one stream; a failed-login
 //! window of `window_ms` starting at `start` covers `start .. start + window_ms` (at
-//! `start + window_ms` it has lapsed, as a connection has expired at its `expires_at`).
+//! `start + window_ms` it has lapsed, as a connection has expired at its `expires_at`); user id
+//! order is the byte order of the id text (`UserId`'s `Ord`).
 
 #![allow(clippy::missing_panics_doc)]
 
@@ -30,6 +31,7 @@ pub mod conversations;
 mod fixture;
 pub mod inbox;
 pub mod messages;
+pub mod subscriptions;
 
 pub use fixture::{Fixture, Stores, T0, append_new};
 
@@ -76,6 +78,13 @@ macro_rules! conformance_suite {
             accounts::login_failures_lapse_with_their_window,
             accounts::clearing_login_failures_resets_the_count,
             accounts::login_failure_keys_are_independent,
+            subscriptions::subscribe_then_subscriptions_of_lists_them_in_user_id_order,
+            subscriptions::subscribing_again_keeps_one_subscription,
+            subscriptions::unsubscribe_removes_only_the_named_targets,
+            subscriptions::subscribers_of_lists_in_user_id_order_up_to_limit,
+            subscriptions::subscriptions_of_different_subscribers_are_independent,
+            subscriptions::an_empty_targets_slice_changes_nothing,
+            subscriptions::a_subscriber_without_subscriptions_has_an_empty_list,
         );
     };
 }

@@ -50,6 +50,9 @@ pub enum Error {
     /// The caller may not do this.
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
+    /// A per-user limit would be exceeded.
+    #[error("limit exceeded: {0}")]
+    LimitExceeded(String),
     /// Guests may not do this (live rooms only, or as the app allows).
     #[error("guests may not use `{0}`")]
     GuestNotAllowed(&'static str),
@@ -101,6 +104,7 @@ impl Error {
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::GuestNotAllowed(_) => ErrorCode::GuestNotAllowed,
+            Self::LimitExceeded(_) => ErrorCode::LimitExceeded,
             Self::Unauthorized(_) => ErrorCode::Unauthorized,
             Self::Store(_) | Self::Gateway(_) => ErrorCode::Internal,
         }
@@ -150,6 +154,8 @@ pub enum ErrorCode {
     Forbidden,
     /// The caller is a guest and guests may not do this.
     GuestNotAllowed,
+    /// A per-user limit would be exceeded.
+    LimitExceeded,
     /// Credentials were refused.
     Unauthorized,
     /// A server-side fault.
@@ -173,6 +179,7 @@ impl ErrorCode {
             Self::NotFound => "not_found",
             Self::Forbidden => "forbidden",
             Self::GuestNotAllowed => "guest_not_allowed",
+            Self::LimitExceeded => "limit_exceeded",
             Self::Unauthorized => "unauthorized",
             Self::Internal => "internal",
         }

@@ -15,6 +15,11 @@ pub struct Limits {
     pub max_conversation_page: u32,
     /// Users one `presence.get` may ask about.
     pub max_presence_batch: usize,
+    /// Users one user may subscribe to for `presence.changed`.
+    pub max_presence_subscriptions: usize,
+    /// Subscribers told about one presence change (the first by user id): bounds the fan-out of
+    /// a connect or disconnect.
+    pub max_presence_watchers: u32,
     /// Connections a user may hold at once, and which a new login displaces.
     pub devices: crate::devices::DevicePolicy,
     /// Login modes, the administrator and token lifetimes.
@@ -32,6 +37,8 @@ impl Default for Limits {
             max_history_page: 100,
             max_conversation_page: 100,
             max_presence_batch: 100,
+            max_presence_subscriptions: 200,
+            max_presence_watchers: 1000,
             devices: crate::devices::DevicePolicy::default(),
             accounts: crate::accounts::AccountPolicy::default(),
             max_account_batch: 100,

@@ -24,11 +24,15 @@ pub enum Action {
     PresenceGet,
     /// `auth.logout`: end the user's sessions on every device and revoke their tokens.
     AuthLogout,
+    /// `presence.subscribe`: be told (`presence.changed`) when these users come and go.
+    PresenceSubscribe,
+    /// `presence.unsubscribe`: stop being told about these users.
+    PresenceUnsubscribe,
 }
 
 impl Action {
     /// Every action, in documentation order.
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 9] = [
         Self::MsgSend,
         Self::MsgHistory,
         Self::ConvList,
@@ -36,6 +40,8 @@ impl Action {
         Self::SysPing,
         Self::PresenceGet,
         Self::AuthLogout,
+        Self::PresenceSubscribe,
+        Self::PresenceUnsubscribe,
     ];
 
     /// The wire name.
@@ -48,6 +54,8 @@ impl Action {
             Self::SysPing => "sys.ping",
             Self::PresenceGet => "presence.get",
             Self::AuthLogout => "auth.logout",
+            Self::PresenceSubscribe => "presence.subscribe",
+            Self::PresenceUnsubscribe => "presence.unsubscribe",
         }
     }
 
@@ -57,7 +65,7 @@ impl Action {
         match self {
             Self::SysPing | Self::AuthLogout => true,
             Self::MsgSend | Self::MsgHistory | Self::ConvList | Self::ConvRead => guest_c2c,
-            Self::PresenceGet => false,
+            Self::PresenceGet | Self::PresenceSubscribe | Self::PresenceUnsubscribe => false,
         }
     }
 
@@ -74,6 +82,9 @@ pub mod events {
     /// This connection was displaced by a newer login under the multi-device policy and is about
     /// to be closed.
     pub const SESSION_KICKED: &str = "session.kicked";
+    /// A user this connection's user subscribed to came online, went offline, or changed the
+    /// platforms they are connected from.
+    pub const PRESENCE_CHANGED: &str = "presence.changed";
 }
 
 /// A frame from the client: `{"action": "...", "reqId": "...", "data": {...}}`.
@@ -314,6 +325,16 @@ pub struct PingReply {
 pub struct PresenceRequest {
     /// Whom to look up (validated by the service, so a bad id gets its own code).
     pub user_ids: Vec<String>,
+}
+
+/// A subscription count in a `presence.subscribe` / `presence.unsubscribe` reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscribeReply {
+    /// The presence of the users just subscribed to (empty for an unsubscribe).
+    pub users: Vec<UserPresence>,
+    /// How many users the caller is subscribed to now.
+    pub subscriptions: usize,
 }
 
 /// One user's presence in a `presence.get` reply.

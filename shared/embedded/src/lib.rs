@@ -1,6 +1,6 @@
 //! Cirrus embedded backend: [`SqliteStore`], the SQLite implementation of the connection, message,
-//! conversation and account ports of `cirrus-core`, for the local stack, the test suite and small
-//! self-hosted installs.
+//! conversation, account and presence subscription ports of `cirrus-core`, for the local stack,
+//! the test suite and small self-hosted installs.
 //!
 //! # Durability and throughput
 //!
@@ -19,7 +19,8 @@
 //! the store opens. Messages are stored once per stream (the body as JSON text); a stream row holds
 //! its seq counter and last activity time; a user's conversation row holds only their read pointer.
 //! An account is one row per user; failed logins are one row per throttling key with the start of
-//! its current window and the count in it.
+//! its current window and the count in it. A presence subscription is one row keyed by target
+//! then subscriber, with an index the other way round.
 
 mod accounts;
 mod checkpoint;
@@ -31,6 +32,7 @@ mod messages;
 mod rows;
 mod schema;
 mod store;
+mod subscriptions;
 mod syncer;
 #[cfg(test)]
 mod tests;

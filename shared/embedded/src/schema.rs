@@ -76,6 +76,18 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         failures     INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 3: presence subscriptions.
+    r#"
+    -- subscriber wants to hear when target comes online or goes offline. Keyed by target first,
+    -- since a presence change reads the subscribers of one target; the index serves a
+    -- subscriber's own list.
+    CREATE TABLE presence_subscriptions (
+        subscriber TEXT NOT NULL,
+        target     TEXT NOT NULL,
+        PRIMARY KEY (target, subscriber)
+    ) WITHOUT ROWID;
+    CREATE INDEX presence_subscriptions_by_subscriber ON presence_subscriptions (subscriber, target);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -9,7 +9,7 @@ use cirrus_core::ids::{ClientMsgId, ConnectionId, ConversationId, MsgId, StreamK
 use cirrus_core::message::Target;
 use cirrus_core::ports::{
     AccountStore, Appended, Connection, ConnectionStore, ConversationStore, InboxUpdate, MessageStore,
-    NewMessage, SeqRange,
+    NewMessage, SeqRange, SubscriptionStore,
 };
 use std::path::Path;
 
@@ -408,4 +408,56 @@ async fn a_version_1_database_gains_accounts_and_keeps_them_across_reopen() {
     let err = store.get_accounts(&[user("alice")]).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::Internal);
     assert!(format!("{err:?}").contains("kind"), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_version_2_database_gains_presence_subscriptions_and_keeps_them_across_reopen() {
+    // GIVEN a database file written before presence subscriptions existed (schema version 2), with
+    // an account
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cirrus.sqlite3");
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute_batch(schema::MIGRATIONS[0]).unwrap();
+    raw.execute_batch(schema::MIGRATIONS[1]).unwrap();
+    raw.pragma_update(None, "user_version", 2).unwrap();
+    raw.execute(
+        "INSERT INTO accounts (user_id, kind, created_at, tokens_valid_after) \
+         VALUES ('alice', 'registered', 1, 0)",
+        [],
+    )
+    .unwrap();
+    drop(raw);
+
+    // WHEN this build opens it and alice subscribes to bob and carol
+    let store = SqliteStore::open(&path, StoreOptions::default()).unwrap();
+    assert_eq!(raw_version(&path), schema::latest_version());
+    store
+        .subscribe(&user("alice"), &[user("carol"), user("bob")])
+        .await
+        .unwrap();
+    store.close().await;
+    drop(store);
+
+    // THEN after a reopen the account and both subscriptions are there, read from either side
+    let store = SqliteStore::open(&path, StoreOptions::default()).unwrap();
+    assert_eq!(store.get_accounts(&[user("alice")]).await.unwrap().len(), 1);
+    assert_eq!(
+        store.subscriptions_of(&user("alice")).await.unwrap(),
+        vec![user("bob"), user("carol")]
+    );
+    assert_eq!(
+        store.subscribers_of(&user("carol"), 10).await.unwrap(),
+        vec![user("alice")]
+    );
+
+    // AND a stored id that does not validate is an error, not a panic
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute(
+        "UPDATE presence_subscriptions SET subscriber = '' WHERE target = 'bob'",
+        [],
+    )
+    .unwrap();
+    let err = store.subscribers_of(&user("bob"), 10).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Internal);
+    assert!(format!("{err:?}").contains("subscriber"), "{err:?}");
 }

@@ -3,7 +3,9 @@
 use cirrus_core::clock::Clock;
 use cirrus_core::limits::Limits;
 use cirrus_core::ports::ConnectionGateway;
-use cirrus_core::service::{AccountService, ConversationService, MessageService, Ports, SessionService};
+use cirrus_core::service::{
+    AccountService, ConversationService, MessageService, Ports, PresenceService, SessionService,
+};
 use std::sync::Arc;
 
 /// The services every WebSocket route handler calls.
@@ -14,6 +16,8 @@ pub struct Deps {
     pub conversations: ConversationService,
     /// Connection lifecycle.
     pub sessions: SessionService,
+    /// Presence queries and subscriptions.
+    pub presence: PresenceService,
     /// Accounts, logout and token revocation.
     pub accounts: AccountService,
     /// Pushes frames to connections (a logout's reply goes this way before the close).
@@ -31,6 +35,7 @@ impl Deps {
             messages: MessageService::new(ports.clone()),
             conversations: ConversationService::new(ports.clone()),
             sessions: SessionService::new(ports.clone()),
+            presence: PresenceService::new(ports.clone()),
             accounts: AccountService::new(ports.clone()),
             gateway: ports.gateway.clone(),
             limits: ports.limits.clone(),

@@ -106,8 +106,16 @@ async fn dispatch(deps: &Deps, caller: &Caller, action: Action, frame: &ClientFr
             Ok(reply_ok(req_id, &serde_json::json!({})))
         }
         Action::PresenceGet => {
-            let users = deps.sessions.presence(frame.data()?).await?;
+            let users = deps.presence.get(frame.data()?).await?;
             Ok(reply_ok(req_id, &PresenceReply { users }))
+        }
+        Action::PresenceSubscribe => {
+            let reply = deps.presence.subscribe(caller, frame.data()?).await?;
+            Ok(reply_ok(req_id, &reply))
+        }
+        Action::PresenceUnsubscribe => {
+            let reply = deps.presence.unsubscribe(caller, frame.data()?).await?;
+            Ok(reply_ok(req_id, &reply))
         }
         Action::AuthLogout => {
             deps.accounts.logout(caller).await?;

@@ -52,6 +52,7 @@ fn world() -> World {
     let ports = Ports {
         connections: store.clone(),
         accounts: store.clone(),
+        subscriptions: store.clone(),
         messages: store.clone(),
         conversations: store.clone(),
         gateway: gateway.clone(),

@@ -67,3 +67,112 @@ async fn bad_presence_requests_get_their_codes() {
         assert_eq!(alice.err("presence.get", data.clone()).await, code, "{data}");
     }
 }
+
+/// The next `presence.changed` about `user` (events about others are skipped).
+async fn change_of(socket: &mut cirrus_tests::TestSocket, user: &str) -> serde_json::Value {
+    loop {
+        let change = socket.event("presence.changed").await;
+        if change["userId"] == user {
+            return change;
+        }
+    }
+}
+
+#[tokio::test]
+async fn subscribers_are_told_when_a_user_comes_changes_platforms_and_goes() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut alice = stack.connect("alice").await;
+    // GIVEN alice subscribed to bob while he is offline
+    let reply = alice.ok("presence.subscribe", json!({"userIds": ["bob"]})).await;
+    assert_eq!(
+        reply,
+        json!({"users": [{"userId": "bob", "online": false, "platforms": []}], "subscriptions": 1})
+    );
+    // WHEN bob connects from his phone, then the web, then leaves the phone, then the web
+    let phone = stack.connect_from("bob", "ios").await;
+    assert_eq!(
+        change_of(&mut alice, "bob").await,
+        json!({"userId": "bob", "online": true, "platforms": ["ios"]})
+    );
+    let web = stack.connect_from("bob", "web").await;
+    assert_eq!(
+        change_of(&mut alice, "bob").await["platforms"],
+        json!(["ios", "web"])
+    );
+    phone.close().await;
+    assert_eq!(change_of(&mut alice, "bob").await["platforms"], json!(["web"]));
+    web.close().await;
+    // THEN alice saw each step, ending offline
+    assert_eq!(
+        change_of(&mut alice, "bob").await,
+        json!({"userId": "bob", "online": false, "platforms": []})
+    );
+}
+
+#[tokio::test]
+async fn subscriptions_follow_the_user_and_end_with_unsubscribe() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    // GIVEN alice subscribes on one connection and then reconnects
+    let mut first = stack.connect("alice").await;
+    first
+        .ok("presence.subscribe", json!({"userIds": ["bob", "carol"]}))
+        .await;
+    first.close().await;
+    let mut alice = stack.connect("alice").await;
+    // THEN the subscription still holds on the new connection
+    let _bob = stack.connect("bob").await;
+    assert_eq!(change_of(&mut alice, "bob").await["online"], true);
+    // WHEN she unsubscribes from carol, carol's arrival is not told
+    let reply = alice
+        .ok("presence.unsubscribe", json!({"userIds": ["carol"]}))
+        .await;
+    assert_eq!(reply["subscriptions"], 1);
+    let _carol = stack.connect("carol").await;
+    alice.expect_no_event(std::time::Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn a_kicked_user_is_told_as_offline() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut alice = stack.connect("alice").await;
+    alice.ok("presence.subscribe", json!({"userIds": ["bob"]})).await;
+    let mut bob = stack.connect_from("bob", "android").await;
+    assert_eq!(change_of(&mut alice, "bob").await["online"], true);
+    stack
+        .admin("im_open_login_svc/kick", json!({"UserID": "bob"}))
+        .await;
+    bob.closed().await;
+    assert_eq!(
+        change_of(&mut alice, "bob").await,
+        json!({"userId": "bob", "online": false, "platforms": []})
+    );
+}
+
+#[tokio::test]
+async fn subscriptions_are_bounded_per_user() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut alice = stack.connect("alice").await;
+    let hundred = |from: usize| (from..from + 100).map(|i| format!("u{i}")).collect::<Vec<_>>();
+    alice
+        .ok("presence.subscribe", json!({"userIds": hundred(0)}))
+        .await;
+    let reply = alice
+        .ok("presence.subscribe", json!({"userIds": hundred(100)}))
+        .await;
+    assert_eq!(reply["subscriptions"], 200);
+    // The 201st is refused, and nothing of that call is kept; re-subscribing a known one is fine.
+    assert_eq!(
+        alice
+            .err("presence.subscribe", json!({"userIds": ["u0", "u200"]}))
+            .await,
+        "limit_exceeded"
+    );
+    let reply = alice.ok("presence.subscribe", json!({"userIds": ["u0"]})).await;
+    assert_eq!(reply["subscriptions"], 200);
+    assert_eq!(
+        alice
+            .err("presence.subscribe", json!({"userIds": ["bad id"]}))
+            .await,
+        "invalid_user_id"
+    );
+}

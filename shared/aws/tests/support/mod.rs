@@ -1,4 +1,6 @@
-//! Helpers for the tests that stand in for an AWS service with a scripted HTTP server.
+//! Helpers for the tests: fresh tables on moto, and reading requests for the tests that stand in
+//! for an AWS service with a scripted HTTP server. (Each test binary uses some of them.)
+#![allow(dead_code)]
 
 use tokio::io::AsyncReadExt as _;
 use tokio::net::TcpStream;
@@ -33,4 +35,17 @@ async fn read_more(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<()> {
     }
     buffer.extend_from_slice(&chunk[..read]);
     Some(())
+}
+
+/// A store over fresh tables on this process's moto server, named after `kind` and a counter.
+pub async fn fresh_store(kind: &str) -> cirrus_aws::DynamoStore {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let case = NEXT.fetch_add(1, Ordering::Relaxed);
+    let config = cirrus_aws::Config::with_prefix(&format!("cirrus-{kind}-{}-{case}", std::process::id()));
+    let client = aws_sdk_dynamodb::Client::new(&cirrus_aws::moto::sdk());
+    cirrus_aws::create_tables(&client, &config)
+        .await
+        .expect("create the tables in moto");
+    cirrus_aws::DynamoStore::new(client, config)
 }

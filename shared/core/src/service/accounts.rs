@@ -2,9 +2,9 @@
 //! user ends them (logout), with the token revocation both rely on.
 
 use crate::accounts::{Account, AccountKind};
-use crate::devices::platform_of;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
+use crate::service::presence::platforms;
 use crate::service::{Caller, Ports, SessionService};
 
 /// The `session.kicked` reason when the administrator kicks a user.
@@ -240,10 +240,7 @@ impl AccountService {
             .zip(connections)
             .map(|(user, connections)| {
                 let account = accounts.iter().find(|a| &a.user == user);
-                let mut platforms: Vec<String> =
-                    connections.iter().map(|c| platform_of(c).to_owned()).collect();
-                platforms.sort_unstable();
-                platforms.dedup();
+                let platforms: Vec<String> = platforms(&connections).into_iter().collect();
                 LoginStatus {
                     user: user.clone(),
                     exists: account.is_some(),

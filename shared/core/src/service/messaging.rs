@@ -27,12 +27,10 @@ pub struct HistoryPage {
 impl MessageService {
     /// A message service over `ports`.
     pub fn new(ports: Ports) -> Self {
-        let delivery = Delivery::new(
-            ports.connections.clone(),
-            ports.gateway.clone(),
-            ports.queue.clone(),
-        );
-        Self { ports, delivery }
+        Self {
+            delivery: Delivery::from_ports(&ports),
+            ports,
+        }
     }
 
     /// Validates and stores a message, then delivers it to every live connection of the recipient

@@ -4,6 +4,7 @@ mod accounts;
 mod conversations;
 mod delivery;
 mod messaging;
+mod presence;
 mod sessions;
 
 pub use accounts::{
@@ -13,6 +14,7 @@ pub use accounts::{
 pub use conversations::ConversationService;
 pub use delivery::Delivery;
 pub use messaging::MessageService;
+pub use presence::PresenceService;
 pub use sessions::SessionService;
 
 use crate::clock::{Clock, IdGen};
@@ -20,6 +22,7 @@ use crate::ids::{ConnectionId, UserId};
 use crate::limits::Limits;
 use crate::ports::{
     AccountStore, ConnectionGateway, ConnectionStore, ConversationStore, MessageStore, Queue,
+    SubscriptionStore,
 };
 use std::sync::Arc;
 
@@ -41,6 +44,8 @@ pub struct Ports {
     pub connections: Arc<dyn ConnectionStore>,
     /// Account records and failed-login counters.
     pub accounts: Arc<dyn AccountStore>,
+    /// Presence subscriptions.
+    pub subscriptions: Arc<dyn SubscriptionStore>,
     /// Message streams.
     pub messages: Arc<dyn MessageStore>,
     /// Conversation lists.

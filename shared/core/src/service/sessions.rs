@@ -5,8 +5,9 @@ use crate::devices::platform_of;
 use crate::error::{Error, Result};
 use crate::ids::{ConnectionId, UserId};
 use crate::ports::Connection;
-use crate::protocol::{PresenceRequest, UserPresence, event, events};
-use crate::service::Ports;
+use crate::protocol::{event, events};
+use crate::service::presence::platforms;
+use crate::service::{Ports, PresenceService};
 use bytes::Bytes;
 use serde::Serialize;
 
@@ -28,12 +29,16 @@ pub const MAX_CONNECTION_MS: i64 = 2 * 60 * 60 * 1000;
 /// Records and forgets connections.
 pub struct SessionService {
     ports: Ports,
+    presence: PresenceService,
 }
 
 impl SessionService {
     /// A session service over `ports`.
     pub fn new(ports: Ports) -> Self {
-        Self { ports }
+        Self {
+            presence: PresenceService::new(ports.clone()),
+            ports,
+        }
     }
 
     /// Records that `user` connected on `id`, and (unless a guest, who has no account) notes the
@@ -78,6 +83,20 @@ impl SessionService {
         Ok(connection)
     }
 
+    /// The user's live connections now (an empty list if they cannot be read: presence is
+    /// advisory).
+    async fn live(&self, user: &UserId) -> Vec<Connection> {
+        let now = self.ports.clock.now_ms();
+        self.ports
+            .connections
+            .connections_of(user, now)
+            .await
+            .unwrap_or_else(|err| {
+                tracing::warn!(user = %user, error = %err, "could not list connections for presence");
+                Vec::new()
+            })
+    }
+
     /// Closes the connections `new` displaces under the device policy, each told why first with
     /// `session.kicked`, and drops their records. Failures are logged: the new connection stands
     /// either way. Two logins racing may both see (or both miss) each other; the policy holds again
@@ -96,6 +115,14 @@ impl SessionService {
             }
         };
         let displaced = self.ports.limits.devices.displaced(new, &others);
+        // The index the list comes from may lag (DynamoDB's is eventually consistent): the new
+        // connection counts whether it is listed or not.
+        let before = platforms(others.iter().filter(|c| c.id != new.id));
+        let kept = others
+            .iter()
+            .filter(|c| c.id != new.id && !displaced.iter().any(|d| d.id == c.id));
+        let after = platforms(kept.chain(std::iter::once(new)));
+        self.presence.announce(&new.user, &before, &after).await;
         if displaced.is_empty() {
             return;
         }
@@ -136,56 +163,32 @@ impl SessionService {
         except: Option<&ConnectionId>,
     ) -> Result<usize> {
         let now = self.ports.clock.now_ms();
-        let mut connections = self.ports.connections.connections_of(user, now).await?;
-        connections.retain(|c| Some(&c.id) != except);
+        let all = self.ports.connections.connections_of(user, now).await?;
+        let before = platforms(&all);
+        let (kept, connections): (Vec<Connection>, Vec<Connection>) =
+            all.into_iter().partition(|c| Some(&c.id) == except);
         self.kick(&connections.iter().collect::<Vec<_>>(), reason, None)
             .await;
+        // Their records are gone before their `$disconnect` runs, so the change is told here.
+        self.presence.announce(user, &before, &platforms(&kept)).await;
         if !connections.is_empty() {
             tracing::info!(user = %user, count = connections.len(), reason, "connections kicked");
         }
         Ok(connections.len())
     }
 
-    /// Whether each of `users` is online and on which platforms, from their live connection
-    /// records (any signed-in user may ask; at most `limits.max_presence_batch` users).
-    pub async fn presence(&self, request: PresenceRequest) -> Result<Vec<UserPresence>> {
-        if request.user_ids.is_empty() || request.user_ids.len() > self.ports.limits.max_presence_batch {
-            return Err(Error::InvalidField(format!(
-                "userIds must hold 1 to {} user ids",
-                self.ports.limits.max_presence_batch
-            )));
-        }
-        let mut users: Vec<UserId> = Vec::with_capacity(request.user_ids.len());
-        for raw in request.user_ids {
-            let user = UserId::parse(raw)?;
-            if !users.contains(&user) {
-                users.push(user);
-            }
-        }
-        let now = self.ports.clock.now_ms();
-        let lookups = users
-            .iter()
-            .map(|user| self.ports.connections.connections_of(user, now));
-        let found = futures_util::future::try_join_all(lookups).await?;
-        Ok(users
-            .into_iter()
-            .zip(found)
-            .map(|(user, connections)| {
-                let mut platforms: Vec<String> =
-                    connections.iter().map(|c| platform_of(c).to_owned()).collect();
-                platforms.sort_unstable();
-                platforms.dedup();
-                UserPresence {
-                    user_id: user.to_string(),
-                    online: !connections.is_empty(),
-                    platforms,
-                }
-            })
-            .collect())
-    }
-
-    /// Forgets connection `id`; returns its record if there was one.
+    /// Forgets connection `id`, telling the user's presence subscribers if that changed what
+    /// they see; returns its record if there was one.
     pub async fn disconnect(&self, id: &ConnectionId) -> Result<Option<Connection>> {
-        self.ports.connections.delete_connection(id).await
+        let gone = self.ports.connections.delete_connection(id).await?;
+        if let Some(connection) = &gone {
+            let mut remaining = self.live(&connection.user).await;
+            // A lagging index may still list the connection just deleted.
+            remaining.retain(|c| c.id != connection.id);
+            let after = platforms(&remaining);
+            let before = platforms(remaining.iter().chain(std::iter::once(connection)));
+            self.presence.announce(&connection.user, &before, &after).await;
+        }
+        Ok(gone)
     }
 }

@@ -1,0 +1,148 @@
+//! Presence: who is online and on which platforms (`presence.get`), and telling subscribers when
+//! that changes (`presence.subscribe`, `presence.changed`).
+//!
+//! Subscriptions are explicit and kept per user (they follow the user to every device), at most
+//! `limits.max_presence_subscriptions` each. A change is told to at most
+//! `limits.max_presence_watchers` subscribers, so one connect or disconnect has bounded work.
+
+use crate::devices::platform_of;
+use crate::error::{Error, Result};
+use crate::ids::UserId;
+use crate::ports::Connection;
+use crate::protocol::{PresenceRequest, SubscribeReply, UserPresence, event, events};
+use crate::service::{Caller, Delivery, Ports};
+use bytes::Bytes;
+use futures_util::future::join_all;
+use std::collections::BTreeSet;
+
+/// Presence queries, subscriptions and change announcements.
+#[derive(Clone)]
+pub struct PresenceService {
+    ports: Ports,
+    delivery: Delivery,
+}
+
+/// The sorted, distinct platforms of `connections`.
+pub(crate) fn platforms<'a>(connections: impl IntoIterator<Item = &'a Connection>) -> BTreeSet<String> {
+    connections
+        .into_iter()
+        .map(|c| platform_of(c).to_owned())
+        .collect()
+}
+
+impl PresenceService {
+    /// A presence service over `ports`.
+    pub fn new(ports: Ports) -> Self {
+        Self {
+            delivery: Delivery::from_ports(&ports),
+            ports,
+        }
+    }
+
+    /// Validates 1 to `max_presence_batch` ids and drops repeats, keeping the first order.
+    fn users(&self, request: PresenceRequest) -> Result<Vec<UserId>> {
+        let max = self.ports.limits.max_presence_batch;
+        if request.user_ids.is_empty() || request.user_ids.len() > max {
+            return Err(Error::InvalidField(format!(
+                "userIds must hold 1 to {max} user ids"
+            )));
+        }
+        let mut users: Vec<UserId> = Vec::with_capacity(request.user_ids.len());
+        for raw in request.user_ids {
+            let user = UserId::parse(raw)?;
+            if !users.contains(&user) {
+                users.push(user);
+            }
+        }
+        Ok(users)
+    }
+
+    /// Whether each user is online and on which platforms, from their live connection records.
+    pub async fn get(&self, request: PresenceRequest) -> Result<Vec<UserPresence>> {
+        let users = self.users(request)?;
+        self.of(users).await
+    }
+
+    async fn of(&self, users: Vec<UserId>) -> Result<Vec<UserPresence>> {
+        let now = self.ports.clock.now_ms();
+        let lookups = users
+            .iter()
+            .map(|user| self.ports.connections.connections_of(user, now));
+        let found = futures_util::future::try_join_all(lookups).await?;
+        Ok(users
+            .into_iter()
+            .zip(found)
+            .map(|(user, connections)| UserPresence {
+                user_id: user.to_string(),
+                online: !connections.is_empty(),
+                platforms: platforms(&connections).into_iter().collect(),
+            })
+            .collect())
+    }
+
+    /// Subscribes the caller to the users' presence changes; answers with their presence now.
+    pub async fn subscribe(&self, caller: &Caller, request: PresenceRequest) -> Result<SubscribeReply> {
+        let users = self.users(request)?;
+        let store = &self.ports.subscriptions;
+        let mut current: BTreeSet<UserId> = store.subscriptions_of(&caller.user).await?.into_iter().collect();
+        let max = self.ports.limits.max_presence_subscriptions;
+        current.extend(users.iter().cloned());
+        if current.len() > max {
+            return Err(Error::LimitExceeded(format!(
+                "at most {max} presence subscriptions per user"
+            )));
+        }
+        store.subscribe(&caller.user, &users).await?;
+        Ok(SubscribeReply {
+            users: self.of(users).await?,
+            subscriptions: current.len(),
+        })
+    }
+
+    /// Ends the caller's subscriptions to these users.
+    pub async fn unsubscribe(&self, caller: &Caller, request: PresenceRequest) -> Result<SubscribeReply> {
+        let users = self.users(request)?;
+        let store = &self.ports.subscriptions;
+        store.unsubscribe(&caller.user, &users).await?;
+        Ok(SubscribeReply {
+            users: Vec::new(),
+            subscriptions: store.subscriptions_of(&caller.user).await?.len(),
+        })
+    }
+
+    /// Tells `user`'s subscribers (`presence.changed`) if their platforms went from `before` to
+    /// `after`. Failures are logged: presence is advisory and the change already happened.
+    pub async fn announce(&self, user: &UserId, before: &BTreeSet<String>, after: &BTreeSet<String>) {
+        if before == after {
+            return;
+        }
+        let limit = self.ports.limits.max_presence_watchers;
+        let subscribers = match self.ports.subscriptions.subscribers_of(user, limit).await {
+            Ok(subscribers) => subscribers,
+            Err(err) => {
+                tracing::warn!(user = %user, error = %err, "could not read presence subscribers");
+                return;
+            }
+        };
+        if subscribers.is_empty() {
+            return;
+        }
+        let frame = Bytes::from(event(
+            events::PRESENCE_CHANGED,
+            &UserPresence {
+                user_id: user.to_string(),
+                online: !after.is_empty(),
+                platforms: after.iter().cloned().collect(),
+            },
+        ));
+        let now = self.ports.clock.now_ms();
+        let posts = subscribers
+            .iter()
+            .map(|subscriber| self.delivery.to_user(subscriber, frame.clone(), None, now));
+        for result in join_all(posts).await {
+            if let Err(err) = result {
+                tracing::warn!(user = %user, error = %err, "could not tell a presence subscriber");
+            }
+        }
+    }
+}
