@@ -270,19 +270,48 @@ async fn guest_tokens_are_refused_once_guest_mode_is_off() {
 
 mod oidc {
     //! Third-party accounts: ID tokens from a trusted issuer, signed by a test RSA key whose JWKS
-    //! the stack reads from a file.
+    //! a small HTTP server on 127.0.0.1 serves, as an issuer's `jwks_uri` does.
 
     use super::user_sig;
-    use cirrus_auth::testing::{TEST_KID, sign_test_id_token, test_trusted_issuer};
+    use cirrus_auth::testing::{TEST_KID, sign_test_id_token, test_jwks_json};
+    use cirrus_auth::{JwksSource, TrustedIssuer};
     use cirrus_tests::{TestStack, now_secs};
     use serde_json::{Value, json};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
     const ISSUER: &str = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_test";
     const AUDIENCE: &str = "cirrus-app-client";
 
+    /// Serves the test JWKS over HTTP for as long as the test runs; returns its URL.
+    async fn serve_jwks() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/.well-known/jwks.json", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut request = [0_u8; 4096];
+                    let _ = stream.read(&mut request).await;
+                    let body = test_jwks_json();
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(response.as_bytes()).await;
+                });
+            }
+        });
+        url
+    }
+
     async fn stack() -> TestStack {
+        let jwks = serve_jwks().await;
         TestStack::start_with(crate::BACKEND, |config| {
-            config.oidc_issuers = vec![test_trusted_issuer("cognito", ISSUER, AUDIENCE)];
+            config.oidc_issuers = vec![TrustedIssuer {
+                alias: "cognito".to_owned(),
+                issuer: ISSUER.to_owned(),
+                audiences: vec![AUDIENCE.to_owned()],
+                jwks: JwksSource::Url(jwks),
+            }];
             config.limits.accounts.hosted = true;
         })
         .await
