@@ -44,16 +44,17 @@ async fn closing_a_socket_removes_only_its_record() {
 
 #[tokio::test]
 async fn idle_sockets_are_closed_and_activity_keeps_them_open() {
-    // GIVEN a stack with a short idle timeout
+    // GIVEN a stack with a short idle timeout (long enough that a ping every 150 ms keeps a
+    // socket open on a loaded CI machine)
     let stack = TestStack::start_with(crate::BACKEND, |config| {
-        config.socket_limits.idle_timeout = Duration::from_millis(400)
+        config.socket_limits.idle_timeout = Duration::from_millis(1500)
     })
     .await;
     let mut busy = stack.connect("busy").await;
     let mut idle = stack.connect("idle").await;
-    // WHEN one pings every 100 ms for a second and the other stays silent
-    for _ in 0..10 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    // WHEN one pings every 150 ms for over two idle timeouts and the other stays silent
+    for _ in 0..22 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
         busy.ok("sys.ping", json!({})).await;
     }
     // THEN the silent one was closed with 1001 (going away) and its record removed
