@@ -337,6 +337,18 @@ pub struct SubscribeReply {
     pub subscriptions: usize,
 }
 
+/// A user's login and online state together, as Tencent IM's user status has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceStatus {
+    /// At least one live connection.
+    Online,
+    /// No live connection, but logged in: not logged out, kicked or deleted since the last login.
+    Offline,
+    /// Logged out, kicked, deleted, or never logged in.
+    LoggedOut,
+}
+
 /// One user's presence in a `presence.get` reply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -345,6 +357,8 @@ pub struct UserPresence {
     pub user_id: String,
     /// Whether any connection of theirs is live.
     pub online: bool,
+    /// Online, offline but still logged in (push reaches them), or logged out.
+    pub status: PresenceStatus,
     /// The platforms they are connected from, sorted, each once (`unknown` for a client that
     /// gave none).
     pub platforms: Vec<String>,

@@ -19,8 +19,8 @@ async fn presence_lists_online_users_and_their_platforms() {
     assert_eq!(
         reply,
         json!({"users": [
-            {"userId": "bob", "online": true, "platforms": ["ios", "web"]},
-            {"userId": "carol", "online": false, "platforms": []},
+            {"userId": "bob", "online": true, "status": "online", "platforms": ["ios", "web"]},
+            {"userId": "carol", "online": false, "status": "logged_out", "platforms": []},
         ]})
     );
 }
@@ -41,9 +41,11 @@ async fn a_user_who_left_is_offline_and_an_unnamed_client_is_unknown() {
             .await;
         assert_eq!(
             reply["users"][0],
-            json!({"userId": "dave", "online": true, "platforms": ["unknown"]})
+            json!({"userId": "dave", "online": true, "status": "online", "platforms": ["unknown"]})
         );
         if reply["users"][1]["online"] == false {
+            // She left without logging out: offline, not logged out.
+            assert_eq!(reply["users"][1]["status"], "offline");
             erin_offline = true;
             break;
         }
@@ -86,13 +88,14 @@ async fn subscribers_are_told_when_a_user_comes_changes_platforms_and_goes() {
     let reply = alice.ok("presence.subscribe", json!({"userIds": ["bob"]})).await;
     assert_eq!(
         reply,
-        json!({"users": [{"userId": "bob", "online": false, "platforms": []}], "subscriptions": 1})
+        json!({"users": [{"userId": "bob", "online": false, "status": "logged_out", "platforms": []}],
+               "subscriptions": 1})
     );
     // WHEN bob connects from his phone, then the web, then leaves the phone, then the web
     let phone = stack.connect_from("bob", "ios").await;
     assert_eq!(
         change_of(&mut alice, "bob").await,
-        json!({"userId": "bob", "online": true, "platforms": ["ios"]})
+        json!({"userId": "bob", "online": true, "status": "online", "platforms": ["ios"]})
     );
     let web = stack.connect_from("bob", "web").await;
     assert_eq!(
@@ -102,10 +105,10 @@ async fn subscribers_are_told_when_a_user_comes_changes_platforms_and_goes() {
     phone.close().await;
     assert_eq!(change_of(&mut alice, "bob").await["platforms"], json!(["web"]));
     web.close().await;
-    // THEN alice saw each step, ending offline
+    // THEN alice saw each step, ending offline (still logged in: push reaches him)
     assert_eq!(
         change_of(&mut alice, "bob").await,
-        json!({"userId": "bob", "online": false, "platforms": []})
+        json!({"userId": "bob", "online": false, "status": "offline", "platforms": []})
     );
 }
 
@@ -144,7 +147,7 @@ async fn a_kicked_user_is_told_as_offline() {
     bob.closed().await;
     assert_eq!(
         change_of(&mut alice, "bob").await,
-        json!({"userId": "bob", "online": false, "platforms": []})
+        json!({"userId": "bob", "online": false, "status": "logged_out", "platforms": []})
     );
 }
 

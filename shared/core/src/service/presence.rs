@@ -9,7 +9,8 @@ use crate::devices::platform_of;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
 use crate::ports::Connection;
-use crate::protocol::{PresenceRequest, SubscribeReply, UserPresence, event, events};
+use crate::accounts::Account;
+use crate::protocol::{PresenceRequest, PresenceStatus, SubscribeReply, UserPresence, event, events};
 use crate::service::{Caller, Delivery, Ports};
 use bytes::Bytes;
 use futures_util::future::join_all;
@@ -68,14 +69,17 @@ impl PresenceService {
         let lookups = users
             .iter()
             .map(|user| self.ports.connections.connections_of(user, now));
-        let found = futures_util::future::try_join_all(lookups).await?;
+        let (found, accounts) = futures_util::future::try_join(
+            futures_util::future::try_join_all(lookups),
+            self.ports.accounts.get_accounts(&users),
+        )
+        .await?;
         Ok(users
             .into_iter()
             .zip(found)
-            .map(|(user, connections)| UserPresence {
-                user_id: user.to_string(),
-                online: !connections.is_empty(),
-                platforms: platforms(&connections).into_iter().collect(),
+            .map(|(user, connections)| {
+                let account = accounts.iter().find(|a| a.user == user);
+                presence_of(&user, platforms(&connections), account)
             })
             .collect())
     }
@@ -127,13 +131,22 @@ impl PresenceService {
         if subscribers.is_empty() {
             return;
         }
+        // Gone offline: whether still logged in is the account's to say (a kick, logout or
+        // delete has already been recorded when its connections close).
+        let account = if after.is_empty() {
+            match self.ports.accounts.get_accounts(std::slice::from_ref(user)).await {
+                Ok(mut found) => found.pop(),
+                Err(err) => {
+                    tracing::warn!(user = %user, error = %err, "could not read the account for presence");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let frame = Bytes::from(event(
             events::PRESENCE_CHANGED,
-            &UserPresence {
-                user_id: user.to_string(),
-                online: !after.is_empty(),
-                platforms: after.iter().cloned().collect(),
-            },
+            &presence_of(user, after.clone(), account.as_ref()),
         ));
         let now = self.ports.clock.now_ms();
         let posts = subscribers
@@ -144,5 +157,22 @@ impl PresenceService {
                 tracing::warn!(user = %user, error = %err, "could not tell a presence subscriber");
             }
         }
+    }
+}
+
+/// A user's presence from their connected platforms and account.
+fn presence_of(user: &UserId, platforms: BTreeSet<String>, account: Option<&Account>) -> UserPresence {
+    let status = if !platforms.is_empty() {
+        PresenceStatus::Online
+    } else if account.is_some_and(Account::is_logged_in) {
+        PresenceStatus::Offline
+    } else {
+        PresenceStatus::LoggedOut
+    };
+    UserPresence {
+        user_id: user.to_string(),
+        online: !platforms.is_empty(),
+        status,
+        platforms: platforms.into_iter().collect(),
     }
 }
