@@ -16,6 +16,7 @@ pub mod message;
 pub mod ports;
 pub mod protocol;
 pub mod service;
+pub mod social;
 pub mod usersig;
 
 pub use error::{Error, ErrorCode, Result};

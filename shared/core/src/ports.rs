@@ -6,6 +6,7 @@ use crate::element::Element;
 use crate::error::Result;
 use crate::ids::{ClientMsgId, ConnectionId, ConversationId, MsgId, StreamKey, UserId};
 use crate::media::{MediaKey, PresignedUrl};
+use crate::social::{Friend, FriendRequest, Profile, RequestDirection, UserProfile};
 use crate::message::{StoredMessage, Target};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -97,6 +98,59 @@ pub trait SubscriptionStore: Send + Sync {
 
     /// Up to `limit` subscribers of `target`, in user id order.
     async fn subscribers_of(&self, target: &UserId, limit: u32) -> Result<Vec<UserId>>;
+}
+
+/// Profiles (the profile part of the Users aggregate) and the nickname index.
+#[async_trait]
+pub trait ProfileStore: Send + Sync {
+    /// The stored profiles among `users`, in the order asked (users who never set one left out).
+    async fn get_profiles(&self, users: &[UserId]) -> Result<Vec<UserProfile>>;
+
+    /// Replaces `user`'s profile (every field; the service merges changes first).
+    async fn put_profile(&self, user: &UserId, profile: &Profile) -> Result<()>;
+
+    /// Up to `limit` profiles whose lower-cased nickname starts with `prefix` (already lower-cased,
+    /// not empty), ordered by lower-cased nickname, then user id. Served from an index, never a scan.
+    async fn search_nickname(&self, prefix: &str, limit: u32) -> Result<Vec<UserProfile>>;
+}
+
+/// Friend lists and pending friend requests (the Relations aggregate).
+#[async_trait]
+pub trait RelationStore: Send + Sync {
+    /// `owner`'s entries for each of `peers`, in the order asked (non-friends left out).
+    async fn get_friends(&self, owner: &UserId, peers: &[UserId]) -> Result<Vec<Friend>>;
+
+    /// One page of `owner`'s friends in peer id order, starting after `after`.
+    async fn list_friends(&self, owner: &UserId, after: Option<&UserId>, limit: u32) -> Result<Vec<Friend>>;
+
+    /// How many friends `owner` has.
+    async fn count_friends(&self, owner: &UserId) -> Result<u32>;
+
+    /// Writes these friend entries (replacing entries of the same owner and peer) and deletes
+    /// every pending request between each entry's owner and peer, in both directions, all at once.
+    async fn put_friends(&self, entries: &[Friend]) -> Result<()>;
+
+    /// Deletes the entries (owner, peer); returns, for each pair in order, whether it existed.
+    async fn delete_friends(&self, pairs: &[(UserId, UserId)]) -> Result<Vec<bool>>;
+
+    /// Records a pending request, replacing one from the same requester to the same user.
+    async fn put_request(&self, request: &FriendRequest) -> Result<()>;
+
+    /// The pending request from `from` to `to`, if any.
+    async fn get_request(&self, from: &UserId, to: &UserId) -> Result<Option<FriendRequest>>;
+
+    /// Deletes the pending request from `from` to `to`; whether it existed.
+    async fn delete_request(&self, from: &UserId, to: &UserId) -> Result<bool>;
+
+    /// One page of `user`'s pending requests in `direction`, ordered by the other side's user id,
+    /// starting after `after`.
+    async fn list_requests(
+        &self,
+        user: &UserId,
+        direction: RequestDirection,
+        after: Option<&UserId>,
+        limit: u32,
+    ) -> Result<Vec<FriendRequest>>;
 }
 
 /// A message to append to its stream.
