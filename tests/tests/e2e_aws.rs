@@ -27,3 +27,5 @@ mod login;
 mod presence;
 #[path = "e2e/sessions.rs"]
 mod sessions;
+#[path = "e2e/social.rs"]
+mod social;

@@ -15,7 +15,10 @@ use axum::serve::ListenerExt as _;
 use cirrus_aws::DynamoStore;
 use cirrus_core::clock::{Clock, IdGen, SystemClock, UuidIds};
 use cirrus_core::limits::Limits;
-use cirrus_core::ports::{AccountStore, ConnectionStore, ConversationStore, MessageStore, SubscriptionStore};
+use cirrus_core::ports::{
+    AccountStore, ConnectionStore, ConversationStore, MessageStore, ProfileStore, RelationStore,
+    SubscriptionStore,
+};
 use cirrus_core::service::Ports;
 use cirrus_core::usersig::UserSigKey;
 use cirrus_embedded::{SqliteStore, StoreOptions};
@@ -108,6 +111,20 @@ impl Backend {
     }
 
     fn subscriptions(&self) -> Arc<dyn SubscriptionStore> {
+        match self {
+            Self::Sqlite(store) => store.clone(),
+            Self::Dynamo(store) => store.clone(),
+        }
+    }
+
+    fn profiles(&self) -> Arc<dyn ProfileStore> {
+        match self {
+            Self::Sqlite(store) => store.clone(),
+            Self::Dynamo(store) => store.clone(),
+        }
+    }
+
+    fn relations(&self) -> Arc<dyn RelationStore> {
         match self {
             Self::Sqlite(store) => store.clone(),
             Self::Dynamo(store) => store.clone(),
@@ -250,6 +267,8 @@ impl LocalStack {
             connections: store.connections(),
             accounts: store.accounts(),
             subscriptions: store.subscriptions(),
+            profiles: store.profiles(),
+            relations: store.relations(),
             messages: store.messages(),
             conversations: store.conversations(),
             gateway: Arc::new(LocalGateway::new(hub.clone())),

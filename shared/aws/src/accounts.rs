@@ -8,6 +8,12 @@
 //! end). User ids cannot contain `#`, so the two never share a key. Every operation is one
 //! single-item write or read per item (two writes in the rarer cases below); the costs are in this
 //! crate's `README.md`.
+//!
+//! The user's profile (`profiles.rs`, attributes named `p…`) lives on the same item, and may be
+//! there without an account. So an item is an account when it has `kind`: creating one sets the
+//! account's attributes with an `UpdateItem` (a `PutItem` would drop the profile), and the
+//! conditions test `kind`, not the key. Deleting an account deletes the whole item, profile
+//! included.
 
 use crate::connections::ttl_seconds;
 use crate::error::{Result, StoreError, applied, written};
@@ -133,19 +139,31 @@ impl AccountStore for DynamoStore {
 }
 
 impl DynamoStore {
-    /// One conditional `PutItem` per distinct user, concurrently; a repeat of a user later in the
-    /// call is not sent and reports `false` (the first wins, as if the calls ran in order).
+    /// One `UpdateItem` per distinct user setting the account's attributes on condition
+    /// `attribute_not_exists(kind)` (a profile already on the item stays), concurrently; a repeat
+    /// of a user later in the call is not sent and reports `false` (the first wins, as if the calls
+    /// ran in order).
     async fn create_accounts_once(&self, accounts: &[Account]) -> Result<Vec<bool>> {
         let firsts = first_occurrences(accounts.iter().map(|account| &account.user));
         let puts = firsts
             .iter()
             .map(|&index| {
+                let mut item = to_item(&accounts[index]);
+                item.remove("userId");
+                let mut set: Vec<String> = item.keys().map(|name| format!("{name} = :{name}")).collect();
+                set.sort_unstable();
+                let values = item
+                    .into_iter()
+                    .map(|(name, value)| (format!(":{name}"), value))
+                    .collect();
                 let put = self
                     .client
-                    .put_item()
+                    .update_item()
                     .table_name(&self.config.users_table)
-                    .set_item(Some(to_item(&accounts[index])))
-                    .condition_expression("attribute_not_exists(userId)");
+                    .key("userId", s(accounts[index].user.as_str()))
+                    .update_expression(format!("SET {}", set.join(", ")))
+                    .set_expression_attribute_values(Some(values))
+                    .condition_expression("attribute_not_exists(kind)");
                 async move { written(put.send().await) }
             })
             .collect();
@@ -171,6 +189,10 @@ impl DynamoStore {
             .batch_get(&self.config.users_table, keys, None, &[], true)
             .await?
         {
+            // An item with a profile but no account is not an account.
+            if !item.contains_key("kind") {
+                continue;
+            }
             let account = from_item(&item)?;
             found.insert(account.user.as_str().to_owned(), account);
         }
@@ -180,8 +202,10 @@ impl DynamoStore {
             .collect())
     }
 
-    /// One `DeleteItem` (returning the old item) per distinct user, concurrently; a repeat reports
-    /// `false` (the account was gone by then).
+    /// One `DeleteItem` of the whole item (profile included), returning the old item, per
+    /// distinct user, concurrently: it existed if the old item had `kind` (an item with only a
+    /// profile is deleted too, and reports `false`); a repeat reports `false` (the account was gone
+    /// by then).
     async fn delete_accounts_once(&self, users: &[UserId]) -> Result<Vec<bool>> {
         let firsts = first_occurrences(users.iter());
         let deletes = firsts
@@ -195,7 +219,7 @@ impl DynamoStore {
                     .return_values(ReturnValue::AllOld);
                 async move {
                     let deleted = delete.send().await.map_err(StoreError::sdk)?;
-                    Ok(deleted.attributes.is_some())
+                    Ok(deleted.attributes.is_some_and(|old| old.contains_key("kind")))
                 }
             })
             .collect();
@@ -233,7 +257,7 @@ impl DynamoStore {
         if let Some(revoke) = revoke_through {
             let raised = update()
                 .update_expression(format!("SET {assignment}, tokensValidAfter = :revoke"))
-                .condition_expression("attribute_exists(userId) AND tokensValidAfter < :revoke")
+                .condition_expression("attribute_exists(kind) AND tokensValidAfter < :revoke")
                 .expression_attribute_values(":revoke", n(revoke))
                 .send()
                 .await;
@@ -243,7 +267,7 @@ impl DynamoStore {
         }
         let set = update()
             .update_expression(format!("SET {assignment}"))
-            .condition_expression("attribute_exists(userId)")
+            .condition_expression("attribute_exists(kind)")
             .send()
             .await;
         match applied(set)? {
@@ -314,19 +338,18 @@ fn in_window(start: i64, now: i64, window_ms: i64) -> bool {
     now.saturating_sub(start) < window_ms
 }
 
-/// The index of each user's first mention, in order.
-fn first_occurrences<'a>(users: impl Iterator<Item = &'a UserId>) -> Vec<usize> {
+/// The index of each value's first mention, in order.
+pub(crate) fn first_occurrences<T: Eq + std::hash::Hash>(values: impl Iterator<Item = T>) -> Vec<usize> {
     let mut seen = HashSet::new();
-    users
+    values
         .enumerate()
-        .filter(|(_, user)| seen.insert(user.as_str()))
-        .map(|(index, _)| index)
+        .filter_map(|(index, value)| seen.insert(value).then_some(index))
         .collect()
 }
 
 /// Runs `calls`, at most [`IN_FLIGHT`] at a time, and answers in their order; the first error
 /// ends the run (calls still in flight are dropped: they may or may not have been made).
-async fn in_order<T, F>(calls: Vec<F>) -> Result<Vec<T>>
+pub(crate) async fn in_order<T, F>(calls: Vec<F>) -> Result<Vec<T>>
 where
     F: Future<Output = Result<T>> + Send + 'static,
     T: Send + 'static,

@@ -11,10 +11,12 @@ pub struct Config {
     pub messages_table: String,
     /// Per-user conversation lists (`CIRRUS_CONVERSATIONS_TABLE`).
     pub conversations_table: String,
-    /// Accounts and failed-login counters (`CIRRUS_USERS_TABLE`).
+    /// Accounts, profiles and failed-login counters (`CIRRUS_USERS_TABLE`).
     pub users_table: String,
     /// Presence subscriptions (`CIRRUS_SUBSCRIPTIONS_TABLE`).
     pub subscriptions_table: String,
+    /// Friend lists and pending friend requests (`CIRRUS_RELATIONS_TABLE`).
+    pub relations_table: String,
     /// Endpoint to use instead of AWS's (`CIRRUS_AWS_ENDPOINT`; the SDK also honours
     /// `AWS_ENDPOINT_URL` by itself).
     pub endpoint: Option<String>,
@@ -41,6 +43,7 @@ impl Config {
             conversations_table: var("CIRRUS_CONVERSATIONS_TABLE")?,
             users_table: var("CIRRUS_USERS_TABLE")?,
             subscriptions_table: var("CIRRUS_SUBSCRIPTIONS_TABLE")?,
+            relations_table: var("CIRRUS_RELATIONS_TABLE")?,
             endpoint: optional("CIRRUS_AWS_ENDPOINT"),
             connections_endpoint: optional("CIRRUS_CONNECTIONS_ENDPOINT"),
             push_queue_url: optional("CIRRUS_PUSH_QUEUE_URL"),
@@ -50,7 +53,8 @@ impl Config {
     }
 
     /// Tables named `{prefix}-connections`, `{prefix}-messages`, `{prefix}-conversations`,
-    /// `{prefix}-users` and `{prefix}-subscriptions` (tests and scratch deployments).
+    /// `{prefix}-users`, `{prefix}-subscriptions` and `{prefix}-relations` (tests and scratch
+    /// deployments).
     pub fn with_prefix(prefix: &str) -> Self {
         Self {
             connections_table: format!("{prefix}-connections"),
@@ -58,6 +62,7 @@ impl Config {
             conversations_table: format!("{prefix}-conversations"),
             users_table: format!("{prefix}-users"),
             subscriptions_table: format!("{prefix}-subscriptions"),
+            relations_table: format!("{prefix}-relations"),
             endpoint: None,
             connections_endpoint: None,
             push_queue_url: None,

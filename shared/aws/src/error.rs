@@ -15,8 +15,9 @@ pub enum StoreError {
     /// A request could not be built (a required field was left out).
     #[error("DynamoDB request could not be built")]
     Build(#[from] aws_sdk_dynamodb::error::BuildError),
-    /// A created table did not become active (or accept point-in-time recovery) in time.
-    #[error("a created table did not become active")]
+    /// A created table or index did not become active (or a table accept point-in-time
+    /// recovery) in time.
+    #[error("a created table or index did not become active")]
     TableNotActive,
     /// A required environment variable is not set.
     #[error("environment variable `{0}` is not set")]

@@ -1,8 +1,8 @@
 //! Cirrus AWS backend: the DynamoDB store and the API Gateway connection gateway.
 //!
-//! [`DynamoStore`] implements the five store ports of `cirrus_core::ports`
-//! (`ConnectionStore`, `MessageStore`, `ConversationStore`, `AccountStore`, `SubscriptionStore`)
-//! over five on-demand tables, and passes the same conformance suite as the SQLite store (against
+//! [`DynamoStore`] implements the seven store ports of `cirrus_core::ports`
+//! (`ConnectionStore`, `MessageStore`, `ConversationStore`, `AccountStore`, `SubscriptionStore`,
+//! `ProfileStore`, `RelationStore`) over six on-demand tables, and passes the same conformance suite as the SQLite store (against
 //! moto in the tests). The table layout, what each operation reads and writes, and what a send
 //! costs are in this crate's `README.md`; [`create_tables`] creates the tables as `template.yaml`
 //! declares them.
@@ -29,7 +29,9 @@ mod media;
 mod messages;
 pub mod moto;
 mod ports;
+mod profiles;
 mod queue;
+mod relations;
 mod resources;
 mod secret;
 mod store;
@@ -42,7 +44,11 @@ pub use gateway::{ApiGatewayGateway, Backoff, ConnectionInfo};
 pub use media::{MediaError, S3Media};
 pub use ports::{Push, ports_from_env};
 pub use queue::{MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, QueueError, SqsQueue};
+pub use relations::MAX_TRANSACTION_ITEMS;
 pub use resources::{MAX_RECEIVE_COUNT, ResourceError, Resources, create_queues_and_bucket};
 pub use secret::{SecretError, secret_key_from_env, usersig_key_from_env};
 pub use store::DynamoStore;
-pub use tables::{CONNECTIONS_BY_USER, SUBSCRIPTIONS_BY_SUBSCRIBER, create_tables};
+pub use tables::{
+    CONNECTIONS_BY_USER, NICKNAME_INDEX_ATTRIBUTES, SUBSCRIPTIONS_BY_SUBSCRIBER, USERS_BY_NICKNAME,
+    create_tables,
+};

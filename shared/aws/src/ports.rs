@@ -29,8 +29,8 @@ const UNUSED_ENDPOINT: &str = "https://connections-endpoint-not-configured.inval
 
 /// Builds [`Ports`] from the environment ([`Config::from_env`] and the standard AWS
 /// configuration, loaded once for both clients): a [`DynamoStore`] for connections, accounts,
-/// subscriptions, messages and conversations, an [`ApiGatewayGateway`], the system clock, UUID ids
-/// and default limits.
+/// subscriptions, profiles, relations, messages and conversations, an [`ApiGatewayGateway`], the
+/// system clock, UUID ids and default limits.
 ///
 /// `Ports` always holds a gateway. A function that never pushes (`Push::Never`) gets one on
 /// [`UNUSED_ENDPOINT`] when `CIRRUS_CONNECTIONS_ENDPOINT` is unset, rather than a second gateway
@@ -56,6 +56,8 @@ pub async fn ports_from_env(push: Push) -> Result<Ports> {
         connections: store.clone(),
         accounts: store.clone(),
         subscriptions: store.clone(),
+        profiles: store.clone(),
+        relations: store.clone(),
         messages: store.clone(),
         conversations: store,
         gateway: Arc::new(ApiGatewayGateway::new(&sdk, &endpoint)),

@@ -1,4 +1,4 @@
-//! [`DynamoStore`]: one SDK client and the table names, shared by the five store ports.
+//! [`DynamoStore`]: one SDK client and the table names, shared by the seven store ports.
 
 use crate::config::Config;
 use crate::error::Result;
@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// The DynamoDB store: implements `ConnectionStore`, `MessageStore`, `ConversationStore`,
-/// `AccountStore` and `SubscriptionStore`.
+/// `AccountStore`, `SubscriptionStore`, `ProfileStore` and `RelationStore`.
 ///
 /// Build it once per process (Lambda cold start) and share it; the SDK client pools connections.
 #[derive(Debug, Clone)]

@@ -5,9 +5,10 @@ use crate::config::Config;
 use crate::error::{Result, StoreError};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    PointInTimeRecoverySpecification, PointInTimeRecoveryStatus, Projection, ProjectionType,
-    ScalarAttributeType, SseSpecification, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, PointInTimeRecoverySpecification,
+    PointInTimeRecoveryStatus, Projection, ProjectionType, ScalarAttributeType, SseSpecification,
+    TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 use std::time::Duration;
 
@@ -16,6 +17,26 @@ pub const CONNECTIONS_BY_USER: &str = "byUser";
 
 /// Name of the subscriptions table's index by subscriber (`subscriber`, `target`; keys only).
 pub const SUBSCRIPTIONS_BY_SUBSCRIBER: &str = "bySubscriber";
+
+/// Name of the users table's nickname index (`nickShard`, `nickSort`; the profile attributes
+/// projected), which `search_nickname` reads.
+pub const USERS_BY_NICKNAME: &str = "byNickname";
+
+/// The attributes the nickname index projects besides its keys and `userId`: the profile, so a
+/// search answers from the index alone, and nothing of the account (a login's write of
+/// `lastLoginAt` then does not write the index too). Keep in step with `profiles.rs` and
+/// template.yaml's `UsersTable`.
+pub const NICKNAME_INDEX_ATTRIBUTES: [&str; 9] = [
+    "pNick",
+    "pFace",
+    "pGender",
+    "pBirthday",
+    "pSignature",
+    "pLocation",
+    "pAllow",
+    "pCustom",
+    "pUpdatedAt",
+];
 
 fn key(name: &str, key_type: KeyType) -> Result<KeySchemaElement> {
     KeySchemaElement::builder()
@@ -33,10 +54,27 @@ fn attribute(name: &str, kind: ScalarAttributeType) -> Result<AttributeDefinitio
         .map_err(StoreError::Build)
 }
 
-/// Creates whichever of the five tables (on-demand billing, with their indexes and TTL) do not
+/// The users table's nickname index, as [`create_tables`] creates it with the table or adds it to
+/// a users table made before profiles existed.
+fn nickname_index() -> Result<GlobalSecondaryIndex> {
+    let mut projection = Projection::builder().projection_type(ProjectionType::Include);
+    for name in NICKNAME_INDEX_ATTRIBUTES {
+        projection = projection.non_key_attributes(name);
+    }
+    GlobalSecondaryIndex::builder()
+        .index_name(USERS_BY_NICKNAME)
+        .key_schema(key("nickShard", KeyType::Hash)?)
+        .key_schema(key("nickSort", KeyType::Range)?)
+        .projection(projection.build())
+        .build()
+        .map_err(StoreError::Build)
+}
+
+/// Creates whichever of the six tables (on-demand billing, with their indexes and TTL) do not
 /// exist yet, and waits until all are active. Idempotent: tables that exist are left as they are,
-/// apart from turning on what they should have (TTL; the users and subscriptions tables'
-/// point-in-time recovery).
+/// apart from turning on what they should have (TTL; point-in-time recovery of the users,
+/// subscriptions and relations tables; the users table's nickname index, added to a users table
+/// created without it and waited for while DynamoDB fills it).
 pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
     use KeyType::{Hash, Range};
     use ScalarAttributeType::{N, S};
@@ -85,13 +123,17 @@ pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
         .await
         .map(|_| ())
         .or_else(table_exists)?;
-    // Accounts are the users' data: encrypted, recoverable (as template.yaml's UsersTable).
+    // Accounts and profiles are the users' data: encrypted, recoverable; the nickname index
+    // serves prefix searches (as template.yaml's UsersTable).
     client
         .create_table()
         .table_name(&config.users_table)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(attribute("userId", S)?)
+        .attribute_definitions(attribute("nickShard", S)?)
+        .attribute_definitions(attribute("nickSort", S)?)
         .key_schema(key("userId", Hash)?)
+        .global_secondary_indexes(nickname_index()?)
         .sse_specification(SseSpecification::builder().enabled(true).build())
         .send()
         .await
@@ -125,6 +167,21 @@ pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
         .await
         .map(|_| ())
         .or_else(table_exists)?;
+    // Friend lists and friend requests under each user, by `FRIEND#` / `REQ_IN#` / `REQ_OUT#`
+    // and the peer's id (as template.yaml's RelationsTable).
+    client
+        .create_table()
+        .table_name(&config.relations_table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("userId", S)?)
+        .attribute_definitions(attribute("key", S)?)
+        .key_schema(key("userId", Hash)?)
+        .key_schema(key("key", Range)?)
+        .sse_specification(SseSpecification::builder().enabled(true).build())
+        .send()
+        .await
+        .map(|_| ())
+        .or_else(table_exists)?;
 
     for table in [
         &config.connections_table,
@@ -132,14 +189,71 @@ pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
         &config.conversations_table,
         &config.users_table,
         &config.subscriptions_table,
+        &config.relations_table,
     ] {
         wait_active(client, table).await?;
     }
+    ensure_nickname_index(client, &config.users_table).await?;
     // Connections expire; so do the users table's failed-login counters.
     enable_ttl(client, &config.connections_table).await?;
     enable_ttl(client, &config.users_table).await?;
     enable_point_in_time_recovery(client, &config.users_table).await?;
-    enable_point_in_time_recovery(client, &config.subscriptions_table).await
+    enable_point_in_time_recovery(client, &config.subscriptions_table).await?;
+    enable_point_in_time_recovery(client, &config.relations_table).await
+}
+
+/// Adds the nickname index to a users table created before it existed, and waits until the index
+/// is active (DynamoDB fills it from the existing items first: minutes on a large table).
+async fn ensure_nickname_index(client: &Client, table: &str) -> Result<()> {
+    use ScalarAttributeType::S;
+
+    let index_status = |described: &aws_sdk_dynamodb::operation::describe_table::DescribeTableOutput| {
+        described
+            .table()
+            .map(|t| t.global_secondary_indexes())
+            .unwrap_or_default()
+            .iter()
+            .find(|index| index.index_name() == Some(USERS_BY_NICKNAME))
+            .map(|index| index.index_status().cloned())
+    };
+    let described = client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(StoreError::sdk)?;
+    if index_status(&described).is_none() {
+        let index = nickname_index()?;
+        let create = CreateGlobalSecondaryIndexAction::builder()
+            .index_name(USERS_BY_NICKNAME)
+            .set_key_schema(Some(index.key_schema().to_vec()))
+            .set_projection(index.projection().cloned())
+            .build()
+            .map_err(StoreError::Build)?;
+        client
+            .update_table()
+            .table_name(table)
+            .attribute_definitions(attribute("nickShard", S)?)
+            .attribute_definitions(attribute("nickSort", S)?)
+            .global_secondary_index_updates(GlobalSecondaryIndexUpdate::builder().create(create).build())
+            .send()
+            .await
+            .map_err(StoreError::sdk)?;
+    }
+    for _ in 0..1200 {
+        let described = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(StoreError::sdk)?;
+        // An emulator may leave the status out: the index is there, take it as usable.
+        match index_status(&described) {
+            Some(Some(IndexStatus::Active) | None) => return Ok(()),
+            _ => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+    Err(StoreError::TableNotActive)
 }
 
 /// Turns on TTL on `expiresAt` unless it is on (or being turned on) already.

@@ -6,7 +6,7 @@ use cirrus_core::ids::{ClientMsgId, ConnectionId, ConversationId, GroupId, MsgId
 use cirrus_core::message::{StoredMessage, Target};
 use cirrus_core::ports::{
     AccountStore, Appended, Connection, ConnectionStore, ConversationStore, InboxUpdate, MessageStore,
-    NewMessage, SubscriptionStore,
+    NewMessage, ProfileStore, RelationStore, SubscriptionStore,
 };
 use std::any::Any;
 use std::collections::hash_map::RandomState;
@@ -27,6 +27,10 @@ pub struct Stores {
     pub accounts: Arc<dyn AccountStore>,
     /// Presence subscriptions.
     pub subscriptions: Arc<dyn SubscriptionStore>,
+    /// Profiles and the nickname index.
+    pub profiles: Arc<dyn ProfileStore>,
+    /// Friend lists and friend requests.
+    pub relations: Arc<dyn RelationStore>,
     guard: Option<Arc<dyn Any + Send + Sync>>,
 }
 
@@ -34,7 +38,14 @@ impl Stores {
     /// Every port served by one store value.
     pub fn new<S>(store: S) -> Self
     where
-        S: ConnectionStore + MessageStore + ConversationStore + AccountStore + SubscriptionStore + 'static,
+        S: ConnectionStore
+            + MessageStore
+            + ConversationStore
+            + AccountStore
+            + SubscriptionStore
+            + ProfileStore
+            + RelationStore
+            + 'static,
     {
         Self::from_arc(Arc::new(store))
     }
@@ -42,14 +53,23 @@ impl Stores {
     /// Every port served by one shared store.
     pub fn from_arc<S>(store: Arc<S>) -> Self
     where
-        S: ConnectionStore + MessageStore + ConversationStore + AccountStore + SubscriptionStore + 'static,
+        S: ConnectionStore
+            + MessageStore
+            + ConversationStore
+            + AccountStore
+            + SubscriptionStore
+            + ProfileStore
+            + RelationStore
+            + 'static,
     {
         Self {
             connections: store.clone(),
             messages: store.clone(),
             conversations: store.clone(),
             accounts: store.clone(),
-            subscriptions: store,
+            subscriptions: store.clone(),
+            profiles: store.clone(),
+            relations: store,
             guard: None,
         }
     }
@@ -61,6 +81,8 @@ impl Stores {
         conversations: Arc<dyn ConversationStore>,
         accounts: Arc<dyn AccountStore>,
         subscriptions: Arc<dyn SubscriptionStore>,
+        profiles: Arc<dyn ProfileStore>,
+        relations: Arc<dyn RelationStore>,
     ) -> Self {
         Self {
             connections,
@@ -68,6 +90,8 @@ impl Stores {
             conversations,
             accounts,
             subscriptions,
+            profiles,
+            relations,
             guard: None,
         }
     }
@@ -129,6 +153,13 @@ impl Fixture {
     /// A free-form key (a failed-login throttling key…) called `name` in this case.
     pub fn key(&self, name: &str) -> String {
         format!("{name}-{}", self.namespace)
+    }
+
+    /// A nickname `name` in this case: it starts with the namespace (lower-case already), so a
+    /// prefix search for [`Fixture::nickname`] of a prefix of `name`, lower-cased, finds only this
+    /// case's profiles.
+    pub fn nickname(&self, name: &str) -> String {
+        format!("{} {name}", self.namespace)
     }
 
     /// A new message id.

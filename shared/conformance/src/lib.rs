@@ -21,7 +21,8 @@
 //! idempotency on (sender, clientMsgId) spans the whole store, not one stream; a failed-login
 //! window of `window_ms` starting at `start` covers `start .. start + window_ms` (at
 //! `start + window_ms` it has lapsed, as a connection has expired at its `expires_at`); user id
-//! order is the byte order of the id text (`UserId`'s `Ord`).
+//! order is the byte order of the id text (`UserId`'s `Ord`), and nickname order is the byte order
+//! of the lower-cased nickname's UTF-8 (code point order), so `U+10FFFF` sorts last.
 
 #![allow(clippy::missing_panics_doc)]
 
@@ -31,6 +32,8 @@ pub mod conversations;
 mod fixture;
 pub mod inbox;
 pub mod messages;
+pub mod profiles;
+pub mod relations;
 pub mod subscriptions;
 
 pub use fixture::{Fixture, Stores, T0, append_new};
@@ -85,6 +88,24 @@ macro_rules! conformance_suite {
             subscriptions::subscriptions_of_different_subscribers_are_independent,
             subscriptions::an_empty_targets_slice_changes_nothing,
             subscriptions::a_subscriber_without_subscriptions_has_an_empty_list,
+            profiles::profiles_round_trip_every_field,
+            profiles::put_profile_replaces_every_field,
+            profiles::get_profiles_keeps_the_asked_order_and_skips_users_without_one,
+            profiles::search_nickname_matches_a_prefix_ignoring_case,
+            profiles::search_nickname_orders_by_key_then_user_id_and_honours_limit,
+            profiles::search_nickname_does_not_match_inside_a_nickname,
+            profiles::search_nickname_treats_wildcards_literally,
+            profiles::search_nickname_handles_a_prefix_ending_in_the_last_character,
+            profiles::search_nickname_follows_nickname_changes,
+            relations::friends_round_trip_in_the_asked_order,
+            relations::list_friends_pages_in_peer_order,
+            relations::put_friends_replaces_the_same_owner_and_peer,
+            relations::one_way_entries_are_independent_per_owner,
+            relations::delete_friends_reports_each_pair,
+            relations::put_friends_settles_requests_between_the_pair_only,
+            relations::requests_round_trip_and_replace,
+            relations::delete_request_reports_whether_it_existed,
+            relations::list_requests_pages_each_direction_in_peer_order,
         );
     };
 }

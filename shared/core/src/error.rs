@@ -53,6 +53,12 @@ pub enum Error {
     /// A per-user limit would be exceeded.
     #[error("limit exceeded: {0}")]
     LimitExceeded(String),
+    /// The user does not take friends (their profile says `deny_any`).
+    #[error("this user does not accept friends")]
+    FriendAddDenied,
+    /// Already friends both ways.
+    #[error("already friends")]
+    AlreadyFriends,
     /// Guests may not do this (live rooms only, or as the app allows).
     #[error("guests may not use `{0}`")]
     GuestNotAllowed(&'static str),
@@ -105,6 +111,8 @@ impl Error {
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::GuestNotAllowed(_) => ErrorCode::GuestNotAllowed,
             Self::LimitExceeded(_) => ErrorCode::LimitExceeded,
+            Self::FriendAddDenied => ErrorCode::FriendAddDenied,
+            Self::AlreadyFriends => ErrorCode::AlreadyFriends,
             Self::Unauthorized(_) => ErrorCode::Unauthorized,
             Self::Store(_) | Self::Gateway(_) => ErrorCode::Internal,
         }
@@ -156,6 +164,10 @@ pub enum ErrorCode {
     GuestNotAllowed,
     /// A per-user limit would be exceeded.
     LimitExceeded,
+    /// The user does not accept friends.
+    FriendAddDenied,
+    /// Already friends both ways.
+    AlreadyFriends,
     /// Credentials were refused.
     Unauthorized,
     /// A server-side fault.
@@ -180,6 +192,8 @@ impl ErrorCode {
             Self::Forbidden => "forbidden",
             Self::GuestNotAllowed => "guest_not_allowed",
             Self::LimitExceeded => "limit_exceeded",
+            Self::FriendAddDenied => "friend_add_denied",
+            Self::AlreadyFriends => "already_friends",
             Self::Unauthorized => "unauthorized",
             Self::Internal => "internal",
         }

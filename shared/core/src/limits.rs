@@ -20,6 +20,8 @@ pub struct Limits {
     /// Subscribers told about one presence change (the first by user id): bounds the fan-out of
     /// a connect or disconnect.
     pub max_presence_watchers: u32,
+    /// Friends one user may have (Tencent: 3,000).
+    pub max_friends: u32,
     /// Connections a user may hold at once, and which a new login displaces.
     pub devices: crate::devices::DevicePolicy,
     /// Login modes, the administrator and token lifetimes.
@@ -39,6 +41,7 @@ impl Default for Limits {
             max_presence_batch: 100,
             max_presence_subscriptions: 200,
             max_presence_watchers: 1000,
+            max_friends: 3000,
             devices: crate::devices::DevicePolicy::default(),
             accounts: crate::accounts::AccountPolicy::default(),
             max_account_batch: 100,

@@ -1,6 +1,6 @@
 //! Cirrus embedded backend: [`SqliteStore`], the SQLite implementation of the connection, message,
-//! conversation, account and presence subscription ports of `cirrus-core`, for the local stack,
-//! the test suite and small self-hosted installs.
+//! conversation, account, presence subscription, profile and relation ports of `cirrus-core`, for
+//! the local stack, the test suite and small self-hosted installs.
 //!
 //! # Durability and throughput
 //!
@@ -20,7 +20,9 @@
 //! its seq counter and last activity time; a user's conversation row holds only their read pointer.
 //! An account is one row per user; failed logins are one row per throttling key with the start of
 //! its current window and the count in it. A presence subscription is one row keyed by target
-//! then subscriber, with an index the other way round.
+//! then subscriber, with an index the other way round. A profile is one row per user, with its
+//! lower-cased nickname indexed for prefix search; a friend entry is one row per (owner, peer) and a
+//! pending friend request one row per (requester, requested), with an index by the requested user.
 
 mod accounts;
 mod checkpoint;
@@ -29,6 +31,8 @@ mod connections;
 mod conversations;
 mod error;
 mod messages;
+mod profiles;
+mod relations;
 mod rows;
 mod schema;
 mod store;

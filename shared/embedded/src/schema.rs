@@ -88,6 +88,48 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX presence_subscriptions_by_subscriber ON presence_subscriptions (subscriber, target);
     "#,
+    // 4: profiles, friend lists and pending friend requests.
+    r#"
+    -- One row per user who set a profile. nickname_key is the lower-cased nickname (NULL without
+    -- one), indexed with the user id so a prefix search is a range scan already in result order.
+    -- custom is a JSON object of strings; updated_at is ms.
+    CREATE TABLE profiles (
+        user_id      TEXT PRIMARY KEY NOT NULL,
+        nickname     TEXT,
+        nickname_key TEXT,
+        face_url     TEXT,
+        gender       TEXT NOT NULL,
+        birthday     INTEGER,
+        signature    TEXT,
+        location     TEXT,
+        allow_type   TEXT NOT NULL,
+        custom       TEXT NOT NULL,
+        updated_at   INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX profiles_by_nickname ON profiles (nickname_key, user_id);
+
+    -- owner has peer in their friend list (one row per side). groups is a JSON array of strings.
+    CREATE TABLE friends (
+        owner    TEXT NOT NULL,
+        peer     TEXT NOT NULL,
+        remark   TEXT,
+        groups   TEXT NOT NULL,
+        added_at INTEGER NOT NULL,
+        PRIMARY KEY (owner, peer)
+    ) WITHOUT ROWID;
+
+    -- A pending request from from_user to to_user. The primary key serves a user's outgoing
+    -- requests, the index their incoming ones.
+    CREATE TABLE friend_requests (
+        from_user  TEXT NOT NULL,
+        to_user    TEXT NOT NULL,
+        reason     TEXT,
+        remark     TEXT,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (from_user, to_user)
+    ) WITHOUT ROWID;
+    CREATE INDEX friend_requests_by_to_user ON friend_requests (to_user, from_user);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -105,8 +105,8 @@ impl WriterStats {
     }
 }
 
-/// The embedded store: Cirrus's connection, message, conversation and account ports over one
-/// SQLite database.
+/// The embedded store: Cirrus's connection, message, conversation, account, presence subscription,
+/// profile and relation ports over one SQLite database.
 ///
 /// Writes (and, for an in-memory database, reads too) run on one writer thread with group commit;
 /// reads of a file database run inline on a small pool of read-only connections (WAL lets them

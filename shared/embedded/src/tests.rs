@@ -9,8 +9,10 @@ use cirrus_core::ids::{ClientMsgId, ConnectionId, ConversationId, MsgId, StreamK
 use cirrus_core::message::Target;
 use cirrus_core::ports::{
     AccountStore, Appended, Connection, ConnectionStore, ConversationStore, InboxUpdate, MessageStore,
-    NewMessage, SeqRange, SubscriptionStore,
+    NewMessage, ProfileStore, RelationStore, SeqRange, SubscriptionStore,
 };
+use cirrus_core::social::{AllowType, Friend, FriendRequest, Gender, Profile, RequestDirection, UserProfile};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 fn user(raw: &str) -> UserId {
@@ -460,4 +462,156 @@ async fn a_version_2_database_gains_presence_subscriptions_and_keeps_them_across
     let err = store.subscribers_of(&user("bob"), 10).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::Internal);
     assert!(format!("{err:?}").contains("subscriber"), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_version_3_database_gains_profiles_and_relations_and_keeps_them_across_reopen() {
+    // GIVEN a database file written before profiles and relations existed (schema version 3), with
+    // a presence subscription
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cirrus.sqlite3");
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    for sql in &schema::MIGRATIONS[..3] {
+        raw.execute_batch(sql).unwrap();
+    }
+    raw.pragma_update(None, "user_version", 3).unwrap();
+    raw.execute(
+        "INSERT INTO presence_subscriptions (subscriber, target) VALUES ('alice', 'bob')",
+        [],
+    )
+    .unwrap();
+    drop(raw);
+
+    // WHEN this build opens it and alice sets a profile, befriends bob and asks carol
+    let store = SqliteStore::open(&path, StoreOptions::default()).unwrap();
+    assert_eq!(raw_version(&path), schema::latest_version());
+    let profile = Profile {
+        nickname: Some("Alice".to_owned()),
+        gender: Gender::Female,
+        allow_type: AllowType::AllowAny,
+        custom: BTreeMap::from([("Tag_Profile_Custom_Hobby".to_owned(), "chess".to_owned())]),
+        updated_at: 5,
+        ..Profile::default()
+    };
+    store.put_profile(&user("alice"), &profile).await.unwrap();
+    let friend = Friend {
+        owner: user("alice"),
+        peer: user("bob"),
+        remark: Some("B".to_owned()),
+        groups: vec!["work".to_owned()],
+        added_at: 6,
+    };
+    store.put_friends(std::slice::from_ref(&friend)).await.unwrap();
+    let request = FriendRequest {
+        from: user("alice"),
+        to: user("carol"),
+        reason: Some("hi".to_owned()),
+        remark: None,
+        created_at: 7,
+    };
+    store.put_request(&request).await.unwrap();
+    store.close().await;
+    drop(store);
+
+    // THEN after a reopen the subscription, the profile, the friend and the request are all there
+    let store = SqliteStore::open(&path, StoreOptions::default()).unwrap();
+    assert_eq!(
+        store.subscriptions_of(&user("alice")).await.unwrap(),
+        vec![user("bob")]
+    );
+    let alices = UserProfile {
+        user: user("alice"),
+        profile,
+    };
+    assert_eq!(
+        store.get_profiles(&[user("alice")]).await.unwrap(),
+        vec![alices.clone()]
+    );
+    assert_eq!(store.search_nickname("al", 10).await.unwrap(), vec![alices]);
+    assert_eq!(
+        store.list_friends(&user("alice"), None, 10).await.unwrap(),
+        vec![friend]
+    );
+    assert_eq!(
+        store
+            .list_requests(&user("carol"), RequestDirection::Incoming, None, 10)
+            .await
+            .unwrap(),
+        vec![request]
+    );
+
+    // AND stored text this build does not know is an error, not a panic or a guess
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    for (damage, column) in [
+        ("UPDATE profiles SET gender = 'other'", "gender"),
+        (
+            "UPDATE profiles SET gender = 'female', allow_type = 'ask_me'",
+            "allow_type",
+        ),
+        (
+            "UPDATE profiles SET allow_type = 'allow_any', custom = '[1]'",
+            "custom",
+        ),
+        ("UPDATE profiles SET custom = '{}', birthday = -1", "birthday"),
+    ] {
+        raw.execute(damage, []).unwrap();
+        let err = store.get_profiles(&[user("alice")]).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Internal);
+        assert!(format!("{err:?}").contains(column), "{column}: {err:?}");
+    }
+    raw.execute("UPDATE friends SET groups = 'work'", []).unwrap();
+    let err = store.list_friends(&user("alice"), None, 10).await.unwrap_err();
+    assert!(format!("{err:?}").contains("groups"), "{err:?}");
+    raw.execute("UPDATE friend_requests SET from_user = 'not a user id'", [])
+        .unwrap();
+    let err = store
+        .list_requests(&user("carol"), RequestDirection::Incoming, None, 10)
+        .await
+        .unwrap_err();
+    assert!(format!("{err:?}").contains("from_user"), "{err:?}");
+}
+
+#[test]
+fn searches_and_pages_read_an_index_range_in_order() {
+    // GIVEN the current schema
+    let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+    schema::migrate(&mut conn).unwrap();
+    // WHEN SQLite plans the nickname search and the friend and request pages
+    let plan = |sql: &str| -> String {
+        let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let texts = vec!["a"; explain.parameter_count()];
+        explain
+            .query_map(rusqlite::params_from_iter(texts), |row| row.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    // THEN each is a search of one index range, already in result order (no scan, no sort)
+    for (sql, index) in [
+        (
+            crate::profiles::SEARCH_RANGE,
+            "profiles_by_nickname (nickname_key>? AND nickname_key<?)",
+        ),
+        (
+            crate::profiles::SEARCH_FROM,
+            "profiles_by_nickname (nickname_key>?)",
+        ),
+        (crate::relations::LIST_FRIENDS, "PRIMARY KEY (owner=? AND peer>?)"),
+        (
+            crate::relations::LIST_INCOMING,
+            "friend_requests_by_to_user (to_user=? AND from_user>?)",
+        ),
+        (
+            crate::relations::LIST_OUTGOING,
+            "PRIMARY KEY (from_user=? AND to_user>?)",
+        ),
+    ] {
+        let plan = plan(sql);
+        assert!(
+            plan.starts_with("SEARCH") && plan.contains(index),
+            "{sql}: {plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "{sql}: {plan}");
+    }
 }

@@ -4,7 +4,8 @@ use cirrus_core::clock::Clock;
 use cirrus_core::limits::Limits;
 use cirrus_core::ports::ConnectionGateway;
 use cirrus_core::service::{
-    AccountService, ConversationService, MessageService, Ports, PresenceService, SessionService,
+    AccountService, ConversationService, FriendService, MessageService, Ports, PresenceService,
+    ProfileService, SessionService,
 };
 use std::sync::Arc;
 
@@ -18,6 +19,10 @@ pub struct Deps {
     pub sessions: SessionService,
     /// Presence queries and subscriptions.
     pub presence: PresenceService,
+    /// Profiles and user search.
+    pub profiles: ProfileService,
+    /// The relationship chain.
+    pub friends: FriendService,
     /// Accounts, logout and token revocation.
     pub accounts: AccountService,
     /// Pushes frames to connections (a logout's reply goes this way before the close).
@@ -36,6 +41,8 @@ impl Deps {
             conversations: ConversationService::new(ports.clone()),
             sessions: SessionService::new(ports.clone()),
             presence: PresenceService::new(ports.clone()),
+            profiles: ProfileService::new(ports.clone()),
+            friends: FriendService::new(ports.clone()),
             accounts: AccountService::new(ports.clone()),
             gateway: ports.gateway.clone(),
             limits: ports.limits.clone(),

@@ -11,6 +11,7 @@ pub mod deps;
 pub mod disconnect;
 pub mod message;
 pub mod settings;
+mod social;
 
 pub use api::Api;
 pub use authorizer::{AuthDecision, Authorizer, Unauthorized};

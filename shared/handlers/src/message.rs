@@ -133,5 +133,6 @@ async fn dispatch(deps: &Deps, caller: &Caller, action: Action, frame: &ClientFr
                 time: deps.clock.now_ms(),
             },
         )),
+        other => crate::social::dispatch(deps, caller, other, frame).await,
     }
 }

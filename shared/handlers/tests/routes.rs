@@ -53,6 +53,8 @@ fn world() -> World {
         connections: store.clone(),
         accounts: store.clone(),
         subscriptions: store.clone(),
+        profiles: store.clone(),
+        relations: store.clone(),
         messages: store.clone(),
         conversations: store.clone(),
         gateway: gateway.clone(),

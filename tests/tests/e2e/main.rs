@@ -16,3 +16,4 @@ mod lifecycle;
 mod login;
 mod presence;
 mod sessions;
+mod social;

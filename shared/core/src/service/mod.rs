@@ -3,8 +3,10 @@
 mod accounts;
 mod conversations;
 mod delivery;
+mod friends;
 mod messaging;
 mod presence;
+mod profiles;
 mod sessions;
 
 pub use accounts::{
@@ -14,7 +16,9 @@ pub use accounts::{
 pub use conversations::ConversationService;
 pub use delivery::Delivery;
 pub use messaging::MessageService;
+pub use friends::FriendService;
 pub use presence::PresenceService;
+pub use profiles::ProfileService;
 pub use sessions::SessionService;
 
 use crate::clock::{Clock, IdGen};
@@ -22,7 +26,7 @@ use crate::ids::{ConnectionId, UserId};
 use crate::limits::Limits;
 use crate::ports::{
     AccountStore, ConnectionGateway, ConnectionStore, ConversationStore, MessageStore, Queue,
-    SubscriptionStore,
+    ProfileStore, RelationStore, SubscriptionStore,
 };
 use std::sync::Arc;
 
@@ -46,6 +50,10 @@ pub struct Ports {
     pub accounts: Arc<dyn AccountStore>,
     /// Presence subscriptions.
     pub subscriptions: Arc<dyn SubscriptionStore>,
+    /// Profiles and the nickname index.
+    pub profiles: Arc<dyn ProfileStore>,
+    /// Friend lists and requests.
+    pub relations: Arc<dyn RelationStore>,
     /// Message streams.
     pub messages: Arc<dyn MessageStore>,
     /// Conversation lists.

@@ -1,5 +1,7 @@
 //! The wire protocol (DESIGN.md §3): client frames, replies, events and each action's data.
 
+pub mod social;
+
 use crate::element::Element;
 use crate::error::Error;
 use crate::ids::{ConversationId, ConversationKind, MsgId};
@@ -28,11 +30,35 @@ pub enum Action {
     PresenceSubscribe,
     /// `presence.unsubscribe`: stop being told about these users.
     PresenceUnsubscribe,
+    /// `profile.get`: profiles of users (the caller's own by default).
+    ProfileGet,
+    /// `profile.set`: change the caller's profile.
+    ProfileSet,
+    /// `user.search`: find users by id or nickname prefix.
+    UserSearch,
+    /// `friend.add`: add a friend directly, or ask them.
+    FriendAdd,
+    /// `friend.requests`: pending requests to or from the caller.
+    FriendRequests,
+    /// `friend.accept`: accept a request.
+    FriendAccept,
+    /// `friend.reject`: reject a request.
+    FriendReject,
+    /// `friend.withdraw`: withdraw the caller's own request.
+    FriendWithdraw,
+    /// `friend.delete`: remove friends, one way or both.
+    FriendDelete,
+    /// `friend.list`: the caller's friends, paged.
+    FriendList,
+    /// `friend.check`: the relation with users.
+    FriendCheck,
+    /// `friend.remark`: the caller's remark and groups for a friend.
+    FriendRemark,
 }
 
 impl Action {
     /// Every action, in documentation order.
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 21] = [
         Self::MsgSend,
         Self::MsgHistory,
         Self::ConvList,
@@ -42,6 +68,18 @@ impl Action {
         Self::AuthLogout,
         Self::PresenceSubscribe,
         Self::PresenceUnsubscribe,
+        Self::ProfileGet,
+        Self::ProfileSet,
+        Self::UserSearch,
+        Self::FriendAdd,
+        Self::FriendRequests,
+        Self::FriendAccept,
+        Self::FriendReject,
+        Self::FriendWithdraw,
+        Self::FriendDelete,
+        Self::FriendList,
+        Self::FriendCheck,
+        Self::FriendRemark,
     ];
 
     /// The wire name.
@@ -56,6 +94,18 @@ impl Action {
             Self::AuthLogout => "auth.logout",
             Self::PresenceSubscribe => "presence.subscribe",
             Self::PresenceUnsubscribe => "presence.unsubscribe",
+            Self::ProfileGet => "profile.get",
+            Self::ProfileSet => "profile.set",
+            Self::UserSearch => "user.search",
+            Self::FriendAdd => "friend.add",
+            Self::FriendRequests => "friend.requests",
+            Self::FriendAccept => "friend.accept",
+            Self::FriendReject => "friend.reject",
+            Self::FriendWithdraw => "friend.withdraw",
+            Self::FriendDelete => "friend.delete",
+            Self::FriendList => "friend.list",
+            Self::FriendCheck => "friend.check",
+            Self::FriendRemark => "friend.remark",
         }
     }
 
@@ -65,7 +115,8 @@ impl Action {
         match self {
             Self::SysPing | Self::AuthLogout => true,
             Self::MsgSend | Self::MsgHistory | Self::ConvList | Self::ConvRead => guest_c2c,
-            Self::PresenceGet | Self::PresenceSubscribe | Self::PresenceUnsubscribe => false,
+            // Guests have no profile and no friends.
+            _ => false,
         }
     }
 
@@ -85,6 +136,20 @@ pub mod events {
     /// A user this connection's user subscribed to came online, went offline, or changed the
     /// platforms they are connected from.
     pub const PRESENCE_CHANGED: &str = "presence.changed";
+    /// Someone asked to be the user's friend.
+    pub const FRIEND_REQUEST: &str = "friend.request";
+    /// A request of the user's was accepted (they are friends now).
+    pub const FRIEND_REQUEST_ACCEPTED: &str = "friend.request_accepted";
+    /// A request of the user's was rejected.
+    pub const FRIEND_REQUEST_REJECTED: &str = "friend.request_rejected";
+    /// A request to the user was withdrawn by its sender.
+    pub const FRIEND_REQUEST_DELETED: &str = "friend.request_deleted";
+    /// Someone was added to the user's friend list.
+    pub const FRIEND_ADDED: &str = "friend.added";
+    /// Someone was removed from the user's friend list.
+    pub const FRIEND_DELETED: &str = "friend.deleted";
+    /// A friend's profile changed.
+    pub const PROFILE_CHANGED: &str = "profile.changed";
 }
 
 /// A frame from the client: `{"action": "...", "reqId": "...", "data": {...}}`.

@@ -1,0 +1,24 @@
+//! Lambda `social`: the profile and relationship routes (`profile.*`, `user.search`,
+//! `friend.*`), which tell the other side of each change over `CIRRUS_CONNECTIONS_ENDPOINT`
+//! (required).
+//!
+//! Environment: `cirrus_aws::Config::from_env` (the table names, the connections endpoint).
+
+use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+use cirrus_aws::Push;
+use cirrus_handlers::Deps;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let deps = &Deps::new(cirrus_aws::ports_from_env(Push::Required).await?);
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
+            // The same route handler as the message function: it runs whichever action the
+            // frame names, and API Gateway sends this function only the social ones.
+            Ok::<_, Error>(cirrus_handlers::message::message(deps, event.payload).await)
+        },
+    ))
+    .await
+}

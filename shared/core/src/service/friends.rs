@@ -1,0 +1,352 @@
+//! The relationship chain: adding friends (directly, or by a request the other side accepts or
+//! rejects), listing, checking, remarking and deleting them; each change is told to the online
+//! connections of both sides.
+
+use crate::error::{Error, Result};
+use crate::ids::UserId;
+use crate::protocol::social::{
+    AddOutcome, FriendAddRequest, FriendDeleteRequest, FriendListReply, FriendListRequest,
+    FriendRemarkRequest, FriendRequestView, FriendRequestsReply, FriendRequestsRequest, FriendView,
+    PeerEvent, PeerRequest, ProfileView, Relation, RelationView, UserIdsRequest,
+};
+use crate::protocol::{event, events};
+use crate::service::{Caller, Delivery, Ports, ProfileService, page_size};
+use crate::social::{AllowType, Friend, FriendRequest, RequestDirection};
+use bytes::Bytes;
+use serde::Serialize;
+
+/// Longest request reason, in bytes.
+const MAX_REASON: usize = 256;
+/// Longest remark, in bytes.
+const MAX_REMARK: usize = 96;
+/// Friend groups one friend may be in.
+const MAX_GROUPS: usize = 16;
+/// Longest friend group name, in bytes.
+const MAX_GROUP_NAME: usize = 30;
+/// Largest page.
+const MAX_PAGE: u32 = 100;
+
+/// Friend management over the ports.
+#[derive(Clone)]
+pub struct FriendService {
+    ports: Ports,
+    delivery: Delivery,
+    profiles: ProfileService,
+}
+
+fn bounded(name: &str, value: Option<String>, max: usize) -> Result<Option<String>> {
+    match value {
+        Some(text) if text.len() > max => Err(Error::InvalidField(format!(
+            "{name} may hold at most {max} bytes"
+        ))),
+        Some(text) if text.is_empty() => Ok(None),
+        other => Ok(other),
+    }
+}
+
+fn groups(value: Option<Vec<String>>) -> Result<Vec<String>> {
+    let mut groups = value.unwrap_or_default();
+    if groups.len() > MAX_GROUPS
+        || groups
+            .iter()
+            .any(|g| g.is_empty() || g.len() > MAX_GROUP_NAME)
+    {
+        return Err(Error::InvalidField(format!(
+            "groups: at most {MAX_GROUPS} names of 1 to {MAX_GROUP_NAME} bytes"
+        )));
+    }
+    groups.sort_unstable();
+    groups.dedup();
+    Ok(groups)
+}
+
+fn cursor(raw: Option<String>) -> Result<Option<UserId>> {
+    raw.map(|c| {
+        UserId::parse(c).map_err(|_| Error::InvalidField("cursor is not one this server issued".to_owned()))
+    })
+    .transpose()
+}
+
+impl FriendService {
+    /// A friend service over `ports`.
+    pub fn new(ports: Ports) -> Self {
+        Self {
+            delivery: Delivery::from_ports(&ports),
+            profiles: ProfileService::new(ports.clone()),
+            ports,
+        }
+    }
+
+    /// Pushes `name` with `data` to every connection of `user`; failures are logged.
+    async fn tell(&self, user: &UserId, name: &str, data: &impl Serialize) {
+        let frame = Bytes::from(event(name, data));
+        if let Err(err) = self
+            .delivery
+            .to_user(user, frame, None, self.ports.clock.now_ms())
+            .await
+        {
+            tracing::warn!(user = %user, event = name, error = %err, "could not tell a relationship change");
+        }
+    }
+
+    /// The other user of a request: valid, not the caller, and known.
+    async fn peer(&self, caller: &Caller, raw: String) -> Result<UserId> {
+        let peer = UserId::parse(raw)?;
+        if peer == caller.user {
+            return Err(Error::InvalidField("that is the caller".to_owned()));
+        }
+        let known = self.ports.accounts.get_accounts(std::slice::from_ref(&peer)).await?;
+        if known.is_empty() {
+            return Err(Error::NotFound("user"));
+        }
+        Ok(peer)
+    }
+
+    /// Refuses if `owner` has no room for one more friend.
+    async fn room_for_one(&self, owner: &UserId) -> Result<()> {
+        let max = self.ports.limits.max_friends;
+        if self.ports.relations.count_friends(owner).await? >= max {
+            return Err(Error::LimitExceeded(format!("at most {max} friends per user")));
+        }
+        Ok(())
+    }
+
+    /// Makes `a` and `b` friends both ways (each side's remark and groups given), telling both.
+    async fn befriend(&self, a: Friend, b: Friend) -> Result<()> {
+        let (left, right) = (a.owner.clone(), b.owner.clone());
+        for (owner, peer) in [(&left, &right), (&right, &left)] {
+            let existing = self.ports.relations.get_friends(owner, std::slice::from_ref(peer)).await?;
+            if existing.is_empty() {
+                self.room_for_one(owner).await?;
+            }
+        }
+        self.ports.relations.put_friends(&[a, b]).await?;
+        self.tell(&left, events::FRIEND_ADDED, &PeerEvent { user_id: right.as_str() }).await;
+        self.tell(&right, events::FRIEND_ADDED, &PeerEvent { user_id: left.as_str() }).await;
+        Ok(())
+    }
+
+    fn entry(&self, owner: &UserId, peer: &UserId, remark: Option<String>, groups: Vec<String>) -> Friend {
+        Friend {
+            owner: owner.clone(),
+            peer: peer.clone(),
+            remark,
+            groups,
+            added_at: self.ports.clock.now_ms(),
+        }
+    }
+
+    /// `friend.add`: friends at once if they allow anyone (or had asked the caller already), a
+    /// pending request if they want to confirm, `friend_add_denied` if they take nobody.
+    pub async fn add(&self, caller: &Caller, request: FriendAddRequest) -> Result<AddOutcome> {
+        let reason = bounded("reason", request.reason, MAX_REASON)?;
+        let remark = bounded("remark", request.remark, MAX_REMARK)?;
+        let groups = groups(request.groups)?;
+        let peer = self.peer(caller, request.user_id).await?;
+        let relations = &self.ports.relations;
+        let mine = relations.get_friends(&caller.user, std::slice::from_ref(&peer)).await?;
+        let theirs = relations.get_friends(&peer, std::slice::from_ref(&caller.user)).await?;
+        if !mine.is_empty() && !theirs.is_empty() {
+            return Err(Error::AlreadyFriends);
+        }
+        // They asked first: adding them is accepting.
+        if let Some(asked) = relations.get_request(&peer, &caller.user).await? {
+            let ours = self.entry(&caller.user, &peer, remark, groups);
+            let their_groups = Vec::new();
+            let theirs = self.entry(&peer, &caller.user, asked.remark, their_groups);
+            self.befriend(ours, theirs).await?;
+            self.tell(&peer, events::FRIEND_REQUEST_ACCEPTED, &PeerEvent { user_id: caller.user.as_str() })
+                .await;
+            return Ok(AddOutcome::Added);
+        }
+        let allow = self
+            .ports
+            .profiles
+            .get_profiles(std::slice::from_ref(&peer))
+            .await?
+            .pop()
+            .map(|p| p.profile.allow_type)
+            .unwrap_or_default();
+        match allow {
+            AllowType::DenyAny => Err(Error::FriendAddDenied),
+            AllowType::AllowAny => {
+                let ours = self.entry(&caller.user, &peer, remark, groups);
+                let theirs = match theirs.into_iter().next() {
+                    Some(kept) => kept,
+                    None => self.entry(&peer, &caller.user, None, Vec::new()),
+                };
+                self.befriend(ours, theirs).await?;
+                Ok(AddOutcome::Added)
+            }
+            AllowType::NeedConfirm => {
+                let pending = FriendRequest {
+                    from: caller.user.clone(),
+                    to: peer.clone(),
+                    reason,
+                    remark,
+                    created_at: self.ports.clock.now_ms(),
+                };
+                relations.put_request(&pending).await?;
+                self.tell(&peer, events::FRIEND_REQUEST, &FriendRequestView::from(&pending))
+                    .await;
+                Ok(AddOutcome::Pending)
+            }
+        }
+    }
+
+    /// `friend.requests`: one page of pending requests to or from the caller.
+    pub async fn requests(&self, caller: &Caller, request: FriendRequestsRequest) -> Result<FriendRequestsReply> {
+        let after = cursor(request.cursor)?;
+        let limit = page_size(request.limit, MAX_PAGE);
+        let mut page = self
+            .ports
+            .relations
+            .list_requests(&caller.user, request.direction, after.as_ref(), limit + 1)
+            .await?;
+        let more = page.len() > limit as usize;
+        page.truncate(limit as usize);
+        let other = |r: &FriendRequest| match request.direction {
+            RequestDirection::Incoming => r.from.to_string(),
+            RequestDirection::Outgoing => r.to.to_string(),
+        };
+        Ok(FriendRequestsReply {
+            cursor: if more { page.last().map(other) } else { None },
+            requests: page.iter().map(FriendRequestView::from).collect(),
+        })
+    }
+
+    /// `friend.accept`: accepts the request from `userId`; both become friends.
+    pub async fn accept(&self, caller: &Caller, request: PeerRequest) -> Result<()> {
+        let remark = bounded("remark", request.remark, MAX_REMARK)?;
+        let from = UserId::parse(request.user_id)?;
+        let asked = self
+            .ports
+            .relations
+            .get_request(&from, &caller.user)
+            .await?
+            .ok_or(Error::NotFound("friend request"))?;
+        let ours = self.entry(&caller.user, &from, remark, Vec::new());
+        let theirs = self.entry(&from, &caller.user, asked.remark, Vec::new());
+        self.befriend(ours, theirs).await?;
+        self.tell(&from, events::FRIEND_REQUEST_ACCEPTED, &PeerEvent { user_id: caller.user.as_str() })
+            .await;
+        Ok(())
+    }
+
+    /// `friend.reject`: rejects the request from `userId`.
+    pub async fn reject(&self, caller: &Caller, request: PeerRequest) -> Result<()> {
+        let from = UserId::parse(request.user_id)?;
+        if !self.ports.relations.delete_request(&from, &caller.user).await? {
+            return Err(Error::NotFound("friend request"));
+        }
+        self.tell(&from, events::FRIEND_REQUEST_REJECTED, &PeerEvent { user_id: caller.user.as_str() })
+            .await;
+        Ok(())
+    }
+
+    /// `friend.withdraw`: withdraws the caller's request to `userId`.
+    pub async fn withdraw(&self, caller: &Caller, request: PeerRequest) -> Result<()> {
+        let to = UserId::parse(request.user_id)?;
+        if !self.ports.relations.delete_request(&caller.user, &to).await? {
+            return Err(Error::NotFound("friend request"));
+        }
+        self.tell(&to, events::FRIEND_REQUEST_DELETED, &PeerEvent { user_id: caller.user.as_str() })
+            .await;
+        Ok(())
+    }
+
+    /// `friend.delete`: removes each user from the caller's list and, with `both`, the caller
+    /// from theirs; returns, per user, whether they were in the caller's list.
+    pub async fn delete(&self, caller: &Caller, request: FriendDeleteRequest) -> Result<Vec<(UserId, bool)>> {
+        let peers = ProfileService::user_ids(request.user_ids)?;
+        let mut pairs: Vec<(UserId, UserId)> = peers.iter().map(|p| (caller.user.clone(), p.clone())).collect();
+        if request.both {
+            pairs.extend(peers.iter().map(|p| (p.clone(), caller.user.clone())));
+        }
+        let existed = self.ports.relations.delete_friends(&pairs).await?;
+        for ((owner, peer), gone) in pairs.iter().zip(&existed) {
+            if *gone {
+                self.tell(owner, events::FRIEND_DELETED, &PeerEvent { user_id: peer.as_str() })
+                    .await;
+            }
+        }
+        Ok(peers.into_iter().zip(existed).collect())
+    }
+
+    /// `friend.list`: one page of the caller's friends by user id, with profiles if asked.
+    pub async fn list(&self, caller: &Caller, request: FriendListRequest) -> Result<FriendListReply> {
+        let after = cursor(request.cursor)?;
+        let limit = page_size(request.limit, MAX_PAGE);
+        let mut page = self
+            .ports
+            .relations
+            .list_friends(&caller.user, after.as_ref(), limit + 1)
+            .await?;
+        let more = page.len() > limit as usize;
+        page.truncate(limit as usize);
+        let mut friends: Vec<FriendView> = page.iter().map(FriendView::from).collect();
+        if request.with_profiles && !page.is_empty() {
+            let peers: Vec<UserId> = page.iter().map(|f| f.peer.clone()).collect();
+            let (profiles, _) = self.profiles.profiles_of(&peers).await?;
+            for view in &mut friends {
+                view.profile = profiles
+                    .iter()
+                    .find(|p| p.user.as_str() == view.user_id)
+                    .map(|p| ProfileView::new(p.user.as_str(), &p.profile));
+            }
+        }
+        Ok(FriendListReply {
+            cursor: if more { page.last().map(|f| f.peer.to_string()) } else { None },
+            friends,
+        })
+    }
+
+    /// `friend.check`: how the caller and each user are related.
+    pub async fn check(&self, caller: &Caller, request: UserIdsRequest) -> Result<Vec<RelationView>> {
+        let peers = ProfileService::user_ids(request.user_ids)?;
+        let relations = &self.ports.relations;
+        let mine = relations.get_friends(&caller.user, &peers).await?;
+        let theirs = futures_util::future::try_join_all(
+            peers
+                .iter()
+                .map(|peer| relations.get_friends(peer, std::slice::from_ref(&caller.user))),
+        )
+        .await?;
+        Ok(peers
+            .iter()
+            .zip(theirs)
+            .map(|(peer, theirs)| {
+                let relation = match (mine.iter().any(|f| &f.peer == peer), !theirs.is_empty()) {
+                    (true, true) => Relation::Both,
+                    (true, false) => Relation::OneWay,
+                    (false, true) => Relation::ReverseOneWay,
+                    (false, false) => Relation::None,
+                };
+                RelationView {
+                    user_id: peer.to_string(),
+                    relation,
+                }
+            })
+            .collect())
+    }
+
+    /// `friend.remark`: changes the caller's remark and groups for a friend.
+    pub async fn remark(&self, caller: &Caller, request: FriendRemarkRequest) -> Result<FriendView> {
+        let peer = UserId::parse(request.user_id)?;
+        let mut entry = self
+            .ports
+            .relations
+            .get_friends(&caller.user, std::slice::from_ref(&peer))
+            .await?
+            .pop()
+            .ok_or(Error::NotFound("friend"))?;
+        if let Some(remark) = request.remark {
+            entry.remark = bounded("remark", remark, MAX_REMARK)?;
+        }
+        if request.groups.is_some() {
+            entry.groups = groups(request.groups)?;
+        }
+        self.ports.relations.put_friends(std::slice::from_ref(&entry)).await?;
+        Ok(FriendView::from(&entry))
+    }
+}
