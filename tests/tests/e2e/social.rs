@@ -261,3 +261,63 @@ async fn the_friend_limit_holds_on_both_sides() {
     assert_eq!(cat.err("friend.add", json!({"userId": "ben"})).await, "limit_exceeded");
     assert_eq!(relation(&mut cat, "ben").await, "none");
 }
+
+#[tokio::test]
+async fn the_app_server_sets_profiles_and_manages_friends_through_the_rest_api() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let [mut ann, mut ben, _cat] = users(&stack, ["ann", "ben", "cat"]).await;
+    // Profiles in Tencent's tags, standard and custom.
+    stack
+        .admin(
+            "profile/portrait_set",
+            json!({"From_Account": "ann", "ProfileItem": [
+                {"Tag": "Tag_Profile_IM_Nick", "Value": "Annabel"},
+                {"Tag": "Tag_Profile_IM_AllowType", "Value": "AllowType_Type_DenyAny"},
+                {"Tag": "Tag_Profile_Custom_level", "Value": "7"}]}),
+        )
+        .await;
+    let got = stack
+        .admin("profile/portrait_get", json!({"To_Account": ["ann", "nobody"]}))
+        .await;
+    let tags = &got["UserProfileItem"][0]["ProfileItem"];
+    assert!(tags.as_array().unwrap().contains(&json!({"Tag": "Tag_Profile_IM_Nick", "Value": "Annabel"})), "{got}");
+    assert!(tags.as_array().unwrap().contains(&json!({"Tag": "Tag_Profile_Custom_level", "Value": "7"})), "{got}");
+    assert_eq!(got["ErrorList"][0]["To_Account"], "nobody");
+    assert_eq!(ann.ok("profile.get", json!({})).await["profiles"][0]["allowType"], "deny_any");
+    let admin = stack.token("administrator");
+    let bad = stack
+        .rest_as("administrator", &admin, "profile/portrait_set",
+                 json!({"From_Account": "ann", "ProfileItem": [{"Tag": "Tag_Unknown", "Value": 1}]}))
+        .await;
+    assert_eq!(bad["ErrorCode"], 70402);
+    // A forced add skips ann's deny-all setting, both ways; each side is told.
+    let added = stack
+        .admin(
+            "sns/friend_add",
+            json!({"From_Account": "ben", "AddFriendItem": [
+                {"To_Account": "ann", "Remark": "Annie"}, {"To_Account": "nobody"}]}),
+        )
+        .await;
+    assert_eq!(added["ResultItem"][0]["ResultCode"], 0);
+    assert_eq!(added["ResultItem"][1]["ResultCode"], 70107);
+    assert_eq!(ann.event("friend.added").await, json!({"userId": "ben"}));
+    assert_eq!(relation(&mut ben, "ann").await, "both");
+    // An import is one way.
+    stack
+        .admin("sns/friend_import", json!({"From_Account": "cat", "AddFriendItem": [{"To_Account": "ann"}]}))
+        .await;
+    assert_eq!(relation(&mut ann, "cat").await, "reverse_one_way");
+    // The list, then a one-way delete.
+    let list = stack.admin("sns/friend_get", json!({"From_Account": "ben"})).await;
+    assert_eq!(list["UserDataItem"][0]["To_Account"], "ann");
+    assert_eq!(list["UserDataItem"][0]["ValueItem"][0], json!({"Tag": "Tag_SNS_IM_Remark", "Value": "Annie"}));
+    assert_eq!(list["CompleteFlag"], 1);
+    let deleted = stack
+        .admin(
+            "sns/friend_delete",
+            json!({"From_Account": "ben", "To_Account": ["ann", "cat"], "DeleteType": "Delete_Type_Single"}),
+        )
+        .await;
+    assert_eq!(deleted["ResultItem"], json!([{"To_Account": "ann", "ResultCode": 0}, {"To_Account": "cat", "ResultCode": 70107}]));
+    assert_eq!(relation(&mut ben, "ann").await, "reverse_one_way");
+}

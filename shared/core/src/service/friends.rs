@@ -194,6 +194,52 @@ impl FriendService {
         }
     }
 
+    /// Adds `peer` to `owner`'s list without asking anyone (the app server's call), and `owner` to
+    /// `peer`'s too with `both`; each side whose list changed is told. An existing entry keeps its
+    /// remark and groups unless new ones are given.
+    pub async fn force_add(
+        &self,
+        owner: &UserId,
+        peer: &UserId,
+        both: bool,
+        remark: Option<String>,
+        groups_given: Option<Vec<String>>,
+    ) -> Result<()> {
+        let remark = bounded("remark", remark, MAX_REMARK)?;
+        let groups_given = groups_given.map(|g| groups(Some(g))).transpose()?;
+        let caller = Caller {
+            user: owner.clone(),
+            connection: None,
+            guest: false,
+        };
+        let peer = self.peer(&caller, peer.to_string()).await?;
+        let mut entries = Vec::new();
+        let sides: &[(&UserId, &UserId)] = if both { &[(owner, &peer), (&peer, owner)] } else { &[(owner, &peer)] };
+        for (index, (from, to)) in sides.iter().enumerate() {
+            let existing = self.ports.relations.get_friends(from, std::slice::from_ref(*to)).await?.pop();
+            if existing.is_none() {
+                self.room_for_one(from).await?;
+            }
+            let mut entry = existing.unwrap_or_else(|| self.entry(from, to, None, Vec::new()));
+            // The remark and groups given are the owner's, not the peer's.
+            if index == 0 {
+                if remark.is_some() {
+                    entry.remark = remark.clone();
+                }
+                if let Some(groups) = &groups_given {
+                    entry.groups = groups.clone();
+                }
+            }
+            entries.push(entry);
+        }
+        self.ports.relations.put_friends(&entries).await?;
+        for entry in &entries {
+            self.tell(&entry.owner, events::FRIEND_ADDED, &PeerEvent { user_id: entry.peer.as_str() })
+                .await;
+        }
+        Ok(())
+    }
+
     /// `friend.requests`: one page of pending requests to or from the caller.
     pub async fn requests(&self, caller: &Caller, request: FriendRequestsRequest) -> Result<FriendRequestsReply> {
         let after = cursor(request.cursor)?;

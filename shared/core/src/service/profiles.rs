@@ -61,7 +61,7 @@ impl ProfileService {
     }
 
     /// Parses 1 to 100 ids, dropping repeats.
-    pub(crate) fn user_ids(raw: Vec<String>) -> Result<Vec<UserId>> {
+    pub fn user_ids(raw: Vec<String>) -> Result<Vec<UserId>> {
         if raw.is_empty() || raw.len() > MAX_BATCH {
             return Err(Error::InvalidField(format!("userIds must hold 1 to {MAX_BATCH} user ids")));
         }

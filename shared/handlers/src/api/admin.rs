@@ -81,7 +81,7 @@ fn failure_with(failure: Failure, info: &str) -> ApiGatewayV2httpResponse {
     )
 }
 
-fn ok(mut extra: Value) -> ApiGatewayV2httpResponse {
+pub(super) fn ok(mut extra: Value) -> ApiGatewayV2httpResponse {
     let mut body = json!({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""});
     if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object_mut()) {
         body.append(extra);
@@ -90,7 +90,7 @@ fn ok(mut extra: Value) -> ApiGatewayV2httpResponse {
 }
 
 /// Maps a service error to a failed reply, logging server faults.
-fn from_error(err: &Error) -> ApiGatewayV2httpResponse {
+pub(super) fn from_error(err: &Error) -> ApiGatewayV2httpResponse {
     if err.is_internal() {
         tracing::error!(error = ?err, "admin request failed");
         return failure(Failure::Internal);
@@ -123,7 +123,7 @@ fn authenticate(api: &Api, request: &ApiGatewayV2httpRequest) -> Result<(), Fail
     Ok(())
 }
 
-fn parse<T: DeserializeOwned>(request: &ApiGatewayV2httpRequest) -> Result<T, ApiGatewayV2httpResponse> {
+pub(super) fn parse<T: DeserializeOwned>(request: &ApiGatewayV2httpRequest) -> Result<T, ApiGatewayV2httpResponse> {
     let text = body_text(request).unwrap_or_default();
     serde_json::from_str(&text).map_err(|err| {
         failure_with(
@@ -133,7 +133,7 @@ fn parse<T: DeserializeOwned>(request: &ApiGatewayV2httpRequest) -> Result<T, Ap
     })
 }
 
-fn user_id(raw: &str) -> Result<UserId, ApiGatewayV2httpResponse> {
+pub(super) fn user_id(raw: &str) -> Result<UserId, ApiGatewayV2httpResponse> {
     UserId::parse(raw).map_err(|err| failure_with(Failure::InvalidParameter, &err.to_string()))
 }
 
@@ -154,12 +154,18 @@ pub(crate) async fn handle(
         "im_open_login_svc/account_check" => account_check(api, request).await,
         "im_open_login_svc/kick" => kick(api, request).await,
         "openim/query_online_status" => query_online_status(api, request).await,
+        "profile/portrait_get" => super::admin_social::portrait_get(api, request).await,
+        "profile/portrait_set" => super::admin_social::portrait_set(api, request).await,
+        "sns/friend_add" => super::admin_social::friend_add(api, request).await,
+        "sns/friend_import" => super::admin_social::friend_import(api, request).await,
+        "sns/friend_delete" => super::admin_social::friend_delete(api, request).await,
+        "sns/friend_get" => super::admin_social::friend_get(api, request).await,
         _ => Err(failure(Failure::UnknownCommand)),
     };
     outcome.unwrap_or_else(|response| response)
 }
 
-type Reply = Result<ApiGatewayV2httpResponse, ApiGatewayV2httpResponse>;
+pub(super) type Reply = Result<ApiGatewayV2httpResponse, ApiGatewayV2httpResponse>;
 
 #[derive(Deserialize)]
 struct AccountImport {

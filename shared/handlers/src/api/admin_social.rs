@@ -1,0 +1,331 @@
+//! The server REST API's profile and relationship commands, in Tencent IM's shape
+//! (`profile/portrait_get`, `profile/portrait_set`, `sns/friend_add`, `sns/friend_import`,
+//! `sns/friend_delete`, `sns/friend_get`): the app server acting on a user's behalf.
+
+// The error side of these results is the HTTP answer itself (see admin.rs).
+#![allow(clippy::result_large_err)]
+
+use super::Api;
+use super::admin::{Failure, Reply, failure, from_error, ok, parse, user_id};
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use cirrus_core::Error;
+use cirrus_core::protocol::social::{FriendDeleteRequest, FriendListRequest, ProfileSetRequest};
+use cirrus_core::service::Caller;
+use cirrus_core::social::{AllowType, Gender, Profile};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// Tencent's standard profile tags Cirrus keeps, and the prefix of custom ones.
+const NICK: &str = "Tag_Profile_IM_Nick";
+const IMAGE: &str = "Tag_Profile_IM_Image";
+const GENDER: &str = "Tag_Profile_IM_Gender";
+const BIRTHDAY: &str = "Tag_Profile_IM_BirthDay";
+const LOCATION: &str = "Tag_Profile_IM_Location";
+const SIGNATURE: &str = "Tag_Profile_IM_SelfSignature";
+const ALLOW_TYPE: &str = "Tag_Profile_IM_AllowType";
+const CUSTOM: &str = "Tag_Profile_Custom_";
+
+fn as_user(user: cirrus_core::ids::UserId) -> Caller {
+    Caller {
+        user,
+        connection: None,
+        guest: false,
+    }
+}
+
+/// A per-item `ResultCode` and `ResultInfo` for a service error.
+fn result_of(outcome: Result<(), Error>) -> (u32, String) {
+    match outcome {
+        Ok(()) => (0, String::new()),
+        Err(Error::NotFound(what)) => (Failure::UnknownUser.code(), format!("{what} not found")),
+        Err(err) if err.is_internal() => {
+            tracing::error!(error = ?err, "admin item failed");
+            (Failure::Internal.code(), "internal error; try again later".to_owned())
+        }
+        Err(err) => (Failure::InvalidParameter.code(), err.client_message()),
+    }
+}
+
+fn tags_of(profile: &Profile) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut push = |tag: &str, value: Value| items.push(json!({"Tag": tag, "Value": value}));
+    if let Some(nick) = &profile.nickname {
+        push(NICK, Value::from(nick.as_str()));
+    }
+    if let Some(image) = &profile.face_url {
+        push(IMAGE, Value::from(image.as_str()));
+    }
+    let gender = match profile.gender {
+        Gender::Unknown => "Gender_Type_Unknown",
+        Gender::Female => "Gender_Type_Female",
+        Gender::Male => "Gender_Type_Male",
+    };
+    push(GENDER, Value::from(gender));
+    if let Some(birthday) = profile.birthday {
+        push(BIRTHDAY, Value::from(birthday));
+    }
+    if let Some(location) = &profile.location {
+        push(LOCATION, Value::from(location.as_str()));
+    }
+    if let Some(signature) = &profile.signature {
+        push(SIGNATURE, Value::from(signature.as_str()));
+    }
+    let allow = match profile.allow_type {
+        AllowType::AllowAny => "AllowType_Type_AllowAny",
+        AllowType::NeedConfirm => "AllowType_Type_NeedConfirm",
+        AllowType::DenyAny => "AllowType_Type_DenyAny",
+    };
+    push(ALLOW_TYPE, Value::from(allow));
+    for (key, value) in &profile.custom {
+        push(&format!("{CUSTOM}{key}"), Value::from(value.as_str()));
+    }
+    items
+}
+
+#[derive(Deserialize)]
+struct PortraitGet {
+    #[serde(rename = "To_Account")]
+    accounts: Vec<String>,
+}
+
+/// `profile/portrait_get`: every profile tag of up to 100 users; unknown ones in `ErrorList`.
+pub(super) async fn portrait_get(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
+    let body: PortraitGet = parse(request)?;
+    let users = cirrus_core::service::ProfileService::user_ids(body.accounts).map_err(|e| from_error(&e))?;
+    let (found, missing) = api.deps.profiles.profiles_of(&users).await.map_err(|e| from_error(&e))?;
+    let items: Vec<Value> = found
+        .iter()
+        .map(|p| json!({"To_Account": p.user.as_str(), "ProfileItem": tags_of(&p.profile), "ResultCode": 0}))
+        .collect();
+    let errors: Vec<Value> = missing
+        .iter()
+        .map(|u| json!({"To_Account": u.as_str(), "ResultCode": Failure::UnknownUser.code()}))
+        .collect();
+    Ok(ok(json!({"UserProfileItem": items, "ErrorList": errors})))
+}
+
+#[derive(Deserialize)]
+struct TagValue {
+    #[serde(rename = "Tag")]
+    tag: String,
+    #[serde(rename = "Value")]
+    value: Value,
+}
+
+#[derive(Deserialize)]
+struct PortraitSet {
+    #[serde(rename = "From_Account")]
+    account: String,
+    #[serde(rename = "ProfileItem")]
+    items: Vec<TagValue>,
+}
+
+fn text_of(value: &Value) -> Result<Option<String>, aws_lambda_events::apigw::ApiGatewayV2httpResponse> {
+    match value {
+        Value::String(text) => Ok(Some(text.clone())),
+        Value::Null => Ok(None),
+        _ => Err(failure(Failure::InvalidParameter)),
+    }
+}
+
+/// `profile/portrait_set`: sets profile tags of a user (the standard ones Cirrus keeps and
+/// `Tag_Profile_Custom_*`); their friends are told as when the user sets them.
+pub(super) async fn portrait_set(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
+    let body: PortraitSet = parse(request)?;
+    let user = user_id(&body.account)?;
+    let mut change = ProfileSetRequest::default();
+    let mut custom = BTreeMap::new();
+    for item in body.items {
+        let invalid = || Err(failure(Failure::InvalidParameter));
+        match item.tag.as_str() {
+            NICK => change.nickname = Some(text_of(&item.value)?),
+            IMAGE => change.face_url = Some(text_of(&item.value)?),
+            LOCATION => change.location = Some(text_of(&item.value)?),
+            SIGNATURE => change.signature = Some(text_of(&item.value)?),
+            BIRTHDAY => match item.value.as_u64().and_then(|v| u32::try_from(v).ok()) {
+                Some(day) => change.birthday = Some(Some(day)),
+                None => return invalid(),
+            },
+            GENDER => {
+                change.gender = Some(match item.value.as_str() {
+                    Some("Gender_Type_Unknown") => Gender::Unknown,
+                    Some("Gender_Type_Female") => Gender::Female,
+                    Some("Gender_Type_Male") => Gender::Male,
+                    _ => return invalid(),
+                });
+            }
+            ALLOW_TYPE => {
+                change.allow_type = Some(match item.value.as_str() {
+                    Some("AllowType_Type_AllowAny") => AllowType::AllowAny,
+                    Some("AllowType_Type_NeedConfirm") => AllowType::NeedConfirm,
+                    Some("AllowType_Type_DenyAny") => AllowType::DenyAny,
+                    _ => return invalid(),
+                });
+            }
+            tag => match tag.strip_prefix(CUSTOM) {
+                Some(key) => {
+                    custom.insert(key.to_owned(), text_of(&item.value)?);
+                }
+                None => return invalid(),
+            },
+        }
+    }
+    if !custom.is_empty() {
+        change.custom = Some(custom);
+    }
+    let known = api.deps.accounts.get(&user).await.map_err(|e| from_error(&e))?;
+    if known.is_none() {
+        return Err(failure(Failure::UnknownUser));
+    }
+    api.deps
+        .profiles
+        .set(&as_user(user), change)
+        .await
+        .map_err(|e| from_error(&e))?;
+    Ok(ok(json!({})))
+}
+
+#[derive(Deserialize)]
+struct AddItem {
+    #[serde(rename = "To_Account")]
+    account: String,
+    #[serde(rename = "Remark", default)]
+    remark: Option<String>,
+    #[serde(rename = "GroupName", default)]
+    group: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct FriendAdd {
+    #[serde(rename = "From_Account")]
+    account: String,
+    #[serde(rename = "AddFriendItem")]
+    items: Vec<AddItem>,
+    #[serde(rename = "AddType", default)]
+    add_type: Option<String>,
+}
+
+async fn add_friends(api: &Api, request: &ApiGatewayV2httpRequest, default_both: bool) -> Reply {
+    let body: FriendAdd = parse(request)?;
+    let owner = user_id(&body.account)?;
+    if body.items.is_empty() || body.items.len() > 100 {
+        return Err(failure(Failure::InvalidParameter));
+    }
+    let both = match body.add_type.as_deref() {
+        None => default_both,
+        Some("Add_Type_Both") => true,
+        Some("Add_Type_Single") => false,
+        Some(_) => return Err(failure(Failure::InvalidParameter)),
+    };
+    let mut results = Vec::new();
+    for item in body.items {
+        let outcome = match cirrus_core::ids::UserId::parse(item.account.as_str()) {
+            Ok(peer) => {
+                api.deps
+                    .friends
+                    .force_add(&owner, &peer, both, item.remark, item.group.map(|g| vec![g]))
+                    .await
+            }
+            Err(err) => Err(err.into()),
+        };
+        let (code, info) = result_of(outcome);
+        results.push(json!({"To_Account": item.account, "ResultCode": code, "ResultInfo": info}));
+    }
+    Ok(ok(json!({ "ResultItem": results })))
+}
+
+/// `sns/friend_add`: adds friends on a user's behalf without verification (both ways unless
+/// `AddType` is `Add_Type_Single`); a result per friend.
+pub(super) async fn friend_add(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
+    add_friends(api, request, true).await
+}
+
+/// `sns/friend_import`: imports friends into a user's list (one way unless `AddType` says both),
+/// as when migrating a relationship chain.
+pub(super) async fn friend_import(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
+    add_friends(api, request, false).await
+}
+
+#[derive(Deserialize)]
+struct FriendDelete {
+    #[serde(rename = "From_Account")]
+    account: String,
+    #[serde(rename = "To_Account")]
+    peers: Vec<String>,
+    #[serde(rename = "DeleteType", default)]
+    delete_type: Option<String>,
+}
+
+/// `sns/friend_delete`: removes friends of a user, both ways unless `DeleteType` is
+/// `Delete_Type_Single`; 70107 per friend that was not in the list.
+pub(super) async fn friend_delete(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
+    let body: FriendDelete = parse(request)?;
+    let owner = user_id(&body.account)?;
+    let both = match body.delete_type.as_deref() {
+        None | Some("Delete_Type_Both") => true,
+        Some("Delete_Type_Single") => false,
+        Some(_) => return Err(failure(Failure::InvalidParameter)),
+    };
+    let results = api
+        .deps
+        .friends
+        .delete(&as_user(owner), FriendDeleteRequest { user_ids: body.peers, both })
+        .await
+        .map_err(|e| from_error(&e))?;
+    let items: Vec<Value> = results
+        .iter()
+        .map(|(peer, deleted)| {
+            let code = if *deleted { 0 } else { Failure::UnknownUser.code() };
+            json!({"To_Account": peer.as_str(), "ResultCode": code})
+        })
+        .collect();
+    Ok(ok(json!({ "ResultItem": items })))
+}
+
+#[derive(Deserialize)]
+struct FriendGet {
+    #[serde(rename = "From_Account")]
+    account: String,
+    #[serde(rename = "Cursor", default)]
+    cursor: Option<String>,
+    #[serde(rename = "Limit", default)]
+    limit: Option<u32>,
+}
+
+/// `sns/friend_get`: one page of a user's friends (`Tag_SNS_IM_Remark`, `Tag_SNS_IM_Group`,
+/// `Tag_SNS_IM_AddTime`), with `Cursor` for the next page (Cirrus pages by cursor, not index).
+pub(super) async fn friend_get(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
+    let body: FriendGet = parse(request)?;
+    let owner = user_id(&body.account)?;
+    let page = api
+        .deps
+        .friends
+        .list(
+            &as_user(owner),
+            FriendListRequest {
+                cursor: body.cursor,
+                limit: body.limit,
+                with_profiles: false,
+            },
+        )
+        .await
+        .map_err(|e| from_error(&e))?;
+    let items: Vec<Value> = page
+        .friends
+        .iter()
+        .map(|f| {
+            json!({"To_Account": f.user_id, "ValueItem": [
+                {"Tag": "Tag_SNS_IM_Remark", "Value": f.remark.clone().unwrap_or_default()},
+                {"Tag": "Tag_SNS_IM_Group", "Value": f.groups},
+                {"Tag": "Tag_SNS_IM_AddTime", "Value": f.added_at / 1000},
+            ]})
+        })
+        .collect();
+    let complete = page.cursor.is_none();
+    Ok(ok(json!({
+        "UserDataItem": items,
+        "Cursor": page.cursor,
+        "CompleteFlag": u8::from(complete),
+    })))
+}
