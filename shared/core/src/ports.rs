@@ -6,7 +6,9 @@ use crate::element::Element;
 use crate::error::Result;
 use crate::ids::{ClientMsgId, ConnectionId, ConversationId, MsgId, StreamKey, UserId};
 use crate::media::{MediaKey, PresignedUrl};
-use crate::social::{Friend, FriendRequest, Profile, RequestDirection, UserProfile};
+use crate::social::{
+    Block, Friend, FriendRequest, Notification, Profile, Recommendation, RequestDirection, UserProfile,
+};
 use crate::message::{StoredMessage, Target};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -151,6 +153,61 @@ pub trait RelationStore: Send + Sync {
         after: Option<&UserId>,
         limit: u32,
     ) -> Result<Vec<FriendRequest>>;
+}
+
+/// Blacklists.
+#[async_trait]
+pub trait BlockStore: Send + Sync {
+    /// Adds these blocks (an existing one keeps its original time).
+    async fn put_blocks(&self, blocks: &[Block]) -> Result<()>;
+
+    /// Removes `owner`'s blocks of `peers`; returns, for each peer in order, whether it existed.
+    async fn delete_blocks(&self, owner: &UserId, peers: &[UserId]) -> Result<Vec<bool>>;
+
+    /// `owner`'s blocks among `peers`, in the order asked (unblocked ones left out).
+    async fn get_blocks(&self, owner: &UserId, peers: &[UserId]) -> Result<Vec<Block>>;
+
+    /// One page of `owner`'s blocks in peer id order, starting after `after`.
+    async fn list_blocks(&self, owner: &UserId, after: Option<&UserId>, limit: u32) -> Result<Vec<Block>>;
+
+    /// How many users `owner` has blocked.
+    async fn count_blocks(&self, owner: &UserId) -> Result<u32>;
+}
+
+/// Per-user friend recommendation buffers, filled by the app server.
+#[async_trait]
+pub trait RecommendationStore: Send + Sync {
+    /// Adds these recommendations (replacing one for the same owner and peer).
+    async fn put_recommendations(&self, recommendations: &[Recommendation]) -> Result<()>;
+
+    /// One page of `owner`'s recommendations in peer id order, starting after `after`.
+    async fn list_recommendations(
+        &self,
+        owner: &UserId,
+        after: Option<&UserId>,
+        limit: u32,
+    ) -> Result<Vec<Recommendation>>;
+
+    /// Removes `owner`'s recommendations of `peers`; returns, for each in order, whether it existed.
+    async fn delete_recommendations(&self, owner: &UserId, peers: &[UserId]) -> Result<Vec<bool>>;
+}
+
+/// System notifications: relationship events kept per user to fetch after being offline.
+#[async_trait]
+pub trait NotificationStore: Send + Sync {
+    /// Keeps a notification until `expires_at` (ms since the epoch); one with the same owner and
+    /// id is replaced.
+    async fn put_notification(&self, notification: &Notification, expires_at: i64) -> Result<()>;
+
+    /// Up to `limit` of `owner`'s unexpired notifications at `now` with ids after `after`, in id
+    /// order.
+    async fn list_notifications(
+        &self,
+        owner: &UserId,
+        after: Option<&str>,
+        limit: u32,
+        now: i64,
+    ) -> Result<Vec<Notification>>;
 }
 
 /// A message to append to its stream.

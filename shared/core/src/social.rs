@@ -147,3 +147,43 @@ pub enum RequestDirection {
     /// Requests the user made to others.
     Outgoing,
 }
+
+/// `owner` blocked `peer`: the peer cannot send to, befriend or ask the owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// Who blocked.
+    pub owner: UserId,
+    /// Who is blocked.
+    pub peer: UserId,
+    /// When, ms since the epoch.
+    pub blocked_at: i64,
+}
+
+/// A friend suggestion the app server put in `owner`'s recommendation buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recommendation {
+    /// Whose buffer.
+    pub owner: UserId,
+    /// The suggested user.
+    pub peer: UserId,
+    /// Why, as the app says (shown to the user).
+    pub reason: Option<String>,
+    /// When it was added, ms since the epoch.
+    pub added_at: i64,
+}
+
+/// A relationship event kept for a user to fetch later (a system notification).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// Whose.
+    pub owner: UserId,
+    /// Orders a user's notifications: increasing in time, unique per user (assigned by the
+    /// service, e.g. a time-ordered id).
+    pub id: String,
+    /// The event name (`friend.added`, …).
+    pub event: String,
+    /// The event's data, as JSON text.
+    pub data: String,
+    /// When, ms since the epoch.
+    pub time: i64,
+}
