@@ -7,7 +7,7 @@ understands !Ref, !Sub and !GetAtt):
     .venv/bin/python scripts/check-template.py [template.yaml]
 
 Asserts:
-- every action of shared/core/src/protocol.rs (`Action::name`) has a WebSocket route with a route
+- every action of shared/core/src/protocol/mod.rs (`Action::name`) has a WebSocket route with a route
   response, and every route key is an action or $connect / $disconnect / $default;
 - every route (and the authorizer) reaches, through its integration, a function whose CodeUri is
   `functions/<name>`, a member of the Cargo workspace with exactly one binary target (or the one
@@ -35,7 +35,7 @@ from pathlib import Path
 from cfnlint.decode import decode
 
 ROOT = Path(__file__).resolve().parent.parent
-PROTOCOL = ROOT / "shared/core/src/protocol.rs"
+PROTOCOL = ROOT / "shared/core/src/protocol/mod.rs"
 CONFIG = ROOT / "shared/aws/src/config.rs"
 SPECIAL_ROUTES = {"$connect", "$disconnect", "$default"}
 PSEUDO = {
@@ -218,7 +218,7 @@ def main() -> None:
     targeted = set()
     for key, route in keys.items():
         if key not in actions and key not in SPECIAL_ROUTES:
-            fail(f"route {route}: RouteKey {key!r} is no action of protocol.rs")
+            fail(f"route {route}: RouteKey {key!r} is no action of protocol/mod.rs")
         integration = referenced_resource(props(routes[route]).get("Target"))
         if integration not in integrations:
             fail(f"route {route} ({key}): Target is not integrations/${{<Integration>}} of this template")

@@ -16,8 +16,8 @@ use cirrus_aws::DynamoStore;
 use cirrus_core::clock::{Clock, IdGen, SystemClock, UuidIds};
 use cirrus_core::limits::Limits;
 use cirrus_core::ports::{
-    AccountStore, ConnectionStore, ConversationStore, MessageStore, ProfileStore, RelationStore,
-    SubscriptionStore,
+    AccountStore, BlockStore, ConnectionStore, ConversationStore, MessageStore, NotificationStore,
+    ProfileStore, RecommendationStore, RelationStore, SubscriptionStore,
 };
 use cirrus_core::service::Ports;
 use cirrus_core::usersig::UserSigKey;
@@ -125,6 +125,27 @@ impl Backend {
     }
 
     fn relations(&self) -> Arc<dyn RelationStore> {
+        match self {
+            Self::Sqlite(store) => store.clone(),
+            Self::Dynamo(store) => store.clone(),
+        }
+    }
+
+    fn blocks(&self) -> Arc<dyn BlockStore> {
+        match self {
+            Self::Sqlite(store) => store.clone(),
+            Self::Dynamo(store) => store.clone(),
+        }
+    }
+
+    fn recommendations(&self) -> Arc<dyn RecommendationStore> {
+        match self {
+            Self::Sqlite(store) => store.clone(),
+            Self::Dynamo(store) => store.clone(),
+        }
+    }
+
+    fn notifications(&self) -> Arc<dyn NotificationStore> {
         match self {
             Self::Sqlite(store) => store.clone(),
             Self::Dynamo(store) => store.clone(),
@@ -269,6 +290,9 @@ impl LocalStack {
             subscriptions: store.subscriptions(),
             profiles: store.profiles(),
             relations: store.relations(),
+            blocks: store.blocks(),
+            recommendations: store.recommendations(),
+            notifications: store.notifications(),
             messages: store.messages(),
             conversations: store.conversations(),
             gateway: Arc::new(LocalGateway::new(hub.clone())),

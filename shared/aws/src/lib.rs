@@ -1,9 +1,10 @@
 //! Cirrus AWS backend: the DynamoDB store and the API Gateway connection gateway.
 //!
-//! [`DynamoStore`] implements the seven store ports of `cirrus_core::ports`
+//! [`DynamoStore`] implements the ten store ports of `cirrus_core::ports`
 //! (`ConnectionStore`, `MessageStore`, `ConversationStore`, `AccountStore`, `SubscriptionStore`,
-//! `ProfileStore`, `RelationStore`) over six on-demand tables, and passes the same conformance suite as the SQLite store (against
-//! moto in the tests). The table layout, what each operation reads and writes, and what a send
+//! `ProfileStore`, `RelationStore`, `BlockStore`, `RecommendationStore`, `NotificationStore`) over
+//! six on-demand tables, and passes the same conformance suite as the SQLite store (against moto
+//! in the tests). The table layout, what each operation reads and writes, and what a send
 //! costs are in this crate's `README.md`; [`create_tables`] creates the tables as `template.yaml`
 //! declares them.
 //!
@@ -19,6 +20,7 @@
 //! ```
 
 mod accounts;
+mod blocks;
 mod config;
 mod connections;
 mod conversations;
@@ -28,9 +30,11 @@ mod item;
 mod media;
 mod messages;
 pub mod moto;
+mod notifications;
 mod ports;
 mod profiles;
 mod queue;
+mod recommendations;
 mod relations;
 mod resources;
 mod secret;

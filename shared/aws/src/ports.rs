@@ -29,7 +29,8 @@ const UNUSED_ENDPOINT: &str = "https://connections-endpoint-not-configured.inval
 
 /// Builds [`Ports`] from the environment ([`Config::from_env`] and the standard AWS
 /// configuration, loaded once for both clients): a [`DynamoStore`] for connections, accounts,
-/// subscriptions, profiles, relations, messages and conversations, an [`ApiGatewayGateway`], the
+/// subscriptions, profiles, relations, blocks, recommendations, notifications, messages and
+/// conversations, an [`ApiGatewayGateway`], the
 /// system clock, UUID ids and default limits.
 ///
 /// `Ports` always holds a gateway. A function that never pushes (`Push::Never`) gets one on
@@ -58,6 +59,9 @@ pub async fn ports_from_env(push: Push) -> Result<Ports> {
         subscriptions: store.clone(),
         profiles: store.clone(),
         relations: store.clone(),
+        blocks: store.clone(),
+        recommendations: store.clone(),
+        notifications: store.clone(),
         messages: store.clone(),
         conversations: store,
         gateway: Arc::new(ApiGatewayGateway::new(&sdk, &endpoint)),

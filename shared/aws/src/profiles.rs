@@ -7,10 +7,10 @@
 //! An item with `pUpdatedAt` has a profile; one without has only an account (or is a failed-login
 //! counter). With a non-empty nickname the item also carries the index keys `nickShard` (the
 //! first character of the lower-cased nickname, so a prefix search reads one index partition) and
-//! `nickSort` (the lower-cased nickname, [`NICK_SEPARATOR`], the user id). `put_profile` writes all
-//! of that with one `UpdateItem` (`SET` what is set, `REMOVE` what is not), so the account's
-//! attributes are never touched; `AccountStore::delete_accounts` deletes the whole item, profile
-//! included. The costs are in this crate's `README.md`.
+//! `nickSort` (the lower-cased nickname, cut at [`NICK_SORT_ROOM`] bytes, [`NICK_SEPARATOR`], the
+//! user id). `put_profile` writes all of that with one `UpdateItem` (`SET` what is set, `REMOVE`
+//! what is not), so the account's attributes are never touched; `AccountStore::delete_accounts`
+//! deletes the whole item, profile included. The costs are in this crate's `README.md`.
 
 use crate::error::{Result, StoreError};
 use crate::item::{Item, get_id, n, opt_n, opt_s, s};
@@ -28,9 +28,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 /// it.
 const NICK_SEPARATOR: char = '\0';
 
-/// DynamoDB's limit on a sort key, in bytes. A nickname too long to fit with the separator and
-/// the longest user id is cut (at a character boundary) in `nickSort` only.
+/// DynamoDB's limit on a sort key, in bytes.
 const MAX_SORT_KEY: usize = 1024;
+
+/// Bytes of the lower-cased nickname `nickSort` keeps: what is left of [`MAX_SORT_KEY`] after the
+/// separator and the longest user id. A longer nickname is cut there (at a character boundary) in
+/// the index key only; searches cut their prefix the same way and check the whole nickname.
+const NICK_SORT_ROOM: usize = MAX_SORT_KEY - NICK_SEPARATOR.len_utf8() - UserId::MAX_LEN;
 
 #[async_trait]
 impl ProfileStore for DynamoStore {
@@ -104,7 +108,7 @@ impl DynamoStore {
                 .index_name(USERS_BY_NICKNAME)
                 .key_condition_expression("nickShard = :shard AND begins_with(nickSort, :prefix)")
                 .expression_attribute_values(":shard", s(shard))
-                .expression_attribute_values(":prefix", s(prefix))
+                .expression_attribute_values(":prefix", s(cut(prefix)))
                 .limit(missing)
                 .set_exclusive_start_key(start)
                 .send()
@@ -114,7 +118,7 @@ impl DynamoStore {
                 let Some(profile) = profile_from_item(item)? else {
                     continue;
                 };
-                // `nickSort` may hold a cut nickname: check the whole one.
+                // The index holds cut nicknames: check the whole one.
                 let matches = profile
                     .profile
                     .nickname
@@ -202,15 +206,19 @@ impl ProfileUpdate {
 /// (a key attribute cannot be empty, and no search matches it).
 fn index_keys(key: &str, user: &UserId) -> Option<(String, String)> {
     let shard = key.chars().next()?;
-    let room = MAX_SORT_KEY - NICK_SEPARATOR.len_utf8() - user.as_str().len();
-    let mut cut = key.len().min(room);
-    while !key.is_char_boundary(cut) {
-        cut -= 1;
-    }
     Some((
         shard.to_string(),
-        format!("{}{NICK_SEPARATOR}{}", &key[..cut], user.as_str()),
+        format!("{}{NICK_SEPARATOR}{}", cut(key), user.as_str()),
     ))
+}
+
+/// The first [`NICK_SORT_ROOM`] bytes of `text`, or less to end at a character boundary.
+fn cut(text: &str) -> &str {
+    let mut end = text.len().min(NICK_SORT_ROOM);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// The profile on a users-table item (or its index entry); `None` if the item has none.

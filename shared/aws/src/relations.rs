@@ -11,8 +11,9 @@
 //!   `TransactWriteItems`.
 //!
 //! User ids cannot contain `#`, so a kind never runs into the id after it, and the sort key orders
-//! each kind by the other user's id. `BLOCK#` and `RECOMMEND#` are left for later kinds. The costs
-//! are in this crate's `README.md`.
+//! each kind by the other user's id. Blacklists (`BLOCK#`), recommendations (`RECOMMEND#`) and
+//! notifications (`NOTE#`) share the table and the helpers here (`blocks.rs`,
+//! `recommendations.rs`, `notifications.rs`). The costs are in this crate's `README.md`.
 
 use crate::accounts::{first_occurrences, in_order};
 use crate::error::{Result, StoreError};
@@ -39,7 +40,8 @@ pub const MAX_TRANSACTION_ITEMS: usize = 100;
 #[async_trait]
 impl RelationStore for DynamoStore {
     async fn get_friends(&self, owner: &UserId, peers: &[UserId]) -> cirrus_core::Result<Vec<Friend>> {
-        Ok(self.read_friends(owner, peers).await?)
+        let items = self.read_entries(owner, FRIEND, peers).await?;
+        Ok(items.iter().map(friend_from).collect::<Result<_>>()?)
     }
 
     async fn list_friends(
@@ -48,7 +50,8 @@ impl RelationStore for DynamoStore {
         after: Option<&UserId>,
         limit: u32,
     ) -> cirrus_core::Result<Vec<Friend>> {
-        let items = self.page(owner, FRIEND, after, limit).await?;
+        let after = after.map(UserId::as_str);
+        let items = self.page(owner, FRIEND, after, None, limit).await?;
         Ok(items.iter().map(friend_from).collect::<Result<_>>()?)
     }
 
@@ -69,7 +72,8 @@ impl RelationStore for DynamoStore {
     }
 
     async fn delete_friends(&self, pairs: &[(UserId, UserId)]) -> cirrus_core::Result<Vec<bool>> {
-        Ok(self.delete_entries(pairs).await?)
+        let pairs: Vec<(&UserId, &UserId)> = pairs.iter().map(|(owner, peer)| (owner, peer)).collect();
+        Ok(self.delete_entries(FRIEND, &pairs).await?)
     }
 
     async fn put_request(&self, request: &FriendRequest) -> cirrus_core::Result<()> {
@@ -124,7 +128,10 @@ impl RelationStore for DynamoStore {
         after: Option<&UserId>,
         limit: u32,
     ) -> cirrus_core::Result<Vec<FriendRequest>> {
-        let items = self.page(user, request_prefix(direction), after, limit).await?;
+        let after = after.map(UserId::as_str);
+        let items = self
+            .page(user, request_prefix(direction), after, None, limit)
+            .await?;
         Ok(items
             .iter()
             .map(|item| request_from(item, direction))
@@ -133,41 +140,52 @@ impl RelationStore for DynamoStore {
 }
 
 impl DynamoStore {
-    /// A strongly consistent `BatchGetItem` of `owner`'s entries for the distinct peers, answered
-    /// in the order asked.
-    async fn read_friends(&self, owner: &UserId, peers: &[UserId]) -> Result<Vec<Friend>> {
+    /// `owner`'s items of kind `prefix` about each of `peers`, in the order asked (missing ones
+    /// left out): a strongly consistent `BatchGetItem` of the distinct peers.
+    pub(crate) async fn read_entries(
+        &self,
+        owner: &UserId,
+        prefix: &str,
+        peers: &[UserId],
+    ) -> Result<Vec<Item>> {
         let distinct: HashSet<&UserId> = peers.iter().collect();
         let keys = distinct
             .into_iter()
-            .map(|peer| relation_key(owner, FRIEND, peer))
+            .map(|peer| relation_key(owner, prefix, peer))
             .collect();
         let mut found = HashMap::new();
         for item in self
             .batch_get(&self.config.relations_table, keys, None, &[], true)
             .await?
         {
-            let friend = friend_from(&item)?;
-            found.insert(friend.peer.clone(), friend);
+            found.insert(peer_of(&item, prefix)?, item);
         }
         Ok(peers.iter().filter_map(|peer| found.get(peer).cloned()).collect())
     }
 
-    /// Up to `limit` of `user`'s items whose key starts with `prefix`, after `prefix + after`:
-    /// strongly consistent `Query`s with `begins_with`, `ExclusiveStartKey` at `after` (which
-    /// need not exist), `Limit` = what is still missing, following `LastEvaluatedKey`.
-    async fn page(
+    /// Up to `limit` of `user`'s items whose key starts with `prefix`, after `prefix + after`
+    /// (which need not exist), and with `live_at` only those whose `expiresAtMs` is after it:
+    /// strongly consistent `Query`s with `begins_with`, `ExclusiveStartKey` at `after`, following
+    /// `LastEvaluatedKey` until `limit` are found or there are no more.
+    ///
+    /// `Limit` is what is still missing plus the items a filter has skipped so far: it counts the
+    /// items read, before the filter, so a run of expired items (TTL deletes them only eventually)
+    /// grows the pages instead of costing a round trip per `limit` items.
+    pub(crate) async fn page(
         &self,
         user: &UserId,
         prefix: &str,
-        after: Option<&UserId>,
+        after: Option<&str>,
+        live_at: Option<i64>,
         limit: u32,
     ) -> Result<Vec<Item>> {
         let wanted = usize::try_from(limit).unwrap_or(usize::MAX);
         let mut items = Vec::new();
-        let mut start = after.map(|peer| relation_key(user, prefix, peer));
+        let mut skipped: usize = 0;
+        let mut start = after.map(|after| keyed(user, format!("{prefix}{after}")));
         while items.len() < wanted {
-            let missing = i32::try_from(wanted - items.len()).unwrap_or(i32::MAX);
-            let page = self
+            let read = (wanted - items.len()).saturating_add(skipped);
+            let mut query = self
                 .client
                 .query()
                 .table_name(&self.config.relations_table)
@@ -176,11 +194,17 @@ impl DynamoStore {
                 .expression_attribute_values(":user", s(user.as_str()))
                 .expression_attribute_values(":prefix", s(prefix))
                 .consistent_read(true)
-                .limit(missing)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(StoreError::sdk)?;
+                .limit(i32::try_from(read).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start);
+            if let Some(now) = live_at {
+                query = query
+                    .filter_expression("expiresAtMs > :now")
+                    .expression_attribute_values(":now", n(now));
+            }
+            let page = query.send().await.map_err(StoreError::sdk)?;
+            let scanned = usize::try_from(page.scanned_count).unwrap_or(0);
+            let kept = usize::try_from(page.count).unwrap_or(0);
+            skipped = skipped.saturating_add(scanned.saturating_sub(kept));
             items.extend(page.items.unwrap_or_default());
             start = page.last_evaluated_key;
             if start.is_none() {
@@ -194,7 +218,7 @@ impl DynamoStore {
     /// How many of `user`'s items have a key starting with `prefix`: strongly consistent
     /// `Query`s with `Select = COUNT`, following `LastEvaluatedKey` (a page counts up to 1 MB of
     /// items).
-    async fn count(&self, user: &UserId, prefix: &str) -> Result<u32> {
+    pub(crate) async fn count(&self, user: &UserId, prefix: &str) -> Result<u32> {
         let mut total: u32 = 0;
         let mut start = None;
         loop {
@@ -220,19 +244,24 @@ impl DynamoStore {
         }
     }
 
-    /// One `DeleteItem` (returning the old item) per distinct pair, concurrently; a repeat reports
-    /// `false` (the entry was gone by then).
-    async fn delete_entries(&self, pairs: &[(UserId, UserId)]) -> Result<Vec<bool>> {
+    /// One `DeleteItem` (returning the old item) of the item of kind `prefix` per distinct
+    /// (owner, peer) pair, concurrently; whether each existed, in order. A repeat reports `false`
+    /// (the item was gone by then).
+    pub(crate) async fn delete_entries(
+        &self,
+        prefix: &str,
+        pairs: &[(&UserId, &UserId)],
+    ) -> Result<Vec<bool>> {
         let firsts = first_occurrences(pairs.iter());
         let deletes = firsts
             .iter()
             .map(|&index| {
-                let (owner, peer) = &pairs[index];
+                let (owner, peer) = pairs[index];
                 let delete = self
                     .client
                     .delete_item()
                     .table_name(&self.config.relations_table)
-                    .set_key(Some(relation_key(owner, FRIEND, peer)))
+                    .set_key(Some(relation_key(owner, prefix, peer)))
                     .return_values(ReturnValue::AllOld);
                 async move {
                     let deleted = delete.send().await.map_err(StoreError::sdk)?;
@@ -349,10 +378,15 @@ fn friendship_transactions(table: &str, entries: &[Friend]) -> Result<Vec<Vec<Tr
 }
 
 /// The key of `owner`'s item of kind `prefix` about `peer`.
-fn relation_key(owner: &UserId, prefix: &str, peer: &UserId) -> Item {
+pub(crate) fn relation_key(owner: &UserId, prefix: &str, peer: &UserId) -> Item {
+    keyed(owner, format!("{prefix}{peer}"))
+}
+
+/// The key of `user`'s item with sort key `key`.
+pub(crate) fn keyed(user: &UserId, key: String) -> Item {
     Item::from([
-        ("userId".to_owned(), s(owner.as_str())),
-        ("key".to_owned(), s(format!("{prefix}{peer}"))),
+        ("userId".to_owned(), s(user.as_str())),
+        ("key".to_owned(), s(key)),
     ])
 }
 
@@ -365,14 +399,15 @@ fn request_prefix(direction: RequestDirection) -> &'static str {
 }
 
 /// The other user's id in an item's key of kind `prefix`.
-fn peer_of(item: &Item, prefix: &str) -> Result<UserId> {
+pub(crate) fn peer_of(item: &Item, prefix: &str) -> Result<UserId> {
     get_s(item, "key")?
         .strip_prefix(prefix)
         .and_then(|peer| UserId::parse(peer).ok())
         .ok_or(StoreError::BadAttribute("key"))
 }
 
-fn owner_of(item: &Item) -> Result<UserId> {
+/// The user an item is under.
+pub(crate) fn owner_of(item: &Item) -> Result<UserId> {
     UserId::parse(get_s(item, "userId")?).map_err(|_| StoreError::BadAttribute("userId"))
 }
 

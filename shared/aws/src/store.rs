@@ -1,4 +1,4 @@
-//! [`DynamoStore`]: one SDK client and the table names, shared by the seven store ports.
+//! [`DynamoStore`]: one SDK client and the table names, shared by the ten store ports.
 
 use crate::config::Config;
 use crate::error::Result;
@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// The DynamoDB store: implements `ConnectionStore`, `MessageStore`, `ConversationStore`,
-/// `AccountStore`, `SubscriptionStore`, `ProfileStore` and `RelationStore`.
+/// `AccountStore`, `SubscriptionStore`, `ProfileStore`, `RelationStore`, `BlockStore`,
+/// `RecommendationStore` and `NotificationStore`.
 ///
 /// Build it once per process (Lambda cold start) and share it; the SDK client pools connections.
 #[derive(Debug, Clone)]

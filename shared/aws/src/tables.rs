@@ -167,8 +167,9 @@ pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
         .await
         .map(|_| ())
         .or_else(table_exists)?;
-    // Friend lists and friend requests under each user, by `FRIEND#` / `REQ_IN#` / `REQ_OUT#`
-    // and the peer's id (as template.yaml's RelationsTable).
+    // Friend lists, friend requests, blocks and recommendations under each user, by `FRIEND#` /
+    // `REQ_IN#` / `REQ_OUT#` / `BLOCK#` / `RECOMMEND#` and the peer's id, and notifications by
+    // `NOTE#` and their id (as template.yaml's RelationsTable).
     client
         .create_table()
         .table_name(&config.relations_table)
@@ -194,52 +195,21 @@ pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
         wait_active(client, table).await?;
     }
     ensure_nickname_index(client, &config.users_table).await?;
-    // Connections expire; so do the users table's failed-login counters.
+    // Connections expire; so do the users table's failed-login counters and the relations
+    // table's notifications.
     enable_ttl(client, &config.connections_table).await?;
     enable_ttl(client, &config.users_table).await?;
+    enable_ttl(client, &config.relations_table).await?;
     enable_point_in_time_recovery(client, &config.users_table).await?;
     enable_point_in_time_recovery(client, &config.subscriptions_table).await?;
     enable_point_in_time_recovery(client, &config.relations_table).await
 }
 
 /// Adds the nickname index to a users table created before it existed, and waits until the index
-/// is active (DynamoDB fills it from the existing items first: minutes on a large table).
+/// is active (DynamoDB fills it from the existing items first: minutes on a large table; up to
+/// 10 minutes are waited).
 async fn ensure_nickname_index(client: &Client, table: &str) -> Result<()> {
-    use ScalarAttributeType::S;
-
-    let index_status = |described: &aws_sdk_dynamodb::operation::describe_table::DescribeTableOutput| {
-        described
-            .table()
-            .map(|t| t.global_secondary_indexes())
-            .unwrap_or_default()
-            .iter()
-            .find(|index| index.index_name() == Some(USERS_BY_NICKNAME))
-            .map(|index| index.index_status().cloned())
-    };
-    let described = client
-        .describe_table()
-        .table_name(table)
-        .send()
-        .await
-        .map_err(StoreError::sdk)?;
-    if index_status(&described).is_none() {
-        let index = nickname_index()?;
-        let create = CreateGlobalSecondaryIndexAction::builder()
-            .index_name(USERS_BY_NICKNAME)
-            .set_key_schema(Some(index.key_schema().to_vec()))
-            .set_projection(index.projection().cloned())
-            .build()
-            .map_err(StoreError::Build)?;
-        client
-            .update_table()
-            .table_name(table)
-            .attribute_definitions(attribute("nickShard", S)?)
-            .attribute_definitions(attribute("nickSort", S)?)
-            .global_secondary_index_updates(GlobalSecondaryIndexUpdate::builder().create(create).build())
-            .send()
-            .await
-            .map_err(StoreError::sdk)?;
-    }
+    let mut requested = false;
     for _ in 0..1200 {
         let described = client
             .describe_table()
@@ -247,13 +217,46 @@ async fn ensure_nickname_index(client: &Client, table: &str) -> Result<()> {
             .send()
             .await
             .map_err(StoreError::sdk)?;
-        // An emulator may leave the status out: the index is there, take it as usable.
-        match index_status(&described) {
+        let index = described
+            .table()
+            .map(|t| t.global_secondary_indexes())
+            .unwrap_or_default()
+            .iter()
+            .find(|index| index.index_name() == Some(USERS_BY_NICKNAME));
+        match index.map(|index| index.index_status()) {
+            // An emulator may leave the status out: the index is there, take it as usable.
             Some(Some(IndexStatus::Active) | None) => return Ok(()),
-            _ => tokio::time::sleep(Duration::from_millis(500)).await,
+            Some(_) => {}
+            None if requested => {}
+            None => {
+                add_nickname_index(client, table).await?;
+                requested = true;
+            }
         }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     Err(StoreError::TableNotActive)
+}
+
+/// The `UpdateTable` that creates the nickname index on an existing users table.
+async fn add_nickname_index(client: &Client, table: &str) -> Result<()> {
+    let index = nickname_index()?;
+    let create = CreateGlobalSecondaryIndexAction::builder()
+        .index_name(USERS_BY_NICKNAME)
+        .set_key_schema(Some(index.key_schema().to_vec()))
+        .set_projection(index.projection().cloned())
+        .build()
+        .map_err(StoreError::Build)?;
+    client
+        .update_table()
+        .table_name(table)
+        .attribute_definitions(attribute("nickShard", ScalarAttributeType::S)?)
+        .attribute_definitions(attribute("nickSort", ScalarAttributeType::S)?)
+        .global_secondary_index_updates(GlobalSecondaryIndexUpdate::builder().create(create).build())
+        .send()
+        .await
+        .map_err(StoreError::sdk)?;
+    Ok(())
 }
 
 /// Turns on TTL on `expiresAt` unless it is on (or being turned on) already.

@@ -1,7 +1,9 @@
-//! What an append (and a login, a subscription) costs in DynamoDB, counted on the wire: an SDK interceptor records every
-//! operation the store sends (against moto, fresh tables per case), and each case checks the
-//! operations and the size of every written item, from which the capacity units follow (on-demand
-//! billing: 1 WCU per started KB written, 0.5 RCU per started 4 KB read eventually consistent).
+//! What an append (and a login, a subscription, a profile, a friendship, a block, a
+//! recommendation, a notification) costs in DynamoDB, counted on the wire: an SDK interceptor
+//! records every operation the store sends (against moto, fresh tables per case), and each case
+//! checks the operations and the size of every written item, from which the capacity units follow
+//! (on-demand billing: 1 WCU per started KB written, 1 RCU per started 4 KB read strongly
+//! consistent, 0.5 eventually consistent).
 //! Run with `--nocapture` to see the table of each scenario.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -26,7 +28,11 @@ use cirrus_aws::moto;
 use cirrus_aws::{Config, DynamoStore, create_tables};
 use cirrus_conformance::{Fixture, T0};
 use cirrus_core::ids::UserId;
-use cirrus_core::ports::{AccountStore, Appended, MessageStore, NewMessage, SubscriptionStore};
+use cirrus_core::ports::{
+    AccountStore, Appended, BlockStore, MessageStore, NewMessage, NotificationStore, ProfileStore,
+    RecommendationStore, RelationStore, SubscriptionStore,
+};
+use cirrus_core::social::{Block, Friend, FriendRequest, Notification, Profile, Recommendation};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -151,7 +157,12 @@ enum Request {
         puts: Vec<(String, Item)>,
         deletes: Vec<(String, Item)>,
     },
-    /// Anything else, by operation name (DeleteItem, TransactWriteItems, Scan, ...).
+    /// Puts and deletes of one transaction, each with its table.
+    TransactWriteItems {
+        puts: Vec<(String, Item)>,
+        deletes: Vec<(String, Item)>,
+    },
+    /// Anything else, by operation name (DeleteItem, Scan, ...).
     Other(&'static str),
 }
 
@@ -164,6 +175,7 @@ impl Request {
             Self::BatchGetItem { .. } => "BatchGetItem",
             Self::Query { .. } => "Query",
             Self::BatchWriteItem { .. } => "BatchWriteItem",
+            Self::TransactWriteItems { .. } => "TransactWriteItems",
             Self::Other(name) => name,
         }
     }
@@ -174,7 +186,8 @@ impl Request {
             Self::PutItem { .. }
                 | Self::UpdateItem { .. }
                 | Self::BatchWriteItem { .. }
-                | Self::Other("DeleteItem" | "TransactWriteItems")
+                | Self::TransactWriteItems { .. }
+                | Self::Other("DeleteItem")
         )
     }
 }
@@ -241,8 +254,17 @@ macro_rules! request_of {
                 table: table(query.table_name()),
                 consistent: query.consistent_read().unwrap_or(false),
             }
-        } else if input.downcast_ref::<TransactWriteItemsInput>().is_some() {
-            Request::Other("TransactWriteItems")
+        } else if let Some(transaction) = input.downcast_ref::<TransactWriteItemsInput>() {
+            let (mut puts, mut deletes) = (Vec::new(), Vec::new());
+            for write in transaction.transact_items() {
+                if let Some(put) = write.put() {
+                    puts.push((put.table_name().to_owned(), put.item().clone()));
+                }
+                if let Some(delete) = write.delete() {
+                    deletes.push((delete.table_name().to_owned(), delete.key().clone()));
+                }
+            }
+            Request::TransactWriteItems { puts, deletes }
         } else if input.downcast_ref::<TransactGetItemsInput>().is_some() {
             Request::Other("TransactGetItems")
         } else if let Some(batch) = input.downcast_ref::<BatchWriteItemInput>() {
@@ -381,6 +403,8 @@ impl Harness {
             "users"
         } else if table == self.config.subscriptions_table {
             "subscriptions"
+        } else if table == self.config.relations_table {
+            "relations"
         } else {
             "?"
         }
@@ -494,6 +518,32 @@ impl Harness {
                         + deletes.iter().map(|_| wcu(1)).sum::<f64>();
                     (
                         format!("{} puts, {} deletes of {table}", puts.len(), deletes.len()),
+                        bytes,
+                        units,
+                        0.0,
+                    )
+                }
+                Request::TransactWriteItems { puts, deletes } => {
+                    // A transactional write costs twice a plain one: 2 WCU per started KB of each
+                    // item put, and 2 per item deleted (the items here are far under 1 KB).
+                    let table = puts
+                        .iter()
+                        .chain(deletes)
+                        .map(|(t, _)| self.short_table(t))
+                        .next()
+                        .unwrap_or("?");
+                    let bytes = puts.iter().map(|(_, item)| item_size(item)).max().unwrap_or(0);
+                    let units = puts
+                        .iter()
+                        .map(|(_, item)| 2.0 * wcu(item_size(item)))
+                        .sum::<f64>()
+                        + deletes.iter().map(|_| 2.0 * wcu(1)).sum::<f64>();
+                    (
+                        format!(
+                            "{} puts, {} deletes of {table} (transaction)",
+                            puts.len(),
+                            deletes.len()
+                        ),
                         bytes,
                         units,
                         0.0,
@@ -978,4 +1028,275 @@ async fn given_30_targets_when_a_user_subscribes_then_two_batch_writes_put_30_ke
         targets,
         "all 30, in user id order"
     );
+}
+
+#[tokio::test]
+async fn given_a_profile_with_a_nickname_when_it_is_put_then_it_costs_one_update_of_the_users_item_and_a_search_one_index_query()
+ {
+    let h = harness().await;
+    let f = Fixture::new();
+    let alice = f.user("alice");
+    let profile = Profile {
+        nickname: Some(f.nickname("Alice")),
+        signature: Some("hello there".to_owned()),
+        updated_at: T0,
+        ..Profile::default()
+    };
+
+    h.recorder.take();
+    h.store.put_profile(&alice, &profile).await.expect("put_profile");
+    let ops = h.recorder.take();
+    let costed = h.cost(&ops).await;
+    let (wcu_total, rcu_total) = report("put_profile with a nickname", &costed);
+    assert_eq!(counts(&ops), vec![("UpdateItem", 1)], "{ops:#?}");
+    let Request::UpdateItem {
+        table, conditional, ..
+    } = &ops[0].request
+    else {
+        panic!("one update: {ops:#?}");
+    };
+    assert_eq!(*table, h.config.users_table);
+    assert!(!conditional);
+    assert!((wcu_total - 1.0).abs() < f64::EPSILON, "{wcu_total} WCU");
+    assert!(rcu_total.abs() < f64::EPSILON, "{rcu_total} RCU");
+    // The item enters the byNickname index: 1 more WCU there, which no request shows (any later
+    // put with a nickname writes the entry again: 1 WCU, or 2 when the nickname changes, the old
+    // entry out and the new one in).
+    println!("byNickname index: +1 WCU (a changed nickname: +2)");
+
+    h.recorder.take();
+    let found = h
+        .store
+        .search_nickname(&f.nickname("al"), 20)
+        .await
+        .expect("search_nickname");
+    assert_eq!(found.len(), 1);
+    let ops = h.recorder.take();
+    let costed = h.cost(&ops).await;
+    let (wcu_total, rcu_total) = report("search_nickname, one match", &costed);
+    assert_eq!(counts(&ops), vec![("Query", 1)], "{ops:#?}");
+    assert!(matches!(
+        &ops[0].request,
+        Request::Query {
+            consistent: false,
+            ..
+        }
+    ));
+    assert!(wcu_total.abs() < f64::EPSILON);
+    assert!((rcu_total - 0.5).abs() < f64::EPSILON, "{rcu_total} RCU");
+}
+
+#[tokio::test]
+async fn given_requests_both_ways_when_the_pair_become_friends_both_ways_then_it_is_one_transaction_of_two_puts_and_four_deletes()
+ {
+    let h = harness().await;
+    let f = Fixture::new();
+    let (alice, bob) = (f.user("alice"), f.user("bob"));
+    let request = |from: &UserId, to: &UserId| FriendRequest {
+        from: from.clone(),
+        to: to.clone(),
+        reason: Some("hi".to_owned()),
+        remark: None,
+        created_at: T0,
+    };
+    let friend = |owner: &UserId, peer: &UserId| Friend {
+        owner: owner.clone(),
+        peer: peer.clone(),
+        remark: None,
+        groups: Vec::new(),
+        added_at: T0,
+    };
+
+    h.recorder.take();
+    h.store
+        .put_request(&request(&alice, &bob))
+        .await
+        .expect("put_request");
+    let ops = h.recorder.take();
+    let costed = h.cost(&ops).await;
+    let (request_wcu, _) = report("put_request (both copies)", &costed);
+    assert_eq!(counts(&ops), vec![("TransactWriteItems", 1)], "{ops:#?}");
+    assert!((request_wcu - 4.0).abs() < f64::EPSILON, "{request_wcu} WCU");
+    h.store
+        .put_request(&request(&bob, &alice))
+        .await
+        .expect("put_request");
+
+    h.recorder.take();
+    h.store
+        .put_friends(&[friend(&alice, &bob), friend(&bob, &alice)])
+        .await
+        .expect("put_friends");
+    let ops = h.recorder.take();
+    let costed = h.cost(&ops).await;
+    let (wcu_total, rcu_total) = report("put_friends, one pair both ways", &costed);
+
+    assert_eq!(counts(&ops), vec![("TransactWriteItems", 1)], "{ops:#?}");
+    let Request::TransactWriteItems { puts, deletes } = &ops[0].request else {
+        unreachable!()
+    };
+    assert_eq!((puts.len(), deletes.len()), (2, 4));
+    for (table, item) in puts.iter().chain(deletes) {
+        assert_eq!(*table, h.config.relations_table);
+        assert!(item_size(item) <= 1024, "{} bytes", item_size(item));
+    }
+    // 6 items at 2 WCU each (transactional writes cost double)
+    assert!((wcu_total - 12.0).abs() < f64::EPSILON, "{wcu_total} WCU");
+    assert!(rcu_total.abs() < f64::EPSILON, "{rcu_total} RCU");
+}
+
+#[tokio::test]
+async fn given_a_block_when_it_is_made_again_with_a_new_one_then_each_is_one_unconditional_update_and_reads_are_consistent()
+ {
+    let h = harness().await;
+    let f = Fixture::new();
+    let (alice, bob, carol) = (f.user("alice"), f.user("bob"), f.user("carol"));
+    let block = |peer: &UserId, blocked_at: i64| Block {
+        owner: alice.clone(),
+        peer: peer.clone(),
+        blocked_at,
+    };
+    h.store.put_blocks(&[block(&bob, T0)]).await.expect("put_blocks");
+
+    h.recorder.take();
+    h.store
+        .put_blocks(&[block(&bob, T0 + 5), block(&carol, T0 + 5), block(&carol, T0 + 6)])
+        .await
+        .expect("put_blocks");
+    let ops = h.recorder.take();
+    let costed = h.cost(&ops).await;
+    let (wcu_total, rcu_total) = report("put_blocks, one existing and one new (named twice)", &costed);
+    assert_eq!(counts(&ops), vec![("UpdateItem", 2)], "{ops:#?}");
+    for op in &ops {
+        let Request::UpdateItem {
+            table, conditional, ..
+        } = &op.request
+        else {
+            unreachable!()
+        };
+        assert_eq!(*table, h.config.relations_table);
+        assert!(!conditional, "blocking again never fails a condition");
+        assert_eq!(op.ok, Some(true));
+    }
+    assert!((wcu_total - 2.0).abs() < f64::EPSILON, "{wcu_total} WCU");
+    assert!(rcu_total.abs() < f64::EPSILON, "{rcu_total} RCU");
+
+    h.recorder.take();
+    let got = h
+        .store
+        .get_blocks(&alice, &[carol.clone(), bob.clone()])
+        .await
+        .expect("get_blocks");
+    assert_eq!(got, vec![block(&carol, T0 + 5), block(&bob, T0)]);
+    let count = h.store.count_blocks(&alice).await.expect("count_blocks");
+    assert_eq!(count, 2);
+    let ops = h.recorder.take();
+    let costed = h.cost(&ops).await;
+    let (_, rcu_total) = report("get_blocks of 2, then count_blocks", &costed);
+    assert_eq!(counts(&ops), vec![("BatchGetItem", 1), ("Query", 1)], "{ops:#?}");
+    assert!(ops.iter().all(|op| matches!(
+        op.request,
+        Request::BatchGetItem { consistent: true, .. } | Request::Query { consistent: true, .. }
+    )));
+    assert!((rcu_total - 3.0).abs() < f64::EPSILON, "{rcu_total} RCU");
+}
+
+#[tokio::test]
+async fn given_30_recommendations_one_named_twice_when_they_are_put_then_two_batch_writes_put_30_items_of_1_wcu_each()
+ {
+    let h = harness().await;
+    let f = Fixture::new();
+    let alice = f.user("alice");
+    let mut recommendations: Vec<Recommendation> = (0..30)
+        .map(|i| Recommendation {
+            owner: alice.clone(),
+            peer: f.user(&format!("p{i:02}")),
+            reason: Some("you both play chess".to_owned()),
+            added_at: T0,
+        })
+        .collect();
+    recommendations.push(Recommendation {
+        added_at: T0 + 1,
+        ..recommendations[0].clone()
+    });
+
+    h.recorder.take();
+    h.store
+        .put_recommendations(&recommendations)
+        .await
+        .expect("put_recommendations");
+    let ops = h.recorder.take();
+    let costed = h.cost(&ops).await;
+    let (wcu_total, rcu_total) = report("put_recommendations, 30 (one named twice)", &costed);
+
+    let batches: Vec<(usize, usize)> = ops
+        .iter()
+        .map(|op| match &op.request {
+            Request::BatchWriteItem { puts, deletes } => (puts.len(), deletes.len()),
+            other => panic!("expected a batch write, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(batches, vec![(25, 0), (5, 0)]);
+    assert!((wcu_total - 30.0).abs() < f64::EPSILON, "{wcu_total} WCU");
+    assert!(rcu_total.abs() < f64::EPSILON, "{rcu_total} RCU");
+    let listed = h
+        .store
+        .list_recommendations(&alice, None, 100)
+        .await
+        .expect("list_recommendations");
+    assert_eq!(listed.len(), 30);
+    assert_eq!(listed[0].added_at, T0 + 1, "the last of the repeated one wins");
+}
+
+#[tokio::test]
+async fn given_a_notification_when_it_is_kept_then_it_is_one_put_of_1_wcu_and_a_page_one_consistent_query() {
+    let h = harness().await;
+    let f = Fixture::new();
+    let alice = f.user("alice");
+    let notification = Notification {
+        owner: alice.clone(),
+        id: "0190f5a2-7c3e-7000-8000-000000000001".to_owned(),
+        event: "friend.added".to_owned(),
+        data: format!(
+            r#"{{"user":"{}","remark":"Bobby","groups":["family"]}}"#,
+            f.user("bob")
+        ),
+        time: T0,
+    };
+
+    h.recorder.take();
+    h.store
+        .put_notification(&notification, T0 + 7 * 86_400_000)
+        .await
+        .expect("put_notification");
+    let ops = h.recorder.take();
+    let costed = h.cost(&ops).await;
+    let (wcu_total, _) = report("put_notification", &costed);
+    assert_eq!(counts(&ops), vec![("PutItem", 1)], "{ops:#?}");
+    let Request::PutItem {
+        table,
+        item,
+        conditional,
+    } = &ops[0].request
+    else {
+        unreachable!()
+    };
+    assert_eq!(*table, h.config.relations_table);
+    assert!(!conditional);
+    assert!(item_size(item) <= 1024, "{} bytes", item_size(item));
+    assert!((wcu_total - 1.0).abs() < f64::EPSILON, "{wcu_total} WCU");
+
+    h.recorder.take();
+    let listed = h
+        .store
+        .list_notifications(&alice, None, 21, T0 + 1)
+        .await
+        .expect("list_notifications");
+    assert_eq!(listed, vec![notification]);
+    let ops = h.recorder.take();
+    let costed = h.cost(&ops).await;
+    let (_, rcu_total) = report("list_notifications, one kept", &costed);
+    assert_eq!(counts(&ops), vec![("Query", 1)], "{ops:#?}");
+    assert!(matches!(&ops[0].request, Request::Query { consistent: true, .. }));
+    assert!((rcu_total - 1.0).abs() < f64::EPSILON, "{rcu_total} RCU");
 }

@@ -5,8 +5,9 @@ use cirrus_core::element::Element;
 use cirrus_core::ids::{ClientMsgId, ConnectionId, ConversationId, GroupId, MsgId, StreamKey, UserId};
 use cirrus_core::message::{StoredMessage, Target};
 use cirrus_core::ports::{
-    AccountStore, Appended, Connection, ConnectionStore, ConversationStore, InboxUpdate, MessageStore,
-    NewMessage, ProfileStore, RelationStore, SubscriptionStore,
+    AccountStore, Appended, BlockStore, Connection, ConnectionStore, ConversationStore, InboxUpdate,
+    MessageStore, NewMessage, NotificationStore, ProfileStore, RecommendationStore, RelationStore,
+    SubscriptionStore,
 };
 use std::any::Any;
 use std::collections::hash_map::RandomState;
@@ -31,6 +32,12 @@ pub struct Stores {
     pub profiles: Arc<dyn ProfileStore>,
     /// Friend lists and friend requests.
     pub relations: Arc<dyn RelationStore>,
+    /// Blacklists.
+    pub blocks: Arc<dyn BlockStore>,
+    /// Friend recommendation buffers.
+    pub recommendations: Arc<dyn RecommendationStore>,
+    /// System notifications.
+    pub notifications: Arc<dyn NotificationStore>,
     guard: Option<Arc<dyn Any + Send + Sync>>,
 }
 
@@ -45,6 +52,9 @@ impl Stores {
             + SubscriptionStore
             + ProfileStore
             + RelationStore
+            + BlockStore
+            + RecommendationStore
+            + NotificationStore
             + 'static,
     {
         Self::from_arc(Arc::new(store))
@@ -60,6 +70,9 @@ impl Stores {
             + SubscriptionStore
             + ProfileStore
             + RelationStore
+            + BlockStore
+            + RecommendationStore
+            + NotificationStore
             + 'static,
     {
         Self {
@@ -69,12 +82,16 @@ impl Stores {
             accounts: store.clone(),
             subscriptions: store.clone(),
             profiles: store.clone(),
-            relations: store,
+            relations: store.clone(),
+            blocks: store.clone(),
+            recommendations: store.clone(),
+            notifications: store,
             guard: None,
         }
     }
 
     /// Ports served by different values (a backend with one adapter per aggregate).
+    #[expect(clippy::too_many_arguments, reason = "one argument per port")]
     pub fn from_parts(
         connections: Arc<dyn ConnectionStore>,
         messages: Arc<dyn MessageStore>,
@@ -83,6 +100,9 @@ impl Stores {
         subscriptions: Arc<dyn SubscriptionStore>,
         profiles: Arc<dyn ProfileStore>,
         relations: Arc<dyn RelationStore>,
+        blocks: Arc<dyn BlockStore>,
+        recommendations: Arc<dyn RecommendationStore>,
+        notifications: Arc<dyn NotificationStore>,
     ) -> Self {
         Self {
             connections,
@@ -92,6 +112,9 @@ impl Stores {
             subscriptions,
             profiles,
             relations,
+            blocks,
+            recommendations,
+            notifications,
             guard: None,
         }
     }

@@ -22,17 +22,24 @@
 //! window of `window_ms` starting at `start` covers `start .. start + window_ms` (at
 //! `start + window_ms` it has lapsed, as a connection has expired at its `expires_at`); user id
 //! order is the byte order of the id text (`UserId`'s `Ord`), and nickname order is the byte order
-//! of the lower-cased nickname's UTF-8 (code point order), so `U+10FFFF` sorts last.
+//! of the lower-cased nickname's UTF-8 (code point order), so `U+10FFFF` sorts last; notification
+//! ids are ordered the same way (byte order of the text), and a notification has expired at its
+//! `expires_at`, as a connection does. A backend may drop a notification once it has expired at
+//! the time of a later notification of the same owner; cases never list at a `now` earlier than a
+//! notification they put.
 
 #![allow(clippy::missing_panics_doc)]
 
 pub mod accounts;
+pub mod blocks;
 pub mod connections;
 pub mod conversations;
 mod fixture;
 pub mod inbox;
 pub mod messages;
+pub mod notifications;
 pub mod profiles;
+pub mod recommendations;
 pub mod relations;
 pub mod subscriptions;
 
@@ -106,6 +113,18 @@ macro_rules! conformance_suite {
             relations::requests_round_trip_and_replace,
             relations::delete_request_reports_whether_it_existed,
             relations::list_requests_pages_each_direction_in_peer_order,
+            blocks::blocks_round_trip_in_the_asked_order,
+            blocks::list_blocks_pages_in_peer_order,
+            blocks::delete_blocks_reports_each_peer,
+            blocks::put_blocks_again_keeps_the_first_time,
+            blocks::blocks_of_different_owners_are_independent,
+            recommendations::list_recommendations_pages_in_peer_order,
+            recommendations::put_recommendations_replaces_the_same_owner_and_peer,
+            recommendations::delete_recommendations_reports_each_peer,
+            notifications::notifications_list_in_id_order_after_and_up_to_limit,
+            notifications::expired_notifications_are_not_listed,
+            notifications::put_notification_replaces_the_same_id,
+            notifications::notifications_of_different_owners_are_independent,
         );
     };
 }

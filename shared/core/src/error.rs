@@ -59,6 +59,12 @@ pub enum Error {
     /// Already friends both ways.
     #[error("already friends")]
     AlreadyFriends,
+    /// The caller blocked this user (unblock them first).
+    #[error("you blocked this user")]
+    Blocked,
+    /// The recipient does not take messages from the caller (said without naming why).
+    #[error("the recipient does not accept your messages")]
+    PeerRefused,
     /// Guests may not do this (live rooms only, or as the app allows).
     #[error("guests may not use `{0}`")]
     GuestNotAllowed(&'static str),
@@ -113,6 +119,8 @@ impl Error {
             Self::LimitExceeded(_) => ErrorCode::LimitExceeded,
             Self::FriendAddDenied => ErrorCode::FriendAddDenied,
             Self::AlreadyFriends => ErrorCode::AlreadyFriends,
+            Self::Blocked => ErrorCode::Blocked,
+            Self::PeerRefused => ErrorCode::PeerRefused,
             Self::Unauthorized(_) => ErrorCode::Unauthorized,
             Self::Store(_) | Self::Gateway(_) => ErrorCode::Internal,
         }
@@ -168,6 +176,10 @@ pub enum ErrorCode {
     FriendAddDenied,
     /// Already friends both ways.
     AlreadyFriends,
+    /// The caller blocked that user.
+    Blocked,
+    /// The recipient does not accept the caller's messages.
+    PeerRefused,
     /// Credentials were refused.
     Unauthorized,
     /// A server-side fault.
@@ -194,6 +206,8 @@ impl ErrorCode {
             Self::LimitExceeded => "limit_exceeded",
             Self::FriendAddDenied => "friend_add_denied",
             Self::AlreadyFriends => "already_friends",
+            Self::Blocked => "blocked",
+            Self::PeerRefused => "peer_refused",
             Self::Unauthorized => "unauthorized",
             Self::Internal => "internal",
         }

@@ -22,6 +22,10 @@ pub struct Limits {
     pub max_presence_watchers: u32,
     /// Friends one user may have (Tencent: 3,000).
     pub max_friends: u32,
+    /// Users one user may block (Tencent: 1,000).
+    pub max_blocks: u32,
+    /// How long relationship notifications are kept for fetching, in ms (7 days).
+    pub notification_ttl_ms: i64,
     /// Connections a user may hold at once, and which a new login displaces.
     pub devices: crate::devices::DevicePolicy,
     /// Login modes, the administrator and token lifetimes.
@@ -42,6 +46,8 @@ impl Default for Limits {
             max_presence_subscriptions: 200,
             max_presence_watchers: 1000,
             max_friends: 3000,
+            max_blocks: 1000,
+            notification_ttl_ms: 7 * 24 * 3600 * 1000,
             devices: crate::devices::DevicePolicy::default(),
             accounts: crate::accounts::AccountPolicy::default(),
             max_account_batch: 100,

@@ -6,10 +6,10 @@ use crate::element::Element;
 use crate::error::Result;
 use crate::ids::{ClientMsgId, ConnectionId, ConversationId, MsgId, StreamKey, UserId};
 use crate::media::{MediaKey, PresignedUrl};
+use crate::message::{StoredMessage, Target};
 use crate::social::{
     Block, Friend, FriendRequest, Notification, Profile, Recommendation, RequestDirection, UserProfile,
 };
-use crate::message::{StoredMessage, Target};
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::time::Duration;

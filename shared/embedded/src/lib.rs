@@ -1,6 +1,7 @@
 //! Cirrus embedded backend: [`SqliteStore`], the SQLite implementation of the connection, message,
-//! conversation, account, presence subscription, profile and relation ports of `cirrus-core`, for
-//! the local stack, the test suite and small self-hosted installs.
+//! conversation, account, presence subscription, profile, relation, block, recommendation and
+//! notification ports of `cirrus-core`, for the local stack, the test suite and small self-hosted
+//! installs.
 //!
 //! # Durability and throughput
 //!
@@ -23,15 +24,21 @@
 //! then subscriber, with an index the other way round. A profile is one row per user, with its
 //! lower-cased nickname indexed for prefix search; a friend entry is one row per (owner, peer) and a
 //! pending friend request one row per (requester, requested), with an index by the requested user.
+//! A block and a friend recommendation are one row per (owner, peer); a system notification is one
+//! row per (owner, id) with its expiry, indexed by owner and expiry so each put can delete that
+//! owner's expired rows cheaply.
 
 mod accounts;
+mod blocks;
 mod checkpoint;
 mod connection_cache;
 mod connections;
 mod conversations;
 mod error;
 mod messages;
+mod notifications;
 mod profiles;
+mod recommendations;
 mod relations;
 mod rows;
 mod schema;

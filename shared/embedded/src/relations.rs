@@ -7,6 +7,7 @@
 //! byte order, SQLite's `BINARY` collation).
 
 use crate::error::{Result, StoreError};
+use crate::rows::user_at;
 use crate::store::SqliteStore;
 use async_trait::async_trait;
 use cirrus_core::ids::UserId;
@@ -253,10 +254,6 @@ fn put_friends(conn: &Connection, rows: &[FriendRow]) -> Result<()> {
         settle.execute([friend.peer.as_str(), friend.owner.as_str()])?;
     }
     Ok(())
-}
-
-fn user_at(row: &Row<'_>, index: usize, column: &'static str) -> Result<UserId> {
-    UserId::parse(row.get::<_, String>(index)?).map_err(|_| StoreError::BadValue { column })
 }
 
 fn friend_from(row: &Row<'_>) -> Result<Friend> {

@@ -66,6 +66,11 @@ fn id_at<T>(
     parse(raw).map_err(|_| StoreError::BadValue { column })
 }
 
+/// A user id column; one that does not validate is [`StoreError::BadValue`] naming `column`.
+pub(crate) fn user_at(row: &Row<'_>, index: usize, column: &'static str) -> Result<UserId> {
+    id_at(row, index, column, UserId::parse)
+}
+
 /// The target as stored in `to_kind` / `to_id`.
 pub(crate) fn target_columns(target: &Target) -> (&'static str, &str) {
     match target {

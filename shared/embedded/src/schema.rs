@@ -130,6 +130,39 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX friend_requests_by_to_user ON friend_requests (to_user, from_user);
     "#,
+    // 5: blocks, friend recommendations and system notifications.
+    r#"
+    -- owner blocked peer at blocked_at (ms).
+    CREATE TABLE blocks (
+        owner      TEXT NOT NULL,
+        peer       TEXT NOT NULL,
+        blocked_at INTEGER NOT NULL,
+        PRIMARY KEY (owner, peer)
+    ) WITHOUT ROWID;
+
+    -- The app server suggests peer to owner; added_at is ms.
+    CREATE TABLE recommendations (
+        owner    TEXT NOT NULL,
+        peer     TEXT NOT NULL,
+        reason   TEXT,
+        added_at INTEGER NOT NULL,
+        PRIMARY KEY (owner, peer)
+    ) WITHOUT ROWID;
+
+    -- A notification kept for owner until expires_at (ms); data is JSON text. The primary key
+    -- serves a user's list in id order; the index lets a write delete the owner's expired rows
+    -- without reading the live ones.
+    CREATE TABLE notifications (
+        owner      TEXT NOT NULL,
+        id         TEXT NOT NULL,
+        event      TEXT NOT NULL,
+        data       TEXT NOT NULL,
+        time       INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (owner, id)
+    ) WITHOUT ROWID;
+    CREATE INDEX notifications_by_expiry ON notifications (owner, expires_at);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -8,10 +8,14 @@ use cirrus_core::accounts::{Account, AccountKind};
 use cirrus_core::ids::{ClientMsgId, ConnectionId, ConversationId, MsgId, StreamKey, UserId};
 use cirrus_core::message::Target;
 use cirrus_core::ports::{
-    AccountStore, Appended, Connection, ConnectionStore, ConversationStore, InboxUpdate, MessageStore,
-    NewMessage, ProfileStore, RelationStore, SeqRange, SubscriptionStore,
+    AccountStore, Appended, BlockStore, Connection, ConnectionStore, ConversationStore, InboxUpdate,
+    MessageStore, NewMessage, NotificationStore, ProfileStore, RecommendationStore, RelationStore, SeqRange,
+    SubscriptionStore,
 };
-use cirrus_core::social::{AllowType, Friend, FriendRequest, Gender, Profile, RequestDirection, UserProfile};
+use cirrus_core::social::{
+    AllowType, Block, Friend, FriendRequest, Gender, Notification, Profile, Recommendation, RequestDirection,
+    UserProfile,
+};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -571,12 +575,172 @@ async fn a_version_3_database_gains_profiles_and_relations_and_keeps_them_across
     assert!(format!("{err:?}").contains("from_user"), "{err:?}");
 }
 
+#[tokio::test]
+async fn a_version_4_database_gains_blocks_recommendations_and_notifications_across_reopen() {
+    // GIVEN a database file written before blocks, recommendations and notifications existed
+    // (schema version 4), with a friend entry
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cirrus.sqlite3");
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    for sql in &schema::MIGRATIONS[..4] {
+        raw.execute_batch(sql).unwrap();
+    }
+    raw.pragma_update(None, "user_version", 4).unwrap();
+    raw.execute(
+        "INSERT INTO friends (owner, peer, remark, groups, added_at) VALUES ('alice', 'bob', NULL, '[]', 1)",
+        [],
+    )
+    .unwrap();
+    drop(raw);
+
+    // WHEN this build opens it and alice blocks carol, gets dave recommended and a notification
+    let store = SqliteStore::open(&path, StoreOptions::default()).unwrap();
+    assert_eq!(raw_version(&path), schema::latest_version());
+    let block = Block {
+        owner: user("alice"),
+        peer: user("carol"),
+        blocked_at: 5,
+    };
+    store.put_blocks(std::slice::from_ref(&block)).await.unwrap();
+    let recommendation = Recommendation {
+        owner: user("alice"),
+        peer: user("dave"),
+        reason: Some("same school".to_owned()),
+        added_at: 6,
+    };
+    store
+        .put_recommendations(std::slice::from_ref(&recommendation))
+        .await
+        .unwrap();
+    let notification = Notification {
+        owner: user("alice"),
+        id: "n-1".to_owned(),
+        event: "friend.added".to_owned(),
+        data: r#"{"peer":"bob"}"#.to_owned(),
+        time: 7,
+    };
+    store.put_notification(&notification, 1_000).await.unwrap();
+    store.close().await;
+    drop(store);
+
+    // THEN after a reopen the friend and the new records are all there
+    let store = SqliteStore::open(&path, StoreOptions::default()).unwrap();
+    assert_eq!(store.count_friends(&user("alice")).await.unwrap(), 1);
+    assert_eq!(
+        store.list_blocks(&user("alice"), None, 10).await.unwrap(),
+        vec![block]
+    );
+    assert_eq!(
+        store
+            .list_recommendations(&user("alice"), None, 10)
+            .await
+            .unwrap(),
+        vec![recommendation]
+    );
+    assert_eq!(
+        store
+            .list_notifications(&user("alice"), None, 10, 8)
+            .await
+            .unwrap(),
+        vec![notification]
+    );
+
+    // AND a stored user id that does not validate is an error naming its column, not a panic
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    for table in ["blocks", "recommendations"] {
+        raw.execute(&format!("UPDATE {table} SET peer = 'not a user id'"), [])
+            .unwrap();
+    }
+    let err = store.list_blocks(&user("alice"), None, 10).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Internal);
+    assert!(format!("{err:?}").contains("peer"), "{err:?}");
+    let err = store
+        .list_recommendations(&user("alice"), None, 10)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Internal);
+    assert!(format!("{err:?}").contains("peer"), "{err:?}");
+}
+
+/// The notification ids stored for `owner`, in id order, expired ones too.
+async fn stored_notification_ids(store: &SqliteStore, owner: &'static str) -> Vec<String> {
+    store
+        .read(move |conn| {
+            let mut select = conn.prepare("SELECT id FROM notifications WHERE owner = ?1 ORDER BY id")?;
+            let ids = select.query_map([owner], |row| row.get(0))?;
+            Ok(ids.collect::<Result<Vec<String>, _>>()?)
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn put_notification_deletes_the_owners_rows_expired_at_its_time() {
+    // GIVEN alice has notifications expiring at 100, 200 and 1,000, and bob one expiring at 100
+    let store = SqliteStore::open_in_memory().unwrap();
+    let note = |owner: &str, id: &str, time: i64| Notification {
+        owner: user(owner),
+        id: id.to_owned(),
+        event: "friend.added".to_owned(),
+        data: "{}".to_owned(),
+        time,
+    };
+    for (id, expires_at) in [("a-1", 100), ("a-2", 200), ("a-3", 1_000)] {
+        store
+            .put_notification(&note("alice", id, 10), expires_at)
+            .await
+            .unwrap();
+    }
+    store
+        .put_notification(&note("bob", "b-1", 10), 100)
+        .await
+        .unwrap();
+
+    // WHEN alice gets a notification at time 200
+    store
+        .put_notification(&note("alice", "a-4", 200), 2_000)
+        .await
+        .unwrap();
+
+    // THEN her rows expired by then (at 200 included) are gone from the table, her live ones and
+    // the new one stay, and bob's expired row waits for his own next notification
+    assert_eq!(stored_notification_ids(&store, "alice").await, ["a-3", "a-4"]);
+    assert_eq!(stored_notification_ids(&store, "bob").await, ["b-1"]);
+    store
+        .put_notification(&note("bob", "b-2", 150), 2_000)
+        .await
+        .unwrap();
+    assert_eq!(stored_notification_ids(&store, "bob").await, ["b-2"]);
+}
+
+#[test]
+fn the_notification_sweep_reads_the_expiry_index() {
+    // GIVEN the current schema
+    let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+    schema::migrate(&mut conn).unwrap();
+    // WHEN SQLite plans the delete of an owner's expired notifications
+    let plan: String = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", crate::notifications::SWEEP))
+        .unwrap()
+        .query_map(["a", "1"], |row| row.get::<_, String>(3))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect::<Vec<_>>()
+        .join("; ");
+    // THEN it searches a range of the expiry index, not the owner's whole list
+    assert!(
+        plan.contains("notifications_by_expiry (owner=? AND expires_at<?)"),
+        "{plan}"
+    );
+}
+
 #[test]
 fn searches_and_pages_read_an_index_range_in_order() {
     // GIVEN the current schema
     let mut conn = rusqlite::Connection::open_in_memory().unwrap();
     schema::migrate(&mut conn).unwrap();
-    // WHEN SQLite plans the nickname search and the friend and request pages
+    // WHEN SQLite plans the nickname search and the friend, request, block, recommendation and
+    // notification pages
     let plan = |sql: &str| -> String {
         let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
         let texts = vec!["a"; explain.parameter_count()];
@@ -606,6 +770,13 @@ fn searches_and_pages_read_an_index_range_in_order() {
             crate::relations::LIST_OUTGOING,
             "PRIMARY KEY (from_user=? AND to_user>?)",
         ),
+        (crate::blocks::LIST_BLOCKS, "PRIMARY KEY (owner=? AND peer>?)"),
+        (
+            crate::recommendations::LIST_RECOMMENDATIONS,
+            "PRIMARY KEY (owner=? AND peer>?)",
+        ),
+        (crate::notifications::LIST_FIRST, "PRIMARY KEY (owner=? AND id>?)"),
+        (crate::notifications::LIST_AFTER, "PRIMARY KEY (owner=? AND id>?)"),
     ] {
         let plan = plan(sql);
         assert!(

@@ -4,7 +4,7 @@ use cirrus_core::clock::Clock;
 use cirrus_core::limits::Limits;
 use cirrus_core::ports::ConnectionGateway;
 use cirrus_core::service::{
-    AccountService, ConversationService, FriendService, MessageService, Ports, PresenceService,
+    AccountService, BlockService, ConversationService, FriendService, MessageService, Ports, PresenceService,
     ProfileService, SessionService,
 };
 use std::sync::Arc;
@@ -23,6 +23,8 @@ pub struct Deps {
     pub profiles: ProfileService,
     /// The relationship chain.
     pub friends: FriendService,
+    /// Blacklists.
+    pub blocks: BlockService,
     /// Accounts, logout and token revocation.
     pub accounts: AccountService,
     /// Pushes frames to connections (a logout's reply goes this way before the close).
@@ -43,6 +45,7 @@ impl Deps {
             presence: PresenceService::new(ports.clone()),
             profiles: ProfileService::new(ports.clone()),
             friends: FriendService::new(ports.clone()),
+            blocks: BlockService::new(ports.clone()),
             accounts: AccountService::new(ports.clone()),
             gateway: ports.gateway.clone(),
             limits: ports.limits.clone(),

@@ -9,7 +9,12 @@ use cirrus_core::service::Caller;
 use serde_json::json;
 
 /// Runs one social action and returns its reply frame.
-pub(crate) async fn dispatch(deps: &Deps, caller: &Caller, action: Action, frame: &ClientFrame<'_>) -> Result<String> {
+pub(crate) async fn dispatch(
+    deps: &Deps,
+    caller: &Caller,
+    action: Action,
+    frame: &ClientFrame<'_>,
+) -> Result<String> {
     let req_id = frame.req_id.as_deref();
     let friends = &deps.friends;
     match action {
@@ -51,6 +56,45 @@ pub(crate) async fn dispatch(deps: &Deps, caller: &Caller, action: Action, frame
             Ok(reply_ok(req_id, &json!({ "relations": relations })))
         }
         Action::FriendRemark => Ok(reply_ok(req_id, &friends.remark(caller, frame.data()?).await?)),
+        Action::FriendRecommendations => {
+            let (recommendations, cursor) = friends.recommendations(caller, frame.data()?).await?;
+            Ok(reply_ok(
+                req_id,
+                &json!({"recommendations": recommendations, "cursor": cursor}),
+            ))
+        }
+        Action::FriendDismiss => {
+            let results = per_user(friends.dismiss(caller, frame.data()?).await?, "dismissed");
+            Ok(reply_ok(req_id, &json!({ "results": results })))
+        }
+        Action::BlockAdd => {
+            let blocked = deps.blocks.add(caller, frame.data()?).await?;
+            Ok(reply_ok(req_id, &json!({ "blocked": blocked })))
+        }
+        Action::BlockRemove => {
+            let results = per_user(deps.blocks.remove(caller, frame.data()?).await?, "removed");
+            Ok(reply_ok(req_id, &json!({ "results": results })))
+        }
+        Action::BlockList => {
+            let (blocked, cursor) = deps.blocks.list(caller, frame.data()?).await?;
+            Ok(reply_ok(req_id, &json!({"blocked": blocked, "cursor": cursor})))
+        }
+        Action::BlockCheck => {
+            let results = per_user(deps.blocks.check(caller, frame.data()?).await?, "blocked");
+            Ok(reply_ok(req_id, &json!({ "results": results })))
+        }
+        Action::NotifyList => Ok(reply_ok(
+            req_id,
+            &friends.notifications(caller, frame.data()?).await?,
+        )),
         other => Err(Error::UnknownAction(other.name().to_owned())),
     }
+}
+
+/// `[{"userId": …, "<flag>": true|false}]` from per-user outcomes.
+fn per_user(outcomes: Vec<(cirrus_core::ids::UserId, bool)>, flag: &str) -> Vec<serde_json::Value> {
+    outcomes
+        .into_iter()
+        .map(|(user, value)| json!({"userId": user.as_str(), flag: value}))
+        .collect()
 }

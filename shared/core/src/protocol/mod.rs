@@ -54,11 +54,25 @@ pub enum Action {
     FriendCheck,
     /// `friend.remark`: the caller's remark and groups for a friend.
     FriendRemark,
+    /// `friend.recommendations`: the caller's recommendation buffer.
+    FriendRecommendations,
+    /// `friend.dismiss`: remove suggestions from it.
+    FriendDismiss,
+    /// `block.add`: block users.
+    BlockAdd,
+    /// `block.remove`: unblock users.
+    BlockRemove,
+    /// `block.list`: the caller's blacklist.
+    BlockList,
+    /// `block.check`: whether the caller blocked users.
+    BlockCheck,
+    /// `notify.list`: kept relationship notifications.
+    NotifyList,
 }
 
 impl Action {
     /// Every action, in documentation order.
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 28] = [
         Self::MsgSend,
         Self::MsgHistory,
         Self::ConvList,
@@ -80,6 +94,13 @@ impl Action {
         Self::FriendList,
         Self::FriendCheck,
         Self::FriendRemark,
+        Self::FriendRecommendations,
+        Self::FriendDismiss,
+        Self::BlockAdd,
+        Self::BlockRemove,
+        Self::BlockList,
+        Self::BlockCheck,
+        Self::NotifyList,
     ];
 
     /// The wire name.
@@ -106,6 +127,13 @@ impl Action {
             Self::FriendList => "friend.list",
             Self::FriendCheck => "friend.check",
             Self::FriendRemark => "friend.remark",
+            Self::FriendRecommendations => "friend.recommendations",
+            Self::FriendDismiss => "friend.dismiss",
+            Self::BlockAdd => "block.add",
+            Self::BlockRemove => "block.remove",
+            Self::BlockList => "block.list",
+            Self::BlockCheck => "block.check",
+            Self::NotifyList => "notify.list",
         }
     }
 

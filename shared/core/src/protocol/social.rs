@@ -346,3 +346,74 @@ pub struct PeerEvent<'a> {
     /// The other user.
     pub user_id: &'a str,
 }
+
+/// A page request (`block.list`, `friend.recommendations`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PageRequest {
+    /// From a previous page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// Page size (default 20, at most 100).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// A block on the wire.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockView {
+    /// The blocked user.
+    pub user_id: String,
+    /// Since when, ms.
+    pub blocked_at: i64,
+}
+
+/// A recommendation on the wire.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecommendationView {
+    /// The suggested user.
+    pub user_id: String,
+    /// Why, as the app says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When it was added, ms.
+    pub added_at: i64,
+}
+
+/// `notify.list` request.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NotifyListRequest {
+    /// Only notifications after this id (the `cursor` of the previous page, or the last id seen).
+    #[serde(default)]
+    pub after: Option<String>,
+    /// Page size (default 20, at most 100).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// A kept notification on the wire: the event as it was pushed, with its id and time.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationView {
+    /// Orders the user's notifications.
+    pub id: String,
+    /// The event name.
+    pub event: String,
+    /// The event's data.
+    pub data: serde_json::Value,
+    /// When, ms.
+    pub time: i64,
+}
+
+/// `notify.list` reply.
+#[derive(Debug, Serialize)]
+pub struct NotifyListReply {
+    /// One page, oldest first.
+    pub notifications: Vec<NotificationView>,
+    /// Present when more follow: pass it as `after`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}

@@ -4,15 +4,16 @@
 
 use crate::error::{Error, Result};
 use crate::ids::UserId;
+use crate::protocol::events;
 use crate::protocol::social::{
     AddOutcome, FriendAddRequest, FriendDeleteRequest, FriendListReply, FriendListRequest,
     FriendRemarkRequest, FriendRequestView, FriendRequestsReply, FriendRequestsRequest, FriendView,
-    PeerEvent, PeerRequest, ProfileView, Relation, RelationView, UserIdsRequest,
+    NotificationView, NotifyListReply, NotifyListRequest, PageRequest, PeerEvent, PeerRequest, ProfileView,
+    RecommendationView, Relation, RelationView, UserIdsRequest,
 };
-use crate::protocol::{event, events};
-use crate::service::{Caller, Delivery, Ports, ProfileService, page_size};
-use crate::social::{AllowType, Friend, FriendRequest, RequestDirection};
-use bytes::Bytes;
+use crate::service::notifier::Notifier;
+use crate::service::{Caller, Ports, ProfileService, page_size};
+use crate::social::{AllowType, Friend, FriendRequest, Recommendation, RequestDirection};
 use serde::Serialize;
 
 /// Longest request reason, in bytes.
@@ -30,7 +31,7 @@ const MAX_PAGE: u32 = 100;
 #[derive(Clone)]
 pub struct FriendService {
     ports: Ports,
-    delivery: Delivery,
+    notifier: Notifier,
     profiles: ProfileService,
 }
 
@@ -46,11 +47,7 @@ fn bounded(name: &str, value: Option<String>, max: usize) -> Result<Option<Strin
 
 fn groups(value: Option<Vec<String>>) -> Result<Vec<String>> {
     let mut groups = value.unwrap_or_default();
-    if groups.len() > MAX_GROUPS
-        || groups
-            .iter()
-            .any(|g| g.is_empty() || g.len() > MAX_GROUP_NAME)
-    {
+    if groups.len() > MAX_GROUPS || groups.iter().any(|g| g.is_empty() || g.len() > MAX_GROUP_NAME) {
         return Err(Error::InvalidField(format!(
             "groups: at most {MAX_GROUPS} names of 1 to {MAX_GROUP_NAME} bytes"
         )));
@@ -71,22 +68,36 @@ impl FriendService {
     /// A friend service over `ports`.
     pub fn new(ports: Ports) -> Self {
         Self {
-            delivery: Delivery::from_ports(&ports),
+            notifier: Notifier::new(ports.clone()),
             profiles: ProfileService::new(ports.clone()),
             ports,
         }
     }
 
-    /// Pushes `name` with `data` to every connection of `user`; failures are logged.
-    async fn tell(&self, user: &UserId, name: &str, data: &impl Serialize) {
-        let frame = Bytes::from(event(name, data));
-        if let Err(err) = self
-            .delivery
-            .to_user(user, frame, None, self.ports.clock.now_ms())
-            .await
+    /// Keeps and pushes a relationship event to `user` (see [`Notifier`]).
+    pub(crate) async fn tell(&self, user: &UserId, name: &str, data: &impl Serialize) {
+        self.notifier.tell(user, name, data).await;
+    }
+
+    /// Refuses when either side blocked the other: `blocked` to a caller who blocked them,
+    /// `friend_add_denied` (saying nothing of a block) to one they blocked.
+    async fn not_blocked(&self, caller: &UserId, peer: &UserId) -> Result<()> {
+        let blocks = &self.ports.blocks;
+        if !blocks
+            .get_blocks(caller, std::slice::from_ref(peer))
+            .await?
+            .is_empty()
         {
-            tracing::warn!(user = %user, event = name, error = %err, "could not tell a relationship change");
+            return Err(Error::Blocked);
         }
+        if !blocks
+            .get_blocks(peer, std::slice::from_ref(caller))
+            .await?
+            .is_empty()
+        {
+            return Err(Error::FriendAddDenied);
+        }
+        Ok(())
     }
 
     /// The other user of a request: valid, not the caller, and known.
@@ -95,7 +106,11 @@ impl FriendService {
         if peer == caller.user {
             return Err(Error::InvalidField("that is the caller".to_owned()));
         }
-        let known = self.ports.accounts.get_accounts(std::slice::from_ref(&peer)).await?;
+        let known = self
+            .ports
+            .accounts
+            .get_accounts(std::slice::from_ref(&peer))
+            .await?;
         if known.is_empty() {
             return Err(Error::NotFound("user"));
         }
@@ -115,14 +130,43 @@ impl FriendService {
     async fn befriend(&self, a: Friend, b: Friend) -> Result<()> {
         let (left, right) = (a.owner.clone(), b.owner.clone());
         for (owner, peer) in [(&left, &right), (&right, &left)] {
-            let existing = self.ports.relations.get_friends(owner, std::slice::from_ref(peer)).await?;
+            let existing = self
+                .ports
+                .relations
+                .get_friends(owner, std::slice::from_ref(peer))
+                .await?;
             if existing.is_empty() {
                 self.room_for_one(owner).await?;
             }
         }
         self.ports.relations.put_friends(&[a, b]).await?;
-        self.tell(&left, events::FRIEND_ADDED, &PeerEvent { user_id: right.as_str() }).await;
-        self.tell(&right, events::FRIEND_ADDED, &PeerEvent { user_id: left.as_str() }).await;
+        // A suggestion of someone who is a friend now has served its purpose.
+        for (owner, peer) in [(&left, &right), (&right, &left)] {
+            if let Err(err) = self
+                .ports
+                .recommendations
+                .delete_recommendations(owner, std::slice::from_ref(peer))
+                .await
+            {
+                tracing::warn!(user = %owner, error = %err, "could not drop a recommendation");
+            }
+        }
+        self.tell(
+            &left,
+            events::FRIEND_ADDED,
+            &PeerEvent {
+                user_id: right.as_str(),
+            },
+        )
+        .await;
+        self.tell(
+            &right,
+            events::FRIEND_ADDED,
+            &PeerEvent {
+                user_id: left.as_str(),
+            },
+        )
+        .await;
         Ok(())
     }
 
@@ -143,9 +187,14 @@ impl FriendService {
         let remark = bounded("remark", request.remark, MAX_REMARK)?;
         let groups = groups(request.groups)?;
         let peer = self.peer(caller, request.user_id).await?;
+        self.not_blocked(&caller.user, &peer).await?;
         let relations = &self.ports.relations;
-        let mine = relations.get_friends(&caller.user, std::slice::from_ref(&peer)).await?;
-        let theirs = relations.get_friends(&peer, std::slice::from_ref(&caller.user)).await?;
+        let mine = relations
+            .get_friends(&caller.user, std::slice::from_ref(&peer))
+            .await?;
+        let theirs = relations
+            .get_friends(&peer, std::slice::from_ref(&caller.user))
+            .await?;
         if !mine.is_empty() && !theirs.is_empty() {
             return Err(Error::AlreadyFriends);
         }
@@ -155,8 +204,14 @@ impl FriendService {
             let their_groups = Vec::new();
             let theirs = self.entry(&peer, &caller.user, asked.remark, their_groups);
             self.befriend(ours, theirs).await?;
-            self.tell(&peer, events::FRIEND_REQUEST_ACCEPTED, &PeerEvent { user_id: caller.user.as_str() })
-                .await;
+            self.tell(
+                &peer,
+                events::FRIEND_REQUEST_ACCEPTED,
+                &PeerEvent {
+                    user_id: caller.user.as_str(),
+                },
+            )
+            .await;
             return Ok(AddOutcome::Added);
         }
         let allow = self
@@ -214,9 +269,18 @@ impl FriendService {
         };
         let peer = self.peer(&caller, peer.to_string()).await?;
         let mut entries = Vec::new();
-        let sides: &[(&UserId, &UserId)] = if both { &[(owner, &peer), (&peer, owner)] } else { &[(owner, &peer)] };
+        let sides: &[(&UserId, &UserId)] = if both {
+            &[(owner, &peer), (&peer, owner)]
+        } else {
+            &[(owner, &peer)]
+        };
         for (index, (from, to)) in sides.iter().enumerate() {
-            let existing = self.ports.relations.get_friends(from, std::slice::from_ref(*to)).await?.pop();
+            let existing = self
+                .ports
+                .relations
+                .get_friends(from, std::slice::from_ref(*to))
+                .await?
+                .pop();
             if existing.is_none() {
                 self.room_for_one(from).await?;
             }
@@ -234,14 +298,24 @@ impl FriendService {
         }
         self.ports.relations.put_friends(&entries).await?;
         for entry in &entries {
-            self.tell(&entry.owner, events::FRIEND_ADDED, &PeerEvent { user_id: entry.peer.as_str() })
-                .await;
+            self.tell(
+                &entry.owner,
+                events::FRIEND_ADDED,
+                &PeerEvent {
+                    user_id: entry.peer.as_str(),
+                },
+            )
+            .await;
         }
         Ok(())
     }
 
     /// `friend.requests`: one page of pending requests to or from the caller.
-    pub async fn requests(&self, caller: &Caller, request: FriendRequestsRequest) -> Result<FriendRequestsReply> {
+    pub async fn requests(
+        &self,
+        caller: &Caller,
+        request: FriendRequestsRequest,
+    ) -> Result<FriendRequestsReply> {
         let after = cursor(request.cursor)?;
         let limit = page_size(request.limit, MAX_PAGE);
         let mut page = self
@@ -265,6 +339,7 @@ impl FriendService {
     pub async fn accept(&self, caller: &Caller, request: PeerRequest) -> Result<()> {
         let remark = bounded("remark", request.remark, MAX_REMARK)?;
         let from = UserId::parse(request.user_id)?;
+        self.not_blocked(&caller.user, &from).await?;
         let asked = self
             .ports
             .relations
@@ -274,8 +349,14 @@ impl FriendService {
         let ours = self.entry(&caller.user, &from, remark, Vec::new());
         let theirs = self.entry(&from, &caller.user, asked.remark, Vec::new());
         self.befriend(ours, theirs).await?;
-        self.tell(&from, events::FRIEND_REQUEST_ACCEPTED, &PeerEvent { user_id: caller.user.as_str() })
-            .await;
+        self.tell(
+            &from,
+            events::FRIEND_REQUEST_ACCEPTED,
+            &PeerEvent {
+                user_id: caller.user.as_str(),
+            },
+        )
+        .await;
         Ok(())
     }
 
@@ -285,8 +366,14 @@ impl FriendService {
         if !self.ports.relations.delete_request(&from, &caller.user).await? {
             return Err(Error::NotFound("friend request"));
         }
-        self.tell(&from, events::FRIEND_REQUEST_REJECTED, &PeerEvent { user_id: caller.user.as_str() })
-            .await;
+        self.tell(
+            &from,
+            events::FRIEND_REQUEST_REJECTED,
+            &PeerEvent {
+                user_id: caller.user.as_str(),
+            },
+        )
+        .await;
         Ok(())
     }
 
@@ -296,8 +383,14 @@ impl FriendService {
         if !self.ports.relations.delete_request(&caller.user, &to).await? {
             return Err(Error::NotFound("friend request"));
         }
-        self.tell(&to, events::FRIEND_REQUEST_DELETED, &PeerEvent { user_id: caller.user.as_str() })
-            .await;
+        self.tell(
+            &to,
+            events::FRIEND_REQUEST_DELETED,
+            &PeerEvent {
+                user_id: caller.user.as_str(),
+            },
+        )
+        .await;
         Ok(())
     }
 
@@ -305,15 +398,22 @@ impl FriendService {
     /// from theirs; returns, per user, whether they were in the caller's list.
     pub async fn delete(&self, caller: &Caller, request: FriendDeleteRequest) -> Result<Vec<(UserId, bool)>> {
         let peers = ProfileService::user_ids(request.user_ids)?;
-        let mut pairs: Vec<(UserId, UserId)> = peers.iter().map(|p| (caller.user.clone(), p.clone())).collect();
+        let mut pairs: Vec<(UserId, UserId)> =
+            peers.iter().map(|p| (caller.user.clone(), p.clone())).collect();
         if request.both {
             pairs.extend(peers.iter().map(|p| (p.clone(), caller.user.clone())));
         }
         let existed = self.ports.relations.delete_friends(&pairs).await?;
         for ((owner, peer), gone) in pairs.iter().zip(&existed) {
             if *gone {
-                self.tell(owner, events::FRIEND_DELETED, &PeerEvent { user_id: peer.as_str() })
-                    .await;
+                self.tell(
+                    owner,
+                    events::FRIEND_DELETED,
+                    &PeerEvent {
+                        user_id: peer.as_str(),
+                    },
+                )
+                .await;
             }
         }
         Ok(peers.into_iter().zip(existed).collect())
@@ -342,7 +442,11 @@ impl FriendService {
             }
         }
         Ok(FriendListReply {
-            cursor: if more { page.last().map(|f| f.peer.to_string()) } else { None },
+            cursor: if more {
+                page.last().map(|f| f.peer.to_string())
+            } else {
+                None
+            },
             friends,
         })
     }
@@ -392,7 +496,123 @@ impl FriendService {
         if request.groups.is_some() {
             entry.groups = groups(request.groups)?;
         }
-        self.ports.relations.put_friends(std::slice::from_ref(&entry)).await?;
+        self.ports
+            .relations
+            .put_friends(std::slice::from_ref(&entry))
+            .await?;
         Ok(FriendView::from(&entry))
+    }
+
+    /// Puts suggestions in `owner`'s recommendation buffer (the app server's call); users who
+    /// are already friends or do not exist are skipped. Returns, per peer, whether it was added.
+    pub async fn recommend(
+        &self,
+        owner: &UserId,
+        items: Vec<(UserId, Option<String>)>,
+    ) -> Result<Vec<(UserId, bool)>> {
+        let now = self.ports.clock.now_ms();
+        let peers: Vec<UserId> = items.iter().map(|(peer, _)| peer.clone()).collect();
+        let friends = self.ports.relations.get_friends(owner, &peers).await?;
+        let known = self.ports.accounts.get_accounts(&peers).await?;
+        let mut results = Vec::new();
+        let mut wanted = Vec::new();
+        for (peer, reason) in items {
+            let reason = bounded("reason", reason, MAX_REASON)?;
+            let ok = &peer != owner
+                && known.iter().any(|a| a.user == peer)
+                && !friends.iter().any(|f| f.peer == peer);
+            if ok {
+                wanted.push(Recommendation {
+                    owner: owner.clone(),
+                    peer: peer.clone(),
+                    reason,
+                    added_at: now,
+                });
+            }
+            results.push((peer, ok));
+        }
+        self.ports.recommendations.put_recommendations(&wanted).await?;
+        Ok(results)
+    }
+
+    /// `friend.recommendations`: one page of the caller's recommendation buffer by user id.
+    pub async fn recommendations(
+        &self,
+        caller: &Caller,
+        request: PageRequest,
+    ) -> Result<(Vec<RecommendationView>, Option<String>)> {
+        let after = cursor(request.cursor)?;
+        let limit = page_size(request.limit, MAX_PAGE);
+        let mut page = self
+            .ports
+            .recommendations
+            .list_recommendations(&caller.user, after.as_ref(), limit + 1)
+            .await?;
+        let more = page.len() > limit as usize;
+        page.truncate(limit as usize);
+        let next = if more {
+            page.last().map(|r| r.peer.to_string())
+        } else {
+            None
+        };
+        let views = page
+            .into_iter()
+            .map(|r| RecommendationView {
+                user_id: r.peer.to_string(),
+                reason: r.reason,
+                added_at: r.added_at,
+            })
+            .collect();
+        Ok((views, next))
+    }
+
+    /// `friend.dismiss`: removes suggestions from the caller's buffer; per user, whether it was
+    /// there.
+    pub async fn dismiss(&self, caller: &Caller, request: UserIdsRequest) -> Result<Vec<(UserId, bool)>> {
+        let peers = ProfileService::user_ids(request.user_ids)?;
+        let existed = self
+            .ports
+            .recommendations
+            .delete_recommendations(&caller.user, &peers)
+            .await?;
+        Ok(peers.into_iter().zip(existed).collect())
+    }
+
+    /// `notify.list`: the caller's kept relationship notifications after an id, oldest first.
+    pub async fn notifications(
+        &self,
+        caller: &Caller,
+        request: NotifyListRequest,
+    ) -> Result<NotifyListReply> {
+        if let Some(after) = &request.after
+            && (after.is_empty() || after.len() > 64)
+        {
+            return Err(Error::InvalidField("after is not a notification id".to_owned()));
+        }
+        let limit = page_size(request.limit, MAX_PAGE);
+        let now = self.ports.clock.now_ms();
+        let mut page = self
+            .ports
+            .notifications
+            .list_notifications(&caller.user, request.after.as_deref(), limit + 1, now)
+            .await?;
+        let more = page.len() > limit as usize;
+        page.truncate(limit as usize);
+        Ok(NotifyListReply {
+            cursor: if more {
+                page.last().map(|n| n.id.clone())
+            } else {
+                None
+            },
+            notifications: page
+                .into_iter()
+                .map(|n| NotificationView {
+                    data: serde_json::from_str(&n.data).unwrap_or(serde_json::Value::Null),
+                    id: n.id,
+                    event: n.event,
+                    time: n.time,
+                })
+                .collect(),
+        })
     }
 }

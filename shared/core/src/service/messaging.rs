@@ -54,6 +54,16 @@ impl MessageService {
         }
 
         let from = caller.user.clone();
+        if from != peer
+            && !self
+                .ports
+                .blocks
+                .get_blocks(&peer, std::slice::from_ref(&from))
+                .await?
+                .is_empty()
+        {
+            return Err(Error::PeerRefused);
+        }
         let inbox = InboxUpdate::c2c(&from, &peer);
         let now = self.ports.clock.now_ms();
         let appended = self

@@ -1,10 +1,12 @@
 //! Use cases over the ports. Each service takes the [`Ports`] it needs and nothing else.
 
 mod accounts;
+mod blocks;
 mod conversations;
 mod delivery;
 mod friends;
 mod messaging;
+mod notifier;
 mod presence;
 mod profiles;
 mod sessions;
@@ -13,10 +15,11 @@ pub use accounts::{
     AccountService, ImportItem, KICKED_BY_ADMIN, KICKED_BY_DELETE, KICKED_BY_LOGOUT, KICKED_BY_PASSWORD,
     LoginStatus,
 };
+pub use blocks::BlockService;
 pub use conversations::ConversationService;
 pub use delivery::Delivery;
-pub use messaging::MessageService;
 pub use friends::FriendService;
+pub use messaging::MessageService;
 pub use presence::PresenceService;
 pub use profiles::ProfileService;
 pub use sessions::SessionService;
@@ -25,8 +28,8 @@ use crate::clock::{Clock, IdGen};
 use crate::ids::{ConnectionId, UserId};
 use crate::limits::Limits;
 use crate::ports::{
-    AccountStore, ConnectionGateway, ConnectionStore, ConversationStore, MessageStore, Queue,
-    ProfileStore, RelationStore, SubscriptionStore,
+    AccountStore, BlockStore, ConnectionGateway, ConnectionStore, ConversationStore, MessageStore,
+    NotificationStore, ProfileStore, Queue, RecommendationStore, RelationStore, SubscriptionStore,
 };
 use std::sync::Arc;
 
@@ -54,6 +57,12 @@ pub struct Ports {
     pub profiles: Arc<dyn ProfileStore>,
     /// Friend lists and requests.
     pub relations: Arc<dyn RelationStore>,
+    /// Blacklists.
+    pub blocks: Arc<dyn BlockStore>,
+    /// Friend recommendation buffers.
+    pub recommendations: Arc<dyn RecommendationStore>,
+    /// System notifications.
+    pub notifications: Arc<dyn NotificationStore>,
     /// Message streams.
     pub messages: Arc<dyn MessageStore>,
     /// Conversation lists.

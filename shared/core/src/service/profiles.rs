@@ -3,11 +3,13 @@
 
 use crate::error::{Error, Result};
 use crate::ids::UserId;
-use crate::protocol::social::{ProfileGetRequest, ProfileSetRequest, ProfileView, ProfilesReply, UserSearchRequest};
-use crate::protocol::{event, events};
-use crate::service::{Caller, Delivery, Ports, page_size};
+use crate::protocol::events;
+use crate::protocol::social::{
+    ProfileGetRequest, ProfileSetRequest, ProfileView, ProfilesReply, UserSearchRequest,
+};
+use crate::service::notifier::Notifier;
+use crate::service::{Caller, Ports, page_size};
 use crate::social::{Profile, UserProfile, nickname_key};
-use bytes::Bytes;
 use futures_util::future::join_all;
 
 /// Longest nickname and location, in bytes.
@@ -27,7 +29,7 @@ const MAX_BATCH: usize = 100;
 #[derive(Clone)]
 pub struct ProfileService {
     ports: Ports,
-    delivery: Delivery,
+    notifier: Notifier,
 }
 
 /// Checks an optional text field's length; empty text counts as cleared.
@@ -55,7 +57,7 @@ impl ProfileService {
     /// A profile service over `ports`.
     pub fn new(ports: Ports) -> Self {
         Self {
-            delivery: Delivery::from_ports(&ports),
+            notifier: Notifier::new(ports.clone()),
             ports,
         }
     }
@@ -63,7 +65,9 @@ impl ProfileService {
     /// Parses 1 to 100 ids, dropping repeats.
     pub fn user_ids(raw: Vec<String>) -> Result<Vec<UserId>> {
         if raw.is_empty() || raw.len() > MAX_BATCH {
-            return Err(Error::InvalidField(format!("userIds must hold 1 to {MAX_BATCH} user ids")));
+            return Err(Error::InvalidField(format!(
+                "userIds must hold 1 to {MAX_BATCH} user ids"
+            )));
         }
         let mut users: Vec<UserId> = Vec::with_capacity(raw.len());
         for id in raw {
@@ -177,12 +181,10 @@ impl ProfileService {
         Ok(view)
     }
 
-    /// Sends `profile.changed` to every connection of each of `user`'s friends (at most the
-    /// friend limit). Failures are logged: the profile is stored either way.
+    /// Tells each of `user`'s friends (`profile.changed`, kept and pushed), at most the friend
+    /// limit. Failures are logged: the profile is stored either way.
     async fn tell_friends(&self, user: &UserId, view: &ProfileView) {
-        let frame = Bytes::from(event(events::PROFILE_CHANGED, view));
         let mut after: Option<UserId> = None;
-        let now = self.ports.clock.now_ms();
         loop {
             let page = match self
                 .ports
@@ -196,10 +198,10 @@ impl ProfileService {
                     return;
                 }
             };
-            let posts = page
+            let tells = page
                 .iter()
-                .map(|friend| self.delivery.to_user(&friend.peer, frame.clone(), None, now));
-            join_all(posts).await;
+                .map(|friend| self.notifier.tell(&friend.peer, events::PROFILE_CHANGED, view));
+            join_all(tells).await;
             if page.len() < MAX_BATCH {
                 return;
             }

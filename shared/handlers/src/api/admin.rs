@@ -123,7 +123,9 @@ fn authenticate(api: &Api, request: &ApiGatewayV2httpRequest) -> Result<(), Fail
     Ok(())
 }
 
-pub(super) fn parse<T: DeserializeOwned>(request: &ApiGatewayV2httpRequest) -> Result<T, ApiGatewayV2httpResponse> {
+pub(super) fn parse<T: DeserializeOwned>(
+    request: &ApiGatewayV2httpRequest,
+) -> Result<T, ApiGatewayV2httpResponse> {
     let text = body_text(request).unwrap_or_default();
     serde_json::from_str(&text).map_err(|err| {
         failure_with(
@@ -160,6 +162,9 @@ pub(crate) async fn handle(
         "sns/friend_import" => super::admin_social::friend_import(api, request).await,
         "sns/friend_delete" => super::admin_social::friend_delete(api, request).await,
         "sns/friend_get" => super::admin_social::friend_get(api, request).await,
+        "sns/recommend_add" => super::admin_social::recommend_add(api, request).await,
+        "sns/black_list_add" => super::admin_social::black_list_add(api, request).await,
+        "sns/black_list_delete" => super::admin_social::black_list_delete(api, request).await,
         _ => Err(failure(Failure::UnknownCommand)),
     };
     outcome.unwrap_or_else(|response| response)

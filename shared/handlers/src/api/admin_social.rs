@@ -41,7 +41,10 @@ fn result_of(outcome: Result<(), Error>) -> (u32, String) {
         Err(Error::NotFound(what)) => (Failure::UnknownUser.code(), format!("{what} not found")),
         Err(err) if err.is_internal() => {
             tracing::error!(error = ?err, "admin item failed");
-            (Failure::Internal.code(), "internal error; try again later".to_owned())
+            (
+                Failure::Internal.code(),
+                "internal error; try again later".to_owned(),
+            )
         }
         Err(err) => (Failure::InvalidParameter.code(), err.client_message()),
     }
@@ -93,7 +96,12 @@ struct PortraitGet {
 pub(super) async fn portrait_get(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
     let body: PortraitGet = parse(request)?;
     let users = cirrus_core::service::ProfileService::user_ids(body.accounts).map_err(|e| from_error(&e))?;
-    let (found, missing) = api.deps.profiles.profiles_of(&users).await.map_err(|e| from_error(&e))?;
+    let (found, missing) = api
+        .deps
+        .profiles
+        .profiles_of(&users)
+        .await
+        .map_err(|e| from_error(&e))?;
     let items: Vec<Value> = found
         .iter()
         .map(|p| json!({"To_Account": p.user.as_str(), "ProfileItem": tags_of(&p.profile), "ResultCode": 0}))
@@ -270,7 +278,13 @@ pub(super) async fn friend_delete(api: &Api, request: &ApiGatewayV2httpRequest) 
     let results = api
         .deps
         .friends
-        .delete(&as_user(owner), FriendDeleteRequest { user_ids: body.peers, both })
+        .delete(
+            &as_user(owner),
+            FriendDeleteRequest {
+                user_ids: body.peers,
+                both,
+            },
+        )
         .await
         .map_err(|e| from_error(&e))?;
     let items: Vec<Value> = results
@@ -328,4 +342,99 @@ pub(super) async fn friend_get(api: &Api, request: &ApiGatewayV2httpRequest) -> 
         "Cursor": page.cursor,
         "CompleteFlag": u8::from(complete),
     })))
+}
+
+#[derive(Deserialize)]
+struct RecommendItem {
+    #[serde(rename = "To_Account")]
+    account: String,
+    #[serde(rename = "Reason", default)]
+    reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RecommendAdd {
+    #[serde(rename = "From_Account")]
+    account: String,
+    #[serde(rename = "RecommendItem")]
+    items: Vec<RecommendItem>,
+}
+
+/// `sns/recommend_add` (Cirrus's own): fills a user's recommendation buffer; users who do not
+/// exist or are friends already get 70107 / 70402 in `ResultItem`.
+pub(super) async fn recommend_add(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
+    let body: RecommendAdd = parse(request)?;
+    let owner = user_id(&body.account)?;
+    if body.items.is_empty() || body.items.len() > 100 {
+        return Err(failure(Failure::InvalidParameter));
+    }
+    let mut items = Vec::new();
+    for item in body.items {
+        items.push((user_id(&item.account)?, item.reason));
+    }
+    let results = api
+        .deps
+        .friends
+        .recommend(&owner, items)
+        .await
+        .map_err(|e| from_error(&e))?;
+    let items: Vec<Value> = results
+        .iter()
+        .map(|(peer, added)| {
+            let code = if *added { 0 } else { Failure::UnknownUser.code() };
+            json!({"To_Account": peer.as_str(), "ResultCode": code})
+        })
+        .collect();
+    Ok(ok(json!({ "ResultItem": items })))
+}
+
+#[derive(Deserialize)]
+struct BlackList {
+    #[serde(rename = "From_Account")]
+    account: String,
+    #[serde(rename = "To_Account")]
+    peers: Vec<String>,
+}
+
+/// `sns/black_list_add`: blocks users on a user's behalf (ending friendships and requests).
+pub(super) async fn black_list_add(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
+    let body: BlackList = parse(request)?;
+    let owner = user_id(&body.account)?;
+    let blocked = api
+        .deps
+        .blocks
+        .add(
+            &as_user(owner),
+            cirrus_core::protocol::social::UserIdsRequest { user_ids: body.peers },
+        )
+        .await
+        .map_err(|e| from_error(&e))?;
+    let items: Vec<Value> = blocked
+        .iter()
+        .map(|b| json!({"To_Account": b.user_id, "ResultCode": 0}))
+        .collect();
+    Ok(ok(json!({ "ResultItem": items })))
+}
+
+/// `sns/black_list_delete`: unblocks users on a user's behalf; 70107 per id not blocked.
+pub(super) async fn black_list_delete(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
+    let body: BlackList = parse(request)?;
+    let owner = user_id(&body.account)?;
+    let results = api
+        .deps
+        .blocks
+        .remove(
+            &as_user(owner),
+            cirrus_core::protocol::social::UserIdsRequest { user_ids: body.peers },
+        )
+        .await
+        .map_err(|e| from_error(&e))?;
+    let items: Vec<Value> = results
+        .iter()
+        .map(|(peer, removed)| {
+            let code = if *removed { 0 } else { Failure::UnknownUser.code() };
+            json!({"To_Account": peer.as_str(), "ResultCode": code})
+        })
+        .collect();
+    Ok(ok(json!({ "ResultItem": items })))
 }
