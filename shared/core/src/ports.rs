@@ -331,6 +331,12 @@ pub trait ConversationStore: Send + Sync {
         conversation: &ConversationId,
     ) -> Result<Option<ConversationEntry>>;
 
+    /// Deletes `owner`'s entry from their list (the messages stay): everything up to the current
+    /// last seq counts as read, and the entry is left out of `list_conversations` and
+    /// `get_conversation` until a message with a higher seq arrives, when it reappears with only
+    /// the newer messages unread. Returns whether the owner had the conversation.
+    async fn hide_conversation(&self, owner: &UserId, conversation: &ConversationId) -> Result<bool>;
+
     /// Moves the read pointer up to `seq` (never down, never past the last seq).
     /// Returns the entry after the change, or `None` if the owner has no such conversation.
     async fn mark_read(
