@@ -5,9 +5,14 @@
 //! the last seq, activity time and last message come from the stream (its head item and the
 //! message at the head's seq), so a group send does not write once per member. The list is
 //! ordered in memory by (`updatedAt`, conversation id) descending, as the SQLite store orders it.
+//!
+//! A deleted (hidden) conversation keeps its row, with `hiddenSeq`: the stream's last seq when it
+//! was hidden. The row is left out while the head's last seq is at most `hiddenSeq`, and
+//! `hiddenSeq` also counts as read, so a newer message brings it back with only the newer messages
+//! unread; a send never touches a hidden row (a send costs the same whether or not it unhides one).
 
 use crate::error::{Result, StoreError, written};
-use crate::item::{Item, get_n, get_s, n, s};
+use crate::item::{Item, get_n, get_s, n, opt_n, s};
 use crate::messages::{HEAD_SEQ, Head, message_from_item};
 use crate::store::DynamoStore;
 use async_trait::async_trait;
@@ -21,6 +26,8 @@ struct Row {
     conversation_id: ConversationId,
     stream: StreamKey,
     read_seq: u64,
+    /// The stream's last seq when the owner hid the conversation, if they did.
+    hidden_seq: Option<u64>,
 }
 
 impl Row {
@@ -30,7 +37,22 @@ impl Row {
                 .map_err(|_| StoreError::BadAttribute("conversationId"))?,
             stream: StreamKey::from_stored(get_s(item, "stream")?.to_owned()),
             read_seq: get_n(item, "readSeq")?,
+            hidden_seq: opt_n(item, "hiddenSeq")?,
         })
+    }
+
+    /// Whether the owner sees this row: not hidden, or a message came after they hid it.
+    fn visible(&self, head: Option<&Head>) -> bool {
+        let last = head.map_or(0, |head| head.last_seq);
+        self.hidden_seq.is_none_or(|hidden| last > hidden)
+    }
+
+    /// The owner's read pointer: the largest of the row's, the head's (one-to-one streams keep
+    /// each side's newest own message there) and the seq the conversation was hidden at.
+    fn read_seq(&self, owner: &UserId, head: Option<&Head>) -> u64 {
+        head.map_or(0, |head| head.read_of(owner))
+            .max(self.read_seq)
+            .max(self.hidden_seq.unwrap_or(0))
     }
 }
 
@@ -53,7 +75,15 @@ impl ConversationStore for DynamoStore {
         let Some(row) = self.row(owner, conversation).await? else {
             return Ok(None);
         };
-        Ok(Some(self.entry(owner, row).await?))
+        Ok(self.entry(owner, row).await?)
+    }
+
+    async fn hide_conversation(
+        &self,
+        owner: &UserId,
+        conversation: &ConversationId,
+    ) -> cirrus_core::Result<bool> {
+        Ok(self.hide(owner, conversation).await?)
     }
 
     async fn mark_read(
@@ -67,10 +97,7 @@ impl ConversationStore for DynamoStore {
         };
         let head = self.head(&row.stream).await?;
         let last = head.as_ref().map_or(0, |head| head.last_seq);
-        let read = head
-            .as_ref()
-            .map_or(0, |head| head.read_of(owner))
-            .max(row.read_seq);
+        let read = row.read_seq(owner, head.as_ref());
         let target = seq.min(last);
         if target > read {
             self.raise_read_seq(owner, conversation, target).await?;
@@ -103,6 +130,33 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// Hides `owner`'s row up to the stream's last seq: one consistent read of the stream head
+    /// (1 RCU) and one conditional update of the row (1 WCU); the head is not written (its read
+    /// pointers count through the max in [`Row::read_seq`]). `hiddenSeq` never moves down, so a
+    /// concurrent hide that saw a later message wins; a failed condition (no row, or that race)
+    /// costs one more read of the row.
+    async fn hide(&self, owner: &UserId, conversation: &ConversationId) -> Result<bool> {
+        let stream = conversation.stream(owner);
+        let last = self.head(&stream).await?.map_or(0, |head| head.last_seq);
+        let hidden = self
+            .client
+            .update_item()
+            .table_name(&self.config.conversations_table)
+            .key("owner", s(owner.as_str()))
+            .key("conversationId", s(conversation.to_string()))
+            .update_expression("SET hiddenSeq = :last")
+            .condition_expression(
+                "attribute_exists(readSeq) AND (attribute_not_exists(hiddenSeq) OR hiddenSeq <= :last)",
+            )
+            .expression_attribute_values(":last", n(last))
+            .send()
+            .await;
+        if written(hidden)? {
+            return Ok(true);
+        }
+        Ok(self.row(owner, conversation).await?.is_some())
+    }
+
     async fn row(&self, owner: &UserId, conversation: &ConversationId) -> Result<Option<Row>> {
         let got = self
             .client
@@ -117,13 +171,17 @@ impl DynamoStore {
         got.item.as_ref().map(Row::from_item).transpose()
     }
 
-    async fn entry(&self, owner: &UserId, row: Row) -> Result<ConversationEntry> {
+    /// The entry of a row, or `None` if the row is hidden.
+    async fn entry(&self, owner: &UserId, row: Row) -> Result<Option<ConversationEntry>> {
         let head = self.head(&row.stream).await?;
+        if !row.visible(head.as_ref()) {
+            return Ok(None);
+        }
         let last_message = match &head {
             Some(head) if head.last_seq > HEAD_SEQ => self.message(&row.stream, head.last_seq).await?,
             _ => None,
         };
-        Ok(assemble(owner, row, head, last_message))
+        Ok(Some(assemble(owner, row, head, last_message)))
     }
 
     async fn list(
@@ -166,6 +224,7 @@ impl DynamoStore {
         let heads = self.heads(rows.iter().map(|row| &row.stream)).await?;
         let mut keyed: Vec<((i64, String), Row)> = rows
             .into_iter()
+            .filter(|row| row.visible(heads.get(row.stream.as_str())))
             .map(|row| {
                 let updated_at = heads.get(row.stream.as_str()).map_or(0, |head| head.updated_at);
                 ((updated_at, row.conversation_id.to_string()), row)
@@ -236,12 +295,7 @@ fn assemble(
     let (last_seq, updated_at) = head
         .as_ref()
         .map_or((0, 0), |head| (head.last_seq, head.updated_at));
-    // One-to-one streams keep each side's newest own message on the head; a row's pointer is
-    // what the owner marked read.
-    let read_seq = head
-        .as_ref()
-        .map_or(0, |head| head.read_of(owner))
-        .max(row.read_seq);
+    let read_seq = row.read_seq(owner, head.as_ref());
     ConversationEntry {
         owner: owner.clone(),
         conversation_id: row.conversation_id,

@@ -29,8 +29,8 @@ use cirrus_aws::{Config, DynamoStore, create_tables};
 use cirrus_conformance::{Fixture, T0};
 use cirrus_core::ids::UserId;
 use cirrus_core::ports::{
-    AccountStore, Appended, BlockStore, MessageStore, NewMessage, NotificationStore, ProfileStore,
-    RecommendationStore, RelationStore, SubscriptionStore,
+    AccountStore, Appended, BlockStore, ConversationStore, MessageStore, NewMessage, NotificationStore,
+    ProfileStore, RecommendationStore, RelationStore, SubscriptionStore,
 };
 use cirrus_core::social::{Block, Friend, FriendRequest, Notification, Profile, Recommendation};
 use std::collections::HashMap;
@@ -833,6 +833,76 @@ async fn given_a_sent_message_when_the_sender_repeats_its_client_msg_id_then_the
         ops.iter().all(|op| !matches!(op.request, Request::Query { .. })),
         "the noted seq spares the search: {ops:#?}"
     );
+}
+
+#[tokio::test]
+async fn given_three_unread_messages_when_the_recipient_hides_the_conversation_then_it_costs_one_read_of_the_head_and_one_update_of_the_row_and_the_next_send_costs_what_it_did()
+ {
+    let h = harness().await;
+    let f = Fixture::new();
+    let (alice, bob) = (f.user("alice"), f.user("bob"));
+    for i in 1..=3 {
+        h.append(f.c2c(&alice, &bob, &format!("c{i}"), T0 + i)).await;
+    }
+    let conversation = cirrus_core::ids::ConversationId::C2c(alice.clone());
+
+    h.recorder.take();
+    let hidden = h
+        .store
+        .hide_conversation(&bob, &conversation)
+        .await
+        .expect("hide_conversation");
+    let ops = h.recorder.take();
+    assert!(hidden);
+    let costed = h.cost(&ops).await;
+    let (wcu_total, rcu_total) = report("hide_conversation (3 unread)", &costed);
+    assert_eq!(counts(&ops), vec![("GetItem", 1), ("UpdateItem", 1)], "{ops:#?}");
+    assert!(ops.iter().all(|op| op.ok == Some(true)), "{ops:#?}");
+    let Request::GetItem {
+        table: read_table,
+        consistent: true,
+        ..
+    } = &ops[0].request
+    else {
+        panic!("a consistent read of the head comes first: {ops:#?}");
+    };
+    assert_eq!(*read_table, h.config.messages_table);
+    let Request::UpdateItem {
+        table,
+        conditional: true,
+        ..
+    } = &ops[1].request
+    else {
+        panic!("then a conditional update of the row: {ops:#?}");
+    };
+    assert_eq!(*table, h.config.conversations_table, "the head is not written");
+    assert!((wcu_total - 1.0).abs() < f64::EPSILON, "{wcu_total} WCU");
+    assert!((rcu_total - 1.0).abs() < f64::EPSILON, "{rcu_total} RCU");
+    let listed = h
+        .store
+        .list_conversations(&bob, None, 10)
+        .await
+        .expect("list_conversations");
+    assert!(listed.is_empty(), "{listed:?}");
+
+    // The send that brings the conversation back is a steady-state send.
+    let (appended, ops) = h.append(f.c2c(&alice, &bob, "c4", T0 + 10)).await;
+    assert_eq!(is_new(&appended), 4);
+    let costed = h.cost(&ops).await;
+    let (wcu_total, _) = report("C2C send to a hidden conversation", &costed);
+    assert_eq!(
+        counts(&ops),
+        vec![("BatchGetItem", 1), ("PutItem", 2), ("UpdateItem", 1)],
+        "{ops:#?}"
+    );
+    assert!((wcu_total - 3.0).abs() < f64::EPSILON, "{wcu_total} WCU");
+    let back = h
+        .store
+        .get_conversation(&bob, &conversation)
+        .await
+        .expect("get_conversation")
+        .expect("back with the new message");
+    assert_eq!((back.last_seq, back.unread()), (4, 1));
 }
 
 /// A group of `size` members (the sender among them); returns the operations of its second send.

@@ -1,5 +1,5 @@
 //! [`ConversationStore::list_conversations`](cirrus_core::ports::ConversationStore): order and
-//! cursor paging.
+//! cursor paging; `hide_conversation` and how a hidden entry comes back.
 //!
 //! The list order is by the time of each conversation's newest message, newest first; entries
 //! with the same time are ordered by conversation id (its wire text), descending, i.e. the order of
@@ -8,7 +8,7 @@
 
 use crate::fixture::{Fixture, Stores, T0, append_new};
 use cirrus_core::conversation::{ConversationCursor, ConversationEntry};
-use cirrus_core::ids::UserId;
+use cirrus_core::ids::{ConversationId, UserId};
 
 async fn list(
     stores: &Stores,
@@ -21,6 +21,22 @@ async fn list(
         .list_conversations(owner, after, limit)
         .await
         .expect("list_conversations")
+}
+
+async fn get(stores: &Stores, owner: &UserId, conversation: &ConversationId) -> Option<ConversationEntry> {
+    stores
+        .conversations
+        .get_conversation(owner, conversation)
+        .await
+        .expect("get_conversation")
+}
+
+async fn hide(stores: &Stores, owner: &UserId, conversation: &ConversationId) -> bool {
+    stores
+        .conversations
+        .hide_conversation(owner, conversation)
+        .await
+        .expect("hide_conversation")
 }
 
 fn peers(entries: &[ConversationEntry]) -> Vec<String> {
@@ -133,5 +149,213 @@ pub async fn list_of_a_user_without_conversations_is_empty(stores: Stores) {
         list(&stores, &fx.user("carol"), Some(&cursor), 10)
             .await
             .is_empty()
+    );
+}
+
+/// GIVEN alice talks with bob, carol and dave WHEN she hides carol's conversation THEN the answer
+/// is true, carol's entry is gone from her list and from `get_conversation`, a page of 2 still holds
+/// the other two, and carol's own entry is untouched.
+pub async fn hide_removes_the_entry_from_the_owners_list_only(stores: Stores) {
+    let fx = Fixture::new();
+    let alice = fx.user("alice");
+    let (bob, carol, dave) = (fx.user("bob"), fx.user("carol"), fx.user("dave"));
+    append_new(&stores, fx.c2c(&bob, &alice, "1", T0 + 10)).await;
+    append_new(&stores, fx.c2c(&alice, &carol, "2", T0 + 20)).await;
+    append_new(&stores, fx.c2c(&carol, &alice, "3", T0 + 30)).await;
+    append_new(&stores, fx.c2c(&alice, &carol, "4", T0 + 40)).await;
+    append_new(&stores, fx.c2c(&dave, &alice, "5", T0 + 50)).await;
+    let with_alice = ConversationId::C2c(alice.clone());
+    let carols_before = get(&stores, &carol, &with_alice).await;
+
+    let hidden = hide(&stores, &alice, &ConversationId::C2c(carol.clone())).await;
+
+    assert!(hidden, "alice had the conversation");
+    let c2c = |user: &UserId| format!("C2C{user}");
+    assert_eq!(
+        peers(&list(&stores, &alice, None, 10).await),
+        vec![c2c(&dave), c2c(&bob)],
+        "carol's conversation left the list"
+    );
+    assert_eq!(
+        peers(&list(&stores, &alice, None, 2).await),
+        vec![c2c(&dave), c2c(&bob)],
+        "a hidden entry takes no place in a page"
+    );
+    let first = list(&stores, &alice, None, 1).await;
+    assert_eq!(
+        peers(&list(&stores, &alice, first.last().map(cursor_after).as_ref(), 10).await),
+        vec![c2c(&bob)],
+        "nor in a page after a cursor"
+    );
+    assert_eq!(
+        get(&stores, &alice, &ConversationId::C2c(carol.clone())).await,
+        None,
+        "nor can it be read alone"
+    );
+    let carols = get(&stores, &carol, &with_alice).await;
+    assert!(carols.is_some(), "carol keeps her entry");
+    assert_eq!(carols, carols_before, "carol's entry is unchanged");
+    assert_eq!(
+        carols.map(|e| (e.last_seq, e.read_seq, e.unread())),
+        Some((3, 2, 1)),
+        "carol still has alice's message unread"
+    );
+}
+
+/// GIVEN alice talks with bob WHEN she hides a conversation she does not have, or nobody hides
+/// bob's THEN the answer is false and nothing changes.
+pub async fn hiding_an_unknown_conversation_reports_false(stores: Stores) {
+    let fx = Fixture::new();
+    let (alice, bob, nobody) = (fx.user("alice"), fx.user("bob"), fx.user("nobody"));
+    append_new(&stores, fx.c2c(&bob, &alice, "m", T0)).await;
+    let before = list(&stores, &alice, None, 10).await;
+
+    assert!(
+        !hide(&stores, &alice, &ConversationId::C2c(nobody.clone())).await,
+        "alice has no conversation with nobody"
+    );
+    assert!(
+        !hide(&stores, &alice, &ConversationId::Group(fx.group("none"))).await,
+        "nor with a group"
+    );
+    assert!(
+        !hide(&stores, &nobody, &ConversationId::C2c(bob.clone())).await,
+        "bob's conversation with alice is not nobody's"
+    );
+
+    assert_eq!(
+        list(&stores, &alice, None, 10).await,
+        before,
+        "alice's list is unchanged"
+    );
+    assert!(
+        list(&stores, &nobody, None, 10).await.is_empty(),
+        "hiding created nothing"
+    );
+    assert_eq!(
+        get(&stores, &alice, &ConversationId::C2c(nobody.clone())).await,
+        None,
+        "hiding created nothing"
+    );
+}
+
+/// GIVEN alice hid her conversation with bob after three messages, one of them hers WHEN bob
+/// writes again THEN the entry is back at the top of her list with only the new message unread;
+/// WHEN she hides it again and he writes twice more THEN exactly those two are unread.
+pub async fn a_hidden_conversation_returns_with_only_newer_messages_unread(stores: Stores) {
+    let fx = Fixture::new();
+    let (alice, bob, carol) = (fx.user("alice"), fx.user("bob"), fx.user("carol"));
+    append_new(&stores, fx.c2c(&bob, &alice, "b1", T0)).await;
+    append_new(&stores, fx.c2c(&alice, &bob, "a1", T0 + 1)).await;
+    append_new(&stores, fx.c2c(&bob, &alice, "b2", T0 + 2)).await;
+    append_new(&stores, fx.c2c(&carol, &alice, "c1", T0 + 3)).await;
+    let with_bob = ConversationId::C2c(bob.clone());
+    assert!(hide(&stores, &alice, &with_bob).await);
+
+    let news = append_new(&stores, fx.c2c(&bob, &alice, "b3", T0 + 4)).await;
+
+    let back = get(&stores, &alice, &with_bob)
+        .await
+        .expect("a newer message brings the entry back");
+    assert_eq!(
+        (back.last_seq, back.read_seq, back.unread()),
+        (4, 3, 1),
+        "only the newer message is unread"
+    );
+    assert_eq!(back.last_message, Some(news));
+    let listed = list(&stores, &alice, None, 10).await;
+    assert_eq!(
+        peers(&listed),
+        vec![format!("C2C{bob}"), format!("C2C{carol}")],
+        "back in the list, by its activity"
+    );
+    assert_eq!(listed[0], back, "the list and the single read agree");
+
+    assert!(hide(&stores, &alice, &with_bob).await, "hidden again");
+    assert_eq!(get(&stores, &alice, &with_bob).await, None);
+    append_new(&stores, fx.c2c(&bob, &alice, "b4", T0 + 5)).await;
+    append_new(&stores, fx.c2c(&bob, &alice, "b5", T0 + 6)).await;
+    let again = get(&stores, &alice, &with_bob).await.expect("back again");
+    assert_eq!(
+        (again.last_seq, again.read_seq, again.unread()),
+        (6, 4, 2),
+        "the two messages since the second hide are unread"
+    );
+}
+
+/// GIVEN alice hid her conversation with bob, who has unread messages WHEN alice writes to bob
+/// THEN her entry is back with nothing unread, and bob's counts her new message as well.
+pub async fn the_owners_own_message_brings_a_hidden_conversation_back_read(stores: Stores) {
+    let fx = Fixture::new();
+    let (alice, bob) = (fx.user("alice"), fx.user("bob"));
+    append_new(&stores, fx.c2c(&alice, &bob, "a1", T0)).await;
+    append_new(&stores, fx.c2c(&bob, &alice, "b1", T0 + 1)).await;
+    let with_bob = ConversationId::C2c(bob.clone());
+    assert!(hide(&stores, &alice, &with_bob).await);
+
+    let own = append_new(&stores, fx.c2c(&alice, &bob, "a2", T0 + 2)).await;
+
+    let alices = get(&stores, &alice, &with_bob)
+        .await
+        .expect("her own message brings the entry back");
+    assert_eq!(
+        (alices.last_seq, alices.read_seq, alices.unread()),
+        (3, 3, 0),
+        "her read pointer follows her own message"
+    );
+    assert_eq!(alices.last_message, Some(own));
+    let bobs = get(&stores, &bob, &ConversationId::C2c(alice.clone()))
+        .await
+        .expect("bob's entry");
+    assert_eq!(
+        (bobs.last_seq, bobs.read_seq, bobs.unread()),
+        (3, 2, 1),
+        "bob has her new message unread"
+    );
+}
+
+/// GIVEN a group of alice, bob and carol with two messages WHEN alice hides it THEN only her entry
+/// is gone, carol still has both unread; WHEN carol writes THEN alice's entry is back with one
+/// unread.
+pub async fn hiding_a_group_conversation_is_per_member(stores: Stores) {
+    let fx = Fixture::new();
+    let (alice, bob, carol) = (fx.user("alice"), fx.user("bob"), fx.user("carol"));
+    let group = fx.group("team");
+    let members = [&alice, &bob, &carol];
+    append_new(&stores, fx.group_message(&bob, &group, &members, "g1", T0)).await;
+    append_new(&stores, fx.group_message(&bob, &group, &members, "g2", T0 + 1)).await;
+    let conversation = ConversationId::Group(group.clone());
+
+    assert!(hide(&stores, &alice, &conversation).await);
+
+    assert_eq!(
+        get(&stores, &alice, &conversation).await,
+        None,
+        "alice's entry is hidden"
+    );
+    assert!(
+        list(&stores, &alice, None, 10).await.is_empty(),
+        "and out of her list"
+    );
+    for (member, read_seq) in [(&bob, 2), (&carol, 0)] {
+        let e = get(&stores, member, &conversation)
+            .await
+            .unwrap_or_else(|| panic!("{member} keeps the entry"));
+        assert_eq!((e.last_seq, e.read_seq), (2, read_seq), "{member}'s pointers");
+        assert_eq!(
+            peers(&list(&stores, member, None, 10).await),
+            vec![conversation.to_string()],
+            "{member}'s list"
+        );
+    }
+
+    append_new(&stores, fx.group_message(&carol, &group, &members, "g3", T0 + 2)).await;
+    let back = get(&stores, &alice, &conversation)
+        .await
+        .expect("a newer message brings the entry back");
+    assert_eq!(
+        (back.last_seq, back.read_seq, back.unread()),
+        (3, 2, 1),
+        "alice has only carol's message unread"
     );
 }

@@ -4,6 +4,11 @@
 //! time come from the stream, so the list is ordered by the time of each stream's newest message,
 //! newest first, ties broken by conversation id, descending (the order of a
 //! `(updated_at, conversation_id)` key read backwards).
+//!
+//! Hiding a conversation writes only the owner's row: the read pointer and `hidden_seq` go to the
+//! stream's last seq, and the reads leave the row out while the stream's last seq is no higher
+//! (see [`conversation_query`]). An append already moves the stream's last seq, so a newer
+//! message brings the entry back with only the newer messages unread, at no cost to the append.
 
 use crate::error::Result;
 use crate::rows::{self, conversation_query, seq_param};
@@ -13,6 +18,26 @@ use cirrus_core::conversation::{ConversationCursor, ConversationEntry};
 use cirrus_core::ids::{ConversationId, UserId};
 use cirrus_core::ports::ConversationStore;
 use rusqlite::{Connection, params};
+
+/// The first page of `?1`'s list, at most `?2` entries.
+pub(crate) const LIST_FIRST: &str =
+    conversation_query!("c.owner = ?1 ORDER BY updated_at DESC, c.conversation_id DESC LIMIT ?2");
+
+/// The page of `?1`'s list after the cursor (`?2` activity time, `?3` conversation id), at most
+/// `?4` entries.
+pub(crate) const LIST_AFTER: &str = conversation_query!(
+    "c.owner = ?1 AND (COALESCE(s.updated_at, 0), c.conversation_id) < (?2, ?3) \
+     ORDER BY updated_at DESC, c.conversation_id DESC LIMIT ?4"
+);
+
+/// `?1`'s entry for conversation `?2`, unless hidden.
+const GET: &str = conversation_query!("c.owner = ?1 AND c.conversation_id = ?2");
+
+/// Hides `?1`'s conversation `?2` at the stream's last seq, marking everything up to it read.
+const HIDE: &str = "UPDATE conversations SET read_seq = max(read_seq, \
+     COALESCE((SELECT last_seq FROM streams WHERE stream = conversations.stream), 0)), \
+     hidden_seq = COALESCE((SELECT last_seq FROM streams WHERE stream = conversations.stream), 0) \
+     WHERE owner = ?1 AND conversation_id = ?2";
 
 #[async_trait]
 impl ConversationStore for SqliteStore {
@@ -42,6 +67,16 @@ impl ConversationStore for SqliteStore {
         Ok(self.read(move |conn| get(conn, &owner, &conversation)).await?)
     }
 
+    async fn hide_conversation(
+        &self,
+        owner: &UserId,
+        conversation: &ConversationId,
+    ) -> cirrus_core::Result<bool> {
+        let owner = owner.clone();
+        let conversation = conversation.to_string();
+        Ok(self.write(move |conn| hide(conn, &owner, &conversation)).await?)
+    }
+
     async fn mark_read(
         &self,
         owner: &UserId,
@@ -66,17 +101,12 @@ fn list(
     let limit = i64::from(limit);
     match after {
         None => {
-            let mut stmt = conn.prepare_cached(conversation_query!(
-                "WHERE c.owner = ?1 ORDER BY updated_at DESC, c.conversation_id DESC LIMIT ?2"
-            ))?;
+            let mut stmt = conn.prepare_cached(LIST_FIRST)?;
             let entries = stmt.query_and_then(params![owner.as_str(), limit], read)?;
             entries.collect()
         }
         Some(cursor) => {
-            let mut stmt = conn.prepare_cached(conversation_query!(
-                "WHERE c.owner = ?1 AND (COALESCE(s.updated_at, 0), c.conversation_id) < (?2, ?3) \
-                 ORDER BY updated_at DESC, c.conversation_id DESC LIMIT ?4"
-            ))?;
+            let mut stmt = conn.prepare_cached(LIST_AFTER)?;
             let entries = stmt.query_and_then(
                 params![
                     owner.as_str(),
@@ -92,13 +122,19 @@ fn list(
 }
 
 fn get(conn: &Connection, owner: &UserId, conversation: &str) -> Result<Option<ConversationEntry>> {
-    let mut stmt = conn.prepare_cached(conversation_query!(
-        "WHERE c.owner = ?1 AND c.conversation_id = ?2"
-    ))?;
+    let mut stmt = conn.prepare_cached(GET)?;
     let mut entries = stmt.query_and_then(params![owner.as_str(), conversation], |row| {
         rows::conversation(row, owner)
     })?;
     entries.next().transpose()
+}
+
+/// Whether `owner` had the conversation (hidden or not): a row to hide.
+fn hide(conn: &Connection, owner: &UserId, conversation: &str) -> Result<bool> {
+    let changed = conn
+        .prepare_cached(HIDE)?
+        .execute(params![owner.as_str(), conversation])?;
+    Ok(changed > 0)
 }
 
 fn mark_read(

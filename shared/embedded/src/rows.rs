@@ -19,9 +19,11 @@ pub(crate) use message_columns;
 
 /// A query of conversation entries in list order, rows as [`conversation`] reads them.
 ///
-/// `$filter` is the `WHERE … LIMIT …` of `conversations c JOIN streams s`. The page is chosen
-/// first and only its entries' last messages are looked up (a subquery with a `LIMIT` is not
-/// flattened), so a long list costs a sort of small rows, not a message read per conversation.
+/// `$filter` is the rest of the `WHERE …` (after the visibility condition) and the
+/// `ORDER BY … LIMIT …` of `conversations c JOIN streams s`. Entries their owner hid are left out
+/// until the stream has a message past the hidden point. The page is chosen first and only its
+/// entries' last messages are looked up (a subquery with a `LIMIT` is not flattened), so a long
+/// list costs a sort of small rows, not a message read per conversation.
 macro_rules! conversation_query {
     ($filter:literal) => {
         concat!(
@@ -29,7 +31,8 @@ macro_rules! conversation_query {
             $crate::rows::message_columns!(),
             " FROM (SELECT c.conversation_id, c.stream, c.read_seq, \
              COALESCE(s.last_seq, 0) AS last_seq, COALESCE(s.updated_at, 0) AS updated_at \
-             FROM conversations c LEFT JOIN streams s ON s.stream = c.stream ",
+             FROM conversations c LEFT JOIN streams s ON s.stream = c.stream \
+             WHERE (c.hidden_seq IS NULL OR s.last_seq > c.hidden_seq) AND ",
             $filter,
             ") p LEFT JOIN messages m ON m.stream = p.stream AND m.seq = p.last_seq \
              ORDER BY p.updated_at DESC, p.conversation_id DESC"

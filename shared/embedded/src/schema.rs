@@ -163,6 +163,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX notifications_by_expiry ON notifications (owner, expires_at);
     "#,
+    // 6: hidden conversations.
+    r#"
+    -- The owner hid the conversation when the stream's last seq was hidden_seq (NULL: never
+    -- hidden). The entry is left out of the owner's list while the stream's last seq is still at
+    -- most hidden_seq; a newer message brings it back, so an append never touches this column.
+    ALTER TABLE conversations ADD COLUMN hidden_seq INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.

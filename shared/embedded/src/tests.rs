@@ -786,3 +786,74 @@ fn searches_and_pages_read_an_index_range_in_order() {
         assert!(!plan.contains("TEMP B-TREE"), "{sql}: {plan}");
     }
 }
+
+#[test]
+fn conversation_pages_read_only_the_owners_rows() {
+    // GIVEN the current schema, with the hidden-conversation filter
+    let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+    schema::migrate(&mut conn).unwrap();
+    // WHEN SQLite plans the first and a later page of a conversation list
+    for sql in [crate::conversations::LIST_FIRST, crate::conversations::LIST_AFTER] {
+        let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let texts = vec!["a"; explain.parameter_count()];
+        let plan = explain
+            .query_map(rusqlite::params_from_iter(texts), |row| row.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect::<Vec<_>>()
+            .join("; ");
+        // THEN the owner's rows are a primary-key range, each joined to its stream and last message
+        // by key: no table is scanned
+        for step in [
+            "SEARCH c USING PRIMARY KEY (owner=?)",
+            "SEARCH s USING PRIMARY KEY (stream=?)",
+            "SEARCH m USING INDEX messages_by_seq (stream=? AND seq=?)",
+        ] {
+            assert!(plan.contains(step), "{sql}: {plan}");
+        }
+        for table in ["c", "s", "m"] {
+            assert!(!plan.contains(&format!("SCAN {table} ")), "{sql}: {plan}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn conversations_stay_listed_across_the_hidden_conversation_migration() {
+    // GIVEN a file at schema version 5 in which bob wrote to alice
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cirrus.sqlite3");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for sql in &schema::MIGRATIONS[..5] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 5; \
+             INSERT INTO streams (stream, last_seq, updated_at) VALUES ('s', 2, 100); \
+             INSERT INTO conversations (owner, conversation_id, stream, read_seq) \
+             VALUES ('alice', 'C2Cbob', 's', 1);",
+        )
+        .unwrap();
+    }
+    // WHEN this build opens it
+    let store = SqliteStore::open(&path, StoreOptions::default()).unwrap();
+    // THEN alice's conversation is still listed as it was
+    let listed = store.list_conversations(&user("alice"), None, 10).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].read_seq, listed[0].last_seq), (1, 2));
+    // AND she can hide it now
+    let conversation = ConversationId::C2c(user("bob"));
+    assert!(
+        store
+            .hide_conversation(&user("alice"), &conversation)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .list_conversations(&user("alice"), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

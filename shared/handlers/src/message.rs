@@ -105,6 +105,10 @@ async fn dispatch(deps: &Deps, caller: &Caller, action: Action, frame: &ClientFr
             deps.conversations.read(caller, frame.data()?).await?;
             Ok(reply_ok(req_id, &serde_json::json!({})))
         }
+        Action::ConvDelete => {
+            deps.conversations.delete(caller, frame.data()?).await?;
+            Ok(reply_ok(req_id, &serde_json::json!({})))
+        }
         Action::PresenceGet => {
             let users = deps.presence.get(frame.data()?).await?;
             Ok(reply_ok(req_id, &PresenceReply { users }))

@@ -260,3 +260,48 @@ async fn every_element_type_travels_intact() {
     let history = bob.ok("msg.history", json!({"conversationId": "C2Calice"})).await;
     assert_eq!(history["messages"][0]["body"], body);
 }
+
+#[tokio::test]
+async fn a_deleted_conversation_leaves_the_list_keeps_its_messages_and_returns_with_new_ones() {
+    // GIVEN bob has two conversations, one with three unread messages from alice
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut alice = stack.connect("alice").await;
+    let mut carol = stack.connect("carol").await;
+    for (i, text) in ["one", "two", "three"].iter().enumerate() {
+        alice.send_text("bob", &format!("a-{i}"), text).await;
+    }
+    carol.send_text("bob", "c-1", "hello").await;
+    let mut bob = stack.connect("bob").await;
+    // WHEN he deletes the one with alice
+    bob.ok("conv.delete", json!({"conversationId": "C2Calice"})).await;
+    // THEN his list has only carol's, while the history and alice's own entry stay
+    let list = bob.ok("conv.list", json!({})).await;
+    let ids: Vec<_> = list["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["conversationId"].clone())
+        .collect();
+    assert_eq!(ids, ["C2Ccarol"]);
+    let history = bob.ok("msg.history", json!({"conversationId": "C2Calice"})).await;
+    assert_eq!(history["messages"].as_array().unwrap().len(), 3);
+    let hers = alice.ok("conv.list", json!({})).await;
+    assert_eq!(hers["conversations"][0]["conversationId"], "C2Cbob");
+    // WHEN alice writes again
+    alice.send_text("bob", "a-3", "four").await;
+    // THEN the conversation is back with only the new message unread
+    let list = bob.ok("conv.list", json!({})).await;
+    assert_eq!(list["conversations"][0]["conversationId"], "C2Calice");
+    assert_eq!(list["conversations"][0]["unread"], 1);
+    assert_eq!(list["conversations"][0]["lastMessage"]["body"][0]["text"], "four");
+    // AND deleting something he does not have, or a malformed id, has its code
+    assert_eq!(
+        bob.err("conv.delete", json!({"conversationId": "C2Czed"})).await,
+        "not_found"
+    );
+    assert_eq!(
+        bob.err("conv.delete", json!({"conversationId": "nonsense"}))
+            .await,
+        "invalid_conversation_id"
+    );
+}

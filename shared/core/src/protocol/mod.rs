@@ -20,6 +20,8 @@ pub enum Action {
     ConvList,
     /// `conv.read`: move the caller's read pointer.
     ConvRead,
+    /// `conv.delete`: remove a conversation from the caller's list (messages stay).
+    ConvDelete,
     /// `sys.ping`: keep the connection alive, read server time.
     SysPing,
     /// `presence.get`: whether users are online, and on which platforms.
@@ -72,11 +74,12 @@ pub enum Action {
 
 impl Action {
     /// Every action, in documentation order.
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 29] = [
         Self::MsgSend,
         Self::MsgHistory,
         Self::ConvList,
         Self::ConvRead,
+        Self::ConvDelete,
         Self::SysPing,
         Self::PresenceGet,
         Self::AuthLogout,
@@ -110,6 +113,7 @@ impl Action {
             Self::MsgHistory => "msg.history",
             Self::ConvList => "conv.list",
             Self::ConvRead => "conv.read",
+            Self::ConvDelete => "conv.delete",
             Self::SysPing => "sys.ping",
             Self::PresenceGet => "presence.get",
             Self::AuthLogout => "auth.logout",
@@ -142,7 +146,9 @@ impl Action {
     pub fn open_to_guests(self, guest_c2c: bool) -> bool {
         match self {
             Self::SysPing | Self::AuthLogout => true,
-            Self::MsgSend | Self::MsgHistory | Self::ConvList | Self::ConvRead => guest_c2c,
+            Self::MsgSend | Self::MsgHistory | Self::ConvList | Self::ConvRead | Self::ConvDelete => {
+                guest_c2c
+            }
             // Guests have no profile and no friends.
             _ => false,
         }
@@ -403,6 +409,14 @@ pub struct ConvReadRequest {
     pub conversation_id: String,
     /// Everything up to and including this seq is read.
     pub seq: u64,
+}
+
+/// `conv.delete` request.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConvDeleteRequest {
+    /// Which conversation (validated by the service, so a bad id gets its own code).
+    pub conversation_id: String,
 }
 
 /// `sys.ping` reply.

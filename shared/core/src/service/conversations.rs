@@ -3,7 +3,7 @@
 use crate::conversation::{ConversationCursor, ConversationEntry};
 use crate::error::{Error, Result};
 use crate::ids::ConversationId;
-use crate::protocol::{ConvListRequest, ConvReadRequest};
+use crate::protocol::{ConvDeleteRequest, ConvListRequest, ConvReadRequest};
 use crate::service::{Caller, Ports, page_size};
 
 /// Lists conversations and moves read pointers.
@@ -64,5 +64,20 @@ impl ConversationService {
             .mark_read(&caller.user, &conversation_id, request.seq)
             .await?
             .ok_or(Error::NotFound("conversation"))
+    }
+
+    /// Removes a conversation from the caller's list on every device; its messages stay, and a
+    /// newer message brings it back with only the newer messages unread.
+    pub async fn delete(&self, caller: &Caller, request: ConvDeleteRequest) -> Result<()> {
+        let conversation_id = ConversationId::parse(&request.conversation_id)?;
+        if !self
+            .ports
+            .conversations
+            .hide_conversation(&caller.user, &conversation_id)
+            .await?
+        {
+            return Err(Error::NotFound("conversation"));
+        }
+        Ok(())
     }
 }
