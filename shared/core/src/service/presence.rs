@@ -5,11 +5,11 @@
 //! `limits.max_presence_subscriptions` each. A change is told to at most
 //! `limits.max_presence_watchers` subscribers, so one connect or disconnect has bounded work.
 
+use crate::accounts::Account;
 use crate::devices::platform_of;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
 use crate::ports::Connection;
-use crate::accounts::Account;
 use crate::protocol::{PresenceRequest, PresenceStatus, SubscribeReply, UserPresence, event, events};
 use crate::service::{Caller, Delivery, Ports};
 use bytes::Bytes;
