@@ -16,7 +16,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let key = cirrus_aws::usersig_key_from_env().await?;
     let mut ports = cirrus_aws::ports_from_env(Push::Required).await?;
-    ports.limits.accounts = settings::account_policy_from_env()?;
+    settings::limits_from_env(&mut ports.limits)?;
     let api = &Api::new(Deps::new(ports), key, settings::oidc_issuers_from_env()?)?;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayV2httpRequest>| async move {

@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let mut ports = cirrus_aws::ports_from_env(Push::Required).await?;
     // Guests' one-to-one messaging and the logout's revocation follow the account settings.
-    ports.limits.accounts = cirrus_handlers::settings::account_policy_from_env()?;
+    cirrus_handlers::settings::limits_from_env(&mut ports.limits)?;
     let deps = &Deps::new(ports);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {

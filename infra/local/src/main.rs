@@ -78,6 +78,12 @@ struct Args {
     /// (or `"jwksFile": "path"`).
     #[arg(long, env = "CIRRUS_OIDC_ISSUERS")]
     oidc_issuers: Option<String>,
+    /// Friends one user may have.
+    #[arg(long, env = "CIRRUS_MAX_FRIENDS", default_value_t = 3000)]
+    max_friends: u32,
+    /// Users one user may block.
+    #[arg(long, env = "CIRRUS_MAX_BLOCKS", default_value_t = 1000)]
+    max_blocks: u32,
     /// Send every event to this Lambda Invoke API (`cargo lambda watch`, e.g.
     /// `http://127.0.0.1:9000`) instead of running the handlers in this process.
     #[arg(long)]
@@ -144,6 +150,8 @@ async fn main() -> anyhow::Result<()> {
                 guest_c2c: args.guest_c2c,
                 ..Default::default()
             },
+            max_friends: args.max_friends.max(1),
+            max_blocks: args.max_blocks.max(1),
             ..Default::default()
         },
         sqlite: StoreOptions {

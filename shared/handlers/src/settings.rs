@@ -4,6 +4,7 @@
 use cirrus_auth::{IssuerConfigError, TrustedIssuer};
 use cirrus_core::accounts::{AccountPolicy, DEFAULT_ADMIN};
 use cirrus_core::ids::UserId;
+use cirrus_core::limits::Limits;
 
 /// A setting that is present but unusable.
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +15,9 @@ pub enum SettingsError {
     /// `CIRRUS_ADMIN_USER` is not a valid user id.
     #[error("CIRRUS_ADMIN_USER is not a valid user id")]
     BadAdmin,
+    /// A count setting that is not a positive number.
+    #[error("{0} must be a positive number")]
+    NotACount(&'static str),
     /// `CIRRUS_OIDC_ISSUERS` is not a valid issuer list.
     #[error("CIRRUS_OIDC_ISSUERS is not a valid issuer list")]
     BadIssuers(#[source] IssuerConfigError),
@@ -46,6 +50,37 @@ pub fn account_policy(get: impl Fn(&str) -> Option<String>) -> Result<AccountPol
 /// [`account_policy`] from the process environment.
 pub fn account_policy_from_env() -> Result<AccountPolicy, SettingsError> {
     account_policy(|name| std::env::var(name).ok())
+}
+
+/// A positive count, if set (unset or empty: `None`).
+fn count(name: &'static str, get: &impl Fn(&str) -> Option<String>) -> Result<Option<u32>, SettingsError> {
+    match get(name).as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(raw) => match raw.parse::<u32>() {
+            Ok(value) if value > 0 => Ok(Some(value)),
+            _ => Err(SettingsError::NotACount(name)),
+        },
+    }
+}
+
+/// Applies `CIRRUS_MAX_FRIENDS` and `CIRRUS_MAX_BLOCKS` (as `get` returns them) to `limits`.
+pub fn relationship_limits(
+    limits: &mut Limits,
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<(), SettingsError> {
+    if let Some(max) = count("CIRRUS_MAX_FRIENDS", &get)? {
+        limits.max_friends = max;
+    }
+    if let Some(max) = count("CIRRUS_MAX_BLOCKS", &get)? {
+        limits.max_blocks = max;
+    }
+    Ok(())
+}
+
+/// Every setting of this module from the process environment, applied to `limits`.
+pub fn limits_from_env(limits: &mut Limits) -> Result<(), SettingsError> {
+    limits.accounts = account_policy_from_env()?;
+    relationship_limits(limits, |name| std::env::var(name).ok())
 }
 
 /// The trusted issuers in `CIRRUS_OIDC_ISSUERS` (JSON; unset or empty: none).
@@ -89,6 +124,22 @@ mod tests {
         .unwrap();
         assert_eq!(policy.admin.as_str(), "ops");
         assert!(policy.hosted && policy.guests && !policy.guest_c2c);
+    }
+
+    #[test]
+    fn relationship_limits_are_read_and_checked() {
+        let mut limits = Limits::default();
+        let vars = |name: &str| match name {
+            "CIRRUS_MAX_FRIENDS" => Some("5000".to_owned()),
+            _ => None,
+        };
+        relationship_limits(&mut limits, vars).unwrap();
+        assert_eq!((limits.max_friends, limits.max_blocks), (5000, 1000));
+        let zero = |name: &str| (name == "CIRRUS_MAX_BLOCKS").then(|| "0".to_owned());
+        assert!(matches!(
+            relationship_limits(&mut limits, zero),
+            Err(SettingsError::NotACount("CIRRUS_MAX_BLOCKS"))
+        ));
     }
 
     #[test]
