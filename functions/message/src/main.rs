@@ -14,6 +14,7 @@ async fn main() -> Result<(), Error> {
     let mut ports = cirrus_aws::ports_from_env(Push::Required).await?;
     // Guests' one-to-one messaging and the logout's revocation follow the account settings.
     cirrus_handlers::settings::limits_from_env(&mut ports.limits)?;
+    ports.filter = cirrus_handlers::settings::word_filter_from_env()?;
     let deps = &Deps::new(ports);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {

@@ -197,6 +197,8 @@ pub struct LocalConfig {
     pub invoke_url: Option<String>,
     /// Trusted OpenID Connect issuers for third-party login (none: that login is off).
     pub oidc_issuers: Vec<cirrus_auth::TrustedIssuer>,
+    /// The sensitive-word filter for messages (none: no filtering).
+    pub word_filter: Option<Arc<cirrus_core::filter::WordFilter>>,
 }
 
 impl LocalConfig {
@@ -215,6 +217,7 @@ impl LocalConfig {
             sqlite: StoreOptions::default(),
             invoke_url: None,
             oidc_issuers: Vec::new(),
+            word_filter: None,
         }
     }
 }
@@ -300,6 +303,7 @@ impl LocalStack {
             clock: clock.clone(),
             ids: ids.clone(),
             limits: config.limits.clone(),
+            filter: config.word_filter.clone(),
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let sockets = Arc::new(TaskCount::default());

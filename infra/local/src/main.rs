@@ -78,6 +78,12 @@ struct Args {
     /// (or `"jwksFile": "path"`).
     #[arg(long, env = "CIRRUS_OIDC_ISSUERS")]
     oidc_issuers: Option<String>,
+    /// A file of words (one per line, or comma-separated) that messages may not contain.
+    #[arg(long, env = "CIRRUS_SENSITIVE_WORDS_FILE")]
+    sensitive_words_file: Option<PathBuf>,
+    /// What a sensitive word does: `reject` the message (`sensitive_content`) or `mask` it (`***`).
+    #[arg(long, env = "CIRRUS_SENSITIVE_MODE", default_value = "reject")]
+    sensitive_mode: cirrus_core::filter::FilterMode,
     /// Friends one user may have.
     #[arg(long, env = "CIRRUS_MAX_FRIENDS", default_value_t = 3000)]
     max_friends: u32,
@@ -159,6 +165,17 @@ async fn main() -> anyhow::Result<()> {
             ..StoreOptions::default()
         },
         invoke_url: args.invoke_url.clone(),
+        word_filter: match &args.sensitive_words_file {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+                let words = cirrus_core::filter::WordFilter::parse_list(&text);
+                cirrus_core::filter::WordFilter::new(words, args.sensitive_mode)
+                    .map_err(anyhow::Error::msg)?
+                    .map(std::sync::Arc::new)
+            }
+            None => None,
+        },
         oidc_issuers: match &args.oidc_issuers {
             Some(json) => cirrus_auth::TrustedIssuer::list_from_json(json)
                 .context("--oidc-issuers is not a valid issuer list")?,

@@ -69,6 +69,8 @@ pub async fn ports_from_env(push: Push) -> Result<Ports> {
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidIds),
         limits: limits_from_env()?,
+        // The message function adds the sensitive-word filter (`cirrus_handlers::settings`).
+        filter: None,
     })
 }
 

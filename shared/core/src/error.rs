@@ -62,6 +62,9 @@ pub enum Error {
     /// The caller blocked this user (unblock them first).
     #[error("you blocked this user")]
     Blocked,
+    /// The message holds a word the app's filter refuses.
+    #[error("the message contains a word this app does not allow")]
+    SensitiveContent,
     /// The recipient does not take messages from the caller (said without naming why).
     #[error("the recipient does not accept your messages")]
     PeerRefused,
@@ -121,6 +124,7 @@ impl Error {
             Self::AlreadyFriends => ErrorCode::AlreadyFriends,
             Self::Blocked => ErrorCode::Blocked,
             Self::PeerRefused => ErrorCode::PeerRefused,
+            Self::SensitiveContent => ErrorCode::SensitiveContent,
             Self::Unauthorized(_) => ErrorCode::Unauthorized,
             Self::Store(_) | Self::Gateway(_) => ErrorCode::Internal,
         }
@@ -180,6 +184,8 @@ pub enum ErrorCode {
     Blocked,
     /// The recipient does not accept the caller's messages.
     PeerRefused,
+    /// The message holds a word the app's filter refuses.
+    SensitiveContent,
     /// Credentials were refused.
     Unauthorized,
     /// A server-side fault.
@@ -208,6 +214,7 @@ impl ErrorCode {
             Self::AlreadyFriends => "already_friends",
             Self::Blocked => "blocked",
             Self::PeerRefused => "peer_refused",
+            Self::SensitiveContent => "sensitive_content",
             Self::Unauthorized => "unauthorized",
             Self::Internal => "internal",
         }

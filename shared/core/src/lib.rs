@@ -9,6 +9,7 @@ pub mod conversation;
 pub mod devices;
 pub mod element;
 pub mod error;
+pub mod filter;
 pub mod ids;
 pub mod limits;
 pub mod media;

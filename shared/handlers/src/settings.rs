@@ -3,8 +3,10 @@
 
 use cirrus_auth::{IssuerConfigError, TrustedIssuer};
 use cirrus_core::accounts::{AccountPolicy, DEFAULT_ADMIN};
+use cirrus_core::filter::{FilterMode, WordFilter};
 use cirrus_core::ids::UserId;
 use cirrus_core::limits::Limits;
+use std::sync::Arc;
 
 /// A setting that is present but unusable.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +20,9 @@ pub enum SettingsError {
     /// A count setting that is not a positive number.
     #[error("{0} must be a positive number")]
     NotACount(&'static str),
+    /// `CIRRUS_SENSITIVE_MODE` or the word list is unusable.
+    #[error("the sensitive-word filter: {0}")]
+    BadFilter(String),
     /// `CIRRUS_OIDC_ISSUERS` is not a valid issuer list.
     #[error("CIRRUS_OIDC_ISSUERS is not a valid issuer list")]
     BadIssuers(#[source] IssuerConfigError),
@@ -83,6 +88,24 @@ pub fn limits_from_env(limits: &mut Limits) -> Result<(), SettingsError> {
     relationship_limits(limits, |name| std::env::var(name).ok())
 }
 
+/// The sensitive-word filter from `CIRRUS_SENSITIVE_WORDS` (words separated by commas or lines;
+/// unset or empty: none) and `CIRRUS_SENSITIVE_MODE` (`reject`, the default, or `mask`).
+pub fn word_filter(get: impl Fn(&str) -> Option<String>) -> Result<Option<Arc<WordFilter>>, SettingsError> {
+    let words = WordFilter::parse_list(&get("CIRRUS_SENSITIVE_WORDS").unwrap_or_default());
+    let mode = match get("CIRRUS_SENSITIVE_MODE").as_deref().map(str::trim) {
+        None | Some("") => FilterMode::Reject,
+        Some(raw) => raw.parse().map_err(SettingsError::BadFilter)?,
+    };
+    Ok(WordFilter::new(words, mode)
+        .map_err(SettingsError::BadFilter)?
+        .map(Arc::new))
+}
+
+/// [`word_filter`] from the process environment.
+pub fn word_filter_from_env() -> Result<Option<Arc<WordFilter>>, SettingsError> {
+    word_filter(|name| std::env::var(name).ok())
+}
+
 /// The trusted issuers in `CIRRUS_OIDC_ISSUERS` (JSON; unset or empty: none).
 pub fn oidc_issuers_from_env() -> Result<Vec<TrustedIssuer>, SettingsError> {
     match std::env::var("CIRRUS_OIDC_ISSUERS") {
@@ -140,6 +163,24 @@ mod tests {
             relationship_limits(&mut limits, zero),
             Err(SettingsError::NotACount("CIRRUS_MAX_BLOCKS"))
         ));
+    }
+
+    #[test]
+    fn the_word_filter_is_read_from_a_list_and_a_mode() {
+        let none = word_filter(|_| None).unwrap();
+        assert!(none.is_none());
+        let vars = |name: &str| match name {
+            "CIRRUS_SENSITIVE_WORDS" => Some("bad,worse".to_owned()),
+            "CIRRUS_SENSITIVE_MODE" => Some("mask".to_owned()),
+            _ => None,
+        };
+        assert!(format!("{:?}", word_filter(vars).unwrap()).contains("words: 2"));
+        let bad_mode = |name: &str| match name {
+            "CIRRUS_SENSITIVE_WORDS" => Some("bad".to_owned()),
+            "CIRRUS_SENSITIVE_MODE" => Some("shout".to_owned()),
+            _ => None,
+        };
+        assert!(matches!(word_filter(bad_mode), Err(SettingsError::BadFilter(_))));
     }
 
     #[test]

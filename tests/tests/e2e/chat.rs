@@ -305,3 +305,57 @@ async fn a_deleted_conversation_leaves_the_list_keeps_its_messages_and_returns_w
         "invalid_conversation_id"
     );
 }
+
+fn filtered(mode: cirrus_core::filter::FilterMode) -> impl FnOnce(&mut cirrus_local::LocalConfig) {
+    move |config| {
+        let filter = cirrus_core::filter::WordFilter::new(["spam", "秘密"], mode)
+            .unwrap()
+            .unwrap();
+        config.word_filter = Some(std::sync::Arc::new(filter));
+    }
+}
+
+#[tokio::test]
+async fn a_sensitive_word_refuses_the_message_in_reject_mode() {
+    let stack =
+        TestStack::start_with(crate::BACKEND, filtered(cirrus_core::filter::FilterMode::Reject)).await;
+    let mut alice = stack.connect("alice").await;
+    let mut bob = stack.connect("bob").await;
+    let send = |id: &str, body: serde_json::Value| json!({"to": {"type": "c2c", "id": "bob"}, "clientMsgId": id, "body": body});
+    for (id, body) in [
+        ("s1", json!([{"type": "text", "text": "buy SPAM now"}])),
+        (
+            "s2",
+            json!([{"type": "custom", "data": "{}", "desc": "这是秘密"}]),
+        ),
+        (
+            "s3",
+            json!([{"type": "text", "text": "fine"}, {"type": "text", "text": "spam"}]),
+        ),
+    ] {
+        assert_eq!(
+            alice.err("msg.send", send(id, body)).await,
+            "sensitive_content",
+            "{id}"
+        );
+    }
+    // Nothing was stored or delivered; a clean message goes through as seq 1.
+    let ack = alice.send_text("bob", "s4", "hello").await;
+    assert_eq!(ack["seq"], 1);
+    assert_eq!(bob.event("msg.new").await["body"][0]["text"], "hello");
+}
+
+#[tokio::test]
+async fn a_sensitive_word_is_masked_in_mask_mode() {
+    let stack = TestStack::start_with(crate::BACKEND, filtered(cirrus_core::filter::FilterMode::Mask)).await;
+    let mut alice = stack.connect("alice").await;
+    let mut bob = stack.connect("bob").await;
+    alice.send_text("bob", "m1", "no Spam, 秘密 or spam here").await;
+    let delivered = bob.event("msg.new").await;
+    assert_eq!(delivered["body"][0]["text"], "no ***, *** or *** here");
+    let history = bob.ok("msg.history", json!({"conversationId": "C2Calice"})).await;
+    assert_eq!(
+        history["messages"][0]["body"][0]["text"],
+        "no ***, *** or *** here"
+    );
+}

@@ -44,6 +44,10 @@ impl MessageService {
             Target::Group(_) => return Err(Error::NotFound("group")),
         };
         validate_body(&request.body, &self.ports.limits)?;
+        let mut body = request.body;
+        if let Some(filter) = &self.ports.filter {
+            filter.apply(&mut body)?;
+        }
         if let Some(data) = &request.cloud_custom_data
             && data.len() > self.ports.limits.max_body_bytes
         {
@@ -76,7 +80,7 @@ impl MessageService {
                 to,
                 time: now,
                 client_msg_id,
-                body: request.body,
+                body,
                 cloud_custom_data: request.cloud_custom_data,
                 inbox,
             })

@@ -78,6 +78,8 @@ pub struct Ports {
     pub ids: Arc<dyn IdGen>,
     /// Limits.
     pub limits: Limits,
+    /// The sensitive-word filter applied to messages, if the app configured one.
+    pub filter: Option<Arc<crate::filter::WordFilter>>,
 }
 
 /// The default page size when a client gives none.
