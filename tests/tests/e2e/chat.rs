@@ -359,3 +359,30 @@ async fn a_sensitive_word_is_masked_in_mask_mode() {
         "no ***, *** or *** here"
     );
 }
+
+#[tokio::test]
+async fn reading_sends_a_receipt_to_the_peer_and_syncs_the_readers_other_devices() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut alice = stack.connect("alice").await;
+    let mut bob_phone = stack.connect("bob").await;
+    let mut bob_web = stack.connect("bob").await;
+    for i in 0..3 {
+        alice.send_text("bob", &format!("r-{i}"), "hi").await;
+    }
+    // WHEN bob reads up to seq 2 on his phone
+    bob_phone
+        .ok("conv.read", json!({"conversationId": "C2Calice", "seq": 2}))
+        .await;
+    // THEN alice gets a receipt for her side of the conversation
+    assert_eq!(
+        alice.event("msg.read").await,
+        json!({"conversationId": "C2Cbob", "userId": "bob", "readSeq": 2})
+    );
+    // AND bob's other device learns his read pointer moved (the phone that read is not told)
+    assert_eq!(
+        bob_web.event("msg.read").await,
+        json!({"conversationId": "C2Calice", "userId": "bob", "readSeq": 2})
+    );
+    let list = bob_web.ok("conv.list", json!({})).await;
+    assert_eq!(list["conversations"][0]["unread"], 1);
+}

@@ -164,6 +164,9 @@ impl Action {
 pub mod events {
     /// A new message in one of the user's conversations (also to the sender's other devices).
     pub const MSG_NEW: &str = "msg.new";
+    /// A one-to-one conversation was read up to a seq: sent to the peer (a read receipt) and to
+    /// the reader's other connections (so their unread counts follow).
+    pub const MSG_READ: &str = "msg.read";
     /// This connection was displaced by a newer login under the multi-device policy and is about
     /// to be closed.
     pub const SESSION_KICKED: &str = "session.kicked";
@@ -417,6 +420,18 @@ pub struct ConvReadRequest {
 pub struct ConvDeleteRequest {
     /// Which conversation (validated by the service, so a bad id gets its own code).
     pub conversation_id: String,
+}
+
+/// The data of a `msg.read` event.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadReceipt<'a> {
+    /// The conversation, from the point of view of the connection told.
+    pub conversation_id: String,
+    /// Who read.
+    pub user_id: &'a str,
+    /// Everything up to and including this seq is read.
+    pub read_seq: u64,
 }
 
 /// `sys.ping` reply.
