@@ -303,6 +303,7 @@ impl LocalStack {
             clock: clock.clone(),
             ids: ids.clone(),
             limits: config.limits.clone(),
+            media: None,
             filter: config.word_filter.clone(),
         };
         let (shutdown, shutdown_rx) = watch::channel(false);

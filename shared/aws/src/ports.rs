@@ -69,6 +69,7 @@ pub async fn ports_from_env(push: Push) -> Result<Ports> {
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidIds),
         limits: limits_from_env()?,
+        media: None,
         // The message function adds the sensitive-word filter (`cirrus_handlers::settings`).
         filter: None,
     })

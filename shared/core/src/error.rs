@@ -68,6 +68,13 @@ pub enum Error {
     /// The recipient does not take messages from the caller (said without naming why).
     #[error("the recipient does not accept your messages")]
     PeerRefused,
+    /// The recall window for this message has passed (only an administrator may still recall it).
+    #[error("the message is older than the recall window")]
+    RecallExpired,
+    /// A message refers to media that has not been uploaded (and checked) yet, or that the
+    /// sender did not upload.
+    #[error("media `{0}` is not uploaded, or not yours")]
+    MediaNotReady(String),
     /// Guests may not do this (live rooms only, or as the app allows).
     #[error("guests may not use `{0}`")]
     GuestNotAllowed(&'static str),
@@ -125,6 +132,8 @@ impl Error {
             Self::Blocked => ErrorCode::Blocked,
             Self::PeerRefused => ErrorCode::PeerRefused,
             Self::SensitiveContent => ErrorCode::SensitiveContent,
+            Self::RecallExpired => ErrorCode::RecallExpired,
+            Self::MediaNotReady(_) => ErrorCode::MediaNotReady,
             Self::Unauthorized(_) => ErrorCode::Unauthorized,
             Self::Store(_) | Self::Gateway(_) => ErrorCode::Internal,
         }
@@ -186,6 +195,10 @@ pub enum ErrorCode {
     PeerRefused,
     /// The message holds a word the app's filter refuses.
     SensitiveContent,
+    /// The recall window has passed.
+    RecallExpired,
+    /// Referenced media is not uploaded, or not the sender's.
+    MediaNotReady,
     /// Credentials were refused.
     Unauthorized,
     /// A server-side fault.
@@ -215,6 +228,8 @@ impl ErrorCode {
             Self::Blocked => "blocked",
             Self::PeerRefused => "peer_refused",
             Self::SensitiveContent => "sensitive_content",
+            Self::RecallExpired => "recall_expired",
+            Self::MediaNotReady => "media_not_ready",
             Self::Unauthorized => "unauthorized",
             Self::Internal => "internal",
         }

@@ -30,6 +30,18 @@ pub struct Limits {
     pub devices: crate::devices::DevicePolicy,
     /// Login modes, the administrator and token lifetimes.
     pub accounts: crate::accounts::AccountPolicy,
+    /// How long after sending a sender may recall a message, in ms (Tencent: 2 minutes).
+    pub recall_window_ms: i64,
+    /// How long messages are kept for roaming (history and sync), in ms (7 days).
+    pub roaming_ttl_ms: i64,
+    /// Messages kept per conversation: older ones roll over and are dropped.
+    pub max_stream_messages: u64,
+    /// Whether messages carry the sender's nickname and avatar as they were at send time.
+    pub sender_profile: bool,
+    /// Conversations one `msg.sync` covers (the most recently active first).
+    pub max_sync_conversations: u32,
+    /// Messages one `msg.sync` returns per conversation (the rest by `msg.history`).
+    pub max_sync_messages: u32,
     /// Accounts one admin import, check or delete call may name (Tencent: 100).
     pub max_account_batch: usize,
 }
@@ -51,6 +63,12 @@ impl Default for Limits {
             devices: crate::devices::DevicePolicy::default(),
             accounts: crate::accounts::AccountPolicy::default(),
             max_account_batch: 100,
+            recall_window_ms: 2 * 60 * 1000,
+            roaming_ttl_ms: 7 * 24 * 3600 * 1000,
+            max_stream_messages: 10_000,
+            sender_profile: true,
+            max_sync_conversations: 100,
+            max_sync_messages: 100,
         }
     }
 }

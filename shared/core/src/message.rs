@@ -33,6 +33,36 @@ impl Target {
     }
 }
 
+/// The sender's nickname and avatar as they were when the message was sent (the message
+/// extension), so clients can render a message without looking the sender up.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SenderProfile {
+    /// Nickname at send time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nickname: Option<String>,
+    /// Avatar URL at send time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
+}
+
+impl SenderProfile {
+    /// Whether there is nothing to carry.
+    pub fn is_empty(&self) -> bool {
+        self.nickname.is_none() && self.avatar.is_none()
+    }
+}
+
+/// Who recalled a message, and when: a recalled message is a tombstone with an empty body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Recall {
+    /// The sender, or the administrator.
+    pub by: UserId,
+    /// When, ms since the epoch.
+    pub time: i64,
+}
+
 /// A message as the store keeps it: one copy per stream, whoever views it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredMessage {
@@ -54,6 +84,12 @@ pub struct StoredMessage {
     pub body: Vec<Element>,
     /// Opaque app data attached by the sender.
     pub cloud_custom_data: Option<String>,
+    /// The sender's profile at send time, if the app keeps it.
+    pub sender: Option<SenderProfile>,
+    /// Whether the server originated it (`msg.system`): an administrator's notice.
+    pub system: bool,
+    /// Set once the message is recalled (the body is then empty).
+    pub recalled: Option<Recall>,
 }
 
 impl StoredMessage {
@@ -69,6 +105,9 @@ impl StoredMessage {
             client_msg_id: &self.client_msg_id,
             body: &self.body,
             cloud_custom_data: self.cloud_custom_data.as_deref(),
+            sender: self.sender.as_ref(),
+            system: self.system,
+            recalled: self.recalled.as_ref(),
         }
     }
 }
@@ -96,6 +135,15 @@ pub struct Message<'a> {
     /// Opaque app data.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cloud_custom_data: Option<&'a str>,
+    /// The sender's nickname and avatar at send time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sender: Option<&'a SenderProfile>,
+    /// Present (true) on server-originated notices.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub system: bool,
+    /// Present on a recalled message (a tombstone: the body is empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recalled: Option<&'a Recall>,
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use crate::element::Element;
 use crate::error::Result;
 use crate::ids::{ClientMsgId, ConnectionId, ConversationId, MsgId, StreamKey, UserId};
 use crate::media::{MediaKey, PresignedUrl};
-use crate::message::{StoredMessage, Target};
+use crate::message::{Recall, SenderProfile, StoredMessage, Target};
 use crate::social::{
     Block, Friend, FriendRequest, Notification, Profile, Recommendation, RequestDirection, UserProfile,
 };
@@ -229,6 +229,16 @@ pub struct NewMessage {
     pub body: Vec<Element>,
     /// Opaque app data.
     pub cloud_custom_data: Option<String>,
+    /// The sender's profile at send time, if the app keeps it.
+    pub sender: Option<SenderProfile>,
+    /// Whether the server originated it.
+    pub system: bool,
+    /// When roaming ends for it, ms since the epoch: reads leave it out from then on and the
+    /// store drops it (DynamoDB TTL, the SQLite sweeper).
+    pub expires_at: i64,
+    /// How many of the newest messages the stream keeps: appending message `seq` may drop
+    /// message `seq - keep_last` and older (reads leave them out either way).
+    pub keep_last: u64,
     /// Conversation-list entries to create or touch, one per participant who keeps one.
     pub inbox: Vec<InboxUpdate>,
 }
@@ -257,6 +267,9 @@ impl NewMessage {
             client_msg_id: self.client_msg_id.clone(),
             body: self.body.clone(),
             cloud_custom_data: self.cloud_custom_data.clone(),
+            sender: self.sender.clone(),
+            system: self.system,
+            recalled: None,
         }
     }
 }
@@ -299,6 +312,11 @@ pub struct SeqRange {
     pub after: Option<u64>,
     /// At most this many messages.
     pub limit: u32,
+    /// Leave out messages whose roaming ended at or before this time (ms since the epoch).
+    pub now: i64,
+    /// Leave out messages rolled over by the per-conversation cap: only the newest `keep_last`
+    /// seqs of the stream (by its last seq) count.
+    pub keep_last: u64,
 }
 
 /// Message streams: append with seq allocation, and reads by seq.
@@ -309,8 +327,28 @@ pub trait MessageStore: Send + Sync {
     async fn append(&self, message: NewMessage) -> Result<Appended>;
 
     /// Messages of a stream in ascending seq order. With `after` (and no `before`) the page starts
-    /// just after it; otherwise it is the newest `limit` messages below `before`.
-    async fn history(&self, stream: &StreamKey, range: SeqRange) -> Result<Vec<StoredMessage>>;
+    /// just after it; otherwise it is the newest `limit` messages below `before`. Expired,
+    /// rolled-over and (with a `viewer`) that viewer's hidden messages are left out, and the page
+    /// is still filled up to `limit` from what remains.
+    async fn history(
+        &self,
+        stream: &StreamKey,
+        range: SeqRange,
+        viewer: Option<&UserId>,
+    ) -> Result<Vec<StoredMessage>>;
+
+    /// One message by seq, unless it is absent or its roaming ended at or before `now`.
+    async fn get_message(&self, stream: &StreamKey, seq: u64, now: i64) -> Result<Option<StoredMessage>>;
+
+    /// Turns a message into a tombstone: the body and cloudCustomData are dropped and `recall` is
+    /// recorded. Recalling a tombstone changes nothing. Returns the message as it is afterwards,
+    /// or `None` if there is no such message.
+    async fn recall(&self, stream: &StreamKey, seq: u64, recall: &Recall) -> Result<Option<StoredMessage>>;
+
+    /// Hides these messages from `owner`'s history of the stream (delete for me), until
+    /// `expires_at` (ms since the epoch; the messages are gone by then anyway). Hiding one twice,
+    /// or a seq with no message, is not an error.
+    async fn hide_messages(&self, owner: &UserId, stream: &StreamKey, seqs: &[u64], expires_at: i64) -> Result<()>;
 }
 
 /// Per-user conversation lists with read pointers.

@@ -65,6 +65,7 @@ fn world() -> World {
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidIds),
         limits: Limits::default(),
+        media: None,
         filter: None,
     };
     World {

@@ -1,5 +1,7 @@
 //! The wire protocol (DESIGN.md §3): client frames, replies, events and each action's data.
 
+pub mod media;
+pub mod messages;
 pub mod social;
 
 use crate::element::Element;
@@ -16,6 +18,16 @@ pub enum Action {
     MsgSend,
     /// `msg.history`: read a conversation by seq range.
     MsgHistory,
+    /// `msg.recall`: recall a message (the sender within the window; a tombstone stays).
+    MsgRecall,
+    /// `msg.delete`: delete messages from the caller's own history, on every device.
+    MsgDelete,
+    /// `msg.sync`: everything since the client's last seq per conversation (gap fill).
+    MsgSync,
+    /// `media.upload`: a presigned URL to upload an image, voice clip, video or file to.
+    MediaUpload,
+    /// `media.download`: a presigned, expiring URL to download uploaded media (or a rendition).
+    MediaDownload,
     /// `conv.list`: the caller's conversation list.
     ConvList,
     /// `conv.read`: move the caller's read pointer.
@@ -74,9 +86,14 @@ pub enum Action {
 
 impl Action {
     /// Every action, in documentation order.
-    pub const ALL: [Action; 29] = [
+    pub const ALL: [Action; 34] = [
         Self::MsgSend,
         Self::MsgHistory,
+        Self::MsgRecall,
+        Self::MsgDelete,
+        Self::MsgSync,
+        Self::MediaUpload,
+        Self::MediaDownload,
         Self::ConvList,
         Self::ConvRead,
         Self::ConvDelete,
@@ -111,6 +128,11 @@ impl Action {
         match self {
             Self::MsgSend => "msg.send",
             Self::MsgHistory => "msg.history",
+            Self::MsgRecall => "msg.recall",
+            Self::MsgDelete => "msg.delete",
+            Self::MsgSync => "msg.sync",
+            Self::MediaUpload => "media.upload",
+            Self::MediaDownload => "media.download",
             Self::ConvList => "conv.list",
             Self::ConvRead => "conv.read",
             Self::ConvDelete => "conv.delete",
@@ -146,9 +168,14 @@ impl Action {
     pub fn open_to_guests(self, guest_c2c: bool) -> bool {
         match self {
             Self::SysPing | Self::AuthLogout => true,
-            Self::MsgSend | Self::MsgHistory | Self::ConvList | Self::ConvRead | Self::ConvDelete => {
-                guest_c2c
-            }
+            Self::MsgSend
+            | Self::MsgHistory
+            | Self::MsgRecall
+            | Self::MsgDelete
+            | Self::MsgSync
+            | Self::ConvList
+            | Self::ConvRead
+            | Self::ConvDelete => guest_c2c,
             // Guests have no profile and no friends.
             _ => false,
         }
@@ -167,6 +194,12 @@ pub mod events {
     /// A one-to-one conversation was read up to a seq: sent to the peer (a read receipt) and to
     /// the reader's other connections (so their unread counts follow).
     pub const MSG_READ: &str = "msg.read";
+    /// A message in one of the user's conversations was recalled: it is a tombstone now.
+    pub const MSG_RECALLED: &str = "msg.recalled";
+    /// The user deleted messages for themselves on another device.
+    pub const MSG_DELETED: &str = "msg.deleted";
+    /// A notice from the server (an administrator): stored and synced like any message.
+    pub const MSG_SYSTEM: &str = "msg.system";
     /// This connection was displaced by a newer login under the multi-device policy and is about
     /// to be closed.
     pub const SESSION_KICKED: &str = "session.kicked";

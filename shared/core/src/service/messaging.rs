@@ -82,6 +82,10 @@ impl MessageService {
                 client_msg_id,
                 body,
                 cloud_custom_data: request.cloud_custom_data,
+                sender: None,
+                system: false,
+                expires_at: now + self.ports.limits.roaming_ttl_ms,
+                keep_last: self.ports.limits.max_stream_messages,
                 inbox,
             })
             .await?;
@@ -150,8 +154,14 @@ impl MessageService {
             before: request.before_seq,
             after: request.after_seq,
             limit: limit + 1,
+            now: self.ports.clock.now_ms(),
+            keep_last: self.ports.limits.max_stream_messages,
         };
-        let mut messages = self.ports.messages.history(&stream, range).await?;
+        let mut messages = self
+            .ports
+            .messages
+            .history(&stream, range, Some(&caller.user))
+            .await?;
         let complete = messages.len() <= limit as usize;
         if !complete {
             // One more than asked was read to learn whether the page is the last one; drop the extra

@@ -9,6 +9,7 @@ mod messaging;
 mod notifier;
 mod presence;
 mod profiles;
+pub mod push;
 mod sessions;
 
 pub use accounts::{
@@ -28,7 +29,7 @@ use crate::clock::{Clock, IdGen};
 use crate::ids::{ConnectionId, UserId};
 use crate::limits::Limits;
 use crate::ports::{
-    AccountStore, BlockStore, ConnectionGateway, ConnectionStore, ConversationStore, MessageStore,
+    AccountStore, BlockStore, ConnectionGateway, ConnectionStore, ConversationStore, MediaStore, MessageStore,
     NotificationStore, ProfileStore, Queue, RecommendationStore, RelationStore, SubscriptionStore,
 };
 use std::sync::Arc;
@@ -72,6 +73,8 @@ pub struct Ports {
     /// Jobs for the push function (frames the gateway deferred, offline push); `None` where no
     /// consumer runs (the local stack's sockets are in-process and never defer).
     pub queue: Option<Arc<dyn Queue>>,
+    /// Media objects behind presigned URLs; `None` where the deployment has no media storage.
+    pub media: Option<Arc<dyn MediaStore>>,
     /// Time.
     pub clock: Arc<dyn Clock>,
     /// Id generation.
