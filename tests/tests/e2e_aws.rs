@@ -23,6 +23,8 @@ mod connections_api;
 mod lifecycle;
 #[path = "e2e/login.rs"]
 mod login;
+#[path = "e2e/messages.rs"]
+mod messages;
 #[path = "e2e/presence.rs"]
 mod presence;
 #[path = "e2e/sessions.rs"]

@@ -19,8 +19,10 @@ use std::sync::Arc;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let key = cirrus_aws::usersig_key_from_env().await?;
-    let accounts = Arc::new(cirrus_aws::DynamoStore::from_env().await?);
+    // One AWS configuration for both clients (SSM for the key, DynamoDB for revocation).
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let key = cirrus_aws::usersig_key_with(&sdk).await?;
+    let accounts = Arc::new(cirrus_aws::DynamoStore::from_sdk(&sdk)?);
     let guests = cirrus_handlers::settings::account_policy_from_env()?.guests;
     let authorizer = &Authorizer::new(key, Arc::new(SystemClock))
         .with_accounts(accounts)

@@ -90,6 +90,47 @@ struct Args {
     /// Users one user may block.
     #[arg(long, env = "CIRRUS_MAX_BLOCKS", default_value_t = 1000)]
     max_blocks: u32,
+    /// Largest serialized message body (and cloudCustomData), in bytes.
+    #[arg(long, env = "CIRRUS_MAX_BODY_BYTES", default_value_t = 12 * 1024)]
+    max_body_bytes: u32,
+    /// Largest file a file element may declare (and `media.upload` accept), in bytes.
+    #[arg(long, env = "CIRRUS_MAX_FILE_BYTES", default_value_t = 28 * 1024 * 1024)]
+    max_file_bytes: u32,
+    /// Days messages are kept for history and sync (roaming).
+    #[arg(long, env = "CIRRUS_ROAMING_DAYS", default_value_t = 7)]
+    roaming_days: u32,
+    /// Messages kept per conversation; older ones roll over.
+    #[arg(long, env = "CIRRUS_MAX_CONVERSATION_MESSAGES", default_value_t = 10_000)]
+    max_conversation_messages: u64,
+    /// Seconds after sending in which the sender may recall a message.
+    #[arg(long, env = "CIRRUS_RECALL_WINDOW_SECS", default_value_t = 120)]
+    recall_window_secs: u32,
+    /// Do not attach the sender's nickname and avatar to messages.
+    #[arg(long, env = "CIRRUS_NO_SENDER_PROFILE")]
+    no_sender_profile: bool,
+    /// Offline push: POST a signed JSON notification to this URL for each message to a user
+    /// with no live connection (docs/local-stack.md, "Offline push").
+    #[arg(long, env = "CIRRUS_PUSH_WEBHOOK_URL")]
+    push_webhook_url: Option<String>,
+    /// The HMAC-SHA256 key that signs the webhook calls (required with `--push-webhook-url`).
+    #[arg(long, env = "CIRRUS_PUSH_WEBHOOK_SECRET", hide_env_values = true)]
+    push_webhook_secret: Option<String>,
+    /// How long one webhook call may take.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    push_webhook_timeout: std::time::Duration,
+    /// How long a failed push job waits before its next try (the queue's visibility timeout).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    push_retry_delay: std::time::Duration,
+    /// Tries of one push job before it is dead-lettered (the redrive policy's maxReceiveCount).
+    #[arg(long, default_value_t = cirrus_aws::MAX_RECEIVE_COUNT)]
+    push_max_receives: u32,
+    /// The key that signs media upload and download URLs (SQLite backend); by default a random
+    /// key kept in `<data-dir>/media/url.key`.
+    #[arg(long, env = "CIRRUS_MEDIA_KEY", hide_env_values = true)]
+    media_key: Option<String>,
+    /// The base URL clients reach the HTTP API at, for media URLs (default `http://<http-addr>`).
+    #[arg(long, env = "CIRRUS_MEDIA_URL")]
+    media_url: Option<String>,
     /// Send every event to this Lambda Invoke API (`cargo lambda watch`, e.g.
     /// `http://127.0.0.1:9000`) instead of running the handlers in this process.
     #[arg(long)]
@@ -158,6 +199,12 @@ async fn main() -> anyhow::Result<()> {
             },
             max_friends: args.max_friends.max(1),
             max_blocks: args.max_blocks.max(1),
+            max_body_bytes: args.max_body_bytes.max(1) as usize,
+            max_file_bytes: u64::from(args.max_file_bytes.max(1)),
+            roaming_ttl_ms: i64::from(args.roaming_days.max(1)) * 24 * 3600 * 1000,
+            max_stream_messages: args.max_conversation_messages.max(1),
+            recall_window_ms: i64::from(args.recall_window_secs) * 1000,
+            sender_profile: !args.no_sender_profile,
             ..Default::default()
         },
         sqlite: StoreOptions {
@@ -175,6 +222,11 @@ async fn main() -> anyhow::Result<()> {
                     .map(std::sync::Arc::new)
             }
             None => None,
+        },
+        push: push_config(&args)?,
+        media: cirrus_local::media::MediaConfig {
+            key: args.media_key.clone(),
+            public_url: args.media_url.clone(),
         },
         oidc_issuers: match &args.oidc_issuers {
             Some(json) => cirrus_auth::TrustedIssuer::list_from_json(json)
@@ -198,6 +250,27 @@ async fn main() -> anyhow::Result<()> {
     println!("shutting down");
     stack.shutdown().await;
     Ok(())
+}
+
+/// Offline push from the flags: the webhook (URL and secret together, or neither) and the retries.
+fn push_config(args: &Args) -> anyhow::Result<cirrus_local::queue::PushConfig> {
+    use cirrus_handlers::webhook::{WebhookConfig, WebhookSecret};
+    let webhook = match (&args.push_webhook_url, &args.push_webhook_secret) {
+        (None, _) => None,
+        (Some(_), None) => anyhow::bail!("--push-webhook-url needs --push-webhook-secret (or CIRRUS_PUSH_WEBHOOK_SECRET)"),
+        (Some(url), Some(secret)) => Some(WebhookConfig {
+            timeout: args.push_webhook_timeout,
+            ..WebhookConfig::new(url, WebhookSecret::new(secret))
+        }),
+    };
+    Ok(cirrus_local::queue::PushConfig {
+        webhook,
+        queue: cirrus_local::queue::QueueOptions {
+            visibility_timeout: args.push_retry_delay,
+            max_receive_count: args.push_max_receives.max(1),
+            ..Default::default()
+        },
+    })
 }
 
 /// The AWS backend from the flags and the standard AWS configuration chain.

@@ -50,7 +50,7 @@ pub use ports::{Push, ports_from_env};
 pub use queue::{MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, QueueError, SqsQueue};
 pub use relations::MAX_TRANSACTION_ITEMS;
 pub use resources::{MAX_RECEIVE_COUNT, ResourceError, Resources, create_queues_and_bucket};
-pub use secret::{SecretError, secret_key_from_env, usersig_key_from_env};
+pub use secret::{SecretError, secret_key_from_env, usersig_key_from_env, usersig_key_with};
 pub use store::DynamoStore;
 pub use tables::{
     CONNECTIONS_BY_USER, NICKNAME_INDEX_ATTRIBUTES, SUBSCRIPTIONS_BY_SUBSCRIBER, USERS_BY_NICKNAME,

@@ -1,6 +1,8 @@
 //! The app's UserSig secret key for the authorizer: from `CIRRUS_SECRET_KEY` (local runs) or the
 //! SSM SecureString parameter `CIRRUS_SECRET_KEY_PARAMETER` names (AWS), read once per cold start.
 
+use aws_config::SdkConfig;
+
 /// Why the secret key could not be had. Never carries the key itself.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
@@ -26,14 +28,27 @@ pub enum SecretError {
 
 /// The app's UserSig key: `CIRRUS_APP_ID` and [`secret_key_from_env`].
 pub async fn usersig_key_from_env() -> Result<cirrus_core::usersig::UserSigKey, SecretError> {
-    let app_id = std::env::var("CIRRUS_APP_ID")
-        .ok()
-        .and_then(|id| id.parse::<u64>().ok())
-        .ok_or(SecretError::BadAppId)?;
     Ok(cirrus_core::usersig::UserSigKey::new(
-        app_id,
+        app_id_from_env()?,
         secret_key_from_env().await?,
     ))
+}
+
+/// The app's UserSig key as [`usersig_key_from_env`] reads it, with an AWS configuration the
+/// caller already loaded for its other clients (a cold start loads it once).
+pub async fn usersig_key_with(sdk: &SdkConfig) -> Result<cirrus_core::usersig::UserSigKey, SecretError> {
+    let secret = match std::env::var("CIRRUS_SECRET_KEY").ok().filter(|s| !s.is_empty()) {
+        Some(secret) => secret,
+        None => read_parameter(sdk).await?,
+    };
+    Ok(cirrus_core::usersig::UserSigKey::new(app_id_from_env()?, secret))
+}
+
+fn app_id_from_env() -> Result<u64, SecretError> {
+    std::env::var("CIRRUS_APP_ID")
+        .ok()
+        .and_then(|id| id.parse::<u64>().ok())
+        .ok_or(SecretError::BadAppId)
 }
 
 /// `CIRRUS_SECRET_KEY` if set and not empty, otherwise the decrypted value of the SSM parameter
@@ -43,9 +58,17 @@ pub async fn secret_key_from_env() -> Result<String, SecretError> {
     if let Some(secret) = std::env::var("CIRRUS_SECRET_KEY").ok().filter(|s| !s.is_empty()) {
         return Ok(secret);
     }
-    let name = std::env::var("CIRRUS_SECRET_KEY_PARAMETER").map_err(|_| SecretError::NotConfigured)?;
+    if std::env::var_os("CIRRUS_SECRET_KEY_PARAMETER").is_none() {
+        return Err(SecretError::NotConfigured);
+    }
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let output = aws_sdk_ssm::Client::new(&sdk)
+    read_parameter(&sdk).await
+}
+
+/// The decrypted value of the SSM parameter `CIRRUS_SECRET_KEY_PARAMETER` names.
+async fn read_parameter(sdk: &SdkConfig) -> Result<String, SecretError> {
+    let name = std::env::var("CIRRUS_SECRET_KEY_PARAMETER").map_err(|_| SecretError::NotConfigured)?;
+    let output = aws_sdk_ssm::Client::new(sdk)
         .get_parameter()
         .name(&name)
         .with_decryption(true)

@@ -44,6 +44,18 @@ impl DynamoStore {
         Ok(Self::new(Client::new(&sdk), config))
     }
 
+    /// Reads [`Config::from_env`] and builds the client from an AWS configuration the caller
+    /// already loaded for its other clients, with the store's endpoint override applied to
+    /// DynamoDB only.
+    pub fn from_sdk(sdk: &aws_config::SdkConfig) -> Result<Self> {
+        let config = Config::from_env()?;
+        let mut builder = aws_sdk_dynamodb::config::Builder::from(sdk);
+        if let Some(endpoint) = &config.endpoint {
+            builder = builder.endpoint_url(endpoint);
+        }
+        Ok(Self::new(Client::from_conf(builder.build()), config))
+    }
+
     /// The SDK client.
     pub fn client(&self) -> &Client {
         &self.client

@@ -179,7 +179,13 @@ impl Element {
                 }
                 Ok(())
             }
-            Self::Sound { media, .. } => media.check(index),
+            Self::Sound { media, size, .. } => {
+                media.check(index)?;
+                if *size > limits.max_file_bytes {
+                    return invalid("sound is larger than the configured file limit");
+                }
+                Ok(())
+            }
             Self::File { media, name, size } => {
                 media.check(index)?;
                 if name.is_empty() || name.len() > 255 {
@@ -190,8 +196,16 @@ impl Element {
                 }
                 Ok(())
             }
-            Self::Video { media, snapshot, .. } => {
+            Self::Video {
+                media,
+                snapshot,
+                size,
+                ..
+            } => {
                 media.check(index)?;
+                if *size > limits.max_file_bytes {
+                    return invalid("video is larger than the configured file limit");
+                }
                 snapshot.media.check(index)
             }
             Self::Location {
@@ -285,6 +299,10 @@ mod tests {
             json!([{"type": "file", "mediaId": "f", "name": "big", "size": 29 * 1024 * 1024}]),
             json!([{"type": "sound", "url": "ftp://x/y", "duration": 1, "size": 1}]),
             json!([{"type": "face", "index": -1}]),
+            json!([{"type": "sound", "mediaId": "s", "duration": 1, "size": 29 * 1024 * 1024}]),
+            json!([{"type": "video", "mediaId": "v", "duration": 1, "size": 29 * 1024 * 1024,
+                    "snapshot": {"mediaId": "s"}}]),
+            json!([{"type": "video", "mediaId": "v", "duration": 1, "size": 1, "snapshot": {}}]),
         ];
         for case in cases {
             let err = validate_body(&parse(case.clone()), &limits).unwrap_err();

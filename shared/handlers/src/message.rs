@@ -9,6 +9,7 @@ use cirrus_core::protocol::{
     Action, ClientFrame, ConvListReply, ConversationView, HistoryReply, PingReply, PresenceReply, reply_err,
     reply_ok,
 };
+use cirrus_core::protocol::messages::{Deleted, Recalled, SyncReply, SyncedConversation as SyncedView};
 use cirrus_core::service::Caller;
 
 /// Routes `msg.send`, `msg.history`, `conv.list`, `conv.read`, `sys.ping` and `$default`: runs the
@@ -77,6 +78,53 @@ async fn dispatch(deps: &Deps, caller: &Caller, action: Action, frame: &ClientFr
                 },
             ))
         }
+        Action::MsgRecall => {
+            let message = deps.messages.recall(caller, frame.data()?).await?;
+            let recall = message
+                .recalled
+                .as_ref()
+                .ok_or_else(|| Error::store("a recalled message came back without its recall"))?;
+            Ok(reply_ok(
+                req_id,
+                &Recalled {
+                    conversation_id: message.to.conversation_for(&message.from, &caller.user),
+                    msg_id: &message.msg_id,
+                    seq: message.seq,
+                    recalled_by: &recall.by,
+                    time: recall.time,
+                },
+            ))
+        }
+        Action::MsgDelete => {
+            let (conversation_id, seqs) = deps.messages.delete(caller, frame.data()?).await?;
+            Ok(reply_ok(
+                req_id,
+                &Deleted {
+                    conversation_id: &conversation_id,
+                    seqs: &seqs,
+                },
+            ))
+        }
+        Action::MsgSync => {
+            let synced = deps.messages.sync(caller, frame.data()?).await?;
+            let conversations = synced
+                .iter()
+                .map(|conversation| SyncedView {
+                    conversation_id: &conversation.conversation_id,
+                    last_seq: conversation.last_seq,
+                    read_seq: conversation.read_seq,
+                    unread: conversation.last_seq.saturating_sub(conversation.read_seq),
+                    messages: conversation
+                        .page
+                        .messages
+                        .iter()
+                        .map(|m| m.view(&caller.user))
+                        .collect(),
+                    complete: conversation.page.complete,
+                })
+                .collect();
+            Ok(reply_ok(req_id, &SyncReply { conversations }))
+        }
         Action::ConvList => {
             let page = deps.conversations.list(caller, frame.data()?).await?;
             let conversations = page
@@ -137,6 +185,7 @@ async fn dispatch(deps: &Deps, caller: &Caller, action: Action, frame: &ClientFr
                 time: deps.clock.now_ms(),
             },
         )),
+        Action::MediaUpload | Action::MediaDownload => crate::media::dispatch(deps, caller, action, frame).await,
         other => crate::social::dispatch(deps, caller, other, frame).await,
     }
 }

@@ -82,10 +82,38 @@ pub fn relationship_limits(
     Ok(())
 }
 
+/// Applies the message settings (as `get` returns them): `CIRRUS_MAX_BODY_BYTES`,
+/// `CIRRUS_MAX_FILE_BYTES`, `CIRRUS_ROAMING_DAYS`,
+/// `CIRRUS_MAX_CONVERSATION_MESSAGES`, `CIRRUS_RECALL_WINDOW_SECS` and
+/// `CIRRUS_SENDER_PROFILE` (`true`, the default, or `false`).
+pub fn message_limits(limits: &mut Limits, get: impl Fn(&str) -> Option<String>) -> Result<(), SettingsError> {
+    if let Some(bytes) = count("CIRRUS_MAX_BODY_BYTES", &get)? {
+        limits.max_body_bytes = bytes as usize;
+    }
+    if let Some(bytes) = count("CIRRUS_MAX_FILE_BYTES", &get)? {
+        limits.max_file_bytes = u64::from(bytes);
+    }
+    if let Some(days) = count("CIRRUS_ROAMING_DAYS", &get)? {
+        limits.roaming_ttl_ms = i64::from(days) * 24 * 3600 * 1000;
+    }
+    if let Some(max) = count("CIRRUS_MAX_CONVERSATION_MESSAGES", &get)? {
+        limits.max_stream_messages = u64::from(max);
+    }
+    if let Some(secs) = count("CIRRUS_RECALL_WINDOW_SECS", &get)? {
+        limits.recall_window_ms = i64::from(secs) * 1000;
+    }
+    if get("CIRRUS_SENDER_PROFILE").is_some_and(|raw| !raw.trim().is_empty()) {
+        limits.sender_profile = switch("CIRRUS_SENDER_PROFILE", &get)?;
+    }
+    Ok(())
+}
+
 /// Every setting of this module from the process environment, applied to `limits`.
 pub fn limits_from_env(limits: &mut Limits) -> Result<(), SettingsError> {
     limits.accounts = account_policy_from_env()?;
-    relationship_limits(limits, |name| std::env::var(name).ok())
+    let get = |name: &str| std::env::var(name).ok();
+    relationship_limits(limits, get)?;
+    message_limits(limits, get)
 }
 
 /// The sensitive-word filter from `CIRRUS_SENSITIVE_WORDS` (words separated by commas or lines;
@@ -162,6 +190,33 @@ mod tests {
         assert!(matches!(
             relationship_limits(&mut limits, zero),
             Err(SettingsError::NotACount("CIRRUS_MAX_BLOCKS"))
+        ));
+    }
+
+    #[test]
+    fn message_limits_are_read_and_checked() {
+        let mut limits = Limits::default();
+        let vars = |name: &str| match name {
+            "CIRRUS_ROAMING_DAYS" => Some("30".to_owned()),
+            "CIRRUS_MAX_CONVERSATION_MESSAGES" => Some("500".to_owned()),
+            "CIRRUS_RECALL_WINDOW_SECS" => Some("600".to_owned()),
+            "CIRRUS_SENDER_PROFILE" => Some("false".to_owned()),
+            "CIRRUS_MAX_BODY_BYTES" => Some("4096".to_owned()),
+            _ => None,
+        };
+        message_limits(&mut limits, vars).unwrap();
+        assert_eq!(limits.max_body_bytes, 4096);
+        assert_eq!(limits.roaming_ttl_ms, 30 * 24 * 3600 * 1000);
+        assert_eq!(limits.max_stream_messages, 500);
+        assert_eq!(limits.recall_window_ms, 600_000);
+        assert!(!limits.sender_profile);
+        let mut defaults = Limits::default();
+        message_limits(&mut defaults, |_| None).unwrap();
+        assert_eq!(defaults, Limits::default());
+        let bad = |name: &str| (name == "CIRRUS_ROAMING_DAYS").then(|| "-1".to_owned());
+        assert!(matches!(
+            message_limits(&mut defaults, bad),
+            Err(SettingsError::NotACount("CIRRUS_ROAMING_DAYS"))
         ));
     }
 

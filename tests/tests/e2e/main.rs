@@ -14,6 +14,7 @@ mod connect;
 mod connections_api;
 mod lifecycle;
 mod login;
+mod messages;
 mod presence;
 mod sessions;
 mod social;

@@ -1,18 +1,28 @@
-//! Sending messages and reading history.
+//! Sending messages, reading history and sync, recall and delete-for-me.
 
 use crate::element::validate_body;
 use crate::error::{Error, Result};
-use crate::ids::{ClientMsgId, ConversationId};
-use crate::message::{StoredMessage, Target};
-use crate::ports::{Appended, InboxUpdate, NewMessage, SeqRange};
-use crate::protocol::{HistoryRequest, SendAck, SendRequest, events};
+use crate::ids::{ClientMsgId, ConversationId, StreamKey, UserId};
+use crate::message::{Recall, StoredMessage, Target};
+use crate::ports::{Appended, InboxUpdate, NewMessage, QueueName, SeqRange};
+use crate::protocol::messages::{DeleteRequest, RecallRequest, Recalled, SyncRequest};
+use crate::protocol::{HistoryRequest, SendAck, SendRequest, event, events};
+use crate::service::media::verify_media;
+use crate::service::push::offline_push_job;
+use crate::service::sender_cache::SenderProfiles;
 use crate::service::{Caller, Delivery, Ports, page_size};
 use bytes::Bytes;
+use futures_util::future::join_all;
+use std::collections::HashMap;
+
+/// Most seqs one `msg.delete` may name.
+pub const MAX_DELETE_BATCH: usize = 100;
 
 /// Sends messages and reads conversation history.
 pub struct MessageService {
     ports: Ports,
     delivery: Delivery,
+    senders: SenderProfiles,
 }
 
 /// A page of history.
@@ -24,31 +34,122 @@ pub struct HistoryPage {
     pub complete: bool,
 }
 
+/// One conversation's part of a `msg.sync`.
+#[derive(Debug)]
+pub struct SyncedConversation {
+    /// The conversation from the caller's side.
+    pub conversation_id: ConversationId,
+    /// Highest seq.
+    pub last_seq: u64,
+    /// The caller's read pointer.
+    pub read_seq: u64,
+    /// What the client lacks (or the newest page), ascending.
+    pub page: HistoryPage,
+}
+
+/// A message on its way in, from a client or the app server.
+struct Submission {
+    from: UserId,
+    to: Target,
+    client_msg_id: ClientMsgId,
+    body: Vec<crate::element::Element>,
+    cloud_custom_data: Option<String>,
+    /// The connection the sender used (not echoed to).
+    origin: Option<crate::ids::ConnectionId>,
+    /// A notice from the server.
+    system: bool,
+}
+
+/// Who a message is stored for and how it is announced.
+struct Outgoing {
+    message: NewMessage,
+    /// The connection the sender used (not echoed to).
+    origin: Option<crate::ids::ConnectionId>,
+    /// `msg.new`, or `msg.system` for notices.
+    event: &'static str,
+}
+
 impl MessageService {
     /// A message service over `ports`.
     pub fn new(ports: Ports) -> Self {
         Self {
             delivery: Delivery::from_ports(&ports),
+            senders: SenderProfiles::new(ports.profiles.clone()),
             ports,
         }
     }
 
     /// Validates and stores a message, then delivers it to every live connection of the recipient
-    /// and to the sender's other connections. Idempotent on (sender, clientMsgId).
+    /// and to the sender's other connections; a recipient with none gets an offline-push job.
+    /// Idempotent on (sender, clientMsgId).
     #[tracing::instrument(level = "debug", skip_all, fields(from = %caller.user))]
     pub async fn send(&self, caller: &Caller, request: SendRequest) -> Result<SendAck> {
         let to = request.to.parse()?;
-        let client_msg_id = ClientMsgId::parse(request.client_msg_id)?;
+        let stored = self
+            .submit(Submission {
+                from: caller.user.clone(),
+                to,
+                client_msg_id: ClientMsgId::parse(request.client_msg_id)?,
+                body: request.body,
+                cloud_custom_data: request.cloud_custom_data,
+                origin: caller.connection.clone(),
+                system: false,
+            })
+            .await?;
+        Ok(SendAck {
+            conversation_id: stored.to.conversation_for(&stored.from, &caller.user),
+            msg_id: stored.msg_id,
+            seq: stored.seq,
+            time: stored.time,
+        })
+    }
+
+    /// Sends on the app server's behalf (the REST API): as `from` if given, otherwise as a
+    /// system notice from the administrator (`msg.system`, no blacklist check). Stored, synced
+    /// and pushed like any message; idempotent on (sender, `client_msg_id`).
+    pub async fn send_as_server(
+        &self,
+        from: Option<UserId>,
+        to: UserId,
+        client_msg_id: ClientMsgId,
+        body: Vec<crate::element::Element>,
+        cloud_custom_data: Option<String>,
+    ) -> Result<StoredMessage> {
+        let system = from.is_none();
+        let from = from.unwrap_or_else(|| self.ports.limits.accounts.admin.clone());
+        self.submit(Submission {
+            from,
+            to: Target::C2c(to),
+            client_msg_id,
+            body,
+            cloud_custom_data,
+            origin: None,
+            system,
+        })
+        .await
+    }
+
+    /// The common send path: checks, the message extension, append, delivery.
+    async fn submit(&self, submission: Submission) -> Result<StoredMessage> {
+        let Submission {
+            from,
+            to,
+            client_msg_id,
+            body,
+            cloud_custom_data,
+            origin,
+            system,
+        } = submission;
         let peer = match &to {
             Target::C2c(peer) => peer.clone(),
             Target::Group(_) => return Err(Error::NotFound("group")),
         };
-        validate_body(&request.body, &self.ports.limits)?;
-        let mut body = request.body;
+        validate_body(&body, &self.ports.limits)?;
+        let mut body = body;
         if let Some(filter) = &self.ports.filter {
             filter.apply(&mut body)?;
         }
-        if let Some(data) = &request.cloud_custom_data
+        if let Some(data) = &cloud_custom_data
             && data.len() > self.ports.limits.max_body_bytes
         {
             return Err(Error::BodyTooLarge {
@@ -57,72 +158,94 @@ impl MessageService {
             });
         }
 
-        let from = caller.user.clone();
-        if from != peer
-            && !self
-                .ports
-                .blocks
-                .get_blocks(&peer, std::slice::from_ref(&from))
-                .await?
-                .is_empty()
-        {
+        let now = self.ports.clock.now_ms();
+        let blocked = async {
+            Ok::<_, Error>(
+                !system
+                    && from != peer
+                    && !self
+                        .ports
+                        .blocks
+                        .get_blocks(&peer, std::slice::from_ref(&from))
+                        .await?
+                        .is_empty(),
+            )
+        };
+        let media = verify_media(self.ports.media.as_deref(), &from, &body);
+        let (blocked, sender, media) = futures_util::join!(blocked, self.sender_profile(&from, now), media);
+        if blocked? {
             return Err(Error::PeerRefused);
         }
+        media?;
         let inbox = InboxUpdate::c2c(&from, &peer);
-        let now = self.ports.clock.now_ms();
-        let appended = self
-            .ports
-            .messages
-            .append(NewMessage {
-                stream: to.stream(&from),
-                msg_id: self.ports.ids.msg_id(),
-                from: from.clone(),
-                to,
-                time: now,
-                client_msg_id,
-                body,
-                cloud_custom_data: request.cloud_custom_data,
-                sender: None,
-                system: false,
-                expires_at: now + self.ports.limits.roaming_ttl_ms,
-                keep_last: self.ports.limits.max_stream_messages,
-                inbox,
-            })
-            .await?;
+        let message = NewMessage {
+            stream: to.stream(&from),
+            msg_id: self.ports.ids.msg_id(),
+            from,
+            to,
+            time: now,
+            client_msg_id,
+            body,
+            cloud_custom_data,
+            sender: sender?,
+            system,
+            expires_at: now + self.ports.limits.roaming_ttl_ms,
+            keep_last: self.ports.limits.max_stream_messages,
+            inbox,
+        };
+        self.store_and_deliver(Outgoing {
+            message,
+            origin,
+            event: if system { events::MSG_SYSTEM } else { events::MSG_NEW },
+        })
+        .await
+    }
 
-        let message = match appended {
+    /// The message extension for `sender`, if the app keeps it.
+    async fn sender_profile(&self, sender: &UserId, now: i64) -> Result<Option<crate::message::SenderProfile>> {
+        if !self.ports.limits.sender_profile {
+            return Ok(None);
+        }
+        self.senders.get(sender, now).await
+    }
+
+    /// Appends a message (idempotently) and, if it is new, delivers it.
+    async fn store_and_deliver(&self, outgoing: Outgoing) -> Result<StoredMessage> {
+        let now = outgoing.message.time;
+        match self.ports.messages.append(outgoing.message).await? {
             Appended::New(message) => {
                 tracing::debug!(seq = message.seq, "message stored");
-                self.deliver(caller, &message, now).await;
-                message
+                self.deliver(&message, outgoing.origin.as_ref(), outgoing.event, now)
+                    .await;
+                Ok(message)
             }
             Appended::Duplicate(message) => {
                 tracing::debug!(seq = message.seq, "duplicate send answered with the first ack");
-                message
+                Ok(message)
             }
-        };
-        Ok(SendAck {
-            conversation_id: message.to.conversation_for(&message.from, &caller.user),
-            msg_id: message.msg_id,
-            seq: message.seq,
-            time: message.time,
-        })
+        }
     }
 
-    /// Pushes `msg.new` to the recipient's connections and the sender's other connections.
-    async fn deliver(&self, caller: &Caller, message: &StoredMessage, now: i64) {
-        let sender_frame = Bytes::from(crate::protocol::event(
-            events::MSG_NEW,
-            &message.view(&message.from),
-        ));
-        let own = self
-            .delivery
-            .to_user(&message.from, sender_frame, caller.connection.as_ref(), now);
+    /// Pushes the message to the recipient's connections and the sender's other connections;
+    /// queues an offline push for a recipient none of whose connections took it.
+    async fn deliver(
+        &self,
+        message: &StoredMessage,
+        origin: Option<&crate::ids::ConnectionId>,
+        name: &str,
+        now: i64,
+    ) {
+        let sender_frame = Bytes::from(event(name, &message.view(&message.from)));
+        let own = self.delivery.to_user(&message.from, sender_frame, origin, now);
         let peer = async {
             match &message.to {
                 Target::C2c(peer) if peer != &message.from => {
-                    let frame = Bytes::from(crate::protocol::event(events::MSG_NEW, &message.view(peer)));
-                    self.delivery.to_user(peer, frame, None, now).await
+                    let frame = Bytes::from(event(name, &message.view(peer)));
+                    let delivered = self.delivery.to_user(peer, frame, None, now).await;
+                    if matches!(delivered, Ok(0)) {
+                        self.push_offline(message, peer).await;
+                    }
+                    delivered
                 }
                 _ => Ok(0),
             }
@@ -135,12 +258,20 @@ impl MessageService {
         }
     }
 
+    /// Queues the offline-push job for `recipient` (best effort: the message is stored).
+    async fn push_offline(&self, message: &StoredMessage, recipient: &UserId) {
+        let Some(queue) = &self.ports.queue else {
+            return;
+        };
+        let job = offline_push_job(message, recipient);
+        if let Err(err) = queue.enqueue(QueueName::Push, vec![job]).await {
+            tracing::warn!(error = %err, "could not queue an offline push");
+        }
+    }
+
     /// A page of a conversation's history, by seq.
     pub async fn history(&self, caller: &Caller, request: HistoryRequest) -> Result<HistoryPage> {
-        let conversation_id = ConversationId::parse(&request.conversation_id)?;
-        if matches!(conversation_id, ConversationId::Group(_)) {
-            return Err(Error::NotFound("group"));
-        }
+        let conversation_id = c2c_conversation(&request.conversation_id)?;
         if let (Some(before), Some(after)) = (request.before_seq, request.after_seq)
             && before <= after
         {
@@ -150,23 +281,32 @@ impl MessageService {
         }
         let limit = page_size(request.limit, self.ports.limits.max_history_page);
         let stream = conversation_id.stream(&caller.user);
+        self.page(&stream, &caller.user, request.before_seq, request.after_seq, limit)
+            .await
+    }
+
+    /// Reads one page of `stream` as `viewer` sees it: one more than `limit` is read to learn
+    /// whether the page is the last one in its direction.
+    async fn page(
+        &self,
+        stream: &StreamKey,
+        viewer: &UserId,
+        before: Option<u64>,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<HistoryPage> {
         let range = SeqRange {
-            before: request.before_seq,
-            after: request.after_seq,
+            before,
+            after,
             limit: limit + 1,
             now: self.ports.clock.now_ms(),
             keep_last: self.ports.limits.max_stream_messages,
         };
-        let mut messages = self
-            .ports
-            .messages
-            .history(&stream, range, Some(&caller.user))
-            .await?;
+        let mut messages = self.ports.messages.history(stream, range, Some(viewer)).await?;
         let complete = messages.len() <= limit as usize;
         if !complete {
-            // One more than asked was read to learn whether the page is the last one; drop the extra
-            // from the far end of the paging direction.
-            if request.after_seq.is_some() && request.before_seq.is_none() {
+            // Drop the extra from the far end of the paging direction.
+            if after.is_some() && before.is_none() {
                 messages.pop();
             } else {
                 messages.remove(0);
@@ -174,4 +314,196 @@ impl MessageService {
         }
         Ok(HistoryPage { messages, complete })
     }
+
+    /// What the caller's client lacks after being offline: for each of the caller's most recently
+    /// active conversations, the messages after the seq the client names for it, or the newest
+    /// page of one it does not name. Conversations with nothing new are left out.
+    pub async fn sync(&self, caller: &Caller, request: SyncRequest) -> Result<Vec<SyncedConversation>> {
+        let max = self.ports.limits.max_sync_conversations;
+        if request.cursors.len() > max as usize * 10 {
+            return Err(Error::InvalidField(format!(
+                "cursors names more than {} conversations",
+                max as usize * 10
+            )));
+        }
+        let mut cursors = HashMap::with_capacity(request.cursors.len());
+        for cursor in request.cursors {
+            cursors.insert(ConversationId::parse(&cursor.conversation_id)?, cursor.seq);
+        }
+        let limit = page_size(request.limit, self.ports.limits.max_sync_messages);
+        let entries = self
+            .ports
+            .conversations
+            .list_conversations(&caller.user, None, max)
+            .await?;
+        let pages = entries
+            .into_iter()
+            .filter(|entry| {
+                cursors
+                    .get(&entry.conversation_id)
+                    .is_none_or(|&seq| entry.last_seq > seq)
+            })
+            .map(|entry| {
+                let after = cursors.get(&entry.conversation_id).copied();
+                async move {
+                    let page = self
+                        .page(&entry.stream, &caller.user, None, after, limit)
+                        .await?;
+                    Ok::<_, Error>(SyncedConversation {
+                        conversation_id: entry.conversation_id,
+                        last_seq: entry.last_seq,
+                        read_seq: entry.read_seq,
+                        page,
+                    })
+                }
+            });
+        join_all(pages).await.into_iter().collect()
+    }
+
+    /// Recalls a message of one of the caller's conversations: its sender may within the recall
+    /// window, the administrator any time. The message becomes a tombstone and every connection
+    /// of both sides gets `msg.recalled`. Recalling a recalled message answers as the first
+    /// recall did.
+    pub async fn recall(&self, caller: &Caller, request: RecallRequest) -> Result<StoredMessage> {
+        let conversation_id = c2c_conversation(&request.conversation_id)?;
+        let stream = conversation_id.stream(&caller.user);
+        self.recall_in(&stream, request.seq, &caller.user, caller.connection.as_ref())
+            .await
+    }
+
+    /// Recalls a message between `from` and `to` for the app server (the REST API): as the
+    /// administrator, whatever its age.
+    pub async fn recall_as_admin(&self, from: &UserId, to: &UserId, seq: u64) -> Result<StoredMessage> {
+        let stream = StreamKey::c2c(from, to);
+        let admin = self.ports.limits.accounts.admin.clone();
+        self.recall_in(&stream, seq, &admin, None).await
+    }
+
+    async fn recall_in(
+        &self,
+        stream: &StreamKey,
+        seq: u64,
+        by: &UserId,
+        origin: Option<&crate::ids::ConnectionId>,
+    ) -> Result<StoredMessage> {
+        let now = self.ports.clock.now_ms();
+        let message = self
+            .ports
+            .messages
+            .get_message(stream, seq, now)
+            .await?
+            .ok_or(Error::NotFound("message"))?;
+        if message.recalled.is_some() {
+            return Ok(message);
+        }
+        if by != &self.ports.limits.accounts.admin {
+            if &message.from != by {
+                return Err(Error::Forbidden("only the sender may recall a message"));
+            }
+            if now - message.time > self.ports.limits.recall_window_ms {
+                return Err(Error::RecallExpired);
+            }
+        }
+        let recall = Recall {
+            by: by.clone(),
+            time: now,
+        };
+        let recalled = self
+            .ports
+            .messages
+            .recall(stream, seq, &recall)
+            .await?
+            .ok_or(Error::NotFound("message"))?;
+        self.announce_recall(&recalled, origin, now).await;
+        Ok(recalled)
+    }
+
+    /// Tells every connection of the message's sender and recipient (but `origin`) about a recall.
+    async fn announce_recall(
+        &self,
+        message: &StoredMessage,
+        origin: Option<&crate::ids::ConnectionId>,
+        now: i64,
+    ) {
+        let Some(recall) = &message.recalled else {
+            return;
+        };
+        let mut viewers = vec![message.from.clone()];
+        if let Target::C2c(peer) = &message.to
+            && peer != &message.from
+        {
+            viewers.push(peer.clone());
+        }
+        let posts = viewers.iter().map(|viewer| {
+            let frame = Bytes::from(event(
+                events::MSG_RECALLED,
+                &Recalled {
+                    conversation_id: message.to.conversation_for(&message.from, viewer),
+                    msg_id: &message.msg_id,
+                    seq: message.seq,
+                    recalled_by: &recall.by,
+                    time: recall.time,
+                },
+            ));
+            self.delivery.to_user(viewer, frame, origin, now)
+        });
+        for result in join_all(posts).await {
+            if let Err(err) = result {
+                tracing::warn!(error = %err, "could not announce a recall; clients see it in history");
+            }
+        }
+    }
+
+    /// Deletes messages from the caller's own history on every device (the other side keeps
+    /// them); the caller's other connections get `msg.deleted`. Returns the seqs, ascending.
+    pub async fn delete(&self, caller: &Caller, request: DeleteRequest) -> Result<(ConversationId, Vec<u64>)> {
+        let conversation_id = c2c_conversation(&request.conversation_id)?;
+        let mut seqs = request.seqs;
+        if seqs.is_empty() || seqs.len() > MAX_DELETE_BATCH {
+            return Err(Error::InvalidField(format!(
+                "seqs must name 1 to {MAX_DELETE_BATCH} messages"
+            )));
+        }
+        if seqs.contains(&0) {
+            return Err(Error::InvalidField("seqs start at 1".to_owned()));
+        }
+        seqs.sort_unstable();
+        seqs.dedup();
+        let now = self.ports.clock.now_ms();
+        let stream = conversation_id.stream(&caller.user);
+        self.ports
+            .messages
+            .hide_messages(
+                &caller.user,
+                &stream,
+                &seqs,
+                now + self.ports.limits.roaming_ttl_ms,
+            )
+            .await?;
+        let frame = Bytes::from(event(
+            events::MSG_DELETED,
+            &crate::protocol::messages::Deleted {
+                conversation_id: &conversation_id,
+                seqs: &seqs,
+            },
+        ));
+        if let Err(err) = self
+            .delivery
+            .to_user(&caller.user, frame, caller.connection.as_ref(), now)
+            .await
+        {
+            tracing::warn!(error = %err, "could not sync a delete to other devices");
+        }
+        Ok((conversation_id, seqs))
+    }
+}
+
+/// Parses a conversation id the message actions serve: one-to-one (groups come with the group
+/// service).
+fn c2c_conversation(raw: &str) -> Result<ConversationId> {
+    let conversation_id = ConversationId::parse(raw)?;
+    if matches!(conversation_id, ConversationId::Group(_)) {
+        return Err(Error::NotFound("group"));
+    }
+    Ok(conversation_id)
 }

@@ -74,7 +74,7 @@ pub(crate) fn failure(failure: Failure) -> ApiGatewayV2httpResponse {
     failure_with(failure, failure.info())
 }
 
-fn failure_with(failure: Failure, info: &str) -> ApiGatewayV2httpResponse {
+pub(super) fn failure_with(failure: Failure, info: &str) -> ApiGatewayV2httpResponse {
     json(
         200,
         &json!({"ActionStatus": "FAIL", "ErrorCode": failure.code(), "ErrorInfo": info}),
@@ -165,6 +165,9 @@ pub(crate) async fn handle(
         "sns/recommend_add" => super::admin_social::recommend_add(api, request).await,
         "sns/black_list_add" => super::admin_social::black_list_add(api, request).await,
         "sns/black_list_delete" => super::admin_social::black_list_delete(api, request).await,
+        "openim/sendmsg" => super::admin_msg::sendmsg(api, request).await,
+        "openim/batchsendmsg" => super::admin_msg::batchsendmsg(api, request).await,
+        "openim/admin_msgwithdraw" => super::admin_msg::admin_msgwithdraw(api, request).await,
         _ => Err(failure(Failure::UnknownCommand)),
     };
     outcome.unwrap_or_else(|response| response)

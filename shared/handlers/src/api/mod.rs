@@ -2,6 +2,7 @@
 //! `/v4/...` shape) and the login endpoints for hosted, third-party and guest accounts (`/v1/auth/...`).
 
 mod admin;
+mod admin_msg;
 mod admin_social;
 mod login;
 
