@@ -229,22 +229,16 @@ impl AccountService {
     /// Login and online state of each user, in the order asked.
     pub async fn status(&self, users: &[UserId]) -> Result<Vec<LoginStatus>> {
         self.check_batch(users.len(), "the status query")?;
-        let accounts = self.ports.accounts.get_accounts(users).await?;
-        let now = self.ports.clock.now_ms();
-        let lookups = users
-            .iter()
-            .map(|user| self.ports.connections.connections_of(user, now));
-        let connections = futures_util::future::try_join_all(lookups).await?;
-        Ok(users
-            .iter()
-            .zip(connections)
-            .map(|(user, connections)| {
-                let account = accounts.iter().find(|a| &a.user == user);
-                let platforms: Vec<String> = platforms(&connections).into_iter().collect();
+        Ok(crate::service::presence::sessions_of(&self.ports, users)
+            .await?
+            .into_iter()
+            .map(|session| {
+                let platforms: Vec<String> = platforms(&session.connections).into_iter().collect();
                 LoginStatus {
-                    user: user.clone(),
-                    exists: account.is_some(),
-                    logged_in: !platforms.is_empty() || account.is_some_and(Account::is_logged_in),
+                    exists: session.account.is_some(),
+                    logged_in: !platforms.is_empty()
+                        || session.account.as_ref().is_some_and(Account::is_logged_in),
+                    user: session.user,
                     platforms,
                 }
             })

@@ -5,11 +5,13 @@ mod blocks;
 mod conversations;
 mod delivery;
 mod friends;
+mod media;
 mod messaging;
 mod notifier;
 mod presence;
 mod profiles;
 pub mod push;
+mod sender_cache;
 mod sessions;
 
 pub use accounts::{
@@ -20,7 +22,8 @@ pub use blocks::BlockService;
 pub use conversations::ConversationService;
 pub use delivery::Delivery;
 pub use friends::FriendService;
-pub use messaging::MessageService;
+pub use media::{MediaService, read_manifest, verify_media};
+pub use messaging::{HistoryPage, MAX_DELETE_BATCH, MessageService, SyncedConversation};
 pub use presence::PresenceService;
 pub use profiles::ProfileService;
 pub use sessions::SessionService;
@@ -87,6 +90,23 @@ pub struct Ports {
 
 /// The default page size when a client gives none.
 pub(crate) const DEFAULT_PAGE: u32 = 20;
+
+/// Parses 1 to `max` user ids, dropping repeats and keeping the first order.
+pub(crate) fn unique_user_ids(raw: Vec<String>, max: usize) -> crate::error::Result<Vec<UserId>> {
+    if raw.is_empty() || raw.len() > max {
+        return Err(crate::error::Error::InvalidField(format!(
+            "userIds must hold 1 to {max} user ids"
+        )));
+    }
+    let mut users: Vec<UserId> = Vec::with_capacity(raw.len());
+    for id in raw {
+        let user = UserId::parse(id)?;
+        if !users.contains(&user) {
+            users.push(user);
+        }
+    }
+    Ok(users)
+}
 
 /// Clamps a client-requested page size to `1..=max`, defaulting to [`DEFAULT_PAGE`].
 pub(crate) fn page_size(requested: Option<u32>, max: u32) -> u32 {

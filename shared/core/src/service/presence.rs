@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::ids::UserId;
 use crate::ports::Connection;
 use crate::protocol::{PresenceRequest, PresenceStatus, SubscribeReply, UserPresence, event, events};
-use crate::service::{Caller, Delivery, Ports};
+use crate::service::{Caller, Delivery, Ports, unique_user_ids};
 use bytes::Bytes;
 use futures_util::future::join_all;
 use std::collections::BTreeSet;
@@ -42,20 +42,7 @@ impl PresenceService {
 
     /// Validates 1 to `max_presence_batch` ids and drops repeats, keeping the first order.
     fn users(&self, request: PresenceRequest) -> Result<Vec<UserId>> {
-        let max = self.ports.limits.max_presence_batch;
-        if request.user_ids.is_empty() || request.user_ids.len() > max {
-            return Err(Error::InvalidField(format!(
-                "userIds must hold 1 to {max} user ids"
-            )));
-        }
-        let mut users: Vec<UserId> = Vec::with_capacity(request.user_ids.len());
-        for raw in request.user_ids {
-            let user = UserId::parse(raw)?;
-            if !users.contains(&user) {
-                users.push(user);
-            }
-        }
-        Ok(users)
+        unique_user_ids(request.user_ids, self.ports.limits.max_presence_batch)
     }
 
     /// Whether each user is online and on which platforms, from their live connection records.
@@ -65,22 +52,10 @@ impl PresenceService {
     }
 
     async fn of(&self, users: Vec<UserId>) -> Result<Vec<UserPresence>> {
-        let now = self.ports.clock.now_ms();
-        let lookups = users
-            .iter()
-            .map(|user| self.ports.connections.connections_of(user, now));
-        let (found, accounts) = futures_util::future::try_join(
-            futures_util::future::try_join_all(lookups),
-            self.ports.accounts.get_accounts(&users),
-        )
-        .await?;
-        Ok(users
+        Ok(sessions_of(&self.ports, &users)
+            .await?
             .into_iter()
-            .zip(found)
-            .map(|(user, connections)| {
-                let account = accounts.iter().find(|a| a.user == user);
-                presence_of(&user, platforms(&connections), account)
-            })
+            .map(|session| presence_of(&session.user, platforms(&session.connections), session.account.as_ref()))
             .collect())
     }
 
@@ -175,4 +150,38 @@ fn presence_of(user: &UserId, platforms: BTreeSet<String>, account: Option<&Acco
         status,
         platforms: platforms.into_iter().collect(),
     }
+}
+
+/// One user's live connections and account, as presence and login status read them.
+pub(crate) struct Sessions {
+    /// The user.
+    pub user: UserId,
+    /// Their unexpired connections.
+    pub connections: Vec<Connection>,
+    /// Their account, if they have one.
+    pub account: Option<Account>,
+}
+
+/// The live connections and account of each of `users`, in order (the connection lookups run
+/// concurrently with the one batched account read).
+pub(crate) async fn sessions_of(ports: &Ports, users: &[UserId]) -> Result<Vec<Sessions>> {
+    let now = ports.clock.now_ms();
+    let lookups = users.iter().map(|user| ports.connections.connections_of(user, now));
+    let (found, mut accounts) = futures_util::future::try_join(
+        futures_util::future::try_join_all(lookups),
+        ports.accounts.get_accounts(users),
+    )
+    .await?;
+    Ok(users
+        .iter()
+        .zip(found)
+        .map(|(user, connections)| Sessions {
+            user: user.clone(),
+            connections,
+            account: accounts
+                .iter()
+                .position(|a| &a.user == user)
+                .map(|at| accounts.swap_remove(at)),
+        })
+        .collect())
 }

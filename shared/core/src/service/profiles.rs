@@ -64,19 +64,7 @@ impl ProfileService {
 
     /// Parses 1 to 100 ids, dropping repeats.
     pub fn user_ids(raw: Vec<String>) -> Result<Vec<UserId>> {
-        if raw.is_empty() || raw.len() > MAX_BATCH {
-            return Err(Error::InvalidField(format!(
-                "userIds must hold 1 to {MAX_BATCH} user ids"
-            )));
-        }
-        let mut users: Vec<UserId> = Vec::with_capacity(raw.len());
-        for id in raw {
-            let user = UserId::parse(id)?;
-            if !users.contains(&user) {
-                users.push(user);
-            }
-        }
-        Ok(users)
+        crate::service::unique_user_ids(raw, MAX_BATCH)
     }
 
     /// The profiles of users with an account (a default profile for those who never set one), in

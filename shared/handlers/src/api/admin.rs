@@ -7,7 +7,7 @@
 // request: boxing it would only add an allocation.
 #![allow(clippy::result_large_err)]
 
-use super::{Api, body_text, json};
+use super::{Api, json};
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use cirrus_core::Error;
 use cirrus_core::accounts::AccountKind;
@@ -126,8 +126,7 @@ fn authenticate(api: &Api, request: &ApiGatewayV2httpRequest) -> Result<(), Fail
 pub(super) fn parse<T: DeserializeOwned>(
     request: &ApiGatewayV2httpRequest,
 ) -> Result<T, ApiGatewayV2httpResponse> {
-    let text = body_text(request).unwrap_or_default();
-    serde_json::from_str(&text).map_err(|err| {
+    super::json_body(request).map_err(|err| {
         failure_with(
             Failure::InvalidParameter,
             &format!("the body is not the expected JSON: {err}"),

@@ -11,7 +11,7 @@
 // request: boxing it would only add an allocation.
 #![allow(clippy::result_large_err)]
 
-use super::{Api, body_text, json};
+use super::{Api, json};
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use cirrus_auth::password;
 use cirrus_auth::{Password, PasswordError};
@@ -58,8 +58,7 @@ fn session(api: &Api, account: Option<&Account>, user: &UserId) -> ApiGatewayV2h
 }
 
 fn parse<T: DeserializeOwned>(request: &ApiGatewayV2httpRequest) -> Result<T, ApiGatewayV2httpResponse> {
-    let text = body_text(request).unwrap_or_default();
-    serde_json::from_str(&text).map_err(|err| {
+    super::json_body(request).map_err(|err| {
         let err = cirrus_core::Error::from_data(err);
         error(400, err.code().as_str(), &err.client_message())
     })

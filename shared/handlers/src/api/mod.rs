@@ -97,7 +97,14 @@ pub(crate) fn json(status: i64, body: &impl Serialize) -> ApiGatewayV2httpRespon
 }
 
 /// The request body as text (API Gateway may hand it over base64-encoded).
-pub(crate) fn body_text(request: &ApiGatewayV2httpRequest) -> Option<String> {
+/// The request's JSON body as `T`; each API family words the error its own way.
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
+    request: &ApiGatewayV2httpRequest,
+) -> Result<T, serde_json::Error> {
+    serde_json::from_str(&body_text(request).unwrap_or_default())
+}
+
+fn body_text(request: &ApiGatewayV2httpRequest) -> Option<String> {
     use base64::Engine as _;
     let body = request.body.as_deref()?;
     if request.is_base64_encoded {
