@@ -44,6 +44,27 @@ impl RelationStore for DynamoStore {
         Ok(items.iter().map(friend_from).collect::<Result<_>>()?)
     }
 
+    async fn friended_by(&self, peer: &UserId, owners: &[UserId]) -> cirrus_core::Result<Vec<UserId>> {
+        // One BatchGetItem over the owners' partitions: the (owner, FRIEND#peer) key of each.
+        let distinct: HashSet<&UserId> = owners.iter().collect();
+        let keys = distinct
+            .into_iter()
+            .map(|owner| relation_key(owner, FRIEND, peer))
+            .collect();
+        let mut found = HashSet::new();
+        for item in self
+            .batch_get(&self.config.relations_table, keys, None, &[], true)
+            .await?
+        {
+            found.insert(friend_from(&item)?.owner);
+        }
+        Ok(owners
+            .iter()
+            .filter(|owner| found.contains(*owner))
+            .cloned()
+            .collect())
+    }
+
     async fn list_friends(
         &self,
         owner: &UserId,

@@ -122,6 +122,52 @@ pub async fn friends_round_trip_in_the_asked_order(stores: Stores) {
     assert!(get_friends(&stores, &alice, &[]).await.is_empty());
 }
 
+/// GIVEN carol and alice list bob as a friend, and bob lists dave WHEN asked who of several users
+/// lists bob THEN exactly carol and alice, in the order asked (the reverse side is per owner).
+pub async fn friended_by_reads_the_reverse_side_in_the_asked_order(stores: Stores) {
+    let fx = Fixture::new();
+    let (alice, bob, carol, dave) = (
+        fx.user("alice"),
+        fx.user("bob"),
+        fx.user("carol"),
+        fx.user("dave"),
+    );
+    put_friends(
+        &stores,
+        &[
+            friend(&carol, &bob, T0),
+            friend(&alice, &bob, T0),
+            friend(&bob, &dave, T0),
+        ],
+    )
+    .await;
+    let asked = [dave.clone(), alice.clone(), fx.user("stranger"), carol.clone()];
+    assert_eq!(
+        stores
+            .relations
+            .friended_by(&bob, &asked)
+            .await
+            .expect("friended_by"),
+        vec![alice, carol]
+    );
+    assert!(
+        stores
+            .relations
+            .friended_by(&dave, &[bob.clone()])
+            .await
+            .expect("friended_by")
+            .contains(&bob)
+    );
+    assert!(
+        stores
+            .relations
+            .friended_by(&bob, &[])
+            .await
+            .expect("friended_by")
+            .is_empty()
+    );
+}
+
 /// GIVEN alice has five friends, put out of order, and bob has one WHEN her list is read in pages
 /// of two THEN the pages walk her friends in peer id order without overlap or gap, `after` may be
 /// any id, and the count is five.

@@ -5,7 +5,7 @@ use crate::conversation::{ConversationCursor, ConversationEntry};
 use crate::element::Element;
 use crate::error::Result;
 use crate::ids::{ClientMsgId, ConnectionId, ConversationId, MsgId, StreamKey, UserId};
-use crate::media::{MediaKey, PresignedUrl};
+use crate::media::{MediaKey, ObjectInfo, PresignedUrl};
 use crate::message::{Recall, SenderProfile, StoredMessage, Target};
 use crate::social::{
     Block, Friend, FriendRequest, Notification, Profile, Recommendation, RequestDirection, UserProfile,
@@ -121,6 +121,10 @@ pub trait ProfileStore: Send + Sync {
 pub trait RelationStore: Send + Sync {
     /// `owner`'s entries for each of `peers`, in the order asked (non-friends left out).
     async fn get_friends(&self, owner: &UserId, peers: &[UserId]) -> Result<Vec<Friend>>;
+
+    /// Which of `owners` have `peer` on their friend list, in the order asked: the reverse side of
+    /// [`RelationStore::get_friends`], read in one batch.
+    async fn friended_by(&self, peer: &UserId, owners: &[UserId]) -> Result<Vec<UserId>>;
 
     /// One page of `owner`'s friends in peer id order, starting after `after`.
     async fn list_friends(&self, owner: &UserId, after: Option<&UserId>, limit: u32) -> Result<Vec<Friend>>;
@@ -437,7 +441,8 @@ pub trait Queue: Send + Sync {
     async fn enqueue(&self, queue: QueueName, jobs: Vec<Job>) -> Result<()>;
 }
 
-/// Media object storage that clients reach directly with presigned URLs (S3 in AWS).
+/// Media object storage that clients reach directly with presigned URLs (S3 in AWS), and that
+/// the media processing reads and writes (the `media` function, the local stack's upload hook).
 #[async_trait]
 pub trait MediaStore: Send + Sync {
     /// A `PUT` URL that stores exactly `content_length` bytes of `content_type` at `key`;
@@ -453,4 +458,41 @@ pub trait MediaStore: Send + Sync {
     /// A `GET` URL for the object at `key`; `expires` may not exceed
     /// [`crate::media::MAX_URL_EXPIRY`].
     async fn download_url(&self, key: &MediaKey, expires: Duration) -> Result<PresignedUrl>;
+
+    /// The object's size and content type, or `None` if there is no object at `key`.
+    async fn head(&self, key: &MediaKey) -> Result<Option<ObjectInfo>>;
+
+    /// At most the first `max_len` bytes of the object, or `None` if there is none.
+    async fn read(&self, key: &MediaKey, max_len: u64) -> Result<Option<Bytes>>;
+
+    /// Stores `body` at `key` with `content_type`, replacing any object there.
+    async fn put(&self, key: &MediaKey, content_type: &str, body: Bytes) -> Result<()>;
+
+    /// Removes the object at `key`; removing a missing object is not an error.
+    async fn delete(&self, key: &MediaKey) -> Result<()>;
+}
+
+// Offline push providers.
+
+/// Why a push provider did not take a notification. Every kind is worth another try: the push
+/// function reports the job as failed, the queue delivers it again later and dead-letters it
+/// after its last try.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// The provider could not be reached, or did not answer in time.
+    #[error("push provider unreachable")]
+    Unreachable(#[source] crate::error::BoxError),
+    /// The provider answered without taking the notification (e.g. an HTTP status other than
+    /// 2xx); the text says what it answered, never a secret.
+    #[error("push provider refused the notification: {0}")]
+    Refused(String),
+}
+
+/// Delivers offline notifications to users' devices: the app's webhook now; APNs and FCM later.
+#[async_trait]
+pub trait PushProvider: Send + Sync {
+    /// Hands one notification to the provider; `Ok` once the provider has taken it. The same
+    /// notification may come again (the queue delivers at least once): providers pass on
+    /// `(msgId, to)` for de-duplication.
+    async fn send(&self, push: &crate::service::push::OfflinePush) -> std::result::Result<(), PushError>;
 }

@@ -95,6 +95,26 @@ impl RelationStore for SqliteStore {
             .await?)
     }
 
+    async fn friended_by(&self, peer: &UserId, owners: &[UserId]) -> cirrus_core::Result<Vec<UserId>> {
+        if owners.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (peer, owners) = (peer.clone(), owners.to_vec());
+        Ok(self
+            .read(move |conn| {
+                let mut probe =
+                    conn.prepare_cached("SELECT 1 FROM friends WHERE owner = ?1 AND peer = ?2")?;
+                let mut found = Vec::new();
+                for owner in &owners {
+                    if probe.exists([owner.as_str(), peer.as_str()])? {
+                        found.push(owner.clone());
+                    }
+                }
+                Ok(found)
+            })
+            .await?)
+    }
+
     async fn list_friends(
         &self,
         owner: &UserId,

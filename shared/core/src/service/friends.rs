@@ -455,18 +455,15 @@ impl FriendService {
     pub async fn check(&self, caller: &Caller, request: UserIdsRequest) -> Result<Vec<RelationView>> {
         let peers = ProfileService::user_ids(request.user_ids)?;
         let relations = &self.ports.relations;
-        let mine = relations.get_friends(&caller.user, &peers).await?;
-        let theirs = futures_util::future::try_join_all(
-            peers
-                .iter()
-                .map(|peer| relations.get_friends(peer, std::slice::from_ref(&caller.user))),
+        let (mine, theirs) = futures_util::future::try_join(
+            relations.get_friends(&caller.user, &peers),
+            relations.friended_by(&caller.user, &peers),
         )
         .await?;
         Ok(peers
             .iter()
-            .zip(theirs)
-            .map(|(peer, theirs)| {
-                let relation = match (mine.iter().any(|f| &f.peer == peer), !theirs.is_empty()) {
+            .map(|peer| {
+                let relation = match (mine.iter().any(|f| &f.peer == peer), theirs.contains(peer)) {
                     (true, true) => Relation::Both,
                     (true, false) => Relation::OneWay,
                     (false, true) => Relation::ReverseOneWay,
