@@ -65,3 +65,21 @@ pub(crate) fn get_id<T, E>(
 ) -> Result<T> {
     parse(get_s(item, name)?.to_owned()).map_err(|_| StoreError::BadAttribute(name))
 }
+
+/// An optional boolean attribute (absent is `false`).
+pub(crate) fn opt_bool(item: &Item, name: &'static str) -> Result<bool> {
+    match item.get(name) {
+        Some(AttributeValue::Bool(value)) => Ok(*value),
+        Some(AttributeValue::Null(_)) | None => Ok(false),
+        Some(_) => Err(StoreError::BadAttribute(name)),
+    }
+}
+
+/// An optional map attribute.
+pub(crate) fn opt_m<'a>(item: &'a Item, name: &'static str) -> Result<Option<&'a Item>> {
+    match item.get(name) {
+        Some(AttributeValue::M(value)) => Ok(Some(value)),
+        Some(AttributeValue::Null(_)) | None => Ok(None),
+        Some(_) => Err(StoreError::BadAttribute(name)),
+    }
+}

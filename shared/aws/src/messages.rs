@@ -1,4 +1,5 @@
-//! [`MessageStore`] for [`DynamoStore`]: append with unique seqs and idempotency, and history.
+//! [`MessageStore`] for [`DynamoStore`]: append with unique seqs and idempotency, history, single
+//! messages, recall and delete-for-me.
 //!
 //! An append is three single-item writes, no transaction (a transactional write costs double):
 //! claim the idempotency item on the condition that it is absent, take the next seq with an atomic
@@ -8,14 +9,30 @@
 //! cannot list.
 //! A claim that is already taken is a duplicate: the first message is found in its stream, near
 //! the top, by (sender, clientMsgId).
+//!
+//! Messages and claims carry the roaming end as the table's TTL attribute (`expiresAt`, epoch
+//! seconds rounded up) and the exact one (`expiresAtMs`). TTL deletes lazily (up to days late), so
+//! `history` and `get_message` compare `expiresAtMs` themselves. The per-conversation cap is
+//! applied on read only: `history` reads the stream head (its `lastSeq`) and leaves out every seq
+//! at or below `lastSeq - keep_last`; such messages go when their TTL does (an append never
+//! deletes). Stream heads have no TTL: a seq is never handed out twice.
+//!
+//! Delete-for-me entries live in the same table, one small item per hidden message under the
+//! owner's partition of the stream, `("hide:<owner>:<stream>", seq)`, with the same two expiry
+//! attributes; `history` with a viewer reads that partition over the seqs of each page it read.
+//! The costs are in this crate's `README.md`.
 
+use crate::accounts::in_order;
+use crate::connections::ttl_seconds;
 use crate::error::{Result, StoreError, written};
-use crate::item::{Item, get_id, get_n, get_s, n, opt_s, s};
+use crate::item::{Item, get_id, get_n, get_s, n, opt_bool, opt_m, opt_n, opt_s, s};
 use crate::store::DynamoStore;
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, ReturnValue, ReturnValuesOnConditionCheckFailure,
+};
 use cirrus_core::ids::{ClientMsgId, GroupId, MsgId, StreamKey, UserId};
-use cirrus_core::message::{StoredMessage, Target};
+use cirrus_core::message::{Recall, SenderProfile, StoredMessage, Target};
 use cirrus_core::ports::{Appended, MessageStore, NewMessage, SeqRange};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -41,6 +58,18 @@ const MAX_TAKEOVERS: u32 = 3;
 /// `c2c:` or `group:` and user ids hold no `:`, so it cannot collide with a stream.
 fn idempotency_key(from: &UserId, client_msg_id: &ClientMsgId) -> String {
     format!("idem:{from}:{client_msg_id}")
+}
+
+/// The partition key of `owner`'s delete-for-me entries in `stream`. It starts with `hide:`, which
+/// no stream key (`c2c:`, `group:`) nor claim (`idem:`) does, and user ids hold no `:`.
+fn hidden_key(owner: &UserId, stream: &StreamKey) -> String {
+    format!("hide:{owner}:{stream}")
+}
+
+/// Whether an item (a message, a delete-for-me entry) is still live at `now`: its `expiresAtMs`
+/// is later (an item written before messages expired has none, and never expires).
+fn live_at(item: &Item, now: i64) -> Result<bool> {
+    Ok(opt_n::<i64>(item, "expiresAtMs")?.is_none_or(|expires_at| expires_at > now))
 }
 
 /// The head attribute holding `user`'s read pointer in a one-to-one stream.
@@ -78,8 +107,41 @@ impl MessageStore for DynamoStore {
         Ok(self.append_message(&message).await?)
     }
 
-    async fn history(&self, stream: &StreamKey, range: SeqRange) -> cirrus_core::Result<Vec<StoredMessage>> {
-        Ok(self.read_history(stream, range).await?)
+    async fn history(
+        &self,
+        stream: &StreamKey,
+        range: SeqRange,
+        viewer: Option<&UserId>,
+    ) -> cirrus_core::Result<Vec<StoredMessage>> {
+        Ok(self.read_history(stream, range, viewer).await?)
+    }
+
+    async fn get_message(
+        &self,
+        stream: &StreamKey,
+        seq: u64,
+        now: i64,
+    ) -> cirrus_core::Result<Option<StoredMessage>> {
+        Ok(self.live_message(stream, seq, now).await?)
+    }
+
+    async fn recall(
+        &self,
+        stream: &StreamKey,
+        seq: u64,
+        recall: &Recall,
+    ) -> cirrus_core::Result<Option<StoredMessage>> {
+        Ok(self.recall_message(stream, seq, recall).await?)
+    }
+
+    async fn hide_messages(
+        &self,
+        owner: &UserId,
+        stream: &StreamKey,
+        seqs: &[u64],
+        expires_at: i64,
+    ) -> cirrus_core::Result<()> {
+        Ok(self.hide_for(owner, stream, seqs, expires_at).await?)
     }
 }
 
@@ -134,11 +196,10 @@ impl DynamoStore {
             .item("seq", n(HEAD_SEQ))
             .item("msgStream", s(message.stream.as_str()))
             .item("claimedAt", n(message.time))
+            .item("expiresAt", n(ttl_seconds(message.expires_at)))
             .condition_expression("attribute_not_exists(#stream)")
             .expression_attribute_names("#stream", "stream")
-            .return_values_on_condition_check_failure(
-                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
-            )
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match put {
@@ -182,9 +243,10 @@ impl DynamoStore {
             .table_name(&self.config.messages_table)
             .key("stream", s(idem))
             .key("seq", n(HEAD_SEQ))
-            .update_expression("SET claimedAt = :now, msgStream = :stream")
+            .update_expression("SET claimedAt = :now, msgStream = :stream, expiresAt = :ttl")
             .condition_expression("claimedAt = :then")
             .expression_attribute_values(":now", n(message.time.max(claimed_at + 1)))
+            .expression_attribute_values(":ttl", n(ttl_seconds(message.expires_at)))
             .expression_attribute_values(":then", n(claimed_at))
             .expression_attribute_values(":stream", s(message.stream.as_str()))
             .send()
@@ -482,51 +544,233 @@ impl DynamoStore {
         Ok(found)
     }
 
-    async fn read_history(&self, stream: &StreamKey, range: SeqRange) -> Result<Vec<StoredMessage>> {
-        if range.limit == 0 {
+    /// A page of history (see [`MessageStore::history`]): one consistent read of the head for the
+    /// rolled-over floor, then consistent `Query`s of the page's range that leave expired messages
+    /// out (a filter: they are still read, and billed) and, with a viewer, a consistent `Query` of
+    /// the viewer's delete-for-me entries over the seqs each one returned; more are read until the
+    /// page is full or the range is exhausted.
+    async fn read_history(
+        &self,
+        stream: &StreamKey,
+        range: SeqRange,
+        viewer: Option<&UserId>,
+    ) -> Result<Vec<StoredMessage>> {
+        if range.limit == 0 || range.keep_last == 0 {
             return Ok(Vec::new());
         }
-        let after = range.after.unwrap_or(HEAD_SEQ);
         let forward = matches!((range.after, range.before), (Some(_), None));
-        let below = range.before.unwrap_or(u64::MAX);
-        if below <= after.saturating_add(1) {
+        let mut low = range.after.unwrap_or(HEAD_SEQ).saturating_add(1);
+        let mut high = range.before.unwrap_or(u64::MAX).saturating_sub(1);
+        if low > high {
             return Ok(Vec::new());
         }
-        let (low, high) = (after + 1, below - 1);
-        let limit = usize::try_from(range.limit).unwrap_or(usize::MAX);
+        if range.keep_last < u64::MAX {
+            let Some(head) = self.head(stream).await? else {
+                return Ok(Vec::new());
+            };
+            // Only the newest `keep_last` seqs count; nothing is stored above the head's.
+            low = low.max(head.last_seq.saturating_sub(range.keep_last).saturating_add(1));
+            high = high.min(head.last_seq);
+            if low > high {
+                return Ok(Vec::new());
+            }
+        }
+        let wanted = usize::try_from(range.limit).unwrap_or(usize::MAX);
         let mut page = Vec::new();
+        // Messages read but left out (expired or hidden): later queries read that many more, so a
+        // run of them costs a few growing queries rather than one per message.
+        let mut skipped: usize = 0;
         let mut start = None;
         loop {
-            let remaining = i32::try_from(limit - page.len()).unwrap_or(i32::MAX);
+            let read = (wanted - page.len()).saturating_add(skipped);
             let answer = self
                 .client
                 .query()
                 .table_name(&self.config.messages_table)
                 .key_condition_expression("#stream = :stream AND seq BETWEEN :low AND :high")
+                .filter_expression("attribute_not_exists(expiresAtMs) OR expiresAtMs > :now")
                 .expression_attribute_names("#stream", "stream")
                 .expression_attribute_values(":stream", s(stream.as_str()))
                 .expression_attribute_values(":low", n(low))
                 .expression_attribute_values(":high", n(high))
+                .expression_attribute_values(":now", n(range.now))
                 .scan_index_forward(forward)
                 .consistent_read(true)
-                .limit(remaining)
+                .limit(i32::try_from(read).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(StoreError::sdk)?;
+            let scanned = usize::try_from(answer.scanned_count).unwrap_or(0);
+            let kept = usize::try_from(answer.count).unwrap_or(0);
+            skipped = skipped.saturating_add(scanned.saturating_sub(kept));
+            let mut found = answer
+                .items()
+                .iter()
+                .map(message_from_item)
+                .collect::<Result<Vec<_>>>()?;
+            if let Some(viewer) = viewer
+                && let (Some(first), Some(last)) = (found.first(), found.last())
+            {
+                let (from, to) = (first.seq.min(last.seq), first.seq.max(last.seq));
+                let hidden = self.hidden_seqs(viewer, stream, from, to, range.now).await?;
+                let before = found.len();
+                found.retain(|message| !hidden.contains(&message.seq));
+                skipped = skipped.saturating_add(before - found.len());
+            }
+            page.extend(found);
+            start = answer.last_evaluated_key;
+            if start.is_none() || page.len() >= wanted {
+                break;
+            }
+        }
+        page.truncate(wanted);
+        if !forward {
+            page.reverse();
+        }
+        Ok(page)
+    }
+
+    /// The seqs from `from` to `to` that `owner` hid in `stream` and that are still hidden at
+    /// `now`: a consistent `Query` of their delete-for-me partition (keys and expiry only).
+    async fn hidden_seqs(
+        &self,
+        owner: &UserId,
+        stream: &StreamKey,
+        from: u64,
+        to: u64,
+        now: i64,
+    ) -> Result<HashSet<u64>> {
+        let mut hidden = HashSet::new();
+        let mut start = None;
+        loop {
+            let answer = self
+                .client
+                .query()
+                .table_name(&self.config.messages_table)
+                .key_condition_expression("#stream = :hidden AND seq BETWEEN :from AND :to")
+                .projection_expression("seq, expiresAtMs")
+                .expression_attribute_names("#stream", "stream")
+                .expression_attribute_values(":hidden", s(hidden_key(owner, stream)))
+                .expression_attribute_values(":from", n(from))
+                .expression_attribute_values(":to", n(to))
+                .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(StoreError::sdk)?;
             for item in answer.items() {
-                page.push(message_from_item(item)?);
+                if live_at(item, now)? {
+                    hidden.insert(get_n(item, "seq")?);
+                }
             }
             start = answer.last_evaluated_key;
-            if start.is_none() || page.len() >= limit {
-                break;
+            if start.is_none() {
+                return Ok(hidden);
             }
         }
-        page.truncate(limit);
-        if !forward {
-            page.reverse();
+    }
+
+    /// One message, unless it is absent or expired at `now`: a consistent `GetItem`, 1 RCU.
+    async fn live_message(&self, stream: &StreamKey, seq: u64, now: i64) -> Result<Option<StoredMessage>> {
+        if seq == HEAD_SEQ {
+            return Ok(None);
         }
-        Ok(page)
+        let got = self
+            .client
+            .get_item()
+            .table_name(&self.config.messages_table)
+            .key("stream", s(stream.as_str()))
+            .key("seq", n(seq))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::sdk)?;
+        match got.item {
+            Some(item) if live_at(&item, now)? => Ok(Some(message_from_item(&item)?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Turns a message into a tombstone with one conditional `UpdateItem` (the message exists and
+    /// is not recalled yet) that empties the body, drops `cloudCustomData`, records the recall and
+    /// returns the item afterwards (`ALL_NEW`): 1 WCU for a message up to 1 KB. A failed condition
+    /// (already recalled, or no message) returns the item as it is (`ALL_OLD`), or is answered by
+    /// a consistent read when nothing came back (no message, or an emulator that returns nothing).
+    async fn recall_message(
+        &self,
+        stream: &StreamKey,
+        seq: u64,
+        recall: &Recall,
+    ) -> Result<Option<StoredMessage>> {
+        if seq == HEAD_SEQ {
+            return Ok(None);
+        }
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.config.messages_table)
+            .key("stream", s(stream.as_str()))
+            .key("seq", n(seq))
+            .update_expression(
+                "SET #body = :empty, recalledBy = :by, recalledAt = :at REMOVE cloudCustomData",
+            )
+            .condition_expression("attribute_exists(msgId) AND attribute_not_exists(recalledBy)")
+            .expression_attribute_names("#body", "body")
+            .expression_attribute_values(":empty", s("[]"))
+            .expression_attribute_values(":by", s(recall.by.as_str()))
+            .expression_attribute_values(":at", n(recall.time))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match updated {
+            Ok(answer) => answer.attributes.as_ref().map(message_from_item).transpose(),
+            Err(err) => match err.into_service_error() {
+                aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(
+                    failed,
+                ) => match failed.item {
+                    Some(item) if item.contains_key("msgId") => Ok(Some(message_from_item(&item)?)),
+                    _ => self.message(stream, seq).await,
+                },
+                other => Err(aws_sdk_dynamodb::Error::from(other).into()),
+            },
+        }
+    }
+
+    /// Records `owner`'s delete-for-me entries: one unconditional `PutItem` per distinct seq (1 WCU
+    /// each), at most 16 in flight. Putting an entry again only moves its expiry; a seq with no
+    /// message gets an entry that nothing ever matches.
+    async fn hide_for(
+        &self,
+        owner: &UserId,
+        stream: &StreamKey,
+        seqs: &[u64],
+        expires_at: i64,
+    ) -> Result<()> {
+        let key = hidden_key(owner, stream);
+        let mut distinct: Vec<u64> = seqs.iter().copied().filter(|seq| *seq != HEAD_SEQ).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let puts = distinct
+            .into_iter()
+            .map(|seq| {
+                let put = self
+                    .client
+                    .put_item()
+                    .table_name(&self.config.messages_table)
+                    .item("stream", s(&key))
+                    .item("seq", n(seq))
+                    .item("expiresAtMs", n(expires_at))
+                    .item("expiresAt", n(ttl_seconds(expires_at)));
+                async move {
+                    put.send().await.map_err(StoreError::sdk)?;
+                    Ok(())
+                }
+            })
+            .collect();
+        in_order(puts).await?;
+        Ok(())
     }
 }
 
@@ -585,9 +829,25 @@ fn message_item(message: &NewMessage, seq: u64, body: &str) -> Item {
         ("time".to_owned(), n(message.time)),
         ("clientMsgId".to_owned(), s(message.client_msg_id.as_str())),
         ("body".to_owned(), s(body)),
+        ("expiresAtMs".to_owned(), n(message.expires_at)),
+        ("expiresAt".to_owned(), n(ttl_seconds(message.expires_at))),
     ]);
     if let Some(data) = &message.cloud_custom_data {
         item.insert("cloudCustomData".to_owned(), s(data));
+    }
+    if let Some(sender) = &message.sender {
+        // A map, so that a profile with neither field still reads back as one.
+        let mut profile = Item::new();
+        if let Some(nickname) = &sender.nickname {
+            profile.insert("nickname".to_owned(), s(nickname));
+        }
+        if let Some(avatar) = &sender.avatar {
+            profile.insert("avatar".to_owned(), s(avatar));
+        }
+        item.insert("sender".to_owned(), AttributeValue::M(profile));
+    }
+    if message.system {
+        item.insert("system".to_owned(), AttributeValue::Bool(true));
     }
     item
 }
@@ -598,6 +858,23 @@ pub(crate) fn message_from_item(item: &Item) -> Result<StoredMessage> {
         "group" => Target::Group(get_id(item, "toId", GroupId::parse)?),
         _ => return Err(StoreError::BadAttribute("toKind")),
     };
+    let sender = opt_m(item, "sender")?
+        .map(|profile| -> Result<SenderProfile> {
+            Ok(SenderProfile {
+                nickname: opt_s(profile, "nickname")?.map(str::to_owned),
+                avatar: opt_s(profile, "avatar")?.map(str::to_owned),
+            })
+        })
+        .transpose()?;
+    let recalled = item
+        .contains_key("recalledBy")
+        .then(|| -> Result<Recall> {
+            Ok(Recall {
+                by: get_id(item, "recalledBy", UserId::parse)?,
+                time: get_n(item, "recalledAt")?,
+            })
+        })
+        .transpose()?;
     Ok(StoredMessage {
         stream: StreamKey::from_stored(get_s(item, "stream")?.to_owned()),
         seq: get_n(item, "seq")?,
@@ -608,5 +885,128 @@ pub(crate) fn message_from_item(item: &Item) -> Result<StoredMessage> {
         client_msg_id: get_id(item, "clientMsgId", ClientMsgId::parse)?,
         body: serde_json::from_str(get_s(item, "body")?)?,
         cloud_custom_data: opt_s(item, "cloudCustomData")?.map(str::to_owned),
+        sender,
+        system: opt_bool(item, "system")?,
+        recalled,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cirrus_core::element::Element;
+    use cirrus_core::ports::InboxUpdate;
+
+    fn user(raw: &str) -> UserId {
+        UserId::parse(raw).unwrap()
+    }
+
+    fn message() -> NewMessage {
+        let (alice, bob) = (user("alice"), user("bob"));
+        NewMessage {
+            stream: StreamKey::c2c(&alice, &bob),
+            msg_id: MsgId::parse("m-1").unwrap(),
+            from: alice.clone(),
+            to: Target::C2c(bob.clone()),
+            time: 1_700_000_000_000,
+            client_msg_id: ClientMsgId::parse("c-1").unwrap(),
+            body: vec![Element::Text {
+                text: "hi".to_owned(),
+            }],
+            cloud_custom_data: Some("app".to_owned()),
+            sender: Some(SenderProfile {
+                nickname: Some("Alice".to_owned()),
+                avatar: Some("https://example.com/a.png".to_owned()),
+            }),
+            system: true,
+            expires_at: 1_700_604_800_500,
+            keep_last: 10_000,
+            inbox: InboxUpdate::c2c(&alice, &bob),
+        }
+    }
+
+    #[test]
+    fn a_message_round_trips_through_its_item_with_the_ttl_in_seconds_rounded_up() {
+        // GIVEN a message with a sender profile, the system flag and a roaming end 0.5 s past a
+        // whole second
+        let message = message();
+        // WHEN it is turned into an item at seq 7
+        let item = message_item(&message, 7, &serde_json::to_string(&message.body).unwrap());
+        // THEN the item keeps the exact roaming end and the TTL one at the next whole second
+        assert_eq!(item["expiresAtMs"], n(1_700_604_800_500_i64));
+        assert_eq!(item["expiresAt"], n(1_700_604_801_i64));
+        assert_eq!(item["system"], AttributeValue::Bool(true));
+        // AND it reads back as stored
+        assert_eq!(message_from_item(&item).unwrap(), message.stored(7));
+    }
+
+    #[test]
+    fn an_empty_sender_profile_reads_back_as_one_and_a_plain_message_has_no_extras() {
+        // GIVEN a message with an empty sender profile, and one with none and no system flag
+        let empty = NewMessage {
+            sender: Some(SenderProfile::default()),
+            ..message()
+        };
+        let plain = NewMessage {
+            sender: None,
+            system: false,
+            cloud_custom_data: None,
+            ..message()
+        };
+        // THEN the first keeps its (empty) profile
+        let item = message_item(&empty, 1, "[]");
+        assert_eq!(
+            message_from_item(&item).unwrap().sender,
+            Some(SenderProfile::default())
+        );
+        // AND the second's item has neither attribute
+        let item = message_item(&plain, 1, "[]");
+        assert!(
+            !item.contains_key("sender") && !item.contains_key("system"),
+            "{item:?}"
+        );
+        let stored = message_from_item(&item).unwrap();
+        assert_eq!(
+            (stored.sender, stored.system, stored.recalled),
+            (None, false, None)
+        );
+    }
+
+    #[test]
+    fn a_recalled_item_reads_back_as_a_tombstone() {
+        // GIVEN a message item as recall leaves it: an empty body, the recall recorded
+        let mut item = message_item(&message(), 3, "[]");
+        item.remove("cloudCustomData");
+        item.insert("recalledBy".to_owned(), s("alice"));
+        item.insert("recalledAt".to_owned(), n(1_700_000_060_000_i64));
+        // THEN it reads back with no body, no custom data and the recall
+        let stored = message_from_item(&item).unwrap();
+        assert!(stored.body.is_empty());
+        assert_eq!(stored.cloud_custom_data, None);
+        assert_eq!(
+            stored.recalled,
+            Some(Recall {
+                by: user("alice"),
+                time: 1_700_000_060_000
+            })
+        );
+    }
+
+    #[test]
+    fn liveness_compares_the_exact_expiry_and_items_without_one_never_expire() {
+        let item = message_item(&message(), 1, "[]");
+        assert!(live_at(&item, 1_700_604_800_499).unwrap());
+        assert!(!live_at(&item, 1_700_604_800_500).unwrap());
+        let mut legacy = item;
+        legacy.remove("expiresAtMs");
+        assert!(live_at(&legacy, i64::MAX).unwrap());
+    }
+
+    #[test]
+    fn delete_for_me_partitions_cannot_meet_streams_or_claims() {
+        let stream = StreamKey::c2c(&user("alice"), &user("bob"));
+        let key = hidden_key(&user("alice"), &stream);
+        assert_eq!(key, "hide:alice:c2c:alice:bob");
+        assert!(!key.starts_with("c2c:") && !key.starts_with("group:") && !key.starts_with("idem:"));
+    }
 }

@@ -72,9 +72,10 @@ fn nickname_index() -> Result<GlobalSecondaryIndex> {
 
 /// Creates whichever of the six tables (on-demand billing, with their indexes and TTL) do not
 /// exist yet, and waits until all are active. Idempotent: tables that exist are left as they are,
-/// apart from turning on what they should have (TTL; point-in-time recovery of the users,
-/// subscriptions and relations tables; the users table's nickname index, added to a users table
-/// created without it and waited for while DynamoDB fills it).
+/// apart from turning on what they should have (TTL, also on a messages table made before
+/// messages expired; point-in-time recovery of the users, subscriptions and relations tables; the
+/// users table's nickname index, added to a users table created without it and waited for while
+/// DynamoDB fills it).
 pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
     use KeyType::{Hash, Range};
     use ScalarAttributeType::{N, S};
@@ -195,9 +196,11 @@ pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
         wait_active(client, table).await?;
     }
     ensure_nickname_index(client, &config.users_table).await?;
-    // Connections expire; so do the users table's failed-login counters and the relations
+    // Connections expire; so do messages (with their idempotency claims and delete-for-me
+    // entries) at the end of roaming, the users table's failed-login counters and the relations
     // table's notifications.
     enable_ttl(client, &config.connections_table).await?;
+    enable_ttl(client, &config.messages_table).await?;
     enable_ttl(client, &config.users_table).await?;
     enable_ttl(client, &config.relations_table).await?;
     enable_point_in_time_recovery(client, &config.users_table).await?;

@@ -27,10 +27,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use cirrus_aws::moto;
 use cirrus_aws::{Config, DynamoStore, create_tables};
 use cirrus_conformance::{Fixture, T0};
-use cirrus_core::ids::UserId;
+use cirrus_core::ids::{ClientMsgId, MsgId, UserId};
+use cirrus_core::message::{Recall, SenderProfile};
 use cirrus_core::ports::{
     AccountStore, Appended, BlockStore, ConversationStore, MessageStore, NewMessage, NotificationStore,
-    ProfileStore, RecommendationStore, RelationStore, SubscriptionStore,
+    ProfileStore, RecommendationStore, RelationStore, SeqRange, SubscriptionStore,
 };
 use cirrus_core::social::{Block, Friend, FriendRequest, Notification, Profile, Recommendation};
 use std::collections::HashMap;
@@ -150,6 +151,8 @@ enum Request {
     },
     Query {
         table: String,
+        /// The partition key value the key condition names.
+        partition: String,
         consistent: bool,
     },
     /// Puts and deletes, each with its table.
@@ -250,8 +253,18 @@ macro_rules! request_of {
                 .collect();
             Request::BatchGetItem { keys, consistent }
         } else if let Some(query) = input.downcast_ref::<QueryInput>() {
+            // The placeholder after the first `= ` of the key condition holds the partition key.
+            let partition = query
+                .key_condition_expression()
+                .and_then(|condition| condition.split("= ").nth(1))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|placeholder| query.expression_attribute_values()?.get(placeholder))
+                .and_then(|value| value.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
             Request::Query {
                 table: table(query.table_name()),
+                partition,
                 consistent: query.consistent_read().unwrap_or(false),
             }
         } else if let Some(transaction) = input.downcast_ref::<TransactWriteItemsInput>() {
@@ -438,6 +451,7 @@ impl Harness {
                     let stream = item.get("stream").and_then(|v| v.as_s().ok());
                     let what = match (self.short_table(table), stream) {
                         ("messages", Some(s)) if s.starts_with("idem:") => "claim".to_owned(),
+                        ("messages", Some(s)) if s.starts_with("hide:") => "delete-for-me entry".to_owned(),
                         ("messages", _) => "message".to_owned(),
                         ("conversations", _) => "inbox row".to_owned(),
                         (other, _) => other.to_owned(),
@@ -467,7 +481,13 @@ impl Harness {
                         ("messages", Some(s)) if s.starts_with("idem:") => {
                             format!("claim: {expression}")
                         }
-                        ("messages", _) => "head".to_owned(),
+                        ("messages", _)
+                            if key.get("seq").and_then(|v| v.as_n().ok()).map(String::as_str)
+                                == Some("0") =>
+                        {
+                            "head".to_owned()
+                        }
+                        ("messages", _) => format!("message: {expression}"),
                         ("conversations", _) => format!("inbox row: {expression}"),
                         (other, _) => other.to_owned(),
                     };
@@ -480,15 +500,34 @@ impl Harness {
                     (what, bytes, wcu(bytes), 0.0)
                 }
                 Request::GetItem {
-                    table, consistent, ..
+                    table,
+                    key,
+                    consistent,
                 } => (
-                    format!("{} ({})", self.short_table(table), consistency(*consistent)),
+                    match self.short_table(table) {
+                        "messages"
+                            if key.get("seq").and_then(|v| v.as_n().ok()).map(String::as_str)
+                                == Some("0") =>
+                        {
+                            format!("head ({})", consistency(*consistent))
+                        }
+                        short => format!("{short} ({})", consistency(*consistent)),
+                    },
                     op.read_bytes,
                     0.0,
                     rcu(op.read_bytes, *consistent),
                 ),
-                Request::Query { table, consistent } => (
-                    format!("{} ({})", self.short_table(table), consistency(*consistent)),
+                Request::Query {
+                    table,
+                    partition,
+                    consistent,
+                } => (
+                    match self.short_table(table) {
+                        "messages" if partition.starts_with("hide:") => {
+                            format!("delete-for-me entries ({})", consistency(*consistent))
+                        }
+                        short => format!("{short} ({})", consistency(*consistent)),
+                    },
                     op.read_bytes,
                     0.0,
                     rcu(op.read_bytes, *consistent),
@@ -903,6 +942,299 @@ async fn given_three_unread_messages_when_the_recipient_hides_the_conversation_t
         .expect("get_conversation")
         .expect("back with the new message");
     assert_eq!((back.last_seq, back.unread()), (4, 1));
+}
+
+/// A C2C text as the message service builds it with the sender profile on: UUIDs for the message
+/// and client ids, a 100-character text, a nickname and an avatar URL of typical length, roaming
+/// for 7 days.
+fn profiled_c2c(f: &Fixture, from: &UserId, to: &UserId, n: u32, time: i64) -> NewMessage {
+    NewMessage {
+        msg_id: MsgId::parse(format!("0190f5a2-7c3e-7000-8000-{n:012}")).unwrap(),
+        client_msg_id: ClientMsgId::parse(format!("9b1deb4d-3b7d-4bad-9bdd-{n:012}")).unwrap(),
+        body: Fixture::text(
+            "Running ten minutes late, the train stopped at the bridge again. Order me the usual, please!",
+        ),
+        sender: Some(SenderProfile {
+            nickname: Some("Алиса 🌸 Wonderland".to_owned()),
+            avatar: Some(
+                "https://cdn.example.com/avatars/0190f5a2-7c3e-7000-8000-000000000001.png?size=128"
+                    .to_owned(),
+            ),
+        }),
+        expires_at: time + 7 * 86_400_000,
+        ..f.c2c(from, to, &format!("c{n}"), time)
+    }
+}
+
+#[tokio::test]
+async fn given_a_pair_with_both_inbox_rows_when_one_sends_a_text_with_a_sender_profile_then_it_still_costs_three_writes_of_at_most_1kb_and_the_items_carry_the_ttl_in_seconds()
+ {
+    let h = harness().await;
+    let f = Fixture::new();
+    let (alice, bob) = (f.user("alice"), f.user("bob"));
+    h.append(profiled_c2c(&f, &alice, &bob, 1, T0)).await;
+
+    let message = profiled_c2c(&f, &alice, &bob, 2, T0 + 1000);
+    let expires_at = message.expires_at;
+    let (appended, ops) = h.append(message).await;
+    assert_eq!(is_new(&appended), 2);
+    let costed = h.cost(&ops).await;
+    let (wcu_total, rcu_total) = report(
+        "C2C send with a sender profile, steady state (both rows exist)",
+        &costed,
+    );
+    assert_eq!(
+        counts(&ops),
+        vec![("BatchGetItem", 1), ("PutItem", 2), ("UpdateItem", 1)],
+        "{ops:#?}"
+    );
+    assert!((wcu_total - 3.0).abs() < f64::EPSILON, "{wcu_total} WCU");
+    assert!(rcu_total <= 1.0, "{rcu_total} RCU");
+
+    // The claim and the message carry the roaming end as the TTL attribute, in epoch seconds
+    // (rounded up), the message also exactly; both stay within 1 KB.
+    let ttl = expires_at.div_euclid(1000) + i64::from(expires_at.rem_euclid(1000) != 0);
+    let Request::PutItem { item: claim, .. } = &ops[0].request else {
+        panic!("the claim comes first: {ops:#?}");
+    };
+    let Request::PutItem { item: stored, .. } = &ops[3].request else {
+        panic!("the message put comes last: {ops:#?}");
+    };
+    assert_eq!(claim["expiresAt"].as_n().unwrap(), &ttl.to_string());
+    assert_eq!(stored["expiresAt"].as_n().unwrap(), &ttl.to_string());
+    assert_eq!(stored["expiresAtMs"].as_n().unwrap(), &expires_at.to_string());
+    assert!(stored.contains_key("sender"), "{stored:?}");
+    for (name, item) in [("claim", claim), ("message", stored)] {
+        let size = item_size(item);
+        assert!(size <= WCU_BYTES, "the {name} is {size} bytes: {item:?}");
+    }
+
+    // AND the table expires items by TTL on that attribute.
+    let described = h
+        .plain
+        .describe_time_to_live()
+        .table_name(&h.config.messages_table)
+        .send()
+        .await
+        .expect("describe the messages table's TTL");
+    let description = described.time_to_live_description().unwrap();
+    assert_eq!(description.attribute_name(), Some("expiresAt"));
+    assert_eq!(
+        description.time_to_live_status(),
+        Some(&aws_sdk_dynamodb::types::TimeToLiveStatus::Enabled)
+    );
+}
+
+#[tokio::test]
+async fn given_a_message_when_it_is_recalled_then_it_is_one_conditional_update_and_recalling_again_changes_nothing()
+ {
+    let h = harness().await;
+    let f = Fixture::new();
+    let (alice, bob) = (f.user("alice"), f.user("bob"));
+    let mut message = profiled_c2c(&f, &alice, &bob, 1, T0);
+    message.cloud_custom_data = Some(r#"{"quote":"c0"}"#.to_owned());
+    let stream = message.stream.clone();
+    h.append(message).await;
+
+    h.recorder.take();
+    let first = Recall {
+        by: alice.clone(),
+        time: T0 + 30_000,
+    };
+    let tombstone = h
+        .store
+        .recall(&stream, 1, &first)
+        .await
+        .expect("recall")
+        .expect("the message exists");
+    let ops = h.recorder.take();
+    let costed = h.cost(&ops).await;
+    let (wcu_total, rcu_total) = report("recall", &costed);
+    assert_eq!(counts(&ops), vec![("UpdateItem", 1)], "{ops:#?}");
+    assert!(matches!(
+        &ops[0].request,
+        Request::UpdateItem {
+            conditional: true,
+            ..
+        }
+    ));
+    assert_eq!(ops[0].ok, Some(true));
+    assert!((wcu_total - 1.0).abs() < f64::EPSILON, "{wcu_total} WCU");
+    assert!(
+        rcu_total.abs() < f64::EPSILON,
+        "the answer comes with the update: {rcu_total} RCU"
+    );
+    assert!(tombstone.body.is_empty() && tombstone.cloud_custom_data.is_none());
+    assert_eq!(tombstone.recalled.as_ref(), Some(&first));
+
+    h.recorder.take();
+    let again = h
+        .store
+        .recall(
+            &stream,
+            1,
+            &Recall {
+                by: bob.clone(),
+                time: T0 + 60_000,
+            },
+        )
+        .await
+        .expect("recall again")
+        .expect("the message exists");
+    let ops = h.recorder.take();
+    let costed = h.cost(&ops).await;
+    report(
+        "recall of a tombstone (condition fails; the item comes with the refusal)",
+        &costed,
+    );
+    assert_eq!(again, tombstone, "the first recall stays");
+    assert_eq!(successful_writes(&ops), 0, "{ops:#?}");
+    assert_eq!(write_requests(&ops).len(), 1, "{ops:#?}");
+
+    h.recorder.take();
+    let read = h
+        .store
+        .get_message(&stream, 1, T0 + 90_000)
+        .await
+        .expect("get_message");
+    let ops = h.recorder.take();
+    let costed = h.cost(&ops).await;
+    let (_, rcu_total) = report("get_message", &costed);
+    assert_eq!(read.as_ref(), Some(&tombstone));
+    assert_eq!(counts(&ops), vec![("GetItem", 1)], "{ops:#?}");
+    assert!((rcu_total - 1.0).abs() < f64::EPSILON, "{rcu_total} RCU");
+}
+
+#[tokio::test]
+async fn given_messages_when_the_recipient_hides_two_of_them_then_it_is_one_small_put_each_under_their_own_partition()
+ {
+    let h = harness().await;
+    let f = Fixture::new();
+    let (alice, bob) = (f.user("alice"), f.user("bob"));
+    for i in 1..=3 {
+        h.append(profiled_c2c(&f, &alice, &bob, i, T0 + i64::from(i)))
+            .await;
+    }
+    let stream = cirrus_core::ids::StreamKey::c2c(&alice, &bob);
+    let expires_at = T0 + 7 * 86_400_000 + 500;
+
+    h.recorder.take();
+    h.store
+        .hide_messages(&bob, &stream, &[3, 2, 3], expires_at)
+        .await
+        .expect("hide_messages");
+    let ops = h.recorder.take();
+    let costed = h.cost(&ops).await;
+    let (wcu_total, rcu_total) = report("hide_messages, 2 seqs (one named twice)", &costed);
+    assert_eq!(counts(&ops), vec![("PutItem", 2)], "{ops:#?}");
+    assert!((wcu_total - 2.0).abs() < f64::EPSILON, "{wcu_total} WCU");
+    assert!(rcu_total.abs() < f64::EPSILON);
+    let mut hidden = Vec::new();
+    for op in &ops {
+        let Request::PutItem {
+            table,
+            item,
+            conditional: false,
+        } = &op.request
+        else {
+            panic!("unconditional puts: {op:?}");
+        };
+        assert_eq!(*table, h.config.messages_table);
+        assert_eq!(item["stream"].as_s().unwrap(), &format!("hide:{bob}:{stream}"));
+        assert_eq!(
+            item["expiresAt"].as_n().unwrap(),
+            &(expires_at / 1000 + 1).to_string()
+        );
+        assert!(item_size(item) <= 128, "{} bytes: {item:?}", item_size(item));
+        hidden.push(item["seq"].as_n().unwrap().clone());
+    }
+    hidden.sort_unstable();
+    assert_eq!(hidden, vec!["2", "3"]);
+}
+
+/// A history page as the message service asks for it: the newest 20 and one more, read at T0 + 1
+/// day with the default cap.
+fn latest_page(limit: u32) -> SeqRange {
+    SeqRange {
+        before: None,
+        after: None,
+        limit,
+        now: T0 + 86_400_000,
+        keep_last: 10_000,
+    }
+}
+
+#[tokio::test]
+async fn given_30_messages_when_a_page_of_21_is_read_then_it_costs_a_read_of_the_head_a_query_of_the_page_and_one_of_the_viewers_hidden_entries()
+ {
+    let h = harness().await;
+    let f = Fixture::new();
+    let (alice, bob) = (f.user("alice"), f.user("bob"));
+    for i in 1..=30 {
+        h.append(profiled_c2c(&f, &alice, &bob, i, T0 + i64::from(i)))
+            .await;
+    }
+    let stream = cirrus_core::ids::StreamKey::c2c(&alice, &bob);
+
+    // Without a viewer: the head and the page.
+    h.recorder.take();
+    let page = h
+        .store
+        .history(&stream, latest_page(21), None)
+        .await
+        .expect("history");
+    let ops = h.recorder.take();
+    let costed = h.cost(&ops).await;
+    let (_, rcu_plain) = report("history, newest 21 of 30, no viewer", &costed);
+    assert_eq!(page.len(), 21);
+    assert_eq!(counts(&ops), vec![("GetItem", 1), ("Query", 1)], "{ops:#?}");
+
+    // As bob, who hid nothing: one more query, of his (absent) entries; at least 1 RCU.
+    h.recorder.take();
+    let page = h
+        .store
+        .history(&stream, latest_page(21), Some(&bob))
+        .await
+        .expect("history");
+    let ops = h.recorder.take();
+    let costed = h.cost(&ops).await;
+    let (wcu_total, rcu_viewer) = report(
+        "history, newest 21 of 30, as a viewer with nothing hidden",
+        &costed,
+    );
+    assert_eq!(page.len(), 21);
+    assert_eq!(counts(&ops), vec![("GetItem", 1), ("Query", 2)], "{ops:#?}");
+    assert!(
+        ops.iter().all(|op| match &op.request {
+            Request::GetItem { consistent, .. } | Request::Query { consistent, .. } => *consistent,
+            _ => false,
+        }),
+        "{ops:#?}"
+    );
+    assert!(wcu_total.abs() < f64::EPSILON);
+    assert!(
+        (rcu_viewer - rcu_plain - 1.0).abs() < f64::EPSILON,
+        "{rcu_viewer} RCU"
+    );
+
+    // As bob after hiding two of the page: the page is filled from below with a second round.
+    h.store
+        .hide_messages(&bob, &stream, &[30, 15], T0 + 7 * 86_400_000)
+        .await
+        .expect("hide_messages");
+    h.recorder.take();
+    let page = h
+        .store
+        .history(&stream, latest_page(21), Some(&bob))
+        .await
+        .expect("history");
+    let ops = h.recorder.take();
+    let costed = h.cost(&ops).await;
+    report("history, newest 21 of 30, as a viewer who hid 2 of them", &costed);
+    let seqs: Vec<u64> = page.iter().map(|m| m.seq).collect();
+    let expected: Vec<u64> = (8..=29).filter(|seq| *seq != 15).collect();
+    assert_eq!(seqs, expected);
+    assert_eq!(counts(&ops), vec![("GetItem", 1), ("Query", 4)], "{ops:#?}");
 }
 
 /// A group of `size` members (the sender among them); returns the operations of its second send.

@@ -129,6 +129,12 @@ impl Stores {
 /// A fixed point in time the cases count from, ms since the epoch.
 pub const T0: i64 = 1_700_000_000_000;
 
+/// When fixture messages stop roaming: a year after [`T0`], long after any time a case reads at.
+pub const ROAMING_END: i64 = T0 + 365 * 24 * 3600 * 1000;
+
+/// The per-conversation cap of fixture messages: far more than any case appends.
+pub const KEEP_LAST: u64 = 1_000_000;
+
 /// Fresh identifiers for one case, so cases can share a backend (one moto server, one set of
 /// tables) without seeing each other's data.
 pub struct Fixture {
@@ -204,7 +210,8 @@ impl Fixture {
     }
 
     /// A C2C message from `from` to `to` as the message service builds it: both sides get an inbox
-    /// entry, the sender's counts as read.
+    /// entry, the sender's counts as read. It roams until [`ROAMING_END`] in a stream capped at
+    /// [`KEEP_LAST`], with no sender profile.
     pub fn c2c(&self, from: &UserId, to: &UserId, client_msg_id: &str, time: i64) -> NewMessage {
         let target = Target::C2c(to.clone());
         NewMessage {
@@ -216,11 +223,16 @@ impl Fixture {
             client_msg_id: Self::client_msg_id(client_msg_id),
             body: Self::text(&format!("{client_msg_id} from {from}")),
             cloud_custom_data: None,
+            sender: None,
+            system: false,
+            expires_at: ROAMING_END,
+            keep_last: KEEP_LAST,
             inbox: InboxUpdate::c2c(from, to),
         }
     }
 
-    /// A group message from `from` to `group`, with an inbox entry for every member.
+    /// A group message from `from` to `group`, with an inbox entry for every member (roaming and
+    /// cap as [`Fixture::c2c`]).
     pub fn group_message(
         &self,
         from: &UserId,
@@ -238,6 +250,10 @@ impl Fixture {
             client_msg_id: Self::client_msg_id(client_msg_id),
             body: Self::text(client_msg_id),
             cloud_custom_data: None,
+            sender: None,
+            system: false,
+            expires_at: ROAMING_END,
+            keep_last: KEEP_LAST,
             inbox: members
                 .iter()
                 .map(|member| InboxUpdate {

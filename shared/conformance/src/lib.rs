@@ -26,7 +26,11 @@
 //! ids are ordered the same way (byte order of the text), and a notification has expired at its
 //! `expires_at`, as a connection does. A backend may drop a notification once it has expired at
 //! the time of a later notification of the same owner; cases never list at a `now` earlier than a
-//! notification they put.
+//! notification they put. A recall tombstone keeps every field of the message but the body
+//! (empty) and cloudCustomData (absent), the sender profile and system flag included, and a
+//! conversation whose last message was recalled shows the tombstone as its last message. The
+//! per-conversation cap of a history read applies whatever cap the messages were appended under;
+//! `get_message` of a rolled-over seq is left to the backend (it may still have the message).
 
 #![allow(clippy::missing_panics_doc)]
 
@@ -43,7 +47,7 @@ pub mod recommendations;
 pub mod relations;
 pub mod subscriptions;
 
-pub use fixture::{Fixture, Stores, T0, append_new};
+pub use fixture::{Fixture, KEEP_LAST, ROAMING_END, Stores, T0, append_new};
 
 /// Expands to one `#[tokio::test]` per conformance case, each building its [`Stores`] with
 /// `$factory`: an expression that, called with no arguments, returns a future of [`Stores`] (an
@@ -60,6 +64,16 @@ macro_rules! conformance_suite {
             messages::content_round_trips_exactly,
             messages::history_pages_by_seq_range,
             messages::history_paging_walks_both_directions,
+            messages::get_message_returns_the_stored_message_or_none,
+            messages::expired_messages_are_left_out_of_history_and_get_message,
+            messages::keep_last_leaves_out_rolled_over_messages,
+            messages::sender_profile_and_system_flag_round_trip,
+            messages::recall_turns_a_message_into_a_tombstone,
+            messages::recalling_twice_keeps_the_first_recall,
+            messages::recalling_a_missing_message_is_none,
+            messages::hidden_messages_are_left_out_for_their_owner_only,
+            messages::history_fills_pages_past_hidden_messages,
+            messages::hiding_twice_or_a_missing_seq_is_fine,
             inbox::append_creates_an_entry_for_each_side,
             inbox::sender_read_pointer_follows_own_messages,
             inbox::group_append_updates_every_members_entry,
@@ -110,6 +124,7 @@ macro_rules! conformance_suite {
             profiles::search_nickname_handles_a_prefix_ending_in_the_last_character,
             profiles::search_nickname_follows_nickname_changes,
             relations::friends_round_trip_in_the_asked_order,
+            relations::friended_by_reads_the_reverse_side_in_the_asked_order,
             relations::list_friends_pages_in_peer_order,
             relations::put_friends_replaces_the_same_owner_and_peer,
             relations::one_way_entries_are_independent_per_owner,

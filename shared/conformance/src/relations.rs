@@ -153,7 +153,7 @@ pub async fn friended_by_reads_the_reverse_side_in_the_asked_order(stores: Store
     assert!(
         stores
             .relations
-            .friended_by(&dave, &[bob.clone()])
+            .friended_by(&dave, std::slice::from_ref(&bob))
             .await
             .expect("friended_by")
             .contains(&bob)

@@ -80,16 +80,22 @@ fn message(pair: usize, n: usize) -> NewMessage {
     let from = UserId::parse(format!("s{pair}")).expect("valid user id");
     let to = UserId::parse(format!("r{pair}")).expect("valid user id");
     let target = Target::C2c(to.clone());
+    let time = SystemClock.now_ms();
+    let limits = cirrus_core::limits::Limits::default();
     NewMessage {
         stream: target.stream(&from),
         msg_id: UuidIds.msg_id(),
         to: target,
-        time: SystemClock.now_ms(),
+        time,
         client_msg_id: ClientMsgId::parse(format!("c{n}")).expect("valid clientMsgId"),
         body: vec![Element::Text {
             text: format!("message {n} from {from}: the quick brown fox jumps over the lazy dog"),
         }],
         cloud_custom_data: None,
+        sender: None,
+        system: false,
+        expires_at: time + limits.roaming_ttl_ms,
+        keep_last: limits.max_stream_messages,
         inbox: InboxUpdate::c2c(&from, &to),
         from,
     }

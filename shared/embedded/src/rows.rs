@@ -5,14 +5,14 @@ use crate::error::{Result, StoreError};
 use cirrus_core::conversation::ConversationEntry;
 use cirrus_core::element::Element;
 use cirrus_core::ids::{ClientMsgId, ConversationId, GroupId, InvalidId, MsgId, StreamKey, UserId};
-use cirrus_core::message::{StoredMessage, Target};
+use cirrus_core::message::{Recall, SenderProfile, StoredMessage, Target};
 use rusqlite::Row;
 
 /// The message columns, in the order [`message_at`] reads them, for a table aliased `m`.
 macro_rules! message_columns {
     () => {
         "m.stream, m.seq, m.msg_id, m.from_user, m.to_kind, m.to_id, m.time, m.client_msg_id, m.body, \
-         m.cloud_custom_data"
+         m.cloud_custom_data, m.sender, m.system, m.recalled_by, m.recalled_at"
     };
 }
 pub(crate) use message_columns;
@@ -101,6 +101,43 @@ pub(crate) fn message_at(row: &Row<'_>, at: usize) -> Result<Option<StoredMessag
             column: "body",
             source,
         })?;
+    let sender = match row
+        .get_ref(at + 10)?
+        .as_str_or_null()
+        .map_err(rusqlite::Error::from)?
+    {
+        Some(json) => {
+            Some(
+                serde_json::from_str::<SenderProfile>(json).map_err(|source| StoreError::BadJson {
+                    column: "sender",
+                    source,
+                })?,
+            )
+        }
+        None => None,
+    };
+    let system = match row.get::<_, i64>(at + 11)? {
+        0 => false,
+        1 => true,
+        _ => return Err(StoreError::BadValue { column: "system" }),
+    };
+    let recalled = match (
+        row.get::<_, Option<String>>(at + 12)?,
+        row.get::<_, Option<i64>>(at + 13)?,
+    ) {
+        (Some(by), Some(time)) => Some(Recall {
+            by: UserId::parse(by).map_err(|_| StoreError::BadValue {
+                column: "recalled_by",
+            })?,
+            time,
+        }),
+        (None, None) => None,
+        _ => {
+            return Err(StoreError::BadValue {
+                column: "recalled_at",
+            });
+        }
+    };
     Ok(Some(StoredMessage {
         stream: StreamKey::from_stored(stream),
         seq: seq_at(row, at + 1, "seq")?,
@@ -111,6 +148,9 @@ pub(crate) fn message_at(row: &Row<'_>, at: usize) -> Result<Option<StoredMessag
         client_msg_id: id_at(row, at + 7, "client_msg_id", ClientMsgId::parse)?,
         body,
         cloud_custom_data: row.get(at + 9)?,
+        sender,
+        system,
+        recalled,
     }))
 }
 

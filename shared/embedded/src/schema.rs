@@ -170,6 +170,33 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     -- most hidden_seq; a newer message brings it back, so an append never touches this column.
     ALTER TABLE conversations ADD COLUMN hidden_seq INTEGER;
     "#,
+    // 7: message extension, system notices, recall tombstones, roaming expiry, delete for me.
+    r#"
+    -- sender is the sender's profile at send time as JSON text (NULL: none kept); system is 1 on a
+    -- server-originated notice. A recalled message has an empty body, no cloud_custom_data, and
+    -- recalled_by / recalled_at set (both NULL until then). Reads leave a message out from
+    -- expires_at (ms) on, and the sweeper drops it; messages sent before this version roam for
+    -- 7 days from their time. There is deliberately no index on expires_at: rows are appended in
+    -- time order, so the sweeper walks them from the lowest rowid and appends write no extra index.
+    ALTER TABLE messages ADD COLUMN sender TEXT;
+    ALTER TABLE messages ADD COLUMN system INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN recalled_by TEXT;
+    ALTER TABLE messages ADD COLUMN recalled_at INTEGER;
+    ALTER TABLE messages ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
+    UPDATE messages SET expires_at = time + 604800000;
+
+    -- owner deleted message (stream, seq) for themselves: their history leaves it out until
+    -- expires_at (ms), when the sweeper drops the row (the message is gone by then anyway). The
+    -- primary key serves the history probe; the index serves the sweeper.
+    CREATE TABLE hidden_messages (
+        owner      TEXT NOT NULL,
+        stream     TEXT NOT NULL,
+        seq        INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (owner, stream, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX hidden_messages_by_expiry ON hidden_messages (expires_at);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -35,16 +35,31 @@ fn c2c(from: &str, to: &str, client_msg_id: &str, time: i64) -> NewMessage {
             text: client_msg_id.to_owned(),
         }],
         cloud_custom_data: None,
+        sender: None,
+        system: false,
+        expires_at: time + WEEK,
+        keep_last: u64::MAX,
         inbox: InboxUpdate::c2c(&from, &to),
         from,
     }
 }
 
+/// A week in ms: the roaming period of messages sent before expiry was stored.
+const WEEK: i64 = 7 * 24 * 3600 * 1000;
+
+/// The newest `limit` messages as read at time 0 (nothing has expired), with no cap.
 fn latest(limit: u32) -> SeqRange {
+    latest_at(limit, 0)
+}
+
+/// The newest `limit` messages as read at `now`, with no cap.
+fn latest_at(limit: u32, now: i64) -> SeqRange {
     SeqRange {
         before: None,
         after: None,
         limit,
+        now,
+        keep_last: u64::MAX,
     }
 }
 
@@ -87,7 +102,7 @@ async fn migrations_run_once_and_reopen_is_idempotent() {
     let mut conn = rusqlite::Connection::open(&path).unwrap();
     assert_eq!(schema::migrate(&mut conn).unwrap(), 0, "nothing left to migrate");
     let page = store
-        .history(&StreamKey::c2c(&user("alice"), &user("bob")), latest(10))
+        .history(&StreamKey::c2c(&user("alice"), &user("bob")), latest(10), None)
         .await
         .unwrap();
     assert_eq!(page.len(), 1);
@@ -128,7 +143,7 @@ async fn data_survives_close_and_reopen() {
     // THEN everything acknowledged before is there
     let stream = StreamKey::c2c(&user("alice"), &user("bob"));
     let seqs: Vec<u64> = store
-        .history(&stream, latest(10))
+        .history(&stream, latest(10), None)
         .await
         .unwrap()
         .iter()
@@ -244,7 +259,7 @@ async fn bad_stored_data_is_an_error_not_a_panic() {
 
     // WHEN it is read THEN each read fails with a store error
     let stream = StreamKey::c2c(&user("alice"), &user("bob"));
-    let err = store.history(&stream, latest(10)).await.unwrap_err();
+    let err = store.history(&stream, latest(10), None).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::Internal);
     assert!(format!("{:?}", err).contains("body"), "{err:?}");
     // (connections are read from the mirror loaded at open: damage shows when the store reopens)
@@ -324,7 +339,7 @@ async fn background_checkpoints_restart_the_wal_without_losing_data() {
     drop(store);
     let store = SqliteStore::open(dir.path().join("x.db"), StoreOptions::default()).unwrap();
     let stream = StreamKey::c2c(&user("alice"), &user("bob"));
-    let page = store.history(&stream, latest(1_000)).await.unwrap();
+    let page = store.history(&stream, latest(1_000), None).await.unwrap();
     assert_eq!(page.len(), usize::try_from(sent).unwrap() + 1);
     assert_eq!(page.last().unwrap().seq, u64::try_from(sent).unwrap() + 1);
 }
@@ -856,4 +871,303 @@ async fn conversations_stay_listed_across_the_hidden_conversation_migration() {
             .unwrap()
             .is_empty()
     );
+}
+
+/// Every message row of the alice–bob stream as stored, expired and rolled-over ones too: seqs in
+/// seq order.
+async fn stored_seqs(store: &SqliteStore) -> Vec<i64> {
+    let stream = StreamKey::c2c(&user("alice"), &user("bob")).as_str().to_owned();
+    store
+        .read(move |conn| {
+            let mut select = conn.prepare("SELECT seq FROM messages WHERE stream = ?1 ORDER BY seq")?;
+            let seqs = select.query_map([&stream], |row| row.get(0))?;
+            Ok(seqs.collect::<Result<Vec<i64>, _>>()?)
+        })
+        .await
+        .unwrap()
+}
+
+/// Appends a message from alice to bob at `time` that roams until `expires_at`.
+async fn append_expiring(store: &SqliteStore, client_msg_id: &str, time: i64, expires_at: i64) -> u64 {
+    let message = NewMessage {
+        expires_at,
+        ..c2c("alice", "bob", client_msg_id, time)
+    };
+    match store.append(message).await.unwrap() {
+        Appended::New(stored) => stored.seq,
+        Appended::Duplicate(_) => panic!("{client_msg_id} is new"),
+    }
+}
+
+fn alice_bob() -> StreamKey {
+    StreamKey::c2c(&user("alice"), &user("bob"))
+}
+
+#[tokio::test]
+async fn an_append_deletes_the_message_its_seq_rolls_over() {
+    // GIVEN a stream capped at the newest 3 messages
+    let store = SqliteStore::open_in_memory().unwrap();
+    // WHEN 5 messages are appended
+    for i in 0..5 {
+        let message = NewMessage {
+            keep_last: 3,
+            ..c2c("alice", "bob", &format!("r{i}"), i)
+        };
+        store.append(message).await.unwrap();
+    }
+    // THEN only seqs 3..=5 are still stored: each append past the cap deleted one message
+    assert_eq!(stored_seqs(&store).await, [3, 4, 5]);
+    // AND with a cap of 0 nothing is deleted at append (reads show nothing either way)
+    let uncapped = NewMessage {
+        keep_last: 0,
+        ..c2c("alice", "bob", "r5", 5)
+    };
+    store.append(uncapped).await.unwrap();
+    assert_eq!(stored_seqs(&store).await, [3, 4, 5, 6]);
+}
+
+#[tokio::test]
+async fn sweep_deletes_the_expired_oldest_messages_and_stops_at_the_first_live_one() {
+    // GIVEN messages expiring at 100, 200, 300 and 1,000, then one appended later that expires
+    // at 150 (a roaming period shortened meanwhile)
+    let store = SqliteStore::open_in_memory().unwrap();
+    for (i, expires_at) in [100, 200, 300, 1_000, 150].into_iter().enumerate() {
+        append_expiring(&store, &format!("e{i}"), 10, expires_at).await;
+    }
+    // WHEN the store is swept at 200
+    let swept = store.sweep(200).await.unwrap();
+    // THEN the two oldest, expired at 200 (at 200 included), are gone; the one expiring at 150
+    // waits behind the live ones but is left out of history already
+    assert_eq!(
+        swept,
+        crate::Swept {
+            messages: 2,
+            hidden: 0
+        }
+    );
+    assert_eq!(stored_seqs(&store).await, [3, 4, 5]);
+    let shown: Vec<u64> = store
+        .history(&alice_bob(), latest_at(10, 200), None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.seq)
+        .collect();
+    assert_eq!(shown, [3, 4]);
+    // AND once the blocking one has expired, the next sweep takes the rest
+    assert_eq!(store.sweep(1_000).await.unwrap().messages, 3);
+    assert!(stored_seqs(&store).await.is_empty());
+    // AND the stream's seq counter carries on
+    assert_eq!(append_expiring(&store, "later", 2_000, 9_000).await, 6);
+    assert_eq!(store.sweep(1_000).await.unwrap(), crate::Swept::default());
+}
+
+#[tokio::test]
+async fn a_large_sweep_runs_as_bounded_writer_jobs() {
+    // GIVEN 600 expired messages
+    let store = SqliteStore::open_in_memory().unwrap();
+    for i in 0..600 {
+        append_expiring(&store, &format!("b{i}"), i, 1_000 + i).await;
+    }
+    let jobs_before = store.stats().jobs;
+    // WHEN the store is swept after they all expired
+    let swept = store.sweep(5_000).await.unwrap();
+    // THEN all are deleted, in three message jobs of at most 256 rows and one hidden-row job, so
+    // appends could run between them
+    assert_eq!(store.stats().jobs - jobs_before, 4);
+    assert_eq!(swept.messages, 600);
+    assert!(stored_seqs(&store).await.is_empty());
+}
+
+#[tokio::test]
+async fn sweep_drops_only_the_expired_hidden_rows() {
+    // GIVEN bob hid message 1 until 100 and message 2 until 1,000
+    let store = SqliteStore::open_in_memory().unwrap();
+    for i in 0..3 {
+        append_expiring(&store, &format!("h{i}"), i, 10_000).await;
+    }
+    let stream = alice_bob();
+    store
+        .hide_messages(&user("bob"), &stream, &[1], 100)
+        .await
+        .unwrap();
+    store
+        .hide_messages(&user("bob"), &stream, &[2], 1_000)
+        .await
+        .unwrap();
+    // WHEN the store is swept at 500
+    let swept = store.sweep(500).await.unwrap();
+    // THEN only the row expired by then went, and no live message
+    assert_eq!(
+        swept,
+        crate::Swept {
+            messages: 0,
+            hidden: 1
+        }
+    );
+    let hidden: Vec<(String, i64)> = store
+        .read(|conn| {
+            let mut select = conn.prepare("SELECT owner, seq FROM hidden_messages")?;
+            let rows = select.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(hidden, [("bob".to_owned(), 2)]);
+    let page = store
+        .history(&stream, latest_at(10, 500), Some(&user("bob")))
+        .await
+        .unwrap();
+    assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 3]);
+}
+
+#[tokio::test]
+async fn hiding_a_seq_not_allocated_yet_does_not_hide_the_message_that_later_gets_it() {
+    // GIVEN a stream of one message
+    let store = SqliteStore::open_in_memory().unwrap();
+    append_expiring(&store, "first", 1, 10_000).await;
+    // WHEN bob hides seqs 1 and 2 and then message 2 arrives
+    store
+        .hide_messages(&user("bob"), &alice_bob(), &[1, 2], 10_000)
+        .await
+        .unwrap();
+    append_expiring(&store, "second", 2, 10_000).await;
+    // THEN only message 1 is hidden from him
+    let page = store
+        .history(&alice_bob(), latest(10), Some(&user("bob")))
+        .await
+        .unwrap();
+    assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), [2]);
+}
+
+#[test]
+fn history_and_the_sweeper_read_index_ranges() {
+    // GIVEN the current schema
+    let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+    schema::migrate(&mut conn).unwrap();
+    let plan = |sql: &str| -> String {
+        let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let texts = vec!["1"; explain.parameter_count()];
+        explain
+            .query_map(rusqlite::params_from_iter(texts), |row| row.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    // WHEN SQLite plans both history pages
+    for (sql, range) in [
+        (crate::messages::HISTORY_FORWARD, "(stream=? AND seq>?)"),
+        (
+            crate::messages::HISTORY_BACKWARD,
+            "(stream=? AND seq>? AND seq<?)",
+        ),
+    ] {
+        let plan = plan(sql);
+        // THEN each reads one range of the seq index, bounded by the range and the cap, already
+        // in page order, and probes the viewer's hidden rows by key and the stream row once
+        for step in [
+            format!("SEARCH m USING INDEX messages_by_seq {range}"),
+            "SEARCH h USING PRIMARY KEY (owner=? AND stream=? AND seq=?)".to_owned(),
+            "SEARCH s USING PRIMARY KEY (stream=?)".to_owned(),
+        ] {
+            assert!(plan.contains(&step), "{sql}: {plan}");
+        }
+        assert!(!plan.contains("SCAN"), "{sql}: {plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{sql}: {plan}");
+    }
+    // AND the hidden-row sweep reads the expiry index, not the table
+    let sweep = plan(crate::sweeper::EXPIRED_HIDDEN);
+    assert!(
+        sweep
+            .contains("SEARCH hidden_messages USING COVERING INDEX hidden_messages_by_expiry (expires_at<?)"),
+        "{sweep}"
+    );
+    // AND the message sweep walks the table from its lowest rowid, with no sort
+    let oldest = plan(crate::sweeper::OLDEST);
+    assert!(!oldest.contains("TEMP B-TREE"), "{oldest}");
+}
+
+#[tokio::test]
+async fn messages_keep_working_across_the_roaming_migration() {
+    // GIVEN a file at schema version 6 holding a message sent at 1,000
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cirrus.sqlite3");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for sql in &schema::MIGRATIONS[..6] {
+            conn.execute_batch(sql).unwrap();
+        }
+        let stream = alice_bob();
+        conn.execute(
+            "INSERT INTO messages (stream, seq, msg_id, from_user, to_kind, to_id, time, client_msg_id, \
+             body, cloud_custom_data) VALUES (?1, 1, 'm-old', 'alice', 'c2c', 'bob', 1000, 'old', \
+             '[{\"type\":\"text\",\"text\":\"hi\"}]', 'ccd')",
+            [stream.as_str()],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO streams (stream, last_seq, updated_at) VALUES (?1, 1, 1000)",
+            [stream.as_str()],
+        )
+        .unwrap();
+        conn.pragma_update(None, "user_version", 6).unwrap();
+    }
+    // WHEN this build opens it
+    let store = SqliteStore::open(&path, StoreOptions::default()).unwrap();
+    assert_eq!(raw_version(&path), schema::latest_version());
+    // THEN the message reads as before: no sender, not a system notice, not recalled
+    let old = store
+        .get_message(&alice_bob(), 1, 1_000)
+        .await
+        .unwrap()
+        .expect("the old message is there");
+    assert_eq!((&old.sender, old.system, &old.recalled), (&None, false, &None));
+    assert_eq!(old.cloud_custom_data.as_deref(), Some("ccd"));
+    // AND it roams for a week from its time, then the sweeper takes it
+    let gone_at = 1_000 + WEEK;
+    assert!(
+        store
+            .get_message(&alice_bob(), 1, gone_at - 1)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .get_message(&alice_bob(), 1, gone_at)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store.sweep(gone_at - 1).await.unwrap().messages, 0);
+    assert_eq!(store.sweep(gone_at).await.unwrap().messages, 1);
+}
+
+#[tokio::test]
+async fn damaged_message_extension_columns_are_errors_naming_the_column() {
+    // GIVEN a file store with one message
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cirrus.sqlite3");
+    let store = SqliteStore::open(&path, StoreOptions::default()).unwrap();
+    store.append(c2c("alice", "bob", "ok", 1)).await.unwrap();
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    // WHEN a new column is damaged behind its back THEN reading the message fails naming it
+    for (damage, column) in [
+        ("UPDATE messages SET sender = '[1]'", "sender"),
+        ("UPDATE messages SET sender = NULL, system = 2", "system"),
+        (
+            "UPDATE messages SET system = 1, recalled_by = 'alice'",
+            "recalled_at",
+        ),
+        (
+            "UPDATE messages SET recalled_by = 'not a user id', recalled_at = 5",
+            "recalled_by",
+        ),
+    ] {
+        raw.execute(damage, []).unwrap();
+        let err = store.get_message(&alice_bob(), 1, 0).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Internal);
+        assert!(format!("{err:?}").contains(column), "{column}: {err:?}");
+    }
 }
