@@ -1,5 +1,6 @@
 //! [`ConversationStore::list_conversations`](cirrus_core::ports::ConversationStore): order and
-//! cursor paging; `hide_conversation` and how a hidden entry comes back.
+//! cursor paging; `hide_conversation` and how a hidden entry comes back; `open_conversation` (a
+//! group just joined) and the rule that an entry whose stream has no message yet is not shown.
 //!
 //! The list order is by the time of each conversation's newest message, newest first; entries
 //! with the same time are ordered by conversation id (its wire text), descending, i.e. the order of
@@ -8,7 +9,7 @@
 
 use crate::fixture::{Fixture, Stores, T0, append_new};
 use cirrus_core::conversation::{ConversationCursor, ConversationEntry};
-use cirrus_core::ids::{ConversationId, UserId};
+use cirrus_core::ids::{ConversationId, StreamKey, UserId};
 
 async fn list(
     stores: &Stores,
@@ -37,6 +38,19 @@ async fn hide(stores: &Stores, owner: &UserId, conversation: &ConversationId) ->
         .hide_conversation(owner, conversation)
         .await
         .expect("hide_conversation")
+}
+
+async fn open(
+    stores: &Stores,
+    owner: &UserId,
+    conversation: &ConversationId,
+    stream: &StreamKey,
+) -> ConversationEntry {
+    stores
+        .conversations
+        .open_conversation(owner, conversation, stream)
+        .await
+        .expect("open_conversation")
 }
 
 fn peers(entries: &[ConversationEntry]) -> Vec<String> {
@@ -357,5 +371,168 @@ pub async fn hiding_a_group_conversation_is_per_member(stores: Stores) {
         (back.last_seq, back.read_seq, back.unread()),
         (3, 2, 1),
         "alice has only carol's message unread"
+    );
+}
+
+/// GIVEN a group stream with three messages, each touching only its sender's entry WHEN dave
+/// opens the group THEN his entry has everything so far read, the last message and its time, and
+/// is in his list as `get_conversation` reads it; WHEN two more messages come THEN exactly those
+/// two are unread.
+pub async fn open_conversation_starts_with_everything_so_far_read(stores: Stores) {
+    let fx = Fixture::new();
+    let (alice, dave) = (fx.user("alice"), fx.user("dave"));
+    let group = fx.group("team");
+    let stream = StreamKey::group(&group);
+    let conversation = ConversationId::Group(group.clone());
+    append_new(&stores, fx.group_message(&alice, &group, &[&alice], "g1", T0)).await;
+    append_new(&stores, fx.group_message(&alice, &group, &[&alice], "g2", T0 + 1)).await;
+    let third = append_new(&stores, fx.group_message(&alice, &group, &[&alice], "g3", T0 + 2)).await;
+
+    let opened = open(&stores, &dave, &conversation, &stream).await;
+
+    assert_eq!(
+        opened,
+        ConversationEntry {
+            owner: dave.clone(),
+            conversation_id: conversation.clone(),
+            stream: stream.clone(),
+            last_seq: 3,
+            read_seq: 3,
+            last_message: Some(third),
+            updated_at: T0 + 2,
+        },
+        "read up to the last seq"
+    );
+    assert_eq!(
+        get(&stores, &dave, &conversation).await.as_ref(),
+        Some(&opened),
+        "read alone, the same entry"
+    );
+    assert_eq!(
+        list(&stores, &dave, None, 10).await,
+        vec![opened],
+        "listed at once: the stream has messages"
+    );
+
+    append_new(&stores, fx.group_message(&alice, &group, &[&alice], "g4", T0 + 3)).await;
+    let fifth = append_new(&stores, fx.group_message(&alice, &group, &[&alice], "g5", T0 + 4)).await;
+    let after = get(&stores, &dave, &conversation).await.expect("dave's entry");
+    assert_eq!(
+        (after.last_seq, after.read_seq, after.unread()),
+        (5, 3, 2),
+        "only the messages since the open are unread"
+    );
+    assert_eq!(after.last_message, Some(fifth));
+}
+
+/// GIVEN bob with two unread group messages and carol who hid the group WHEN each opens it again
+/// THEN bob's entry is kept, both still unread, and carol's stays hidden (returned with the
+/// stream's last seq, everything read) until a newer message brings it back with one unread.
+pub async fn open_conversation_keeps_an_existing_entry(stores: Stores) {
+    let fx = Fixture::new();
+    let (alice, bob, carol) = (fx.user("alice"), fx.user("bob"), fx.user("carol"));
+    let group = fx.group("team");
+    let stream = StreamKey::group(&group);
+    let conversation = ConversationId::Group(group.clone());
+    let members = [&alice, &bob, &carol];
+    append_new(&stores, fx.group_message(&alice, &group, &members, "g1", T0)).await;
+    append_new(&stores, fx.group_message(&alice, &group, &members, "g2", T0 + 1)).await;
+    assert!(hide(&stores, &carol, &conversation).await);
+    let bobs_before = get(&stores, &bob, &conversation).await.expect("bob's entry");
+
+    let bobs = open(&stores, &bob, &conversation, &stream).await;
+    let carols = open(&stores, &carol, &conversation, &stream).await;
+
+    assert_eq!(bobs, bobs_before, "bob's entry as it was");
+    assert_eq!(
+        (bobs.last_seq, bobs.read_seq, bobs.unread()),
+        (2, 0, 2),
+        "still unread"
+    );
+    assert_eq!(get(&stores, &bob, &conversation).await, Some(bobs_before));
+    assert_eq!(
+        (carols.last_seq, carols.read_seq),
+        (2, 2),
+        "carol's entry, read up to where she hid it"
+    );
+    assert_eq!(get(&stores, &carol, &conversation).await, None, "still hidden");
+    assert!(
+        list(&stores, &carol, None, 10).await.is_empty(),
+        "and out of her list"
+    );
+
+    append_new(&stores, fx.group_message(&alice, &group, &[&alice], "g3", T0 + 2)).await;
+    let back = get(&stores, &carol, &conversation)
+        .await
+        .expect("back with a newer message");
+    assert_eq!((back.last_seq, back.read_seq, back.unread()), (3, 2, 1));
+}
+
+/// GIVEN dave talks with bob, and he and alice open a group with no message yet WHEN dave's list
+/// is read THEN only bob's conversation is in it, and a page of one holds it: the empty group
+/// takes no place; nor does `get_conversation` find the group. WHEN alice sends the first message
+/// THEN the group is listed first for dave with that message unread, and for alice read.
+pub async fn an_opened_conversation_is_listed_from_its_first_message(stores: Stores) {
+    let fx = Fixture::new();
+    let (alice, bob, dave) = (fx.user("alice"), fx.user("bob"), fx.user("dave"));
+    let group = fx.group("team");
+    let stream = StreamKey::group(&group);
+    let conversation = ConversationId::Group(group.clone());
+    append_new(&stores, fx.c2c(&bob, &dave, "b1", T0)).await;
+
+    for member in [&alice, &dave] {
+        let opened = open(&stores, member, &conversation, &stream).await;
+        assert_eq!(
+            (opened.last_seq, opened.read_seq, opened.last_message.as_ref()),
+            (0, 0, None),
+            "{member}'s entry of a stream with no message"
+        );
+        assert_eq!((&opened.owner, &opened.conversation_id), (member, &conversation));
+    }
+
+    let with_bob = vec![format!("C2C{bob}")];
+    assert_eq!(
+        peers(&list(&stores, &dave, None, 10).await),
+        with_bob,
+        "the group is not listed yet"
+    );
+    assert_eq!(
+        peers(&list(&stores, &dave, None, 1).await),
+        with_bob,
+        "and takes no place in a page"
+    );
+    assert_eq!(get(&stores, &dave, &conversation).await, None, "nor read alone");
+    assert!(
+        list(&stores, &alice, None, 10).await.is_empty(),
+        "alice's list is empty"
+    );
+
+    let first = append_new(
+        &stores,
+        fx.group_message(&alice, &group, &[&alice], "g1", T0 + 10),
+    )
+    .await;
+
+    let listed = list(&stores, &dave, None, 10).await;
+    assert_eq!(
+        peers(&listed),
+        vec![conversation.to_string(), format!("C2C{bob}")],
+        "the group is listed with its first message, newest first"
+    );
+    assert_eq!(
+        (listed[0].last_seq, listed[0].read_seq, listed[0].unread()),
+        (1, 0, 1),
+        "unread counted from the open"
+    );
+    assert_eq!(listed[0].last_message.as_ref(), Some(&first));
+    assert_eq!(
+        get(&stores, &dave, &conversation).await.as_ref(),
+        Some(&listed[0])
+    );
+    let alices = get(&stores, &alice, &conversation).await.expect("alice's entry");
+    assert_eq!(
+        (alices.last_seq, alices.read_seq),
+        (1, 1),
+        "the sender has read her own"
     );
 }

@@ -5,9 +5,9 @@ use cirrus_core::element::Element;
 use cirrus_core::ids::{ClientMsgId, ConnectionId, ConversationId, GroupId, MsgId, StreamKey, UserId};
 use cirrus_core::message::{StoredMessage, Target};
 use cirrus_core::ports::{
-    AccountStore, Appended, BlockStore, Connection, ConnectionStore, ConversationStore, InboxUpdate,
-    MessageStore, NewMessage, NotificationStore, ProfileStore, RecommendationStore, RelationStore,
-    SubscriptionStore,
+    AccountStore, Appended, BlockStore, Connection, ConnectionStore, ConversationStore, GroupStore,
+    InboxUpdate, MessageStore, NewMessage, NotificationStore, ProfileStore, RecommendationStore,
+    RelationStore, SubscriptionStore,
 };
 use std::any::Any;
 use std::collections::hash_map::RandomState;
@@ -38,6 +38,8 @@ pub struct Stores {
     pub recommendations: Arc<dyn RecommendationStore>,
     /// System notifications.
     pub notifications: Arc<dyn NotificationStore>,
+    /// Groups, members and join requests.
+    pub groups: Arc<dyn GroupStore>,
     guard: Option<Arc<dyn Any + Send + Sync>>,
 }
 
@@ -55,6 +57,7 @@ impl Stores {
             + BlockStore
             + RecommendationStore
             + NotificationStore
+            + GroupStore
             + 'static,
     {
         Self::from_arc(Arc::new(store))
@@ -73,6 +76,7 @@ impl Stores {
             + BlockStore
             + RecommendationStore
             + NotificationStore
+            + GroupStore
             + 'static,
     {
         Self {
@@ -85,7 +89,8 @@ impl Stores {
             relations: store.clone(),
             blocks: store.clone(),
             recommendations: store.clone(),
-            notifications: store,
+            notifications: store.clone(),
+            groups: store,
             guard: None,
         }
     }
@@ -103,6 +108,7 @@ impl Stores {
         blocks: Arc<dyn BlockStore>,
         recommendations: Arc<dyn RecommendationStore>,
         notifications: Arc<dyn NotificationStore>,
+        groups: Arc<dyn GroupStore>,
     ) -> Self {
         Self {
             connections,
@@ -115,6 +121,7 @@ impl Stores {
             blocks,
             recommendations,
             notifications,
+            groups,
             guard: None,
         }
     }

@@ -39,6 +39,7 @@ pub mod blocks;
 pub mod connections;
 pub mod conversations;
 mod fixture;
+pub mod groups;
 pub mod inbox;
 pub mod messages;
 pub mod notifications;
@@ -87,6 +88,9 @@ macro_rules! conformance_suite {
             conversations::a_hidden_conversation_returns_with_only_newer_messages_unread,
             conversations::the_owners_own_message_brings_a_hidden_conversation_back_read,
             conversations::hiding_a_group_conversation_is_per_member,
+            conversations::open_conversation_starts_with_everything_so_far_read,
+            conversations::open_conversation_keeps_an_existing_entry,
+            conversations::an_opened_conversation_is_listed_from_its_first_message,
             connections::connection_put_get_delete,
             connections::put_connection_replaces_the_same_id,
             connections::connections_of_lists_only_that_users,
@@ -145,6 +149,22 @@ macro_rules! conformance_suite {
             notifications::expired_notifications_are_not_listed,
             notifications::put_notification_replaces_the_same_id,
             notifications::notifications_of_different_owners_are_independent,
+            groups::create_group_round_trips_every_field,
+            groups::create_group_refuses_a_taken_id_even_dismissed,
+            groups::put_group_replaces_every_field_but_the_member_count,
+            groups::add_members_adds_only_new_members_and_counts_them_once,
+            groups::add_members_past_the_cap_adds_nothing,
+            groups::concurrent_adds_never_pass_the_cap,
+            groups::remove_members_reports_each_and_lowers_the_count,
+            groups::get_members_keeps_the_asked_order_and_skips_non_members,
+            groups::put_member_replaces_a_member_and_refuses_a_non_member,
+            groups::list_members_pages_in_user_id_order,
+            groups::groups_of_pages_in_group_id_order_and_counts,
+            groups::search_groups_matches_a_prefix_of_the_lower_cased_name,
+            groups::search_groups_finds_only_searchable_groups_not_dismissed,
+            groups::search_groups_orders_by_name_then_id_and_honours_limit,
+            groups::join_requests_are_replaced_and_taken_once,
+            groups::list_join_requests_pages_in_user_id_order_per_group,
         );
     };
 }

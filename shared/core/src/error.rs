@@ -75,6 +75,9 @@ pub enum Error {
     /// sender did not upload.
     #[error("media `{0}` is not uploaded, or not yours")]
     MediaNotReady(String),
+    /// The caller is muted in this group (or the group is muted for members).
+    #[error("you are muted in this group")]
+    Muted,
     /// Guests may not do this (live rooms only, or as the app allows).
     #[error("guests may not use `{0}`")]
     GuestNotAllowed(&'static str),
@@ -134,6 +137,7 @@ impl Error {
             Self::SensitiveContent => ErrorCode::SensitiveContent,
             Self::RecallExpired => ErrorCode::RecallExpired,
             Self::MediaNotReady(_) => ErrorCode::MediaNotReady,
+            Self::Muted => ErrorCode::Muted,
             Self::Unauthorized(_) => ErrorCode::Unauthorized,
             Self::Store(_) | Self::Gateway(_) => ErrorCode::Internal,
         }
@@ -199,6 +203,8 @@ pub enum ErrorCode {
     RecallExpired,
     /// Referenced media is not uploaded, or not the sender's.
     MediaNotReady,
+    /// The caller is muted in the group.
+    Muted,
     /// Credentials were refused.
     Unauthorized,
     /// A server-side fault.
@@ -230,6 +236,7 @@ impl ErrorCode {
             Self::SensitiveContent => "sensitive_content",
             Self::RecallExpired => "recall_expired",
             Self::MediaNotReady => "media_not_ready",
+            Self::Muted => "muted",
             Self::Unauthorized => "unauthorized",
             Self::Internal => "internal",
         }

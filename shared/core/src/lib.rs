@@ -10,6 +10,7 @@ pub mod devices;
 pub mod element;
 pub mod error;
 pub mod filter;
+pub mod group;
 pub mod ids;
 pub mod limits;
 pub mod media;

@@ -197,6 +197,63 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX hidden_messages_by_expiry ON hidden_messages (expires_at);
     "#,
+    // 8: groups, their members and pending join requests.
+    r#"
+    -- One row per group ever created; a dismissed group stays (dismissed = 1) so its id stays
+    -- taken. kind is the group type's wire name; name_key is the lower-cased name. member_count
+    -- changes in the same job as the member rows. custom is a JSON object of strings; times are ms.
+    -- The partial index holds only the groups a search may find (not dismissed, of a searchable
+    -- type: public and chatroom), by name_key then id, so a prefix search is one range scan
+    -- already in result order.
+    CREATE TABLE groups (
+        id           TEXT PRIMARY KEY NOT NULL,
+        kind         TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        name_key     TEXT NOT NULL,
+        introduction TEXT,
+        notice       TEXT,
+        avatar       TEXT,
+        owner        TEXT,
+        creator      TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        join_policy  TEXT NOT NULL,
+        mute_all     INTEGER NOT NULL,
+        max_members  INTEGER NOT NULL,
+        custom       TEXT NOT NULL,
+        member_count INTEGER NOT NULL,
+        dismissed    INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX groups_by_name ON groups (name_key, id)
+        WHERE dismissed = 0 AND kind IN ('public', 'chatroom');
+
+    -- user_id is a member of group_id. The primary key serves a group's member list in user id
+    -- order, the index a user's groups in group id order. joined_seq is the group stream's last
+    -- seq when they joined; custom is a JSON object of strings.
+    CREATE TABLE group_members (
+        group_id    TEXT NOT NULL,
+        user_id     TEXT NOT NULL,
+        role        TEXT NOT NULL,
+        joined_at   INTEGER NOT NULL,
+        joined_seq  INTEGER NOT NULL,
+        name_card   TEXT,
+        muted_until INTEGER NOT NULL,
+        custom      TEXT NOT NULL,
+        PRIMARY KEY (group_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX group_members_by_user ON group_members (user_id, group_id);
+
+    -- A pending application of user_id to join group_id, or an invitation of user_id into it
+    -- (kind), made by by_user; one per group and user.
+    CREATE TABLE group_join_requests (
+        group_id   TEXT NOT NULL,
+        user_id    TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        by_user    TEXT NOT NULL,
+        reason     TEXT,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (group_id, user_id)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -2,7 +2,7 @@
 //! `social` function; the dispatch is shared with the message routes' handler.
 
 use crate::deps::Deps;
-use cirrus_core::error::{Error, Result};
+use cirrus_core::error::Result;
 use cirrus_core::protocol::social::{FriendAddReply, RelationView};
 use cirrus_core::protocol::{Action, ClientFrame, reply_ok};
 use cirrus_core::service::Caller;
@@ -87,7 +87,7 @@ pub(crate) async fn dispatch(
             req_id,
             &friends.notifications(caller, frame.data()?).await?,
         )),
-        other => Err(Error::UnknownAction(other.name().to_owned())),
+        other => crate::group::dispatch(deps, caller, other, frame).await,
     }
 }
 

@@ -1,0 +1,786 @@
+//! Groups: the permission matrix walked cell by cell through real operations (one test per row,
+//! each over the four types), roles, the application and invitation lifecycles with their
+//! notifications, mute, limits and history visibility.
+
+use cirrus_tests::{TestSocket, TestStack};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const TYPES: [&str; 4] = ["private", "public", "chatroom", "live"];
+
+/// A group of `kind` owned by `owner`'s socket, with `member` in it as an ordinary member
+/// (initial member where the type takes them, joining where it does not).
+async fn group_with_member(
+    owner: &mut TestSocket,
+    member: &mut TestSocket,
+    member_id: &str,
+    kind: &str,
+    id: &str,
+) {
+    let members = if kind == "live" {
+        json!([])
+    } else {
+        json!([member_id])
+    };
+    let created = owner
+        .ok(
+            "group.create",
+            json!({"type": kind, "groupId": id, "name": format!("{kind} room"), "members": members}),
+        )
+        .await;
+    assert_eq!(created["groupId"], id);
+    if kind == "live" {
+        let joined = member.ok("group.apply", json!({"groupId": id})).await;
+        assert_eq!(joined["result"], "joined");
+    }
+}
+
+fn group_id(kind: &str) -> String {
+    format!("g-{kind}")
+}
+
+async fn outcome(socket: &mut TestSocket, action: &str, data: Value) -> Result<Value, String> {
+    let reply = socket.call(action, data).await;
+    if reply["ok"] == true {
+        Ok(reply["data"].clone())
+    } else {
+        Err(reply["error"]["code"].as_str().unwrap_or_default().to_owned())
+    }
+}
+
+#[tokio::test]
+async fn only_private_groups_let_ordinary_members_edit_the_profile() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut owner = stack.connect("owner").await;
+    let mut bob = stack.connect("bob").await;
+    for kind in TYPES {
+        let id = group_id(kind);
+        group_with_member(&mut owner, &mut bob, "bob", kind, &id).await;
+        let edited = outcome(
+            &mut bob,
+            "group.update",
+            json!({"groupId": id, "name": "renamed"}),
+        )
+        .await;
+        if kind == "private" {
+            assert_eq!(edited.unwrap()["name"], "renamed");
+        } else {
+            assert_eq!(edited.unwrap_err(), "forbidden", "{kind}");
+            // the owner may, in every type
+            owner
+                .ok("group.update", json!({"groupId": id, "notice": "hello"}))
+                .await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn public_groups_and_chat_rooms_can_be_found_by_name() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut owner = stack.connect("owner").await;
+    for kind in TYPES {
+        owner
+            .ok(
+                "group.create",
+                json!({"type": kind, "groupId": group_id(kind), "name": format!("Findable {kind}")}),
+            )
+            .await;
+    }
+    let found = owner.ok("group.search", json!({"name": "findable"})).await;
+    let mut ids: Vec<&str> = found["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["groupId"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, vec!["g-chatroom", "g-public"]);
+    // by id: the same rule; non-members see no notice
+    let by_id = owner.ok("group.search", json!({"groupId": "g-private"})).await;
+    assert_eq!(by_id["groups"], json!([]));
+    let by_id = owner.ok("group.search", json!({"groupId": "g-public"})).await;
+    assert!(by_id["groups"][0].get("notice").is_none());
+}
+
+#[tokio::test]
+async fn applications_follow_the_type_and_the_join_policy() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut owner = stack.connect("owner").await;
+    let mut carol = stack.connect("carol").await;
+    for kind in TYPES {
+        owner
+            .ok(
+                "group.create",
+                json!({"type": kind, "groupId": group_id(kind), "name": kind}),
+            )
+            .await;
+    }
+    // private: no applications; public: approval by default; chat room and live: free
+    assert_eq!(
+        outcome(&mut carol, "group.apply", json!({"groupId": "g-private"}))
+            .await
+            .unwrap_err(),
+        "forbidden"
+    );
+    let pending = carol
+        .ok(
+            "group.apply",
+            json!({"groupId": "g-public", "reason": "let me in"}),
+        )
+        .await;
+    assert_eq!(pending["result"], "pending");
+    for kind in ["chatroom", "live"] {
+        let joined = carol.ok("group.apply", json!({"groupId": group_id(kind)})).await;
+        assert_eq!(joined["result"], "joined", "{kind}");
+    }
+    // the owner is told, sees the application and accepts it; carol is told
+    let notice = owner.event("group.system").await;
+    assert_eq!(notice["type"], "application");
+    assert_eq!(notice["userId"], "carol");
+    assert_eq!(notice["reason"], "let me in");
+    let requests = owner.ok("group.requests", json!({"groupId": "g-public"})).await;
+    assert_eq!(requests["requests"][0]["userId"], "carol");
+    assert_eq!(requests["requests"][0]["kind"], "application");
+    // carol cannot decide her own application
+    assert_eq!(
+        outcome(
+            &mut carol,
+            "group.respond",
+            json!({"groupId": "g-public", "userId": "carol", "accept": true})
+        )
+        .await
+        .unwrap_err(),
+        "forbidden"
+    );
+    owner
+        .ok(
+            "group.respond",
+            json!({"groupId": "g-public", "userId": "carol", "accept": true}),
+        )
+        .await;
+    let accepted = carol.event("group.system").await;
+    assert_eq!(accepted["type"], "application_accepted");
+    let joined = carol.ok("group.joined", json!({})).await;
+    let ids: Vec<&str> = joined["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["groupId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["g-chatroom", "g-live", "g-public"]);
+    // a forbidden join policy closes the group
+    owner
+        .ok(
+            "group.update",
+            json!({"groupId": "g-chatroom", "joinPolicy": "forbidden"}),
+        )
+        .await;
+    let mut dave = stack.connect("dave").await;
+    assert_eq!(
+        outcome(&mut dave, "group.apply", json!({"groupId": "g-chatroom"}))
+            .await
+            .unwrap_err(),
+        "forbidden"
+    );
+    // a rejected application is told, and leaves no member
+    dave.ok("group.apply", json!({"groupId": "g-public"})).await;
+    owner.event("group.system").await;
+    owner
+        .ok(
+            "group.respond",
+            json!({"groupId": "g-public", "userId": "dave", "accept": false, "reason": "full"}),
+        )
+        .await;
+    let rejected = dave.event("group.system").await;
+    assert_eq!(rejected["type"], "application_rejected");
+    assert_eq!(rejected["reason"], "full");
+    assert_eq!(
+        outcome(&mut dave, "group.members", json!({"groupId": "g-public"}))
+            .await
+            .unwrap_err(),
+        "forbidden"
+    );
+}
+
+#[tokio::test]
+async fn only_private_group_members_pull_others_in_and_other_invitations_wait_for_consent() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut owner = stack.connect("owner").await;
+    let mut bob = stack.connect("bob").await;
+    let mut erin = stack.connect("erin").await;
+    for kind in TYPES {
+        let id = group_id(kind);
+        group_with_member(&mut owner, &mut bob, "bob", kind, &id).await;
+        let pulled = outcome(
+            &mut bob,
+            "group.invite",
+            json!({"groupId": id, "userIds": ["erin"]}),
+        )
+        .await;
+        if kind == "private" {
+            assert_eq!(pulled.unwrap()["results"][0]["result"], "added");
+        } else {
+            assert_eq!(pulled.unwrap_err(), "forbidden", "{kind}");
+        }
+    }
+    // the owner of a public group invites; erin is told and accepts
+    let invited = owner
+        .ok(
+            "group.invite",
+            json!({"groupId": "g-public", "userIds": ["erin", "bob"]}),
+        )
+        .await;
+    assert_eq!(
+        invited["results"],
+        json!([{"userId": "erin", "result": "invited"}, {"userId": "bob", "result": "already_member"}])
+    );
+    let notice = erin.event("group.system").await;
+    assert_eq!(notice["type"], "invited");
+    assert_eq!(notice["by"], "owner");
+    // the owner may not accept for her
+    assert_eq!(
+        outcome(
+            &mut owner,
+            "group.respond",
+            json!({"groupId": "g-public", "userId": "erin", "accept": true})
+        )
+        .await
+        .unwrap_err(),
+        "forbidden"
+    );
+    erin.ok(
+        "group.respond",
+        json!({"groupId": "g-public", "userId": "erin", "accept": true}),
+    )
+    .await;
+    let told = owner.event("group.system").await;
+    assert_eq!(told["type"], "invitation_accepted");
+    let members = owner.ok("group.members", json!({"groupId": "g-public"})).await;
+    let ids: Vec<&str> = members["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["userId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["bob", "erin", "owner"]);
+}
+
+#[tokio::test]
+async fn only_a_private_groups_owner_may_quit_and_ownership_passes_on() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut owner = stack.connect("owner").await;
+    let mut bob = stack.connect("bob").await;
+    for kind in TYPES {
+        let id = group_id(kind);
+        group_with_member(&mut owner, &mut bob, "bob", kind, &id).await;
+        let quit = outcome(&mut owner, "group.quit", json!({"groupId": id})).await;
+        if kind == "private" {
+            quit.unwrap();
+            let info = bob.ok("group.info", json!({"groupIds": [id]})).await;
+            assert_eq!(info["groups"][0]["owner"], "bob");
+            assert_eq!(info["groups"][0]["role"], "owner");
+            assert_eq!(info["groups"][0]["memberCount"], 1);
+        } else {
+            assert_eq!(quit.unwrap_err(), "forbidden", "{kind}");
+            // an ordinary member may always quit
+            bob.ok("group.quit", json!({"groupId": id})).await;
+        }
+    }
+    // the last one out of a private group dissolves it
+    bob.ok("group.quit", json!({"groupId": "g-private"})).await;
+    let info = bob.ok("group.info", json!({"groupIds": ["g-private"]})).await;
+    assert_eq!(info["groups"], json!([]));
+}
+
+#[tokio::test]
+async fn owners_dismiss_public_groups_and_chat_rooms_only() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut owner = stack.connect("owner").await;
+    let mut bob = stack.connect("bob").await;
+    for kind in TYPES {
+        let id = group_id(kind);
+        group_with_member(&mut owner, &mut bob, "bob", kind, &id).await;
+        let dismissed = outcome(&mut owner, "group.dismiss", json!({"groupId": id})).await;
+        if kind == "public" || kind == "chatroom" {
+            dismissed.unwrap();
+            let notice = bob.event("group.system").await;
+            assert_eq!(notice["type"], "dismissed");
+            assert_eq!(notice["groupId"], id);
+            // the id stays taken
+            assert_eq!(
+                outcome(
+                    &mut owner,
+                    "group.create",
+                    json!({"type": kind, "groupId": id, "name": "again"})
+                )
+                .await
+                .unwrap_err(),
+                "invalid_field"
+            );
+        } else {
+            assert_eq!(dismissed.unwrap_err(), "forbidden", "{kind}");
+        }
+    }
+    // the app administrator may dismiss any
+    let mut admin = stack.connect("administrator").await;
+    admin.ok("group.dismiss", json!({"groupId": "g-live"})).await;
+}
+
+#[tokio::test]
+async fn admins_exist_in_public_groups_and_chat_rooms_and_may_manage_but_not_other_admins() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut owner = stack.connect("owner").await;
+    let mut bob = stack.connect("bob").await;
+    let mut carol = stack.connect("carol").await;
+    for kind in TYPES {
+        let id = group_id(kind);
+        group_with_member(&mut owner, &mut bob, "bob", kind, &id).await;
+        let set = outcome(
+            &mut owner,
+            "group.set_role",
+            json!({"groupId": id, "userId": "bob", "role": "admin"}),
+        )
+        .await;
+        if kind == "public" || kind == "chatroom" {
+            set.unwrap();
+            assert_eq!(bob.event("group.system").await["type"], "role_changed");
+        } else {
+            assert_eq!(set.unwrap_err(), "forbidden", "{kind}");
+        }
+    }
+    // in the public group, admin bob may add carol (invitation), kick and mute her, not the owner
+    owner
+        .ok(
+            "group.invite",
+            json!({"groupId": "g-public", "userIds": ["carol"]}),
+        )
+        .await;
+    carol.event("group.system").await;
+    carol
+        .ok(
+            "group.respond",
+            json!({"groupId": "g-public", "userId": "carol", "accept": true}),
+        )
+        .await;
+    let muted = bob
+        .ok(
+            "group.mute",
+            json!({"groupId": "g-public", "userId": "carol", "seconds": 60}),
+        )
+        .await;
+    assert!(muted["mutedUntil"].as_i64().unwrap() > 0);
+    assert_eq!(
+        outcome(
+            &mut bob,
+            "group.mute",
+            json!({"groupId": "g-public", "userId": "owner", "seconds": 60})
+        )
+        .await
+        .unwrap_err(),
+        "forbidden"
+    );
+    assert_eq!(
+        outcome(
+            &mut bob,
+            "group.kick",
+            json!({"groupId": "g-public", "userIds": ["owner"]})
+        )
+        .await
+        .unwrap_err(),
+        "forbidden"
+    );
+    // ordinary members never kick, in any type
+    assert_eq!(
+        outcome(
+            &mut carol,
+            "group.kick",
+            json!({"groupId": "g-public", "userIds": ["bob"]})
+        )
+        .await
+        .unwrap_err(),
+        "forbidden"
+    );
+    let removed = bob
+        .ok(
+            "group.kick",
+            json!({"groupId": "g-public", "userIds": ["carol"], "reason": "spam"}),
+        )
+        .await;
+    assert_eq!(removed["removed"], json!(["carol"]));
+    let notices = drain_system(&mut carol).await;
+    assert!(
+        notices
+            .iter()
+            .any(|n| n["type"] == "kicked" && n["reason"] == "spam")
+    );
+    // only the owner appoints admins
+    assert_eq!(
+        outcome(
+            &mut bob,
+            "group.set_role",
+            json!({"groupId": "g-public", "userId": "owner", "role": "member"})
+        )
+        .await
+        .unwrap_err(),
+        "forbidden"
+    );
+}
+
+/// `group.system` events until none comes for a moment.
+async fn drain_system(socket: &mut TestSocket) -> Vec<Value> {
+    let mut seen = Vec::new();
+    while let Ok(event) = tokio::time::timeout(Duration::from_millis(300), socket.event("group.system")).await
+    {
+        seen.push(event);
+    }
+    seen
+}
+
+#[tokio::test]
+async fn ordinary_members_never_kick() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut owner = stack.connect("owner").await;
+    let mut bob = stack.connect("bob").await;
+    for kind in TYPES {
+        let id = group_id(kind);
+        group_with_member(&mut owner, &mut bob, "bob", kind, &id).await;
+        assert_eq!(
+            outcome(
+                &mut bob,
+                "group.kick",
+                json!({"groupId": id, "userIds": ["owner"]})
+            )
+            .await
+            .unwrap_err(),
+            "forbidden",
+            "{kind}"
+        );
+        // the owner may, in every type
+        let removed = owner
+            .ok("group.kick", json!({"groupId": id, "userIds": ["bob"]}))
+            .await;
+        assert_eq!(removed["removed"], json!(["bob"]), "{kind}");
+    }
+}
+
+#[tokio::test]
+async fn history_before_joining_is_visible_in_chat_rooms_and_live_rooms_only() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut owner = stack.connect("owner").await;
+    let mut frank = stack.connect("frank").await;
+    for kind in TYPES {
+        let id = group_id(kind);
+        owner
+            .ok(
+                "group.create",
+                json!({"type": kind, "groupId": id, "name": kind, "joinPolicy": if kind == "private" { "forbidden" } else { "free" }}),
+            )
+            .await;
+        owner
+            .ok(
+                "msg.send",
+                json!({"to": {"type": "group", "id": id}, "clientMsgId": format!("before-{kind}"),
+                       "body": [{"type": "text", "text": "before you came"}]}),
+            )
+            .await;
+        if kind == "private" {
+            owner
+                .ok("group.invite", json!({"groupId": id, "userIds": ["frank"]}))
+                .await;
+        } else {
+            frank.ok("group.apply", json!({"groupId": id})).await;
+        }
+        let history = frank
+            .ok("msg.history", json!({"conversationId": format!("GROUP{id}")}))
+            .await;
+        let texts: Vec<&str> = history["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m.get("system").is_none())
+            .map(|m| m["body"][0]["text"].as_str().unwrap_or_default())
+            .collect();
+        if kind == "chatroom" || kind == "live" {
+            assert_eq!(texts, vec!["before you came"], "{kind}");
+        } else {
+            assert!(texts.is_empty(), "{kind}: {texts:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn member_changes_are_announced_except_in_chat_rooms() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut owner = stack.connect("owner").await;
+    let mut gina = stack.connect("gina").await;
+    for kind in TYPES {
+        let id = group_id(kind);
+        owner
+            .ok(
+                "group.create",
+                json!({"type": kind, "groupId": id, "name": kind, "joinPolicy": if kind == "private" { "forbidden" } else { "free" }}),
+            )
+            .await;
+        // drain the creation tip, if any
+        while tokio::time::timeout(Duration::from_millis(200), owner.event("msg.system"))
+            .await
+            .is_ok()
+        {}
+        if kind == "private" {
+            owner
+                .ok("group.invite", json!({"groupId": id, "userIds": ["gina"]}))
+                .await;
+        } else {
+            gina.ok("group.apply", json!({"groupId": id})).await;
+        }
+        let tip = tokio::time::timeout(Duration::from_millis(500), owner.event("msg.system")).await;
+        if kind == "chatroom" {
+            assert!(tip.is_err(), "chat rooms announce no member changes");
+        } else {
+            let tip = tip.expect("a member tip");
+            assert_eq!(tip["conversationId"], format!("GROUP{id}"));
+            let data: Value = serde_json::from_str(tip["body"][0]["data"].as_str().unwrap()).unwrap();
+            assert!(data["tip"].as_str().unwrap().starts_with("member"), "{data}");
+            assert_eq!(data["users"], json!(["gina"]));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_private_group_shows_in_the_list_only_after_its_first_message() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut owner = stack.connect("owner").await;
+    let mut bob = stack.connect("bob").await;
+    for kind in TYPES {
+        let id = group_id(kind);
+        group_with_member(&mut owner, &mut bob, "bob", kind, &id).await;
+    }
+    let listed = |list: &Value| -> Vec<String> {
+        let mut ids: Vec<String> = list["conversations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["conversationId"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let list = bob.ok("conv.list", json!({})).await;
+    assert_eq!(
+        listed(&list),
+        vec!["GROUPg-chatroom", "GROUPg-live", "GROUPg-public"]
+    );
+    owner
+        .ok(
+            "msg.send",
+            json!({"to": {"type": "group", "id": "g-private"}, "clientMsgId": "first",
+                   "body": [{"type": "text", "text": "now we exist"}]}),
+        )
+        .await;
+    let message = bob.event("msg.new").await;
+    assert_eq!(message["conversationId"], "GROUPg-private");
+    let list = bob.ok("conv.list", json!({})).await;
+    assert!(listed(&list).contains(&"GROUPg-private".to_owned()));
+    let private = list["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["conversationId"] == "GROUPg-private")
+        .unwrap()
+        .clone();
+    assert_eq!(private["unread"], 1);
+}
+
+#[tokio::test]
+async fn the_member_cap_applies_except_in_live_rooms() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut owner = stack.connect("owner").await;
+    let mut bob = stack.connect("bob").await;
+    let mut carol = stack.connect("carol").await;
+    for kind in TYPES {
+        let id = group_id(kind);
+        owner
+            .ok(
+                "group.create",
+                json!({"type": kind, "groupId": id, "name": kind, "maxMembers": 2,
+                       "joinPolicy": if kind == "private" { "forbidden" } else { "free" }}),
+            )
+            .await;
+        if kind == "private" {
+            owner
+                .ok("group.invite", json!({"groupId": id, "userIds": ["bob"]}))
+                .await;
+            let third = outcome(
+                &mut owner,
+                "group.invite",
+                json!({"groupId": id, "userIds": ["carol"]}),
+            )
+            .await;
+            assert_eq!(third.unwrap_err(), "limit_exceeded");
+            continue;
+        }
+        outcome(&mut bob, "group.apply", json!({"groupId": id}))
+            .await
+            .unwrap();
+        let third = outcome(&mut carol, "group.apply", json!({"groupId": id})).await;
+        if kind == "live" {
+            assert_eq!(third.unwrap()["result"], "joined");
+        } else {
+            assert_eq!(third.unwrap_err(), "limit_exceeded", "{kind}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn muted_members_and_muted_groups_refuse_messages_from_ordinary_members() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut owner = stack.connect("owner").await;
+    let mut bob = stack.connect("bob").await;
+    group_with_member(&mut owner, &mut bob, "bob", "public", "g-mute").await;
+    let send = |n: &str| json!({"to": {"type": "group", "id": "g-mute"}, "clientMsgId": n, "body": [{"type": "text", "text": n}]});
+    bob.ok("msg.send", send("ok-1")).await;
+    owner
+        .ok(
+            "group.mute",
+            json!({"groupId": "g-mute", "userId": "bob", "seconds": 1}),
+        )
+        .await;
+    assert_eq!(
+        outcome(&mut bob, "msg.send", send("no-1")).await.unwrap_err(),
+        "muted"
+    );
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    bob.ok("msg.send", send("ok-2")).await;
+    owner
+        .ok("group.mute_all", json!({"groupId": "g-mute", "muted": true}))
+        .await;
+    assert_eq!(
+        outcome(&mut bob, "msg.send", send("no-2")).await.unwrap_err(),
+        "muted"
+    );
+    owner.ok("msg.send", send("owner-speaks")).await;
+    // non-members cannot send or read
+    let mut stranger = stack.connect("stranger").await;
+    assert_eq!(
+        outcome(&mut stranger, "msg.send", send("x")).await.unwrap_err(),
+        "forbidden"
+    );
+    assert_eq!(
+        outcome(
+            &mut stranger,
+            "msg.history",
+            json!({"conversationId": "GROUPg-mute"})
+        )
+        .await
+        .unwrap_err(),
+        "forbidden"
+    );
+}
+
+#[tokio::test]
+async fn group_messages_reach_every_member_device_and_count_unread_per_member() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut owner = stack.connect("owner").await;
+    let mut bob_phone = stack.connect("bob").await;
+    let mut bob_web = stack.connect("bob").await;
+    let mut carol = stack.connect("carol").await;
+    owner
+        .ok(
+            "group.create",
+            json!({"type": "private", "groupId": "g-chat", "name": "chat", "members": ["bob", "carol"]}),
+        )
+        .await;
+    for i in 1..=3 {
+        owner
+            .ok(
+                "msg.send",
+                json!({"to": {"type": "group", "id": "g-chat"}, "clientMsgId": format!("m{i}"),
+                       "body": [{"type": "text", "text": format!("m{i}")}]}),
+            )
+            .await;
+    }
+    for socket in [&mut bob_phone, &mut bob_web, &mut carol] {
+        for i in 1..=3 {
+            let message = socket.event("msg.new").await;
+            assert_eq!(message["body"][0]["text"], format!("m{i}"));
+            assert_eq!(message["conversationId"], "GROUPg-chat");
+        }
+    }
+    bob_phone
+        .ok("conv.read", json!({"conversationId": "GROUPg-chat", "seq": 2}))
+        .await;
+    let unread = |list: &Value| {
+        list["conversations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["conversationId"] == "GROUPg-chat")
+            .unwrap()["unread"]
+            .clone()
+    };
+    assert_eq!(unread(&bob_web.ok("conv.list", json!({})).await), 1);
+    assert_eq!(unread(&carol.ok("conv.list", json!({})).await), 3);
+    // a manager recalls a member's message; everyone is told
+    carol
+        .ok(
+            "msg.send",
+            json!({"to": {"type": "group", "id": "g-chat"}, "clientMsgId": "c1",
+                   "body": [{"type": "text", "text": "oops"}]}),
+        )
+        .await;
+    owner.event("msg.new").await;
+    let recalled = owner
+        .ok("msg.recall", json!({"conversationId": "GROUPg-chat", "seq": 4}))
+        .await;
+    assert_eq!(recalled["recalledBy"], "owner");
+    assert_eq!(bob_web.event("msg.recalled").await["seq"], 4);
+}
+
+#[tokio::test]
+async fn bad_group_requests_get_clear_errors_and_change_nothing() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut owner = stack.connect("owner").await;
+    for (data, code) in [
+        (json!({"type": "work", "name": "x"}), "invalid_field"),
+        (json!({"type": "public", "name": ""}), "invalid_field"),
+        (
+            json!({"type": "public", "name": "x", "groupId": "@mine"}),
+            "invalid_field",
+        ),
+        (
+            json!({"type": "public", "name": "x", "groupId": "bad id"}),
+            "invalid_group_id",
+        ),
+        (
+            json!({"type": "public", "name": "x".repeat(101)}),
+            "invalid_field",
+        ),
+        (
+            json!({"type": "live", "name": "x", "members": ["bob"]}),
+            "invalid_field",
+        ),
+        (json!({"name": "x"}), "missing_field"),
+    ] {
+        assert_eq!(
+            outcome(&mut owner, "group.create", data.clone())
+                .await
+                .unwrap_err(),
+            code,
+            "{data}"
+        );
+    }
+    assert_eq!(
+        outcome(&mut owner, "group.info", json!({"groupIds": []}))
+            .await
+            .unwrap_err(),
+        "invalid_field"
+    );
+    assert_eq!(
+        outcome(&mut owner, "group.apply", json!({"groupId": "nope"}))
+            .await
+            .unwrap_err(),
+        "not_found"
+    );
+    let joined = owner.ok("group.joined", json!({})).await;
+    assert_eq!(joined["groups"], json!([]));
+}
