@@ -19,6 +19,8 @@ mod client_sdk;
 mod connect;
 #[path = "e2e/connections_api.rs"]
 mod connections_api;
+#[path = "e2e/groups.rs"]
+mod groups;
 #[path = "e2e/lifecycle.rs"]
 mod lifecycle;
 #[path = "e2e/login.rs"]

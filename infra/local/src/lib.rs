@@ -6,6 +6,9 @@ pub mod events;
 pub mod functions;
 pub mod http_api;
 pub mod hub;
+pub mod media;
+pub mod queue;
+pub mod sweeper;
 pub mod ws;
 
 use anyhow::Context as _;
@@ -16,8 +19,8 @@ use cirrus_aws::DynamoStore;
 use cirrus_core::clock::{Clock, IdGen, SystemClock, UuidIds};
 use cirrus_core::limits::Limits;
 use cirrus_core::ports::{
-    AccountStore, BlockStore, ConnectionStore, ConversationStore, MessageStore, NotificationStore,
-    ProfileStore, RecommendationStore, RelationStore, SubscriptionStore,
+    AccountStore, BlockStore, ConnectionStore, ConversationStore, GroupStore, MessageStore,
+    NotificationStore, ProfileStore, RecommendationStore, RelationStore, SubscriptionStore,
 };
 use cirrus_core::service::Ports;
 use cirrus_core::usersig::UserSigKey;
@@ -96,73 +99,11 @@ impl Backend {
         })
     }
 
-    fn connections(&self) -> Arc<dyn ConnectionStore> {
+    /// Every store port of this backend (one object behind them all).
+    fn stores(&self) -> StorePorts {
         match self {
-            Self::Sqlite(store) => store.clone(),
-            Self::Dynamo(store) => store.clone(),
-        }
-    }
-
-    fn accounts(&self) -> Arc<dyn AccountStore> {
-        match self {
-            Self::Sqlite(store) => store.clone(),
-            Self::Dynamo(store) => store.clone(),
-        }
-    }
-
-    fn subscriptions(&self) -> Arc<dyn SubscriptionStore> {
-        match self {
-            Self::Sqlite(store) => store.clone(),
-            Self::Dynamo(store) => store.clone(),
-        }
-    }
-
-    fn profiles(&self) -> Arc<dyn ProfileStore> {
-        match self {
-            Self::Sqlite(store) => store.clone(),
-            Self::Dynamo(store) => store.clone(),
-        }
-    }
-
-    fn relations(&self) -> Arc<dyn RelationStore> {
-        match self {
-            Self::Sqlite(store) => store.clone(),
-            Self::Dynamo(store) => store.clone(),
-        }
-    }
-
-    fn blocks(&self) -> Arc<dyn BlockStore> {
-        match self {
-            Self::Sqlite(store) => store.clone(),
-            Self::Dynamo(store) => store.clone(),
-        }
-    }
-
-    fn recommendations(&self) -> Arc<dyn RecommendationStore> {
-        match self {
-            Self::Sqlite(store) => store.clone(),
-            Self::Dynamo(store) => store.clone(),
-        }
-    }
-
-    fn notifications(&self) -> Arc<dyn NotificationStore> {
-        match self {
-            Self::Sqlite(store) => store.clone(),
-            Self::Dynamo(store) => store.clone(),
-        }
-    }
-
-    fn messages(&self) -> Arc<dyn MessageStore> {
-        match self {
-            Self::Sqlite(store) => store.clone(),
-            Self::Dynamo(store) => store.clone(),
-        }
-    }
-
-    fn conversations(&self) -> Arc<dyn ConversationStore> {
-        match self {
-            Self::Sqlite(store) => store.clone(),
-            Self::Dynamo(store) => store.clone(),
+            Self::Sqlite(store) => StorePorts::of(store.clone()),
+            Self::Dynamo(store) => StorePorts::of(store.clone()),
         }
     }
 
@@ -170,6 +111,54 @@ impl Backend {
         if let Self::Sqlite(store) = self {
             store.close().await;
             tracing::info!(stats = ?store.stats(), "store closed");
+        }
+    }
+}
+
+/// The store ports of one backend.
+struct StorePorts {
+    connections: Arc<dyn ConnectionStore>,
+    accounts: Arc<dyn AccountStore>,
+    subscriptions: Arc<dyn SubscriptionStore>,
+    profiles: Arc<dyn ProfileStore>,
+    relations: Arc<dyn RelationStore>,
+    blocks: Arc<dyn BlockStore>,
+    recommendations: Arc<dyn RecommendationStore>,
+    notifications: Arc<dyn NotificationStore>,
+    groups: Arc<dyn GroupStore>,
+    messages: Arc<dyn MessageStore>,
+    conversations: Arc<dyn ConversationStore>,
+}
+
+impl StorePorts {
+    /// Each port served by `store`.
+    fn of<S>(store: Arc<S>) -> Self
+    where
+        S: ConnectionStore
+            + AccountStore
+            + SubscriptionStore
+            + ProfileStore
+            + RelationStore
+            + BlockStore
+            + RecommendationStore
+            + NotificationStore
+            + GroupStore
+            + MessageStore
+            + ConversationStore
+            + 'static,
+    {
+        Self {
+            connections: store.clone(),
+            accounts: store.clone(),
+            subscriptions: store.clone(),
+            profiles: store.clone(),
+            relations: store.clone(),
+            blocks: store.clone(),
+            recommendations: store.clone(),
+            notifications: store.clone(),
+            groups: store.clone(),
+            messages: store.clone(),
+            conversations: store,
         }
     }
 }
@@ -199,6 +188,10 @@ pub struct LocalConfig {
     pub oidc_issuers: Vec<cirrus_auth::TrustedIssuer>,
     /// The sensitive-word filter for messages (none: no filtering).
     pub word_filter: Option<Arc<cirrus_core::filter::WordFilter>>,
+    /// Offline push: the webhook, and the push queue's retries.
+    pub push: queue::PushConfig,
+    /// Media URLs: their signing key and public base URL.
+    pub media: media::MediaConfig,
 }
 
 impl LocalConfig {
@@ -218,6 +211,8 @@ impl LocalConfig {
             invoke_url: None,
             oidc_issuers: Vec::new(),
             word_filter: None,
+            push: queue::PushConfig::default(),
+            media: media::MediaConfig::default(),
         }
     }
 }
@@ -268,6 +263,7 @@ pub struct LocalStack {
     shutdown: watch::Sender<bool>,
     sockets: Arc<TaskCount>,
     servers: Vec<JoinHandle<std::io::Result<()>>>,
+    push_queue: Option<queue::LocalQueue>,
 }
 
 impl LocalStack {
@@ -284,26 +280,39 @@ impl LocalStack {
                 .context("clearing stale connection records")?;
         }
 
+        // Bound first: media URLs point at the HTTP API.
+        let http_listener = TcpListener::bind(config.http_addr)
+            .await
+            .context("binding the HTTP address")?;
+        let http_addr = http_listener.local_addr()?;
+        let media = media::Media::open(&config.storage, &config.media, http_addr)
+            .context("opening the media store")?;
+
         let hub = Arc::new(Hub::default());
+        let push_queue = queue::PushQueue::for_backend(&store, &config.storage, config.push.queue);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let sweep_clock = clock.clone();
         let ids: Arc<dyn IdGen> = Arc::new(UuidIds);
+        let stores = store.stores();
+        let accounts = stores.accounts.clone();
         let ports = Ports {
-            connections: store.connections(),
-            accounts: store.accounts(),
-            subscriptions: store.subscriptions(),
-            profiles: store.profiles(),
-            relations: store.relations(),
-            blocks: store.blocks(),
-            recommendations: store.recommendations(),
-            notifications: store.notifications(),
-            messages: store.messages(),
-            conversations: store.conversations(),
+            connections: stores.connections,
+            accounts: stores.accounts.clone(),
+            subscriptions: stores.subscriptions,
+            profiles: stores.profiles,
+            relations: stores.relations,
+            blocks: stores.blocks,
+            recommendations: stores.recommendations,
+            notifications: stores.notifications,
+            groups: stores.groups,
+            messages: stores.messages,
+            conversations: stores.conversations,
             gateway: Arc::new(LocalGateway::new(hub.clone())),
-            queue: None,
+            queue: push_queue.as_ref().map(queue::PushQueue::port),
             clock: clock.clone(),
             ids: ids.clone(),
             limits: config.limits.clone(),
-            media: None,
+            media: media.as_ref().map(|media| media.store.clone()),
             filter: config.word_filter.clone(),
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -318,7 +327,7 @@ impl LocalStack {
                 )
                 .context("reading the trusted OpenID Connect issuers")?;
                 let authorizer = Authorizer::new(config.key.clone(), clock)
-                    .with_accounts(store.accounts())
+                    .with_accounts(accounts)
                     .with_guests(config.limits.accounts.guests);
                 Functions::InProcess {
                     deps: Arc::new(Deps::new(ports)),
@@ -339,22 +348,29 @@ impl LocalStack {
         let ws_listener = TcpListener::bind(config.ws_addr)
             .await
             .context("binding the WebSocket address")?;
-        let http_listener = TcpListener::bind(config.http_addr)
-            .await
-            .context("binding the HTTP address")?;
         let ws_addr = ws_listener.local_addr()?;
-        let http_addr = http_listener.local_addr()?;
 
-        let http_app = http_api::router(
+        let mut http_app = http_api::router(
             hub.clone(),
             state.functions.clone(),
             config.socket_limits.max_message_bytes,
         );
+        if let Some(media) = media {
+            http_app = http_app.merge(media.router(config.limits.clone()));
+        }
         let ws_app = Router::new().route("/", get(ws::upgrade)).with_state(state);
-        let servers = vec![
+        let mut servers = vec![
             tokio::spawn(serve(ws_listener, ws_app, shutdown_rx.clone())),
-            tokio::spawn(serve(http_listener, http_app, shutdown_rx)),
+            tokio::spawn(serve(http_listener, http_app, shutdown_rx.clone())),
         ];
+        // The push function, in-process (under --invoke-url the functions run elsewhere).
+        if let Some(push) = push_queue.as_ref().filter(|_| config.invoke_url.is_none()) {
+            let gateway = Arc::new(LocalGateway::new(hub.clone()));
+            servers.push(push.start(gateway, &config.push, shutdown_rx.clone())?);
+        }
+        if let Backend::Sqlite(sqlite) = &store {
+            servers.push(sweeper::spawn(sqlite.clone(), sweep_clock, shutdown_rx));
+        }
         Ok(Self {
             ws_addr,
             http_addr,
@@ -363,7 +379,13 @@ impl LocalStack {
             shutdown,
             sockets,
             servers,
+            push_queue: push_queue.as_ref().and_then(queue::PushQueue::local),
         })
+    }
+
+    /// The in-process push queue (SQLite backend), for inspection: pending jobs, dead letters.
+    pub fn push_queue(&self) -> Option<&queue::LocalQueue> {
+        self.push_queue.as_ref()
     }
 
     /// The WebSocket API address.
@@ -393,7 +415,7 @@ impl LocalStack {
 
     /// The connection records, for inspection in tests.
     pub fn connections(&self) -> Arc<dyn ConnectionStore> {
-        self.store.connections()
+        self.store.stores().connections
     }
 
     /// Stops accepting, closes every socket with 1001 (running `$disconnect` for each), and waits

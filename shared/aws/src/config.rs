@@ -17,6 +17,10 @@ pub struct Config {
     pub subscriptions_table: String,
     /// Friend lists and pending friend requests (`CIRRUS_RELATIONS_TABLE`).
     pub relations_table: String,
+    /// Groups: profiles, settings and member counts (`CIRRUS_GROUPS_TABLE`).
+    pub groups_table: String,
+    /// Group memberships and pending join requests (`CIRRUS_MEMBERS_TABLE`).
+    pub members_table: String,
     /// Endpoint to use instead of AWS's (`CIRRUS_AWS_ENDPOINT`; the SDK also honours
     /// `AWS_ENDPOINT_URL` by itself).
     pub endpoint: Option<String>,
@@ -44,6 +48,8 @@ impl Config {
             users_table: var("CIRRUS_USERS_TABLE")?,
             subscriptions_table: var("CIRRUS_SUBSCRIPTIONS_TABLE")?,
             relations_table: var("CIRRUS_RELATIONS_TABLE")?,
+            groups_table: var("CIRRUS_GROUPS_TABLE")?,
+            members_table: var("CIRRUS_MEMBERS_TABLE")?,
             endpoint: optional("CIRRUS_AWS_ENDPOINT"),
             connections_endpoint: optional("CIRRUS_CONNECTIONS_ENDPOINT"),
             push_queue_url: optional("CIRRUS_PUSH_QUEUE_URL"),
@@ -53,8 +59,8 @@ impl Config {
     }
 
     /// Tables named `{prefix}-connections`, `{prefix}-messages`, `{prefix}-conversations`,
-    /// `{prefix}-users`, `{prefix}-subscriptions` and `{prefix}-relations` (tests and scratch
-    /// deployments).
+    /// `{prefix}-users`, `{prefix}-subscriptions`, `{prefix}-relations`, `{prefix}-groups` and
+    /// `{prefix}-members` (tests and scratch deployments).
     pub fn with_prefix(prefix: &str) -> Self {
         Self {
             connections_table: format!("{prefix}-connections"),
@@ -63,6 +69,8 @@ impl Config {
             users_table: format!("{prefix}-users"),
             subscriptions_table: format!("{prefix}-subscriptions"),
             relations_table: format!("{prefix}-relations"),
+            groups_table: format!("{prefix}-groups"),
+            members_table: format!("{prefix}-members"),
             endpoint: None,
             connections_endpoint: None,
             push_queue_url: None,

@@ -10,12 +10,18 @@
 //! was hidden. The row is left out while the head's last seq is at most `hiddenSeq`, and
 //! `hiddenSeq` also counts as read, so a newer message brings it back with only the newer messages
 //! unread; a send never touches a hidden row (a send costs the same whether or not it unhides one).
+//!
+//! A row whose stream has no message yet (no head, or `lastSeq` 0) is left out too: a member's
+//! row of a group is opened when they join ([`ConversationStore::open_conversation`], read up to
+//! the stream's last seq then), and the group shows in their list with its first message.
 
 use crate::error::{Result, StoreError, written};
 use crate::item::{Item, get_n, get_s, n, opt_n, s};
 use crate::messages::{HEAD_SEQ, Head, message_from_item};
 use crate::store::DynamoStore;
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use cirrus_core::conversation::{ConversationCursor, ConversationEntry};
 use cirrus_core::ids::{ConversationId, StreamKey, UserId};
 use cirrus_core::ports::ConversationStore;
@@ -41,10 +47,11 @@ impl Row {
         })
     }
 
-    /// Whether the owner sees this row: not hidden, or a message came after they hid it.
+    /// Whether the owner sees this row: its stream has a message, and the row is not hidden or a
+    /// message came after they hid it.
     fn visible(&self, head: Option<&Head>) -> bool {
-        let last = head.map_or(0, |head| head.last_seq);
-        self.hidden_seq.is_none_or(|hidden| last > hidden)
+        let last = head.map_or(HEAD_SEQ, |head| head.last_seq);
+        last > HEAD_SEQ && self.hidden_seq.is_none_or(|hidden| last > hidden)
     }
 
     /// The owner's read pointer: the largest of the row's, the head's (one-to-one streams keep
@@ -84,6 +91,15 @@ impl ConversationStore for DynamoStore {
         conversation: &ConversationId,
     ) -> cirrus_core::Result<bool> {
         Ok(self.hide(owner, conversation).await?)
+    }
+
+    async fn open_conversation(
+        &self,
+        owner: &UserId,
+        conversation: &ConversationId,
+        stream: &StreamKey,
+    ) -> cirrus_core::Result<ConversationEntry> {
+        Ok(self.open(owner, conversation, stream).await?)
     }
 
     async fn mark_read(
@@ -157,6 +173,59 @@ impl DynamoStore {
         Ok(self.row(owner, conversation).await?.is_some())
     }
 
+    /// Opens `owner`'s row over `stream` read up to its last seq: one consistent read of the head
+    /// (1 RCU), one `PutItem` on condition `attribute_not_exists` (1 WCU; a failed condition
+    /// hands back the existing row, which stays as it is, hidden or not), and one consistent read
+    /// of the last message when there is one (1 RCU). A message appended between the head read and
+    /// the put counts as unread, as it came after the join.
+    async fn open(
+        &self,
+        owner: &UserId,
+        conversation: &ConversationId,
+        stream: &StreamKey,
+    ) -> Result<ConversationEntry> {
+        let head = self.head(stream).await?;
+        let last = head.as_ref().map_or(HEAD_SEQ, |head| head.last_seq);
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.config.conversations_table)
+            .item("owner", s(owner.as_str()))
+            .item("conversationId", s(conversation.to_string()))
+            .item("stream", s(stream.as_str()))
+            .item("readSeq", n(last))
+            .condition_expression("attribute_not_exists(#owner)")
+            .expression_attribute_names("#owner", "owner")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let row = match put {
+            Ok(_) => Row {
+                conversation_id: conversation.clone(),
+                stream: stream.clone(),
+                read_seq: last,
+                hidden_seq: None,
+            },
+            Err(err) => match err.into_service_error() {
+                PutItemError::ConditionalCheckFailedException(failed) => match failed.item {
+                    Some(item) => Row::from_item(&item)?,
+                    // Emulators may not return the item: read it.
+                    None => self
+                        .row(owner, conversation)
+                        .await?
+                        .ok_or(StoreError::MissingAttribute("readSeq"))?,
+                },
+                other => return Err(aws_sdk_dynamodb::Error::from(other).into()),
+            },
+        };
+        let last_message = if last > HEAD_SEQ {
+            self.message(stream, last).await?
+        } else {
+            None
+        };
+        Ok(assemble(owner, row, head, last_message))
+    }
+
     async fn row(&self, owner: &UserId, conversation: &ConversationId) -> Result<Option<Row>> {
         let got = self
             .client
@@ -171,7 +240,7 @@ impl DynamoStore {
         got.item.as_ref().map(Row::from_item).transpose()
     }
 
-    /// The entry of a row, or `None` if the row is hidden.
+    /// The entry of a row, or `None` if the row is hidden or its stream has no message yet.
     async fn entry(&self, owner: &UserId, row: Row) -> Result<Option<ConversationEntry>> {
         let head = self.head(&row.stream).await?;
         if !row.visible(head.as_ref()) {

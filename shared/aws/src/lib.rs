@@ -1,12 +1,12 @@
 //! Cirrus AWS backend: the DynamoDB store and the API Gateway connection gateway.
 //!
-//! [`DynamoStore`] implements the ten store ports of `cirrus_core::ports`
+//! [`DynamoStore`] implements the eleven store ports of `cirrus_core::ports`
 //! (`ConnectionStore`, `MessageStore`, `ConversationStore`, `AccountStore`, `SubscriptionStore`,
-//! `ProfileStore`, `RelationStore`, `BlockStore`, `RecommendationStore`, `NotificationStore`) over
-//! six on-demand tables, and passes the same conformance suite as the SQLite store (against moto
-//! in the tests). The table layout, what each operation reads and writes, and what a send
-//! costs are in this crate's `README.md`; [`create_tables`] creates the tables as `template.yaml`
-//! declares them.
+//! `ProfileStore`, `RelationStore`, `BlockStore`, `RecommendationStore`, `NotificationStore`,
+//! `GroupStore`) over eight on-demand tables, and passes the same conformance suite as the SQLite
+//! store (against moto in the tests). The table layout, what each operation reads and writes,
+//! and what a send costs are in this crate's `README.md`; [`create_tables`] creates the tables as
+//! `template.yaml` declares them.
 //!
 //! [`ApiGatewayGateway`] implements `ConnectionGateway` over the WebSocket API's `@connections`
 //! management API (`CIRRUS_CONNECTIONS_ENDPOINT`), with [`ApiGatewayGateway::info`] on top.
@@ -26,6 +26,7 @@ mod connections;
 mod conversations;
 mod error;
 mod gateway;
+mod groups;
 mod item;
 mod media;
 mod messages;
@@ -53,6 +54,6 @@ pub use resources::{MAX_RECEIVE_COUNT, ResourceError, Resources, create_queues_a
 pub use secret::{SecretError, secret_key_from_env, usersig_key_from_env, usersig_key_with};
 pub use store::DynamoStore;
 pub use tables::{
-    CONNECTIONS_BY_USER, NICKNAME_INDEX_ATTRIBUTES, SUBSCRIPTIONS_BY_SUBSCRIBER, USERS_BY_NICKNAME,
-    create_tables,
+    CONNECTIONS_BY_USER, GROUPS_BY_NAME, MEMBERS_BY_USER, NICKNAME_INDEX_ATTRIBUTES,
+    SUBSCRIPTIONS_BY_SUBSCRIBER, USERS_BY_NICKNAME, create_tables,
 };

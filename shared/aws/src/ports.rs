@@ -3,12 +3,13 @@
 use crate::config::Config;
 use crate::error::{Result, StoreError};
 use crate::gateway::ApiGatewayGateway;
+use crate::media::S3Media;
 use crate::queue::SqsQueue;
 use crate::store::DynamoStore;
 use aws_config::BehaviorVersion;
 use cirrus_core::clock::{SystemClock, UuidIds};
 use cirrus_core::limits::Limits;
-use cirrus_core::ports::Queue;
+use cirrus_core::ports::{MediaStore, Queue};
 use cirrus_core::service::Ports;
 use std::sync::Arc;
 
@@ -30,8 +31,8 @@ const UNUSED_ENDPOINT: &str = "https://connections-endpoint-not-configured.inval
 /// Builds [`Ports`] from the environment ([`Config::from_env`] and the standard AWS
 /// configuration, loaded once for both clients): a [`DynamoStore`] for connections, accounts,
 /// subscriptions, profiles, relations, blocks, recommendations, notifications, messages and
-/// conversations, an [`ApiGatewayGateway`], the
-/// system clock, UUID ids and default limits.
+/// conversations, an [`ApiGatewayGateway`], the [`SqsQueue`] and [`S3Media`] where their
+/// queue URL and bucket are set, the system clock, UUID ids and default limits.
 ///
 /// `Ports` always holds a gateway. A function that never pushes (`Push::Never`) gets one on
 /// [`UNUSED_ENDPOINT`] when `CIRRUS_CONNECTIONS_ENDPOINT` is unset, rather than a second gateway
@@ -52,6 +53,12 @@ pub async fn ports_from_env(push: Push) -> Result<Ports> {
         Some(_) => Some(Arc::new(SqsQueue::from_config(&sdk, &config)?)),
         None => None,
     };
+    // Where the template names the media bucket (the message function), media.upload and
+    // media.download presign on it and msg.send checks media ids against it.
+    let media: Option<Arc<dyn MediaStore>> = match config.media_bucket {
+        Some(_) => Some(Arc::new(S3Media::from_config(&sdk, &config)?)),
+        None => None,
+    };
     let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config));
     Ok(Ports {
         connections: store.clone(),
@@ -62,6 +69,7 @@ pub async fn ports_from_env(push: Push) -> Result<Ports> {
         blocks: store.clone(),
         recommendations: store.clone(),
         notifications: store.clone(),
+        groups: store.clone(),
         messages: store.clone(),
         conversations: store,
         gateway: Arc::new(ApiGatewayGateway::new(&sdk, &endpoint)),
@@ -69,7 +77,7 @@ pub async fn ports_from_env(push: Push) -> Result<Ports> {
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidIds),
         limits: limits_from_env()?,
-        media: None,
+        media,
         // The message function adds the sensitive-word filter (`cirrus_handlers::settings`).
         filter: None,
     })

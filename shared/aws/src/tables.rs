@@ -22,6 +22,14 @@ pub const SUBSCRIPTIONS_BY_SUBSCRIBER: &str = "bySubscriber";
 /// projected), which `search_nickname` reads.
 pub const USERS_BY_NICKNAME: &str = "byNickname";
 
+/// Name of the groups table's name index (`nameShard`, `nameSort`; keys only), which
+/// `search_groups` reads: only searchable, non-dismissed groups with a name carry its keys.
+pub const GROUPS_BY_NAME: &str = "byName";
+
+/// Name of the members table's index by user (`userId`, `groupId`; every attribute projected),
+/// which `groups_of` and `count_groups_of` read.
+pub const MEMBERS_BY_USER: &str = "byUser";
+
 /// The attributes the nickname index projects besides its keys and `userId`: the profile, so a
 /// search answers from the index alone, and nothing of the account (a login's write of
 /// `lastLoginAt` then does not write the index too). Keep in step with `profiles.rs` and
@@ -70,12 +78,12 @@ fn nickname_index() -> Result<GlobalSecondaryIndex> {
         .map_err(StoreError::Build)
 }
 
-/// Creates whichever of the six tables (on-demand billing, with their indexes and TTL) do not
+/// Creates whichever of the eight tables (on-demand billing, with their indexes and TTL) do not
 /// exist yet, and waits until all are active. Idempotent: tables that exist are left as they are,
 /// apart from turning on what they should have (TTL, also on a messages table made before
-/// messages expired; point-in-time recovery of the users, subscriptions and relations tables; the
-/// users table's nickname index, added to a users table created without it and waited for while
-/// DynamoDB fills it).
+/// messages expired; point-in-time recovery of the users, subscriptions, relations, groups and
+/// members tables; the users table's nickname index, added to a users table created without it
+/// and waited for while DynamoDB fills it).
 pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
     use KeyType::{Hash, Range};
     use ScalarAttributeType::{N, S};
@@ -184,6 +192,58 @@ pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
         .await
         .map(|_| ())
         .or_else(table_exists)?;
+    // Groups, one item each, and the name index of the searchable ones (as template.yaml's
+    // GroupsTable): keys only, so a join's member count update never writes the index.
+    client
+        .create_table()
+        .table_name(&config.groups_table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("groupId", S)?)
+        .attribute_definitions(attribute("nameShard", S)?)
+        .attribute_definitions(attribute("nameSort", S)?)
+        .key_schema(key("groupId", Hash)?)
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(GROUPS_BY_NAME)
+                .key_schema(key("nameShard", Hash)?)
+                .key_schema(key("nameSort", Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::KeysOnly)
+                        .build(),
+                )
+                .build()
+                .map_err(StoreError::Build)?,
+        )
+        .sse_specification(SseSpecification::builder().enabled(true).build())
+        .send()
+        .await
+        .map(|_| ())
+        .or_else(table_exists)?;
+    // Members under their group by user id, pending join requests under `#REQ#<user>`; the index
+    // lists a user's groups (as template.yaml's MembersTable).
+    client
+        .create_table()
+        .table_name(&config.members_table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("groupId", S)?)
+        .attribute_definitions(attribute("userId", S)?)
+        .key_schema(key("groupId", Hash)?)
+        .key_schema(key("userId", Range)?)
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(MEMBERS_BY_USER)
+                .key_schema(key("userId", Hash)?)
+                .key_schema(key("groupId", Range)?)
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .map_err(StoreError::Build)?,
+        )
+        .sse_specification(SseSpecification::builder().enabled(true).build())
+        .send()
+        .await
+        .map(|_| ())
+        .or_else(table_exists)?;
 
     for table in [
         &config.connections_table,
@@ -192,6 +252,8 @@ pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
         &config.users_table,
         &config.subscriptions_table,
         &config.relations_table,
+        &config.groups_table,
+        &config.members_table,
     ] {
         wait_active(client, table).await?;
     }
@@ -205,7 +267,9 @@ pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
     enable_ttl(client, &config.relations_table).await?;
     enable_point_in_time_recovery(client, &config.users_table).await?;
     enable_point_in_time_recovery(client, &config.subscriptions_table).await?;
-    enable_point_in_time_recovery(client, &config.relations_table).await
+    enable_point_in_time_recovery(client, &config.relations_table).await?;
+    enable_point_in_time_recovery(client, &config.groups_table).await?;
+    enable_point_in_time_recovery(client, &config.members_table).await
 }
 
 /// Adds the nickname index to a users table created before it existed, and waits until the index

@@ -27,14 +27,15 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use cirrus_aws::moto;
 use cirrus_aws::{Config, DynamoStore, create_tables};
 use cirrus_conformance::{Fixture, T0};
-use cirrus_core::ids::{ClientMsgId, MsgId, UserId};
+use cirrus_core::group::{Group, GroupType, Member, Role};
+use cirrus_core::ids::{ClientMsgId, ConversationId, GroupId, MsgId, StreamKey, UserId};
 use cirrus_core::message::{Recall, SenderProfile};
 use cirrus_core::ports::{
-    AccountStore, Appended, BlockStore, ConversationStore, MessageStore, NewMessage, NotificationStore,
-    ProfileStore, RecommendationStore, RelationStore, SeqRange, SubscriptionStore,
+    AccountStore, Appended, BlockStore, ConversationStore, GroupStore, MessageStore, NewMessage,
+    NotificationStore, ProfileStore, RecommendationStore, RelationStore, SeqRange, SubscriptionStore,
 };
 use cirrus_core::social::{Block, Friend, FriendRequest, Notification, Profile, Recommendation};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -160,10 +161,11 @@ enum Request {
         puts: Vec<(String, Item)>,
         deletes: Vec<(String, Item)>,
     },
-    /// Puts and deletes of one transaction, each with its table.
+    /// Puts, deletes and updates (by key) of one transaction, each with its table.
     TransactWriteItems {
         puts: Vec<(String, Item)>,
         deletes: Vec<(String, Item)>,
+        updates: Vec<(String, Item)>,
     },
     /// Anything else, by operation name (DeleteItem, Scan, ...).
     Other(&'static str),
@@ -268,7 +270,7 @@ macro_rules! request_of {
                 consistent: query.consistent_read().unwrap_or(false),
             }
         } else if let Some(transaction) = input.downcast_ref::<TransactWriteItemsInput>() {
-            let (mut puts, mut deletes) = (Vec::new(), Vec::new());
+            let (mut puts, mut deletes, mut updates) = (Vec::new(), Vec::new(), Vec::new());
             for write in transaction.transact_items() {
                 if let Some(put) = write.put() {
                     puts.push((put.table_name().to_owned(), put.item().clone()));
@@ -276,8 +278,15 @@ macro_rules! request_of {
                 if let Some(delete) = write.delete() {
                     deletes.push((delete.table_name().to_owned(), delete.key().clone()));
                 }
+                if let Some(update) = write.update() {
+                    updates.push((update.table_name().to_owned(), update.key().clone()));
+                }
             }
-            Request::TransactWriteItems { puts, deletes }
+            Request::TransactWriteItems {
+                puts,
+                deletes,
+                updates,
+            }
         } else if input.downcast_ref::<TransactGetItemsInput>().is_some() {
             Request::Other("TransactGetItems")
         } else if let Some(batch) = input.downcast_ref::<BatchWriteItemInput>() {
@@ -418,6 +427,10 @@ impl Harness {
             "subscriptions"
         } else if table == self.config.relations_table {
             "relations"
+        } else if table == self.config.groups_table {
+            "groups"
+        } else if table == self.config.members_table {
+            "members"
         } else {
             "?"
         }
@@ -562,31 +575,41 @@ impl Harness {
                         0.0,
                     )
                 }
-                Request::TransactWriteItems { puts, deletes } => {
+                Request::TransactWriteItems {
+                    puts,
+                    deletes,
+                    updates,
+                } => {
                     // A transactional write costs twice a plain one: 2 WCU per started KB of each
-                    // item put, and 2 per item deleted (the items here are far under 1 KB).
-                    let table = puts
+                    // item put or updated (the item after the update, read back), and 2 per item
+                    // deleted (the items here are far under 1 KB).
+                    let mut tables: Vec<&str> = puts
                         .iter()
                         .chain(deletes)
+                        .chain(updates)
                         .map(|(t, _)| self.short_table(t))
-                        .next()
-                        .unwrap_or("?");
-                    let bytes = puts.iter().map(|(_, item)| item_size(item)).max().unwrap_or(0);
+                        .collect();
+                    tables.dedup();
+                    let mut sizes: Vec<usize> = puts.iter().map(|(_, item)| item_size(item)).collect();
+                    let mut updated = 0.0;
+                    for (table, key) in updates {
+                        let size = item_size(&self.item_now(table, key).await);
+                        sizes.push(size);
+                        updated += 2.0 * wcu(size);
+                    }
+                    let bytes = sizes.into_iter().max().unwrap_or(0);
                     let units = puts
                         .iter()
                         .map(|(_, item)| 2.0 * wcu(item_size(item)))
                         .sum::<f64>()
-                        + deletes.iter().map(|_| 2.0 * wcu(1)).sum::<f64>();
-                    (
-                        format!(
-                            "{} puts, {} deletes of {table} (transaction)",
-                            puts.len(),
-                            deletes.len()
-                        ),
-                        bytes,
-                        units,
-                        0.0,
-                    )
+                        + deletes.iter().map(|_| 2.0 * wcu(1)).sum::<f64>()
+                        + updated;
+                    let mut what = format!("{} puts, {} deletes", puts.len(), deletes.len());
+                    if !updates.is_empty() {
+                        let _ = write!(what, ", {} updates", updates.len());
+                    }
+                    let _ = write!(what, " of {} (transaction)", tables.join(" + "));
+                    (what, bytes, units, 0.0)
                 }
                 Request::Other(name) => ((*name).to_owned(), 0, f64::NAN, f64::NAN),
             };
@@ -613,7 +636,12 @@ fn consistency(consistent: bool) -> &'static str {
 /// The key attributes of an item of either table.
 fn key_of(item: &Item) -> Item {
     item.iter()
-        .filter(|(name, _)| matches!(name.as_str(), "stream" | "seq" | "owner" | "conversationId"))
+        .filter(|(name, _)| {
+            matches!(
+                name.as_str(),
+                "stream" | "seq" | "owner" | "conversationId" | "groupId" | "userId"
+            )
+        })
         .map(|(name, value)| (name.clone(), value.clone()))
         .collect()
 }
@@ -1320,6 +1348,218 @@ async fn given_a_group_of_a_sender_and_50_members_when_the_sender_sends_then_it_
     assert!((large_rcu - 25.5).abs() < f64::EPSILON, "{large_rcu} RCU");
 }
 
+/// A public group `name` of `f`, owned by `owner`, as the group service creates it.
+fn public_group(f: &Fixture, name: &str, owner: &UserId) -> Group {
+    Group {
+        id: f.group(name),
+        kind: GroupType::Public,
+        name: f.nickname(name),
+        introduction: Some("We talk about the weather, mostly.".to_owned()),
+        notice: None,
+        avatar: Some("https://cdn.example.com/groups/avatar-0123456789abcdef.png".to_owned()),
+        owner: Some(owner.clone()),
+        creator: owner.clone(),
+        created_at: T0,
+        join_policy: GroupType::Public.default_join_policy(),
+        mute_all: false,
+        max_members: 2_000,
+        custom: BTreeMap::new(),
+        member_count: 0,
+        dismissed: false,
+    }
+}
+
+/// `user` as an ordinary member of `group` (the owner if `role` says so), joined at seq `seq`.
+fn joiner(group: &GroupId, user: &UserId, role: Role, seq: u64) -> Member {
+    Member {
+        group: group.clone(),
+        user: user.clone(),
+        role,
+        joined_at: T0,
+        joined_seq: seq,
+        name_card: None,
+        muted_until: 0,
+        custom: BTreeMap::new(),
+    }
+}
+
+/// The tables of the puts, deletes and updates of the transaction `op`, each list sorted.
+fn transaction_of(op: &Op) -> (Vec<&str>, Vec<&str>, Vec<&str>) {
+    let Request::TransactWriteItems {
+        puts,
+        deletes,
+        updates,
+    } = &op.request
+    else {
+        panic!("not a transaction: {op:?}");
+    };
+    (tables_of(puts), tables_of(deletes), tables_of(updates))
+}
+
+/// The table of each write, sorted.
+fn tables_of(writes: &[(String, Item)]) -> Vec<&str> {
+    let mut tables: Vec<&str> = writes.iter().map(|(table, _)| table.as_str()).collect();
+    tables.sort_unstable();
+    tables
+}
+
+#[tokio::test]
+async fn given_a_group_with_a_message_when_a_member_joins_then_the_add_is_two_reads_and_one_transaction_of_two_items_and_opening_their_conversation_one_conditional_put()
+ {
+    let h = harness().await;
+    let f = Fixture::new();
+    let (alice, bob, carol) = (f.user("alice"), f.user("bob"), f.user("carol"));
+    let group = public_group(&f, "club", &alice);
+    let id = group.id.clone();
+    let created = h
+        .store
+        .create_group(
+            &group,
+            &[
+                joiner(&id, &alice, Role::Owner, 0),
+                joiner(&id, &bob, Role::Member, 0),
+            ],
+        )
+        .await
+        .expect("create_group");
+    assert!(created);
+    let (first, _) = h.append(f.group_message(&alice, &id, &[&alice], "g1", T0)).await;
+    assert_eq!(is_new(&first), 1);
+
+    // WHEN carol is added under the group's cap
+    h.recorder.take();
+    let added = h
+        .store
+        .add_members(
+            &id,
+            &[joiner(&id, &carol, Role::Member, 1)],
+            Some(group.max_members),
+        )
+        .await
+        .expect("add_members");
+    let ops = h.recorder.take();
+    let costed = h.cost(&ops).await;
+    let (add_wcu, add_rcu) = report("add_members, one new member under a cap", &costed);
+
+    // THEN a consistent read of the count, one of her key, and one transaction: her put and the
+    // count's update
+    assert_eq!(added, Some(vec![true]));
+    assert_eq!(
+        counts(&ops),
+        vec![("BatchGetItem", 1), ("GetItem", 1), ("TransactWriteItems", 1)],
+        "{ops:#?}"
+    );
+    let transaction = ops
+        .iter()
+        .find(|op| op.request.name() == "TransactWriteItems")
+        .unwrap();
+    let (puts, deletes, updates) = transaction_of(transaction);
+    assert_eq!(puts, vec![h.config.members_table.as_str()]);
+    assert!(deletes.is_empty());
+    assert_eq!(updates, vec![h.config.groups_table.as_str()]);
+    for c in &costed {
+        assert!(c.bytes <= WCU_BYTES, "{} is {} bytes", c.what, c.bytes);
+    }
+    assert!((add_wcu - 4.0).abs() < f64::EPSILON, "{add_wcu} WCU");
+    assert!((add_rcu - 2.0).abs() < f64::EPSILON, "{add_rcu} RCU");
+    let stored = h.store.get_group(&id).await.expect("get_group").unwrap();
+    assert_eq!(stored.member_count, 3);
+
+    // WHEN her conversation is opened THEN a read of the head, one conditional put of her row and
+    // a read of the last message
+    h.recorder.take();
+    let conversation = ConversationId::Group(id.clone());
+    let opened = h
+        .store
+        .open_conversation(&carol, &conversation, &StreamKey::group(&id))
+        .await
+        .expect("open_conversation");
+    let ops = h.recorder.take();
+    let costed = h.cost(&ops).await;
+    let (open_wcu, open_rcu) = report("open_conversation of a joiner", &costed);
+    assert_eq!((opened.last_seq, opened.read_seq), (1, 1));
+    assert_eq!(counts(&ops), vec![("GetItem", 2), ("PutItem", 1)], "{ops:#?}");
+    assert!((open_wcu - 1.0).abs() < f64::EPSILON, "{open_wcu} WCU");
+    assert!((open_rcu - 2.0).abs() < f64::EPSILON, "{open_rcu} RCU");
+}
+
+/// A group of `size` (the sender first), created with every member's conversation opened, as the
+/// group service does on creation and on each join; returns the operations of its second send,
+/// which names only the sender's inbox entry (the members' exist since they joined).
+async fn opened_group_send(h: &Harness, size: usize) -> Vec<Op> {
+    let f = Fixture::new();
+    let users: Vec<UserId> = (0..size).map(|i| f.user(&format!("u{i}"))).collect();
+    let sender = &users[0];
+    let group = public_group(&f, "team", sender);
+    let id = group.id.clone();
+    let members: Vec<Member> = users
+        .iter()
+        .enumerate()
+        .map(|(i, user)| joiner(&id, user, if i == 0 { Role::Owner } else { Role::Member }, 0))
+        .collect();
+    h.recorder.take();
+    assert!(
+        h.store
+            .create_group(&group, &members)
+            .await
+            .expect("create_group")
+    );
+    let ops = h.recorder.take();
+    let costed = h.cost(&ops).await;
+    report(&format!("create_group with {size} members"), &costed);
+    assert_eq!(counts(&ops), vec![("TransactWriteItems", 1)], "{ops:#?}");
+    let conversation = ConversationId::Group(id.clone());
+    for user in &users {
+        h.store
+            .open_conversation(user, &conversation, &StreamKey::group(&id))
+            .await
+            .expect("open_conversation");
+    }
+    let (first, _) = h.append(f.group_message(sender, &id, &[sender], "g1", T0)).await;
+    assert_eq!(is_new(&first), 1);
+    let (second, ops) = h
+        .append(f.group_message(sender, &id, &[sender], "g2", T0 + 1000))
+        .await;
+    assert_eq!(is_new(&second), 2);
+    let last = users.last().unwrap();
+    let entry = h
+        .store
+        .get_conversation(last, &conversation)
+        .await
+        .expect("get_conversation")
+        .expect("the last member's entry");
+    assert_eq!(
+        (entry.last_seq, entry.unread()),
+        (2, 2),
+        "every member sees the group"
+    );
+    ops
+}
+
+#[tokio::test]
+async fn given_groups_of_2_and_51_whose_members_opened_their_conversations_when_the_owner_sends_then_both_sends_cost_4_writes_and_half_a_read()
+ {
+    let h = harness().await;
+    let small = opened_group_send(&h, 2).await;
+    let costed = h.cost(&small).await;
+    let (small_wcu, small_rcu) = report("group send, 2 members, rows opened on join", &costed);
+    let large = opened_group_send(&h, 51).await;
+    let costed = h.cost(&large).await;
+    let (large_wcu, large_rcu) = report("group send, 51 members, rows opened on join", &costed);
+
+    assert_eq!(counts(&small), counts(&large), "{small:#?}\n{large:#?}");
+    assert_eq!(
+        counts(&large),
+        vec![("BatchGetItem", 1), ("PutItem", 2), ("UpdateItem", 2)],
+        "{large:#?}"
+    );
+    assert_eq!(successful_writes(&large), 4, "claim, head, message, sender's row");
+    assert!((small_wcu - large_wcu).abs() < f64::EPSILON);
+    assert!((small_rcu - large_rcu).abs() < f64::EPSILON);
+    assert!((large_wcu - 4.0).abs() < f64::EPSILON, "{large_wcu} WCU");
+    assert!((large_rcu - 0.5).abs() < f64::EPSILON, "{large_rcu} RCU");
+}
+
 #[tokio::test]
 async fn given_a_user_when_they_log_in_then_each_login_costs_one_unconditional_update_of_at_most_1kb_also_the_first_which_creates_the_account()
  {
@@ -1534,7 +1774,7 @@ async fn given_requests_both_ways_when_the_pair_become_friends_both_ways_then_it
     let (wcu_total, rcu_total) = report("put_friends, one pair both ways", &costed);
 
     assert_eq!(counts(&ops), vec![("TransactWriteItems", 1)], "{ops:#?}");
-    let Request::TransactWriteItems { puts, deletes } = &ops[0].request else {
+    let Request::TransactWriteItems { puts, deletes, .. } = &ops[0].request else {
         unreachable!()
     };
     assert_eq!((puts.len(), deletes.len()), (2, 4));

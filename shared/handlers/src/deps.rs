@@ -4,8 +4,8 @@ use cirrus_core::clock::Clock;
 use cirrus_core::limits::Limits;
 use cirrus_core::ports::ConnectionGateway;
 use cirrus_core::service::{
-    AccountService, BlockService, ConversationService, FriendService, MessageService, Ports, PresenceService,
-    ProfileService, SessionService,
+    AccountService, BlockService, ConversationService, FriendService, GroupService, MediaService, MessageService, Ports,
+    PresenceService, ProfileService, SessionService,
 };
 use std::sync::Arc;
 
@@ -25,8 +25,12 @@ pub struct Deps {
     pub friends: FriendService,
     /// Blacklists.
     pub blocks: BlockService,
+    /// Groups and their membership.
+    pub groups: GroupService,
     /// Accounts, logout and token revocation.
     pub accounts: AccountService,
+    /// Media upload and download URLs.
+    pub media: MediaService,
     /// Pushes frames to connections (a logout's reply goes this way before the close).
     pub gateway: Arc<dyn ConnectionGateway>,
     /// Limits and the account policy.
@@ -46,7 +50,9 @@ impl Deps {
             profiles: ProfileService::new(ports.clone()),
             friends: FriendService::new(ports.clone()),
             blocks: BlockService::new(ports.clone()),
+            groups: GroupService::new(ports.clone()),
             accounts: AccountService::new(ports.clone()),
+            media: MediaService::new(ports.clone()),
             gateway: ports.gateway.clone(),
             limits: ports.limits.clone(),
             clock: ports.clock,

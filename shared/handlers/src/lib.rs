@@ -9,9 +9,13 @@ pub mod connect;
 pub mod context;
 pub mod deps;
 pub mod disconnect;
+mod group;
+pub mod media;
 pub mod message;
+pub mod push;
 pub mod settings;
 mod social;
+pub mod webhook;
 
 pub use api::Api;
 pub use authorizer::{AuthDecision, Authorizer, Unauthorized};

@@ -58,6 +58,7 @@ fn world() -> World {
         blocks: store.clone(),
         recommendations: store.clone(),
         notifications: store.clone(),
+        groups: store.clone(),
         messages: store.clone(),
         conversations: store.clone(),
         gateway: gateway.clone(),

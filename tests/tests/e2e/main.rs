@@ -12,6 +12,7 @@ mod chat;
 mod client_sdk;
 mod connect;
 mod connections_api;
+mod groups;
 mod lifecycle;
 mod login;
 mod messages;

@@ -1,5 +1,6 @@
 //! The wire protocol (DESIGN.md §3): client frames, replies, events and each action's data.
 
+pub mod groups;
 pub mod media;
 pub mod messages;
 pub mod social;
@@ -82,11 +83,47 @@ pub enum Action {
     BlockCheck,
     /// `notify.list`: kept relationship notifications.
     NotifyList,
+    /// `group.create`: create a group (the caller owns it).
+    GroupCreate,
+    /// `group.dismiss`: dismiss a group.
+    GroupDismiss,
+    /// `group.info`: profiles of groups.
+    GroupInfo,
+    /// `group.update`: change a group's profile or join policy.
+    GroupUpdate,
+    /// `group.transfer`: hand a group to another member.
+    GroupTransfer,
+    /// `group.members`: a group's members, paged.
+    GroupMembers,
+    /// `group.joined`: the caller's groups, paged.
+    GroupJoined,
+    /// `group.search`: find groups by id or name.
+    GroupSearch,
+    /// `group.invite`: pull users in (private groups) or invite them.
+    GroupInvite,
+    /// `group.apply`: join or apply to join a group.
+    GroupApply,
+    /// `group.requests`: a group's pending applications and invitations.
+    GroupRequests,
+    /// `group.respond`: accept or reject an application or invitation.
+    GroupRespond,
+    /// `group.quit`: leave a group.
+    GroupQuit,
+    /// `group.kick`: remove members.
+    GroupKick,
+    /// `group.set_role`: appoint or remove an admin.
+    GroupSetRole,
+    /// `group.mute`: mute a member for a while.
+    GroupMute,
+    /// `group.mute_all`: let only the owner and admins speak.
+    GroupMuteAll,
+    /// `group.member_update`: a member's name card and custom fields.
+    GroupMemberUpdate,
 }
 
 impl Action {
     /// Every action, in documentation order.
-    pub const ALL: [Action; 34] = [
+    pub const ALL: [Action; 52] = [
         Self::MsgSend,
         Self::MsgHistory,
         Self::MsgRecall,
@@ -121,6 +158,24 @@ impl Action {
         Self::BlockList,
         Self::BlockCheck,
         Self::NotifyList,
+        Self::GroupCreate,
+        Self::GroupDismiss,
+        Self::GroupInfo,
+        Self::GroupUpdate,
+        Self::GroupTransfer,
+        Self::GroupMembers,
+        Self::GroupJoined,
+        Self::GroupSearch,
+        Self::GroupInvite,
+        Self::GroupApply,
+        Self::GroupRequests,
+        Self::GroupRespond,
+        Self::GroupQuit,
+        Self::GroupKick,
+        Self::GroupSetRole,
+        Self::GroupMute,
+        Self::GroupMuteAll,
+        Self::GroupMemberUpdate,
     ];
 
     /// The wire name.
@@ -160,6 +215,24 @@ impl Action {
             Self::BlockList => "block.list",
             Self::BlockCheck => "block.check",
             Self::NotifyList => "notify.list",
+            Self::GroupCreate => "group.create",
+            Self::GroupDismiss => "group.dismiss",
+            Self::GroupInfo => "group.info",
+            Self::GroupUpdate => "group.update",
+            Self::GroupTransfer => "group.transfer",
+            Self::GroupMembers => "group.members",
+            Self::GroupJoined => "group.joined",
+            Self::GroupSearch => "group.search",
+            Self::GroupInvite => "group.invite",
+            Self::GroupApply => "group.apply",
+            Self::GroupRequests => "group.requests",
+            Self::GroupRespond => "group.respond",
+            Self::GroupQuit => "group.quit",
+            Self::GroupKick => "group.kick",
+            Self::GroupSetRole => "group.set_role",
+            Self::GroupMute => "group.mute",
+            Self::GroupMuteAll => "group.mute_all",
+            Self::GroupMemberUpdate => "group.member_update",
         }
     }
 
@@ -220,6 +293,8 @@ pub mod events {
     pub const FRIEND_DELETED: &str = "friend.deleted";
     /// A friend's profile changed.
     pub const PROFILE_CHANGED: &str = "profile.changed";
+    /// Something happened to the user in a group (invited, kicked, an application decided…).
+    pub const GROUP_SYSTEM: &str = "group.system";
 }
 
 /// A frame from the client: `{"action": "...", "reqId": "...", "data": {...}}`.

@@ -1,8 +1,10 @@
 //! Sending messages, reading history and sync, recall and delete-for-me.
 
+use crate::element::Element;
 use crate::element::validate_body;
 use crate::error::{Error, Result};
-use crate::ids::{ClientMsgId, ConversationId, StreamKey, UserId};
+use crate::group::{Group, Rule};
+use crate::ids::{ClientMsgId, ConversationId, GroupId, StreamKey, UserId};
 use crate::message::{Recall, StoredMessage, Target};
 use crate::ports::{Appended, InboxUpdate, NewMessage, QueueName, SeqRange};
 use crate::protocol::messages::{DeleteRequest, RecallRequest, Recalled, SyncRequest};
@@ -10,7 +12,7 @@ use crate::protocol::{HistoryRequest, SendAck, SendRequest, event, events};
 use crate::service::media::verify_media;
 use crate::service::push::offline_push_job;
 use crate::service::sender_cache::SenderProfiles;
-use crate::service::{Caller, Delivery, Ports, page_size};
+use crate::service::{Caller, Delivery, GroupService, Ports, page_size};
 use bytes::Bytes;
 use futures_util::future::join_all;
 use std::collections::HashMap;
@@ -140,10 +142,6 @@ impl MessageService {
             origin,
             system,
         } = submission;
-        let peer = match &to {
-            Target::C2c(peer) => peer.clone(),
-            Target::Group(_) => return Err(Error::NotFound("group")),
-        };
         validate_body(&body, &self.ports.limits)?;
         let mut body = body;
         if let Some(filter) = &self.ports.filter {
@@ -159,6 +157,41 @@ impl MessageService {
         }
 
         let now = self.ports.clock.now_ms();
+        let peer = match &to {
+            Target::C2c(peer) => peer.clone(),
+            Target::Group(group) => {
+                let inbox = self.group_sender(group, &from, system, now).await?;
+                let media = verify_media(self.ports.media.as_deref(), &from, &body);
+                let (sender, media) = futures_util::join!(self.sender_profile(&from, now), media);
+                media?;
+                let message = NewMessage {
+                    stream: to.stream(&from),
+                    msg_id: self.ports.ids.msg_id(),
+                    from,
+                    to,
+                    time: now,
+                    client_msg_id,
+                    body,
+                    cloud_custom_data,
+                    sender: if system { None } else { sender? },
+                    system,
+                    expires_at: now + self.ports.limits.roaming_ttl_ms,
+                    keep_last: self.ports.limits.max_stream_messages,
+                    inbox,
+                };
+                return self
+                    .store_and_deliver(Outgoing {
+                        message,
+                        origin,
+                        event: if system {
+                            events::MSG_SYSTEM
+                        } else {
+                            events::MSG_NEW
+                        },
+                    })
+                    .await;
+            }
+        };
         let blocked = async {
             Ok::<_, Error>(
                 !system
@@ -196,13 +229,90 @@ impl MessageService {
         self.store_and_deliver(Outgoing {
             message,
             origin,
-            event: if system { events::MSG_SYSTEM } else { events::MSG_NEW },
+            event: if system {
+                events::MSG_SYSTEM
+            } else {
+                events::MSG_NEW
+            },
+        })
+        .await
+    }
+
+    /// Checks that `from` may send to `group` now (a member, not muted; the server's notices
+    /// always may) and returns the inbox update: the sender's own read pointer only, so a group
+    /// send writes nothing per member.
+    async fn group_sender(
+        &self,
+        group: &GroupId,
+        from: &UserId,
+        system: bool,
+        now: i64,
+    ) -> Result<Vec<InboxUpdate>> {
+        let found = self
+            .ports
+            .groups
+            .get_group(group)
+            .await?
+            .filter(|g| !g.dismissed)
+            .ok_or(Error::NotFound("group"))?;
+        if system {
+            return Ok(Vec::new());
+        }
+        let member = self
+            .ports
+            .groups
+            .get_members(group, std::slice::from_ref(from))
+            .await?
+            .pop()
+            .ok_or(Error::Forbidden("only members may send to this group"))?;
+        if member.muted_until > now || (found.mute_all && !member.role.manages()) {
+            return Err(Error::Muted);
+        }
+        Ok(vec![InboxUpdate {
+            owner: from.clone(),
+            conversation_id: ConversationId::Group(group.clone()),
+            mark_read: true,
+        }])
+    }
+
+    /// Posts a group tip: a system message in the group's stream whose body is one custom
+    /// element, `data` `{"tip", "by", "users"}` and a readable `desc`.
+    pub(crate) async fn post_tip(
+        &self,
+        group: &Group,
+        tip: &str,
+        by: &UserId,
+        users: &[UserId],
+    ) -> Result<StoredMessage> {
+        let data = serde_json::json!({"tip": tip, "by": by, "users": users}).to_string();
+        let names: Vec<&str> = users.iter().map(UserId::as_str).collect();
+        let desc = if names.is_empty() {
+            format!("{tip} by {by}")
+        } else {
+            format!("{tip}: {}", names.join(", "))
+        };
+        self.submit(Submission {
+            from: self.ports.limits.accounts.admin.clone(),
+            to: Target::Group(group.id.clone()),
+            client_msg_id: ClientMsgId::parse(format!("tip-{}", self.ports.ids.msg_id()))?,
+            body: vec![Element::Custom {
+                data,
+                desc: Some(desc),
+                ext: None,
+            }],
+            cloud_custom_data: None,
+            origin: None,
+            system: true,
         })
         .await
     }
 
     /// The message extension for `sender`, if the app keeps it.
-    async fn sender_profile(&self, sender: &UserId, now: i64) -> Result<Option<crate::message::SenderProfile>> {
+    async fn sender_profile(
+        &self,
+        sender: &UserId,
+        now: i64,
+    ) -> Result<Option<crate::message::SenderProfile>> {
         if !self.ports.limits.sender_profile {
             return Ok(None);
         }
@@ -250,12 +360,40 @@ impl MessageService {
                 _ => Ok(0),
             }
         };
-        let (own, peer) = futures_util::join!(own, peer);
+        let members = async {
+            match &message.to {
+                Target::Group(group) => self.deliver_to_group(message, group, name, origin, now).await,
+                Target::C2c(_) => Ok(0),
+            }
+        };
+        let (own, peer, members) = futures_util::join!(own, peer, members);
+        if let Err(err) = members {
+            tracing::warn!(error = %err, "group delivery failed; members will sync from history");
+        }
         for result in [own, peer] {
             if let Err(err) = result {
                 tracing::warn!(error = %err, "delivery lookup failed; recipients will sync from history");
             }
         }
+    }
+
+    /// Posts a group message to every member's connections but the sender's (whose other
+    /// connections the sender path already covers) and `origin`.
+    async fn deliver_to_group(
+        &self,
+        message: &StoredMessage,
+        group: &GroupId,
+        name: &str,
+        origin: Option<&crate::ids::ConnectionId>,
+        now: i64,
+    ) -> Result<usize> {
+        let frame = Bytes::from(event(name, &message.view(&message.from)));
+        let members = GroupService::all_members(&self.ports, group).await?;
+        let posts = members
+            .iter()
+            .filter(|member| member.user != message.from)
+            .map(|member| self.delivery.to_user(&member.user, frame.clone(), origin, now));
+        Ok(join_all(posts).await.into_iter().filter_map(Result::ok).sum())
     }
 
     /// Queues the offline-push job for `recipient` (best effort: the message is stored).
@@ -271,7 +409,7 @@ impl MessageService {
 
     /// A page of a conversation's history, by seq.
     pub async fn history(&self, caller: &Caller, request: HistoryRequest) -> Result<HistoryPage> {
-        let conversation_id = c2c_conversation(&request.conversation_id)?;
+        let access = self.access(&caller.user, &request.conversation_id).await?;
         if let (Some(before), Some(after)) = (request.before_seq, request.after_seq)
             && before <= after
         {
@@ -280,21 +418,71 @@ impl MessageService {
             ));
         }
         let limit = page_size(request.limit, self.ports.limits.max_history_page);
-        let stream = conversation_id.stream(&caller.user);
-        self.page(&stream, &caller.user, request.before_seq, request.after_seq, limit)
-            .await
+        self.page(
+            &access,
+            &caller.user,
+            request.before_seq,
+            request.after_seq,
+            limit,
+        )
+        .await
+    }
+
+    /// What `viewer` may read of a conversation: one-to-one ones entirely; a group only as a
+    /// member (or the app administrator), and from their joining on where the type hides
+    /// earlier history.
+    async fn access(&self, viewer: &UserId, raw: &str) -> Result<Access> {
+        let conversation_id = ConversationId::parse(raw)?;
+        let stream = conversation_id.stream(viewer);
+        let floor = match &conversation_id {
+            ConversationId::C2c(_) => 0,
+            ConversationId::Group(group) => self.group_floor(viewer, group).await?,
+        };
+        Ok(Access {
+            conversation_id,
+            stream,
+            floor,
+        })
+    }
+
+    /// The last seq `viewer` may not see of a group's history (0: all of it).
+    async fn group_floor(&self, viewer: &UserId, group: &GroupId) -> Result<u64> {
+        let found = self
+            .ports
+            .groups
+            .get_group(group)
+            .await?
+            .filter(|g| !g.dismissed)
+            .ok_or(Error::NotFound("group"))?;
+        if viewer == &self.ports.limits.accounts.admin {
+            return Ok(0);
+        }
+        let member = self
+            .ports
+            .groups
+            .get_members(group, std::slice::from_ref(viewer))
+            .await?
+            .pop()
+            .ok_or(Error::Forbidden("only members may read this group"))?;
+        Ok(if found.kind.allows(Rule::HistoryBeforeJoin) {
+            0
+        } else {
+            member.joined_seq
+        })
     }
 
     /// Reads one page of `stream` as `viewer` sees it: one more than `limit` is read to learn
     /// whether the page is the last one in its direction.
     async fn page(
         &self,
-        stream: &StreamKey,
+        access: &Access,
         viewer: &UserId,
         before: Option<u64>,
         after: Option<u64>,
         limit: u32,
     ) -> Result<HistoryPage> {
+        // Paging forward starts no lower than the floor; a backward page is cut at it below.
+        let after = after.map(|after| after.max(access.floor));
         let range = SeqRange {
             before,
             after,
@@ -302,9 +490,15 @@ impl MessageService {
             now: self.ports.clock.now_ms(),
             keep_last: self.ports.limits.max_stream_messages,
         };
-        let mut messages = self.ports.messages.history(stream, range, Some(viewer)).await?;
-        let complete = messages.len() <= limit as usize;
-        if !complete {
+        let mut messages = self
+            .ports
+            .messages
+            .history(&access.stream, range, Some(viewer))
+            .await?;
+        let read = messages.len();
+        messages.retain(|m| m.seq > access.floor);
+        let complete = read <= limit as usize || messages.len() < read;
+        if messages.len() > limit as usize {
             // Drop the extra from the far end of the paging direction.
             if after.is_some() && before.is_none() {
                 messages.pop();
@@ -346,18 +540,31 @@ impl MessageService {
             .map(|entry| {
                 let after = cursors.get(&entry.conversation_id).copied();
                 async move {
-                    let page = self
-                        .page(&entry.stream, &caller.user, None, after, limit)
-                        .await?;
-                    Ok::<_, Error>(SyncedConversation {
+                    let access = match self
+                        .access(&caller.user, &entry.conversation_id.to_string())
+                        .await
+                    {
+                        Ok(access) => access,
+                        // A group the caller left (or that was dismissed) has nothing to sync.
+                        Err(Error::Forbidden(_) | Error::NotFound(_)) => return Ok(None),
+                        Err(err) => return Err(err),
+                    };
+                    let page = self.page(&access, &caller.user, None, after, limit).await?;
+                    Ok::<_, Error>(Some(SyncedConversation {
                         conversation_id: entry.conversation_id,
                         last_seq: entry.last_seq,
                         read_seq: entry.read_seq,
                         page,
-                    })
+                    }))
                 }
             });
-        join_all(pages).await.into_iter().collect()
+        Ok(join_all(pages)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .flatten()
+            .collect())
     }
 
     /// Recalls a message of one of the caller's conversations: its sender may within the recall
@@ -365,10 +572,28 @@ impl MessageService {
     /// of both sides gets `msg.recalled`. Recalling a recalled message answers as the first
     /// recall did.
     pub async fn recall(&self, caller: &Caller, request: RecallRequest) -> Result<StoredMessage> {
-        let conversation_id = c2c_conversation(&request.conversation_id)?;
-        let stream = conversation_id.stream(&caller.user);
-        self.recall_in(&stream, request.seq, &caller.user, caller.connection.as_ref())
-            .await
+        let access = self.access(&caller.user, &request.conversation_id).await?;
+        if request.seq <= access.floor {
+            return Err(Error::NotFound("message"));
+        }
+        let manager = match &access.conversation_id {
+            ConversationId::Group(group) => self
+                .ports
+                .groups
+                .get_members(group, std::slice::from_ref(&caller.user))
+                .await?
+                .first()
+                .is_some_and(|m| m.role.manages()),
+            ConversationId::C2c(_) => false,
+        };
+        self.recall_in(
+            &access.stream,
+            request.seq,
+            &caller.user,
+            manager,
+            caller.connection.as_ref(),
+        )
+        .await
     }
 
     /// Recalls a message between `from` and `to` for the app server (the REST API): as the
@@ -376,14 +601,17 @@ impl MessageService {
     pub async fn recall_as_admin(&self, from: &UserId, to: &UserId, seq: u64) -> Result<StoredMessage> {
         let stream = StreamKey::c2c(from, to);
         let admin = self.ports.limits.accounts.admin.clone();
-        self.recall_in(&stream, seq, &admin, None).await
+        self.recall_in(&stream, seq, &admin, true, None).await
     }
 
+    /// Recalls as `by`; `privileged` (the app administrator, a group's owner or admin) may
+    /// recall anyone's message at any age.
     async fn recall_in(
         &self,
         stream: &StreamKey,
         seq: u64,
         by: &UserId,
+        privileged: bool,
         origin: Option<&crate::ids::ConnectionId>,
     ) -> Result<StoredMessage> {
         let now = self.ports.clock.now_ms();
@@ -396,7 +624,7 @@ impl MessageService {
         if message.recalled.is_some() {
             return Ok(message);
         }
-        if by != &self.ports.limits.accounts.admin {
+        if !privileged && by != &self.ports.limits.accounts.admin {
             if &message.from != by {
                 return Err(Error::Forbidden("only the sender may recall a message"));
             }
@@ -429,10 +657,18 @@ impl MessageService {
             return;
         };
         let mut viewers = vec![message.from.clone()];
-        if let Target::C2c(peer) = &message.to
-            && peer != &message.from
-        {
-            viewers.push(peer.clone());
+        match &message.to {
+            Target::C2c(peer) if peer != &message.from => viewers.push(peer.clone()),
+            Target::C2c(_) => {}
+            Target::Group(group) => match GroupService::all_members(&self.ports, group).await {
+                Ok(members) => viewers.extend(
+                    members
+                        .into_iter()
+                        .map(|m| m.user)
+                        .filter(|user| user != &message.from),
+                ),
+                Err(err) => tracing::warn!(error = %err, "could not list members to announce a recall"),
+            },
         }
         let posts = viewers.iter().map(|viewer| {
             let frame = Bytes::from(event(
@@ -456,8 +692,13 @@ impl MessageService {
 
     /// Deletes messages from the caller's own history on every device (the other side keeps
     /// them); the caller's other connections get `msg.deleted`. Returns the seqs, ascending.
-    pub async fn delete(&self, caller: &Caller, request: DeleteRequest) -> Result<(ConversationId, Vec<u64>)> {
-        let conversation_id = c2c_conversation(&request.conversation_id)?;
+    pub async fn delete(
+        &self,
+        caller: &Caller,
+        request: DeleteRequest,
+    ) -> Result<(ConversationId, Vec<u64>)> {
+        let access = self.access(&caller.user, &request.conversation_id).await?;
+        let conversation_id = access.conversation_id.clone();
         let mut seqs = request.seqs;
         if seqs.is_empty() || seqs.len() > MAX_DELETE_BATCH {
             return Err(Error::InvalidField(format!(
@@ -470,12 +711,11 @@ impl MessageService {
         seqs.sort_unstable();
         seqs.dedup();
         let now = self.ports.clock.now_ms();
-        let stream = conversation_id.stream(&caller.user);
         self.ports
             .messages
             .hide_messages(
                 &caller.user,
-                &stream,
+                &access.stream,
                 &seqs,
                 now + self.ports.limits.roaming_ttl_ms,
             )
@@ -498,12 +738,10 @@ impl MessageService {
     }
 }
 
-/// Parses a conversation id the message actions serve: one-to-one (groups come with the group
-/// service).
-fn c2c_conversation(raw: &str) -> Result<ConversationId> {
-    let conversation_id = ConversationId::parse(raw)?;
-    if matches!(conversation_id, ConversationId::Group(_)) {
-        return Err(Error::NotFound("group"));
-    }
-    Ok(conversation_id)
+/// A conversation as one viewer may read it.
+struct Access {
+    conversation_id: ConversationId,
+    stream: StreamKey,
+    /// Seqs up to this are not the viewer's to see (history before joining a group).
+    floor: u64,
 }

@@ -5,6 +5,7 @@ mod blocks;
 mod conversations;
 mod delivery;
 mod friends;
+mod groups;
 mod media;
 mod messaging;
 mod notifier;
@@ -22,6 +23,7 @@ pub use blocks::BlockService;
 pub use conversations::ConversationService;
 pub use delivery::Delivery;
 pub use friends::FriendService;
+pub use groups::{ApplyOutcome, GroupService, InviteOutcome};
 pub use media::{MediaService, read_manifest, verify_media};
 pub use messaging::{HistoryPage, MAX_DELETE_BATCH, MessageService, SyncedConversation};
 pub use presence::PresenceService;
@@ -32,7 +34,7 @@ use crate::clock::{Clock, IdGen};
 use crate::ids::{ConnectionId, UserId};
 use crate::limits::Limits;
 use crate::ports::{
-    AccountStore, BlockStore, ConnectionGateway, ConnectionStore, ConversationStore, MediaStore, MessageStore,
+    AccountStore, BlockStore, ConnectionGateway, ConnectionStore, ConversationStore, GroupStore, MediaStore, MessageStore,
     NotificationStore, ProfileStore, Queue, RecommendationStore, RelationStore, SubscriptionStore,
 };
 use std::sync::Arc;
@@ -67,6 +69,8 @@ pub struct Ports {
     pub recommendations: Arc<dyn RecommendationStore>,
     /// System notifications.
     pub notifications: Arc<dyn NotificationStore>,
+    /// Groups, members and join requests.
+    pub groups: Arc<dyn GroupStore>,
     /// Message streams.
     pub messages: Arc<dyn MessageStore>,
     /// Conversation lists.
