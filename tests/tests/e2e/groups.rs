@@ -784,3 +784,55 @@ async fn bad_group_requests_get_clear_errors_and_change_nothing() {
     let joined = owner.ok("group.joined", json!({})).await;
     assert_eq!(joined["groups"], json!([]));
 }
+
+#[tokio::test]
+async fn a_member_who_leaves_and_comes_back_finds_only_what_came_after_unread() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut owner = stack.connect("owner").await;
+    let mut bob = stack.connect("bob").await;
+    owner
+        .ok(
+            "group.create",
+            json!({"type": "public", "groupId": "g-back", "name": "back", "joinPolicy": "free", "members": ["bob"]}),
+        )
+        .await;
+    bob.ok("group.quit", json!({"groupId": "g-back"})).await;
+    for i in 1..=3 {
+        owner
+            .ok(
+                "msg.send",
+                json!({"to": {"type": "group", "id": "g-back"}, "clientMsgId": format!("away-{i}"),
+                       "body": [{"type": "text", "text": "while you were away"}]}),
+            )
+            .await;
+    }
+    // gone: no reading
+    assert_eq!(
+        outcome(&mut bob, "msg.history", json!({"conversationId": "GROUPg-back"}))
+            .await
+            .unwrap_err(),
+        "forbidden"
+    );
+    bob.ok("group.apply", json!({"groupId": "g-back"})).await;
+    let list = bob.ok("conv.list", json!({})).await;
+    let entry = list["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["conversationId"] == "GROUPg-back")
+        .unwrap()
+        .clone();
+    // only the tip of his own return may be unread; none of the three messages
+    assert!(entry["unread"].as_u64().unwrap() <= 1, "{entry}");
+    let history = bob
+        .ok("msg.history", json!({"conversationId": "GROUPg-back"}))
+        .await;
+    assert!(
+        history["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["system"] == true),
+        "a public group hides what was said before joining: {history}"
+    );
+}

@@ -249,11 +249,22 @@ impl GroupService {
         Ok(())
     }
 
+    /// Puts the group in `user`'s conversation list with everything so far read. Someone who
+    /// left and comes back keeps their old entry: its read pointer moves up to now, so what was
+    /// said while they were away does not count as unread.
     async fn open(&self, user: &UserId, group: &GroupId, stream: &StreamKey) -> Result<()> {
-        self.ports
+        let conversation = ConversationId::Group(group.clone());
+        let entry = self
+            .ports
             .conversations
-            .open_conversation(user, &ConversationId::Group(group.clone()), stream)
+            .open_conversation(user, &conversation, stream)
             .await?;
+        if entry.read_seq < entry.last_seq {
+            self.ports
+                .conversations
+                .mark_read(user, &conversation, entry.last_seq)
+                .await?;
+        }
         Ok(())
     }
 
