@@ -14,13 +14,24 @@ Asserts:
   `Metadata.BuildProperties.Binary` names), built with rust-cargolambda: what `sam build` compiles
   into that function's `bootstrap`;
 - every table name shared/aws/src/config.rs requires is in the functions' environment and names a
-  declared DynamoDB table, and every function allowed to push has CIRRUS_CONNECTIONS_ENDPOINT;
+  declared DynamoDB table, every declared table is named so (the store knows it) and is in some
+  function's IAM statements, and every function allowed to push has CIRRUS_CONNECTIONS_ENDPOINT;
 - no IAM statement allows `Resource: "*"` or a wildcard action, and functions use explicit
   statements rather than SAM policy templates (which hide wildcard statements);
 - every DynamoDB table is on-demand, with point-in-time recovery and server-side encryption;
 - every SQS queue is encrypted (SSE-SQS or KMS), and every queue no other queue dead-letters into has
   a RedrivePolicy to a declared queue; every S3 bucket blocks all public access and is encrypted;
-- every !Ref, !GetAtt and ${...} names a parameter, resource or pseudo parameter.
+- queues are consumed through explicit AWS::Lambda::EventSourceMapping resources, never a SAM `SQS`
+  event (which attaches the managed AWSLambdaSQSQueueExecutionRole, Resource "*"); each mapping from
+  a queue of this template invokes a function of it, reports partial batch failures
+  (ReportBatchItemFailures), and that function's own statements allow receiving, deleting and reading
+  the attributes of exactly that queue, whose visibility timeout is at least 6x the function's timeout;
+- every S3 event of a function names a bucket of this template, filters keys by prefix and suffix
+  (a function writing into the bucket that triggers it must not see its own writes), and the
+  function does not refer to that bucket itself (SAM's notification makes the bucket depend on the
+  function: a reference back is a circular dependency; see MediaFunctionObjects);
+- every !Ref, !GetAtt and ${...} names a parameter, resource or pseudo parameter (SAM's implicit
+  `<Function>Role` included).
 
 Exits 1 with one line per violation; otherwise prints a one-line summary.
 """
@@ -116,8 +127,58 @@ def referenced_resource(value) -> str | None:
     return None
 
 
+def implicit_roles(template) -> set[str]:
+    """The roles SAM generates, `<Function>Role`, for functions that name no `Role`."""
+    return {f"{name}Role" for name, resource in template.get("Resources", {}).items()
+            if resource.get("Type") == "AWS::Serverless::Function"
+            and "Role" not in (resource.get("Properties") or {})}
+
+
+def references(node) -> set[str]:
+    """Every parameter or resource name that `node` refers to through !Ref, !GetAtt or ${...}."""
+    found: set[str] = set()
+
+    def visit(item, _path):
+        if not isinstance(item, dict) or len(item) != 1:
+            return
+        (key, value), = item.items()
+        if key == "Ref" and isinstance(value, str):
+            found.add(value)
+        elif key == "Fn::GetAtt":
+            found.add(value[0] if isinstance(value, list) else str(value).split(".")[0])
+        elif key == "Fn::Sub":
+            found.update(sub_names(value))
+
+    walk(node, visit)
+    return found
+
+
+def check_s3_events(functions, buckets, props) -> None:
+    for name, function in functions.items():
+        events = props(function).get("Events") or {}
+        for event_name, event in events.items():
+            if not isinstance(event, dict) or event.get("Type") != "S3":
+                continue
+            where = f"{name}.Events.{event_name}"
+            p = event.get("Properties") or {}
+            bucket = p.get("Bucket", {}).get("Ref") if isinstance(p.get("Bucket"), dict) else None
+            if bucket not in buckets:
+                fail(f"{where}: Bucket must be !Ref <an AWS::S3::Bucket of this template>")
+            rules = ((p.get("Filter") or {}).get("S3Key") or {}).get("Rules") or []
+            names = {r.get("Name", "").lower() for r in rules if isinstance(r, dict) and r.get("Value")}
+            if not {"prefix", "suffix"} <= names:
+                fail(f"{where}: Filter.S3Key.Rules must give a prefix and a suffix "
+                     "(or the function's own writes to the bucket trigger it again)")
+            own = {key: value for key, value in props(function).items() if key != "Events"}
+            if bucket and bucket in references(own):
+                fail(f"{name}: refers to {bucket}, which its S3 event makes depend on it (circular "
+                     "dependency): take the bucket from the event record, and grant access in a "
+                     "separate AWS::IAM::Policy")
+
+
 def check_references(template) -> None:
-    known = set(template.get("Parameters", {})) | set(template.get("Resources", {})) | PSEUDO
+    known = (set(template.get("Parameters", {})) | set(template.get("Resources", {})) | PSEUDO
+             | implicit_roles(template))
 
     def visit(node, path):
         if not isinstance(node, dict) or len(node) != 1:
@@ -230,10 +291,23 @@ def main() -> None:
 
     # Table names: what Config::from_env requires, pointing at declared tables.
     variables = (((template.get("Globals") or {}).get("Function") or {}).get("Environment") or {}).get("Variables") or {}
+    named = set()
     for variable in required_table_vars():
         value = variables.get(variable)
         if not (isinstance(value, dict) and value.get("Ref") in tables):
             fail(f"Globals.Function.Environment: {variable} must be !Ref <an AWS::DynamoDB::Table>")
+        else:
+            named.add(value["Ref"])
+    for name in sorted(set(tables) - named):
+        fail(f"{name}: no CIRRUS_*_TABLE variable of shared/aws/src/config.rs names it")
+    for name in sorted(tables):
+        usable = any(name in references(statement.get("Resource"))
+                     for function in functions.values()
+                     for policy in (props(function).get("Policies") or [])
+                     if isinstance(policy, dict)
+                     for statement in policy.get("Statement", []) if isinstance(statement, dict))
+        if not usable:
+            fail(f"{name}: no function's IAM statement names it")
 
     # IAM: explicit statements, no wildcard resource or action.
     statements = []
@@ -295,6 +369,51 @@ def main() -> None:
         if name not in dead_letter and redrive_target(queue) not in queues:
             fail(f"{name}: RedrivePolicy.deadLetterTargetArn must be !GetAtt <a queue of this template>.Arn")
 
+    # Queue consumers: explicit event source mappings, partial batch failures, scoped permissions.
+    function_timeout = lambda function: (props(function).get("Timeout")  # noqa: E731
+                                         or ((template.get("Globals") or {}).get("Function") or {}).get("Timeout")
+                                         or 3)
+    for name, function in functions.items():
+        for event_name, event in (props(function).get("Events") or {}).items():
+            if isinstance(event, dict) and event.get("Type") == "SQS":
+                fail(f"{name}.Events.{event_name}: consume queues with an AWS::Lambda::EventSourceMapping "
+                     "(a SAM SQS event attaches AWSLambdaSQSQueueExecutionRole, which allows every queue)")
+    consume = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+
+    def getatt_target(value) -> str | None:
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            return target[0] if isinstance(target, list) else str(target).split(".")[0]
+        return None
+
+    for name, mapping in of_type("AWS::Lambda::EventSourceMapping").items():
+        p = props(mapping)
+        queue = getatt_target(p.get("EventSourceArn"))
+        if queue not in queues:
+            continue
+        target = p.get("FunctionName")
+        function = target.get("Ref") if isinstance(target, dict) else None
+        if function not in functions:
+            fail(f"{name}: FunctionName must be !Ref <a function of this template>")
+            continue
+        if "ReportBatchItemFailures" not in (p.get("FunctionResponseTypes") or []):
+            fail(f"{name}: FunctionResponseTypes must include ReportBatchItemFailures (partial batch failures)")
+        allowed = set()
+        for policy in props(functions[function]).get("Policies", []):
+            for statement in (policy.get("Statement", []) if isinstance(policy, dict) else []):
+                targets = statement.get("Resource")
+                targets = targets if isinstance(targets, list) else [targets]
+                if statement.get("Effect") == "Allow" and any(getatt_target(t) == queue for t in targets):
+                    granted = statement.get("Action")
+                    allowed |= set(granted if isinstance(granted, list) else [granted])
+        if not consume <= allowed:
+            fail(f"{name}: {function} may not {', '.join(sorted(consume - allowed))} on {queue} "
+                 "(an explicit statement on its Arn)")
+        visibility = props(queues[queue]).get("VisibilityTimeout", 30)
+        timeout = function_timeout(functions[function])
+        if isinstance(visibility, int) and isinstance(timeout, int) and visibility < 6 * timeout:
+            fail(f"{queue}: VisibilityTimeout {visibility} is under 6x {function}'s Timeout ({timeout})")
+
     # Buckets: private and encrypted.
     for name, bucket in of_type("AWS::S3::Bucket").items():
         p = props(bucket)
@@ -305,6 +424,7 @@ def main() -> None:
         if not (p.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration"):
             fail(f"{name}: BucketEncryption must be set")
 
+    check_s3_events(functions, set(of_type("AWS::S3::Bucket")), props)
     check_references(template)
 
     if errors:

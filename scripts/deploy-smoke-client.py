@@ -9,7 +9,12 @@ ws://127.0.0.1:PORT/_aws/execute-api/{apiId}/{stage}). Alice and Bob connect wit
 (through the deployed REQUEST authorizer and $connect function), both answer sys.ping, Alice sends Bob
 a text message (the deployed message function stores it in DynamoDB and pushes it to Bob over
 @connections), Bob receives msg.new, replies, Alice receives that, and msg.history shows both messages
-in seq order. Exits 1 with a reason on the first thing that does not happen, within TIMEOUT seconds each.
+in seq order. With CIRRUS_SMOKE_MEDIA=1 (scripts/deploy-smoke; not scripts/invoke-test, whose moto
+sends no S3 notifications), media too: Alice asks media.upload for a URL, PUTs a PNG to the bucket
+with it, the bucket's ObjectCreated notification runs the deployed media function (renditions,
+manifest), media.download then serves her a 198 px thumbnail, and a message carrying the media id
+is accepted.
+Exits 1 with a reason on the first thing that does not happen, within TIMEOUT seconds each.
 """
 
 from __future__ import annotations
@@ -17,9 +22,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import struct
 import sys
 import time
+import urllib.request
 import uuid
+import zlib
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
@@ -91,6 +99,61 @@ async def exchange(sender, sender_name: str, receiver, receiver_name: str, text:
     return ack
 
 
+def png(width: int, height: int) -> bytes:
+    """An RGB PNG with a gradient, written by hand (no imaging library in this venv)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\0" + bytes(v for x in range(width) for v in (x % 256, y % 256, 90)) for y in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def http(signed: dict, body: bytes | None = None) -> bytes:
+    """Makes the request a presigned media.upload / media.download reply describes."""
+    req = urllib.request.Request(signed["url"], data=body, method=signed["method"])
+    for name, value in (signed.get("headers") or {}).items():
+        if name.lower() != "content-length":  # urllib sends the body's own length
+            req.add_header(name, value)
+    with urllib.request.urlopen(req, timeout=TIMEOUT) as answer:
+        return answer.read()
+
+
+async def media(alice) -> None:
+    """Upload through a presigned PUT, processing by the media function on the bucket's
+    notification, download of the thumbnail, a message carrying the media id."""
+    image = png(400, 300)
+    upload = await request(alice, "alice", "media.upload",
+                           {"kind": "image", "contentType": "image/png", "size": len(image)})
+    media_id = upload["mediaId"]
+    await asyncio.to_thread(http, upload, image)
+    print(f"  alice: PUT {len(image)} bytes of PNG to the bucket as {media_id}")
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        req_id = uuid.uuid4().hex[:12]
+        await alice.send(json.dumps({"action": "media.download", "reqId": req_id,
+                                     "data": {"mediaId": media_id, "rendition": "thumbnail"}}))
+        reply = await next_frame(alice, "alice", lambda f: f.get("type") == "reply" and f.get("reqId") == req_id)
+        if reply.get("ok"):
+            break
+        code = (reply.get("error") or {}).get("code")
+        if code != "media_not_ready" or time.monotonic() > deadline:
+            raise SmokeFailure(f"alice: media.download answered {code} (the media function did not process "
+                               f"the upload within {TIMEOUT:.0f} s?)")
+        await asyncio.sleep(0.5)
+    thumbnail = reply["data"]
+    if (thumbnail.get("width"), thumbnail.get("height")) != (198, 149):
+        raise SmokeFailure(f"alice: thumbnail is {thumbnail.get('width')}x{thumbnail.get('height')}, expected 198x149")
+    fetched = await asyncio.to_thread(http, thumbnail)
+    if not fetched.startswith(b"\xff\xd8") or len(fetched) != thumbnail.get("size"):
+        raise SmokeFailure(f"alice: the thumbnail's {len(fetched)} bytes are not the JPEG media.download described")
+    print(f"  alice: media function made a 198x149 thumbnail ({len(fetched)} bytes of JPEG), downloaded")
+    ack = await request(alice, "alice", "msg.send", {
+        "to": {"type": "c2c", "id": "bob"}, "clientMsgId": uuid.uuid4().hex,
+        "body": [{"type": "image", "format": "png", "original": {"mediaId": media_id}}],
+    })
+    print(f"  alice -> bob: an image message with the media id, acked seq {ack.get('seq')}")
+
+
 async def main(url: str, alice_token: str, bob_token: str) -> None:
     alice = await open_as(url, "alice", alice_token)
     bob = await open_as(url, "bob", bob_token)
@@ -108,6 +171,8 @@ async def main(url: str, alice_token: str, bob_token: str) -> None:
         if texts != [hello, "hi alice"]:
             raise SmokeFailure(f"alice: msg.history C2Cbob has {texts}, expected {[hello, 'hi alice']}")
         print("  alice: msg.history C2Cbob has both messages in seq order")
+        if os.environ.get("CIRRUS_SMOKE_MEDIA") == "1":
+            await media(alice)
     finally:
         await alice.close()
         await bob.close()

@@ -1,8 +1,10 @@
 //! `template.yaml` checked against the code: every protocol action has a route with a route
 //! response, every route reaches a function built from a workspace binary, the `$connect` route
-//! is guarded by the token authorizer, no function's IAM statement uses a wildcard, and every
-//! table keeps point-in-time recovery and encryption. Each check is also shown to fail on a
-//! template broken on purpose.
+//! is guarded by the token authorizer, no function's IAM statement uses a wildcard, every table
+//! keeps point-in-time recovery and encryption, every table the store requires is in the
+//! functions' environment and in some function's IAM statements, and every queue consumer
+//! reports partial batch failures with permissions on exactly its queue. Each check is also shown
+//! to fail on a template broken on purpose.
 
 #![allow(clippy::unwrap_used)] // unwrapping is how a test says "this must hold"
 
@@ -222,6 +224,10 @@ fn problems(template: &Yaml, binaries: &[(PathBuf, Vec<String>)]) -> Vec<String>
         }
     }
 
+    found.extend(queue_consumer_problems(template, &functions));
+    found.extend(table_problems(template, &functions));
+    found.extend(s3_event_problems(template, &functions));
+
     for (name, table) in of_type(template, "AWS::DynamoDB::Table") {
         let properties = &table["Properties"];
         if properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool()
@@ -237,6 +243,230 @@ fn problems(template: &Yaml, binaries: &[(PathBuf, Vec<String>)]) -> Vec<String>
         }
     }
     found
+}
+
+/// The `CIRRUS_*_TABLE` variables `Config::from_env` requires (shared/aws/src/config.rs).
+fn required_table_vars() -> Vec<String> {
+    let config = std::fs::read_to_string(root().join("shared/aws/src/config.rs")).unwrap();
+    config
+        .split("var(\"")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('"').map(|(name, _)| name))
+        .filter(|name| name.starts_with("CIRRUS_") && name.ends_with("_TABLE"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Tables against the code: every table variable the store requires is in the functions'
+/// environment (`Globals`) and names a declared table, every declared table is named by one (the
+/// store knows it), and some function's IAM statements name it (a table nothing may use is a
+/// wiring slip).
+fn table_problems(template: &Yaml, functions: &[(&str, &Yaml)]) -> Vec<String> {
+    let mut found = Vec::new();
+    let tables: Vec<&str> = of_type(template, "AWS::DynamoDB::Table")
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    let variables = &template["Globals"]["Function"]["Environment"]["Variables"];
+    let mut named = BTreeSet::new();
+    for variable in required_table_vars() {
+        match variables[variable.as_str()].as_str() {
+            Some(table) if tables.contains(&table) => {
+                named.insert(table.to_owned());
+            }
+            _ => found.push(format!("{variable} does not name a table of this template")),
+        }
+    }
+    for table in &tables {
+        if !named.contains(*table) {
+            found.push(format!("{table} is named by no table variable of the store"));
+        }
+        let usable = functions.iter().any(|(_, function)| {
+            statements(&function["Properties"]["Policies"])
+                .iter()
+                .any(|statement| mentions(&statement["Resource"], table))
+        });
+        if !usable {
+            found.push(format!("{table} is in no function's IAM statements"));
+        }
+    }
+    found
+}
+
+/// Queue consumers: explicit event source mappings (a SAM `SQS` event attaches the managed
+/// AWSLambdaSQSQueueExecutionRole, whose statements allow every queue), reporting partial batch
+/// failures, run by a function whose own statements let it consume that queue, and the queue's
+/// visibility timeout at least 6x the function's timeout (AWS's advice for SQS event sources).
+fn queue_consumer_problems(template: &Yaml, functions: &[(&str, &Yaml)]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (name, function) in functions {
+        let events = function["Properties"]["Events"]
+            .as_hash()
+            .cloned()
+            .unwrap_or_default();
+        if events.values().any(|event| event["Type"].as_str() == Some("SQS")) {
+            found.push(format!("{name} consumes a queue through a SAM SQS event"));
+        }
+    }
+    let queues = of_type(template, "AWS::SQS::Queue");
+    for (name, mapping) in of_type(template, "AWS::Lambda::EventSourceMapping") {
+        let properties = &mapping["Properties"];
+        let source = properties["EventSourceArn"].as_str().unwrap_or_default();
+        let Some((queue_name, queue)) = queues.iter().find(|(queue, _)| source == format!("{queue}.Arn"))
+        else {
+            continue;
+        };
+        let Some((function_name, function)) = functions
+            .iter()
+            .find(|(function, _)| properties["FunctionName"].as_str() == Some(function))
+        else {
+            found.push(format!("{name} invokes no function of this template"));
+            continue;
+        };
+        let reports = properties["FunctionResponseTypes"].as_vec().is_some_and(|types| {
+            types
+                .iter()
+                .any(|t| t.as_str() == Some("ReportBatchItemFailures"))
+        });
+        if !reports {
+            found.push(format!("{name} does not report partial batch failures"));
+        }
+        let arn = format!("{queue_name}.Arn");
+        let allowed: BTreeSet<String> = statements(&function["Properties"]["Policies"])
+            .iter()
+            .filter(|statement| {
+                let resources = match &statement["Resource"] {
+                    Yaml::Array(resources) => resources.clone(),
+                    resource => vec![resource.clone()],
+                };
+                resources
+                    .iter()
+                    .any(|resource| resource.as_str() == Some(arn.as_str()))
+            })
+            .flat_map(|statement| match &statement["Action"] {
+                Yaml::Array(actions) => actions.clone(),
+                action => vec![action.clone()],
+            })
+            .filter_map(|action| action.as_str().map(str::to_owned))
+            .collect();
+        for action in [
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+        ] {
+            if !allowed.contains(action) {
+                found.push(format!("{function_name} may not {action} on {queue_name}"));
+            }
+        }
+        let timeout = function["Properties"]["Timeout"]
+            .as_i64()
+            .or(template["Globals"]["Function"]["Timeout"].as_i64())
+            .unwrap_or(3);
+        let visibility = queue["Properties"]["VisibilityTimeout"].as_i64().unwrap_or(30);
+        if visibility < 6 * timeout {
+            found.push(format!(
+                "{queue_name}'s visibility timeout is under 6x {function_name}'s timeout"
+            ));
+        }
+    }
+    found
+}
+
+/// S3-triggered functions (media processing): the event names a bucket of this template and
+/// filters keys by prefix and suffix (the function writes into the bucket that triggers it: without
+/// a filter its own writes would trigger it again); the function does not refer to that bucket
+/// (SAM's notification makes the bucket depend on the function, so a reference back is a circular
+/// dependency) and gets its object permissions from a separate `AWS::IAM::Policy` on its role, which
+/// must let it read the bucket's objects and use no wildcard.
+fn s3_event_problems(template: &Yaml, functions: &[(&str, &Yaml)]) -> Vec<String> {
+    let mut found = Vec::new();
+    let buckets: Vec<&str> = of_type(template, "AWS::S3::Bucket")
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    let policies = of_type(template, "AWS::IAM::Policy");
+    for (name, function) in functions {
+        let Some(events) = function["Properties"]["Events"].as_hash() else {
+            continue;
+        };
+        for event in events
+            .values()
+            .filter(|event| event["Type"].as_str() == Some("S3"))
+        {
+            let bucket = event["Properties"]["Bucket"].as_str().unwrap_or_default();
+            if !buckets.contains(&bucket) {
+                found.push(format!("{name}'s S3 event names no bucket of this template"));
+                continue;
+            }
+            let rules: Vec<&str> = event["Properties"]["Filter"]["S3Key"]["Rules"]
+                .as_vec()
+                .map(|rules| rules.iter().filter_map(|rule| rule["Name"].as_str()).collect())
+                .unwrap_or_default();
+            if !(rules.contains(&"prefix") && rules.contains(&"suffix")) {
+                found.push(format!(
+                    "{name}'s S3 event does not filter keys by prefix and suffix"
+                ));
+            }
+            let mut own = function["Properties"].as_hash().cloned().unwrap_or_default();
+            own.remove(&Yaml::String("Events".to_owned()));
+            if mentions(&Yaml::Hash(own), bucket) {
+                found.push(format!(
+                    "{name} refers to {bucket}, which its S3 event makes depend on it (circular dependency)"
+                ));
+            }
+            let role = format!("{name}Role");
+            let reads = policies.iter().any(|(_, policy)| {
+                let properties = &policy["Properties"];
+                let attached = properties["Roles"]
+                    .as_vec()
+                    .is_some_and(|roles| roles.iter().any(|r| r.as_str() == Some(role.as_str())));
+                attached
+                    && statements(&Yaml::Array(vec![properties["PolicyDocument"].clone()]))
+                        .iter()
+                        .any(|statement| {
+                            mentions(&statement["Resource"], bucket)
+                                && mentions(&statement["Action"], "s3:GetObject")
+                        })
+            });
+            if !reads {
+                found.push(format!("{name} may not read the objects of {bucket}"));
+            }
+        }
+    }
+    for (name, policy) in policies {
+        let document = Yaml::Array(vec![policy["Properties"]["PolicyDocument"].clone()]);
+        for statement in statements(&document) {
+            for field in ["Resource", "Action"] {
+                let values = match &statement[field] {
+                    Yaml::Array(values) => values.clone(),
+                    value => vec![value.clone()],
+                };
+                for value in values {
+                    let text = value.as_str().unwrap_or_default();
+                    if text == "*" || (field == "Action" && text.ends_with('*')) {
+                        found.push(format!("{name} has a wildcard {field}: {text}"));
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Whether `node` names `name`: as a plain value (`!Ref`), `name.Attr` (`!GetAtt`) or `${name…}`
+/// in a `!Sub`.
+fn mentions(node: &Yaml, name: &str) -> bool {
+    match node {
+        Yaml::String(text) => {
+            text == name
+                || text.starts_with(&format!("{name}."))
+                || text.contains(&format!("${{{name}."))
+                || text.contains(&format!("${{{name}}}"))
+        }
+        Yaml::Array(items) => items.iter().any(|item| mentions(item, name)),
+        Yaml::Hash(hash) => hash.values().any(|value| mentions(value, name)),
+        _ => false,
+    }
 }
 
 fn statements(policies: &Yaml) -> Vec<Yaml> {
@@ -337,6 +567,116 @@ fn an_http_route_that_reaches_no_function_is_found() {
         found
             .iter()
             .any(|problem| problem.starts_with("HTTP route HttpApiRestRoute")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_queue_consumer_without_partial_batch_failures_is_found() {
+    let found = problems_of(&broken(
+        "FunctionResponseTypes: [ReportBatchItemFailures]",
+        "FunctionResponseTypes: []",
+    ));
+    assert!(
+        found.contains(&"PushEventSource does not report partial batch failures".to_owned()),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_queue_consumer_without_permission_on_its_queue_is_found() {
+    let found = problems_of(&broken(
+        "Resource: !GetAtt PushQueue.Arn",
+        "Resource: !GetAtt FanoutQueue.Arn",
+    ));
+    assert!(
+        found.contains(&"PushFunction may not sqs:ReceiveMessage on PushQueue".to_owned()),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_consumer_slower_than_its_queues_visibility_timeout_allows_is_found() {
+    let found = problems_of(&broken("Timeout: 30", "Timeout: 60"));
+    assert!(
+        found.contains(&"PushQueue's visibility timeout is under 6x PushFunction's timeout".to_owned()),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_sam_sqs_event_is_found() {
+    let found = problems_of(&broken(
+        "      CodeUri: functions/push\n",
+        "      CodeUri: functions/push\n      Events:\n        Jobs:\n          Type: SQS\n          Properties:\n            Queue: !GetAtt PushQueue.Arn\n",
+    ));
+    assert!(
+        found.contains(&"PushFunction consumes a queue through a SAM SQS event".to_owned()),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_media_function_that_refers_to_its_bucket_is_found() {
+    let found = problems_of(&broken(
+        "      CodeUri: functions/media\n",
+        "      CodeUri: functions/media\n      Environment:\n        Variables:\n          CIRRUS_MEDIA_BUCKET: !Ref MediaBucket\n",
+    ));
+    assert!(
+        found.iter().any(|problem| problem
+            == "MediaFunction refers to MediaBucket, which its S3 event makes depend on it (circular dependency)"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn an_s3_event_that_would_see_its_own_writes_is_found() {
+    let found = problems_of(&broken(
+        "                  - { Name: suffix, Value: /original }\n",
+        "",
+    ));
+    assert!(
+        found.contains(&"MediaFunction's S3 event does not filter keys by prefix and suffix".to_owned()),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_media_policy_with_a_wildcard_or_without_reads_is_found() {
+    let found = problems_of(&broken(
+        "Action: [s3:GetObject, s3:PutObject, s3:DeleteObject]",
+        "Action: [\"s3:*\"]",
+    ));
+    assert!(
+        found.contains(&"MediaFunctionObjects has a wildcard Action: s3:*".to_owned()),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&"MediaFunction may not read the objects of MediaBucket".to_owned()),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_table_the_store_requires_but_the_functions_do_not_get_is_found() {
+    let found = problems_of(&broken("        CIRRUS_MEMBERS_TABLE: !Ref MembersTable\n", ""));
+    assert!(
+        found.contains(&"CIRRUS_MEMBERS_TABLE does not name a table of this template".to_owned()),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&"MembersTable is named by no table variable of the store".to_owned()),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_table_no_function_may_use_is_found() {
+    let text = template_text();
+    assert!(text.contains("GroupsTable.Arn"));
+    let found = problems_of(&text.replace("GroupsTable.Arn", "MembersTable.Arn"));
+    assert!(
+        found.contains(&"GroupsTable is in no function's IAM statements".to_owned()),
         "{found:?}"
     );
 }

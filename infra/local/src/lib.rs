@@ -20,7 +20,7 @@ use cirrus_core::clock::{Clock, IdGen, SystemClock, UuidIds};
 use cirrus_core::limits::Limits;
 use cirrus_core::ports::{
     AccountStore, BlockStore, ConnectionStore, ConversationStore, GroupStore, MessageStore,
-    NotificationStore, ProfileStore, RecommendationStore, RelationStore, SubscriptionStore,
+    NotificationStore, ProfileStore, RecommendationStore, RelationStore, RoomStore, SubscriptionStore,
 };
 use cirrus_core::service::Ports;
 use cirrus_core::usersig::UserSigKey;
@@ -126,6 +126,7 @@ struct StorePorts {
     recommendations: Arc<dyn RecommendationStore>,
     notifications: Arc<dyn NotificationStore>,
     groups: Arc<dyn GroupStore>,
+    rooms: Arc<dyn RoomStore>,
     messages: Arc<dyn MessageStore>,
     conversations: Arc<dyn ConversationStore>,
 }
@@ -143,6 +144,7 @@ impl StorePorts {
             + RecommendationStore
             + NotificationStore
             + GroupStore
+            + RoomStore
             + MessageStore
             + ConversationStore
             + 'static,
@@ -157,6 +159,7 @@ impl StorePorts {
             recommendations: store.clone(),
             notifications: store.clone(),
             groups: store.clone(),
+            rooms: store.clone(),
             messages: store.clone(),
             conversations: store,
         }
@@ -305,6 +308,7 @@ impl LocalStack {
             recommendations: stores.recommendations,
             notifications: stores.notifications,
             groups: stores.groups,
+            rooms: stores.rooms,
             messages: stores.messages,
             conversations: stores.conversations,
             gateway: Arc::new(LocalGateway::new(hub.clone())),
@@ -366,7 +370,7 @@ impl LocalStack {
         // The push function, in-process (under --invoke-url the functions run elsewhere).
         if let Some(push) = push_queue.as_ref().filter(|_| config.invoke_url.is_none()) {
             let gateway = Arc::new(LocalGateway::new(hub.clone()));
-            servers.push(push.start(gateway, &config.push, shutdown_rx.clone())?);
+            servers.extend(push.start(gateway, store.stores().rooms, &config.push, shutdown_rx.clone())?);
         }
         if let Backend::Sqlite(sqlite) = &store {
             servers.push(sweeper::spawn(sqlite.clone(), sweep_clock, shutdown_rx));

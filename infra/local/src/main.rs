@@ -257,7 +257,9 @@ fn push_config(args: &Args) -> anyhow::Result<cirrus_local::queue::PushConfig> {
     use cirrus_handlers::webhook::{WebhookConfig, WebhookSecret};
     let webhook = match (&args.push_webhook_url, &args.push_webhook_secret) {
         (None, _) => None,
-        (Some(_), None) => anyhow::bail!("--push-webhook-url needs --push-webhook-secret (or CIRRUS_PUSH_WEBHOOK_SECRET)"),
+        (Some(_), None) => {
+            anyhow::bail!("--push-webhook-url needs --push-webhook-secret (or CIRRUS_PUSH_WEBHOOK_SECRET)")
+        }
         (Some(url), Some(secret)) => Some(WebhookConfig {
             timeout: args.push_webhook_timeout,
             ..WebhookConfig::new(url, WebhookSecret::new(secret))

@@ -21,6 +21,9 @@ pub struct Config {
     pub groups_table: String,
     /// Group memberships and pending join requests (`CIRRUS_MEMBERS_TABLE`).
     pub members_table: String,
+    /// Live-room audiences: seats by room shard and connection, and each room's audience
+    /// counter (`CIRRUS_ROOMS_TABLE`).
+    pub rooms_table: String,
     /// Endpoint to use instead of AWS's (`CIRRUS_AWS_ENDPOINT`; the SDK also honours
     /// `AWS_ENDPOINT_URL` by itself).
     pub endpoint: Option<String>,
@@ -50,6 +53,7 @@ impl Config {
             relations_table: var("CIRRUS_RELATIONS_TABLE")?,
             groups_table: var("CIRRUS_GROUPS_TABLE")?,
             members_table: var("CIRRUS_MEMBERS_TABLE")?,
+            rooms_table: var("CIRRUS_ROOMS_TABLE")?,
             endpoint: optional("CIRRUS_AWS_ENDPOINT"),
             connections_endpoint: optional("CIRRUS_CONNECTIONS_ENDPOINT"),
             push_queue_url: optional("CIRRUS_PUSH_QUEUE_URL"),
@@ -59,8 +63,8 @@ impl Config {
     }
 
     /// Tables named `{prefix}-connections`, `{prefix}-messages`, `{prefix}-conversations`,
-    /// `{prefix}-users`, `{prefix}-subscriptions`, `{prefix}-relations`, `{prefix}-groups` and
-    /// `{prefix}-members` (tests and scratch deployments).
+    /// `{prefix}-users`, `{prefix}-subscriptions`, `{prefix}-relations`, `{prefix}-groups`,
+    /// `{prefix}-members` and `{prefix}-rooms` (tests and scratch deployments).
     pub fn with_prefix(prefix: &str) -> Self {
         Self {
             connections_table: format!("{prefix}-connections"),
@@ -71,6 +75,7 @@ impl Config {
             relations_table: format!("{prefix}-relations"),
             groups_table: format!("{prefix}-groups"),
             members_table: format!("{prefix}-members"),
+            rooms_table: format!("{prefix}-rooms"),
             endpoint: None,
             connections_endpoint: None,
             push_queue_url: None,

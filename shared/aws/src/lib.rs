@@ -1,10 +1,10 @@
 //! Cirrus AWS backend: the DynamoDB store and the API Gateway connection gateway.
 //!
-//! [`DynamoStore`] implements the eleven store ports of `cirrus_core::ports`
+//! [`DynamoStore`] implements the twelve store ports of `cirrus_core::ports`
 //! (`ConnectionStore`, `MessageStore`, `ConversationStore`, `AccountStore`, `SubscriptionStore`,
 //! `ProfileStore`, `RelationStore`, `BlockStore`, `RecommendationStore`, `NotificationStore`,
-//! `GroupStore`) over eight on-demand tables, and passes the same conformance suite as the SQLite
-//! store (against moto in the tests). The table layout, what each operation reads and writes,
+//! `GroupStore`, `RoomStore`) over nine on-demand tables, and passes the same conformance suite as
+//! the SQLite store (against moto in the tests). The table layout, what each operation reads and writes,
 //! and what a send costs are in this crate's `README.md`; [`create_tables`] creates the tables as
 //! `template.yaml` declares them.
 //!
@@ -38,6 +38,7 @@ mod queue;
 mod recommendations;
 mod relations;
 mod resources;
+mod rooms;
 mod secret;
 mod store;
 mod subscriptions;

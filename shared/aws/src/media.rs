@@ -5,12 +5,16 @@ use crate::error::{Result, StoreError};
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_s3::Client;
+use aws_sdk_s3::error::ProvideErrorMetadata as _;
 use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
-use cirrus_core::media::{MAX_URL_EXPIRY, MediaKey, PresignedUrl};
+use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
+use cirrus_core::media::{MAX_URL_EXPIRY, MediaKey, ObjectInfo, PresignedUrl};
 use cirrus_core::ports::MediaStore;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// What can go wrong presigning a media URL (bad input is a `cirrus_core::Error::InvalidField`).
+/// What can go wrong presigning a media URL or using the bucket (bad input is a
+/// `cirrus_core::Error::InvalidField`).
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     /// The expiry window was refused (it is checked first, so this is not expected).
@@ -19,6 +23,18 @@ pub enum MediaError {
     /// The SDK could not build or sign the request.
     #[error("S3 request could not be presigned")]
     Presign(#[source] Box<aws_sdk_s3::Error>),
+    /// An S3 call failed.
+    #[error("S3 {0} failed")]
+    Call(&'static str, #[source] Box<aws_sdk_s3::Error>),
+    /// An object's body could not be read to the end.
+    #[error("S3 object body could not be read")]
+    Body(#[source] aws_sdk_s3::primitives::ByteStreamError),
+}
+
+impl MediaError {
+    fn call(operation: &'static str, err: impl Into<aws_sdk_s3::Error>) -> Self {
+        Self::Call(operation, Box::new(err.into()))
+    }
 }
 
 impl From<MediaError> for cirrus_core::Error {
@@ -55,6 +71,20 @@ impl S3Media {
             .as_deref()
             .ok_or(StoreError::MissingEnv("CIRRUS_MEDIA_BUCKET"))?;
         Ok(Self::new(sdk, bucket))
+    }
+
+    /// An S3 client from the standard AWS configuration, on `CIRRUS_AWS_ENDPOINT` if set
+    /// (path-style there): what the `media` function builds once per cold start, before it
+    /// knows the bucket (each S3 event record names its own).
+    pub async fn client_from_env() -> Client {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        let endpoint = std::env::var("CIRRUS_AWS_ENDPOINT")
+            .ok()
+            .filter(|e| !e.is_empty());
+        if let Some(endpoint) = &endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        Self::new(&loader.load().await, "").client
     }
 
     /// Media in `bucket` over a client built by the caller.
@@ -100,20 +130,9 @@ fn window(expires: Duration) -> cirrus_core::Result<(PresigningConfig, i64)> {
     Ok((config, end))
 }
 
-/// A media type as it may appear in a header: `type/subtype` and parameters, visible ASCII and
-/// spaces only, so it cannot smuggle a second header into the signed set.
+/// The core's content-type rule (no header smuggling into the signed set).
 fn check_content_type(content_type: &str) -> cirrus_core::Result<()> {
-    let valid = !content_type.is_empty()
-        && content_type.len() <= 255
-        && content_type.contains('/')
-        && content_type.bytes().all(|c| c.is_ascii_graphic() || c == b' ');
-    if valid {
-        Ok(())
-    } else {
-        Err(cirrus_core::Error::InvalidField(
-            "content type must be a media type like `image/png`".to_owned(),
-        ))
-    }
+    cirrus_core::media::check_content_type(content_type)
 }
 
 fn presigned(request: &PresignedRequest, expires_at_ms: i64) -> PresignedUrl {
@@ -148,6 +167,9 @@ impl MediaStore for S3Media {
             .key(key.as_str())
             .content_type(content_type)
             .content_length(length)
+            // A URL uploads once: a second PUT (say, swapping a checked image for other bytes
+            // while the URL is still valid) gets 412 instead of replacing the object.
+            .if_none_match("*")
             .presigned(config)
             .await
             .map_err(|err| MediaError::Presign(Box::new(err.into())))?;
@@ -165,6 +187,86 @@ impl MediaStore for S3Media {
             .await
             .map_err(|err| MediaError::Presign(Box::new(err.into())))?;
         Ok(presigned(&request, expires_at_ms))
+    }
+
+    async fn head(&self, key: &MediaKey) -> cirrus_core::Result<Option<ObjectInfo>> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+        {
+            Ok(head) => Ok(Some(ObjectInfo {
+                size: head
+                    .content_length()
+                    .and_then(|n| u64::try_from(n).ok())
+                    .unwrap_or_default(),
+                content_type: head.content_type().map(str::to_owned),
+            })),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
+            Err(err) => Err(MediaError::call("HeadObject", err).into()),
+        }
+    }
+
+    async fn read(&self, key: &MediaKey, max_len: u64) -> cirrus_core::Result<Option<Bytes>> {
+        if max_len == 0 {
+            return Ok(self.head(key).await?.map(|_| Bytes::new()));
+        }
+        let answer = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .range(format!("bytes=0-{}", max_len - 1))
+            .send()
+            .await;
+        let object = match answer {
+            Ok(object) => object,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
+            // A range of an empty object is unsatisfiable: it has no bytes to give.
+            Err(err) if err.code() == Some("InvalidRange") => return Ok(Some(Bytes::new())),
+            Err(err) => return Err(MediaError::call("GetObject", err).into()),
+        };
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(MediaError::Body)?
+            .into_bytes();
+        // A store that ignores Range sends it all.
+        let max = usize::try_from(max_len).unwrap_or(usize::MAX);
+        Ok(Some(if bytes.len() > max {
+            bytes.slice(..max)
+        } else {
+            bytes
+        }))
+    }
+
+    async fn put(&self, key: &MediaKey, content_type: &str, body: Bytes) -> cirrus_core::Result<()> {
+        check_content_type(content_type)?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .content_type(content_type)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|err| MediaError::call("PutObject", err))?;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &MediaKey) -> cirrus_core::Result<()> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+            .map_err(|err| MediaError::call("DeleteObject", err))?;
+        Ok(())
     }
 }
 

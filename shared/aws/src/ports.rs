@@ -30,9 +30,10 @@ const UNUSED_ENDPOINT: &str = "https://connections-endpoint-not-configured.inval
 
 /// Builds [`Ports`] from the environment ([`Config::from_env`] and the standard AWS
 /// configuration, loaded once for both clients): a [`DynamoStore`] for connections, accounts,
-/// subscriptions, profiles, relations, blocks, recommendations, notifications, messages and
-/// conversations, an [`ApiGatewayGateway`], the [`SqsQueue`] and [`S3Media`] where their
-/// queue URL and bucket are set, the system clock, UUID ids and default limits.
+/// subscriptions, profiles, relations, blocks, recommendations, notifications, groups, live-room
+/// seats, messages and conversations, an [`ApiGatewayGateway`], the [`SqsQueue`] and
+/// [`S3Media`] where their queue URL and bucket are set, the system clock, UUID ids and default
+/// limits.
 ///
 /// `Ports` always holds a gateway. A function that never pushes (`Push::Never`) gets one on
 /// [`UNUSED_ENDPOINT`] when `CIRRUS_CONNECTIONS_ENDPOINT` is unset, rather than a second gateway
@@ -70,6 +71,7 @@ pub async fn ports_from_env(push: Push) -> Result<Ports> {
         recommendations: store.clone(),
         notifications: store.clone(),
         groups: store.clone(),
+        rooms: store.clone(),
         messages: store.clone(),
         conversations: store,
         gateway: Arc::new(ApiGatewayGateway::new(&sdk, &endpoint)),

@@ -1,4 +1,4 @@
-//! [`DynamoStore`]: one SDK client and the table names, shared by the ten store ports.
+//! [`DynamoStore`]: one SDK client and the table names, shared by the twelve store ports.
 
 use crate::config::Config;
 use crate::error::Result;
@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 /// The DynamoDB store: implements `ConnectionStore`, `MessageStore`, `ConversationStore`,
 /// `AccountStore`, `SubscriptionStore`, `ProfileStore`, `RelationStore`, `BlockStore`,
-/// `RecommendationStore` and `NotificationStore`.
+/// `RecommendationStore`, `NotificationStore`, `GroupStore` and `RoomStore`.
 ///
 /// Build it once per process (Lambda cold start) and share it; the SDK client pools connections.
 #[derive(Debug, Clone)]

@@ -78,7 +78,7 @@ fn nickname_index() -> Result<GlobalSecondaryIndex> {
         .map_err(StoreError::Build)
 }
 
-/// Creates whichever of the eight tables (on-demand billing, with their indexes and TTL) do not
+/// Creates whichever of the nine tables (on-demand billing, with their indexes and TTL) do not
 /// exist yet, and waits until all are active. Idempotent: tables that exist are left as they are,
 /// apart from turning on what they should have (TTL, also on a messages table made before
 /// messages expired; point-in-time recovery of the users, subscriptions, relations, groups and
@@ -244,6 +244,20 @@ pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
         .await
         .map(|_| ())
         .or_else(table_exists)?;
+    // Live-room seats under `<room>#<shard>` by connection id, and each room's audience counter
+    // under `<room>#count` (as template.yaml's RoomsTable); ephemeral, like connections.
+    client
+        .create_table()
+        .table_name(&config.rooms_table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("roomShard", S)?)
+        .attribute_definitions(attribute("connectionId", S)?)
+        .key_schema(key("roomShard", Hash)?)
+        .key_schema(key("connectionId", Range)?)
+        .send()
+        .await
+        .map(|_| ())
+        .or_else(table_exists)?;
 
     for table in [
         &config.connections_table,
@@ -254,14 +268,16 @@ pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
         &config.relations_table,
         &config.groups_table,
         &config.members_table,
+        &config.rooms_table,
     ] {
         wait_active(client, table).await?;
     }
     ensure_nickname_index(client, &config.users_table).await?;
-    // Connections expire; so do messages (with their idempotency claims and delete-for-me
-    // entries) at the end of roaming, the users table's failed-login counters and the relations
-    // table's notifications.
+    // Connections expire, and with them their seats in live rooms; so do messages (with their
+    // idempotency claims and delete-for-me entries) at the end of roaming, the users table's
+    // failed-login counters and the relations table's notifications.
     enable_ttl(client, &config.connections_table).await?;
+    enable_ttl(client, &config.rooms_table).await?;
     enable_ttl(client, &config.messages_table).await?;
     enable_ttl(client, &config.users_table).await?;
     enable_ttl(client, &config.relations_table).await?;

@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemInput;
 use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemInput;
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemInput;
+use aws_sdk_dynamodb::operation::delete_item::{DeleteItemInput, DeleteItemOutput};
 use aws_sdk_dynamodb::operation::get_item::{GetItemInput, GetItemOutput};
 use aws_sdk_dynamodb::operation::put_item::PutItemInput;
 use aws_sdk_dynamodb::operation::query::{QueryInput, QueryOutput};
@@ -32,7 +32,8 @@ use cirrus_core::ids::{ClientMsgId, ConversationId, GroupId, MsgId, StreamKey, U
 use cirrus_core::message::{Recall, SenderProfile};
 use cirrus_core::ports::{
     AccountStore, Appended, BlockStore, ConversationStore, GroupStore, MessageStore, NewMessage,
-    NotificationStore, ProfileStore, RecommendationStore, RelationStore, SeqRange, SubscriptionStore,
+    NotificationStore, ProfileStore, RecommendationStore, RelationStore, RoomStore, Seat, SeqRange,
+    SubscriptionStore, shard_of,
 };
 use cirrus_core::social::{Block, Friend, FriendRequest, Notification, Profile, Recommendation};
 use std::collections::{BTreeMap, HashMap};
@@ -161,13 +162,16 @@ enum Request {
         puts: Vec<(String, Item)>,
         deletes: Vec<(String, Item)>,
     },
+    DeleteItem {
+        table: String,
+    },
     /// Puts, deletes and updates (by key) of one transaction, each with its table.
     TransactWriteItems {
         puts: Vec<(String, Item)>,
         deletes: Vec<(String, Item)>,
         updates: Vec<(String, Item)>,
     },
-    /// Anything else, by operation name (DeleteItem, Scan, ...).
+    /// Anything else, by operation name (Scan, ...).
     Other(&'static str),
 }
 
@@ -180,6 +184,7 @@ impl Request {
             Self::BatchGetItem { .. } => "BatchGetItem",
             Self::Query { .. } => "Query",
             Self::BatchWriteItem { .. } => "BatchWriteItem",
+            Self::DeleteItem { .. } => "DeleteItem",
             Self::TransactWriteItems { .. } => "TransactWriteItems",
             Self::Other(name) => name,
         }
@@ -192,7 +197,7 @@ impl Request {
                 | Self::UpdateItem { .. }
                 | Self::BatchWriteItem { .. }
                 | Self::TransactWriteItems { .. }
-                | Self::Other("DeleteItem")
+                | Self::DeleteItem { .. }
         )
     }
 }
@@ -203,7 +208,8 @@ struct Op {
     request: Request,
     /// `None` until the call ends; then whether it succeeded (a failed condition is `false`).
     ok: Option<bool>,
-    /// Bytes of the items a read returned (GetItem, Query).
+    /// Bytes of the items a read returned (GetItem, Query), or of the item a delete removed
+    /// (DeleteItem with `ReturnValues = ALL_OLD`).
     read_bytes: usize,
 }
 
@@ -302,8 +308,10 @@ macro_rules! request_of {
                 }
             }
             Request::BatchWriteItem { puts, deletes }
-        } else if input.downcast_ref::<DeleteItemInput>().is_some() {
-            Request::Other("DeleteItem")
+        } else if let Some(delete) = input.downcast_ref::<DeleteItemInput>() {
+            Request::DeleteItem {
+                table: table(delete.table_name()),
+            }
         } else if input.downcast_ref::<ScanInput>().is_some() {
             Request::Other("Scan")
         } else {
@@ -345,6 +353,8 @@ impl Intercept for Recorder {
                     got.item().map_or(0, item_size)
                 } else if let Some(page) = output.downcast_ref::<QueryOutput>() {
                     page.items().iter().map(item_size).sum()
+                } else if let Some(deleted) = output.downcast_ref::<DeleteItemOutput>() {
+                    deleted.attributes().map_or(0, item_size)
                 } else {
                     0
                 }
@@ -431,6 +441,8 @@ impl Harness {
             "groups"
         } else if table == self.config.members_table {
             "members"
+        } else if table == self.config.rooms_table {
+            "rooms"
         } else {
             "?"
         }
@@ -467,6 +479,7 @@ impl Harness {
                         ("messages", Some(s)) if s.starts_with("hide:") => "delete-for-me entry".to_owned(),
                         ("messages", _) => "message".to_owned(),
                         ("conversations", _) => "inbox row".to_owned(),
+                        ("rooms", _) => "seat".to_owned(),
                         (other, _) => other.to_owned(),
                     };
                     let what = match (conditional, done) {
@@ -502,6 +515,7 @@ impl Harness {
                         }
                         ("messages", _) => format!("message: {expression}"),
                         ("conversations", _) => format!("inbox row: {expression}"),
+                        ("rooms", _) => format!("audience counter: {expression}"),
                         (other, _) => other.to_owned(),
                     };
                     let what = if *conditional && !done {
@@ -524,6 +538,10 @@ impl Harness {
                         {
                             format!("head ({})", consistency(*consistent))
                         }
+                        "rooms" if is_counter(key) => {
+                            format!("audience counter ({})", consistency(*consistent))
+                        }
+                        "rooms" => format!("seat ({})", consistency(*consistent)),
                         short => format!("{short} ({})", consistency(*consistent)),
                     },
                     op.read_bytes,
@@ -539,6 +557,7 @@ impl Harness {
                         "messages" if partition.starts_with("hide:") => {
                             format!("delete-for-me entries ({})", consistency(*consistent))
                         }
+                        "rooms" => format!("seats of {partition} ({})", consistency(*consistent)),
                         short => format!("{short} ({})", consistency(*consistent)),
                     },
                     op.read_bytes,
@@ -611,6 +630,16 @@ impl Harness {
                     let _ = write!(what, " of {} (transaction)", tables.join(" + "));
                     (what, bytes, units, 0.0)
                 }
+                // A delete is billed by the size of the item it removes, at least 1 WCU (also when
+                // there was none).
+                Request::DeleteItem { table, .. } => {
+                    let what = match (self.short_table(table), op.read_bytes) {
+                        ("rooms", 0) => "seat (none there)".to_owned(),
+                        ("rooms", _) => "seat".to_owned(),
+                        (other, _) => other.to_owned(),
+                    };
+                    (what, op.read_bytes, wcu(op.read_bytes), 0.0)
+                }
                 Request::Other(name) => ((*name).to_owned(), 0, f64::NAN, f64::NAN),
             };
             costed.push(Costed {
@@ -631,6 +660,13 @@ fn consistency(consistent: bool) -> &'static str {
     } else {
         "eventually consistent"
     }
+}
+
+/// Whether `key` is a room's audience counter (`<room>#count`) rather than a seat.
+fn is_counter(key: &Item) -> bool {
+    key.get("roomShard")
+        .and_then(|v| v.as_s().ok())
+        .is_some_and(|partition| partition.ends_with("#count"))
 }
 
 /// The key attributes of an item of either table.
@@ -1941,4 +1977,165 @@ async fn given_a_notification_when_it_is_kept_then_it_is_one_put_of_1_wcu_and_a_
     assert_eq!(counts(&ops), vec![("Query", 1)], "{ops:#?}");
     assert!(matches!(&ops[0].request, Request::Query { consistent: true, .. }));
     assert!((rcu_total - 1.0).abs() < f64::EPSILON, "{rcu_total} RCU");
+}
+
+/// A seat of connection `name` in `room`, joined at [`T0`] for the 2 h a connection lives.
+fn room_seat(f: &Fixture, room: &GroupId, name: &str, user: &UserId) -> Seat {
+    let connection = f.connection_id(name);
+    Seat {
+        room: room.clone(),
+        shard: shard_of(&connection),
+        connection,
+        user: user.clone(),
+        guest: false,
+        joined_at: T0,
+        expires_at: T0 + 2 * 3_600_000,
+    }
+}
+
+#[tokio::test]
+async fn given_a_live_room_when_a_connection_joins_sends_and_leaves_then_each_step_is_one_to_three_single_item_operations_and_no_transaction()
+ {
+    let h = harness().await;
+    let f = Fixture::new();
+    let (room, alice) = (f.group("live"), f.user("alice"));
+    let seat = room_seat(&f, &room, "c1", &alice);
+
+    // WHEN a connection joins
+    h.recorder.take();
+    assert!(h.store.join_room(&seat).await.expect("join_room"));
+    let ops = h.recorder.take();
+    let costed = h.cost(&ops).await;
+    let (join_wcu, join_rcu) = report("join_room, a new seat", &costed);
+    // THEN the counter's ADD, then the seat's put: 2 WCU, no read, no transaction
+    assert_eq!(counts(&ops), vec![("PutItem", 1), ("UpdateItem", 1)], "{ops:#?}");
+    assert_eq!(
+        ops[0].request.name(),
+        "UpdateItem",
+        "counted before the seat appears"
+    );
+    for c in &costed {
+        assert!(c.bytes <= 160, "{} is {} bytes", c.what, c.bytes);
+    }
+    assert!((join_wcu - 2.0).abs() < f64::EPSILON, "{join_wcu} WCU");
+    assert!(join_rcu.abs() < f64::EPSILON, "{join_rcu} RCU");
+
+    // WHEN it joins again THEN the count goes up and back down around the refreshed seat: 3 WCU
+    h.recorder.take();
+    assert!(!h.store.join_room(&seat).await.expect("join_room"));
+    let ops = h.recorder.take();
+    let (rejoin_wcu, _) = report("join_room, a rejoin", &h.cost(&ops).await);
+    assert_eq!(counts(&ops), vec![("PutItem", 1), ("UpdateItem", 2)], "{ops:#?}");
+    assert!((rejoin_wcu - 3.0).abs() < f64::EPSILON, "{rejoin_wcu} WCU");
+
+    // WHEN a send checks the sender's seat THEN one consistent GetItem: 1 RCU
+    h.recorder.take();
+    let found = h
+        .store
+        .get_seat(&room, &seat.connection, T0 + 1)
+        .await
+        .expect("get_seat");
+    assert_eq!(found, Some(seat.clone()));
+    let ops = h.recorder.take();
+    let (_, seat_rcu) = report("get_seat", &h.cost(&ops).await);
+    assert_eq!(counts(&ops), vec![("GetItem", 1)], "{ops:#?}");
+    assert!((seat_rcu - 1.0).abs() < f64::EPSILON, "{seat_rcu} RCU");
+
+    // GIVEN 63 more seats WHEN the audience is read THEN one eventually consistent GetItem of the
+    // counter: 0.5 RCU, whatever the audience
+    for i in 2..=64 {
+        assert!(
+            h.store
+                .join_room(&room_seat(&f, &room, &format!("c{i}"), &alice))
+                .await
+                .unwrap()
+        );
+    }
+    h.recorder.take();
+    assert_eq!(h.store.audience(&room).await.expect("audience"), 64);
+    let ops = h.recorder.take();
+    let (_, audience_rcu) = report("audience of 64", &h.cost(&ops).await);
+    assert!(
+        matches!(
+            &ops[..],
+            [Op {
+                request: Request::GetItem {
+                    consistent: false,
+                    ..
+                },
+                ..
+            }]
+        ),
+        "{ops:#?}"
+    );
+    assert!((audience_rcu - 0.5).abs() < f64::EPSILON, "{audience_rcu} RCU");
+
+    // WHEN a fan-out job reads the first connection's shard THEN one eventually consistent Query
+    // of that shard's partition, under 4 KB: 0.5 RCU
+    h.recorder.take();
+    let seats = h
+        .store
+        .shard_seats(&room, seat.shard, None, 500, T0 + 1)
+        .await
+        .expect("shard_seats");
+    assert!(seats.contains(&seat), "{seats:#?}");
+    let ops = h.recorder.take();
+    let costed = h.cost(&ops).await;
+    let (_, shard_rcu) = report(
+        &format!("shard_seats, one shard of {} seats", seats.len()),
+        &costed,
+    );
+    let [
+        Op {
+            request:
+                Request::Query {
+                    partition,
+                    consistent: false,
+                    ..
+                },
+            read_bytes,
+            ..
+        },
+    ] = &ops[..]
+    else {
+        panic!("expected one eventually consistent Query: {ops:#?}");
+    };
+    assert_eq!(*partition, format!("{room}#{}", seat.shard));
+    assert!(*read_bytes < RCU_BYTES, "{read_bytes} bytes");
+    assert!((shard_rcu - 0.5).abs() < f64::EPSILON, "{shard_rcu} RCU");
+
+    // WHEN the connection leaves THEN the seat's delete, then the counter's ADD: 2 WCU; leaving
+    // again is the delete alone, finding nothing: 1 WCU
+    h.recorder.take();
+    assert!(
+        h.store
+            .leave_room(&room, &seat.connection)
+            .await
+            .expect("leave_room")
+    );
+    let ops = h.recorder.take();
+    let (leave_wcu, _) = report("leave_room", &h.cost(&ops).await);
+    assert_eq!(
+        counts(&ops),
+        vec![("DeleteItem", 1), ("UpdateItem", 1)],
+        "{ops:#?}"
+    );
+    assert_eq!(
+        ops[0].request.name(),
+        "DeleteItem",
+        "uncounted after the seat is gone"
+    );
+    assert!((leave_wcu - 2.0).abs() < f64::EPSILON, "{leave_wcu} WCU");
+    h.recorder.take();
+    assert!(
+        !h.store
+            .leave_room(&room, &seat.connection)
+            .await
+            .expect("leave_room")
+    );
+    let ops = h.recorder.take();
+    let (again_wcu, _) = report("leave_room, not seated", &h.cost(&ops).await);
+    assert_eq!(counts(&ops), vec![("DeleteItem", 1)], "{ops:#?}");
+    assert!((again_wcu - 1.0).abs() < f64::EPSILON, "{again_wcu} WCU");
+    assert_eq!(h.store.audience(&room).await.expect("audience"), 63);
 }

@@ -193,3 +193,60 @@ fn given_bad_media_keys_when_parsed_then_refused_at_the_edge() {
     let err: Error = MediaKey::parse("media/alice/../x").unwrap_err().into();
     assert!(!err.is_internal());
 }
+
+#[tokio::test]
+async fn given_objects_when_put_head_read_and_deleted_then_s3_follows() {
+    // GIVEN a store and no object
+    let media = media().await;
+    let object = key("media/erin/image-0123456789abcdef0123456789abcdef/large");
+    assert_eq!(media.head(&object).await.unwrap(), None);
+    assert_eq!(media.read(&object, 10).await.unwrap(), None);
+
+    // WHEN one is put THEN head gives its size and type, and read its first bytes or all of it
+    media
+        .put(&object, "image/jpeg", bytes::Bytes::from_static(b"0123456789"))
+        .await
+        .unwrap();
+    let head = media.head(&object).await.unwrap().unwrap();
+    assert_eq!(
+        (head.size, head.content_type.as_deref()),
+        (10, Some("image/jpeg"))
+    );
+    assert_eq!(media.read(&object, 4).await.unwrap().unwrap().as_ref(), b"0123");
+    assert_eq!(
+        media.read(&object, 1000).await.unwrap().unwrap().as_ref(),
+        b"0123456789"
+    );
+
+    // WHEN it is deleted (twice) THEN it is gone, and the second delete is no error
+    media.delete(&object).await.unwrap();
+    media.delete(&object).await.unwrap();
+    assert_eq!(media.head(&object).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn given_an_upload_url_then_it_asks_s3_not_to_replace_an_existing_object() {
+    // GIVEN an upload URL
+    let media = media().await;
+    let object = key("media/frank/file-0123456789abcdef0123456789abcdef/original");
+    let upload = media
+        .upload_url(&object, "application/pdf", 3, TEN_MINUTES)
+        .await
+        .unwrap();
+    // THEN the client must send `If-None-Match: *`, signed, so a second PUT cannot swap the bytes
+    // of an upload already checked (S3 answers it 412; moto may not enforce it)
+    assert!(
+        upload
+            .headers
+            .iter()
+            .any(|(name, value)| name.eq_ignore_ascii_case("if-none-match") && value == "*"),
+        "{:?}",
+        upload.headers
+    );
+    let signed = query(&upload.url, "X-Amz-SignedHeaders").unwrap();
+    assert!(signed.contains("if-none-match"), "{signed}");
+    // AND the first PUT with those headers stores the object
+    let put = send(&upload, b"pdf".to_vec()).await;
+    assert!(put.status().is_success(), "PUT answered {}", put.status());
+    assert_eq!(media.head(&object).await.unwrap().unwrap().size, 3);
+}

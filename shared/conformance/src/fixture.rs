@@ -7,7 +7,7 @@ use cirrus_core::message::{StoredMessage, Target};
 use cirrus_core::ports::{
     AccountStore, Appended, BlockStore, Connection, ConnectionStore, ConversationStore, GroupStore,
     InboxUpdate, MessageStore, NewMessage, NotificationStore, ProfileStore, RecommendationStore,
-    RelationStore, SubscriptionStore,
+    RelationStore, RoomStore, SubscriptionStore,
 };
 use std::any::Any;
 use std::collections::hash_map::RandomState;
@@ -40,6 +40,8 @@ pub struct Stores {
     pub notifications: Arc<dyn NotificationStore>,
     /// Groups, members and join requests.
     pub groups: Arc<dyn GroupStore>,
+    /// Live-room audiences.
+    pub rooms: Arc<dyn RoomStore>,
     guard: Option<Arc<dyn Any + Send + Sync>>,
 }
 
@@ -58,6 +60,7 @@ impl Stores {
             + RecommendationStore
             + NotificationStore
             + GroupStore
+            + RoomStore
             + 'static,
     {
         Self::from_arc(Arc::new(store))
@@ -77,6 +80,7 @@ impl Stores {
             + RecommendationStore
             + NotificationStore
             + GroupStore
+            + RoomStore
             + 'static,
     {
         Self {
@@ -90,7 +94,8 @@ impl Stores {
             blocks: store.clone(),
             recommendations: store.clone(),
             notifications: store.clone(),
-            groups: store,
+            groups: store.clone(),
+            rooms: store,
             guard: None,
         }
     }
@@ -109,6 +114,7 @@ impl Stores {
         recommendations: Arc<dyn RecommendationStore>,
         notifications: Arc<dyn NotificationStore>,
         groups: Arc<dyn GroupStore>,
+        rooms: Arc<dyn RoomStore>,
     ) -> Self {
         Self {
             connections,
@@ -122,6 +128,7 @@ impl Stores {
             recommendations,
             notifications,
             groups,
+            rooms,
             guard: None,
         }
     }

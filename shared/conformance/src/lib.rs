@@ -46,6 +46,7 @@ pub mod notifications;
 pub mod profiles;
 pub mod recommendations;
 pub mod relations;
+pub mod rooms;
 pub mod subscriptions;
 
 pub use fixture::{Fixture, KEEP_LAST, ROAMING_END, Stores, T0, append_new};
@@ -165,6 +166,13 @@ macro_rules! conformance_suite {
             groups::search_groups_orders_by_name_then_id_and_honours_limit,
             groups::join_requests_are_replaced_and_taken_once,
             groups::list_join_requests_pages_in_user_id_order_per_group,
+            rooms::join_reports_a_new_seat_and_a_rejoin_replaces_it,
+            rooms::leave_reports_whether_the_connection_was_seated,
+            rooms::get_seat_honours_expiry,
+            rooms::shard_seats_returns_one_shard_in_connection_id_order_and_pages,
+            rooms::shard_seats_leave_out_lapsed_seats_and_other_rooms,
+            rooms::audience_counts_joins_minus_leaves,
+            rooms::seats_of_2000_connections_cover_every_shard_without_loss,
         );
     };
 }

@@ -44,6 +44,23 @@ pub struct Limits {
     pub max_sync_messages: u32,
     /// Accounts one admin import, check or delete call may name (Tencent: 100).
     pub max_account_batch: usize,
+    /// Largest image upload, in bytes.
+    pub max_image_bytes: u64,
+    /// Largest voice clip upload, in bytes.
+    pub max_sound_bytes: u64,
+    /// Largest video upload, in bytes.
+    pub max_video_bytes: u64,
+    /// Most pixels (width x height) an uploaded image may have: bounds the memory its decoding
+    /// takes (4 bytes a pixel).
+    pub max_image_pixels: u64,
+    /// How long a `media.upload` URL stays valid, in ms.
+    pub media_upload_ttl_ms: i64,
+    /// How long a `media.download` URL stays valid, in ms.
+    pub media_download_ttl_ms: i64,
+    /// Members one group may have where the cap applies (Tencent: 10,000 for paid plans).
+    pub max_group_members: u32,
+    /// Groups one user may belong to (live rooms not counted).
+    pub max_groups_per_user: u32,
 }
 
 impl Default for Limits {
@@ -69,6 +86,14 @@ impl Default for Limits {
             sender_profile: true,
             max_sync_conversations: 100,
             max_sync_messages: 100,
+            max_image_bytes: 20 * 1024 * 1024,
+            max_sound_bytes: 10 * 1024 * 1024,
+            max_video_bytes: 100 * 1024 * 1024,
+            max_image_pixels: 50_000_000,
+            media_upload_ttl_ms: 15 * 60 * 1000,
+            media_download_ttl_ms: 60 * 60 * 1000,
+            max_group_members: 10_000,
+            max_groups_per_user: 5_000,
         }
     }
 }

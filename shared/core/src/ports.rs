@@ -11,7 +11,12 @@ use crate::social::{
     Block, Friend, FriendRequest, Notification, Profile, Recommendation, RequestDirection, UserProfile,
 };
 use async_trait::async_trait;
+
+mod groups;
+mod rooms;
 use bytes::Bytes;
+pub use groups::GroupStore;
+pub use rooms::{ROOM_SHARDS, RoomStore, Seat, shard_of};
 use std::time::Duration;
 
 /// A live WebSocket connection as recorded at `$connect`.
@@ -352,7 +357,13 @@ pub trait MessageStore: Send + Sync {
     /// Hides these messages from `owner`'s history of the stream (delete for me), until
     /// `expires_at` (ms since the epoch; the messages are gone by then anyway). Hiding one twice,
     /// or a seq with no message, is not an error.
-    async fn hide_messages(&self, owner: &UserId, stream: &StreamKey, seqs: &[u64], expires_at: i64) -> Result<()>;
+    async fn hide_messages(
+        &self,
+        owner: &UserId,
+        stream: &StreamKey,
+        seqs: &[u64],
+        expires_at: i64,
+    ) -> Result<()>;
 }
 
 /// Per-user conversation lists with read pointers.
@@ -378,6 +389,18 @@ pub trait ConversationStore: Send + Sync {
     /// `get_conversation` until a message with a higher seq arrives, when it reappears with only
     /// the newer messages unread. Returns whether the owner had the conversation.
     async fn hide_conversation(&self, owner: &UserId, conversation: &ConversationId) -> Result<bool>;
+
+    /// Gives `owner` an entry for `conversation` (a group they joined) over `stream`, with
+    /// everything up to the stream's last seq now counted as read; an existing entry is kept as
+    /// it is (a hidden one stays hidden). Returns the entry, with the stream's last seq now.
+    /// `list_conversations` and `get_conversation` leave out entries whose stream has no message
+    /// yet, so a group appears in the list with its first message.
+    async fn open_conversation(
+        &self,
+        owner: &UserId,
+        conversation: &ConversationId,
+        stream: &StreamKey,
+    ) -> Result<ConversationEntry>;
 
     /// Moves the read pointer up to `seq` (never down, never past the last seq).
     /// Returns the entry after the change, or `None` if the owner has no such conversation.

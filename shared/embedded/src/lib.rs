@@ -27,6 +27,13 @@
 //! A block and a friend recommendation are one row per (owner, peer); a system notification is one
 //! row per (owner, id) with its expiry, indexed by owner and expiry so each put can delete that
 //! owner's expired rows cheaply.
+//!
+//! A message row also carries its roaming expiry, the sender's profile at send time, the system
+//! flag and, once recalled, who recalled it and when; a delete-for-me is one row per (owner,
+//! stream, seq) in `hidden_messages`. History leaves expired, rolled-over and hidden messages out
+//! in SQL. An append deletes the message its seq rolls over past the per-conversation cap, and
+//! [`SqliteStore::sweep`] deletes expired messages and hidden rows, walking messages from the
+//! oldest rowid so that no expiry index costs the append anything.
 
 mod accounts;
 mod blocks;
@@ -35,19 +42,25 @@ mod connection_cache;
 mod connections;
 mod conversations;
 mod error;
+mod groups;
+mod media;
 mod messages;
 mod notifications;
 mod profiles;
 mod recommendations;
 mod relations;
+mod rooms;
 mod rows;
 mod schema;
 mod store;
 mod subscriptions;
+mod sweeper;
 mod syncer;
 #[cfg(test)]
 mod tests;
 mod writer;
 
 pub use error::{Result, StoreError};
+pub use media::{LocalMedia, SignedQuery, UrlRefused};
 pub use store::{SqliteStore, StoreOptions, Synchronous, WriterStats};
+pub use sweeper::Swept;

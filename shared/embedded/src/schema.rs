@@ -254,6 +254,33 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (group_id, user_id)
     ) WITHOUT ROWID;
     "#,
+    // 9: live-room seats and audience counters.
+    r#"
+    -- connection sits in live room `room` until expires_at (ms; reads leave it out from then on,
+    -- and the sweeper drops it). shard is shard_of(connection), so the primary key holds one
+    -- shard's seats as one range in connection id order: a fan-out job reads its page as one
+    -- index range, and a seat is found by (room, connection) alone. guest is 1 for a guest token.
+    -- The expiry index serves only the sweeper.
+    CREATE TABLE room_seats (
+        room       TEXT NOT NULL,
+        shard      INTEGER NOT NULL,
+        connection TEXT NOT NULL,
+        user_id    TEXT NOT NULL,
+        guest      INTEGER NOT NULL,
+        joined_at  INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (room, shard, connection)
+    ) WITHOUT ROWID;
+    CREATE INDEX room_seats_by_expiry ON room_seats (expires_at);
+
+    -- A room's audience: its seat rows, kept in the same writer job as they change (a new seat
+    -- adds one, a leave or a swept seat takes one off), so reading it reads no seat. A room
+    -- without seats has no row.
+    CREATE TABLE room_audiences (
+        room     TEXT PRIMARY KEY NOT NULL,
+        audience INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -1,4 +1,5 @@
-//! The sweeper: deletes the messages whose roaming ended and the hidden-message rows that expired.
+//! The sweeper: deletes the messages whose roaming ended, the hidden-message rows that expired and
+//! the live-room seats that lapsed (taking them off their rooms' audiences).
 //!
 //! Reads already leave expired messages out (see [`crate::messages`]); sweeping only keeps the
 //! database from growing without bound, the way DynamoDB's TTL does for the AWS backend. Nothing
@@ -14,6 +15,7 @@
 //! message is.
 
 use crate::error::Result;
+use crate::rooms::sweep_seats;
 use crate::store::SqliteStore;
 use rusqlite::{Connection, params};
 
@@ -35,17 +37,20 @@ pub struct Swept {
     pub messages: usize,
     /// Delete-for-me marks that had expired.
     pub hidden: usize,
+    /// Live-room seats that had lapsed.
+    pub seats: usize,
 }
 
 impl SqliteStore {
     /// Deletes the messages whose roaming ended at or before `now` (ms since the epoch), walking
-    /// from the oldest until the first live one, and every hidden-message row expired at `now`.
+    /// from the oldest until the first live one, every hidden-message row expired at `now`, and
+    /// every live-room seat lapsed at `now` (lowering its room's audience).
     ///
     /// Cost: proportional to what it deletes. It reads the expired run of oldest messages plus one
-    /// live row, and the expired hidden rows through their expiry index; it never scans the live
-    /// data. The work is split into writer jobs of at most 256 rows each, so appends keep flowing
-    /// while it runs. Call it every minute or so: a sweep with nothing to do reads one message row and
-    /// probes the expiry index once.
+    /// live row, and the expired hidden rows and lapsed seats through their expiry indexes; it
+    /// never scans the live data. The work is split into writer jobs of at most
+    /// 256 rows of each table, so appends keep flowing while it runs. Call it every minute or so:
+    /// a sweep with nothing to do reads one message row and probes each expiry index once.
     pub async fn sweep(&self, now: i64) -> Result<Swept> {
         let mut swept = Swept::default();
         loop {
@@ -55,10 +60,14 @@ impl SqliteStore {
                 break;
             }
         }
+        // Hidden rows and lapsed seats share jobs: each job deletes at most a batch of each.
         loop {
-            let deleted = self.write(move |conn| sweep_hidden(conn, now)).await?;
-            swept.hidden += deleted;
-            if deleted < BATCH {
+            let (hidden, lapsed) = self
+                .write(move |conn| Ok((sweep_hidden(conn, now)?, sweep_seats(conn, now, BATCH)?)))
+                .await?;
+            swept.hidden += hidden;
+            swept.seats += lapsed;
+            if hidden < BATCH && lapsed < BATCH {
                 break;
             }
         }
@@ -66,6 +75,7 @@ impl SqliteStore {
             tracing::debug!(
                 messages = swept.messages,
                 hidden = swept.hidden,
+                seats = swept.seats,
                 "expired rows swept"
             );
         }

@@ -942,7 +942,8 @@ async fn sweep_deletes_the_expired_oldest_messages_and_stops_at_the_first_live_o
         swept,
         crate::Swept {
             messages: 2,
-            hidden: 0
+            hidden: 0,
+            seats: 0
         }
     );
     assert_eq!(stored_seqs(&store).await, [3, 4, 5]);
@@ -1002,7 +1003,8 @@ async fn sweep_drops_only_the_expired_hidden_rows() {
         swept,
         crate::Swept {
             messages: 0,
-            hidden: 1
+            hidden: 1,
+            seats: 0
         }
     );
     let hidden: Vec<(String, i64)> = store

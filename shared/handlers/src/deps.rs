@@ -4,8 +4,8 @@ use cirrus_core::clock::Clock;
 use cirrus_core::limits::Limits;
 use cirrus_core::ports::ConnectionGateway;
 use cirrus_core::service::{
-    AccountService, BlockService, ConversationService, FriendService, GroupService, MediaService, MessageService, Ports,
-    PresenceService, ProfileService, SessionService,
+    AccountService, BlockService, ConversationService, FriendService, GroupService, MediaService,
+    MessageService, Ports, PresenceService, ProfileService, SessionService,
 };
 use std::sync::Arc;
 

@@ -5,11 +5,11 @@ use crate::deps::Deps;
 use crate::response;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use cirrus_core::error::{Error, Result};
+use cirrus_core::protocol::messages::{Deleted, Recalled, SyncReply, SyncedConversation as SyncedView};
 use cirrus_core::protocol::{
     Action, ClientFrame, ConvListReply, ConversationView, HistoryReply, PingReply, PresenceReply, reply_err,
     reply_ok,
 };
-use cirrus_core::protocol::messages::{Deleted, Recalled, SyncReply, SyncedConversation as SyncedView};
 use cirrus_core::service::Caller;
 
 /// Routes `msg.send`, `msg.history`, `conv.list`, `conv.read`, `sys.ping` and `$default`: runs the
@@ -185,7 +185,9 @@ async fn dispatch(deps: &Deps, caller: &Caller, action: Action, frame: &ClientFr
                 time: deps.clock.now_ms(),
             },
         )),
-        Action::MediaUpload | Action::MediaDownload => crate::media::dispatch(deps, caller, action, frame).await,
+        Action::MediaUpload | Action::MediaDownload => {
+            crate::media::dispatch(deps, caller, action, frame).await
+        }
         other => crate::social::dispatch(deps, caller, other, frame).await,
     }
 }

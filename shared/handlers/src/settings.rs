@@ -86,7 +86,10 @@ pub fn relationship_limits(
 /// `CIRRUS_MAX_FILE_BYTES`, `CIRRUS_ROAMING_DAYS`,
 /// `CIRRUS_MAX_CONVERSATION_MESSAGES`, `CIRRUS_RECALL_WINDOW_SECS` and
 /// `CIRRUS_SENDER_PROFILE` (`true`, the default, or `false`).
-pub fn message_limits(limits: &mut Limits, get: impl Fn(&str) -> Option<String>) -> Result<(), SettingsError> {
+pub fn message_limits(
+    limits: &mut Limits,
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<(), SettingsError> {
     if let Some(bytes) = count("CIRRUS_MAX_BODY_BYTES", &get)? {
         limits.max_body_bytes = bytes as usize;
     }

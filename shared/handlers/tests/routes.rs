@@ -59,6 +59,7 @@ fn world() -> World {
         recommendations: store.clone(),
         notifications: store.clone(),
         groups: store.clone(),
+        rooms: store.clone(),
         messages: store.clone(),
         conversations: store.clone(),
         gateway: gateway.clone(),

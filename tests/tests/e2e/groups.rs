@@ -167,7 +167,8 @@ async fn applications_follow_the_type_and_the_join_policy() {
         .iter()
         .map(|g| g["groupId"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, vec!["g-chatroom", "g-live", "g-public"]);
+    // a live room is an audience, not a membership: it is not among one's groups
+    assert_eq!(ids, vec!["g-chatroom", "g-public"]);
     // a forbidden join policy closes the group
     owner
         .ok(
@@ -566,10 +567,8 @@ async fn a_private_group_shows_in_the_list_only_after_its_first_message() {
         ids
     };
     let list = bob.ok("conv.list", json!({})).await;
-    assert_eq!(
-        listed(&list),
-        vec!["GROUPg-chatroom", "GROUPg-live", "GROUPg-public"]
-    );
+    // live rooms keep no conversation entry for their audience
+    assert_eq!(listed(&list), vec!["GROUPg-chatroom", "GROUPg-public"]);
     owner
         .ok(
             "msg.send",
@@ -834,5 +833,122 @@ async fn a_member_who_leaves_and_comes_back_finds_only_what_came_after_unread() 
             .iter()
             .all(|m| m["system"] == true),
         "a public group hides what was said before joining: {history}"
+    );
+}
+
+#[tokio::test]
+async fn guests_enter_live_rooms_to_receive_but_not_to_speak_and_nothing_else() {
+    let stack = TestStack::start_with(crate::BACKEND, |config| config.limits.accounts.guests = true).await;
+    let mut owner = stack.connect("owner").await;
+    owner
+        .ok(
+            "group.create",
+            json!({"type": "live", "groupId": "g-show", "name": "show"}),
+        )
+        .await;
+    owner
+        .ok(
+            "group.create",
+            json!({"type": "chatroom", "groupId": "g-room", "name": "room"}),
+        )
+        .await;
+    let (status, guest) = stack.post("/v1/auth/guest", json!({})).await;
+    assert_eq!(status, 200, "{guest}");
+    let mut viewer = stack.connect_token(guest["userSig"].as_str().unwrap()).await;
+    assert_eq!(
+        viewer.ok("group.apply", json!({"groupId": "g-show"})).await["result"],
+        "joined"
+    );
+    // only live rooms
+    assert_eq!(
+        outcome(&mut viewer, "group.apply", json!({"groupId": "g-room"}))
+            .await
+            .unwrap_err(),
+        "guest_not_allowed"
+    );
+    // it receives
+    owner
+        .ok(
+            "msg.send",
+            json!({"to": {"type": "group", "id": "g-show"}, "clientMsgId": "live-1",
+                   "body": [{"type": "text", "text": "welcome, everyone"}]}),
+        )
+        .await;
+    let message = viewer.event("msg.new").await;
+    assert_eq!(message["body"][0]["text"], "welcome, everyone");
+    assert_eq!(message["conversationId"], "GROUPg-show");
+    // it may not speak
+    let send = json!({"to": {"type": "group", "id": "g-show"}, "clientMsgId": "g-1",
+                      "body": [{"type": "text", "text": "hi"}]});
+    assert_eq!(
+        outcome(&mut viewer, "msg.send", send).await.unwrap_err(),
+        "guest_not_allowed"
+    );
+    // the audience counts it (owner and guest)
+    let info = viewer.ok("group.info", json!({"groupIds": ["g-show"]})).await;
+    assert_eq!(info["groups"][0]["memberCount"], 2);
+    viewer.ok("group.quit", json!({"groupId": "g-show"})).await;
+    let info = owner.ok("group.info", json!({"groupIds": ["g-show"]})).await;
+    assert_eq!(info["groups"][0]["memberCount"], 1);
+}
+
+#[tokio::test]
+async fn a_live_room_fans_a_message_out_to_its_whole_audience() {
+    // GIVEN a live room with 5,000 connections seated on the embedded backend (200 on moto,
+    // whose one Python process answers about a thousand requests a second)
+    let audience: usize = match crate::BACKEND {
+        cirrus_tests::Backend::Sqlite => 5000,
+        cirrus_tests::Backend::Aws => 200,
+    };
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut host = stack.connect("host").await;
+    host.ok(
+        "group.create",
+        json!({"type": "live", "groupId": "g-big", "name": "big"}),
+    )
+    .await;
+    let mut sockets = Vec::with_capacity(audience);
+    let stack = &stack;
+    for chunk in (0..audience).collect::<Vec<_>>().chunks(250) {
+        let joins = chunk.iter().map(|i| {
+            let token = stack.token(&format!("v{i}"));
+            async move {
+                let mut socket = stack
+                    .connect_query(format!("token={token}"))
+                    .await
+                    .expect("connected");
+                let joined = socket.ok("group.apply", json!({"groupId": "g-big"})).await;
+                assert_eq!(joined["result"], "joined");
+                socket
+            }
+        });
+        sockets.extend(futures_util::future::join_all(joins).await);
+    }
+    let info = host.ok("group.info", json!({"groupIds": ["g-big"]})).await;
+    assert_eq!(info["groups"][0]["memberCount"], audience + 1);
+
+    // WHEN the host speaks
+    let started = std::time::Instant::now();
+    host.ok(
+        "msg.send",
+        json!({"to": {"type": "group", "id": "g-big"}, "clientMsgId": "to-all",
+               "body": [{"type": "text", "text": "hello, room"}]}),
+    )
+    .await;
+
+    // THEN every seated connection receives it, exactly once
+    let receives = sockets.iter_mut().map(|socket| async move {
+        loop {
+            let message = socket.event("msg.new").await;
+            if message.get("system").is_none() {
+                return message;
+            }
+        }
+    });
+    let received = futures_util::future::join_all(receives).await;
+    assert!(received.iter().all(|m| m["body"][0]["text"] == "hello, room"));
+    println!(
+        "live room fan-out: {audience} connections in {:?}",
+        started.elapsed()
     );
 }

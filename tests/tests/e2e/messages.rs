@@ -126,7 +126,10 @@ async fn deleting_for_oneself_hides_messages_on_every_device_but_not_for_the_pee
 
     // WHEN bob deletes seq 2 on his phone
     let reply = bob_phone
-        .ok("msg.delete", json!({"conversationId": "C2Calice", "seqs": [2, 2]}))
+        .ok(
+            "msg.delete",
+            json!({"conversationId": "C2Calice", "seqs": [2, 2]}),
+        )
         .await;
     assert_eq!(reply, json!({"conversationId": "C2Calice", "seqs": [2]}));
 
@@ -254,13 +257,19 @@ async fn sync_after_an_offline_period_fills_the_gaps() {
     assert_eq!(seqs(&alice_part), vec![2, 3]);
     assert_eq!(alice_part["complete"], false);
     let rest = bob
-        .ok("msg.history", json!({"conversationId": "C2Calice", "afterSeq": 3}))
+        .ok(
+            "msg.history",
+            json!({"conversationId": "C2Calice", "afterSeq": 3}),
+        )
         .await;
     assert_eq!(seqs(&rest), vec![4]);
     // a bad cursor is refused
     assert_eq!(
-        bob.err("msg.sync", json!({"cursors": [{"conversationId": "nope", "seq": 1}]}))
-            .await,
+        bob.err(
+            "msg.sync",
+            json!({"cursors": [{"conversationId": "nope", "seq": 1}]})
+        )
+        .await,
         "invalid_conversation_id"
     );
 }

@@ -25,7 +25,12 @@ pub trait GroupStore: Send + Sync {
     /// once, unless the count would then pass `cap` (`None`: no cap), in which case nothing is
     /// added and the result is `None`. Otherwise returns, for each input in order, whether it
     /// was added (an existing member is left as is).
-    async fn add_members(&self, group: &GroupId, members: &[Member], cap: Option<u32>) -> Result<Option<Vec<bool>>>;
+    async fn add_members(
+        &self,
+        group: &GroupId,
+        members: &[Member],
+        cap: Option<u32>,
+    ) -> Result<Option<Vec<bool>>>;
 
     /// Removes these members and lowers the count; returns, for each in order, whether they
     /// were members.

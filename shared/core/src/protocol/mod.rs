@@ -236,11 +236,14 @@ impl Action {
         }
     }
 
-    /// Whether a guest may take this action: the heartbeat and logout always, one-to-one
-    /// messaging only where the app allows guests C2C (`guest_c2c`), nothing social.
+    /// Whether a guest may take this action: the heartbeat and logout always; entering and
+    /// leaving live rooms (to receive; the group service refuses guests anything else) and
+    /// reading group profiles; one-to-one messaging only where the app allows guests C2C
+    /// (`guest_c2c`); nothing social.
     pub fn open_to_guests(self, guest_c2c: bool) -> bool {
         match self {
             Self::SysPing | Self::AuthLogout => true,
+            Self::GroupApply | Self::GroupQuit | Self::GroupInfo => true,
             Self::MsgSend
             | Self::MsgHistory
             | Self::MsgRecall

@@ -11,7 +11,7 @@ use crate::protocol::groups::{
     SetRoleRequest, UpdateRequest, UsersRequest,
 };
 use crate::service::notifier::Notifier;
-use crate::service::{Caller, MessageService, Ports, page_size, unique_user_ids};
+use crate::service::{Caller, MessageService, Ports, page_size, rooms, unique_user_ids};
 use std::collections::BTreeMap;
 
 /// Longest group name, in bytes.
@@ -31,6 +31,8 @@ const MAX_CUSTOM_VALUE: usize = 512;
 const MAX_BATCH: usize = 100;
 /// Groups one `group.info` may name.
 const MAX_INFO: usize = 50;
+/// The largest live-room audience told about each join.
+const LIVE_TIP_AUDIENCE: u64 = 100;
 /// Members read per page while walking a whole group.
 const WALK_PAGE: u32 = 1000;
 
@@ -209,6 +211,10 @@ impl GroupService {
         let stream = StreamKey::group(&id);
         for founder in &founders {
             self.open(&founder.user, &id, &stream).await?;
+        }
+        // A live room's audience is connections: the creator's joins it.
+        if kind == GroupType::Live && caller.connection.is_some() {
+            rooms::seat(&self.ports, &id, caller).await?;
         }
         // A private group shows in lists with its first message; the others at once, with the
         // creation tip.
@@ -432,9 +438,22 @@ impl GroupService {
             };
             let actor = self.actor(caller, &group).await?;
             let full = actor.app_admin || actor.member.is_some();
+            let group = self.with_audience(group).await?;
             found.push((group, actor.role(), full));
         }
         Ok(found)
+    }
+
+    /// A live room's member count is its audience (seated connections).
+    async fn with_audience(&self, group: Group) -> Result<Group> {
+        if group.kind != GroupType::Live {
+            return Ok(group);
+        }
+        let audience = self.ports.rooms.audience(&group.id).await?;
+        Ok(Group {
+            member_count: u32::try_from(audience).unwrap_or(u32::MAX),
+            ..group
+        })
     }
 
     /// `group.update`: the profile (ordinary members only in private groups) and the join
@@ -657,12 +676,34 @@ impl GroupService {
     /// approval otherwise), or enter a live room.
     pub async fn apply(&self, caller: &Caller, request: ApplyRequest) -> Result<ApplyOutcome> {
         let group = self.group(&request.group_id).await?;
+        if group.kind == GroupType::Live {
+            // Joining a live room seats this connection (guests too, to receive); it is no
+            // membership.
+            let new = rooms::seat(&self.ports, &group.id, caller).await?;
+            if !new {
+                return Ok(ApplyOutcome::AlreadyMember);
+            }
+            // Joins are announced while the room is small: past that, a tip per join would cost
+            // a fan-out to the whole audience per viewer.
+            if !caller.guest && self.ports.rooms.audience(&group.id).await? <= LIVE_TIP_AUDIENCE {
+                self.member_tip(
+                    &group,
+                    "member_joined",
+                    &caller.user,
+                    std::slice::from_ref(&caller.user),
+                )
+                .await;
+            }
+            return Ok(ApplyOutcome::Joined);
+        }
+        if caller.guest {
+            return Err(Error::GuestNotAllowed("group.apply"));
+        }
         if self.member(&group, &caller.user).await?.is_some() {
             return Ok(ApplyOutcome::AlreadyMember);
         }
         let reason = optional("reason", request.reason, MAX_TEXT)?;
-        let free = group.kind == GroupType::Live
-            || (group.kind.allows(Rule::JoinByApplication) && group.join_policy == JoinPolicy::Free);
+        let free = group.kind.allows(Rule::JoinByApplication) && group.join_policy == JoinPolicy::Free;
         if free {
             let added = self.admit(&group, std::slice::from_ref(&caller.user)).await?;
             self.member_tip(&group, "member_joined", &caller.user, &added)
@@ -770,10 +811,15 @@ impl GroupService {
     /// to the longest-standing member; the last one out dissolves it).
     pub async fn quit(&self, caller: &Caller, request: GroupRequest) -> Result<()> {
         let mut group = self.group(&request.group_id).await?;
-        let member = self
-            .member(&group, &caller.user)
-            .await?
-            .ok_or(Error::NotFound("member"))?;
+        let member = self.member(&group, &caller.user).await?;
+        if group.kind == GroupType::Live && member.is_none() {
+            // Leaving a live room unseats the caller's connections.
+            if !rooms::unseat_user(&self.ports, &group.id, &caller.user).await? {
+                return Err(Error::NotFound("member"));
+            }
+            return Ok(());
+        }
+        let member = member.ok_or(Error::NotFound("member"))?;
         if member.role == Role::Owner {
             if !group.kind.allows(Rule::OwnerQuits) {
                 return Err(Error::Forbidden(
@@ -820,6 +866,30 @@ impl GroupService {
             actor.is_owner() || (group.kind.allows(Rule::HasAdmins) && actor.role() == Some(Role::Admin));
         if !may_kick || users.contains(&caller.user) {
             return Err(Error::Forbidden("you may not remove members of this group"));
+        }
+        if group.kind == GroupType::Live {
+            let mut gone = Vec::new();
+            for user in &users {
+                if rooms::unseat_user(&self.ports, &group.id, user).await? {
+                    gone.push(user.clone());
+                }
+            }
+            for user in &gone {
+                self.notify(
+                    user,
+                    &GroupNotice {
+                        r#type: "kicked",
+                        group_id: &group.id,
+                        by: &caller.user,
+                        user_id: None,
+                        reason: reason.as_deref(),
+                    },
+                )
+                .await;
+            }
+            self.member_tip(&group, "members_kicked", &caller.user, &gone)
+                .await;
+            return Ok(gone);
         }
         let targets = self.ports.groups.get_members(&group.id, &users).await?;
         if targets

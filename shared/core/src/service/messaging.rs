@@ -3,7 +3,7 @@
 use crate::element::Element;
 use crate::element::validate_body;
 use crate::error::{Error, Result};
-use crate::group::{Group, Rule};
+use crate::group::{Group, GroupType, Rule};
 use crate::ids::{ClientMsgId, ConversationId, GroupId, StreamKey, UserId};
 use crate::message::{Recall, StoredMessage, Target};
 use crate::ports::{Appended, InboxUpdate, NewMessage, QueueName, SeqRange};
@@ -12,7 +12,7 @@ use crate::protocol::{HistoryRequest, SendAck, SendRequest, event, events};
 use crate::service::media::verify_media;
 use crate::service::push::offline_push_job;
 use crate::service::sender_cache::SenderProfiles;
-use crate::service::{Caller, Delivery, GroupService, Ports, page_size};
+use crate::service::{Caller, Delivery, GroupService, Ports, page_size, rooms};
 use bytes::Bytes;
 use futures_util::future::join_all;
 use std::collections::HashMap;
@@ -60,6 +60,8 @@ struct Submission {
     origin: Option<crate::ids::ConnectionId>,
     /// A notice from the server.
     system: bool,
+    /// The sender holds a guest token.
+    guest: bool,
 }
 
 /// Who a message is stored for and how it is announced.
@@ -96,6 +98,7 @@ impl MessageService {
                 cloud_custom_data: request.cloud_custom_data,
                 origin: caller.connection.clone(),
                 system: false,
+                guest: caller.guest,
             })
             .await?;
         Ok(SendAck {
@@ -127,6 +130,7 @@ impl MessageService {
             cloud_custom_data,
             origin: None,
             system,
+            guest: false,
         })
         .await
     }
@@ -141,6 +145,7 @@ impl MessageService {
             cloud_custom_data,
             origin,
             system,
+            guest,
         } = submission;
         validate_body(&body, &self.ports.limits)?;
         let mut body = body;
@@ -160,7 +165,9 @@ impl MessageService {
         let peer = match &to {
             Target::C2c(peer) => peer.clone(),
             Target::Group(group) => {
-                let inbox = self.group_sender(group, &from, system, now).await?;
+                let inbox = self
+                    .group_sender(group, &from, system, now, origin.as_ref(), guest)
+                    .await?;
                 let media = verify_media(self.ports.media.as_deref(), &from, &body);
                 let (sender, media) = futures_util::join!(self.sender_profile(&from, now), media);
                 media?;
@@ -247,6 +254,8 @@ impl MessageService {
         from: &UserId,
         system: bool,
         now: i64,
+        origin: Option<&crate::ids::ConnectionId>,
+        guest: bool,
     ) -> Result<Vec<InboxUpdate>> {
         let found = self
             .ports
@@ -258,15 +267,38 @@ impl MessageService {
         if system {
             return Ok(Vec::new());
         }
+        if guest {
+            return Err(Error::GuestNotAllowed("msg.send"));
+        }
         let member = self
             .ports
             .groups
             .get_members(group, std::slice::from_ref(from))
             .await?
-            .pop()
-            .ok_or(Error::Forbidden("only members may send to this group"))?;
+            .pop();
+        let live = found.kind == GroupType::Live;
+        let member = match member {
+            Some(member) => member,
+            // A live room's audience speaks from a seated connection; viewers keep no
+            // conversation entry (nothing is written per viewer).
+            None if live => {
+                let seated = match origin {
+                    Some(connection) => self.ports.rooms.get_seat(group, connection, now).await?,
+                    None => None,
+                };
+                return match seated {
+                    Some(_) if !found.mute_all => Ok(Vec::new()),
+                    Some(_) => Err(Error::Muted),
+                    None => Err(Error::Forbidden("join the live room first")),
+                };
+            }
+            None => return Err(Error::Forbidden("only members may send to this group")),
+        };
         if member.muted_until > now || (found.mute_all && !member.role.manages()) {
             return Err(Error::Muted);
+        }
+        if live {
+            return Ok(Vec::new());
         }
         Ok(vec![InboxUpdate {
             owner: from.clone(),
@@ -303,6 +335,7 @@ impl MessageService {
             cloud_custom_data: None,
             origin: None,
             system: true,
+            guest: false,
         })
         .await
     }
@@ -387,13 +420,28 @@ impl MessageService {
         origin: Option<&crate::ids::ConnectionId>,
         now: i64,
     ) -> Result<usize> {
-        let frame = Bytes::from(event(name, &message.view(&message.from)));
+        let text = event(name, &message.view(&message.from));
+        if self.is_live(group).await? {
+            rooms::fan_out(&self.ports, group, &text, origin).await?;
+            return Ok(0);
+        }
+        let frame = Bytes::from(text);
         let members = GroupService::all_members(&self.ports, group).await?;
         let posts = members
             .iter()
             .filter(|member| member.user != message.from)
             .map(|member| self.delivery.to_user(&member.user, frame.clone(), origin, now));
         Ok(join_all(posts).await.into_iter().filter_map(Result::ok).sum())
+    }
+
+    /// Whether the group is a live room (its audience is seats, not members).
+    async fn is_live(&self, group: &GroupId) -> Result<bool> {
+        Ok(self
+            .ports
+            .groups
+            .get_group(group)
+            .await?
+            .is_some_and(|g| g.kind == GroupType::Live))
     }
 
     /// Queues the offline-push job for `recipient` (best effort: the message is stored).
@@ -454,7 +502,8 @@ impl MessageService {
             .await?
             .filter(|g| !g.dismissed)
             .ok_or(Error::NotFound("group"))?;
-        if viewer == &self.ports.limits.accounts.admin {
+        // A live room is a broadcast: anyone may read its history, guests included.
+        if viewer == &self.ports.limits.accounts.admin || found.kind == GroupType::Live {
             return Ok(0);
         }
         let member = self
@@ -660,6 +709,21 @@ impl MessageService {
         match &message.to {
             Target::C2c(peer) if peer != &message.from => viewers.push(peer.clone()),
             Target::C2c(_) => {}
+            Target::Group(group) if matches!(self.is_live(group).await, Ok(true)) => {
+                let frame = event(
+                    events::MSG_RECALLED,
+                    &Recalled {
+                        conversation_id: message.to.conversation_for(&message.from, &message.from),
+                        msg_id: &message.msg_id,
+                        seq: message.seq,
+                        recalled_by: &recall.by,
+                        time: recall.time,
+                    },
+                );
+                if let Err(err) = rooms::fan_out(&self.ports, group, &frame, origin).await {
+                    tracing::warn!(error = %err, "could not announce a recall to a live room");
+                }
+            }
             Target::Group(group) => match GroupService::all_members(&self.ports, group).await {
                 Ok(members) => viewers.extend(
                     members

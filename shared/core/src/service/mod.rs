@@ -12,6 +12,7 @@ mod notifier;
 mod presence;
 mod profiles;
 pub mod push;
+pub mod rooms;
 mod sender_cache;
 mod sessions;
 
@@ -34,8 +35,9 @@ use crate::clock::{Clock, IdGen};
 use crate::ids::{ConnectionId, UserId};
 use crate::limits::Limits;
 use crate::ports::{
-    AccountStore, BlockStore, ConnectionGateway, ConnectionStore, ConversationStore, GroupStore, MediaStore, MessageStore,
-    NotificationStore, ProfileStore, Queue, RecommendationStore, RelationStore, SubscriptionStore,
+    AccountStore, BlockStore, ConnectionGateway, ConnectionStore, ConversationStore, GroupStore, MediaStore,
+    MessageStore, NotificationStore, ProfileStore, Queue, RecommendationStore, RelationStore, RoomStore,
+    SubscriptionStore,
 };
 use std::sync::Arc;
 
@@ -71,6 +73,8 @@ pub struct Ports {
     pub notifications: Arc<dyn NotificationStore>,
     /// Groups, members and join requests.
     pub groups: Arc<dyn GroupStore>,
+    /// Live-room audiences.
+    pub rooms: Arc<dyn RoomStore>,
     /// Message streams.
     pub messages: Arc<dyn MessageStore>,
     /// Conversation lists.

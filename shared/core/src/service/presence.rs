@@ -55,7 +55,13 @@ impl PresenceService {
         Ok(sessions_of(&self.ports, &users)
             .await?
             .into_iter()
-            .map(|session| presence_of(&session.user, platforms(&session.connections), session.account.as_ref()))
+            .map(|session| {
+                presence_of(
+                    &session.user,
+                    platforms(&session.connections),
+                    session.account.as_ref(),
+                )
+            })
             .collect())
     }
 
@@ -166,7 +172,9 @@ pub(crate) struct Sessions {
 /// concurrently with the one batched account read).
 pub(crate) async fn sessions_of(ports: &Ports, users: &[UserId]) -> Result<Vec<Sessions>> {
     let now = ports.clock.now_ms();
-    let lookups = users.iter().map(|user| ports.connections.connections_of(user, now));
+    let lookups = users
+        .iter()
+        .map(|user| ports.connections.connections_of(user, now));
     let (found, mut accounts) = futures_util::future::try_join(
         futures_util::future::try_join_all(lookups),
         ports.accounts.get_accounts(users),

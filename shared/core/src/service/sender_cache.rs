@@ -56,6 +56,8 @@ impl SenderProfiles {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, (i64, Option<SenderProfile>)>> {
         // A panic while holding the lock cannot leave the map inconsistent (single inserts).
-        self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

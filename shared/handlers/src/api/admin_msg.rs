@@ -12,8 +12,8 @@
 
 use super::Api;
 use super::admin::{Failure, Reply, failure_with, from_error, ok, parse, user_id};
-use aws_lambda_events::apigw::ApiGatewayV2httpResponse as ApiResponse;
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use aws_lambda_events::apigw::ApiGatewayV2httpResponse as ApiResponse;
 use cirrus_core::element::Element;
 use cirrus_core::ids::ClientMsgId;
 use serde::Deserialize;

@@ -1,0 +1,329 @@
+//! The push function: the SQS event source of the push queue. Each record is one job
+//! ([`PushJob`]): an offline notification goes to the push provider, a deferred frame is posted
+//! to its connection again. A job that fails is reported in `batchItemFailures`, so SQS (or the
+//! local queue) delivers only that one again, and dead-letters it after its last try.
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use bytes::Bytes;
+use cirrus_core::clock::Clock;
+use cirrus_core::ids::ConnectionId;
+use cirrus_core::ports::{ConnectionGateway, PostOutcome, PushError, PushProvider, RoomStore};
+use cirrus_core::service::push::{OfflinePush, PushJob, Redeliver};
+use cirrus_core::service::rooms::deliver_shard;
+use futures_util::future::join_all;
+use std::sync::Arc;
+
+/// What the push function needs.
+#[derive(Clone)]
+pub struct PushDeps {
+    /// Posts redelivered frames.
+    pub gateway: Arc<dyn ConnectionGateway>,
+    /// Delivers offline notifications; `None`: offline push is off, and such jobs are consumed
+    /// and dropped.
+    pub provider: Option<Arc<dyn PushProvider>>,
+    /// Live-room audiences, for room fan-out jobs (the fan-out queue).
+    pub rooms: Arc<dyn RoomStore>,
+    /// Time (seats lapse with their connections).
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Why one job failed (and will be tried again).
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The record has no body.
+    #[error("the record has no body")]
+    NoBody,
+    /// The body is no job this function knows; it fails every time and ends in the dead-letter
+    /// queue, where it can be inspected.
+    #[error("the body is not a push job")]
+    Undecodable(#[source] serde_json::Error),
+    /// The connection gateway kept refusing the post for now.
+    #[error("the connection gateway deferred the post again")]
+    Deferred,
+    /// The connection gateway failed.
+    #[error("the connection gateway failed")]
+    Gateway(#[source] cirrus_core::Error),
+    /// The push provider did not take the notification.
+    #[error(transparent)]
+    Provider(#[from] PushError),
+}
+
+/// SQS event sources `PushQueue` and `FanoutQueue`: runs every job of the batch concurrently and reports the
+/// message ids of the failed ones (partial batch response; the event source mapping has
+/// `FunctionResponseTypes: [ReportBatchItemFailures]`).
+#[tracing::instrument(skip_all, fields(records = event.records.len()))]
+pub async fn push(deps: &PushDeps, event: SqsEvent) -> SqsBatchResponse {
+    let outcomes = join_all(event.records.iter().map(|record| run(deps, record))).await;
+    let mut response = SqsBatchResponse::default();
+    for (record, outcome) in event.records.iter().zip(outcomes) {
+        let Err(err) = outcome else { continue };
+        let receives = record
+            .attributes
+            .get("ApproximateReceiveCount")
+            .map(String::as_str)
+            .unwrap_or("?");
+        match &record.message_id {
+            Some(id) => {
+                tracing::warn!(message_id = %id, receives, error = %err, "push job failed; it will be retried");
+                response.add_failure(id.clone());
+            }
+            // SQS always names its messages; without an id the failure cannot be reported, and
+            // the job counts as done.
+            None => tracing::error!(error = %err, "push job without a message id failed; dropped"),
+        }
+    }
+    response
+}
+
+/// Runs one record's job.
+async fn run(deps: &PushDeps, record: &SqsMessage) -> Result<(), JobError> {
+    let body = record.body.as_deref().ok_or(JobError::NoBody)?;
+    match PushJob::decode(body).map_err(JobError::Undecodable)? {
+        PushJob::Offline(push) => offline(deps, &push).await,
+        PushJob::Redeliver(job) => redeliver(deps.gateway.as_ref(), job).await,
+        PushJob::Room(job) => {
+            let now = deps.clock.now_ms();
+            let delivered = deliver_shard(deps.rooms.as_ref(), deps.gateway.as_ref(), now, &job)
+                .await
+                .map_err(JobError::Gateway)?;
+            tracing::debug!(room = %job.room, shard = job.shard, delivered, "room shard posted");
+            Ok(())
+        }
+    }
+}
+
+/// Hands an offline notification to the provider.
+async fn offline(deps: &PushDeps, push: &OfflinePush) -> Result<(), JobError> {
+    let Some(provider) = &deps.provider else {
+        tracing::debug!(msg_id = %push.msg_id, "no push provider configured: offline push dropped");
+        return Ok(());
+    };
+    provider.send(push).await?;
+    tracing::info!(msg_id = %push.msg_id, to = %push.to, "offline push delivered to the provider");
+    Ok(())
+}
+
+/// Posts a deferred frame again: delivered or gone is done (a gone connection's user fills the
+/// gap from history on reconnecting), deferred again is a failure for the queue to retry.
+async fn redeliver(gateway: &dyn ConnectionGateway, job: Redeliver) -> Result<(), JobError> {
+    let connection: ConnectionId = job.connection_id;
+    match gateway
+        .post(&connection, Bytes::from(job.frame))
+        .await
+        .map_err(JobError::Gateway)?
+    {
+        PostOutcome::Delivered => Ok(()),
+        PostOutcome::Gone => {
+            tracing::debug!(connection = %connection, "redelivery target is gone");
+            Ok(())
+        }
+        PostOutcome::Deferred => Err(JobError::Deferred),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_trait::async_trait;
+    use cirrus_core::ids::{ConversationId, MsgId, UserId};
+    use serde_json::json;
+    use std::sync::Mutex;
+
+    /// A gateway answering from a script, recording posts.
+    #[derive(Default)]
+    struct ScriptedGateway {
+        answers: Mutex<Vec<(String, PostOutcome)>>,
+        posts: Mutex<Vec<(String, String)>>,
+    }
+
+    #[async_trait]
+    impl ConnectionGateway for ScriptedGateway {
+        async fn post(&self, connection: &ConnectionId, data: Bytes) -> cirrus_core::Result<PostOutcome> {
+            self.posts
+                .lock()
+                .unwrap()
+                .push((connection.to_string(), String::from_utf8(data.to_vec()).unwrap()));
+            let answers = self.answers.lock().unwrap();
+            match answers.iter().find(|(id, _)| id == connection.as_str()) {
+                Some((_, outcome)) => Ok(*outcome),
+                None => Err(cirrus_core::Error::gateway("unscripted connection")),
+            }
+        }
+
+        async fn close(&self, _: &ConnectionId) -> cirrus_core::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A provider that refuses notifications to `refuse` and records the rest.
+    #[derive(Default)]
+    struct RecordingProvider {
+        refuse: Option<String>,
+        sent: Mutex<Vec<OfflinePush>>,
+    }
+
+    #[async_trait]
+    impl PushProvider for RecordingProvider {
+        async fn send(&self, push: &OfflinePush) -> Result<(), PushError> {
+            if self.refuse.as_deref() == Some(push.to.as_str()) {
+                return Err(PushError::Refused("HTTP 500".to_owned()));
+            }
+            self.sent.lock().unwrap().push(push.clone());
+            Ok(())
+        }
+    }
+
+    fn offline_body(to: &str) -> String {
+        PushJob::Offline(OfflinePush {
+            to: UserId::parse(to).unwrap(),
+            from: UserId::parse("alice").unwrap(),
+            title: "alice".to_owned(),
+            text: "hi".to_owned(),
+            conversation_id: ConversationId::parse("C2Calice").unwrap(),
+            msg_id: MsgId::parse("m-1").unwrap(),
+            seq: 1,
+            time: 1,
+        })
+        .to_job()
+        .payload
+        .to_string()
+    }
+
+    fn redeliver_body(connection: &str) -> String {
+        json!({"kind": "redeliver", "connectionId": connection, "frame": "{\"type\":\"event\"}"}).to_string()
+    }
+
+    fn event(bodies: &[(&str, Option<String>)]) -> SqsEvent {
+        let mut event = SqsEvent::default();
+        for (id, body) in bodies {
+            let mut record = SqsMessage::default();
+            record.message_id = Some((*id).to_owned());
+            record.body = body.clone();
+            event.records.push(record);
+        }
+        event
+    }
+
+    fn failures(response: &SqsBatchResponse) -> Vec<&str> {
+        let mut ids: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|failure| failure.item_identifier.as_str())
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    fn deps(gateway: Arc<ScriptedGateway>, provider: Option<Arc<RecordingProvider>>) -> PushDeps {
+        PushDeps {
+            gateway,
+            provider: provider.map(|provider| provider as Arc<dyn PushProvider>),
+            rooms: Arc::new(cirrus_embedded::SqliteStore::open_in_memory().unwrap()),
+            clock: Arc::new(cirrus_core::clock::SystemClock),
+        }
+    }
+
+    #[tokio::test]
+    async fn given_offline_jobs_when_one_is_refused_then_only_that_one_is_reported() {
+        // GIVEN a provider that refuses notifications to carol
+        let provider = Arc::new(RecordingProvider {
+            refuse: Some("carol".to_owned()),
+            ..Default::default()
+        });
+        let deps = deps(Arc::default(), Some(provider.clone()));
+        // WHEN a batch for bob, carol and dave arrives
+        let response = push(
+            &deps,
+            event(&[
+                ("1", Some(offline_body("bob"))),
+                ("2", Some(offline_body("carol"))),
+                ("3", Some(offline_body("dave"))),
+            ]),
+        )
+        .await;
+        // THEN carol's job is the one failure, and bob and dave were sent
+        assert_eq!(failures(&response), ["2"]);
+        let sent: Vec<String> = provider
+            .sent
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|push| push.to.to_string())
+            .collect();
+        assert_eq!(sent.len(), 2);
+        assert!(sent.contains(&"bob".to_owned()) && sent.contains(&"dave".to_owned()));
+    }
+
+    #[tokio::test]
+    async fn given_redeliver_jobs_when_posted_then_delivered_and_gone_are_done_and_deferred_fails() {
+        // GIVEN a gateway that delivers to a, finds b gone, defers c and fails for d
+        let gateway = Arc::new(ScriptedGateway {
+            answers: Mutex::new(vec![
+                ("a".to_owned(), PostOutcome::Delivered),
+                ("b".to_owned(), PostOutcome::Gone),
+                ("c".to_owned(), PostOutcome::Deferred),
+            ]),
+            ..Default::default()
+        });
+        let deps = deps(gateway.clone(), None);
+        // WHEN a redelivery to each arrives
+        let response = push(
+            &deps,
+            event(&[
+                ("1", Some(redeliver_body("a"))),
+                ("2", Some(redeliver_body("b"))),
+                ("3", Some(redeliver_body("c"))),
+                ("4", Some(redeliver_body("d"))),
+            ]),
+        )
+        .await;
+        // THEN the deferred and the failed ones are retried
+        assert_eq!(failures(&response), ["3", "4"]);
+        // AND each frame was posted as queued
+        let posts = gateway.posts.lock().unwrap();
+        assert_eq!(posts.len(), 4);
+        assert!(posts.iter().all(|(_, frame)| frame == "{\"type\":\"event\"}"));
+    }
+
+    #[tokio::test]
+    async fn given_bad_records_when_run_then_they_fail_and_the_good_ones_pass() {
+        let provider = Arc::new(RecordingProvider::default());
+        let deps = deps(Arc::default(), Some(provider.clone()));
+        let response = push(
+            &deps,
+            event(&[
+                ("1", None),
+                ("2", Some("not json".to_owned())),
+                ("3", Some(json!({"kind": "fanout"}).to_string())),
+                ("4", Some(offline_body("bob"))),
+            ]),
+        )
+        .await;
+        assert_eq!(failures(&response), ["1", "2", "3"]);
+        assert_eq!(provider.sent.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn given_no_provider_when_an_offline_job_arrives_then_it_is_consumed() {
+        let deps = deps(Arc::default(), None);
+        let response = push(&deps, event(&[("1", Some(offline_body("bob")))])).await;
+        assert!(response.batch_item_failures.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_empty_batch_reports_nothing_and_the_response_is_sqs_json() {
+        let deps = deps(Arc::default(), None);
+        let response = push(&deps, SqsEvent::default()).await;
+        assert_eq!(
+            serde_json::to_value(&response).unwrap(),
+            json!({"batchItemFailures": []})
+        );
+        // AND a failure serializes as Lambda expects it
+        let mut response = SqsBatchResponse::default();
+        response.add_failure("m-1");
+        assert_eq!(
+            serde_json::to_value(&response).unwrap(),
+            json!({"batchItemFailures": [{"itemIdentifier": "m-1"}]})
+        );
+    }
+}

@@ -1,0 +1,297 @@
+//! Offline push end to end: a message to a user with no live connection becomes exactly one
+//! signed webhook call to the app server (an HTTP sink on a free loopback port here), a message
+//! to an online user none, and a webhook that keeps failing is retried and dead-lettered.
+//!
+//! On SQLite the push queue is the local stack's in-process queue. On the AWS backend the jobs go
+//! to the push queue on this binary's moto server, which has no Lambda trigger: the local stack
+//! polls the queue itself (`ReceiveMessage`, as Lambda's event source mapping would) and runs the
+//! same push handler, deleting what succeeded; so both backends run the whole path.
+
+#![allow(clippy::unwrap_used)] // unwrapping is how a test says "this must hold"
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use cirrus_core::ports::QueueName;
+use cirrus_local::queue::{PushConfig, QueueOptions, WebhookConfig, WebhookSecret};
+use cirrus_tests::{Backend, TestStack};
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const SECRET: &str = "whsec-e2e-0123456789";
+
+/// One call the sink received.
+#[derive(Debug, Clone)]
+struct Call {
+    headers: HeaderMap,
+    body: String,
+}
+
+/// The app server: records every call and answers `status`.
+struct Sink {
+    url: String,
+    calls: Arc<Mutex<Vec<Call>>>,
+}
+
+impl Sink {
+    async fn start(status: StatusCode) -> Self {
+        let calls: Arc<Mutex<Vec<Call>>> = Arc::default();
+        let seen = calls.clone();
+        let app = Router::new().route(
+            "/cirrus/push",
+            post(move |headers: HeaderMap, body: String| async move {
+                seen.lock().unwrap().push(Call { headers, body });
+                status
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/cirrus/push", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, calls }
+    }
+
+    fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    /// Waits until `count` calls have arrived.
+    async fn wait_for(&self, count: usize) -> Vec<Call> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let calls = self.calls();
+            if calls.len() >= count {
+                return calls;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "waited for {count} webhook call(s), got {}",
+                calls.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// A stack whose offline pushes go to `sink`, retrying after `retry` up to `receives` times.
+async fn stack(backend: Backend, sink: &Sink, retry: Duration, receives: u32) -> TestStack {
+    let url = sink.url.clone();
+    TestStack::start_with(backend, move |config| {
+        config.push = PushConfig {
+            webhook: Some(WebhookConfig::new(url, WebhookSecret::new(SECRET))),
+            queue: QueueOptions {
+                visibility_timeout: retry,
+                max_receive_count: receives,
+                ..QueueOptions::default()
+            },
+        };
+    })
+    .await
+}
+
+/// The app server's check: the signature is HMAC-SHA256 over `"<timestamp>.<body>"`, and the
+/// timestamp is recent. Returns the body as JSON.
+fn verified(call: &Call) -> Value {
+    let timestamp = call.headers["x-cirrus-timestamp"].to_str().unwrap();
+    let signature = call.headers["x-cirrus-signature"].to_str().unwrap();
+    let hex = signature.strip_prefix("sha256=").expect("sha256= prefix");
+    let expected: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(format!("{timestamp}.{}", call.body).as_bytes());
+    mac.verify_slice(&expected)
+        .expect("the signature verifies with the shared secret");
+    let age = cirrus_tests::now_secs() - timestamp.parse::<i64>().unwrap();
+    assert!((0..60).contains(&age), "timestamp {timestamp} is {age} s old");
+    assert_eq!(call.headers["content-type"], "application/json");
+    serde_json::from_str(&call.body).unwrap()
+}
+
+async fn an_offline_recipient_gets_exactly_one_signed_webhook_call(backend: Backend) {
+    // GIVEN an app server taking calls, alice online with a nickname, bob offline
+    let sink = Sink::start(StatusCode::OK).await;
+    let stack = stack(backend, &sink, Duration::from_secs(1), 5).await;
+    let mut alice = stack.connect("alice").await;
+    alice.ok("profile.set", json!({"nickname": "Alice"})).await;
+
+    // WHEN alice sends bob a text and an image in one message
+    let ack = alice
+        .ok(
+            "msg.send",
+            json!({"to": {"type": "c2c", "id": "bob"}, "clientMsgId": "c-1", "body": [
+                {"type": "text", "text": "see\nthis"},
+                {"type": "image", "format": "png", "original": {"url": "https://img.example/a.png"}},
+            ]}),
+        )
+        .await;
+
+    // THEN the app server gets one call, signed, telling bob about it from his side
+    let calls = sink.wait_for(1).await;
+    let push = verified(&calls[0]);
+    assert_eq!(
+        push,
+        json!({
+            "event": "push.offline", "to": "bob", "from": "alice", "title": "Alice",
+            "text": "see this [Image]", "conversationId": "C2Calice", "msgId": ack["msgId"],
+            "seq": ack["seq"], "time": ack["time"],
+        })
+    );
+    assert_eq!(calls[0].headers["x-cirrus-event"], "push.offline");
+    assert_eq!(
+        calls[0].headers["x-cirrus-delivery"].to_str().unwrap(),
+        format!("{}:bob", ack["msgId"].as_str().unwrap())
+    );
+    // AND no second call follows (the job was deleted, not retried)
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(sink.calls().len(), 1);
+    if let Some(queue) = stack.stack.push_queue() {
+        assert_eq!(queue.pending(QueueName::Push), 0);
+        assert_eq!(queue.dead_letter_count(QueueName::Push), 0);
+    }
+    // AND a retried send (same clientMsgId) pushes nothing more
+    alice
+        .ok(
+            "msg.send",
+            json!({"to": {"type": "c2c", "id": "bob"}, "clientMsgId": "c-1", "body": [
+                {"type": "text", "text": "see\nthis"},
+            ]}),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(sink.calls().len(), 1);
+}
+
+async fn an_online_recipient_gets_no_webhook_call(backend: Backend) {
+    // GIVEN an app server taking calls, alice and bob online, carol offline
+    let sink = Sink::start(StatusCode::NO_CONTENT).await;
+    let stack = stack(backend, &sink, Duration::from_secs(1), 5).await;
+    let mut alice = stack.connect("alice").await;
+    let mut bob = stack.connect("bob").await;
+
+    // WHEN alice writes to bob, who gets it live
+    let to_bob = alice.send_text("bob", "c-1", "you are online").await;
+    assert_eq!(bob.event("msg.new").await["msgId"], to_bob["msgId"]);
+    // AND then to carol, who is offline
+    let to_carol = alice.send_text("carol", "c-2", "you are not").await;
+
+    // THEN the only call is carol's (it comes after bob's message would have been queued)
+    let calls = sink.wait_for(1).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let calls_after = sink.calls();
+    assert_eq!(calls_after.len(), 1, "{calls:?}");
+    let push = verified(&calls_after[0]);
+    assert_eq!(push["to"], "carol");
+    assert_eq!(push["msgId"], to_carol["msgId"]);
+    assert_eq!(push["title"], "alice");
+    assert_eq!(push["text"], "you are not");
+}
+
+mod sqlite {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_offline_recipient_gets_exactly_one_signed_webhook_call() {
+        super::an_offline_recipient_gets_exactly_one_signed_webhook_call(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn an_online_recipient_gets_no_webhook_call() {
+        super::an_online_recipient_gets_no_webhook_call(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn a_failing_webhook_is_retried_then_dead_lettered() {
+        // GIVEN an app server that answers 500 to everything, and three tries per job
+        let sink = Sink::start(StatusCode::INTERNAL_SERVER_ERROR).await;
+        let stack = stack(Backend::Sqlite, &sink, Duration::from_millis(200), 3).await;
+        let mut alice = stack.connect("alice").await;
+
+        // WHEN alice writes to offline bob
+        let ack = alice.send_text("bob", "c-1", "anyone there?").await;
+
+        // THEN the job is tried three times, each call signed, then dead-lettered
+        let queue = stack
+            .stack
+            .push_queue()
+            .expect("the SQLite backend has the local queue");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while queue.dead_letter_count(QueueName::Push) == 0 {
+            assert!(tokio::time::Instant::now() < deadline, "never dead-lettered");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let calls = sink.calls();
+        assert_eq!(calls.len(), 3);
+        for call in &calls {
+            assert_eq!(verified(call)["msgId"], ack["msgId"]);
+        }
+        // AND the dead letter holds the job for inspection, and nothing is left to deliver
+        let dead = queue.dead_letters(QueueName::Push);
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].receive_count, 3);
+        let job: Value = serde_json::from_str(&dead[0].body).unwrap();
+        assert_eq!(job["kind"], "offline");
+        assert_eq!(job["to"], "bob");
+        assert_eq!(job["msgId"], ack["msgId"]);
+        assert_eq!(queue.pending(QueueName::Push), 0);
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(sink.calls().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_webhook_that_recovers_gets_the_job_on_a_retry() {
+        // GIVEN an app server that fails the first call and takes the next
+        let calls: Arc<Mutex<u32>> = Arc::default();
+        let seen = calls.clone();
+        let app = Router::new().route(
+            "/cirrus/push",
+            post(move || async move {
+                let mut calls = seen.lock().unwrap();
+                *calls += 1;
+                if *calls == 1 {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::OK
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let sink = Sink {
+            url: format!("http://{}/cirrus/push", listener.local_addr().unwrap()),
+            calls: Arc::default(),
+        };
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let stack = stack(Backend::Sqlite, &sink, Duration::from_millis(200), 3).await;
+        let mut alice = stack.connect("alice").await;
+
+        // WHEN alice writes to offline bob
+        alice.send_text("bob", "c-1", "second time lucky").await;
+
+        // THEN the second try succeeds and nothing is dead-lettered
+        let queue = stack.stack.push_queue().unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while queue.pending(QueueName::Push) > 0 || *calls.lock().unwrap() < 2 {
+            assert!(tokio::time::Instant::now() < deadline, "not delivered");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(*calls.lock().unwrap(), 2);
+        assert_eq!(queue.dead_letter_count(QueueName::Push), 0);
+    }
+}
+
+mod aws {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_offline_recipient_gets_exactly_one_signed_webhook_call() {
+        super::an_offline_recipient_gets_exactly_one_signed_webhook_call(Backend::Aws).await;
+    }
+
+    #[tokio::test]
+    async fn an_online_recipient_gets_no_webhook_call() {
+        super::an_online_recipient_gets_no_webhook_call(Backend::Aws).await;
+    }
+}
