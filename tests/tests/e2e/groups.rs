@@ -953,3 +953,148 @@ async fn a_live_room_fans_a_message_out_to_its_whole_audience() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn ownership_member_profiles_generated_ids_and_the_groups_per_user_limit() {
+    let stack = TestStack::start_with(crate::BACKEND, |config| {
+        config.limits.max_groups_per_user = 2;
+    })
+    .await;
+    let mut owner = stack.connect("owner").await;
+    let mut bob = stack.connect("bob").await;
+    let mut carol = stack.connect("carol").await;
+    // a generated id
+    let created = owner
+        .ok(
+            "group.create",
+            json!({"type": "public", "name": "generated", "members": ["bob", "carol"]}),
+        )
+        .await;
+    let id = created["groupId"].as_str().unwrap().to_owned();
+    assert!(id.starts_with('@'), "{id}");
+    assert_eq!(created["memberCount"], 3);
+    assert_eq!(created["role"], "owner");
+
+    // name cards: one's own, and the owner's (or an admin's) for others; not a member's for others
+    let card = bob
+        .ok(
+            "group.member_update",
+            json!({"groupId": id, "nameCard": "Bobby", "custom": {"level": "3"}}),
+        )
+        .await;
+    assert_eq!(card["nameCard"], "Bobby");
+    assert_eq!(card["custom"], json!({"level": "3"}));
+    assert_eq!(
+        outcome(
+            &mut carol,
+            "group.member_update",
+            json!({"groupId": id, "userId": "bob", "nameCard": "Bob the builder"})
+        )
+        .await
+        .unwrap_err(),
+        "forbidden"
+    );
+    owner
+        .ok(
+            "group.member_update",
+            json!({"groupId": id, "userId": "carol", "nameCard": "Carol (guest speaker)"}),
+        )
+        .await;
+    let too_long = "x".repeat(51);
+    assert_eq!(
+        outcome(
+            &mut bob,
+            "group.member_update",
+            json!({"groupId": id, "nameCard": too_long})
+        )
+        .await
+        .unwrap_err(),
+        "invalid_field"
+    );
+    let members = bob.ok("group.members", json!({"groupId": id})).await;
+    let cards: Vec<&str> = members["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["nameCard"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(cards, vec!["Bobby", "Carol (guest speaker)", ""]);
+
+    // only the owner transfers; the new owner's role changes and the old owner's too
+    assert_eq!(
+        outcome(
+            &mut bob,
+            "group.transfer",
+            json!({"groupId": id, "userId": "bob"})
+        )
+        .await
+        .unwrap_err(),
+        "forbidden"
+    );
+    owner
+        .ok("group.transfer", json!({"groupId": id, "userId": "bob"}))
+        .await;
+    let info = owner.ok("group.info", json!({"groupIds": [id]})).await;
+    assert_eq!(info["groups"][0]["owner"], "bob");
+    assert_eq!(info["groups"][0]["role"], "member");
+    // the former owner may now quit a public group, the new one may not
+    assert_eq!(
+        outcome(&mut bob, "group.quit", json!({"groupId": id}))
+            .await
+            .unwrap_err(),
+        "forbidden"
+    );
+    owner.ok("group.quit", json!({"groupId": id})).await;
+
+    // carol is in one group; she may join one more, not a third
+    owner
+        .ok(
+            "group.create",
+            json!({"type": "chatroom", "groupId": "g-2", "name": "two"}),
+        )
+        .await;
+    owner
+        .ok(
+            "group.create",
+            json!({"type": "chatroom", "groupId": "g-3", "name": "three"}),
+        )
+        .await;
+    carol.ok("group.apply", json!({"groupId": "g-2"})).await;
+    assert_eq!(
+        outcome(&mut carol, "group.apply", json!({"groupId": "g-3"}))
+            .await
+            .unwrap_err(),
+        "limit_exceeded"
+    );
+}
+
+#[tokio::test]
+async fn group_notifications_wait_for_offline_members() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut owner = stack.connect("owner").await;
+    owner
+        .ok(
+            "group.create",
+            json!({"type": "public", "groupId": "g-away", "name": "away", "members": ["dora"]}),
+        )
+        .await;
+    // dora is offline when she is removed
+    owner
+        .ok(
+            "group.kick",
+            json!({"groupId": "g-away", "userIds": ["dora"], "reason": "inactive"}),
+        )
+        .await;
+    let mut dora = stack.connect("dora").await;
+    let kept = dora.ok("notify.list", json!({})).await;
+    let notice = kept["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["event"] == "group.system")
+        .expect("the kick was kept")
+        .clone();
+    assert_eq!(notice["data"]["type"], "kicked");
+    assert_eq!(notice["data"]["groupId"], "g-away");
+    assert_eq!(notice["data"]["reason"], "inactive");
+}
