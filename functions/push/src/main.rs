@@ -31,6 +31,9 @@ async fn main() -> Result<(), Error> {
         gateway: ports.gateway,
         provider,
         rooms: ports.rooms,
+        groups: ports.groups,
+        connections: ports.connections,
+        queue: ports.queue,
         clock: ports.clock,
     };
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

@@ -334,7 +334,7 @@ impl LocalStack {
                     .with_accounts(accounts)
                     .with_guests(config.limits.accounts.guests);
                 Functions::InProcess {
-                    deps: Arc::new(Deps::new(ports)),
+                    deps: Arc::new(Deps::new(ports.clone())),
                     authorizer: Arc::new(authorizer),
                     api: Arc::new(api),
                 }
@@ -369,8 +369,7 @@ impl LocalStack {
         ];
         // The push function, in-process (under --invoke-url the functions run elsewhere).
         if let Some(push) = push_queue.as_ref().filter(|_| config.invoke_url.is_none()) {
-            let gateway = Arc::new(LocalGateway::new(hub.clone()));
-            servers.extend(push.start(gateway, store.stores().rooms, &config.push, shutdown_rx.clone())?);
+            servers.extend(push.start(&ports, &config.push, shutdown_rx.clone())?);
         }
         if let Backend::Sqlite(sqlite) = &store {
             servers.push(sweeper::spawn(sqlite.clone(), sweep_clock, shutdown_rx));

@@ -607,12 +607,11 @@ impl PushQueue {
         }
     }
 
-    /// Starts the push function's consumer: `cirrus_handlers::push::push` over `gateway` and
-    /// the configured webhook.
+    /// Starts the push function's consumers of the push and fan-out queues:
+    /// `cirrus_handlers::push::push` over the stack's ports and the configured webhook.
     pub(crate) fn start(
         &self,
-        gateway: Arc<dyn cirrus_core::ports::ConnectionGateway>,
-        rooms: Arc<dyn cirrus_core::ports::RoomStore>,
+        ports: &cirrus_core::service::Ports,
         config: &PushConfig,
         shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<Vec<JoinHandle<std::io::Result<()>>>> {
@@ -627,10 +626,13 @@ impl PushQueue {
             None => None,
         };
         let deps = Arc::new(cirrus_handlers::push::PushDeps {
-            gateway,
+            gateway: ports.gateway.clone(),
             provider,
-            rooms,
-            clock: Arc::new(cirrus_core::clock::SystemClock),
+            rooms: ports.rooms.clone(),
+            groups: ports.groups.clone(),
+            connections: ports.connections.clone(),
+            queue: ports.queue.clone(),
+            clock: ports.clock.clone(),
         });
         let handler: BatchHandler = Arc::new(move |event| {
             let deps = deps.clone();

@@ -61,6 +61,9 @@ pub struct Limits {
     pub max_group_members: u32,
     /// Groups one user may belong to (live rooms not counted).
     pub max_groups_per_user: u32,
+    /// Members per fan-out page: a group with more members than this has its messages posted
+    /// page by page through the fan-out queue rather than by the sending function.
+    pub group_fanout_page: u32,
 }
 
 impl Default for Limits {
@@ -94,6 +97,7 @@ impl Default for Limits {
             media_download_ttl_ms: 60 * 60 * 1000,
             max_group_members: 10_000,
             max_groups_per_user: 5_000,
+            group_fanout_page: 500,
         }
     }
 }

@@ -7,7 +7,11 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use bytes::Bytes;
 use cirrus_core::clock::Clock;
 use cirrus_core::ids::ConnectionId;
-use cirrus_core::ports::{ConnectionGateway, PostOutcome, PushError, PushProvider, RoomStore};
+use cirrus_core::ports::{
+    ConnectionGateway, ConnectionStore, GroupStore, PostOutcome, PushError, PushProvider, Queue, RoomStore,
+};
+use cirrus_core::service::Delivery;
+use cirrus_core::service::fanout::deliver_page;
 use cirrus_core::service::push::{OfflinePush, PushJob, Redeliver};
 use cirrus_core::service::rooms::deliver_shard;
 use futures_util::future::join_all;
@@ -23,6 +27,12 @@ pub struct PushDeps {
     pub provider: Option<Arc<dyn PushProvider>>,
     /// Live-room audiences, for room fan-out jobs (the fan-out queue).
     pub rooms: Arc<dyn RoomStore>,
+    /// Large groups' members, for group fan-out pages (the fan-out queue).
+    pub groups: Arc<dyn GroupStore>,
+    /// Members' live connections.
+    pub connections: Arc<dyn ConnectionStore>,
+    /// Where a group fan-out page queues the next page (and deferred posts go).
+    pub queue: Option<Arc<dyn Queue>>,
     /// Time (seats lapse with their connections).
     pub clock: Arc<dyn Clock>,
 }
@@ -87,6 +97,19 @@ async fn run(deps: &PushDeps, record: &SqsMessage) -> Result<(), JobError> {
                 .await
                 .map_err(JobError::Gateway)?;
             tracing::debug!(room = %job.room, shard = job.shard, delivered, "room shard posted");
+            Ok(())
+        }
+        PushJob::Group(job) => {
+            let now = deps.clock.now_ms();
+            let delivery = Delivery::new(
+                deps.connections.clone(),
+                deps.gateway.clone(),
+                deps.queue.clone(),
+            );
+            let delivered = deliver_page(deps.groups.as_ref(), &delivery, deps.queue.as_deref(), now, &job)
+                .await
+                .map_err(JobError::Gateway)?;
+            tracing::debug!(group = %job.group, delivered, "group fan-out page posted");
             Ok(())
         }
     }
@@ -215,10 +238,14 @@ mod tests {
     }
 
     fn deps(gateway: Arc<ScriptedGateway>, provider: Option<Arc<RecordingProvider>>) -> PushDeps {
+        let store = Arc::new(cirrus_embedded::SqliteStore::open_in_memory().unwrap());
         PushDeps {
             gateway,
             provider: provider.map(|provider| provider as Arc<dyn PushProvider>),
-            rooms: Arc::new(cirrus_embedded::SqliteStore::open_in_memory().unwrap()),
+            rooms: store.clone(),
+            groups: store.clone(),
+            connections: store,
+            queue: None,
             clock: Arc::new(cirrus_core::clock::SystemClock),
         }
     }

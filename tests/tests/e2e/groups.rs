@@ -1098,3 +1098,38 @@ async fn group_notifications_wait_for_offline_members() {
     assert_eq!(notice["data"]["groupId"], "g-away");
     assert_eq!(notice["data"]["reason"], "inactive");
 }
+
+#[tokio::test]
+async fn a_large_groups_messages_fan_out_page_by_page_through_the_queue() {
+    // GIVEN pages of 10 members, and a private group of 34 (the owner and 33), all online
+    let stack = TestStack::start_with(crate::BACKEND, |config| {
+        config.limits.group_fanout_page = 10;
+    })
+    .await;
+    let mut owner = stack.connect("owner").await;
+    let users: Vec<String> = (0..33).map(|i| format!("m{i:02}")).collect();
+    owner
+        .ok(
+            "group.create",
+            json!({"type": "private", "groupId": "g-large", "name": "large", "members": users}),
+        )
+        .await;
+    let mut sockets = Vec::new();
+    for user in &users {
+        sockets.push(stack.connect(user).await);
+    }
+    // WHEN the owner sends
+    owner
+        .ok(
+            "msg.send",
+            json!({"to": {"type": "group", "id": "g-large"}, "clientMsgId": "big-1",
+                   "body": [{"type": "text", "text": "to all 33"}]}),
+        )
+        .await;
+    // THEN each member gets it once (four pages of the queue)
+    for socket in &mut sockets {
+        let message = socket.event("msg.new").await;
+        assert_eq!(message["body"][0]["text"], "to all 33");
+        socket.expect_no_event(Duration::from_millis(50)).await;
+    }
+}

@@ -9,6 +9,7 @@ use crate::message::{Recall, StoredMessage, Target};
 use crate::ports::{Appended, InboxUpdate, NewMessage, QueueName, SeqRange};
 use crate::protocol::messages::{DeleteRequest, RecallRequest, Recalled, SyncRequest};
 use crate::protocol::{HistoryRequest, SendAck, SendRequest, event, events};
+use crate::service::fanout::{self, GroupFanout};
 use crate::service::media::verify_media;
 use crate::service::push::offline_push_job;
 use crate::service::sender_cache::SenderProfiles;
@@ -424,6 +425,30 @@ impl MessageService {
         if self.is_live(group).await? {
             rooms::fan_out(&self.ports, group, &text, origin).await?;
             return Ok(0);
+        }
+        let page = self.ports.limits.group_fanout_page;
+        if let Some(queue) = &self.ports.queue {
+            let large = self
+                .ports
+                .groups
+                .get_group(group)
+                .await?
+                .is_some_and(|g| g.member_count > page);
+            if large {
+                fanout::start(
+                    queue.as_ref(),
+                    GroupFanout {
+                        group: group.clone(),
+                        after: None,
+                        page,
+                        sender: message.from.clone(),
+                        frame: text,
+                        skip: origin.cloned(),
+                    },
+                )
+                .await?;
+                return Ok(0);
+            }
         }
         let frame = Bytes::from(text);
         let members = GroupService::all_members(&self.ports, group).await?;

@@ -4,6 +4,7 @@ mod accounts;
 mod blocks;
 mod conversations;
 mod delivery;
+pub mod fanout;
 mod friends;
 mod groups;
 mod media;

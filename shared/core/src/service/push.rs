@@ -62,6 +62,8 @@ pub enum PushJob {
     Redeliver(Redeliver),
     /// Post a live-room frame to one shard of the room's audience (the fan-out queue).
     Room(crate::service::rooms::RoomFanout),
+    /// Post a group frame to one page of a large group's members (the fan-out queue).
+    Group(crate::service::fanout::GroupFanout),
 }
 
 impl PushJob {
