@@ -21,12 +21,14 @@
 //! # }
 //! ```
 //!
-//! The [`bench`](mod@bench) module is the load generator behind `cirrus bench`.
+//! The [`bench`](mod@bench) module is the load generator behind `cirrus bench`, and
+//! [`fanout_bench`] the live-room fan-out bench behind `cirrus bench-fanout`.
 
 pub mod backoff;
 pub mod bench;
 mod client;
 pub mod error;
+pub mod fanout_bench;
 pub mod frame;
 pub mod types;
 

@@ -3,6 +3,7 @@
 
 use anyhow::{Context as _, Result, bail};
 use cirrus_client::bench::{self, BenchConfig};
+use cirrus_client::fanout_bench::{self, FanoutConfig};
 use cirrus_client::{
     Client, ClientConfig, ClientError, ClientEvent, ConversationId, HistoryQuery, ReceivedMessage, UserId,
 };
@@ -46,6 +47,9 @@ enum Command {
     Chat(ChatArgs),
     /// Open-loop load test: N/2 sender->receiver pairs, fixed send schedule, latency percentiles.
     Bench(BenchArgs),
+    /// Live-room fan-out: N viewers enter a live room, the host sends K messages, time to the
+    /// last viewer.
+    BenchFanout(FanoutArgs),
 }
 
 #[derive(Args)]
@@ -110,15 +114,56 @@ struct BenchArgs {
     quiet: bool,
 }
 
+#[derive(Args)]
+struct FanoutArgs {
+    /// The server's WebSocket URL.
+    #[arg(long, env = "CIRRUS_URL", default_value = "ws://127.0.0.1:8080")]
+    url: String,
+    /// Viewer connections that enter the live room (the host's comes on top).
+    #[arg(long, default_value_t = 1000)]
+    viewers: usize,
+    /// Messages the host sends to the room.
+    #[arg(long, default_value_t = 5)]
+    messages: usize,
+    /// Time between two messages.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    interval: Duration,
+    /// Longest wait after the last message for every viewer to have every message.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    wait: Duration,
+    /// Bytes of text in each message besides the timing element.
+    #[arg(long, default_value_t = 32)]
+    payload_bytes: usize,
+    /// Connections opened at once.
+    #[arg(long, default_value_t = 64)]
+    connect_concurrency: usize,
+    /// `group.apply` requests in flight at once.
+    #[arg(long, default_value_t = 64)]
+    join_concurrency: usize,
+    /// Worker threads for the bench [default: one per core].
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Also report this server process's CPU time per receipt and resident memory (Linux).
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// A fixed run id for the user names and the room [default: random].
+    #[arg(long)]
+    run_id: Option<String>,
+    /// No progress lines on stderr.
+    #[arg(long)]
+    quiet: bool,
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Command::Bench(BenchArgs {
-        threads: Some(threads),
-        ..
-    }) = &cli.command
-    {
-        runtime.worker_threads((*threads).max(1));
+    let threads = match &cli.command {
+        Command::Bench(args) => args.threads,
+        Command::BenchFanout(args) => args.threads,
+        _ => None,
+    };
+    if let Some(threads) = threads {
+        runtime.worker_threads(threads.max(1));
     }
     let runtime = runtime
         .enable_all()
@@ -133,6 +178,7 @@ fn main() -> Result<()> {
         }
         Command::Chat(args) => runtime.block_on(chat(args, &key)),
         Command::Bench(args) => runtime.block_on(run_bench(args, key)),
+        Command::BenchFanout(args) => runtime.block_on(run_fanout(args, key)),
     }
 }
 
@@ -337,6 +383,32 @@ async fn run_bench(args: BenchArgs, key: UserSigKey) -> Result<()> {
     Ok(())
 }
 
+async fn run_fanout(args: FanoutArgs, key: UserSigKey) -> Result<()> {
+    let config = FanoutConfig {
+        url: args.url,
+        viewers: args.viewers,
+        messages: args.messages,
+        interval: args.interval,
+        wait: args.wait,
+        payload_bytes: args.payload_bytes,
+        connect_concurrency: args.connect_concurrency,
+        join_concurrency: args.join_concurrency,
+        key,
+        run_id: args.run_id.unwrap_or_else(bench::new_run_id),
+        progress: !args.quiet,
+        server_pid: args.server_pid,
+    };
+    if !args.quiet {
+        eprintln!(
+            "run {}: {} viewers in a live room, {} messages one every {:?}, against {}",
+            config.run_id, config.viewers, config.messages, config.interval, config.url
+        );
+    }
+    let report = fanout_bench::run(&config).await?;
+    println!("{report}");
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,6 +436,15 @@ mod tests {
             panic!("expected bench")
         };
         assert_eq!((args.connections, args.duration), (10, Duration::from_secs(3)));
+        let cli = Cli::try_parse_from(["cirrus", "bench-fanout", "--viewers", "10000", "--interval", "1s"])
+            .unwrap();
+        let Command::BenchFanout(args) = cli.command else {
+            panic!("expected bench-fanout")
+        };
+        assert_eq!(
+            (args.viewers, args.messages, args.interval),
+            (10_000, 5, Duration::from_secs(1))
+        );
         assert!(
             Cli::try_parse_from(["cirrus", "chat", "--to", "bob"]).is_err(),
             "needs --user or --token"

@@ -101,11 +101,7 @@ async fn run(deps: &PushDeps, record: &SqsMessage) -> Result<(), JobError> {
         }
         PushJob::Group(job) => {
             let now = deps.clock.now_ms();
-            let delivery = Delivery::new(
-                deps.connections.clone(),
-                deps.gateway.clone(),
-                deps.queue.clone(),
-            );
+            let delivery = Delivery::new(deps.connections.clone(), deps.gateway.clone(), deps.queue.clone());
             let delivered = deliver_page(deps.groups.as_ref(), &delivery, deps.queue.as_deref(), now, &job)
                 .await
                 .map_err(JobError::Gateway)?;
