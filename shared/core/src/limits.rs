@@ -64,6 +64,9 @@ pub struct Limits {
     /// Members per fan-out page: a group with more members than this has its messages posted
     /// page by page through the fan-out queue rather than by the sending function.
     pub group_fanout_page: u32,
+    /// The largest live-room audience told about each join (a `member_joined` tip); past it a
+    /// tip per join would cost a fan-out to the whole audience for every viewer.
+    pub live_tip_audience: u64,
 }
 
 impl Default for Limits {
@@ -98,6 +101,7 @@ impl Default for Limits {
             max_group_members: 10_000,
             max_groups_per_user: 5_000,
             group_fanout_page: 500,
+            live_tip_audience: 100,
         }
     }
 }

@@ -31,8 +31,6 @@ const MAX_CUSTOM_VALUE: usize = 512;
 const MAX_BATCH: usize = 100;
 /// Groups one `group.info` may name.
 const MAX_INFO: usize = 50;
-/// The largest live-room audience told about each join.
-const LIVE_TIP_AUDIENCE: u64 = 100;
 /// Members read per page while walking a whole group.
 const WALK_PAGE: u32 = 1000;
 
@@ -402,7 +400,13 @@ impl GroupService {
         for chunk in users.chunks(MAX_BATCH) {
             self.ports.groups.remove_members(&group.id, chunk).await?;
         }
+        let conversation = ConversationId::Group(group.id.clone());
         for user in &users {
+            // The dead group leaves the members' conversation lists.
+            self.ports
+                .conversations
+                .hide_conversation(user, &conversation)
+                .await?;
             self.notify(
                 user,
                 &GroupNotice {
@@ -685,7 +689,9 @@ impl GroupService {
             }
             // Joins are announced while the room is small: past that, a tip per join would cost
             // a fan-out to the whole audience per viewer.
-            if !caller.guest && self.ports.rooms.audience(&group.id).await? <= LIVE_TIP_AUDIENCE {
+            if !caller.guest
+                && self.ports.rooms.audience(&group.id).await? <= self.ports.limits.live_tip_audience
+            {
                 self.member_tip(
                     &group,
                     "member_joined",

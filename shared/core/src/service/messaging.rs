@@ -380,7 +380,18 @@ impl MessageService {
         now: i64,
     ) {
         let sender_frame = Bytes::from(event(name, &message.view(&message.from)));
-        let own = self.delivery.to_user(&message.from, sender_frame, origin, now);
+        // A group tip's sender is the administrator account, whose connections (an operator's
+        // console) would otherwise get every group's tips.
+        let tip = message.system && matches!(message.to, Target::Group(_));
+        let own = async {
+            if tip {
+                Ok(0)
+            } else {
+                self.delivery
+                    .to_user(&message.from, sender_frame, origin, now)
+                    .await
+            }
+        };
         let peer = async {
             match &message.to {
                 Target::C2c(peer) if peer != &message.from => {
