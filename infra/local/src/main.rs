@@ -168,13 +168,16 @@ async fn main() -> anyhow::Result<()> {
         Storage::Memory => "in memory".to_owned(),
         Storage::Dir(dir) => dir.display().to_string(),
         Storage::Aws(aws) => format!(
-            "DynamoDB tables {}, {}, {}, {}, {}, {}",
+            "DynamoDB tables {}, {}, {}, {}, {}, {}, {}, {}, {}",
             aws.tables.connections_table,
             aws.tables.messages_table,
             aws.tables.conversations_table,
             aws.tables.users_table,
             aws.tables.subscriptions_table,
-            aws.tables.relations_table
+            aws.tables.relations_table,
+            aws.tables.groups_table,
+            aws.tables.members_table,
+            aws.tables.rooms_table
         ),
     };
     let config = LocalConfig {
