@@ -13,7 +13,7 @@
 //! compares by bytes (SQLite's `BINARY` collation), which for UTF-8 is code point order.
 
 use crate::error::{Result, StoreError};
-use crate::rows::{seq_param, user_at};
+use crate::rows::{prefix_end, seq_param, user_at};
 use crate::store::SqliteStore;
 use async_trait::async_trait;
 use cirrus_core::group::{Group, GroupType, JoinPolicy, JoinRequest, Member, RequestKind, Role};
@@ -559,24 +559,6 @@ fn remove_members(conn: &Connection, group: &GroupId, users: &[UserId]) -> Resul
     Ok(removed)
 }
 
-/// The least text greater than every text that starts with `prefix`: the prefix without its
-/// trailing `char::MAX`s, its last character raised by one. `None` when there is none (the prefix
-/// is empty or all `char::MAX`), so only the lower bound applies. (The same bound as the nickname
-/// search's.)
-fn prefix_end(prefix: &str) -> Option<String> {
-    let mut chars: Vec<char> = prefix.chars().collect();
-    while let Some(last) = chars.pop() {
-        let next = match last {
-            '\u{D7FF}' => Some('\u{E000}'),
-            other => char::from_u32(u32::from(other) + 1),
-        };
-        if let Some(next) = next {
-            chars.push(next);
-            return Some(chars.into_iter().collect());
-        }
-    }
-    None
-}
 
 fn join_policy_name(policy: JoinPolicy) -> &'static str {
     match policy {
@@ -741,16 +723,5 @@ mod tests {
             );
             assert!(!plan.contains("TEMP B-TREE"), "{sql}: {plan}");
         }
-    }
-
-    #[test]
-    fn prefix_end_raises_the_last_character_that_can_be_raised() {
-        // GIVEN prefixes ending in an ordinary character, char::MAX, and nothing
-        // WHEN their upper bounds are computed
-        // THEN the last raisable character is raised and everything after it dropped
-        assert_eq!(prefix_end("ab").as_deref(), Some("ac"));
-        assert_eq!(prefix_end("ab\u{10FFFF}").as_deref(), Some("ac"));
-        assert_eq!(prefix_end("\u{10FFFF}"), None);
-        assert_eq!(prefix_end(""), None);
     }
 }

@@ -169,3 +169,40 @@ pub(crate) fn conversation(row: &Row<'_>, owner: &UserId) -> Result<Conversation
         last_message: message_at(row, CONVERSATION_MESSAGE_AT)?,
     })
 }
+
+/// The least text greater than every text that starts with `prefix`: the prefix without its
+/// trailing `char::MAX`s, its last character raised by one. `None` when there is none (the prefix
+/// is empty or all `char::MAX`), so only the lower bound applies. Prefix searches (nicknames, group names) range over
+/// `prefix .. prefix_end(prefix)`.
+pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match last {
+            '\u{D7FF}' => Some('\u{E000}'),
+            other => char::from_u32(u32::from(other) + 1),
+        };
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_end;
+
+    #[test]
+    fn prefix_end_raises_the_last_character_that_can_be_raised() {
+        // GIVEN prefixes ending in an ordinary character, the last one before the surrogate gap,
+        // char::MAX, only char::MAX, and nothing
+        // WHEN their upper bounds are computed
+        // THEN the last raisable character is raised and everything after it dropped
+        assert_eq!(prefix_end("ab").as_deref(), Some("ac"));
+        assert_eq!(prefix_end("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
+        assert_eq!(prefix_end("ab\u{10FFFF}\u{10FFFF}").as_deref(), Some("ac"));
+        assert_eq!(prefix_end("\u{10FFFF}"), None);
+        assert_eq!(prefix_end(""), None);
+    }
+}

@@ -2,23 +2,11 @@
 
 use crate::error::Result;
 use crate::ids::{ConnectionId, UserId};
-use crate::ports::{ConnectionGateway, ConnectionStore, Job, PostOutcome, Queue, QueueName};
+use crate::ports::{ConnectionGateway, ConnectionStore, PostOutcome, Queue, QueueName};
+use crate::service::push::{PushJob, Redeliver};
 use bytes::Bytes;
 use futures_util::future::join_all;
-use serde::Serialize;
 use std::sync::Arc;
-
-/// The `kind` of a job asking the push function to post a deferred frame again.
-pub const REDELIVER_JOB: &str = "redeliver";
-
-/// A frame the gateway deferred, as queued for the push function.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Redeliver<'a> {
-    kind: &'static str,
-    connection_id: &'a str,
-    frame: &'a str,
-}
 
 /// Fans a frame out to a user's connections, drops the ones that are gone and hands the ones the
 /// gateway deferred to the queue.
@@ -105,19 +93,12 @@ impl Delivery {
             tracing::warn!(connection = %connection, "post deferred and no queue: dropped");
             return;
         };
-        let job = Redeliver {
-            kind: REDELIVER_JOB,
-            connection_id: connection.as_str(),
-            frame: &String::from_utf8_lossy(frame),
-        };
-        let payload = match serde_json::to_value(&job) {
-            Ok(payload) => payload,
-            Err(err) => {
-                tracing::error!(error = %err, "could not encode a redelivery job");
-                return;
-            }
-        };
-        if let Err(err) = queue.enqueue(QueueName::Push, vec![Job::from(payload)]).await {
+        let job = PushJob::Redeliver(Redeliver {
+            connection_id: connection.clone(),
+            frame: String::from_utf8_lossy(frame).into_owned(),
+        })
+        .to_job();
+        if let Err(err) = queue.enqueue(QueueName::Push, vec![job]).await {
             tracing::warn!(connection = %connection, error = %err, "could not queue a deferred post");
         }
     }

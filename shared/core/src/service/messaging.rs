@@ -72,6 +72,8 @@ struct Outgoing {
     origin: Option<crate::ids::ConnectionId>,
     /// `msg.new`, or `msg.system` for notices.
     event: &'static str,
+    /// The target group as the send checked it (read once per send).
+    group: Option<Group>,
 }
 
 impl MessageService {
@@ -166,8 +168,15 @@ impl MessageService {
         let peer = match &to {
             Target::C2c(peer) => peer.clone(),
             Target::Group(group) => {
+                let found = self
+                    .ports
+                    .groups
+                    .get_group(group)
+                    .await?
+                    .filter(|g| !g.dismissed)
+                    .ok_or(Error::NotFound("group"))?;
                 let inbox = self
-                    .group_sender(group, &from, system, now, origin.as_ref(), guest)
+                    .group_sender(&found, &from, system, now, origin.as_ref(), guest)
                     .await?;
                 let media = verify_media(self.ports.media.as_deref(), &from, &body);
                 let (sender, media) = futures_util::join!(self.sender_profile(&from, now), media);
@@ -196,6 +205,7 @@ impl MessageService {
                         } else {
                             events::MSG_NEW
                         },
+                        group: Some(found),
                     })
                     .await;
             }
@@ -242,6 +252,7 @@ impl MessageService {
             } else {
                 events::MSG_NEW
             },
+            group: None,
         })
         .await
     }
@@ -251,20 +262,14 @@ impl MessageService {
     /// send writes nothing per member.
     async fn group_sender(
         &self,
-        group: &GroupId,
+        found: &Group,
         from: &UserId,
         system: bool,
         now: i64,
         origin: Option<&crate::ids::ConnectionId>,
         guest: bool,
     ) -> Result<Vec<InboxUpdate>> {
-        let found = self
-            .ports
-            .groups
-            .get_group(group)
-            .await?
-            .filter(|g| !g.dismissed)
-            .ok_or(Error::NotFound("group"))?;
+        let group = &found.id;
         if system {
             return Ok(Vec::new());
         }
@@ -359,8 +364,14 @@ impl MessageService {
         match self.ports.messages.append(outgoing.message).await? {
             Appended::New(message) => {
                 tracing::debug!(seq = message.seq, "message stored");
-                self.deliver(&message, outgoing.origin.as_ref(), outgoing.event, now)
-                    .await;
+                self.deliver(
+                    &message,
+                    outgoing.origin.as_ref(),
+                    outgoing.event,
+                    now,
+                    outgoing.group.as_ref(),
+                )
+                .await;
                 Ok(message)
             }
             Appended::Duplicate(message) => {
@@ -378,6 +389,7 @@ impl MessageService {
         origin: Option<&crate::ids::ConnectionId>,
         name: &str,
         now: i64,
+        group: Option<&Group>,
     ) {
         let sender_frame = Bytes::from(event(name, &message.view(&message.from)));
         // A group tip's sender is the administrator account, whose connections (an operator's
@@ -406,9 +418,9 @@ impl MessageService {
             }
         };
         let members = async {
-            match &message.to {
-                Target::Group(group) => self.deliver_to_group(message, group, name, origin, now).await,
-                Target::C2c(_) => Ok(0),
+            match group {
+                Some(group) => self.deliver_to_group(message, group, name, origin, now).await,
+                None => Ok(0),
             }
         };
         let (own, peer, members) = futures_util::join!(own, peer, members);
@@ -427,39 +439,34 @@ impl MessageService {
     async fn deliver_to_group(
         &self,
         message: &StoredMessage,
-        group: &GroupId,
+        found: &Group,
         name: &str,
         origin: Option<&crate::ids::ConnectionId>,
         now: i64,
     ) -> Result<usize> {
+        let group = &found.id;
         let text = event(name, &message.view(&message.from));
-        if self.is_live(group).await? {
+        if found.kind == GroupType::Live {
             rooms::fan_out(&self.ports, group, &text, origin).await?;
             return Ok(0);
         }
         let page = self.ports.limits.group_fanout_page;
-        if let Some(queue) = &self.ports.queue {
-            let large = self
-                .ports
-                .groups
-                .get_group(group)
-                .await?
-                .is_some_and(|g| g.member_count > page);
-            if large {
-                fanout::start(
-                    queue.as_ref(),
-                    GroupFanout {
-                        group: group.clone(),
-                        after: None,
-                        page,
-                        sender: message.from.clone(),
-                        frame: text,
-                        skip: origin.cloned(),
-                    },
-                )
-                .await?;
-                return Ok(0);
-            }
+        if let Some(queue) = &self.ports.queue
+            && found.member_count > page
+        {
+            fanout::start(
+                queue.as_ref(),
+                GroupFanout {
+                    group: group.clone(),
+                    after: None,
+                    page,
+                    sender: message.from.clone(),
+                    frame: text,
+                    skip: origin.cloned(),
+                },
+            )
+            .await?;
+            return Ok(0);
         }
         let frame = Bytes::from(text);
         let members = GroupService::all_members(&self.ports, group).await?;

@@ -52,13 +52,17 @@ pub struct Redeliver {
     pub frame: String,
 }
 
+/// The `kind` of a job asking the push function to post a deferred frame again (what
+/// `Delivery` queues when the gateway defers a post).
+pub const REDELIVER_JOB: &str = "redeliver";
+
 /// A job of the push queue, as the push function reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum PushJob {
     /// Tell an offline recipient through the push provider ([`OFFLINE_PUSH_JOB`]).
     Offline(OfflinePush),
-    /// Post a deferred frame again (`delivery::REDELIVER_JOB`).
+    /// Post a deferred frame again ([`REDELIVER_JOB`]).
     Redeliver(Redeliver),
     /// Post a live-room frame to one shard of the room's audience (the fan-out queue).
     Room(crate::service::rooms::RoomFanout),
@@ -175,7 +179,6 @@ mod tests {
     use super::*;
     use crate::ids::{ClientMsgId, GroupId};
     use crate::message::{SenderProfile, Target};
-    use crate::service::delivery::REDELIVER_JOB;
     use serde_json::json;
 
     fn body(value: serde_json::Value) -> Vec<Element> {
