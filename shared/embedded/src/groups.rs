@@ -559,7 +559,6 @@ fn remove_members(conn: &Connection, group: &GroupId, users: &[UserId]) -> Resul
     Ok(removed)
 }
 
-
 fn join_policy_name(policy: JoinPolicy) -> &'static str {
     match policy {
         JoinPolicy::Free => "free",

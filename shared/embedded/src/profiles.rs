@@ -106,7 +106,6 @@ impl ProfileStore for SqliteStore {
     }
 }
 
-
 fn get(conn: &Connection, users: &[UserId]) -> Result<Vec<UserProfile>> {
     let mut select = conn.prepare_cached(concat!(
         "SELECT ",
