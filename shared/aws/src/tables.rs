@@ -62,20 +62,185 @@ fn attribute(name: &str, kind: ScalarAttributeType) -> Result<AttributeDefinitio
         .map_err(StoreError::Build)
 }
 
+/// A global secondary index: a string hash and range key, and what it projects.
+struct Index {
+    name: &'static str,
+    hash: &'static str,
+    range: &'static str,
+    projection: Projection,
+}
+
+impl Index {
+    fn new(name: &'static str, hash: &'static str, range: &'static str, projection: ProjectionType) -> Self {
+        Self {
+            name,
+            hash,
+            range,
+            projection: Projection::builder().projection_type(projection).build(),
+        }
+    }
+
+    fn build(&self) -> Result<GlobalSecondaryIndex> {
+        GlobalSecondaryIndex::builder()
+            .index_name(self.name)
+            .key_schema(key(self.hash, KeyType::Hash)?)
+            .key_schema(key(self.range, KeyType::Range)?)
+            .projection(self.projection.clone())
+            .build()
+            .map_err(StoreError::Build)
+    }
+}
+
 /// The users table's nickname index, as [`create_tables`] creates it with the table or adds it to
 /// a users table made before profiles existed.
-fn nickname_index() -> Result<GlobalSecondaryIndex> {
+fn nickname_index() -> Index {
     let mut projection = Projection::builder().projection_type(ProjectionType::Include);
     for name in NICKNAME_INDEX_ATTRIBUTES {
         projection = projection.non_key_attributes(name);
     }
-    GlobalSecondaryIndex::builder()
-        .index_name(USERS_BY_NICKNAME)
-        .key_schema(key("nickShard", KeyType::Hash)?)
-        .key_schema(key("nickSort", KeyType::Range)?)
-        .projection(projection.build())
-        .build()
-        .map_err(StoreError::Build)
+    Index {
+        name: USERS_BY_NICKNAME,
+        hash: "nickShard",
+        range: "nickSort",
+        projection: projection.build(),
+    }
+}
+
+/// One table as [`create_tables`] makes it: on-demand, its keys and indexes, and what it has
+/// turned on.
+struct Table<'a> {
+    name: &'a str,
+    attributes: Vec<(&'static str, ScalarAttributeType)>,
+    keys: Vec<(&'static str, KeyType)>,
+    indexes: Vec<Index>,
+    /// Encryption at rest and point-in-time recovery: the tables of the users' own data.
+    protected: bool,
+    /// Items expire at their `expiresAt`.
+    ttl: bool,
+}
+
+impl<'a> Table<'a> {
+    fn new(name: &'a str, hash: &'static str, kind: ScalarAttributeType) -> Self {
+        Self {
+            name,
+            attributes: vec![(hash, kind)],
+            keys: vec![(hash, KeyType::Hash)],
+            indexes: Vec::new(),
+            protected: false,
+            ttl: false,
+        }
+    }
+
+    fn range(mut self, name: &'static str, kind: ScalarAttributeType) -> Self {
+        self.define(name, kind);
+        self.keys.push((name, KeyType::Range));
+        self
+    }
+
+    fn index(mut self, index: Index) -> Self {
+        // Index keys are strings throughout; a key the table shares is defined once (DynamoDB
+        // refuses a duplicate definition).
+        self.define(index.hash, ScalarAttributeType::S);
+        self.define(index.range, ScalarAttributeType::S);
+        self.indexes.push(index);
+        self
+    }
+
+    fn protected(mut self) -> Self {
+        self.protected = true;
+        self
+    }
+
+    fn ttl(mut self) -> Self {
+        self.ttl = true;
+        self
+    }
+
+    fn define(&mut self, name: &'static str, kind: ScalarAttributeType) {
+        if !self.attributes.iter().any(|(defined, _)| *defined == name) {
+            self.attributes.push((name, kind));
+        }
+    }
+
+    /// `CreateTable`, where "it exists already" is success.
+    async fn create(&self, client: &Client) -> Result<()> {
+        let mut request = client
+            .create_table()
+            .table_name(self.name)
+            .billing_mode(BillingMode::PayPerRequest);
+        for (name, kind) in &self.attributes {
+            request = request.attribute_definitions(attribute(name, kind.clone())?);
+        }
+        for (name, key_type) in &self.keys {
+            request = request.key_schema(key(name, key_type.clone())?);
+        }
+        for index in &self.indexes {
+            request = request.global_secondary_indexes(index.build()?);
+        }
+        if self.protected {
+            request = request.sse_specification(SseSpecification::builder().enabled(true).build());
+        }
+        request.send().await.map(|_| ()).or_else(table_exists)
+    }
+}
+
+/// The nine tables, as template.yaml declares them.
+fn tables(config: &Config) -> [Table<'_>; 9] {
+    use ProjectionType::{All, KeysOnly};
+    use ScalarAttributeType::{N, S};
+    [
+        // Connections expire, and with them their seats in live rooms.
+        Table::new(&config.connections_table, "connectionId", S)
+            .index(Index::new(CONNECTIONS_BY_USER, "userId", "connectionId", All))
+            .ttl(),
+        // Messages expire (with their idempotency claims and delete-for-me entries) at the end of
+        // roaming.
+        Table::new(&config.messages_table, "stream", S)
+            .range("seq", N)
+            .ttl(),
+        Table::new(&config.conversations_table, "owner", S).range("conversationId", S),
+        // Accounts and profiles are the users' data: encrypted, recoverable; the nickname index
+        // serves prefix searches, and failed-login counters expire (as template.yaml's UsersTable).
+        Table::new(&config.users_table, "userId", S)
+            .index(nickname_index())
+            .protected()
+            .ttl(),
+        // Who is subscribed to whose presence, by target; the index answers "whom does this user
+        // follow" (as template.yaml's SubscriptionsTable).
+        Table::new(&config.subscriptions_table, "target", S)
+            .range("subscriber", S)
+            .index(Index::new(
+                SUBSCRIPTIONS_BY_SUBSCRIBER,
+                "subscriber",
+                "target",
+                KeysOnly,
+            ))
+            .protected(),
+        // Friend lists, friend requests, blocks and recommendations under each user, by `FRIEND#` /
+        // `REQ_IN#` / `REQ_OUT#` / `BLOCK#` / `RECOMMEND#` and the peer's id, and notifications by
+        // `NOTE#` and their id, which expire (as template.yaml's RelationsTable).
+        Table::new(&config.relations_table, "userId", S)
+            .range("key", S)
+            .protected()
+            .ttl(),
+        // Groups, one item each, and the name index of the searchable ones (as template.yaml's
+        // GroupsTable): keys only, so a join's member count update never writes the index.
+        Table::new(&config.groups_table, "groupId", S)
+            .index(Index::new(GROUPS_BY_NAME, "nameShard", "nameSort", KeysOnly))
+            .protected(),
+        // Members under their group by user id, pending join requests under `#REQ#<user>`; the
+        // index lists a user's groups (as template.yaml's MembersTable).
+        Table::new(&config.members_table, "groupId", S)
+            .range("userId", S)
+            .index(Index::new(MEMBERS_BY_USER, "userId", "groupId", All))
+            .protected(),
+        // Live-room seats under `<room>#<shard>` by connection id, and each room's audience
+        // counter under `<room>#count` (as template.yaml's RoomsTable); ephemeral, like
+        // connections, and expiring with them.
+        Table::new(&config.rooms_table, "roomShard", S)
+            .range("connectionId", S)
+            .ttl(),
+    ]
 }
 
 /// Creates whichever of the nine tables (on-demand billing, with their indexes and TTL) do not
@@ -85,207 +250,21 @@ fn nickname_index() -> Result<GlobalSecondaryIndex> {
 /// members tables; the users table's nickname index, added to a users table created without it
 /// and waited for while DynamoDB fills it).
 pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
-    use KeyType::{Hash, Range};
-    use ScalarAttributeType::{N, S};
-
-    client
-        .create_table()
-        .table_name(&config.connections_table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute("connectionId", S)?)
-        .attribute_definitions(attribute("userId", S)?)
-        .key_schema(key("connectionId", Hash)?)
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(CONNECTIONS_BY_USER)
-                .key_schema(key("userId", Hash)?)
-                .key_schema(key("connectionId", Range)?)
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
-                .build()
-                .map_err(StoreError::Build)?,
-        )
-        .send()
-        .await
-        .map(|_| ())
-        .or_else(table_exists)?;
-    client
-        .create_table()
-        .table_name(&config.messages_table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute("stream", S)?)
-        .attribute_definitions(attribute("seq", N)?)
-        .key_schema(key("stream", Hash)?)
-        .key_schema(key("seq", Range)?)
-        .send()
-        .await
-        .map(|_| ())
-        .or_else(table_exists)?;
-    client
-        .create_table()
-        .table_name(&config.conversations_table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute("owner", S)?)
-        .attribute_definitions(attribute("conversationId", S)?)
-        .key_schema(key("owner", Hash)?)
-        .key_schema(key("conversationId", Range)?)
-        .send()
-        .await
-        .map(|_| ())
-        .or_else(table_exists)?;
-    // Accounts and profiles are the users' data: encrypted, recoverable; the nickname index
-    // serves prefix searches (as template.yaml's UsersTable).
-    client
-        .create_table()
-        .table_name(&config.users_table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute("userId", S)?)
-        .attribute_definitions(attribute("nickShard", S)?)
-        .attribute_definitions(attribute("nickSort", S)?)
-        .key_schema(key("userId", Hash)?)
-        .global_secondary_indexes(nickname_index()?)
-        .sse_specification(SseSpecification::builder().enabled(true).build())
-        .send()
-        .await
-        .map(|_| ())
-        .or_else(table_exists)?;
-    // Who is subscribed to whose presence, by target; the index answers "whom does this user
-    // follow" (as template.yaml's SubscriptionsTable).
-    client
-        .create_table()
-        .table_name(&config.subscriptions_table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute("target", S)?)
-        .attribute_definitions(attribute("subscriber", S)?)
-        .key_schema(key("target", Hash)?)
-        .key_schema(key("subscriber", Range)?)
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(SUBSCRIPTIONS_BY_SUBSCRIBER)
-                .key_schema(key("subscriber", Hash)?)
-                .key_schema(key("target", Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::KeysOnly)
-                        .build(),
-                )
-                .build()
-                .map_err(StoreError::Build)?,
-        )
-        .sse_specification(SseSpecification::builder().enabled(true).build())
-        .send()
-        .await
-        .map(|_| ())
-        .or_else(table_exists)?;
-    // Friend lists, friend requests, blocks and recommendations under each user, by `FRIEND#` /
-    // `REQ_IN#` / `REQ_OUT#` / `BLOCK#` / `RECOMMEND#` and the peer's id, and notifications by
-    // `NOTE#` and their id (as template.yaml's RelationsTable).
-    client
-        .create_table()
-        .table_name(&config.relations_table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute("userId", S)?)
-        .attribute_definitions(attribute("key", S)?)
-        .key_schema(key("userId", Hash)?)
-        .key_schema(key("key", Range)?)
-        .sse_specification(SseSpecification::builder().enabled(true).build())
-        .send()
-        .await
-        .map(|_| ())
-        .or_else(table_exists)?;
-    // Groups, one item each, and the name index of the searchable ones (as template.yaml's
-    // GroupsTable): keys only, so a join's member count update never writes the index.
-    client
-        .create_table()
-        .table_name(&config.groups_table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute("groupId", S)?)
-        .attribute_definitions(attribute("nameShard", S)?)
-        .attribute_definitions(attribute("nameSort", S)?)
-        .key_schema(key("groupId", Hash)?)
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(GROUPS_BY_NAME)
-                .key_schema(key("nameShard", Hash)?)
-                .key_schema(key("nameSort", Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::KeysOnly)
-                        .build(),
-                )
-                .build()
-                .map_err(StoreError::Build)?,
-        )
-        .sse_specification(SseSpecification::builder().enabled(true).build())
-        .send()
-        .await
-        .map(|_| ())
-        .or_else(table_exists)?;
-    // Members under their group by user id, pending join requests under `#REQ#<user>`; the index
-    // lists a user's groups (as template.yaml's MembersTable).
-    client
-        .create_table()
-        .table_name(&config.members_table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute("groupId", S)?)
-        .attribute_definitions(attribute("userId", S)?)
-        .key_schema(key("groupId", Hash)?)
-        .key_schema(key("userId", Range)?)
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(MEMBERS_BY_USER)
-                .key_schema(key("userId", Hash)?)
-                .key_schema(key("groupId", Range)?)
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
-                .build()
-                .map_err(StoreError::Build)?,
-        )
-        .sse_specification(SseSpecification::builder().enabled(true).build())
-        .send()
-        .await
-        .map(|_| ())
-        .or_else(table_exists)?;
-    // Live-room seats under `<room>#<shard>` by connection id, and each room's audience counter
-    // under `<room>#count` (as template.yaml's RoomsTable); ephemeral, like connections.
-    client
-        .create_table()
-        .table_name(&config.rooms_table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute("roomShard", S)?)
-        .attribute_definitions(attribute("connectionId", S)?)
-        .key_schema(key("roomShard", Hash)?)
-        .key_schema(key("connectionId", Range)?)
-        .send()
-        .await
-        .map(|_| ())
-        .or_else(table_exists)?;
-
-    for table in [
-        &config.connections_table,
-        &config.messages_table,
-        &config.conversations_table,
-        &config.users_table,
-        &config.subscriptions_table,
-        &config.relations_table,
-        &config.groups_table,
-        &config.members_table,
-        &config.rooms_table,
-    ] {
-        wait_active(client, table).await?;
+    let tables = tables(config);
+    for table in &tables {
+        table.create(client).await?;
+    }
+    for table in &tables {
+        wait_active(client, table.name).await?;
     }
     ensure_nickname_index(client, &config.users_table).await?;
-    // Connections expire, and with them their seats in live rooms; so do messages (with their
-    // idempotency claims and delete-for-me entries) at the end of roaming, the users table's
-    // failed-login counters and the relations table's notifications.
-    enable_ttl(client, &config.connections_table).await?;
-    enable_ttl(client, &config.rooms_table).await?;
-    enable_ttl(client, &config.messages_table).await?;
-    enable_ttl(client, &config.users_table).await?;
-    enable_ttl(client, &config.relations_table).await?;
-    enable_point_in_time_recovery(client, &config.users_table).await?;
-    enable_point_in_time_recovery(client, &config.subscriptions_table).await?;
-    enable_point_in_time_recovery(client, &config.relations_table).await?;
-    enable_point_in_time_recovery(client, &config.groups_table).await?;
-    enable_point_in_time_recovery(client, &config.members_table).await
+    for table in tables.iter().filter(|table| table.ttl) {
+        enable_ttl(client, table.name).await?;
+    }
+    for table in tables.iter().filter(|table| table.protected) {
+        enable_point_in_time_recovery(client, table.name).await?;
+    }
+    Ok(())
 }
 
 /// Adds the nickname index to a users table created before it existed, and waits until the index
@@ -323,7 +302,8 @@ async fn ensure_nickname_index(client: &Client, table: &str) -> Result<()> {
 
 /// The `UpdateTable` that creates the nickname index on an existing users table.
 async fn add_nickname_index(client: &Client, table: &str) -> Result<()> {
-    let index = nickname_index()?;
+    let spec = nickname_index();
+    let index = spec.build()?;
     let create = CreateGlobalSecondaryIndexAction::builder()
         .index_name(USERS_BY_NICKNAME)
         .set_key_schema(Some(index.key_schema().to_vec()))
@@ -333,8 +313,8 @@ async fn add_nickname_index(client: &Client, table: &str) -> Result<()> {
     client
         .update_table()
         .table_name(table)
-        .attribute_definitions(attribute("nickShard", ScalarAttributeType::S)?)
-        .attribute_definitions(attribute("nickSort", ScalarAttributeType::S)?)
+        .attribute_definitions(attribute(spec.hash, ScalarAttributeType::S)?)
+        .attribute_definitions(attribute(spec.range, ScalarAttributeType::S)?)
         .global_secondary_index_updates(GlobalSecondaryIndexUpdate::builder().create(create).build())
         .send()
         .await
