@@ -12,6 +12,7 @@
 
 use crate::error::ClientError;
 use crate::frame;
+use crate::proc_stats::CpuReading;
 use bytes::BytesMut;
 use cirrus_core::usersig::UserSigKey;
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -30,7 +31,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+/// A bench connection.
+pub(crate) type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Lifetime of the tokens the bench mints for its users.
 const TOKEN_LIFETIME_SECS: i64 = 24 * 3600;
@@ -40,9 +42,8 @@ const START_DELAY: Duration = Duration::from_millis(200);
 const DELIVERY_GRACE: Duration = Duration::from_millis(500);
 
 /// CPU times and progress counters at one instant.
-struct CpuReading {
-    bench: Option<Duration>,
-    server: Option<Duration>,
+struct Checkpoint {
+    cpu: CpuReading,
     sent: u64,
     acked: u64,
 }
@@ -373,8 +374,33 @@ pub struct BenchReport {
     pub server_cpu_us_per_msg: Option<f64>,
 }
 
-fn ms(us: u64) -> f64 {
+/// Microseconds as milliseconds, for the reports.
+pub(crate) fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
+}
+
+impl LatencySummary {
+    /// Every percentile in milliseconds, as a report line prints them.
+    pub(crate) fn percentiles_ms(&self) -> String {
+        format!(
+            "p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}  (n={})",
+            ms(self.p50),
+            ms(self.p90),
+            ms(self.p99),
+            ms(self.p999),
+            ms(self.max),
+            self.count
+        )
+    }
+}
+
+/// The errors of a report as `code=count, …`, or `none`.
+pub(crate) fn errors_list(errors: &BTreeMap<String, u64>) -> String {
+    if errors.is_empty() {
+        return "none".to_owned();
+    }
+    let list: Vec<String> = errors.iter().map(|(code, n)| format!("{code}={n}")).collect();
+    list.join(", ")
 }
 
 impl fmt::Display for BenchReport {
@@ -415,27 +441,8 @@ impl fmt::Display for BenchReport {
             "lost          {} (acked, not delivered); {} duplicate deliveries",
             self.lost, self.duplicates
         )?;
-        if self.errors.is_empty() {
-            writeln!(f, "errors        none")?;
-        } else {
-            let list: Vec<String> = self
-                .errors
-                .iter()
-                .map(|(code, n)| format!("{code}={n}"))
-                .collect();
-            writeln!(f, "errors        {}", list.join(", "))?;
-        }
-        let d = &self.delivery;
-        writeln!(
-            f,
-            "delivery ms   p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}  (n={})",
-            ms(d.p50),
-            ms(d.p90),
-            ms(d.p99),
-            ms(d.p999),
-            ms(d.max),
-            d.count
-        )?;
+        writeln!(f, "errors        {}", errors_list(&self.errors))?;
+        writeln!(f, "delivery ms   {}", self.delivery.percentiles_ms())?;
         let a = &self.ack;
         write!(
             f,
@@ -500,6 +507,38 @@ struct ReceiverResult {
     last_measured_delivery: Option<Instant>,
     duplicates: u64,
     errors: HashMap<String, u64>,
+}
+
+/// Opens one connection per user, `concurrency` at once, each with a fresh token: the sockets in
+/// the users' order, or the first user that could not connect.
+pub(crate) async fn connect_all(
+    url: &str,
+    key: &UserSigKey,
+    users: impl IntoIterator<Item = String>,
+    concurrency: usize,
+) -> Result<Vec<WsStream>, (String, ClientError)> {
+    let issued = now_secs();
+    let jobs = users.into_iter().enumerate().map(|(slot, user)| {
+        let token = key.mint(&user, issued, TOKEN_LIFETIME_SECS);
+        let url = frame::connect_url(url, &token, Some("bench"));
+        async move {
+            let result = match url {
+                Ok(url) => open(url).await,
+                Err(reason) => Err(ClientError::InvalidUrl(reason)),
+            };
+            (slot, user, result)
+        }
+    });
+    let mut connecting = futures_util::stream::iter(jobs).buffer_unordered(concurrency.max(1));
+    let mut sockets = Vec::new();
+    while let Some((slot, user, result)) = connecting.next().await {
+        match result {
+            Ok(socket) => sockets.push((slot, socket)),
+            Err(source) => return Err((user, source)),
+        }
+    }
+    sockets.sort_unstable_by_key(|&(slot, _)| slot);
+    Ok(sockets.into_iter().map(|(_, socket)| socket).collect())
 }
 
 async fn open(url: String) -> Result<WsStream, ClientError> {
@@ -679,28 +718,13 @@ async fn run_receiver(
     result
 }
 
-/// CPU time (user + system) of a process so far, from `/proc/<pid>/stat`; `None` off Linux.
-fn process_cpu(pid: Option<u32>) -> Option<Duration> {
-    let path = match pid {
-        Some(pid) => format!("/proc/{pid}/stat"),
-        None => "/proc/self/stat".to_owned(),
-    };
-    let stat = std::fs::read_to_string(path).ok()?;
-    // Fields after the parenthesized command name; utime and stime are fields 14 and 15.
-    let rest = stat.rsplit_once(')')?.1;
-    let mut fields = rest.split_whitespace().skip(11);
-    let utime: u64 = fields.next()?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    // Linux reports these in USER_HZ ticks, 100 per second on every mainstream platform.
-    Some(Duration::from_millis((utime + stime) * 10))
-}
-
 fn cpu_per_message(before: Option<Duration>, after: Option<Duration>, messages: u64) -> Option<f64> {
     let used = after?.checked_sub(before?)?;
     (messages > 0).then(|| used.as_secs_f64() * 1e6 / messages as f64)
 }
 
-fn now_secs() -> i64 {
+/// Seconds since the Unix epoch, for minting tokens.
+pub(crate) fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
@@ -721,37 +745,20 @@ pub async fn run(config: &BenchConfig) -> Result<BenchReport, BenchError> {
         return Err(BenchError::InvalidConfig("duration must be positive"));
     }
     let pairs = config.connections / 2;
-    let concurrency = config.connect_concurrency.max(1);
 
     // Connect receivers (indexes 0..pairs) and senders (pairs..2*pairs), a bounded number at once.
     let connect_started = Instant::now();
-    let issued = now_secs();
-    let jobs = (0..config.connections).map(|slot| {
+    let users = (0..config.connections).map(|slot| {
         let (role, index) = if slot < pairs {
             ('r', slot)
         } else {
             ('s', slot - pairs)
         };
-        let user = bench_user(&config.run_id, role, index);
-        let token = config.key.mint(&user, issued, TOKEN_LIFETIME_SECS);
-        let url = frame::connect_url(&config.url, &token, Some("bench"));
-        async move {
-            let result = match url {
-                Ok(url) => open(url).await,
-                Err(reason) => Err(ClientError::InvalidUrl(reason)),
-            };
-            (slot, user, result)
-        }
+        bench_user(&config.run_id, role, index)
     });
-    let mut connecting = futures_util::stream::iter(jobs).buffer_unordered(concurrency);
-    let mut sockets: Vec<Option<WsStream>> = (0..config.connections).map(|_| None).collect();
-    while let Some((slot, user, result)) = connecting.next().await {
-        match result {
-            Ok(socket) => sockets[slot] = Some(socket),
-            Err(source) => return Err(BenchError::Connect { user, source }),
-        }
-    }
-    drop(connecting);
+    let sockets = connect_all(&config.url, &config.key, users, config.connect_concurrency)
+        .await
+        .map_err(|(user, source)| BenchError::Connect { user, source })?;
     let connect_time = connect_started.elapsed();
     if config.progress {
         eprintln!(
@@ -774,7 +781,6 @@ pub async fn run(config: &BenchConfig) -> Result<BenchReport, BenchError> {
     let mut receivers = Vec::with_capacity(pairs);
     let mut senders = Vec::with_capacity(pairs);
     for (slot, socket) in sockets.into_iter().enumerate() {
-        let Some(socket) = socket else { continue };
         if slot < pairs {
             let task = run_receiver(shared.clone(), slot, socket, receivers_stop.clone());
             receivers.push(tokio::spawn(task));
@@ -790,9 +796,8 @@ pub async fn run(config: &BenchConfig) -> Result<BenchReport, BenchError> {
     let window_end = shared.instant(schedule.end_ns());
     let drain_deadline = window_end + config.drain;
     let progress = &shared.progress;
-    let reading = || CpuReading {
-        bench: process_cpu(None),
-        server: config.server_pid.and_then(|pid| process_cpu(Some(pid))),
+    let reading = || Checkpoint {
+        cpu: CpuReading::take(config.server_pid),
         sent: progress.sent.load(Ordering::Relaxed),
         acked: progress.acked.load(Ordering::Relaxed),
     };
@@ -919,15 +924,90 @@ pub async fn run(config: &BenchConfig) -> Result<BenchReport, BenchError> {
         // Per message handled in the window: sent by the bench, acked (stored) by the server.
         let sent = end.sent.saturating_sub(start.sent);
         let acked = end.acked.saturating_sub(start.acked);
-        report.bench_cpu_us_per_msg = cpu_per_message(start.bench, end.bench, sent);
-        report.server_cpu_us_per_msg = cpu_per_message(start.server, end.server, acked);
+        report.bench_cpu_us_per_msg = cpu_per_message(start.cpu.bench, end.cpu.bench, sent);
+        report.server_cpu_us_per_msg = cpu_per_message(start.cpu.server, end.cpu.server, acked);
     }
     Ok(report)
+}
+
+/// The stand-in servers of the benches' tests.
+#[cfg(test)]
+pub(crate) mod mock {
+    use super::now_secs;
+    use cirrus_core::usersig::UserSigKey;
+    use futures_util::stream::SplitStream;
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use std::sync::{Arc, Mutex};
+    use tokio::net::TcpStream;
+    use tokio::sync::mpsc;
+    use tokio_tungstenite::WebSocketStream;
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+    use tokio_tungstenite::tungstenite::handshake::server::Request;
+
+    /// A bench connection the stand-in server accepted.
+    pub(crate) struct Peer {
+        /// The user its token names.
+        pub(crate) user: String,
+        /// Frames to send it, in order.
+        pub(crate) outbox: mpsc::UnboundedSender<String>,
+        /// What it sends.
+        pub(crate) frames: SplitStream<WebSocketStream<TcpStream>>,
+    }
+
+    /// Listens on a free port and hands every connection, once its token checks out, to `serve_peer`
+    /// on a task of its own; the URL to connect to.
+    pub(crate) async fn serve<F, Fut>(key: UserSigKey, serve_peer: F) -> String
+    where
+        F: Fn(Peer) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            loop {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let peer = accept(tcp, &key).await;
+                tokio::spawn(serve_peer(peer));
+            }
+        });
+        url
+    }
+
+    async fn accept(tcp: TcpStream, key: &UserSigKey) -> Peer {
+        let query = Arc::new(Mutex::new(String::new()));
+        let seen = query.clone();
+        #[allow(clippy::result_large_err)] // tungstenite's callback signature
+        let callback = move |request: &Request, response| {
+            *seen.lock().unwrap() = request.uri().query().unwrap_or_default().to_owned();
+            Ok(response)
+        };
+        let socket = tokio_tungstenite::accept_hdr_async(tcp, callback).await.unwrap();
+        let token = query
+            .lock()
+            .unwrap()
+            .trim_start_matches("token=")
+            .split('&')
+            .next()
+            .unwrap()
+            .to_owned();
+        let user = key.verify(&token, now_secs()).unwrap().identifier;
+        let (outbox, mut pending) = mpsc::unbounded_channel::<String>();
+        let (mut sink, frames) = socket.split();
+        tokio::spawn(async move {
+            while let Some(frame) = pending.recv().await {
+                if sink.send(WsMessage::text(frame)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Peer { user, outbox, frames }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proc_stats::process_cpu;
 
     #[test]
     fn the_schedule_spreads_senders_evenly() {
@@ -1101,61 +1181,29 @@ mod tests {
     async fn mock_server(key: UserSigKey) -> String {
         use std::sync::Mutex;
         use tokio::sync::mpsc;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("ws://{}", listener.local_addr().unwrap());
         let routes: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<String>>>> = Arc::default();
-        tokio::spawn(async move {
-            loop {
-                let (tcp, _) = listener.accept().await.unwrap();
-                let (key, routes) = (key.clone(), routes.clone());
-                tokio::spawn(async move {
-                    let query = Arc::new(Mutex::new(String::new()));
-                    let seen = query.clone();
-                    #[allow(clippy::result_large_err)] // tungstenite's callback signature
-                    let callback =
-                        move |request: &tokio_tungstenite::tungstenite::handshake::server::Request,
-                              response| {
-                            *seen.lock().unwrap() = request.uri().query().unwrap_or_default().to_owned();
-                            Ok(response)
-                        };
-                    let socket = tokio_tungstenite::accept_hdr_async(tcp, callback).await.unwrap();
-                    let token = query
-                        .lock()
-                        .unwrap()
-                        .trim_start_matches("token=")
-                        .split('&')
-                        .next()
-                        .unwrap()
-                        .to_owned();
-                    let user = key.verify(&token, now_secs()).unwrap().identifier;
-                    let (tx, mut outbox) = mpsc::unbounded_channel::<String>();
-                    routes.lock().unwrap().insert(user.clone(), tx.clone());
-                    let (mut sink, mut stream) = socket.split();
-                    tokio::spawn(async move {
-                        while let Some(frame) = outbox.recv().await {
-                            if sink.send(WsMessage::text(frame)).await.is_err() {
-                                break;
-                            }
-                        }
-                    });
-                    while let Some(Ok(WsMessage::Text(text))) = stream.next().await {
-                        let frame: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
-                        let data = &frame["data"];
-                        let to = data["to"]["id"].as_str().unwrap().to_owned();
-                        let event = serde_json::json!({"type": "event", "event": "msg.new",
-                            "data": {"from": user, "body": data["body"]}});
-                        let ack = serde_json::json!({"type": "reply", "reqId": frame["reqId"], "ok": true,
-                            "data": {"msgId": "m", "seq": 1, "time": 1, "conversationId": format!("C2C{to}")}});
-                        let recipient = routes.lock().unwrap().get(&to).cloned();
-                        if let Some(recipient) = recipient {
-                            let _ = recipient.send(event.to_string());
-                        }
-                        let _ = tx.send(ack.to_string());
+        mock::serve(key, move |mut peer| {
+            let routes = routes.clone();
+            async move {
+                let (user, tx) = (peer.user, peer.outbox);
+                routes.lock().unwrap().insert(user.clone(), tx.clone());
+                while let Some(Ok(WsMessage::Text(text))) = peer.frames.next().await {
+                    let frame: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+                    let data = &frame["data"];
+                    let to = data["to"]["id"].as_str().unwrap().to_owned();
+                    let event = serde_json::json!({"type": "event", "event": "msg.new",
+                        "data": {"from": user, "body": data["body"]}});
+                    let ack = serde_json::json!({"type": "reply", "reqId": frame["reqId"], "ok": true,
+                        "data": {"msgId": "m", "seq": 1, "time": 1, "conversationId": format!("C2C{to}")}});
+                    let recipient = routes.lock().unwrap().get(&to).cloned();
+                    if let Some(recipient) = recipient {
+                        let _ = recipient.send(event.to_string());
                     }
-                });
+                    let _ = tx.send(ack.to_string());
+                }
             }
-        });
-        url
+        })
+        .await
     }
 
     #[tokio::test]

@@ -12,9 +12,12 @@
 //! The receive times include the bench's own work to read 10,000 frames: on one machine the bench
 //! and the server share the cores, so the figures are an upper bound of the server's fan-out.
 
-use crate::bench::{LatencySummary, bench_user, parse_ack, parse_delivery};
+use crate::bench::{
+    LatencySummary, WsStream, bench_user, connect_all, errors_list, ms, parse_ack, parse_delivery,
+};
 use crate::error::ClientError;
 use crate::frame::{self, ServerFrame};
+use crate::proc_stats::{CpuReading, process_memory_kib};
 use cirrus_core::ids::{GroupId, UserId};
 use cirrus_core::usersig::UserSigKey;
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -24,18 +27,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::net::TcpStream;
+use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// Lifetime of the tokens the bench mints for its users.
-const TOKEN_LIFETIME_SECS: i64 = 24 * 3600;
 /// The reqId of the host's `group.create` and of each viewer's `group.apply`.
 const SETUP_REQ_ID: &str = "setup";
 /// Longest wait for a reply to `group.create` or `group.apply`.
@@ -211,10 +207,6 @@ pub struct FanoutReport {
     pub bench_cpu_us_per_receipt: Option<f64>,
 }
 
-fn ms(us: u64) -> f64 {
-    us as f64 / 1000.0
-}
-
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
@@ -278,27 +270,8 @@ impl fmt::Display for FanoutReport {
             "lost          {} (acked, not received by a joined viewer); {} duplicate receipts",
             self.lost, self.duplicates
         )?;
-        if self.errors.is_empty() {
-            writeln!(f, "errors        none")?;
-        } else {
-            let list: Vec<String> = self
-                .errors
-                .iter()
-                .map(|(code, n)| format!("{code}={n}"))
-                .collect();
-            writeln!(f, "errors        {}", list.join(", "))?;
-        }
-        let r = &self.receive;
-        write!(
-            f,
-            "receive ms    p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}  (n={})",
-            ms(r.p50),
-            ms(r.p90),
-            ms(r.p99),
-            ms(r.p999),
-            ms(r.max),
-            r.count
-        )?;
+        writeln!(f, "errors        {}", errors_list(&self.errors))?;
+        write!(f, "receive ms    {}", self.receive.percentiles_ms())?;
         if let Some(m) = &self.server_memory {
             write!(
                 f,
@@ -379,16 +352,6 @@ struct HostResult {
     /// Per message: CPU times right before it was sent.
     cpu_at_send: Vec<Option<CpuReading>>,
     errors: HashMap<String, u64>,
-}
-
-async fn open(url: String) -> Result<WsStream, ClientError> {
-    let config = WebSocketConfig::default().read_buffer_size(8 * 1024);
-    let attempt = tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true);
-    match tokio::time::timeout(Duration::from_secs(10), attempt).await {
-        Err(_) => Err(ClientError::Timeout),
-        Ok(Err(error)) => Err(error.into()),
-        Ok(Ok((socket, _))) => Ok(socket),
-    }
 }
 
 /// Waits for the reply to [`SETUP_REQ_ID`], skipping events; the reply's error as a
@@ -574,50 +537,6 @@ async fn run_host(
     result
 }
 
-/// CPU time (user + system) of a process so far, from `/proc/<pid>/stat`; `None` off Linux.
-fn process_cpu(pid: Option<u32>) -> Option<Duration> {
-    let path = match pid {
-        Some(pid) => format!("/proc/{pid}/stat"),
-        None => "/proc/self/stat".to_owned(),
-    };
-    let stat = std::fs::read_to_string(path).ok()?;
-    // Fields after the parenthesized command name; utime and stime are fields 14 and 15.
-    let rest = stat.rsplit_once(')')?.1;
-    let mut fields = rest.split_whitespace().skip(11);
-    let utime: u64 = fields.next()?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    // Linux reports these in USER_HZ ticks, 100 per second on every mainstream platform.
-    Some(Duration::from_millis((utime + stime) * 10))
-}
-
-/// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `VmHWM`); `None` off Linux.
-fn process_memory_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// The bench's and the server's CPU time so far.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct CpuReading {
-    bench: Option<Duration>,
-    server: Option<Duration>,
-}
-
-impl CpuReading {
-    fn take(server_pid: Option<u32>) -> Self {
-        Self {
-            bench: process_cpu(None),
-            server: server_pid.and_then(|pid| process_cpu(Some(pid))),
-        }
-    }
-}
-
 /// CPU time per receipt (µs) of the bench and of the server, over the windows from each send
 /// to its last receipt, for the messages with both readings.
 fn fanout_cpu(
@@ -640,13 +559,6 @@ fn fanout_cpu(
         Some(total.as_secs_f64() * 1e6 / receipts as f64)
     };
     (per_receipt(bench), per_receipt(server))
-}
-
-fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 fn new_histogram() -> Option<Histogram<u64>> {
@@ -735,31 +647,11 @@ pub async fn run(config: &FanoutConfig) -> Result<FanoutReport, FanoutError> {
 
     // Connect the host (slot 0) and the viewers (1..=N), a bounded number at once.
     let connect_started = Instant::now();
-    let issued = now_secs();
-    let jobs = (0..=config.viewers).map(|slot| {
-        let user = match slot {
-            0 => host.clone(),
-            viewer => bench_user(&config.run_id, 'v', viewer - 1),
-        };
-        let token = config.key.mint(&user, issued, TOKEN_LIFETIME_SECS);
-        let url = frame::connect_url(&config.url, &token, Some("bench"));
-        async move {
-            let result = match url {
-                Ok(url) => open(url).await,
-                Err(reason) => Err(ClientError::InvalidUrl(reason)),
-            };
-            (slot, user, result)
-        }
-    });
-    let mut connecting = futures_util::stream::iter(jobs).buffer_unordered(config.connect_concurrency.max(1));
-    let mut sockets: Vec<Option<WsStream>> = (0..=config.viewers).map(|_| None).collect();
-    while let Some((slot, user, result)) = connecting.next().await {
-        match result {
-            Ok(socket) => sockets[slot] = Some(socket),
-            Err(source) => return Err(FanoutError::Connect { user, source }),
-        }
-    }
-    drop(connecting);
+    let viewer_users = (0..config.viewers).map(|viewer| bench_user(&config.run_id, 'v', viewer));
+    let users = std::iter::once(host.clone()).chain(viewer_users);
+    let sockets = connect_all(&config.url, &config.key, users, config.connect_concurrency)
+        .await
+        .map_err(|(user, source)| FanoutError::Connect { user, source })?;
     let connect_time = connect_started.elapsed();
     if progress {
         eprintln!(
@@ -772,7 +664,7 @@ pub async fn run(config: &FanoutConfig) -> Result<FanoutReport, FanoutError> {
     let connected_kib = memory("VmRSS");
 
     // The host creates the room.
-    let mut sockets = sockets.into_iter().flatten();
+    let mut sockets = sockets.into_iter();
     let Some(mut host_socket) = sockets.next() else {
         return Err(FanoutError::InvalidConfig("no host connection"));
     };
@@ -922,7 +814,7 @@ pub async fn run(config: &FanoutConfig) -> Result<FanoutReport, FanoutError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::new_run_id;
+    use crate::bench::{mock, new_run_id};
 
     #[test]
     fn frames_are_the_documented_requests() {
@@ -1088,80 +980,45 @@ mod tests {
         use std::sync::Mutex;
         use tokio::sync::mpsc;
         type Seats = Arc<Mutex<Vec<mpsc::UnboundedSender<String>>>>;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("ws://{}", listener.local_addr().unwrap());
         let seats: Seats = Arc::default();
-        tokio::spawn(async move {
-            let mut next_id = 0usize;
-            loop {
-                let (tcp, _) = listener.accept().await.unwrap();
-                let (key, seats) = (key.clone(), seats.clone());
-                next_id += 1;
-                let id = next_id;
-                tokio::spawn(async move {
-                    let query = Arc::new(Mutex::new(String::new()));
-                    let seen = query.clone();
-                    #[allow(clippy::result_large_err)] // tungstenite's callback signature
-                    let callback =
-                        move |request: &tokio_tungstenite::tungstenite::handshake::server::Request,
-                              response| {
-                            *seen.lock().unwrap() = request.uri().query().unwrap_or_default().to_owned();
-                            Ok(response)
-                        };
-                    let socket = tokio_tungstenite::accept_hdr_async(tcp, callback).await.unwrap();
-                    let token = query
-                        .lock()
-                        .unwrap()
-                        .trim_start_matches("token=")
-                        .split('&')
-                        .next()
-                        .unwrap()
-                        .to_owned();
-                    let user = key.verify(&token, now_secs()).unwrap().identifier;
-                    let (tx, mut outbox) = mpsc::unbounded_channel::<String>();
-                    let (mut sink, mut stream) = socket.split();
-                    tokio::spawn(async move {
-                        while let Some(frame) = outbox.recv().await {
-                            if sink.send(WsMessage::text(frame)).await.is_err() {
-                                break;
-                            }
+        mock::serve(key, move |mut peer| {
+            let seats = seats.clone();
+            async move {
+                let (user, tx) = (peer.user, peer.outbox);
+                let mut seat = None;
+                while let Some(Ok(WsMessage::Text(text))) = peer.frames.next().await {
+                    let frame: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+                    let reply = |data: serde_json::Value| {
+                        json!({"type": "reply", "reqId": frame["reqId"], "ok": true, "data": data})
+                            .to_string()
+                    };
+                    match frame["action"].as_str().unwrap() {
+                        "group.create" | "group.apply" => {
+                            let mut seats = seats.lock().unwrap();
+                            seat = Some(seats.len());
+                            seats.push(tx.clone());
+                            let _ = tx.send(reply(json!({"result": "joined"})));
                         }
-                    });
-                    let mut seat = None;
-                    while let Some(Ok(WsMessage::Text(text))) = stream.next().await {
-                        let frame: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
-                        let reply = |data: serde_json::Value| {
-                            json!({"type": "reply", "reqId": frame["reqId"], "ok": true, "data": data})
-                                .to_string()
-                        };
-                        match frame["action"].as_str().unwrap() {
-                            "group.create" | "group.apply" => {
-                                let mut seats = seats.lock().unwrap();
-                                seat = Some(seats.len());
-                                seats.push(tx.clone());
-                                let _ = tx.send(reply(json!({"result": "joined"})));
-                            }
-                            "msg.send" => {
-                                let tip = json!({"type": "event", "event": "msg.system", "data": {
-                                    "from": user, "body": [{"type": "custom", "data": "{}"}]}});
-                                let event = json!({"type": "event", "event": "msg.new", "data": {
-                                    "from": user, "body": frame["data"]["body"]}});
-                                let seats = seats.lock().unwrap().clone();
-                                for (i, viewer) in seats.iter().enumerate() {
-                                    if Some(i) != seat {
-                                        let _ = viewer.send(tip.to_string());
-                                        let _ = viewer.send(event.to_string());
-                                    }
+                        "msg.send" => {
+                            let tip = json!({"type": "event", "event": "msg.system", "data": {
+                                "from": user, "body": [{"type": "custom", "data": "{}"}]}});
+                            let event = json!({"type": "event", "event": "msg.new", "data": {
+                                "from": user, "body": frame["data"]["body"]}});
+                            let seats = seats.lock().unwrap().clone();
+                            for (i, viewer) in seats.iter().enumerate() {
+                                if Some(i) != seat {
+                                    let _ = viewer.send(tip.to_string());
+                                    let _ = viewer.send(event.to_string());
                                 }
-                                let _ = tx.send(reply(json!({"msgId": "m", "seq": 1, "time": 1})));
                             }
-                            other => panic!("unexpected {other} from {id}"),
+                            let _ = tx.send(reply(json!({"msgId": "m", "seq": 1, "time": 1})));
                         }
+                        other => panic!("unexpected {other} from {user}"),
                     }
-                });
+                }
             }
-        });
-        url
+        })
+        .await
     }
 
     #[tokio::test]

@@ -30,6 +30,7 @@ mod client;
 pub mod error;
 pub mod fanout_bench;
 pub mod frame;
+mod proc_stats;
 pub mod types;
 
 pub use backoff::Backoff;
