@@ -2,22 +2,23 @@
 //! endpoints (`/v1/auth/...`: hosted accounts, ID tokens, guests), each answering with a UserSig.
 //!
 //! Environment: `cirrus_aws::Config::from_env` (tables; `CIRRUS_CONNECTIONS_ENDPOINT` to close
-//! kicked connections), `CIRRUS_APP_ID` and the secret key as for the authorizer, and the account
-//! settings of `cirrus_handlers::settings` (`CIRRUS_ADMIN_USER`, `CIRRUS_HOSTED_ACCOUNTS`,
-//! `CIRRUS_GUESTS`, `CIRRUS_GUEST_C2C`, `CIRRUS_OIDC_ISSUERS`).
+//! kicked connections) and the settings of `cirrus_handlers::Settings` (`CIRRUS_APP_ID`, the
+//! secret key or its SSM parameter, the account settings, `CIRRUS_OIDC_ISSUERS`, the word filter
+//! that REST sends pass through too).
 
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use cirrus_aws::Push;
-use cirrus_handlers::{Api, Deps, settings};
+use cirrus_handlers::{Api, Deps, Settings};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let key = cirrus_aws::usersig_key_from_env().await?;
-    let mut ports = cirrus_aws::ports_from_env(Push::Required).await?;
-    settings::limits_from_env(&mut ports.limits)?;
-    let api = &Api::new(Deps::new(ports), key, settings::oidc_issuers_from_env()?)?;
+    let settings = Settings::from_env()?;
+    let sdk = cirrus_aws::sdk_config().await;
+    let key = cirrus_aws::usersig_key(&sdk, settings.app_id, settings.secret_key.as_ref()).await?;
+    let ports = settings.apply(cirrus_aws::ports(&sdk, Push::Required).await?);
+    let api = &Api::new(Deps::new(ports), key, settings.oidc_issuers)?;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayV2httpRequest>| async move {
             Ok::<_, Error>(api.handle(event.payload).await)

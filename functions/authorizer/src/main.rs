@@ -5,10 +5,10 @@
 //! Tokens revoked on the user's account (logout, admin kick, password change) are refused too, and
 //! guest tokens only while `CIRRUS_GUESTS` is on.
 //!
-//! Environment: `CIRRUS_APP_ID`, and `CIRRUS_SECRET_KEY_PARAMETER` naming the SSM SecureString
-//! that holds the app's secret key (read once per cold start), or, for local runs,
-//! `CIRRUS_SECRET_KEY` itself; `cirrus_aws::Config::from_env` (the Users table);
-//! `CIRRUS_GUESTS`.
+//! Environment: the settings of `cirrus_handlers::Settings`: `CIRRUS_APP_ID`, and
+//! `CIRRUS_SECRET_KEY_PARAMETER` naming the SSM SecureString that holds the app's secret key (read
+//! once per cold start), or, for local runs, `CIRRUS_SECRET_KEY` itself; `CIRRUS_GUESTS`; and
+//! `cirrus_aws::Config::from_env` (the Users table).
 
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
 use cirrus_core::clock::SystemClock;
@@ -19,11 +19,12 @@ use std::sync::Arc;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
+    let settings = cirrus_handlers::Settings::from_env()?;
     // One AWS configuration for both clients (SSM for the key, DynamoDB for revocation).
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let key = cirrus_aws::usersig_key_with(&sdk).await?;
+    let sdk = cirrus_aws::sdk_config().await;
+    let key = cirrus_aws::usersig_key(&sdk, settings.app_id, settings.secret_key.as_ref()).await?;
     let accounts = Arc::new(cirrus_aws::DynamoStore::from_sdk(&sdk)?);
-    let guests = cirrus_handlers::settings::account_policy_from_env()?.guests;
+    let guests = settings.limits.accounts.guests;
     let authorizer = &Authorizer::new(key, Arc::new(SystemClock))
         .with_accounts(accounts)
         .with_guests(guests);

@@ -2,18 +2,20 @@
 //! connection under the authorized user and displaces older ones under the device policy (telling
 //! them `session.kicked` and closing them through `@connections`).
 //!
-//! Environment: `cirrus_aws::Config::from_env` (the table names, `CIRRUS_CONNECTIONS_ENDPOINT`),
-//! `CIRRUS_DEVICE_POLICY`.
+//! Environment: `cirrus_aws::Config::from_env` (the table names, `CIRRUS_CONNECTIONS_ENDPOINT`) and
+//! the settings of `cirrus_handlers::Settings` (`CIRRUS_DEVICE_POLICY` among them).
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use cirrus_aws::Push;
-use cirrus_handlers::Deps;
+use cirrus_handlers::{Deps, Settings};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let deps = &Deps::new(cirrus_aws::ports_from_env(Push::Required).await?);
+    let settings = Settings::from_env()?;
+    let sdk = cirrus_aws::sdk_config().await;
+    let deps = &Deps::new(settings.apply(cirrus_aws::ports(&sdk, Push::Required).await?));
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
             Ok::<_, Error>(cirrus_handlers::connect::connect(deps, event.payload).await)

@@ -1,20 +1,20 @@
 //! Lambda `group`: the group routes (`group.*`): management, membership and the notifications
 //! and tips they send over `CIRRUS_CONNECTIONS_ENDPOINT` (required).
 //!
-//! Environment: `cirrus_aws::Config::from_env` (the table names, the connections endpoint) and
-//! the limits of `cirrus_handlers::settings`.
+//! Environment: `cirrus_aws::Config::from_env` (the table names, the connections endpoint) and the
+//! settings of `cirrus_handlers::Settings` (docs/settings.md).
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use cirrus_aws::Push;
-use cirrus_handlers::Deps;
+use cirrus_handlers::{Deps, Settings};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let mut ports = cirrus_aws::ports_from_env(Push::Required).await?;
-    cirrus_handlers::settings::limits_from_env(&mut ports.limits)?;
-    let deps = &Deps::new(ports);
+    let settings = Settings::from_env()?;
+    let sdk = cirrus_aws::sdk_config().await;
+    let deps = &Deps::new(settings.apply(cirrus_aws::ports(&sdk, Push::Required).await?));
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
             // The same route handler as the message function: API Gateway sends this function

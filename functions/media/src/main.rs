@@ -6,11 +6,10 @@
 //! The bucket comes from each event record, not from the environment: the template cannot hand
 //! this function the bucket's name without a circular dependency (docs/deploy.md). Environment:
 //! the standard AWS configuration, `CIRRUS_AWS_ENDPOINT` (an emulator) if set, and the limits
-//! every function reads (`cirrus_handlers::settings::limits_from_env`).
+//! every function reads (`cirrus_handlers::Settings`, docs/settings.md).
 
 use aws_lambda_events::s3::S3Event;
 use cirrus_aws::S3Media;
-use cirrus_core::limits::Limits;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
@@ -18,9 +17,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let client = &S3Media::client_from_env().await;
     // The same size limits as the function that issued the upload URLs (CIRRUS_MAX_FILE_BYTES, …).
-    let mut limits = Limits::default();
-    cirrus_handlers::settings::limits_from_env(&mut limits)?;
-    let limits = &limits;
+    let limits = &cirrus_handlers::Settings::from_env()?.limits;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {
         let open = |bucket: &str| S3Media::from_client(client.clone(), bucket);
         cirrus_handlers::media::s3_event(open, limits, event.payload).await?;

@@ -2,21 +2,20 @@
 //! `friend.*`), which tell the other side of each change over `CIRRUS_CONNECTIONS_ENDPOINT`
 //! (required).
 //!
-//! Environment: `cirrus_aws::Config::from_env` (the table names, the connections endpoint),
-//! `CIRRUS_MAX_FRIENDS`, `CIRRUS_MAX_BLOCKS`.
+//! Environment: `cirrus_aws::Config::from_env` (the table names, the connections endpoint) and the
+//! settings of `cirrus_handlers::Settings` (docs/settings.md).
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use cirrus_aws::Push;
-use cirrus_handlers::Deps;
+use cirrus_handlers::{Deps, Settings};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let mut ports = cirrus_aws::ports_from_env(Push::Required).await?;
-    // The friend and blacklist limits (CIRRUS_MAX_FRIENDS, CIRRUS_MAX_BLOCKS).
-    cirrus_handlers::settings::limits_from_env(&mut ports.limits)?;
-    let deps = &Deps::new(ports);
+    let settings = Settings::from_env()?;
+    let sdk = cirrus_aws::sdk_config().await;
+    let deps = &Deps::new(settings.apply(cirrus_aws::ports(&sdk, Push::Required).await?));
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
             // The same route handler as the message function: it runs whichever action the

@@ -1,10 +1,13 @@
 //! `cirrus-local`: the whole Cirrus stack in one process.
 
 use anyhow::Context as _;
+use cirrus_core::secret::Secret;
 use cirrus_core::usersig::{DEV_APP_ID, DEV_SECRET_KEY, UserSigKey};
 use cirrus_embedded::{StoreOptions, Synchronous};
+use cirrus_handlers::Settings;
 use cirrus_local::{AwsStorage, LocalConfig, LocalStack, SocketLimits, Storage};
 use clap::Parser;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -24,9 +27,9 @@ struct Args {
     /// Keep everything in memory instead (lost on exit).
     #[arg(long)]
     memory: bool,
-    /// The app id tokens must carry (Tencent's SDKAppID).
-    #[arg(long, env = "CIRRUS_APP_ID", default_value_t = DEV_APP_ID)]
-    app_id: u64,
+    /// The app id tokens must carry (Tencent's SDKAppID); defaults to the development app id.
+    #[arg(long, env = "CIRRUS_APP_ID")]
+    app_id: Option<String>,
     /// The app's secret key for UserSig verification; defaults to the public development key.
     #[arg(long, env = "CIRRUS_SECRET_KEY", hide_env_values = true)]
     secret_key: Option<String>,
@@ -57,10 +60,10 @@ struct Args {
     /// `CIRRUS_*_TABLE` variables (as on Lambda) name the tables.
     #[arg(long, default_value = "cirrus-local")]
     table_prefix: String,
-    /// Connections a user may hold: `single`, `per-platform` or `multiple[:N]` (N per platform);
-    /// a login beyond it displaces the oldest (`session.kicked`, then closed).
-    #[arg(long, env = "CIRRUS_DEVICE_POLICY", default_value = "multiple:10")]
-    device_policy: cirrus_core::devices::DevicePolicy,
+    /// Connections a user may hold: `single`, `per-platform` or `multiple[:N]` (N per platform;
+    /// default `multiple:10`); a login beyond it displaces the oldest (`session.kicked`).
+    #[arg(long, env = "CIRRUS_DEVICE_POLICY")]
+    device_policy: Option<String>,
     /// Hosted accounts: `/v1/auth/register`, `/login` and `/password` with user id and password.
     #[arg(long, env = "CIRRUS_HOSTED_ACCOUNTS")]
     hosted_accounts: bool,
@@ -70,43 +73,46 @@ struct Args {
     /// Let guests send and read one-to-one messages too.
     #[arg(long, env = "CIRRUS_GUEST_C2C")]
     guest_c2c: bool,
-    /// The administrator: the only user whose UserSig authorizes the `/v4` server REST API.
-    #[arg(long, env = "CIRRUS_ADMIN_USER", default_value = cirrus_core::accounts::DEFAULT_ADMIN)]
-    admin_user: String,
+    /// The administrator: the only user whose UserSig authorizes the `/v4` server REST API
+    /// (default `administrator`).
+    #[arg(long, env = "CIRRUS_ADMIN_USER")]
+    admin_user: Option<String>,
     /// Trusted OpenID Connect issuers for `/v1/auth/oidc`, as JSON:
     /// `[{"alias":"cognito","issuer":"https://…","audiences":["…"],"jwksUrl":"https://…"}]`
     /// (or `"jwksFile": "path"`).
     #[arg(long, env = "CIRRUS_OIDC_ISSUERS")]
     oidc_issuers: Option<String>,
-    /// A file of words (one per line, or comma-separated) that messages may not contain.
+    /// A file of words (one per line, or comma-separated) that messages may not contain (added to
+    /// the inline list `CIRRUS_SENSITIVE_WORDS`).
     #[arg(long, env = "CIRRUS_SENSITIVE_WORDS_FILE")]
-    sensitive_words_file: Option<PathBuf>,
-    /// What a sensitive word does: `reject` the message (`sensitive_content`) or `mask` it (`***`).
-    #[arg(long, env = "CIRRUS_SENSITIVE_MODE", default_value = "reject")]
-    sensitive_mode: cirrus_core::filter::FilterMode,
-    /// Friends one user may have.
-    #[arg(long, env = "CIRRUS_MAX_FRIENDS", default_value_t = 3000)]
-    max_friends: u32,
-    /// Users one user may block.
-    #[arg(long, env = "CIRRUS_MAX_BLOCKS", default_value_t = 1000)]
-    max_blocks: u32,
-    /// Largest serialized message body (and cloudCustomData), in bytes.
-    #[arg(long, env = "CIRRUS_MAX_BODY_BYTES", default_value_t = 12 * 1024)]
-    max_body_bytes: u32,
+    sensitive_words_file: Option<String>,
+    /// What a sensitive word does: `reject` the message (`sensitive_content`, the default) or
+    /// `mask` it (`***`).
+    #[arg(long, env = "CIRRUS_SENSITIVE_MODE")]
+    sensitive_mode: Option<String>,
+    /// Friends one user may have (default 3000).
+    #[arg(long, env = "CIRRUS_MAX_FRIENDS")]
+    max_friends: Option<String>,
+    /// Users one user may block (default 1000).
+    #[arg(long, env = "CIRRUS_MAX_BLOCKS")]
+    max_blocks: Option<String>,
+    /// Largest serialized message body (and cloudCustomData), in bytes (default 12288).
+    #[arg(long, env = "CIRRUS_MAX_BODY_BYTES")]
+    max_body_bytes: Option<String>,
     /// Largest file a file element may declare (and `media.upload` accept), in bytes.
-    #[arg(long, env = "CIRRUS_MAX_FILE_BYTES", default_value_t = 28 * 1024 * 1024)]
-    max_file_bytes: u32,
-    /// Days messages are kept for history and sync (roaming).
-    #[arg(long, env = "CIRRUS_ROAMING_DAYS", default_value_t = 7)]
-    roaming_days: u32,
-    /// Messages kept per conversation; older ones roll over.
-    #[arg(long, env = "CIRRUS_MAX_CONVERSATION_MESSAGES", default_value_t = 10_000)]
-    max_conversation_messages: u64,
-    /// Seconds after sending in which the sender may recall a message.
-    #[arg(long, env = "CIRRUS_RECALL_WINDOW_SECS", default_value_t = 120)]
-    recall_window_secs: u32,
-    /// Do not attach the sender's nickname and avatar to messages.
-    #[arg(long, env = "CIRRUS_NO_SENDER_PROFILE")]
+    #[arg(long, env = "CIRRUS_MAX_FILE_BYTES")]
+    max_file_bytes: Option<String>,
+    /// Days messages are kept for history and sync (roaming; default 7).
+    #[arg(long, env = "CIRRUS_ROAMING_DAYS")]
+    roaming_days: Option<String>,
+    /// Messages kept per conversation; older ones roll over (default 10000).
+    #[arg(long, env = "CIRRUS_MAX_CONVERSATION_MESSAGES")]
+    max_conversation_messages: Option<String>,
+    /// Seconds after sending in which the sender may recall a message (default 120).
+    #[arg(long, env = "CIRRUS_RECALL_WINDOW_SECS")]
+    recall_window_secs: Option<String>,
+    /// Do not attach the sender's nickname and avatar to messages (`CIRRUS_SENDER_PROFILE=false`).
+    #[arg(long)]
     no_sender_profile: bool,
     /// Offline push: POST a signed JSON notification to this URL for each message to a user
     /// with no live connection (docs/local-stack.md, "Offline push").
@@ -115,9 +121,9 @@ struct Args {
     /// The HMAC-SHA256 key that signs the webhook calls (required with `--push-webhook-url`).
     #[arg(long, env = "CIRRUS_PUSH_WEBHOOK_SECRET", hide_env_values = true)]
     push_webhook_secret: Option<String>,
-    /// How long one webhook call may take.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
-    push_webhook_timeout: std::time::Duration,
+    /// How long one webhook call may take (default 5s).
+    #[arg(long, env = "CIRRUS_PUSH_WEBHOOK_TIMEOUT")]
+    push_webhook_timeout: Option<String>,
     /// How long a failed push job waits before its next try (the queue's visibility timeout).
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     push_retry_delay: std::time::Duration,
@@ -148,12 +154,19 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
-    let secret = args.secret_key.clone().unwrap_or_else(|| {
-        tracing::warn!(
-            "CIRRUS_SECRET_KEY is not set: using the public development key; never expose this server"
-        );
-        DEV_SECRET_KEY.to_owned()
-    });
+    let settings = settings(&args)?;
+    let app_id = settings.app_id.unwrap_or(DEV_APP_ID);
+    let secret = match &settings.secret_key {
+        Some(secret) => resolve(secret)
+            .await
+            .context("reading CIRRUS_SECRET_KEY_PARAMETER")?,
+        None => {
+            tracing::warn!(
+                "CIRRUS_SECRET_KEY is not set: using the public development key; never expose this server"
+            );
+            DEV_SECRET_KEY.to_owned()
+        }
+    };
     let synchronous = match args.sync.as_str() {
         "full" => Synchronous::Full,
         "normal" => Synchronous::Normal,
@@ -184,58 +197,25 @@ async fn main() -> anyhow::Result<()> {
         ws_addr: args.ws_addr,
         http_addr: args.http_addr,
         storage,
-        key: UserSigKey::new(args.app_id, secret),
+        key: UserSigKey::new(app_id, secret),
         socket_limits: SocketLimits {
             idle_timeout: args.idle_timeout,
             max_duration: args.max_connection_duration,
             ..SocketLimits::default()
         },
-        limits: cirrus_core::limits::Limits {
-            devices: args.device_policy,
-            accounts: cirrus_core::accounts::AccountPolicy {
-                admin: cirrus_core::ids::UserId::parse(args.admin_user.as_str())
-                    .context("--admin-user is not a valid user id")?,
-                hosted: args.hosted_accounts,
-                guests: args.guests,
-                guest_c2c: args.guest_c2c,
-                ..Default::default()
-            },
-            max_friends: args.max_friends.max(1),
-            max_blocks: args.max_blocks.max(1),
-            max_body_bytes: args.max_body_bytes.max(1) as usize,
-            max_file_bytes: u64::from(args.max_file_bytes.max(1)),
-            roaming_ttl_ms: i64::from(args.roaming_days.max(1)) * 24 * 3600 * 1000,
-            max_stream_messages: args.max_conversation_messages.max(1),
-            recall_window_ms: i64::from(args.recall_window_secs) * 1000,
-            sender_profile: !args.no_sender_profile,
-            ..Default::default()
-        },
+        limits: settings.limits.clone(),
         sqlite: StoreOptions {
             synchronous,
             ..StoreOptions::default()
         },
         invoke_url: args.invoke_url.clone(),
-        word_filter: match &args.sensitive_words_file {
-            Some(path) => {
-                let text =
-                    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-                let words = cirrus_core::filter::WordFilter::parse_list(&text);
-                cirrus_core::filter::WordFilter::new(words, args.sensitive_mode)
-                    .map_err(anyhow::Error::msg)?
-                    .map(std::sync::Arc::new)
-            }
-            None => None,
-        },
-        push: push_config(&args)?,
+        word_filter: settings.word_filter.clone(),
+        push: push_config(&args, &settings).await?,
         media: cirrus_local::media::MediaConfig {
             key: args.media_key.clone(),
             public_url: args.media_url.clone(),
         },
-        oidc_issuers: match &args.oidc_issuers {
-            Some(json) => cirrus_auth::TrustedIssuer::list_from_json(json)
-                .context("--oidc-issuers is not a valid issuer list")?,
-            None => Vec::new(),
-        },
+        oidc_issuers: settings.oidc_issuers.clone(),
     };
     let stack = LocalStack::start(config)
         .await
@@ -246,7 +226,7 @@ async fn main() -> anyhow::Result<()> {
         "  HTTP API       {}  (/v4 REST API, /v1/auth logins, @connections, /health)",
         stack.http_url()
     );
-    println!("  app id         {}", args.app_id);
+    println!("  app id         {app_id}");
     println!("  data           {data}");
     println!("  a token:       cirrus usersig alice");
     shutdown_signal().await;
@@ -255,17 +235,70 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Offline push from the flags: the webhook (URL and secret together, or neither) and the retries.
-fn push_config(args: &Args) -> anyhow::Result<cirrus_local::queue::PushConfig> {
+/// The settings from the flags, each the flag form of a `CIRRUS_*` variable (`--max-friends` is
+/// `CIRRUS_MAX_FRIENDS`), and from the environment for the settings without a flag: the same
+/// names, meanings and checks as on Lambda.
+fn settings(args: &Args) -> anyhow::Result<Settings> {
+    let switch = |on: bool| on.then(|| "true".to_owned());
+    let flags: HashMap<&str, String> = [
+        ("CIRRUS_APP_ID", args.app_id.clone()),
+        ("CIRRUS_SECRET_KEY", args.secret_key.clone()),
+        ("CIRRUS_DEVICE_POLICY", args.device_policy.clone()),
+        ("CIRRUS_HOSTED_ACCOUNTS", switch(args.hosted_accounts)),
+        ("CIRRUS_GUESTS", switch(args.guests)),
+        ("CIRRUS_GUEST_C2C", switch(args.guest_c2c)),
+        ("CIRRUS_ADMIN_USER", args.admin_user.clone()),
+        ("CIRRUS_OIDC_ISSUERS", args.oidc_issuers.clone()),
+        ("CIRRUS_SENSITIVE_WORDS_FILE", args.sensitive_words_file.clone()),
+        ("CIRRUS_SENSITIVE_MODE", args.sensitive_mode.clone()),
+        ("CIRRUS_MAX_FRIENDS", args.max_friends.clone()),
+        ("CIRRUS_MAX_BLOCKS", args.max_blocks.clone()),
+        ("CIRRUS_MAX_BODY_BYTES", args.max_body_bytes.clone()),
+        ("CIRRUS_MAX_FILE_BYTES", args.max_file_bytes.clone()),
+        ("CIRRUS_ROAMING_DAYS", args.roaming_days.clone()),
+        (
+            "CIRRUS_MAX_CONVERSATION_MESSAGES",
+            args.max_conversation_messages.clone(),
+        ),
+        ("CIRRUS_RECALL_WINDOW_SECS", args.recall_window_secs.clone()),
+        (
+            "CIRRUS_SENDER_PROFILE",
+            args.no_sender_profile.then(|| "false".to_owned()),
+        ),
+        ("CIRRUS_PUSH_WEBHOOK_URL", args.push_webhook_url.clone()),
+        ("CIRRUS_PUSH_WEBHOOK_SECRET", args.push_webhook_secret.clone()),
+        ("CIRRUS_PUSH_WEBHOOK_TIMEOUT", args.push_webhook_timeout.clone()),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.map(|value| (name, value)))
+    .collect();
+    Settings::load(|name| flags.get(name).cloned().or_else(|| std::env::var(name).ok()))
+        .context("unusable setting (each CIRRUS_X variable with a flag is the flag --x)")
+}
+
+/// A secret setting's value; a parameter is read from SSM with the standard AWS configuration.
+async fn resolve(secret: &Secret) -> anyhow::Result<String> {
+    Ok(match secret {
+        Secret::Value(value) => value.clone(),
+        Secret::Parameter(_) => cirrus_aws::read_secret(&cirrus_aws::sdk_config().await, secret).await?,
+    })
+}
+
+/// Offline push: the webhook of the settings, and the queue's retries from the flags.
+async fn push_config(args: &Args, settings: &Settings) -> anyhow::Result<cirrus_local::queue::PushConfig> {
     use cirrus_handlers::webhook::{WebhookConfig, WebhookSecret};
-    let webhook = match (&args.push_webhook_url, &args.push_webhook_secret) {
-        (None, _) => None,
-        (Some(_), None) => {
-            anyhow::bail!("--push-webhook-url needs --push-webhook-secret (or CIRRUS_PUSH_WEBHOOK_SECRET)")
-        }
-        (Some(url), Some(secret)) => Some(WebhookConfig {
-            timeout: args.push_webhook_timeout,
-            ..WebhookConfig::new(url, WebhookSecret::new(secret))
+    let webhook = match &settings.push_webhook {
+        None => None,
+        Some(webhook) => Some(WebhookConfig {
+            timeout: webhook.timeout,
+            ..WebhookConfig::new(
+                &webhook.url,
+                WebhookSecret::new(
+                    resolve(&webhook.secret)
+                        .await
+                        .context("reading the webhook secret")?,
+                ),
+            )
         }),
     };
     Ok(cirrus_local::queue::PushConfig {

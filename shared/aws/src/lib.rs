@@ -11,7 +11,7 @@
 //! [`ApiGatewayGateway`] implements `ConnectionGateway` over the WebSocket API's `@connections`
 //! management API (`CIRRUS_CONNECTIONS_ENDPOINT`), with [`ApiGatewayGateway::info`] on top.
 //!
-//! [`ports_from_env`] wires both into the service `Ports` of a Lambda function's cold start.
+//! [`ports`] wires both into the service `Ports` of a Lambda function's cold start.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), cirrus_aws::StoreError> {
@@ -48,11 +48,11 @@ pub use config::Config;
 pub use error::{GatewayError, Result, StoreError};
 pub use gateway::{ApiGatewayGateway, Backoff, ConnectionInfo};
 pub use media::{MediaError, S3Media};
-pub use ports::{Push, ports_from_env};
+pub use ports::{Push, ports, sdk_config};
 pub use queue::{MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, QueueError, SqsQueue};
 pub use relations::MAX_TRANSACTION_ITEMS;
 pub use resources::{MAX_RECEIVE_COUNT, ResourceError, Resources, create_queues_and_bucket};
-pub use secret::{SecretError, secret_key_from_env, usersig_key_from_env, usersig_key_with};
+pub use secret::{SecretError, read_secret, usersig_key};
 pub use store::DynamoStore;
 pub use tables::{
     CONNECTIONS_BY_USER, GROUPS_BY_NAME, MEMBERS_BY_USER, NICKNAME_INDEX_ATTRIBUTES,

@@ -1,4 +1,4 @@
-//! [`ports_from_env`]: the service ports of a Lambda function on AWS, built once per cold start.
+//! [`ports`]: the service ports of a Lambda function on AWS, built once per cold start.
 
 use crate::config::Config;
 use crate::error::{Result, StoreError};
@@ -6,7 +6,7 @@ use crate::gateway::ApiGatewayGateway;
 use crate::media::S3Media;
 use crate::queue::SqsQueue;
 use crate::store::DynamoStore;
-use aws_config::BehaviorVersion;
+use aws_config::{BehaviorVersion, SdkConfig};
 use cirrus_core::clock::{SystemClock, UuidIds};
 use cirrus_core::limits::Limits;
 use cirrus_core::ports::{MediaStore, Queue};
@@ -28,39 +28,47 @@ pub enum Push {
 /// reaching some other host.
 const UNUSED_ENDPOINT: &str = "https://connections-endpoint-not-configured.invalid";
 
-/// Builds [`Ports`] from the environment ([`Config::from_env`] and the standard AWS
-/// configuration, loaded once for both clients): a [`DynamoStore`] for connections, accounts,
-/// subscriptions, profiles, relations, blocks, recommendations, notifications, groups, live-room
-/// seats, messages and conversations, an [`ApiGatewayGateway`], the [`SqsQueue`] and
-/// [`S3Media`] where their queue URL and bucket are set, the system clock, UUID ids and default
-/// limits.
+/// The standard AWS configuration (region, credentials), loaded once per cold start and shared
+/// by every client the function builds.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::load_defaults(BehaviorVersion::latest()).await
+}
+
+/// Builds [`Ports`] over `sdk` and the table names of [`Config::from_env`]: a [`DynamoStore`] for
+/// connections, accounts, subscriptions, profiles, relations, blocks, recommendations,
+/// notifications, groups, live-room seats, messages and conversations, an
+/// [`ApiGatewayGateway`], the [`SqsQueue`] and [`S3Media`] where their queue URL and bucket are
+/// set, the system clock, UUID ids and default limits (the caller applies its settings).
+///
+/// `CIRRUS_AWS_ENDPOINT`, where set, points the store's clients (DynamoDB, SQS, S3) at an
+/// emulator; the gateway sets its own endpoint.
 ///
 /// `Ports` always holds a gateway. A function that never pushes (`Push::Never`) gets one on
 /// [`UNUSED_ENDPOINT`] when `CIRRUS_CONNECTIONS_ENDPOINT` is unset, rather than a second gateway
 /// type that exists only to be unused: the SDK client is built lazily and makes no call until
 /// asked, so this costs nothing.
-pub async fn ports_from_env(push: Push) -> Result<Ports> {
+pub async fn ports(sdk: &SdkConfig, push: Push) -> Result<Ports> {
     let config = Config::from_env()?;
     let endpoint = connections_endpoint(&config, push)?.to_owned();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(store_endpoint) = &config.endpoint {
-        // Only the store's: `ApiGatewayGateway::new` sets its own endpoint.
-        loader = loader.endpoint_url(store_endpoint);
-    }
-    let sdk = loader.load().await;
-    // Where the template gives the queues (the message function), deferred posts are handed to
-    // the push queue.
+    let store_sdk = match &config.endpoint {
+        Some(store_endpoint) => sdk.to_builder().endpoint_url(store_endpoint).build(),
+        None => sdk.clone(),
+    };
+    // Where the template gives the queues, deferred posts and offline pushes go to the push queue.
     let queue: Option<Arc<dyn Queue>> = match config.push_queue_url {
-        Some(_) => Some(Arc::new(SqsQueue::from_config(&sdk, &config)?)),
+        Some(_) => Some(Arc::new(SqsQueue::from_config(&store_sdk, &config)?)),
         None => None,
     };
-    // Where the template names the media bucket (the message function), media.upload and
-    // media.download presign on it and msg.send checks media ids against it.
+    // Where the template names the media bucket, media.upload and media.download presign on it
+    // and msg.send checks media ids against it.
     let media: Option<Arc<dyn MediaStore>> = match config.media_bucket {
-        Some(_) => Some(Arc::new(S3Media::from_config(&sdk, &config)?)),
+        Some(_) => Some(Arc::new(S3Media::from_config(&store_sdk, &config)?)),
         None => None,
     };
-    let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config));
+    let store = Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&store_sdk),
+        config,
+    ));
     Ok(Ports {
         connections: store.clone(),
         accounts: store.clone(),
@@ -74,29 +82,14 @@ pub async fn ports_from_env(push: Push) -> Result<Ports> {
         rooms: store.clone(),
         messages: store.clone(),
         conversations: store,
-        gateway: Arc::new(ApiGatewayGateway::new(&sdk, &endpoint)),
+        gateway: Arc::new(ApiGatewayGateway::new(sdk, &endpoint)),
         queue,
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidIds),
-        limits: limits_from_env()?,
+        limits: Limits::default(),
         media,
-        // The message function adds the sensitive-word filter (`cirrus_handlers::settings`).
         filter: None,
     })
-}
-
-/// The default limits, with the device policy of `CIRRUS_DEVICE_POLICY` if set.
-fn limits_from_env() -> Result<Limits> {
-    let mut limits = Limits::default();
-    if let Some(policy) = std::env::var("CIRRUS_DEVICE_POLICY")
-        .ok()
-        .filter(|p| !p.is_empty())
-    {
-        limits.devices = policy
-            .parse()
-            .map_err(|_| StoreError::BadEnv("CIRRUS_DEVICE_POLICY"))?;
-    }
-    Ok(limits)
 }
 
 /// The endpoint the gateway is built on: the configured one, else [`UNUSED_ENDPOINT`] if the

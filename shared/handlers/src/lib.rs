@@ -20,6 +20,7 @@ pub mod webhook;
 pub use api::Api;
 pub use authorizer::{AuthDecision, Authorizer, Unauthorized};
 pub use deps::Deps;
+pub use settings::{Settings, SettingsError};
 
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use aws_lambda_events::encodings::Body;

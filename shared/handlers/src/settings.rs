@@ -1,130 +1,325 @@
-//! The account settings a function reads from its environment, the same variables the local
-//! stack's flags fall back to.
+//! [`Settings`]: every setting of Cirrus, read once at start from `CIRRUS_*` variables (each Lambda
+//! function's environment, which the template fills from its parameters) or from the local
+//! stack's flags of the same names (`--max-friends` is `CIRRUS_MAX_FRIENDS`), and validated in one
+//! place with errors that name the variable. docs/settings.md lists them all.
 
 use cirrus_auth::{IssuerConfigError, TrustedIssuer};
-use cirrus_core::accounts::{AccountPolicy, DEFAULT_ADMIN};
+use cirrus_core::accounts::DEFAULT_ADMIN;
+use cirrus_core::devices::DevicePolicy;
 use cirrus_core::filter::{FilterMode, WordFilter};
 use cirrus_core::ids::UserId;
 use cirrus_core::limits::Limits;
+use cirrus_core::secret::Secret;
+use cirrus_core::service::Ports;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-/// A setting that is present but unusable.
+/// A setting that is present but unusable. Never carries a secret's value.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     /// A switch that is not `true`/`false` (or `1`/`0`, `on`/`off`, `yes`/`no`).
     #[error("{0} must be true or false")]
     NotASwitch(&'static str),
+    /// A count outside its range.
+    #[error("{name} must be a whole number from {min} to {max}")]
+    NotACount {
+        /// The variable.
+        name: &'static str,
+        /// The smallest value allowed.
+        min: u64,
+        /// The largest value allowed.
+        max: u64,
+    },
     /// `CIRRUS_ADMIN_USER` is not a valid user id.
     #[error("CIRRUS_ADMIN_USER is not a valid user id")]
     BadAdmin,
-    /// A count setting that is not a positive number.
-    #[error("{0} must be a positive number")]
-    NotACount(&'static str),
+    /// `CIRRUS_DEVICE_POLICY` is not a policy.
+    #[error("CIRRUS_DEVICE_POLICY: {0}")]
+    BadDevicePolicy(String),
     /// `CIRRUS_SENSITIVE_MODE` or the word list is unusable.
     #[error("the sensitive-word filter: {0}")]
     BadFilter(String),
+    /// `CIRRUS_SENSITIVE_WORDS_FILE` cannot be read.
+    #[error("CIRRUS_SENSITIVE_WORDS_FILE: cannot read {path}")]
+    WordsFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// `CIRRUS_OIDC_ISSUERS` is not a valid issuer list.
     #[error("CIRRUS_OIDC_ISSUERS is not a valid issuer list")]
     BadIssuers(#[source] IssuerConfigError),
+    /// `CIRRUS_APP_ID` is not a number.
+    #[error("CIRRUS_APP_ID must be a number")]
+    BadAppId,
+    /// A duration that is not one (`5s`, `1500ms`, `2m`).
+    #[error("{0} must be a duration such as 5s or 1500ms")]
+    NotADuration(&'static str),
+    /// A setting that needs another one (a webhook URL without its signing secret).
+    #[error("{0} needs {1}")]
+    Needs(&'static str, &'static str),
 }
 
-fn switch(name: &'static str, get: &impl Fn(&str) -> Option<String>) -> Result<bool, SettingsError> {
-    match get(name).as_deref().map(str::trim) {
-        None | Some("") => Ok(false),
+/// Every setting, typed and checked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Limits, the device policy and the account policy.
+    pub limits: Limits,
+    /// The sensitive-word filter applied to every message, on every path (none: no filtering).
+    pub word_filter: Option<Arc<WordFilter>>,
+    /// Trusted OpenID Connect issuers for `/v1/auth/oidc` (none: that login is off).
+    pub oidc_issuers: Vec<TrustedIssuer>,
+    /// The app id tokens carry (Tencent's SDKAppID), if set.
+    pub app_id: Option<u64>,
+    /// The app's UserSig secret key, if set.
+    pub secret_key: Option<Secret>,
+    /// Offline push to the app's webhook, if configured.
+    pub push_webhook: Option<WebhookSettings>,
+}
+
+/// Where offline pushes go when the webhook provider is configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// The URL each push is POSTed to.
+    pub url: String,
+    /// The HMAC-SHA256 key that signs each call.
+    pub secret: Secret,
+    /// How long one call may take.
+    pub timeout: Duration,
+}
+
+/// A count setting: its variable, its range, and where it goes in [`Limits`].
+struct Count {
+    name: &'static str,
+    min: u64,
+    max: u64,
+    apply: fn(&mut Limits, u64),
+}
+
+const U32: u64 = u32::MAX as u64;
+const DAY_MS: u64 = 24 * 3600 * 1000;
+
+/// The count settings. Zero is refused everywhere a zero would disable the thing it counts.
+const COUNTS: &[Count] = &[
+    Count {
+        name: "CIRRUS_MAX_FRIENDS",
+        min: 1,
+        max: U32,
+        apply: |l, v| l.max_friends = v as u32,
+    },
+    Count {
+        name: "CIRRUS_MAX_BLOCKS",
+        min: 1,
+        max: U32,
+        apply: |l, v| l.max_blocks = v as u32,
+    },
+    Count {
+        name: "CIRRUS_MAX_BODY_BYTES",
+        min: 1,
+        max: U32,
+        apply: |l, v| l.max_body_bytes = v as usize,
+    },
+    Count {
+        name: "CIRRUS_MAX_FILE_BYTES",
+        min: 1,
+        max: U32,
+        apply: |l, v| l.max_file_bytes = v,
+    },
+    Count {
+        name: "CIRRUS_MAX_IMAGE_BYTES",
+        min: 1,
+        max: U32,
+        apply: |l, v| l.max_image_bytes = v,
+    },
+    Count {
+        name: "CIRRUS_MAX_SOUND_BYTES",
+        min: 1,
+        max: U32,
+        apply: |l, v| l.max_sound_bytes = v,
+    },
+    Count {
+        name: "CIRRUS_MAX_VIDEO_BYTES",
+        min: 1,
+        max: U32,
+        apply: |l, v| l.max_video_bytes = v,
+    },
+    Count {
+        name: "CIRRUS_ROAMING_DAYS",
+        min: 1,
+        max: 36_500,
+        apply: |l, v| l.roaming_ttl_ms = (v * DAY_MS) as i64,
+    },
+    Count {
+        name: "CIRRUS_MAX_CONVERSATION_MESSAGES",
+        min: 1,
+        max: U32,
+        apply: |l, v| l.max_stream_messages = v,
+    },
+    Count {
+        name: "CIRRUS_RECALL_WINDOW_SECS",
+        min: 1,
+        max: U32,
+        apply: |l, v| l.recall_window_ms = (v * 1000) as i64,
+    },
+    Count {
+        name: "CIRRUS_MAX_GROUP_MEMBERS",
+        min: 1,
+        max: U32,
+        apply: |l, v| l.max_group_members = v as u32,
+    },
+    Count {
+        name: "CIRRUS_MAX_GROUPS_PER_USER",
+        min: 1,
+        max: U32,
+        apply: |l, v| l.max_groups_per_user = v as u32,
+    },
+    Count {
+        name: "CIRRUS_GROUP_FANOUT_PAGE",
+        min: 1,
+        max: 10_000,
+        apply: |l, v| l.group_fanout_page = v as u32,
+    },
+    Count {
+        name: "CIRRUS_LIVE_TIP_AUDIENCE",
+        min: 0,
+        max: U32,
+        apply: |l, v| l.live_tip_audience = v,
+    },
+];
+
+/// Every variable [`Settings::load`] reads, for the docs check and the local stack's help.
+pub const NAMES: &[&str] = &[
+    "CIRRUS_APP_ID",
+    "CIRRUS_SECRET_KEY",
+    "CIRRUS_SECRET_KEY_PARAMETER",
+    "CIRRUS_ADMIN_USER",
+    "CIRRUS_HOSTED_ACCOUNTS",
+    "CIRRUS_GUESTS",
+    "CIRRUS_GUEST_C2C",
+    "CIRRUS_OIDC_ISSUERS",
+    "CIRRUS_DEVICE_POLICY",
+    "CIRRUS_SENDER_PROFILE",
+    "CIRRUS_SENSITIVE_WORDS",
+    "CIRRUS_SENSITIVE_WORDS_FILE",
+    "CIRRUS_SENSITIVE_MODE",
+    "CIRRUS_PUSH_WEBHOOK_URL",
+    "CIRRUS_PUSH_WEBHOOK_SECRET",
+    "CIRRUS_PUSH_WEBHOOK_SECRET_PARAMETER",
+    "CIRRUS_PUSH_WEBHOOK_TIMEOUT",
+    "CIRRUS_MAX_FRIENDS",
+    "CIRRUS_MAX_BLOCKS",
+    "CIRRUS_MAX_BODY_BYTES",
+    "CIRRUS_MAX_FILE_BYTES",
+    "CIRRUS_MAX_IMAGE_BYTES",
+    "CIRRUS_MAX_SOUND_BYTES",
+    "CIRRUS_MAX_VIDEO_BYTES",
+    "CIRRUS_ROAMING_DAYS",
+    "CIRRUS_MAX_CONVERSATION_MESSAGES",
+    "CIRRUS_RECALL_WINDOW_SECS",
+    "CIRRUS_MAX_GROUP_MEMBERS",
+    "CIRRUS_MAX_GROUPS_PER_USER",
+    "CIRRUS_GROUP_FANOUT_PAGE",
+    "CIRRUS_LIVE_TIP_AUDIENCE",
+];
+
+/// The webhook's timeout when none is set.
+pub const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Settings {
+    /// Reads every setting from `get` (unset and empty are the same: the default).
+    pub fn load(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let get = |name: &str| get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let mut limits = Limits::default();
+        for count in COUNTS {
+            if let Some(raw) = get(count.name) {
+                let value = raw
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|v| (count.min..=count.max).contains(v))
+                    .ok_or(SettingsError::NotACount {
+                        name: count.name,
+                        min: count.min,
+                        max: count.max,
+                    })?;
+                (count.apply)(&mut limits, value);
+            }
+        }
+        let accounts = &mut limits.accounts;
+        accounts.admin = UserId::parse(get("CIRRUS_ADMIN_USER").unwrap_or_else(|| DEFAULT_ADMIN.to_owned()))
+            .map_err(|_| SettingsError::BadAdmin)?;
+        accounts.hosted = switch("CIRRUS_HOSTED_ACCOUNTS", &get, false)?;
+        accounts.guests = switch("CIRRUS_GUESTS", &get, false)?;
+        accounts.guest_c2c = switch("CIRRUS_GUEST_C2C", &get, false)?;
+        limits.sender_profile = switch("CIRRUS_SENDER_PROFILE", &get, true)?;
+        if let Some(policy) = get("CIRRUS_DEVICE_POLICY") {
+            limits.devices = policy
+                .parse::<DevicePolicy>()
+                .map_err(SettingsError::BadDevicePolicy)?;
+        }
+        Ok(Self {
+            limits,
+            word_filter: word_filter(&get)?,
+            oidc_issuers: match get("CIRRUS_OIDC_ISSUERS") {
+                Some(json) => TrustedIssuer::list_from_json(&json).map_err(SettingsError::BadIssuers)?,
+                None => Vec::new(),
+            },
+            app_id: get("CIRRUS_APP_ID")
+                .map(|id| id.parse::<u64>().map_err(|_| SettingsError::BadAppId))
+                .transpose()?,
+            secret_key: secret("CIRRUS_SECRET_KEY", "CIRRUS_SECRET_KEY_PARAMETER", &get),
+            push_webhook: push_webhook(&get)?,
+        })
+    }
+
+    /// [`Settings::load`] from the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::load(|name| std::env::var(name).ok())
+    }
+
+    /// `ports` with these settings' limits and word filter, so that every path of every function
+    /// applies the same policy.
+    pub fn apply(&self, mut ports: Ports) -> Ports {
+        ports.limits = self.limits.clone();
+        ports.filter = self.word_filter.clone();
+        ports
+    }
+}
+
+fn switch(
+    name: &'static str,
+    get: &impl Fn(&str) -> Option<String>,
+    default: bool,
+) -> Result<bool, SettingsError> {
+    match get(name).as_deref() {
+        None => Ok(default),
         Some("1" | "true" | "on" | "yes") => Ok(true),
         Some("0" | "false" | "off" | "no") => Ok(false),
         Some(_) => Err(SettingsError::NotASwitch(name)),
     }
 }
 
-/// The account policy from `CIRRUS_ADMIN_USER`, `CIRRUS_HOSTED_ACCOUNTS`, `CIRRUS_GUESTS` and
-/// `CIRRUS_GUEST_C2C` as `get` returns them (unset switches are off).
-pub fn account_policy(get: impl Fn(&str) -> Option<String>) -> Result<AccountPolicy, SettingsError> {
-    let admin = get("CIRRUS_ADMIN_USER")
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| DEFAULT_ADMIN.to_owned());
-    Ok(AccountPolicy {
-        admin: UserId::parse(admin).map_err(|_| SettingsError::BadAdmin)?,
-        hosted: switch("CIRRUS_HOSTED_ACCOUNTS", &get)?,
-        guests: switch("CIRRUS_GUESTS", &get)?,
-        guest_c2c: switch("CIRRUS_GUEST_C2C", &get)?,
-        ..AccountPolicy::default()
-    })
+/// The value in `value`, else the parameter `parameter` names, else none.
+fn secret(value: &str, parameter: &str, get: &impl Fn(&str) -> Option<String>) -> Option<Secret> {
+    get(value)
+        .map(Secret::Value)
+        .or_else(|| get(parameter).map(Secret::Parameter))
 }
 
-/// [`account_policy`] from the process environment.
-pub fn account_policy_from_env() -> Result<AccountPolicy, SettingsError> {
-    account_policy(|name| std::env::var(name).ok())
-}
-
-/// A positive count, if set (unset or empty: `None`).
-fn count(name: &'static str, get: &impl Fn(&str) -> Option<String>) -> Result<Option<u32>, SettingsError> {
-    match get(name).as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(raw) => match raw.parse::<u32>() {
-            Ok(value) if value > 0 => Ok(Some(value)),
-            _ => Err(SettingsError::NotACount(name)),
-        },
+/// The words of `CIRRUS_SENSITIVE_WORDS` (commas or lines) and of the file
+/// `CIRRUS_SENSITIVE_WORDS_FILE` together, in `CIRRUS_SENSITIVE_MODE` (`reject`, the default, or
+/// `mask`).
+fn word_filter(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Arc<WordFilter>>, SettingsError> {
+    let mut words = WordFilter::parse_list(&get("CIRRUS_SENSITIVE_WORDS").unwrap_or_default());
+    if let Some(path) = get("CIRRUS_SENSITIVE_WORDS_FILE").map(PathBuf::from) {
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| SettingsError::WordsFile { path, source })?;
+        words.extend(WordFilter::parse_list(&text));
     }
-}
-
-/// Applies `CIRRUS_MAX_FRIENDS` and `CIRRUS_MAX_BLOCKS` (as `get` returns them) to `limits`.
-pub fn relationship_limits(
-    limits: &mut Limits,
-    get: impl Fn(&str) -> Option<String>,
-) -> Result<(), SettingsError> {
-    if let Some(max) = count("CIRRUS_MAX_FRIENDS", &get)? {
-        limits.max_friends = max;
-    }
-    if let Some(max) = count("CIRRUS_MAX_BLOCKS", &get)? {
-        limits.max_blocks = max;
-    }
-    Ok(())
-}
-
-/// Applies the message settings (as `get` returns them): `CIRRUS_MAX_BODY_BYTES`,
-/// `CIRRUS_MAX_FILE_BYTES`, `CIRRUS_ROAMING_DAYS`,
-/// `CIRRUS_MAX_CONVERSATION_MESSAGES`, `CIRRUS_RECALL_WINDOW_SECS` and
-/// `CIRRUS_SENDER_PROFILE` (`true`, the default, or `false`).
-pub fn message_limits(
-    limits: &mut Limits,
-    get: impl Fn(&str) -> Option<String>,
-) -> Result<(), SettingsError> {
-    if let Some(bytes) = count("CIRRUS_MAX_BODY_BYTES", &get)? {
-        limits.max_body_bytes = bytes as usize;
-    }
-    if let Some(bytes) = count("CIRRUS_MAX_FILE_BYTES", &get)? {
-        limits.max_file_bytes = u64::from(bytes);
-    }
-    if let Some(days) = count("CIRRUS_ROAMING_DAYS", &get)? {
-        limits.roaming_ttl_ms = i64::from(days) * 24 * 3600 * 1000;
-    }
-    if let Some(max) = count("CIRRUS_MAX_CONVERSATION_MESSAGES", &get)? {
-        limits.max_stream_messages = u64::from(max);
-    }
-    if let Some(secs) = count("CIRRUS_RECALL_WINDOW_SECS", &get)? {
-        limits.recall_window_ms = i64::from(secs) * 1000;
-    }
-    if get("CIRRUS_SENDER_PROFILE").is_some_and(|raw| !raw.trim().is_empty()) {
-        limits.sender_profile = switch("CIRRUS_SENDER_PROFILE", &get)?;
-    }
-    Ok(())
-}
-
-/// Every setting of this module from the process environment, applied to `limits`.
-pub fn limits_from_env(limits: &mut Limits) -> Result<(), SettingsError> {
-    limits.accounts = account_policy_from_env()?;
-    let get = |name: &str| std::env::var(name).ok();
-    relationship_limits(limits, get)?;
-    message_limits(limits, get)
-}
-
-/// The sensitive-word filter from `CIRRUS_SENSITIVE_WORDS` (words separated by commas or lines;
-/// unset or empty: none) and `CIRRUS_SENSITIVE_MODE` (`reject`, the default, or `mask`).
-pub fn word_filter(get: impl Fn(&str) -> Option<String>) -> Result<Option<Arc<WordFilter>>, SettingsError> {
-    let words = WordFilter::parse_list(&get("CIRRUS_SENSITIVE_WORDS").unwrap_or_default());
-    let mode = match get("CIRRUS_SENSITIVE_MODE").as_deref().map(str::trim) {
-        None | Some("") => FilterMode::Reject,
+    let mode = match get("CIRRUS_SENSITIVE_MODE") {
+        None => FilterMode::Reject,
         Some(raw) => raw.parse().map_err(SettingsError::BadFilter)?,
     };
     Ok(WordFilter::new(words, mode)
@@ -132,124 +327,222 @@ pub fn word_filter(get: impl Fn(&str) -> Option<String>) -> Result<Option<Arc<Wo
         .map(Arc::new))
 }
 
-/// [`word_filter`] from the process environment.
-pub fn word_filter_from_env() -> Result<Option<Arc<WordFilter>>, SettingsError> {
-    word_filter(|name| std::env::var(name).ok())
-}
-
-/// The trusted issuers in `CIRRUS_OIDC_ISSUERS` (JSON; unset or empty: none).
-pub fn oidc_issuers_from_env() -> Result<Vec<TrustedIssuer>, SettingsError> {
-    match std::env::var("CIRRUS_OIDC_ISSUERS") {
-        Ok(json) if !json.trim().is_empty() => {
-            TrustedIssuer::list_from_json(&json).map_err(SettingsError::BadIssuers)
-        }
-        _ => Ok(Vec::new()),
-    }
+/// The webhook: a URL needs a secret; a timeout without a URL is harmless.
+fn push_webhook(get: &impl Fn(&str) -> Option<String>) -> Result<Option<WebhookSettings>, SettingsError> {
+    let timeout = match get("CIRRUS_PUSH_WEBHOOK_TIMEOUT") {
+        None => DEFAULT_WEBHOOK_TIMEOUT,
+        Some(raw) => humantime::parse_duration(&raw)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or(SettingsError::NotADuration("CIRRUS_PUSH_WEBHOOK_TIMEOUT"))?,
+    };
+    let Some(url) = get("CIRRUS_PUSH_WEBHOOK_URL") else {
+        return Ok(None);
+    };
+    let secret = secret(
+        "CIRRUS_PUSH_WEBHOOK_SECRET",
+        "CIRRUS_PUSH_WEBHOOK_SECRET_PARAMETER",
+        get,
+    )
+    .ok_or(SettingsError::Needs(
+        "CIRRUS_PUSH_WEBHOOK_URL",
+        "CIRRUS_PUSH_WEBHOOK_SECRET or CIRRUS_PUSH_WEBHOOK_SECRET_PARAMETER",
+    ))?;
+    Ok(Some(WebhookSettings { url, secret, timeout }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cirrus_core::accounts::AccountPolicy;
     use std::collections::HashMap;
 
-    fn policy(vars: &[(&str, &str)]) -> Result<AccountPolicy, SettingsError> {
+    fn load(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
         let vars: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        account_policy(|name| vars.get(name).cloned())
+        Settings::load(|name| vars.get(name).cloned())
     }
 
     #[test]
     fn unset_means_tencents_defaults() {
-        let policy = policy(&[]).unwrap();
-        assert_eq!(policy, AccountPolicy::default());
-        assert_eq!(policy.admin.as_str(), "administrator");
+        // GIVEN no variables WHEN the settings load THEN every default holds
+        let settings = load(&[]).unwrap();
+        assert_eq!(settings.limits, Limits::default());
+        assert_eq!(settings.limits.accounts, AccountPolicy::default());
+        assert_eq!(settings.limits.accounts.admin.as_str(), "administrator");
+        assert!(settings.word_filter.is_none() && settings.oidc_issuers.is_empty());
+        assert!(
+            settings.app_id.is_none() && settings.secret_key.is_none() && settings.push_webhook.is_none()
+        );
+        // AND empty values are the same as unset
+        assert_eq!(
+            load(&[("CIRRUS_MAX_FRIENDS", " ")]).unwrap().limits,
+            Limits::default()
+        );
     }
 
     #[test]
     fn switches_and_the_admin_are_read() {
-        let policy = policy(&[
+        let settings = load(&[
             ("CIRRUS_ADMIN_USER", "ops"),
             ("CIRRUS_HOSTED_ACCOUNTS", "true"),
             ("CIRRUS_GUESTS", "1"),
             ("CIRRUS_GUEST_C2C", "off"),
+            ("CIRRUS_SENDER_PROFILE", "false"),
+            ("CIRRUS_DEVICE_POLICY", "single"),
         ])
         .unwrap();
+        let policy = &settings.limits.accounts;
         assert_eq!(policy.admin.as_str(), "ops");
         assert!(policy.hosted && policy.guests && !policy.guest_c2c);
+        assert!(!settings.limits.sender_profile);
+        assert_eq!(settings.limits.devices, DevicePolicy::Single);
     }
 
     #[test]
-    fn relationship_limits_are_read_and_checked() {
-        let mut limits = Limits::default();
-        let vars = |name: &str| match name {
-            "CIRRUS_MAX_FRIENDS" => Some("5000".to_owned()),
-            _ => None,
-        };
-        relationship_limits(&mut limits, vars).unwrap();
+    fn counts_are_read_in_their_units() {
+        let settings = load(&[
+            ("CIRRUS_MAX_FRIENDS", "5000"),
+            ("CIRRUS_ROAMING_DAYS", "30"),
+            ("CIRRUS_MAX_CONVERSATION_MESSAGES", "500"),
+            ("CIRRUS_RECALL_WINDOW_SECS", "600"),
+            ("CIRRUS_MAX_BODY_BYTES", "4096"),
+            ("CIRRUS_MAX_IMAGE_BYTES", "1024"),
+            ("CIRRUS_MAX_GROUP_MEMBERS", "200"),
+            ("CIRRUS_LIVE_TIP_AUDIENCE", "0"),
+        ])
+        .unwrap();
+        let limits = &settings.limits;
         assert_eq!((limits.max_friends, limits.max_blocks), (5000, 1000));
-        let zero = |name: &str| (name == "CIRRUS_MAX_BLOCKS").then(|| "0".to_owned());
-        assert!(matches!(
-            relationship_limits(&mut limits, zero),
-            Err(SettingsError::NotACount("CIRRUS_MAX_BLOCKS"))
-        ));
-    }
-
-    #[test]
-    fn message_limits_are_read_and_checked() {
-        let mut limits = Limits::default();
-        let vars = |name: &str| match name {
-            "CIRRUS_ROAMING_DAYS" => Some("30".to_owned()),
-            "CIRRUS_MAX_CONVERSATION_MESSAGES" => Some("500".to_owned()),
-            "CIRRUS_RECALL_WINDOW_SECS" => Some("600".to_owned()),
-            "CIRRUS_SENDER_PROFILE" => Some("false".to_owned()),
-            "CIRRUS_MAX_BODY_BYTES" => Some("4096".to_owned()),
-            _ => None,
-        };
-        message_limits(&mut limits, vars).unwrap();
-        assert_eq!(limits.max_body_bytes, 4096);
         assert_eq!(limits.roaming_ttl_ms, 30 * 24 * 3600 * 1000);
         assert_eq!(limits.max_stream_messages, 500);
         assert_eq!(limits.recall_window_ms, 600_000);
-        assert!(!limits.sender_profile);
-        let mut defaults = Limits::default();
-        message_limits(&mut defaults, |_| None).unwrap();
-        assert_eq!(defaults, Limits::default());
-        let bad = |name: &str| (name == "CIRRUS_ROAMING_DAYS").then(|| "-1".to_owned());
-        assert!(matches!(
-            message_limits(&mut defaults, bad),
-            Err(SettingsError::NotACount("CIRRUS_ROAMING_DAYS"))
-        ));
+        assert_eq!(limits.max_body_bytes, 4096);
+        assert_eq!(limits.max_image_bytes, 1024);
+        assert_eq!(limits.max_group_members, 200);
+        assert_eq!(limits.live_tip_audience, 0);
     }
 
     #[test]
-    fn the_word_filter_is_read_from_a_list_and_a_mode() {
-        let none = word_filter(|_| None).unwrap();
-        assert!(none.is_none());
-        let vars = |name: &str| match name {
-            "CIRRUS_SENSITIVE_WORDS" => Some("bad,worse".to_owned()),
-            "CIRRUS_SENSITIVE_MODE" => Some("mask".to_owned()),
-            _ => None,
-        };
-        assert!(format!("{:?}", word_filter(vars).unwrap()).contains("words: 2"));
-        let bad_mode = |name: &str| match name {
-            "CIRRUS_SENSITIVE_WORDS" => Some("bad".to_owned()),
-            "CIRRUS_SENSITIVE_MODE" => Some("shout".to_owned()),
-            _ => None,
-        };
-        assert!(matches!(word_filter(bad_mode), Err(SettingsError::BadFilter(_))));
+    fn zero_negative_and_huge_counts_are_refused_by_name() {
+        for (name, raw) in [
+            ("CIRRUS_MAX_BLOCKS", "0"),
+            ("CIRRUS_ROAMING_DAYS", "-1"),
+            ("CIRRUS_RECALL_WINDOW_SECS", "0"),
+            ("CIRRUS_MAX_FRIENDS", "99999999999"),
+            ("CIRRUS_GROUP_FANOUT_PAGE", "ten"),
+        ] {
+            let refused = load(&[(name, raw)]);
+            assert!(
+                matches!(refused, Err(SettingsError::NotACount { name: n, .. }) if n == name),
+                "{name}={raw}: {refused:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_word_filter_takes_an_inline_list_and_a_file_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("words.txt");
+        std::fs::write(&file, "third\nfourth\n").unwrap();
+        let settings = load(&[
+            ("CIRRUS_SENSITIVE_WORDS", "bad,worse"),
+            ("CIRRUS_SENSITIVE_WORDS_FILE", file.to_str().unwrap()),
+            ("CIRRUS_SENSITIVE_MODE", "mask"),
+        ])
+        .unwrap();
+        assert!(format!("{:?}", settings.word_filter).contains("words: 4"));
+        let missing = load(&[("CIRRUS_SENSITIVE_WORDS_FILE", "/nonexistent/words.txt")]);
+        assert!(
+            matches!(missing, Err(SettingsError::WordsFile { .. })),
+            "{missing:?}"
+        );
+        let bad_mode = load(&[
+            ("CIRRUS_SENSITIVE_WORDS", "bad"),
+            ("CIRRUS_SENSITIVE_MODE", "shout"),
+        ]);
+        assert!(matches!(bad_mode, Err(SettingsError::BadFilter(_))));
+    }
+
+    #[test]
+    fn secrets_come_as_values_or_parameters_and_never_show() {
+        let settings = load(&[
+            ("CIRRUS_APP_ID", "1400000001"),
+            ("CIRRUS_SECRET_KEY_PARAMETER", "/cirrus/key"),
+            ("CIRRUS_PUSH_WEBHOOK_URL", "https://push.example/hook"),
+            ("CIRRUS_PUSH_WEBHOOK_SECRET", "s3cr3t-value"),
+            ("CIRRUS_PUSH_WEBHOOK_TIMEOUT", "1500ms"),
+        ])
+        .unwrap();
+        assert_eq!(settings.app_id, Some(1_400_000_001));
+        assert_eq!(
+            settings.secret_key,
+            Some(Secret::Parameter("/cirrus/key".to_owned()))
+        );
+        let webhook = settings.push_webhook.clone().unwrap();
+        assert_eq!(webhook.secret, Secret::Value("s3cr3t-value".to_owned()));
+        assert_eq!(webhook.timeout, Duration::from_millis(1500));
+        assert!(!format!("{settings:?}").contains("s3cr3t-value"));
+        // A value wins over a parameter.
+        let both = load(&[("CIRRUS_SECRET_KEY", "k"), ("CIRRUS_SECRET_KEY_PARAMETER", "/p")]).unwrap();
+        assert_eq!(both.secret_key, Some(Secret::Value("k".to_owned())));
     }
 
     #[test]
     fn unusable_values_are_errors() {
         assert!(matches!(
-            policy(&[("CIRRUS_GUESTS", "maybe")]),
+            load(&[("CIRRUS_GUESTS", "maybe")]),
             Err(SettingsError::NotASwitch("CIRRUS_GUESTS"))
         ));
         assert!(matches!(
-            policy(&[("CIRRUS_ADMIN_USER", "not valid")]),
+            load(&[("CIRRUS_ADMIN_USER", "not valid")]),
             Err(SettingsError::BadAdmin)
         ));
+        assert!(matches!(
+            load(&[("CIRRUS_DEVICE_POLICY", "many")]),
+            Err(SettingsError::BadDevicePolicy(_))
+        ));
+        assert!(matches!(
+            load(&[("CIRRUS_APP_ID", "x")]),
+            Err(SettingsError::BadAppId)
+        ));
+        assert!(matches!(
+            load(&[("CIRRUS_PUSH_WEBHOOK_URL", "https://push.example")]),
+            Err(SettingsError::Needs("CIRRUS_PUSH_WEBHOOK_URL", _))
+        ));
+        assert!(matches!(
+            load(&[("CIRRUS_PUSH_WEBHOOK_TIMEOUT", "0s")]),
+            Err(SettingsError::NotADuration(_))
+        ));
+    }
+
+    #[test]
+    fn every_name_read_is_listed_and_every_count_is_named() {
+        // GIVEN the source of this module WHEN every CIRRUS_ name in it is collected
+        // THEN each is in NAMES (so docs/settings.md, checked against NAMES, misses none)
+        let source = include_str!("settings.rs");
+        let code = source.split("#[cfg(test)]").next().unwrap_or(source);
+        for word in code.split(|c: char| !(c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit())) {
+            if word.starts_with("CIRRUS_") && word.len() > "CIRRUS_".len() {
+                assert!(NAMES.contains(&word), "{word} is read but not in NAMES");
+            }
+        }
+        for count in COUNTS {
+            assert!(NAMES.contains(&count.name), "{}", count.name);
+        }
+    }
+
+    #[test]
+    fn the_settings_table_in_the_docs_lists_every_name() {
+        let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/settings.md"))
+            .expect("docs/settings.md");
+        for name in NAMES {
+            assert!(
+                docs.contains(&format!("`{name}`")),
+                "docs/settings.md does not list {name}"
+            );
+        }
     }
 }
