@@ -1,5 +1,6 @@
 //! [`ApiGatewayGateway`]: `ConnectionGateway` over API Gateway's `@connections` management API.
 
+use crate::backoff::Backoff;
 use crate::config::Config;
 use crate::error::{GatewayError, Result, StoreError};
 use async_trait::async_trait;
@@ -12,48 +13,6 @@ use bytes::Bytes;
 use cirrus_core::ids::ConnectionId;
 use cirrus_core::ports::{ConnectionGateway, PostOutcome};
 use std::future::Future;
-use std::hash::{BuildHasher as _, Hasher as _};
-use std::time::Duration;
-
-/// How often and how patiently a throttled (429) or failing (5xx) call is tried again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    /// Calls made in all, the first included (at least 1).
-    pub attempts: u32,
-    /// The wait before the second call; it doubles before each further one.
-    pub base: Duration,
-    /// The longest wait between two calls.
-    pub max: Duration,
-}
-
-impl Default for Backoff {
-    /// 4 calls, waiting about 50, 100 and 200 ms between them (at most 1 s).
-    fn default() -> Self {
-        Self {
-            attempts: 4,
-            base: Duration::from_millis(50),
-            max: Duration::from_secs(1),
-        }
-    }
-}
-
-impl Backoff {
-    /// The wait after the `failed`-th call (1-based): `base · 2^(failed-1)`, capped at `max`,
-    /// then jittered down by up to half so that throttled senders spread out.
-    pub(crate) fn delay(&self, failed: u32) -> Duration {
-        let exp = self
-            .base
-            .saturating_mul(1u32 << failed.saturating_sub(1).min(16))
-            .min(self.max);
-        let half = exp / 2;
-        let jitter_ms = u64::try_from(half.as_millis()).unwrap_or(u64::MAX);
-        let random = std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish();
-        let jitter = Duration::from_millis(random.checked_rem(jitter_ms + 1).unwrap_or(0));
-        exp - half + jitter
-    }
-}
 
 /// What `GetConnection` says about a live connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,36 +127,36 @@ impl ApiGatewayGateway {
         E: ProvideErrorMetadata,
         aws_sdk_apigatewaymanagement::Error: From<SdkError<E>>,
     {
-        let attempts = self.backoff.attempts.max(1);
+        let mut delays = self.backoff.delays();
         let mut attempt = 1;
         loop {
             let err = match send().await {
                 Ok(output) => return Ok(Some(output)),
                 Err(err) => err,
             };
-            match classify(&err) {
+            let failure = classify(&err);
+            let delay = match failure {
                 Failure::Gone => return Ok(None),
-                Failure::Transient if attempt < attempts => {
-                    let delay = self.backoff.delay(attempt);
-                    tracing::warn!(
-                        operation,
-                        attempt,
-                        code = err.code(),
-                        ?delay,
-                        "connection gateway call failed, trying again"
-                    );
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
-                failure @ (Failure::Transient | Failure::Permanent) => {
-                    return Err(GatewayError::Sdk {
-                        operation,
-                        attempts: attempt,
-                        transient: matches!(failure, Failure::Transient),
-                        source: Box::new(err.into()),
-                    });
-                }
-            }
+                Failure::Transient => delays.next(),
+                Failure::Permanent => None,
+            };
+            let Some(delay) = delay else {
+                return Err(GatewayError::Sdk {
+                    operation,
+                    attempts: attempt,
+                    transient: matches!(failure, Failure::Transient),
+                    source: Box::new(err.into()),
+                });
+            };
+            tracing::warn!(
+                operation,
+                attempt,
+                code = err.code(),
+                ?delay,
+                "connection gateway call failed, trying again"
+            );
+            tokio::time::sleep(delay).await;
+            attempt += 1;
         }
     }
 }
@@ -260,32 +219,5 @@ impl ConnectionGateway for ApiGatewayGateway {
         })
         .await?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Backoff;
-    use std::time::Duration;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap_with_at_most_half_jitter() {
-        // GIVEN 10 ms doubling, capped at 50 ms
-        let backoff = Backoff {
-            attempts: 10,
-            base: Duration::from_millis(10),
-            max: Duration::from_millis(50),
-        };
-        // WHEN each wait is drawn many times THEN it lies in [exp/2, exp]
-        for (failed, exp) in [(1, 10), (2, 20), (3, 40), (4, 50), (9, 50), (40, 50)] {
-            for _ in 0..50 {
-                let delay = backoff.delay(failed).as_millis();
-                assert!(
-                    (exp / 2..=exp).contains(&delay),
-                    "wait after call {failed}: {delay} ms, expected {}..={exp}",
-                    exp / 2
-                );
-            }
-        }
     }
 }

@@ -22,8 +22,8 @@
 //! crate's `README.md`.
 
 use crate::accounts::first_occurrences;
+use crate::backoff::Backoff;
 use crate::error::{Result, StoreError, written};
-use crate::gateway::Backoff;
 use crate::item::{Item, get_id, get_n, get_s, n, opt_bool, opt_s, s};
 use crate::relations::MAX_TRANSACTION_ITEMS;
 use crate::store::DynamoStore;
@@ -479,7 +479,7 @@ impl DynamoStore {
     /// Sends a transaction; a cancellation for conflicts or throttling only is sent again with
     /// [`CONFLICT_BACKOFF`]. A cancellation naming failed conditions is [`Transacted::Refused`].
     async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<Transacted> {
-        let mut failed = 0;
+        let mut delays = CONFLICT_BACKOFF.delays();
         loop {
             let sent = self
                 .client
@@ -514,9 +514,8 @@ impl DynamoStore {
                         "None" | "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded"
                     )
                 });
-                failed += 1;
-                if passing && failed < CONFLICT_BACKOFF.attempts {
-                    tokio::time::sleep(CONFLICT_BACKOFF.delay(failed)).await;
+                if passing && let Some(delay) = delays.next() {
+                    tokio::time::sleep(delay).await;
                     continue;
                 }
             }

@@ -20,6 +20,7 @@
 //! ```
 
 mod accounts;
+mod backoff;
 mod blocks;
 mod config;
 mod connections;
@@ -44,9 +45,10 @@ mod store;
 mod subscriptions;
 mod tables;
 
+pub use backoff::Backoff;
 pub use config::Config;
 pub use error::{GatewayError, Result, StoreError};
-pub use gateway::{ApiGatewayGateway, Backoff, ConnectionInfo};
+pub use gateway::{ApiGatewayGateway, ConnectionInfo};
 pub use media::{MediaError, S3Media};
 pub use ports::{Push, ports, sdk_config};
 pub use queue::{MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, QueueError, SqsQueue};

@@ -1,15 +1,13 @@
 //! [`SqsQueue`]: the `Queue` port over two SQS standard queues (push and fan-out).
 
+use crate::backoff::Backoff;
 use crate::config::Config;
 use crate::error::{Result, StoreError};
-use crate::gateway::Backoff;
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use cirrus_core::ports::{Job, Queue, QueueName};
-use std::hash::{BuildHasher as _, Hasher as _};
-use std::time::Duration;
 
 /// Most entries one `SendMessageBatch` call takes (an SQS limit).
 pub const MAX_BATCH_ENTRIES: usize = 10;
@@ -123,7 +121,7 @@ impl SqsQueue {
     async fn send_batch(&self, url: &str, bodies: &[String]) -> std::result::Result<(), QueueError> {
         // Entry ids only need to be unique within a call: the body's index in the batch.
         let mut pending: Vec<usize> = (0..bodies.len()).collect();
-        let attempts = self.backoff.attempts.max(1);
+        let mut delays = self.backoff.delays();
         let mut attempt = 1;
         loop {
             let entries = pending
@@ -149,14 +147,14 @@ impl SqsQueue {
                 return Ok(());
             };
             let retryable = failed.iter().all(|entry| !entry.sender_fault());
-            if !retryable || attempt >= attempts {
+            let delay = if retryable { delays.next() } else { None };
+            let Some(delay) = delay else {
                 return Err(QueueError::Refused {
                     failed: failed.len(),
                     attempts: attempt,
                     code: first.code().to_owned(),
                 });
-            }
-            let delay = delay(&self.backoff, attempt);
+            };
             tracing::warn!(
                 failed = failed.len(),
                 attempt,
@@ -173,21 +171,6 @@ impl SqsQueue {
             attempt += 1;
         }
     }
-}
-
-/// The wait after the `failed`-th attempt: `base · 2^(failed-1)` capped at `max`, jittered down
-/// by up to half so that senders refused together do not come back together.
-fn delay(backoff: &Backoff, failed: u32) -> Duration {
-    let exp = backoff
-        .base
-        .saturating_mul(1u32 << failed.saturating_sub(1).min(16))
-        .min(backoff.max);
-    let half = exp / 2;
-    let jitter_ms = u64::try_from(half.as_millis()).unwrap_or(u64::MAX);
-    let random = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish();
-    exp - half + Duration::from_millis(random.checked_rem(jitter_ms + 1).unwrap_or(0))
 }
 
 /// A job's message body. SQS refuses bodies with characters outside XML's set; serde_json
@@ -291,19 +274,5 @@ mod tests {
             serde_json::from_str::<serde_json::Value>(&encoded).unwrap(),
             job.payload
         );
-    }
-
-    #[test]
-    fn given_a_backoff_when_delays_grow_then_they_stay_within_cap() {
-        let backoff = Backoff {
-            attempts: 5,
-            base: Duration::from_millis(100),
-            max: Duration::from_millis(300),
-        };
-        for (failed, full) in [(1, 100), (2, 200), (3, 300), (9, 300)] {
-            let wait = delay(&backoff, failed);
-            let full = Duration::from_millis(full);
-            assert!(wait >= full / 2 && wait <= full, "{failed}: {wait:?}");
-        }
     }
 }

@@ -7,8 +7,8 @@
 //! Writes are `BatchWriteItem`s of at most 25 puts or deletes; the costs are in this crate's
 //! `README.md`.
 
+use crate::backoff::Backoff;
 use crate::error::{Result, StoreError};
-use crate::gateway::Backoff;
 use crate::item::{Item, get_id, s};
 use crate::store::DynamoStore;
 use crate::tables::SUBSCRIPTIONS_BY_SUBSCRIBER;
@@ -142,7 +142,7 @@ impl DynamoStore {
 
     /// One batch of at most [`MAX_BATCH_WRITE`] writes, unprocessed ones sent again.
     async fn write_batch(&self, table: &str, batch: Vec<WriteRequest>) -> Result<()> {
-        let attempts = UNPROCESSED_BACKOFF.attempts.max(1);
+        let mut delays = UNPROCESSED_BACKOFF.delays();
         let mut pending = batch;
         let mut attempt = 1;
         loop {
@@ -160,13 +160,12 @@ impl DynamoStore {
             if pending.is_empty() {
                 return Ok(());
             }
-            if attempt >= attempts {
+            let Some(delay) = delays.next() else {
                 return Err(StoreError::Unprocessed {
                     left: pending.len(),
                     attempts: attempt,
                 });
-            }
-            let delay = UNPROCESSED_BACKOFF.delay(attempt);
+            };
             tracing::warn!(
                 table,
                 left = pending.len(),
