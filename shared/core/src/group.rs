@@ -40,6 +40,15 @@ impl GroupType {
         MATRIX[rule as usize].1[column]
     }
 
+    /// Who receives this type's messages and events: the members, or (live rooms, unlimited and
+    /// open to guests) the connections seated in the room.
+    pub fn audience(self) -> Audience {
+        match self {
+            Self::Live => Audience::Seats,
+            Self::Private | Self::Public | Self::Chatroom => Audience::Members,
+        }
+    }
+
     /// How people join a new group of this type unless its creator says otherwise.
     pub fn default_join_policy(self) -> JoinPolicy {
         match self {
@@ -48,6 +57,15 @@ impl GroupType {
             Self::Chatroom | Self::Live => JoinPolicy::Free,
         }
     }
+}
+
+/// Who receives a group's messages, tips, recalls and notices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Audience {
+    /// Its members, from the member list.
+    Members,
+    /// The connections seated in it (live rooms): nothing is read or written per viewer.
+    Seats,
 }
 
 /// One rule of the group-type matrix (the rows of the table in docs/groups.md).

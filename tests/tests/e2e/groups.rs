@@ -1137,3 +1137,50 @@ async fn a_large_groups_messages_fan_out_page_by_page_through_the_queue() {
         socket.expect_no_event(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn a_live_room_tells_its_audience_of_quits_and_of_its_dismissal() {
+    // GIVEN a live room with the owner and two seated viewers
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut owner = stack.connect("owner").await;
+    let mut bob = stack.connect("bob").await;
+    let mut carol = stack.connect("carol").await;
+    owner
+        .ok(
+            "group.create",
+            json!({"type": "live", "groupId": "g-stage", "name": "stage"}),
+        )
+        .await;
+    bob.ok("group.apply", json!({"groupId": "g-stage"})).await;
+    carol.ok("group.apply", json!({"groupId": "g-stage"})).await;
+    // WHEN carol quits THEN the audience is told, as the matrix says member changes are in live rooms
+    carol.ok("group.quit", json!({"groupId": "g-stage"})).await;
+    let quit = loop {
+        let tip = bob.event("msg.system").await;
+        let data: Value = serde_json::from_str(tip["body"][0]["data"].as_str().unwrap()).unwrap();
+        if data["tip"] == "member_quit" {
+            break data;
+        }
+    };
+    assert_eq!(quit["users"], json!(["carol"]));
+    // WHEN the app administrator dismisses the room THEN every seated viewer is told
+    let mut admin = stack.connect("administrator").await;
+    admin.ok("group.dismiss", json!({"groupId": "g-stage"})).await;
+    let notice = bob.event("group.system").await;
+    assert_eq!(notice["type"], "dismissed");
+    assert_eq!(notice["groupId"], "g-stage");
+    let notice = owner.event("group.system").await;
+    assert_eq!(notice["type"], "dismissed");
+    // AND the room is gone for everyone
+    assert_eq!(
+        outcome(
+            &mut bob,
+            "msg.send",
+            json!({"to": {"type": "group", "id": "g-stage"}, "clientMsgId": "late",
+                   "body": [{"type": "text", "text": "hello?"}]}),
+        )
+        .await
+        .unwrap_err(),
+        "not_found"
+    );
+}

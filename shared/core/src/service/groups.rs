@@ -2,16 +2,17 @@
 //! ([`crate::group::Rule`]) and the caller's role before it changes anything.
 
 use crate::error::{Error, Result};
-use crate::group::{Group, GroupType, JoinPolicy, JoinRequest, Member, RequestKind, Role, Rule};
+use crate::group::{Audience, Group, GroupType, JoinPolicy, JoinRequest, Member, RequestKind, Role, Rule};
 use crate::ids::{ConversationId, GroupId, StreamKey, UserId};
 use crate::ports::SeqRange;
+use crate::protocol::event;
 use crate::protocol::groups::{
     ApplyRequest, CreateRequest, GroupNotice, GroupPageRequest, GroupRequest, InfoRequest, JoinedRequest,
     MemberRequest, MemberUpdateRequest, MuteAllRequest, MuteRequest, RespondRequest, SearchRequest,
     SetRoleRequest, UpdateRequest, UsersRequest,
 };
 use crate::service::notifier::Notifier;
-use crate::service::{Caller, MessageService, Ports, page_size, rooms, unique_user_ids};
+use crate::service::{Caller, MessageService, Ports, audience, page_size, rooms, unique_user_ids};
 use std::collections::BTreeMap;
 
 /// Longest group name, in bytes.
@@ -337,6 +338,16 @@ impl GroupService {
         }
     }
 
+    /// A live room's tip that `caller` joined or left. Only while the room is small: past
+    /// `live_tip_audience`, a tip per viewer would cost a fan-out to the whole audience per viewer.
+    async fn seat_tip(&self, group: &Group, tip: &str, caller: &Caller) -> Result<()> {
+        if !caller.guest && audience::size(&self.ports, group).await? <= self.ports.limits.live_tip_audience {
+            self.member_tip(group, tip, &caller.user, std::slice::from_ref(&caller.user))
+                .await;
+        }
+        Ok(())
+    }
+
     async fn tip(&self, group: &Group, tip: &str, by: &UserId, users: &[UserId]) {
         if let Err(err) = self.messages.post_tip(group, tip, by, users).await {
             tracing::warn!(group = %group.id, tip, error = %err, "could not post a group tip");
@@ -419,6 +430,22 @@ impl GroupService {
             )
             .await;
         }
+        // An audience of seats is told too (viewers have no notification list: it is live only).
+        if group.kind.audience() == Audience::Seats {
+            let frame = event(
+                crate::protocol::events::GROUP_SYSTEM,
+                &GroupNotice {
+                    r#type: "dismissed",
+                    group_id: &group.id,
+                    by,
+                    user_id: None,
+                    reason: None,
+                },
+            );
+            if let Err(err) = rooms::fan_out(&self.ports, &group.id, &frame, None).await {
+                tracing::warn!(group = %group.id, error = %err, "could not tell the audience of a dismissal");
+            }
+        }
         Ok(())
     }
 
@@ -448,14 +475,12 @@ impl GroupService {
         Ok(found)
     }
 
-    /// A live room's member count is its audience (seated connections).
+    /// The group with its member count as its audience counts it (a live room's is its seated
+    /// connections).
     async fn with_audience(&self, group: Group) -> Result<Group> {
-        if group.kind != GroupType::Live {
-            return Ok(group);
-        }
-        let audience = self.ports.rooms.audience(&group.id).await?;
+        let size = audience::size(&self.ports, &group).await?;
         Ok(Group {
-            member_count: u32::try_from(audience).unwrap_or(u32::MAX),
+            member_count: u32::try_from(size).unwrap_or(u32::MAX),
             ..group
         })
     }
@@ -687,19 +712,7 @@ impl GroupService {
             if !new {
                 return Ok(ApplyOutcome::AlreadyMember);
             }
-            // Joins are announced while the room is small: past that, a tip per join would cost
-            // a fan-out to the whole audience per viewer.
-            if !caller.guest
-                && self.ports.rooms.audience(&group.id).await? <= self.ports.limits.live_tip_audience
-            {
-                self.member_tip(
-                    &group,
-                    "member_joined",
-                    &caller.user,
-                    std::slice::from_ref(&caller.user),
-                )
-                .await;
-            }
+            self.seat_tip(&group, "member_joined", caller).await?;
             return Ok(ApplyOutcome::Joined);
         }
         if caller.guest {
@@ -823,6 +836,7 @@ impl GroupService {
             if !rooms::unseat_user(&self.ports, &group.id, &caller.user).await? {
                 return Err(Error::NotFound("member"));
             }
+            self.seat_tip(&group, "member_quit", caller).await?;
             return Ok(());
         }
         let member = member.ok_or(Error::NotFound("member"))?;

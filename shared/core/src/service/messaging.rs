@@ -3,17 +3,16 @@
 use crate::element::Element;
 use crate::element::validate_body;
 use crate::error::{Error, Result};
-use crate::group::{Group, GroupType, Rule};
+use crate::group::{Audience, Group, Rule};
 use crate::ids::{ClientMsgId, ConversationId, GroupId, StreamKey, UserId};
 use crate::message::{Recall, StoredMessage, Target};
 use crate::ports::{Appended, InboxUpdate, NewMessage, QueueName, SeqRange};
 use crate::protocol::messages::{DeleteRequest, RecallRequest, Recalled, SyncRequest};
 use crate::protocol::{HistoryRequest, SendAck, SendRequest, event, events};
-use crate::service::fanout::{self, GroupFanout};
 use crate::service::media::verify_media;
 use crate::service::push::offline_push_job;
 use crate::service::sender_cache::SenderProfiles;
-use crate::service::{Caller, Delivery, GroupService, Ports, page_size, rooms};
+use crate::service::{Caller, Delivery, Ports, audience, page_size};
 use bytes::Bytes;
 use futures_util::future::join_all;
 use std::collections::HashMap;
@@ -282,7 +281,7 @@ impl MessageService {
             .get_members(group, std::slice::from_ref(from))
             .await?
             .pop();
-        let live = found.kind == GroupType::Live;
+        let live = found.kind.audience() == Audience::Seats;
         let member = match member {
             Some(member) => member,
             // A live room's audience speaks from a seated connection; viewers keep no
@@ -444,47 +443,17 @@ impl MessageService {
         origin: Option<&crate::ids::ConnectionId>,
         now: i64,
     ) -> Result<usize> {
-        let group = &found.id;
         let text = event(name, &message.view(&message.from));
-        if found.kind == GroupType::Live {
-            rooms::fan_out(&self.ports, group, &text, origin).await?;
-            return Ok(0);
-        }
-        let page = self.ports.limits.group_fanout_page;
-        if let Some(queue) = &self.ports.queue
-            && found.member_count > page
-        {
-            fanout::start(
-                queue.as_ref(),
-                GroupFanout {
-                    group: group.clone(),
-                    after: None,
-                    page,
-                    sender: message.from.clone(),
-                    frame: text,
-                    skip: origin.cloned(),
-                },
-            )
-            .await?;
-            return Ok(0);
-        }
-        let frame = Bytes::from(text);
-        let members = GroupService::all_members(&self.ports, group).await?;
-        let posts = members
-            .iter()
-            .filter(|member| member.user != message.from)
-            .map(|member| self.delivery.to_user(&member.user, frame.clone(), origin, now));
-        Ok(join_all(posts).await.into_iter().filter_map(Result::ok).sum())
-    }
-
-    /// Whether the group is a live room (its audience is seats, not members).
-    async fn is_live(&self, group: &GroupId) -> Result<bool> {
-        Ok(self
-            .ports
-            .groups
-            .get_group(group)
-            .await?
-            .is_some_and(|g| g.kind == GroupType::Live))
+        audience::post(
+            &self.ports,
+            &self.delivery,
+            found,
+            text,
+            &message.from,
+            origin,
+            now,
+        )
+        .await
     }
 
     /// Queues the offline-push job for `recipient` (best effort: the message is stored).
@@ -546,7 +515,7 @@ impl MessageService {
             .filter(|g| !g.dismissed)
             .ok_or(Error::NotFound("group"))?;
         // A live room is a broadcast: anyone may read its history, guests included.
-        if viewer == &self.ports.limits.accounts.admin || found.kind == GroupType::Live {
+        if viewer == &self.ports.limits.accounts.admin || found.kind.allows(Rule::GuestsReceive) {
             return Ok(0);
         }
         let member = self
@@ -752,7 +721,7 @@ impl MessageService {
         match &message.to {
             Target::C2c(peer) if peer != &message.from => viewers.push(peer.clone()),
             Target::C2c(_) => {}
-            Target::Group(group) if matches!(self.is_live(group).await, Ok(true)) => {
+            Target::Group(group) => {
                 let frame = event(
                     events::MSG_RECALLED,
                     &Recalled {
@@ -763,19 +732,26 @@ impl MessageService {
                         time: recall.time,
                     },
                 );
-                if let Err(err) = rooms::fan_out(&self.ports, group, &frame, origin).await {
-                    tracing::warn!(error = %err, "could not announce a recall to a live room");
+                let posted = match self.ports.groups.get_group(group).await {
+                    Ok(Some(found)) => {
+                        audience::post(
+                            &self.ports,
+                            &self.delivery,
+                            &found,
+                            frame,
+                            &message.from,
+                            origin,
+                            now,
+                        )
+                        .await
+                    }
+                    Ok(None) => Ok(0),
+                    Err(err) => Err(err),
+                };
+                if let Err(err) = posted {
+                    tracing::warn!(error = %err, "could not announce a recall to the group");
                 }
             }
-            Target::Group(group) => match GroupService::all_members(&self.ports, group).await {
-                Ok(members) => viewers.extend(
-                    members
-                        .into_iter()
-                        .map(|m| m.user)
-                        .filter(|user| user != &message.from),
-                ),
-                Err(err) => tracing::warn!(error = %err, "could not list members to announce a recall"),
-            },
         }
         let posts = viewers.iter().map(|viewer| {
             let frame = Bytes::from(event(

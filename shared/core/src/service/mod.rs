@@ -1,6 +1,7 @@
 //! Use cases over the ports. Each service takes the [`Ports`] it needs and nothing else.
 
 mod accounts;
+mod audience;
 mod blocks;
 mod conversations;
 mod delivery;
