@@ -1,17 +1,36 @@
 //! `template.yaml` checked against the code: every protocol action has a route with a route
-//! response, every route reaches a function built from a workspace binary, the `$connect` route
-//! is guarded by the token authorizer, no function's IAM statement uses a wildcard, every table
-//! keeps point-in-time recovery and encryption, every table the store requires is in the
-//! functions' environment and in some function's IAM statements, and every queue consumer
-//! reports partial batch failures with permissions on exactly its queue. Each check is also shown
-//! to fail on a template broken on purpose.
+//! response and every route key is an action (or `$connect`, `$disconnect`, `$default`); every
+//! route and the authorizer reach a function built from the workspace binary of its
+//! `functions/<name>` crate; the `$connect` route is guarded by the token authorizer; no IAM
+//! statement uses a wildcard or `NotResource`, and functions use explicit statements; every function
+//! that may push knows the @connections endpoint; every table is on-demand with point-in-time
+//! recovery and encryption; every table the store requires is in the functions' environment and in
+//! some function's IAM statements; every queue is encrypted and redrives to a dead-letter queue;
+//! every queue consumer reports partial batch failures with permissions on exactly its queue; every
+//! bucket is private and encrypted; S3 events cannot trigger on their function's own writes; and
+//! every `!Ref`, `!GetAtt` and `${…}` names something declared. Each check is also shown to fail on
+//! a template broken on purpose.
 
 #![allow(clippy::unwrap_used)] // unwrapping is how a test says "this must hold"
 
 use cirrus_core::protocol::Action;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
 use yaml_rust2::{Yaml, YamlLoader};
+
+/// The names CloudFormation declares in every stack.
+const PSEUDO_PARAMETERS: [&str; 8] = [
+    "AWS::AccountId",
+    "AWS::NotificationARNs",
+    "AWS::NoValue",
+    "AWS::Partition",
+    "AWS::Region",
+    "AWS::StackId",
+    "AWS::StackName",
+    "AWS::URLSuffix",
+];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -25,6 +44,64 @@ fn template_text() -> String {
 /// is all these checks read.
 fn load(text: &str) -> Yaml {
     YamlLoader::load_from_str(text).unwrap().remove(0)
+}
+
+/// The template as CloudFormation reads it, short tags spelled out (`!Ref X` as `{Ref: X}`, `!Sub s`
+/// as `{Fn::Sub: s}`): only here can a reference be told from a plain string.
+fn load_long_form(text: &str) -> Yaml {
+    let mut long_form = LongForm::default();
+    Parser::new_from_str(text).load(&mut long_form, false).unwrap();
+    long_form.loader.documents()[0].clone()
+}
+
+/// Passes the parser's events on to a [`YamlLoader`], wrapping each node with a local tag (`!Name`)
+/// in a one-key mapping from the tag's long form to the untagged node.
+#[derive(Default)]
+struct LongForm {
+    loader: YamlLoader,
+    /// Per open sequence or mapping: whether it was tagged, so that its end closes the wrapper too.
+    open: Vec<bool>,
+}
+
+impl MarkedEventReceiver for LongForm {
+    fn on_event(&mut self, event: Event, mark: Marker) {
+        let (event, tag) = untag(event);
+        if matches!(event, Event::SequenceStart(..) | Event::MappingStart(..)) {
+            self.open.push(tag.is_some());
+        }
+        if let Some(tag) = &tag {
+            let key = match tag.as_str() {
+                "Ref" | "Condition" => tag.clone(),
+                function => format!("Fn::{function}"),
+            };
+            self.loader.on_event(Event::MappingStart(0, None), mark);
+            let key = Event::Scalar(key, TScalarStyle::SingleQuoted, 0, None);
+            self.loader.on_event(key, mark);
+        }
+        let closes_wrapper = match event {
+            Event::Scalar(..) => tag.is_some(),
+            Event::SequenceEnd | Event::MappingEnd => self.open.pop() == Some(true),
+            _ => false,
+        };
+        self.loader.on_event(event, mark);
+        if closes_wrapper {
+            self.loader.on_event(Event::MappingEnd, mark);
+        }
+    }
+}
+
+/// The event without its local tag (`!Name`), and the tag's name.
+fn untag(event: Event) -> (Event, Option<String>) {
+    let local = |tag: &Option<Tag>| tag.as_ref().is_some_and(|tag| tag.handle == "!");
+    let name = |tag: Option<Tag>| tag.map(|tag| tag.suffix);
+    match event {
+        Event::Scalar(value, style, anchor, tag) if local(&tag) => {
+            (Event::Scalar(value, style, anchor, None), name(tag))
+        }
+        Event::SequenceStart(anchor, tag) if local(&tag) => (Event::SequenceStart(anchor, None), name(tag)),
+        Event::MappingStart(anchor, tag) if local(&tag) => (Event::MappingStart(anchor, None), name(tag)),
+        other => (other, None),
+    }
 }
 
 /// Every binary of the workspace: package directory → binary names.
@@ -109,6 +186,14 @@ fn problems(template: &Yaml, binaries: &[(PathBuf, Vec<String>)]) -> Vec<String>
 
     for (name, route) in &http_routes {
         let key = route["Properties"]["RouteKey"].as_str().unwrap_or("?");
+        let shaped = key.split_once(' ').is_some_and(|(method, path)| {
+            matches!(method, "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "ANY")
+                && path.starts_with('/')
+                && !path.contains(char::is_whitespace)
+        });
+        if !shaped {
+            found.push(format!("HTTP route {name}: RouteKey {key} is not 'METHOD /path'"));
+        }
         let target = route["Properties"]["Target"].as_str().unwrap_or_default();
         let uri = referenced(target, &integration_names)
             .and_then(|integration| integrations.iter().find(|(name, _)| *name == integration))
@@ -139,6 +224,11 @@ fn problems(template: &Yaml, binaries: &[(PathBuf, Vec<String>)]) -> Vec<String>
 
     for (name, route) in &routes {
         let key = route["Properties"]["RouteKey"].as_str().unwrap_or("?");
+        if !matches!(key, "$connect" | "$disconnect" | "$default")
+            && !Action::ALL.iter().any(|action| action.name() == key)
+        {
+            found.push(format!("route {name}: RouteKey {key} is no protocol action"));
+        }
         // A route answers its caller only through a route response ($connect and $disconnect
         // answer nobody).
         if !matches!(key, "$connect" | "$disconnect")
@@ -170,7 +260,13 @@ fn problems(template: &Yaml, binaries: &[(PathBuf, Vec<String>)]) -> Vec<String>
         }
     }
 
-    for (_, authorizer) in of_type(template, "AWS::ApiGatewayV2::Authorizer") {
+    for (name, authorizer) in of_type(template, "AWS::ApiGatewayV2::Authorizer") {
+        let uri = authorizer["Properties"]["AuthorizerUri"]
+            .as_str()
+            .unwrap_or_default();
+        if referenced(uri, &function_names).is_none() {
+            found.push(format!("authorizer {name} reaches no function of this template"));
+        }
         let sources = authorizer["Properties"]["IdentitySource"]
             .as_vec()
             .cloned()
@@ -183,47 +279,55 @@ fn problems(template: &Yaml, binaries: &[(PathBuf, Vec<String>)]) -> Vec<String>
         }
     }
 
-    // Functions: built from a workspace binary, with no wildcard in any IAM statement.
+    // Functions: `sam build` runs `cargo lambda build` in `functions/<name>` and takes its one
+    // binary, or the one `BuildProperties.Binary` names, as the bootstrap.
+    let variables = &template["Globals"]["Function"]["Environment"]["Variables"];
     for (name, function) in &functions {
         let binary = function["Metadata"]["BuildProperties"]["Binary"].as_str();
         let code = function["Properties"]["CodeUri"].as_str().unwrap_or_default();
-        let known = match binary {
-            Some(binary) => binaries
-                .iter()
-                .any(|(_, bins)| bins.iter().any(|bin| bin == binary)),
-            None => binaries
-                .iter()
-                .any(|(dir, bins)| dir == Path::new(code) && bins.len() == 1),
-        };
+        let crate_name = code.strip_prefix("functions/").unwrap_or_default();
+        if crate_name.is_empty()
+            || !crate_name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            found.push(format!("{name}'s CodeUri {code} is not functions/<name>"));
+        }
+        let known = binaries.iter().any(|(dir, bins)| {
+            dir == Path::new(code)
+                && match binary {
+                    Some(binary) => bins.iter().any(|bin| bin == binary),
+                    None => bins.len() == 1,
+                }
+        });
         if !known {
             found.push(format!("{name} is not built from a workspace binary ({code})"));
         }
         if function["Metadata"]["BuildMethod"].as_str() != Some("rust-cargolambda") {
             found.push(format!("{name} is not built with rust-cargolambda"));
         }
-        for statement in statements(&function["Properties"]["Policies"]) {
-            for field in ["Resource", "Action"] {
-                let values = match &statement[field] {
-                    Yaml::Array(values) => values.clone(),
-                    value => vec![value.clone()],
-                };
-                for value in values {
-                    let text = value.as_str().unwrap_or_default();
-                    if text == "*" || (field == "Action" && text.ends_with('*')) {
-                        found.push(format!("{name} has a wildcard {field}: {text}"));
-                    }
-                }
-            }
-        }
-        if let Some(policies) = function["Properties"]["Policies"].as_vec()
-            && policies
-                .iter()
-                .any(|policy| policy.as_str().is_some() || policy["Statement"].is_badvalue())
+        let policies = policy_list(&function["Properties"]["Policies"]);
+        if policies
+            .iter()
+            .any(|policy| policy.as_str().is_some() || policy["Statement"].is_badvalue())
         {
             found.push(format!("{name} uses a managed or SAM policy template"));
         }
+        let pushes = statements(&function["Properties"]["Policies"])
+            .iter()
+            .any(|statement| mentions(&statement["Action"], "execute-api:ManageConnections"));
+        let endpoint = "CIRRUS_CONNECTIONS_ENDPOINT";
+        if pushes
+            && function["Properties"]["Environment"]["Variables"][endpoint].is_badvalue()
+            && variables[endpoint].is_badvalue()
+        {
+            found.push(format!("{name} may ManageConnections but has no {endpoint}"));
+        }
     }
 
+    found.extend(iam_problems(template, &functions));
+    found.extend(queue_problems(template));
+    found.extend(bucket_problems(template));
     found.extend(queue_consumer_problems(template, &functions));
     found.extend(table_problems(template, &functions));
     found.extend(s3_event_problems(template, &functions));
@@ -334,6 +438,7 @@ fn queue_consumer_problems(template: &Yaml, functions: &[(&str, &Yaml)]) -> Vec<
         let arn = format!("{queue_name}.Arn");
         let allowed: BTreeSet<String> = statements(&function["Properties"]["Policies"])
             .iter()
+            .filter(|statement| statement["Effect"].as_str() == Some("Allow"))
             .filter(|statement| {
                 let resources = match &statement["Resource"] {
                     Yaml::Array(resources) => resources.clone(),
@@ -398,11 +503,19 @@ fn s3_event_problems(template: &Yaml, functions: &[(&str, &Yaml)]) -> Vec<String
                 found.push(format!("{name}'s S3 event names no bucket of this template"));
                 continue;
             }
-            let rules: Vec<&str> = event["Properties"]["Filter"]["S3Key"]["Rules"]
+            // S3 takes the rule names in any case; a rule with no value filters nothing.
+            let rules: Vec<String> = event["Properties"]["Filter"]["S3Key"]["Rules"]
                 .as_vec()
-                .map(|rules| rules.iter().filter_map(|rule| rule["Name"].as_str()).collect())
+                .map(|rules| {
+                    rules
+                        .iter()
+                        .filter(|rule| is_set(&rule["Value"]))
+                        .filter_map(|rule| rule["Name"].as_str())
+                        .map(str::to_ascii_lowercase)
+                        .collect()
+                })
                 .unwrap_or_default();
-            if !(rules.contains(&"prefix") && rules.contains(&"suffix")) {
+            if !(rules.iter().any(|rule| rule == "prefix") && rules.iter().any(|rule| rule == "suffix")) {
                 found.push(format!(
                     "{name}'s S3 event does not filter keys by prefix and suffix"
                 ));
@@ -433,24 +546,205 @@ fn s3_event_problems(template: &Yaml, functions: &[(&str, &Yaml)]) -> Vec<String
             }
         }
     }
-    for (name, policy) in policies {
-        let document = Yaml::Array(vec![policy["Properties"]["PolicyDocument"].clone()]);
-        for statement in statements(&document) {
-            for field in ["Resource", "Action"] {
-                let values = match &statement[field] {
-                    Yaml::Array(values) => values.clone(),
-                    value => vec![value.clone()],
-                };
-                for value in values {
-                    let text = value.as_str().unwrap_or_default();
-                    if text == "*" || (field == "Action" && text.ends_with('*')) {
-                        found.push(format!("{name} has a wildcard {field}: {text}"));
-                    }
+    found
+}
+
+/// IAM: no statement, of a function's `Policies` or of any `AWS::IAM::*` resource, allows every
+/// resource (`"*"` or `NotResource`) or a wildcard action.
+fn iam_problems(template: &Yaml, functions: &[(&str, &Yaml)]) -> Vec<String> {
+    let mut owned: Vec<(&str, Yaml)> = Vec::new();
+    for (name, function) in functions {
+        owned.extend(
+            statements(&function["Properties"]["Policies"])
+                .into_iter()
+                .map(|statement| (*name, statement)),
+        );
+    }
+    for (name, resource) in resources(template) {
+        if resource["Type"]
+            .as_str()
+            .is_some_and(|kind| kind.starts_with("AWS::IAM::"))
+        {
+            owned.extend(
+                nested_statements(&resource["Properties"])
+                    .into_iter()
+                    .map(|statement| (name, statement)),
+            );
+        }
+    }
+    let mut found = Vec::new();
+    for (name, statement) in owned {
+        if !statement["NotResource"].is_badvalue() {
+            found.push(format!("{name} has a statement with NotResource"));
+        }
+        for field in ["Resource", "Action"] {
+            let values = match &statement[field] {
+                Yaml::Array(values) => values.clone(),
+                value => vec![value.clone()],
+            };
+            for value in values {
+                let text = value.as_str().unwrap_or_default();
+                if text == "*" || (field == "Action" && text.ends_with('*')) {
+                    found.push(format!("{name} has a wildcard {field}: {text}"));
                 }
             }
         }
     }
     found
+}
+
+/// Every statement of the `Statement` lists anywhere in `node`.
+fn nested_statements(node: &Yaml) -> Vec<Yaml> {
+    match node {
+        Yaml::Hash(hash) => match node["Statement"].as_vec() {
+            Some(statements) => statements.clone(),
+            None => hash.values().flat_map(nested_statements).collect(),
+        },
+        Yaml::Array(items) => items.iter().flat_map(nested_statements).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Queues: encrypted (SSE-SQS or KMS), and every queue no other queue dead-letters into redrives
+/// to a queue of this template (a job that keeps failing would otherwise be retried until it
+/// expires).
+fn queue_problems(template: &Yaml) -> Vec<String> {
+    let queues = of_type(template, "AWS::SQS::Queue");
+    let redrive_target = |queue: &Yaml| {
+        queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]
+            .as_str()
+            .and_then(|arn| arn.strip_suffix(".Arn"))
+            .map(str::to_owned)
+    };
+    let dead_letter: BTreeSet<String> = queues
+        .iter()
+        .filter_map(|(_, queue)| redrive_target(queue))
+        .collect();
+    let mut found = Vec::new();
+    for (name, queue) in &queues {
+        let properties = &queue["Properties"];
+        if properties["SqsManagedSseEnabled"].as_bool() != Some(true)
+            && !is_set(&properties["KmsMasterKeyId"])
+        {
+            found.push(format!("{name} is not encrypted"));
+        }
+        let redrives =
+            redrive_target(queue).is_some_and(|target| queues.iter().any(|(queue, _)| *queue == target));
+        if !dead_letter.contains(*name) && !redrives {
+            found.push(format!(
+                "{name} redrives to no dead-letter queue of this template"
+            ));
+        }
+    }
+    found
+}
+
+/// Buckets: every public access blocked, and encrypted at rest.
+fn bucket_problems(template: &Yaml) -> Vec<String> {
+    let mut found = Vec::new();
+    for (name, bucket) in of_type(template, "AWS::S3::Bucket") {
+        let properties = &bucket["Properties"];
+        for setting in [
+            "BlockPublicAcls",
+            "BlockPublicPolicy",
+            "IgnorePublicAcls",
+            "RestrictPublicBuckets",
+        ] {
+            if properties["PublicAccessBlockConfiguration"][setting].as_bool() != Some(true) {
+                found.push(format!("{name} does not set {setting}"));
+            }
+        }
+        if !is_set(&properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]) {
+            found.push(format!("{name} is not encrypted"));
+        }
+    }
+    found
+}
+
+/// References: every `!Ref`, `!GetAtt` and `${…}` of `Fn::Sub` (but `${!literal}` and the `Fn::Sub`'s
+/// own variables) in the resources, outputs and globals names a parameter, a resource, a pseudo
+/// parameter or the role SAM makes for a function that names none (`<Function>Role`).
+fn reference_problems(text: &str) -> Vec<String> {
+    let template = load_long_form(text);
+    let mut known: BTreeSet<String> = PSEUDO_PARAMETERS.iter().map(|name| (*name).to_owned()).collect();
+    for section in ["Parameters", "Resources"] {
+        if let Some(hash) = template[section].as_hash() {
+            known.extend(hash.keys().filter_map(Yaml::as_str).map(str::to_owned));
+        }
+    }
+    for (name, function) in of_type(&template, "AWS::Serverless::Function") {
+        if function["Properties"]["Role"].is_badvalue() {
+            known.insert(format!("{name}Role"));
+        }
+    }
+    let mut found = Vec::new();
+    for section in ["Resources", "Outputs", "Globals"] {
+        unknown_references(&template[section], section, &known, &mut found);
+    }
+    found
+}
+
+/// Adds to `found` each reference in `node` (at `path`) to a name that is not `known`.
+fn unknown_references(node: &Yaml, path: &str, known: &BTreeSet<String>, found: &mut Vec<String>) {
+    let children: Vec<(String, &Yaml)> = match node {
+        Yaml::Hash(hash) => hash
+            .iter()
+            .map(|(key, value)| (key.as_str().unwrap_or("?").to_owned(), value))
+            .collect(),
+        Yaml::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| (i.to_string(), item))
+            .collect(),
+        _ => return,
+    };
+    if let [(function, value)] = children.as_slice() {
+        let mut unknown = |name: &str, written: String| {
+            if !known.contains(name) {
+                found.push(format!("{path}: {written} names nothing declared"));
+            }
+        };
+        match function.as_str() {
+            "Ref" => {
+                if let Some(name) = value.as_str() {
+                    unknown(name, format!("!Ref {name}"));
+                }
+            }
+            "Fn::GetAtt" => {
+                let target = match value {
+                    Yaml::Array(parts) => parts.first().and_then(Yaml::as_str),
+                    value => value.as_str().and_then(|text| text.split('.').next()),
+                };
+                let target = target.unwrap_or_default();
+                unknown(target, format!("!GetAtt {target}"));
+            }
+            "Fn::Sub" => {
+                let (text, locals) = match value {
+                    Yaml::Array(parts) => (parts.first().and_then(Yaml::as_str), parts.get(1)),
+                    value => (value.as_str(), None),
+                };
+                for name in sub_names(text.unwrap_or_default()) {
+                    if locals.is_none_or(|locals| locals[name].is_badvalue()) {
+                        unknown(name, format!("${{{name}}}"));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for (key, child) in children {
+        unknown_references(child, &format!("{path}/{key}"), known, found);
+    }
+}
+
+/// The names a `Fn::Sub` string refers to: `X` of `${X}` and `${X.Attr}`, not `${!literal}`.
+fn sub_names(text: &str) -> Vec<&str> {
+    text.split("${")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(inside, _)| inside))
+        .filter(|inside| !inside.is_empty() && !inside.starts_with('!'))
+        .filter_map(|inside| inside.split('.').next())
+        .collect()
 }
 
 /// Whether `node` names `name`: as a plain value (`!Ref`), `name.Attr` (`!GetAtt`) or `${name…}`
@@ -469,20 +763,37 @@ fn mentions(node: &Yaml, name: &str) -> bool {
     }
 }
 
+/// The policies of a function's `Policies`: a list, or one policy on its own.
+fn policy_list(policies: &Yaml) -> Vec<&Yaml> {
+    match policies {
+        Yaml::Array(policies) => policies.iter().collect(),
+        Yaml::BadValue | Yaml::Null => Vec::new(),
+        policy => vec![policy],
+    }
+}
+
 fn statements(policies: &Yaml) -> Vec<Yaml> {
-    policies
-        .as_vec()
-        .map(|policies| {
-            policies
-                .iter()
-                .flat_map(|policy| policy["Statement"].as_vec().cloned().unwrap_or_default())
-                .collect()
-        })
-        .unwrap_or_default()
+    policy_list(policies)
+        .into_iter()
+        .flat_map(|policy| policy["Statement"].as_vec().cloned().unwrap_or_default())
+        .collect()
+}
+
+/// Whether a property is given a value (not missing, null or empty), as CloudFormation takes it.
+fn is_set(node: &Yaml) -> bool {
+    match node {
+        Yaml::BadValue | Yaml::Null => false,
+        Yaml::String(text) => !text.is_empty(),
+        Yaml::Array(items) => !items.is_empty(),
+        Yaml::Hash(hash) => !hash.is_empty(),
+        _ => true,
+    }
 }
 
 fn problems_of(text: &str) -> Vec<String> {
-    problems(&load(text), &workspace_binaries())
+    let mut found = problems(&load(text), &workspace_binaries());
+    found.extend(reference_problems(text));
+    found
 }
 
 /// The template with `from` replaced by `to` (which must occur).
@@ -678,5 +989,201 @@ fn a_table_no_function_may_use_is_found() {
     assert!(
         found.contains(&"GroupsTable is in no function's IAM statements".to_owned()),
         "{found:?}"
+    );
+}
+
+#[test]
+fn a_route_key_that_is_no_protocol_action_is_found() {
+    let found = problems_of(&broken("RouteKey: msg.send", "RouteKey: msg.sent"));
+    assert!(
+        found
+            .iter()
+            .any(|problem| problem.ends_with("RouteKey msg.sent is no protocol action")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn an_authorizer_that_reaches_no_function_is_found() {
+    let found = problems_of(&broken("${AuthorizerFunction.Arn}", "${ConnectIntegration}"));
+    assert!(
+        found.contains(&"authorizer Authorizer reaches no function of this template".to_owned()),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn an_http_route_key_without_a_method_is_found() {
+    let found = problems_of(&broken("RouteKey: POST /v4/{proxy+}", "RouteKey: /v4/{proxy+}"));
+    assert!(
+        found
+            .contains(&"HTTP route HttpApiRestRoute: RouteKey /v4/{proxy+} is not 'METHOD /path'".to_owned()),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_function_built_from_outside_functions_is_found() {
+    // shared/client is a workspace member with one binary: only the CodeUri's shape is wrong.
+    let found = problems_of(&broken("CodeUri: functions/message", "CodeUri: shared/client"));
+    assert!(
+        found.contains(&"MessageFunction's CodeUri shared/client is not functions/<name>".to_owned()),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_build_binary_of_another_crate_is_found() {
+    let found = problems_of(&broken(
+        "  MessageFunction:\n    Type: AWS::Serverless::Function\n    Metadata:\n",
+        "  MessageFunction:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildProperties:\n        Binary: cirrus\n",
+    ));
+    assert!(
+        found
+            .contains(&"MessageFunction is not built from a workspace binary (functions/message)".to_owned()),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_function_that_may_push_without_the_endpoint_is_found() {
+    let found = problems_of(&broken(
+        "CIRRUS_CONNECTIONS_ENDPOINT: !If",
+        "CIRRUS_CONNECTIONS_URL: !If",
+    ));
+    assert!(
+        found.contains(
+            &"ConnectFunction may ManageConnections but has no CIRRUS_CONNECTIONS_ENDPOINT".to_owned()
+        ),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_statement_with_not_resource_is_found() {
+    let found = problems_of(&broken(
+        "Resource: !GetAtt ConnectionsTable.Arn",
+        "NotResource: !GetAtt ConnectionsTable.Arn",
+    ));
+    assert!(
+        found
+            .iter()
+            .any(|problem| problem.ends_with("has a statement with NotResource")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_wildcard_in_any_iam_resource_is_found() {
+    let found = problems_of(&broken(
+        "Resources:\n",
+        "Resources:\n  EverythingPolicy:\n    Type: AWS::IAM::ManagedPolicy\n    Properties:\n      PolicyDocument:\n        Statement:\n          - Effect: Allow\n            Action: \"*\"\n            Resource: \"*\"\n",
+    ));
+    for problem in [
+        "EverythingPolicy has a wildcard Action: *",
+        "EverythingPolicy has a wildcard Resource: *",
+    ] {
+        assert!(found.contains(&problem.to_owned()), "{found:?}");
+    }
+}
+
+#[test]
+fn an_unencrypted_queue_is_found() {
+    let found = problems_of(&broken(
+        "SqsManagedSseEnabled: true",
+        "SqsManagedSseEnabled: false",
+    ));
+    assert!(
+        found.contains(&"PushQueue is not encrypted".to_owned()),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_queue_without_a_dead_letter_queue_is_found() {
+    let found = problems_of(&broken(
+        "      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt PushDeadLetterQueue.Arn\n        maxReceiveCount: 5\n",
+        "",
+    ));
+    assert!(
+        found.contains(&"PushQueue redrives to no dead-letter queue of this template".to_owned()),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_consumer_whose_queue_statement_denies_is_found() {
+    let found = problems_of(&broken(
+        "            - Sid: ConsumePushQueue\n              Effect: Allow\n",
+        "            - Sid: ConsumePushQueue\n              Effect: Deny\n",
+    ));
+    assert!(
+        found.contains(&"PushFunction may not sqs:ReceiveMessage on PushQueue".to_owned()),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_public_or_unencrypted_bucket_is_found() {
+    let public = problems_of(&broken("BlockPublicAcls: true", "BlockPublicAcls: false"));
+    assert!(
+        public.contains(&"MediaBucket does not set BlockPublicAcls".to_owned()),
+        "{public:?}"
+    );
+    let plain = problems_of(&broken(
+        "      BucketEncryption:\n        ServerSideEncryptionConfiguration:\n          - ServerSideEncryptionByDefault: { SSEAlgorithm: AES256 }\n",
+        "",
+    ));
+    assert!(
+        plain.contains(&"MediaBucket is not encrypted".to_owned()),
+        "{plain:?}"
+    );
+}
+
+#[test]
+fn s3_key_rules_are_read_in_any_case_but_need_a_value() {
+    let problem = "MediaFunction's S3 event does not filter keys by prefix and suffix".to_owned();
+    let capitalized = problems_of(&broken(
+        "{ Name: suffix, Value: /original }",
+        "{ Name: Suffix, Value: /original }",
+    ));
+    assert!(!capitalized.contains(&problem), "{capitalized:?}");
+    let empty = problems_of(&broken(
+        "{ Name: suffix, Value: /original }",
+        "{ Name: suffix, Value: \"\" }",
+    ));
+    assert!(empty.contains(&problem), "{empty:?}");
+}
+
+#[test]
+fn references_to_nothing_declared_are_found() {
+    let found = problems_of(&broken("ApiId: !Ref WebSocketApi", "ApiId: !Ref WebSocketApy"));
+    assert!(
+        found.contains(
+            &"Resources/Authorizer/Properties/ApiId: !Ref WebSocketApy names nothing declared".to_owned()
+        ),
+        "{found:?}"
+    );
+    let found = problems_of(&broken("!GetAtt UsersTable.Arn", "!GetAtt UserTable.Arn"));
+    assert!(
+        found
+            .iter()
+            .any(|problem| problem.ends_with(": !GetAtt UserTable names nothing declared")),
+        "{found:?}"
+    );
+    let found = problems_of(&broken("${AWS::StackName}-ws", "${StackName}-ws"));
+    assert!(
+        found.contains(
+            &"Resources/WebSocketApi/Properties/Name: ${StackName} names nothing declared".to_owned()
+        ),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn sub_strings_name_what_they_interpolate_but_literals() {
+    assert_eq!(
+        sub_names("arn:${AWS::Partition}:${Table.Arn}/index/${!Literal}${}"),
+        ["AWS::Partition", "Table"]
     );
 }
