@@ -58,7 +58,7 @@ impl MediaStack {
         .unwrap();
         let sdk = cirrus_aws::moto::sdk();
         let open = |bucket: &str| cirrus_aws::S3Media::new(&sdk, bucket);
-        cirrus_handlers::media::s3_event(open, &Limits::default(), event)
+        cirrus_local::media::s3_event(open, &Limits::default(), event)
             .await
             .unwrap();
     }

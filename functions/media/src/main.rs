@@ -1,7 +1,7 @@
 //! Lambda `media`: S3 `ObjectCreated` events for `media/…/original` keys. Each upload's real type
 //! is checked against its declared kind and its size against the limit; images get their `large`
 //! and `thumbnail` renditions; the manifest makes the media id usable in messages; a failing
-//! upload is deleted (`cirrus_handlers::media`).
+//! upload is deleted (`cirrus_media`).
 //!
 //! The bucket comes from each event record, not from the environment: the template cannot hand
 //! this function the bucket's name without a circular dependency (docs/deploy.md). Environment:
@@ -20,7 +20,7 @@ async fn main() -> Result<(), Error> {
     let limits = &cirrus_handlers::Settings::from_env()?.limits;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {
         let open = |bucket: &str| S3Media::from_client(client.clone(), bucket);
-        cirrus_handlers::media::s3_event(open, limits, event.payload).await?;
+        cirrus_media::s3_event(open, limits, event.payload).await?;
         Ok::<_, Error>(())
     }))
     .await

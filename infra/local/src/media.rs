@@ -10,7 +10,7 @@
 //! Files live under `<data-dir>/media` (a temporary directory with `--memory`). On the AWS backend
 //! the store is the S3 bucket and uploads go to S3; nothing triggers processing there (moto has no
 //! S3 notifications): call the `media` function's handler with an S3 event
-//! (`cirrus_handlers::media::s3_event`), as the end-to-end suite does.
+//! ([`s3_event`], re-exported from cirrus-media), as the end-to-end suite does.
 
 use axum::Router;
 use axum::body::Body;
@@ -27,6 +27,10 @@ use futures_util::StreamExt as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// The `media` function's S3 `ObjectCreated` handler, for driving processing by hand on the AWS
+/// backend (the end-to-end suites reach cirrus-media through the local stack).
+pub use cirrus_media::s3_event;
 
 /// Media settings of the local stack.
 #[derive(Debug, Clone, Default)]
@@ -212,7 +216,7 @@ async fn upload(
         }
     }
     // S3's ObjectCreated -> the media function, in-process and before answering.
-    match cirrus_handlers::media::process(routes.disk.as_ref(), &routes.limits, &key).await {
+    match cirrus_media::process(routes.disk.as_ref(), &routes.limits, &key).await {
         Ok(outcome) => tracing::debug!(key = %key, ?outcome, "media processed"),
         Err(err) => tracing::error!(key = %key, error = ?err, "media processing failed"),
     }
