@@ -31,6 +31,7 @@ mod groups;
 mod item;
 mod media;
 mod messages;
+#[cfg(feature = "testing")]
 pub mod moto;
 mod notifications;
 mod ports;

@@ -1,7 +1,7 @@
 //! A moto server for tests: one per process (`.venv/bin/moto_server` of this checkout, installed
 //! by `scripts/setup-tools`) on a free 127.0.0.1 port, killed by a watchdog once the process is
-//! gone. Used by this crate's tests and the end-to-end suites of the AWS backend; nothing in a
-//! Lambda function calls it.
+//! gone. Used by this crate's tests and the end-to-end suites of the AWS backend, behind the
+//! `testing` feature so that no Lambda function links it.
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
