@@ -18,11 +18,8 @@ use axum::serve::ListenerExt as _;
 use cirrus_aws::DynamoStore;
 use cirrus_core::clock::{Clock, IdGen, SystemClock, UuidIds};
 use cirrus_core::limits::Limits;
-use cirrus_core::ports::{
-    AccountStore, BlockStore, ConnectionStore, ConversationStore, GroupStore, MessageStore,
-    NotificationStore, ProfileStore, RecommendationStore, RelationStore, RoomStore, SubscriptionStore,
-};
-use cirrus_core::service::Ports;
+use cirrus_core::ports::ConnectionStore;
+use cirrus_core::service::{Ports, Stores};
 use cirrus_core::usersig::UserSigKey;
 use cirrus_embedded::{SqliteStore, StoreOptions};
 use cirrus_handlers::{Api, Authorizer, Deps};
@@ -100,10 +97,10 @@ impl Backend {
     }
 
     /// Every store port of this backend (one object behind them all).
-    fn stores(&self) -> StorePorts {
+    fn stores(&self) -> Stores {
         match self {
-            Self::Sqlite(store) => StorePorts::of(store.clone()),
-            Self::Dynamo(store) => StorePorts::of(store.clone()),
+            Self::Sqlite(store) => Stores::of(store.clone()),
+            Self::Dynamo(store) => Stores::of(store.clone()),
         }
     }
 
@@ -111,57 +108,6 @@ impl Backend {
         if let Self::Sqlite(store) = self {
             store.close().await;
             tracing::info!(stats = ?store.stats(), "store closed");
-        }
-    }
-}
-
-/// The store ports of one backend.
-struct StorePorts {
-    connections: Arc<dyn ConnectionStore>,
-    accounts: Arc<dyn AccountStore>,
-    subscriptions: Arc<dyn SubscriptionStore>,
-    profiles: Arc<dyn ProfileStore>,
-    relations: Arc<dyn RelationStore>,
-    blocks: Arc<dyn BlockStore>,
-    recommendations: Arc<dyn RecommendationStore>,
-    notifications: Arc<dyn NotificationStore>,
-    groups: Arc<dyn GroupStore>,
-    rooms: Arc<dyn RoomStore>,
-    messages: Arc<dyn MessageStore>,
-    conversations: Arc<dyn ConversationStore>,
-}
-
-impl StorePorts {
-    /// Each port served by `store`.
-    fn of<S>(store: Arc<S>) -> Self
-    where
-        S: ConnectionStore
-            + AccountStore
-            + SubscriptionStore
-            + ProfileStore
-            + RelationStore
-            + BlockStore
-            + RecommendationStore
-            + NotificationStore
-            + GroupStore
-            + RoomStore
-            + MessageStore
-            + ConversationStore
-            + 'static,
-    {
-        Self {
-            connections: store.clone(),
-            accounts: store.clone(),
-            subscriptions: store.clone(),
-            profiles: store.clone(),
-            relations: store.clone(),
-            blocks: store.clone(),
-            recommendations: store.clone(),
-            notifications: store.clone(),
-            groups: store.clone(),
-            rooms: store.clone(),
-            messages: store.clone(),
-            conversations: store,
         }
     }
 }
@@ -303,6 +249,12 @@ impl LocalStack {
             accounts: stores.accounts.clone(),
             subscriptions: stores.subscriptions,
             profiles: stores.profiles,
+            ..Ports::new(
+                stores,
+                Arc::new(LocalGateway::new(hub.clone())),
+                clock.clone(),
+                ids.clone(),
+            )
             relations: stores.relations,
             blocks: stores.blocks,
             recommendations: stores.recommendations,

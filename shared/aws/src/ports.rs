@@ -8,9 +8,8 @@ use crate::queue::SqsQueue;
 use crate::store::DynamoStore;
 use aws_config::{BehaviorVersion, SdkConfig};
 use cirrus_core::clock::{SystemClock, UuidIds};
-use cirrus_core::limits::Limits;
 use cirrus_core::ports::{MediaStore, Queue};
-use cirrus_core::service::Ports;
+use cirrus_core::service::{Ports, Stores};
 use std::sync::Arc;
 
 /// Whether a function pushes to connections, and so needs `CIRRUS_CONNECTIONS_ENDPOINT`.
@@ -70,25 +69,14 @@ pub async fn ports(sdk: &SdkConfig, push: Push) -> Result<Ports> {
         config,
     ));
     Ok(Ports {
-        connections: store.clone(),
-        accounts: store.clone(),
-        subscriptions: store.clone(),
-        profiles: store.clone(),
-        relations: store.clone(),
-        blocks: store.clone(),
-        recommendations: store.clone(),
-        notifications: store.clone(),
-        groups: store.clone(),
-        rooms: store.clone(),
-        messages: store.clone(),
-        conversations: store,
-        gateway: Arc::new(ApiGatewayGateway::new(sdk, &endpoint)),
         queue,
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(UuidIds),
-        limits: Limits::default(),
         media,
-        filter: None,
+        ..Ports::new(
+            Stores::of(store),
+            Arc::new(ApiGatewayGateway::new(sdk, &endpoint)),
+            Arc::new(SystemClock),
+            Arc::new(UuidIds),
+        )
     })
 }
 

@@ -4,131 +4,40 @@ use cirrus_core::accounts::{Account, AccountKind};
 use cirrus_core::element::Element;
 use cirrus_core::ids::{ClientMsgId, ConnectionId, ConversationId, GroupId, MsgId, StreamKey, UserId};
 use cirrus_core::message::{StoredMessage, Target};
-use cirrus_core::ports::{
-    AccountStore, Appended, BlockStore, Connection, ConnectionStore, ConversationStore, GroupStore,
-    InboxUpdate, MessageStore, NewMessage, NotificationStore, ProfileStore, RecommendationStore,
-    RelationStore, RoomStore, SubscriptionStore,
-};
+use cirrus_core::ports::{Appended, Connection, InboxUpdate, NewMessage};
+use cirrus_core::service::Backend;
 use std::any::Any;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The ports of one backend, as a case uses them.
+/// The ports of one backend, as a case uses them (`stores.messages`, …), and whatever must live
+/// as long as the case.
 #[derive(Clone)]
 pub struct Stores {
-    /// Connection records.
-    pub connections: Arc<dyn ConnectionStore>,
-    /// Message streams.
-    pub messages: Arc<dyn MessageStore>,
-    /// Conversation lists.
-    pub conversations: Arc<dyn ConversationStore>,
-    /// Accounts and failed-login counters.
-    pub accounts: Arc<dyn AccountStore>,
-    /// Presence subscriptions.
-    pub subscriptions: Arc<dyn SubscriptionStore>,
-    /// Profiles and the nickname index.
-    pub profiles: Arc<dyn ProfileStore>,
-    /// Friend lists and friend requests.
-    pub relations: Arc<dyn RelationStore>,
-    /// Blacklists.
-    pub blocks: Arc<dyn BlockStore>,
-    /// Friend recommendation buffers.
-    pub recommendations: Arc<dyn RecommendationStore>,
-    /// System notifications.
-    pub notifications: Arc<dyn NotificationStore>,
-    /// Groups, members and join requests.
-    pub groups: Arc<dyn GroupStore>,
-    /// Live-room audiences.
-    pub rooms: Arc<dyn RoomStore>,
+    ports: cirrus_core::service::Stores,
     guard: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+impl std::ops::Deref for Stores {
+    type Target = cirrus_core::service::Stores;
+
+    fn deref(&self) -> &Self::Target {
+        &self.ports
+    }
 }
 
 impl Stores {
     /// Every port served by one store value.
-    pub fn new<S>(store: S) -> Self
-    where
-        S: ConnectionStore
-            + MessageStore
-            + ConversationStore
-            + AccountStore
-            + SubscriptionStore
-            + ProfileStore
-            + RelationStore
-            + BlockStore
-            + RecommendationStore
-            + NotificationStore
-            + GroupStore
-            + RoomStore
-            + 'static,
-    {
+    pub fn new<S: Backend>(store: S) -> Self {
         Self::from_arc(Arc::new(store))
     }
 
     /// Every port served by one shared store.
-    pub fn from_arc<S>(store: Arc<S>) -> Self
-    where
-        S: ConnectionStore
-            + MessageStore
-            + ConversationStore
-            + AccountStore
-            + SubscriptionStore
-            + ProfileStore
-            + RelationStore
-            + BlockStore
-            + RecommendationStore
-            + NotificationStore
-            + GroupStore
-            + RoomStore
-            + 'static,
-    {
+    pub fn from_arc<S: Backend>(store: Arc<S>) -> Self {
         Self {
-            connections: store.clone(),
-            messages: store.clone(),
-            conversations: store.clone(),
-            accounts: store.clone(),
-            subscriptions: store.clone(),
-            profiles: store.clone(),
-            relations: store.clone(),
-            blocks: store.clone(),
-            recommendations: store.clone(),
-            notifications: store.clone(),
-            groups: store.clone(),
-            rooms: store,
-            guard: None,
-        }
-    }
-
-    /// Ports served by different values (a backend with one adapter per aggregate).
-    #[expect(clippy::too_many_arguments, reason = "one argument per port")]
-    pub fn from_parts(
-        connections: Arc<dyn ConnectionStore>,
-        messages: Arc<dyn MessageStore>,
-        conversations: Arc<dyn ConversationStore>,
-        accounts: Arc<dyn AccountStore>,
-        subscriptions: Arc<dyn SubscriptionStore>,
-        profiles: Arc<dyn ProfileStore>,
-        relations: Arc<dyn RelationStore>,
-        blocks: Arc<dyn BlockStore>,
-        recommendations: Arc<dyn RecommendationStore>,
-        notifications: Arc<dyn NotificationStore>,
-        groups: Arc<dyn GroupStore>,
-        rooms: Arc<dyn RoomStore>,
-    ) -> Self {
-        Self {
-            connections,
-            messages,
-            conversations,
-            accounts,
-            subscriptions,
-            profiles,
-            relations,
-            blocks,
-            recommendations,
-            notifications,
-            groups,
-            rooms,
+            ports: cirrus_core::service::Stores::of(store),
             guard: None,
         }
     }

@@ -8,9 +8,8 @@ use aws_lambda_events::encodings::Body;
 use bytes::Bytes;
 use cirrus_core::clock::{SystemClock, UuidIds};
 use cirrus_core::ids::{ConnectionId, UserId};
-use cirrus_core::limits::Limits;
 use cirrus_core::ports::{ConnectionGateway, ConnectionStore, PostOutcome};
-use cirrus_core::service::Ports;
+use cirrus_core::service::{Ports, Stores};
 use cirrus_embedded::SqliteStore;
 use cirrus_handlers::Deps;
 use serde_json::{Value, json};
@@ -49,27 +48,12 @@ struct World {
 fn world() -> World {
     let store = Arc::new(SqliteStore::open_in_memory().unwrap());
     let gateway = Arc::new(RecordingGateway::default());
-    let ports = Ports {
-        connections: store.clone(),
-        accounts: store.clone(),
-        subscriptions: store.clone(),
-        profiles: store.clone(),
-        relations: store.clone(),
-        blocks: store.clone(),
-        recommendations: store.clone(),
-        notifications: store.clone(),
-        groups: store.clone(),
-        rooms: store.clone(),
-        messages: store.clone(),
-        conversations: store.clone(),
-        gateway: gateway.clone(),
-        queue: None,
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(UuidIds),
-        limits: Limits::default(),
-        media: None,
-        filter: None,
-    };
+    let ports = Ports::new(
+        Stores::of(store.clone()),
+        gateway.clone(),
+        Arc::new(SystemClock),
+        Arc::new(UuidIds),
+    );
     World {
         deps: Deps::new(ports),
         store,

@@ -56,6 +56,91 @@ pub struct Caller {
 
 /// Every port the services use, built once per process (or Lambda cold start).
 #[derive(Clone)]
+/// Every store port: what one backend's store value implements (the SQLite store, the DynamoDB
+/// store).
+pub trait Backend:
+    ConnectionStore
+    + AccountStore
+    + SubscriptionStore
+    + ProfileStore
+    + RelationStore
+    + BlockStore
+    + RecommendationStore
+    + NotificationStore
+    + GroupStore
+    + RoomStore
+    + MessageStore
+    + ConversationStore
+    + 'static
+{
+}
+
+impl<S> Backend for S where
+    S: ConnectionStore
+        + AccountStore
+        + SubscriptionStore
+        + ProfileStore
+        + RelationStore
+        + BlockStore
+        + RecommendationStore
+        + NotificationStore
+        + GroupStore
+        + RoomStore
+        + MessageStore
+        + ConversationStore
+        + 'static
+{
+}
+
+/// The twelve store ports of one backend, each its own handle.
+#[derive(Clone)]
+pub struct Stores {
+    /// Live connection records.
+    pub connections: Arc<dyn ConnectionStore>,
+    /// Account records and failed-login counters.
+    pub accounts: Arc<dyn AccountStore>,
+    /// Presence subscriptions.
+    pub subscriptions: Arc<dyn SubscriptionStore>,
+    /// Profiles and the nickname index.
+    pub profiles: Arc<dyn ProfileStore>,
+    /// Friend lists and requests.
+    pub relations: Arc<dyn RelationStore>,
+    /// Blacklists.
+    pub blocks: Arc<dyn BlockStore>,
+    /// Friend recommendation buffers.
+    pub recommendations: Arc<dyn RecommendationStore>,
+    /// System notifications.
+    pub notifications: Arc<dyn NotificationStore>,
+    /// Groups, members and join requests.
+    pub groups: Arc<dyn GroupStore>,
+    /// Live-room audiences.
+    pub rooms: Arc<dyn RoomStore>,
+    /// Message streams.
+    pub messages: Arc<dyn MessageStore>,
+    /// Conversation lists.
+    pub conversations: Arc<dyn ConversationStore>,
+}
+
+impl Stores {
+    /// Each port served by the one `store`.
+    pub fn of<S: Backend>(store: Arc<S>) -> Self {
+        Self {
+            connections: store.clone(),
+            accounts: store.clone(),
+            subscriptions: store.clone(),
+            profiles: store.clone(),
+            relations: store.clone(),
+            blocks: store.clone(),
+            recommendations: store.clone(),
+            notifications: store.clone(),
+            groups: store.clone(),
+            rooms: store.clone(),
+            messages: store.clone(),
+            conversations: store,
+        }
+    }
+}
+
 pub struct Ports {
     /// Live connection records.
     pub connections: Arc<dyn ConnectionStore>,
@@ -100,6 +185,48 @@ pub struct Ports {
 
 /// The default page size when a client gives none.
 pub(crate) const DEFAULT_PAGE: u32 = 20;
+impl Ports {
+    /// The ports over `stores` and `gateway`, with the system's time and ids left to the caller,
+    /// no queue, no media store, default limits and no word filter (the settings add theirs).
+    pub fn new(stores: Stores, gateway: Arc<dyn ConnectionGateway>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGen>) -> Self {
+        let Stores {
+            connections,
+            accounts,
+            subscriptions,
+            profiles,
+            relations,
+            blocks,
+            recommendations,
+            notifications,
+            groups,
+            rooms,
+            messages,
+            conversations,
+        } = stores;
+        Self {
+            connections,
+            accounts,
+            subscriptions,
+            profiles,
+            relations,
+            blocks,
+            recommendations,
+            notifications,
+            groups,
+            rooms,
+            messages,
+            conversations,
+            gateway,
+            queue: None,
+            media: None,
+            clock,
+            ids,
+            limits: Limits::default(),
+            filter: None,
+        }
+    }
+}
+
 
 /// Parses 1 to `max` user ids, dropping repeats and keeping the first order.
 pub(crate) fn unique_user_ids(raw: Vec<String>, max: usize) -> crate::error::Result<Vec<UserId>> {
