@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 /// The services every WebSocket route handler calls.
 pub struct Deps {
-    /// Sending and history.
-    pub messages: MessageService,
+    /// Sending and history (shared with the group service, which posts its tips through it).
+    pub messages: Arc<MessageService>,
     /// Conversation list and read pointers.
     pub conversations: ConversationService,
     /// Connection lifecycle.
@@ -40,17 +40,18 @@ pub struct Deps {
 }
 
 impl Deps {
-    /// Builds every service over the same ports.
+    /// Builds every service over the same ports, each once.
     pub fn new(ports: Ports) -> Self {
+        let messages = Arc::new(MessageService::new(ports.clone()));
         Self {
-            messages: MessageService::new(ports.clone()),
+            groups: GroupService::new(ports.clone(), messages.clone()),
+            messages,
             conversations: ConversationService::new(ports.clone()),
             sessions: SessionService::new(ports.clone()),
             presence: PresenceService::new(ports.clone()),
             profiles: ProfileService::new(ports.clone()),
             friends: FriendService::new(ports.clone()),
             blocks: BlockService::new(ports.clone()),
-            groups: GroupService::new(ports.clone()),
             accounts: AccountService::new(ports.clone()),
             media: MediaService::new(ports.clone()),
             gateway: ports.gateway.clone(),

@@ -12,8 +12,9 @@ use crate::protocol::groups::{
     SetRoleRequest, UpdateRequest, UsersRequest,
 };
 use crate::service::notifier::Notifier;
-use crate::service::{Caller, MessageService, Ports, audience, page_size, rooms, unique_user_ids};
+use crate::service::{Caller, Ports, audience, page_size, rooms, unique_user_ids};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Longest group name, in bytes.
 const MAX_NAME: usize = 100;
@@ -89,19 +90,27 @@ impl Actor {
     }
 }
 
+/// The one effect of the message system the group service needs: posting a group tip (a system
+/// message in the group's stream, delivered to its audience).
+#[async_trait::async_trait]
+pub trait GroupTips: Send + Sync {
+    /// Posts `tip` about `users`, done by `by`, in `group`'s stream.
+    async fn post_tip(&self, group: &Group, tip: &str, by: &UserId, users: &[UserId]) -> Result<()>;
+}
+
 /// Creates and manages groups and their membership.
 pub struct GroupService {
     ports: Ports,
     notifier: Notifier,
-    messages: MessageService,
+    tips: Arc<dyn GroupTips>,
 }
 
 impl GroupService {
-    /// A group service over `ports`.
-    pub fn new(ports: Ports) -> Self {
+    /// A group service over `ports`, posting its tips through `tips`.
+    pub fn new(ports: Ports, tips: Arc<dyn GroupTips>) -> Self {
         Self {
             notifier: Notifier::new(ports.clone()),
-            messages: MessageService::new(ports.clone()),
+            tips,
             ports,
         }
     }
@@ -349,7 +358,7 @@ impl GroupService {
     }
 
     async fn tip(&self, group: &Group, tip: &str, by: &UserId, users: &[UserId]) {
-        if let Err(err) = self.messages.post_tip(group, tip, by, users).await {
+        if let Err(err) = self.tips.post_tip(group, tip, by, users).await {
             tracing::warn!(group = %group.id, tip, error = %err, "could not post a group tip");
         }
     }

@@ -12,7 +12,7 @@ use crate::protocol::{HistoryRequest, SendAck, SendRequest, event, events};
 use crate::service::media::verify_media;
 use crate::service::push::offline_push_job;
 use crate::service::sender_cache::SenderProfiles;
-use crate::service::{Caller, Delivery, Ports, audience, page_size};
+use crate::service::{Caller, Delivery, GroupTips, Ports, audience, page_size};
 use bytes::Bytes;
 use futures_util::future::join_all;
 use std::collections::HashMap;
@@ -314,7 +314,7 @@ impl MessageService {
 
     /// Posts a group tip: a system message in the group's stream whose body is one custom
     /// element, `data` `{"tip", "by", "users"}` and a readable `desc`.
-    pub(crate) async fn post_tip(
+    pub async fn post_tip(
         &self,
         group: &Group,
         tip: &str,
@@ -827,4 +827,13 @@ struct Access {
     stream: StreamKey,
     /// Seqs up to this are not the viewer's to see (history before joining a group).
     floor: u64,
+}
+
+#[async_trait::async_trait]
+impl GroupTips for MessageService {
+    async fn post_tip(&self, group: &Group, tip: &str, by: &UserId, users: &[UserId]) -> Result<()> {
+        MessageService::post_tip(self, group, tip, by, users)
+            .await
+            .map(|_| ())
+    }
 }

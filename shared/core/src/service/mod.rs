@@ -26,7 +26,7 @@ pub use blocks::BlockService;
 pub use conversations::ConversationService;
 pub use delivery::Delivery;
 pub use friends::FriendService;
-pub use groups::{ApplyOutcome, GroupService, InviteOutcome};
+pub use groups::{ApplyOutcome, GroupService, GroupTips, InviteOutcome};
 pub use media::{MediaService, read_manifest, verify_media};
 pub use messaging::{HistoryPage, MAX_DELETE_BATCH, MessageService, SyncedConversation};
 pub use presence::PresenceService;
