@@ -1,0 +1,341 @@
+//! Creating groups, their profile and ownership, dismissing them, and reading them (info,
+//! members, joined groups, search).
+
+use super::*;
+
+impl GroupService {
+    /// `group.create`: a new group with the caller as owner (the app administrator creates
+    /// groups without joining them) and the initial members.
+    pub async fn create(&self, caller: &Caller, request: CreateRequest) -> Result<Group> {
+        let kind = request.r#type;
+        let id = match request.group_id {
+            Some(raw) => {
+                let id = GroupId::parse(raw)?;
+                if id.as_str().starts_with('@') {
+                    return Err(Error::InvalidField(
+                        "groupId may not start with @ (generated ids do)".to_owned(),
+                    ));
+                }
+                id
+            }
+            None => GroupId::parse(format!("@{}", self.ports.ids.msg_id()))?,
+        };
+        let app_admin = caller.user == self.ports.limits.accounts.admin;
+        let mut others = if request.members.is_empty() {
+            Vec::new()
+        } else {
+            unique_user_ids(request.members, MAX_BATCH)?
+        };
+        others.retain(|user| user != &caller.user);
+        if kind == GroupType::Live && !others.is_empty() {
+            return Err(Error::InvalidField(
+                "live rooms take no initial members: people join them".to_owned(),
+            ));
+        }
+        let cap = self.ports.limits.max_group_members;
+        let max_members = match request.max_members {
+            Some(0) => return Err(Error::InvalidField("maxMembers must be positive".to_owned())),
+            Some(max) => max.min(cap),
+            None => cap,
+        };
+        let now = self.ports.clock.now_ms();
+        let group = Group {
+            id: id.clone(),
+            kind,
+            name: bounded("name", request.name, MAX_NAME)?,
+            introduction: optional("introduction", request.introduction, MAX_TEXT)?,
+            notice: optional("notice", request.notice, MAX_TEXT)?,
+            avatar: optional("avatar", request.avatar, MAX_AVATAR)?,
+            owner: (!app_admin).then(|| caller.user.clone()),
+            creator: caller.user.clone(),
+            created_at: now,
+            join_policy: request.join_policy.unwrap_or(kind.default_join_policy()),
+            mute_all: false,
+            max_members,
+            custom: custom(BTreeMap::new(), request.custom)?,
+            member_count: 0,
+            dismissed: false,
+        };
+        if group.name.is_empty() {
+            return Err(Error::InvalidField("name must not be empty".to_owned()));
+        }
+        let mut founders = Vec::with_capacity(others.len() + 1);
+        if !app_admin {
+            founders.push(self.new_member(&group, &caller.user, Role::Owner, now, 0));
+        }
+        founders.extend(
+            others
+                .iter()
+                .map(|user| self.new_member(&group, user, Role::Member, now, 0)),
+        );
+        if kind.allows(Rule::MemberCap) && founders.len() > max_members as usize {
+            return Err(Error::LimitExceeded(format!(
+                "a group of this type has at most {max_members} members"
+            )));
+        }
+        for founder in &founders {
+            self.check_group_count(&founder.user, kind).await?;
+        }
+        if !self.ports.groups.create_group(&group, &founders).await? {
+            return Err(Error::InvalidField(format!("group id {id} is taken")));
+        }
+        let stream = StreamKey::group(&id);
+        for founder in &founders {
+            self.open(&founder.user, &id, &stream).await?;
+        }
+        // A live room's audience is connections: the creator's joins it.
+        if kind == GroupType::Live && caller.connection.is_some() {
+            rooms::seat(&self.ports, &id, caller).await?;
+        }
+        // A private group shows in lists with its first message; the others at once, with the
+        // creation tip.
+        if !kind.allows(Rule::ActivatedByFirstMessage) {
+            self.tip(&group, "created", &caller.user, &[]).await;
+        }
+        Ok(Group {
+            member_count: founders.len() as u32,
+            ..group
+        })
+    }
+
+    /// `group.dismiss`: the owner where the type allows it, or the app administrator. Every
+    /// member is told and removed; the id stays taken.
+    pub async fn dismiss(&self, caller: &Caller, request: GroupRequest) -> Result<()> {
+        let group = self.group(&request.group_id).await?;
+        let actor = self.actor(caller, &group).await?;
+        if !(actor.app_admin
+            || (actor.role() == Some(Role::Owner) && group.kind.allows(Rule::OwnerDismisses)))
+        {
+            return Err(Error::Forbidden(
+                "only the owner of a public group or chat room (or the app administrator) may dismiss it",
+            ));
+        }
+        self.dissolve(group, &caller.user).await
+    }
+
+    pub(super) async fn dissolve(&self, mut group: Group, by: &UserId) -> Result<()> {
+        let members = Self::all_members(&self.ports, &group.id).await?;
+        group.dismissed = true;
+        self.ports.groups.put_group(&group).await?;
+        let users: Vec<UserId> = members.iter().map(|m| m.user.clone()).collect();
+        for chunk in users.chunks(MAX_BATCH) {
+            self.ports.groups.remove_members(&group.id, chunk).await?;
+        }
+        let conversation = ConversationId::Group(group.id.clone());
+        for user in &users {
+            // The dead group leaves the members' conversation lists.
+            self.ports
+                .conversations
+                .hide_conversation(user, &conversation)
+                .await?;
+            self.notify(
+                user,
+                &GroupNotice {
+                    r#type: "dismissed",
+                    group_id: &group.id,
+                    by,
+                    user_id: None,
+                    reason: None,
+                },
+            )
+            .await;
+        }
+        // An audience of seats is told too (viewers have no notification list: it is live only).
+        if group.kind.audience() == Audience::Seats {
+            let frame = event(
+                crate::protocol::events::GROUP_SYSTEM,
+                &GroupNotice {
+                    r#type: "dismissed",
+                    group_id: &group.id,
+                    by,
+                    user_id: None,
+                    reason: None,
+                },
+            );
+            if let Err(err) = rooms::fan_out(&self.ports, &group.id, &frame, None).await {
+                tracing::warn!(group = %group.id, error = %err, "could not tell the audience of a dismissal");
+            }
+        }
+        Ok(())
+    }
+
+    /// `group.info`: each group's profile; members (and the app administrator) see everything,
+    /// others the public part. Unknown or dismissed groups are left out.
+    pub async fn info(
+        &self,
+        caller: &Caller,
+        request: InfoRequest,
+    ) -> Result<Vec<(Group, Option<Role>, bool)>> {
+        if request.group_ids.is_empty() || request.group_ids.len() > MAX_INFO {
+            return Err(Error::InvalidField(format!(
+                "groupIds must hold 1 to {MAX_INFO} group ids"
+            )));
+        }
+        let mut found = Vec::new();
+        for raw in request.group_ids {
+            let id = GroupId::parse(raw)?;
+            let Some(group) = self.ports.groups.get_group(&id).await?.filter(|g| !g.dismissed) else {
+                continue;
+            };
+            let actor = self.actor(caller, &group).await?;
+            let full = actor.app_admin || actor.member.is_some();
+            let group = self.with_audience(group).await?;
+            found.push((group, actor.role(), full));
+        }
+        Ok(found)
+    }
+
+    /// The group with its member count as its audience counts it (a live room's is its seated
+    /// connections).
+    async fn with_audience(&self, group: Group) -> Result<Group> {
+        let size = audience::size(&self.ports, &group).await?;
+        Ok(Group {
+            member_count: u32::try_from(size).unwrap_or(u32::MAX),
+            ..group
+        })
+    }
+
+    /// `group.update`: the profile (ordinary members only in private groups) and the join
+    /// policy (owner and admins).
+    pub async fn update(&self, caller: &Caller, request: UpdateRequest) -> Result<Group> {
+        let mut group = self.group(&request.group_id).await?;
+        let actor = self.actor(caller, &group).await?;
+        actor.require_member()?;
+        if !actor.manages() && !group.kind.allows(Rule::MemberEditsProfile) {
+            return Err(Error::Forbidden(
+                "only the owner and admins may edit this group's profile",
+            ));
+        }
+        if let Some(name) = request.name {
+            group.name = bounded("name", name, MAX_NAME)?;
+            if group.name.is_empty() {
+                return Err(Error::InvalidField("name must not be empty".to_owned()));
+            }
+        }
+        if let Some(value) = request.introduction {
+            group.introduction = optional("introduction", value, MAX_TEXT)?;
+        }
+        if let Some(value) = request.notice {
+            group.notice = optional("notice", value, MAX_TEXT)?;
+        }
+        if let Some(value) = request.avatar {
+            group.avatar = optional("avatar", value, MAX_AVATAR)?;
+        }
+        if let Some(policy) = request.join_policy {
+            if !actor.manages() {
+                return Err(Error::Forbidden(
+                    "only the owner and admins may set the join policy",
+                ));
+            }
+            group.join_policy = policy;
+        }
+        group.custom = custom(std::mem::take(&mut group.custom), request.custom)?;
+        if !self.ports.groups.put_group(&group).await? {
+            return Err(Error::NotFound("group"));
+        }
+        self.tip(&group, "profile_changed", &caller.user, &[]).await;
+        Ok(group)
+    }
+
+    /// `group.transfer`: the owner hands the group to another member.
+    pub async fn transfer(&self, caller: &Caller, request: MemberRequest) -> Result<()> {
+        let mut group = self.group(&request.group_id).await?;
+        let actor = self.actor(caller, &group).await?;
+        if !actor.is_owner() {
+            return Err(Error::Forbidden("only the owner may transfer the group"));
+        }
+        let target = UserId::parse(request.user_id)?;
+        let mut heir = self
+            .member(&group, &target)
+            .await?
+            .ok_or(Error::NotFound("member"))?;
+        if Some(&target) == group.owner.as_ref() {
+            return Ok(());
+        }
+        if let Some(old) = group.owner.clone()
+            && let Some(mut previous) = self.member(&group, &old).await?
+        {
+            previous.role = Role::Member;
+            self.ports.groups.put_member(&previous).await?;
+        }
+        heir.role = Role::Owner;
+        self.ports.groups.put_member(&heir).await?;
+        group.owner = Some(target.clone());
+        self.ports.groups.put_group(&group).await?;
+        self.tip(&group, "owner_changed", &caller.user, &[target]).await;
+        Ok(())
+    }
+
+    /// `group.members`: one page in user id order (members and the app administrator only).
+    pub async fn members(
+        &self,
+        caller: &Caller,
+        request: GroupPageRequest,
+    ) -> Result<(Vec<Member>, Option<String>)> {
+        let group = self.group(&request.group_id).await?;
+        self.actor(caller, &group).await?.require_member()?;
+        let after = request.cursor.map(UserId::parse).transpose()?;
+        let limit = page_size(request.limit, 100);
+        let mut page = self
+            .ports
+            .groups
+            .list_members(&group.id, after.as_ref(), limit + 1)
+            .await?;
+        let cursor = next_cursor(&mut page, limit, |m| m.user.to_string());
+        Ok((page, cursor))
+    }
+
+    /// `group.joined`: one page of the caller's groups in group id order.
+    pub async fn joined(
+        &self,
+        caller: &Caller,
+        request: JoinedRequest,
+    ) -> Result<(Vec<(Group, Member)>, Option<String>)> {
+        let after = request.cursor.map(GroupId::parse).transpose()?;
+        let limit = page_size(request.limit, 100);
+        let mut page = self
+            .ports
+            .groups
+            .groups_of(&caller.user, after.as_ref(), limit + 1)
+            .await?;
+        let cursor = next_cursor(&mut page, limit, |m| m.group.to_string());
+        let mut joined = Vec::with_capacity(page.len());
+        for member in page {
+            if let Some(group) = self.ports.groups.get_group(&member.group).await?
+                && !group.dismissed
+            {
+                joined.push((group, member));
+            }
+        }
+        Ok((joined, cursor))
+    }
+
+    /// `group.search`: by exact id (any type but live rooms' private details), or by name
+    /// prefix among the searchable types.
+    pub async fn search(&self, request: SearchRequest) -> Result<Vec<Group>> {
+        match (request.group_id, request.name) {
+            (Some(id), None) => {
+                let id = GroupId::parse(id)?;
+                Ok(self
+                    .ports
+                    .groups
+                    .get_group(&id)
+                    .await?
+                    .filter(|g| !g.dismissed && g.kind.allows(Rule::Searchable))
+                    .into_iter()
+                    .collect())
+            }
+            (None, Some(name)) => {
+                let prefix = name.trim().to_lowercase();
+                if prefix.is_empty() || prefix.len() > MAX_NAME {
+                    return Err(Error::InvalidField(format!("name must be 1 to {MAX_NAME} bytes")));
+                }
+                let limit = page_size(request.limit, 100);
+                self.ports.groups.search_groups(&prefix, limit).await
+            }
+            _ => Err(Error::InvalidField(
+                "give exactly one of groupId and name".to_owned(),
+            )),
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! Who is in a group: invitations, applications and their answers, quitting and kicking.
+
+use super::*;
+
+impl GroupService {
+    /// `group.invite`: private groups take the users in at once (any member may pull others in);
+    /// public groups and chat rooms send invitations (owner and admins), which the invitees
+    /// accept or reject with `group.respond`. Live rooms take no invitations.
+    pub async fn invite(
+        &self,
+        caller: &Caller,
+        request: UsersRequest,
+    ) -> Result<Vec<(UserId, InviteOutcome)>> {
+        let group = self.group(&request.group_id).await?;
+        let actor = self.actor(caller, &group).await?;
+        actor.require_member()?;
+        let users = unique_user_ids(request.user_ids, MAX_BATCH)?;
+        let reason = optional("reason", request.reason, MAX_TEXT)?;
+        let existing = self.ports.groups.get_members(&group.id, &users).await?;
+        let newcomers: Vec<UserId> = users
+            .iter()
+            .filter(|u| !existing.iter().any(|m| &m.user == *u))
+            .cloned()
+            .collect();
+        let outcome_of = |user: &UserId, fresh: InviteOutcome| {
+            if newcomers.contains(user) {
+                fresh
+            } else {
+                InviteOutcome::AlreadyMember
+            }
+        };
+        if group.kind.allows(Rule::MembersInvite) {
+            let added = self.admit(&group, &newcomers).await?;
+            self.member_tip(&group, "members_invited", &caller.user, &added)
+                .await;
+            return Ok(users
+                .iter()
+                .map(|u| (u.clone(), outcome_of(u, InviteOutcome::Added)))
+                .collect());
+        }
+        if group.kind == GroupType::Live {
+            return Err(Error::Forbidden("people join live rooms themselves"));
+        }
+        if !actor.manages() {
+            return Err(Error::Forbidden(
+                "only the owner and admins may invite to this group",
+            ));
+        }
+        let now = self.ports.clock.now_ms();
+        for user in &newcomers {
+            let invitation = JoinRequest {
+                group: group.id.clone(),
+                user: user.clone(),
+                kind: RequestKind::Invitation,
+                by: caller.user.clone(),
+                reason: reason.clone(),
+                created_at: now,
+            };
+            self.ports.groups.put_join_request(&invitation).await?;
+            self.notify(
+                user,
+                &GroupNotice {
+                    r#type: "invited",
+                    group_id: &group.id,
+                    by: &caller.user,
+                    user_id: None,
+                    reason: reason.as_deref(),
+                },
+            )
+            .await;
+        }
+        Ok(users
+            .iter()
+            .map(|u| (u.clone(), outcome_of(u, InviteOutcome::Invited)))
+            .collect())
+    }
+
+    /// `group.apply`: join a public group or chat room (at once with a free join policy, by
+    /// approval otherwise), or enter a live room.
+    pub async fn apply(&self, caller: &Caller, request: ApplyRequest) -> Result<ApplyOutcome> {
+        let group = self.group(&request.group_id).await?;
+        if group.kind == GroupType::Live {
+            // Joining a live room seats this connection (guests too, to receive); it is no
+            // membership.
+            let new = rooms::seat(&self.ports, &group.id, caller).await?;
+            if !new {
+                return Ok(ApplyOutcome::AlreadyMember);
+            }
+            self.seat_tip(&group, "member_joined", caller).await?;
+            return Ok(ApplyOutcome::Joined);
+        }
+        if caller.guest {
+            return Err(Error::GuestNotAllowed("group.apply"));
+        }
+        if self.member(&group, &caller.user).await?.is_some() {
+            return Ok(ApplyOutcome::AlreadyMember);
+        }
+        let reason = optional("reason", request.reason, MAX_TEXT)?;
+        let free = group.kind.allows(Rule::JoinByApplication) && group.join_policy == JoinPolicy::Free;
+        if free {
+            let added = self.admit(&group, std::slice::from_ref(&caller.user)).await?;
+            self.member_tip(&group, "member_joined", &caller.user, &added)
+                .await;
+            return Ok(ApplyOutcome::Joined);
+        }
+        if !group.kind.allows(Rule::JoinByApplication) || group.join_policy == JoinPolicy::Forbidden {
+            return Err(Error::Forbidden("this group takes no applications"));
+        }
+        let application = JoinRequest {
+            group: group.id.clone(),
+            user: caller.user.clone(),
+            kind: RequestKind::Application,
+            by: caller.user.clone(),
+            reason: reason.clone(),
+            created_at: self.ports.clock.now_ms(),
+        };
+        self.ports.groups.put_join_request(&application).await?;
+        for manager in self.managers(&group).await? {
+            self.notify(
+                &manager,
+                &GroupNotice {
+                    r#type: "application",
+                    group_id: &group.id,
+                    by: &caller.user,
+                    user_id: Some(&caller.user),
+                    reason: reason.as_deref(),
+                },
+            )
+            .await;
+        }
+        Ok(ApplyOutcome::Pending)
+    }
+
+    /// `group.requests`: the pending applications and invitations of a group (owner and admins).
+    pub async fn requests(
+        &self,
+        caller: &Caller,
+        request: GroupPageRequest,
+    ) -> Result<(Vec<JoinRequest>, Option<String>)> {
+        let group = self.group(&request.group_id).await?;
+        if !self.actor(caller, &group).await?.manages() {
+            return Err(Error::Forbidden("only the owner and admins see pending requests"));
+        }
+        let after = request.cursor.map(UserId::parse).transpose()?;
+        let limit = page_size(request.limit, 100);
+        let mut page = self
+            .ports
+            .groups
+            .list_join_requests(&group.id, after.as_ref(), limit + 1)
+            .await?;
+        let cursor = next_cursor(&mut page, limit, |r| r.user.to_string());
+        Ok((page, cursor))
+    }
+
+    /// `group.respond`: an owner or admin decides an application; an invitee decides their
+    /// invitation.
+    pub async fn respond(&self, caller: &Caller, request: RespondRequest) -> Result<()> {
+        let group = self.group(&request.group_id).await?;
+        let user = UserId::parse(request.user_id)?;
+        let reason = optional("reason", request.reason, MAX_TEXT)?;
+        let actor = self.actor(caller, &group).await?;
+        let pending = self
+            .ports
+            .groups
+            .get_join_request(&group.id, &user)
+            .await?
+            .ok_or(Error::NotFound("request"))?;
+        let allowed = match pending.kind {
+            RequestKind::Application => actor.manages(),
+            RequestKind::Invitation => caller.user == user,
+        };
+        if !allowed {
+            return Err(Error::Forbidden(
+                "applications are decided by the owner and admins, invitations by the invitee",
+            ));
+        }
+        self.ports.groups.take_join_request(&group.id, &user).await?;
+        let (tell, kind) = match (pending.kind, request.accept) {
+            (RequestKind::Application, true) => (&user, "application_accepted"),
+            (RequestKind::Application, false) => (&user, "application_rejected"),
+            (RequestKind::Invitation, true) => (&pending.by, "invitation_accepted"),
+            (RequestKind::Invitation, false) => (&pending.by, "invitation_rejected"),
+        };
+        if request.accept {
+            let added = self.admit(&group, std::slice::from_ref(&user)).await?;
+            self.member_tip(&group, "member_joined", &caller.user, &added)
+                .await;
+        }
+        self.notify(
+            tell,
+            &GroupNotice {
+                r#type: kind,
+                group_id: &group.id,
+                by: &caller.user,
+                user_id: Some(&user),
+                reason: reason.as_deref(),
+            },
+        )
+        .await;
+        Ok(())
+    }
+
+    /// `group.quit`: a member leaves. The owner may leave only a private group (ownership passes
+    /// to the longest-standing member; the last one out dissolves it).
+    pub async fn quit(&self, caller: &Caller, request: GroupRequest) -> Result<()> {
+        let mut group = self.group(&request.group_id).await?;
+        let member = self.member(&group, &caller.user).await?;
+        if group.kind == GroupType::Live && member.is_none() {
+            // Leaving a live room unseats the caller's connections.
+            if !rooms::unseat_user(&self.ports, &group.id, &caller.user).await? {
+                return Err(Error::NotFound("member"));
+            }
+            self.seat_tip(&group, "member_quit", caller).await?;
+            return Ok(());
+        }
+        let member = member.ok_or(Error::NotFound("member"))?;
+        if member.role == Role::Owner {
+            if !group.kind.allows(Rule::OwnerQuits) {
+                return Err(Error::Forbidden(
+                    "the owner may not quit this group: transfer it or dismiss it",
+                ));
+            }
+            let heir = Self::all_members(&self.ports, &group.id)
+                .await?
+                .into_iter()
+                .filter(|m| m.user != caller.user)
+                .min_by_key(|m| (m.joined_at, m.user.clone()));
+            match heir {
+                None => return self.dissolve(group, &caller.user).await,
+                Some(mut heir) => {
+                    heir.role = Role::Owner;
+                    self.ports.groups.put_member(&heir).await?;
+                    group.owner = Some(heir.user.clone());
+                    self.ports.groups.put_group(&group).await?;
+                }
+            }
+        }
+        self.ports
+            .groups
+            .remove_members(&group.id, std::slice::from_ref(&caller.user))
+            .await?;
+        self.member_tip(
+            &group,
+            "member_quit",
+            &caller.user,
+            std::slice::from_ref(&caller.user),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// `group.kick`: private groups: the owner; public groups and chat rooms: the owner (anyone)
+    /// and admins (ordinary members only); live rooms: the owner. Never ordinary members.
+    pub async fn kick(&self, caller: &Caller, request: UsersRequest) -> Result<Vec<UserId>> {
+        let group = self.group(&request.group_id).await?;
+        let actor = self.actor(caller, &group).await?;
+        let users = unique_user_ids(request.user_ids, MAX_BATCH)?;
+        let reason = optional("reason", request.reason, MAX_TEXT)?;
+        let may_kick =
+            actor.is_owner() || (group.kind.allows(Rule::HasAdmins) && actor.role() == Some(Role::Admin));
+        if !may_kick || users.contains(&caller.user) {
+            return Err(Error::Forbidden("you may not remove members of this group"));
+        }
+        if group.kind == GroupType::Live {
+            let mut gone = Vec::new();
+            for user in &users {
+                if rooms::unseat_user(&self.ports, &group.id, user).await? {
+                    gone.push(user.clone());
+                }
+            }
+            for user in &gone {
+                self.notify(
+                    user,
+                    &GroupNotice {
+                        r#type: "kicked",
+                        group_id: &group.id,
+                        by: &caller.user,
+                        user_id: None,
+                        reason: reason.as_deref(),
+                    },
+                )
+                .await;
+            }
+            self.member_tip(&group, "members_kicked", &caller.user, &gone)
+                .await;
+            return Ok(gone);
+        }
+        let targets = self.ports.groups.get_members(&group.id, &users).await?;
+        if targets
+            .iter()
+            .any(|m| m.role == Role::Owner || (m.role == Role::Admin && !actor.is_owner()))
+        {
+            return Err(Error::Forbidden(
+                "admins may remove ordinary members only, and nobody the owner",
+            ));
+        }
+        let gone: Vec<UserId> = targets.into_iter().map(|m| m.user).collect();
+        self.ports.groups.remove_members(&group.id, &gone).await?;
+        for user in &gone {
+            self.notify(
+                user,
+                &GroupNotice {
+                    r#type: "kicked",
+                    group_id: &group.id,
+                    by: &caller.user,
+                    user_id: None,
+                    reason: reason.as_deref(),
+                },
+            )
+            .await;
+        }
+        self.member_tip(&group, "members_kicked", &caller.user, &gone)
+            .await;
+        Ok(gone)
+    }
+}
