@@ -1,5 +1,7 @@
 //! [`GroupStore`](cirrus_core::ports::GroupStore): groups, members with the member count and
 //! its cap, memberships by user, the name search, and pending join requests.
+//! Long because it is test code: one case per function, each a short story, and every case of the
+//! port in one place so a backend author reads the whole contract.
 //!
 //! Group names come from [`Fixture::nickname`], which starts each with the case's namespace, so a
 //! search only ever finds the case's own groups even when cases share a backend. Group ids and

@@ -1,5 +1,7 @@
 //! [`MessageStore`](cirrus_core::ports::MessageStore): seq allocation, idempotency, content,
 //! history, single reads, recall, delete-for-me, roaming expiry and the per-conversation cap.
+//! Long because it is test code: one case per function, each a short story, and every case of the
+//! port in one place so a backend author reads the whole contract.
 
 use crate::fixture::{Fixture, KEEP_LAST, ROAMING_END, Stores, T0, append_new};
 use cirrus_core::element::{Element, MediaRef, Rendition};
