@@ -1,28 +1,23 @@
 //! Lambda `api`: the HTTP API. The server REST API (`/v4/...`, administrator only) and the login
-//! endpoints (`/v1/auth/...`: hosted accounts, ID tokens, guests), each answering with a UserSig.
+//! endpoints (`/v1/auth/...`: hosted accounts, ID tokens, guests), each answering with a UserSig;
+//! one axum router, served through `lambda_http` (HTTP API events, payload format 2.0).
 //!
 //! Environment: `cirrus_aws::Config::from_env` (tables; `CIRRUS_CONNECTIONS_ENDPOINT` to close
 //! kicked connections) and the settings of `cirrus_handlers::Settings` (`CIRRUS_APP_ID`, the
 //! secret key or its SSM parameter, the account settings, `CIRRUS_OIDC_ISSUERS`, the word filter
 //! that REST sends pass through too).
 
-use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use cirrus_aws::Push;
 use cirrus_handlers::{Api, Deps, Settings};
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_http::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    lambda_http::tracing::init_default_subscriber();
     let settings = Settings::from_env()?;
     let sdk = cirrus_aws::sdk_config().await;
     let key = cirrus_aws::usersig_key(&sdk, settings.app_id, settings.secret_key.as_ref()).await?;
     let ports = settings.apply(cirrus_aws::ports(&sdk, Push::Required).await?);
-    let api = &Api::new(Deps::new(ports), key, settings.oidc_issuers)?;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<ApiGatewayV2httpRequest>| async move {
-            Ok::<_, Error>(api.handle(event.payload).await)
-        },
-    ))
-    .await
+    let api = Api::new(Deps::new(ports), key, settings.oidc_issuers)?;
+    lambda_http::run(api.router()).await
 }

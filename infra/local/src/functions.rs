@@ -1,14 +1,15 @@
-//! Who runs the Lambda handlers behind the emulated WebSocket API: this process (the default,
-//! `cirrus-handlers` called in-process) or a Lambda runtime emulator such as `cargo lambda watch`,
-//! reached through the Lambda Invoke API (`--invoke-url`), so that the real function binaries
-//! answer every event.
+//! Who runs the Lambda handlers behind the emulated APIs: this process (the default,
+//! `cirrus-handlers` called in-process, the HTTP API's router mounted as it is) or a Lambda runtime
+//! emulator such as `cargo lambda watch`, reached through the Lambda Invoke API (`--invoke-url`),
+//! so that the real function binaries answer every event.
 
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
     ApiGatewayProxyResponse, ApiGatewayV2httpRequest, ApiGatewayV2httpResponse,
     ApiGatewayWebsocketProxyRequest,
 };
-use cirrus_handlers::{Api, Authorizer, Deps};
+use axum::Router;
+use cirrus_handlers::{Authorizer, Deps};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
@@ -34,7 +35,7 @@ pub enum AuthFailure {
     Broken,
 }
 
-/// Runs the handlers of the WebSocket API's routes.
+/// Runs the handlers of the WebSocket API's routes, and the HTTP API.
 #[derive(Clone)]
 pub enum Functions {
     /// The handlers called directly in this process.
@@ -43,8 +44,8 @@ pub enum Functions {
         deps: Arc<Deps>,
         /// The `$connect` authorizer.
         authorizer: Arc<Authorizer>,
-        /// The HTTP API.
-        api: Arc<Api>,
+        /// The HTTP API's router (`cirrus_handlers::Api::router`), mounted on the HTTP listener.
+        api: Router,
     },
     /// Every event sent to a Lambda Invoke API.
     Remote(RemoteFunctions),
@@ -97,22 +98,6 @@ impl Functions {
     }
 }
 
-impl Functions {
-    /// One HTTP API request (the server REST API and the login endpoints).
-    pub async fn api(&self, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
-        match self {
-            Self::InProcess { api, .. } => api.handle(request).await,
-            Self::Remote(remote) => remote.invoke(API, &request).await.unwrap_or_else(|err| {
-                tracing::error!(function = API, error = %err, "invocation failed");
-                let mut response = ApiGatewayV2httpResponse::default();
-                response.status_code = 500;
-                response.body = Some(r#"{"message": "Internal Server Error"}"#.into());
-                response
-            }),
-        }
-    }
-}
-
 /// A Lambda Invoke API (`POST {base}/2015-03-31/functions/{name}/invocations`), as
 /// `cargo lambda watch` serves it.
 #[derive(Clone)]
@@ -139,6 +124,18 @@ impl RemoteFunctions {
         Ok(Self {
             client,
             base: base.into().trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// One HTTP API request (an API Gateway v2 HTTP event) for the `api` function; a failed
+    /// invocation is a 500, as API Gateway answers an integration error.
+    pub async fn api(&self, request: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+        self.invoke(API, request).await.unwrap_or_else(|err| {
+            tracing::error!(function = API, error = %err, "invocation failed");
+            let mut response = ApiGatewayV2httpResponse::default();
+            response.status_code = 500;
+            response.body = Some(r#"{"message": "Internal Server Error"}"#.into());
+            response
         })
     }
 

@@ -1,8 +1,10 @@
 //! The HTTP side: API Gateway's `@connections` management API (POST / GET / DELETE, 410 for
 //! unknown ids) so `aws-sdk-apigatewaymanagement` works against the local stack unchanged, and the
-//! HTTP API (`/v4/...` server REST API, `/v1/auth/...` logins) in front of the `api` handler.
+//! HTTP API (`/v4/...` server REST API, `/v1/auth/...` logins): in-process the `api` function's
+//! own router, mounted as it is; under `--invoke-url` each request is turned into the HTTP API
+//! event API Gateway would send and handed to the remote `api` function.
 
-use crate::functions::Functions;
+use crate::functions::{Functions, RemoteFunctions};
 use crate::hub::{Hub, Outbound};
 use axum::Router;
 use axum::body::Bytes;
@@ -24,17 +26,20 @@ const MAX_API_BODY: usize = 1024 * 1024;
 /// The router of the HTTP side. `@connections` paths work with and without a stage prefix, as on
 /// AWS; the HTTP API serves its `$default` stage at the root.
 pub fn router(hub: Arc<Hub>, functions: Functions, max_message_bytes: usize) -> Router {
-    let api = Router::new()
-        .route("/v1/{*rest}", any(api))
-        .route("/v4/{*rest}", any(api))
-        .layer(DefaultBodyLimit::max(MAX_API_BODY))
-        .with_state(functions);
-    connections_router(hub, max_message_bytes).merge(api)
+    let api = match functions {
+        Functions::InProcess { api, .. } => api,
+        Functions::Remote(remote) => Router::new()
+            .route("/v1/{*rest}", any(forward))
+            .route("/v4/{*rest}", any(forward))
+            .with_state(remote),
+    };
+    connections_router(hub, max_message_bytes).merge(api.layer(DefaultBodyLimit::max(MAX_API_BODY)))
 }
 
-/// Hands one request to the `api` function as an HTTP API event and answers with its response.
-async fn api(
-    State(functions): State<Functions>,
+/// Hands one request to the remote `api` function as an HTTP API event and answers with its
+/// response.
+async fn forward(
+    State(remote): State<RemoteFunctions>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
@@ -51,7 +56,7 @@ async fn api(
         body,
         Some(peer.ip().to_string()),
     );
-    let answer = functions.api(event).await;
+    let answer = remote.api(&event).await;
     let status = u16::try_from(answer.status_code)
         .ok()
         .and_then(|code| StatusCode::from_u16(code).ok())

@@ -288,7 +288,7 @@ impl LocalStack {
                 Functions::InProcess {
                     deps: Arc::new(Deps::new(ports.clone())),
                     authorizer: Arc::new(authorizer),
-                    api: Arc::new(api),
+                    api: api.router(),
                 }
             }
         };

@@ -3,12 +3,15 @@
 //! Tencent's field names, replies `{"ActionStatus":"OK"|"FAIL","ErrorCode":0,"ErrorInfo":""}` with
 //! HTTP 200. Only the administrator's UserSig is accepted.
 
-// The error side of these results is the HTTP answer itself, built once and returned at once per
-// request: boxing it would only add an allocation.
-#![allow(clippy::result_large_err)]
-
-use super::{Api, json};
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use super::{Api, Shared, json};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Query, State};
+use axum::handler::Handler;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, post};
 use cirrus_core::Error;
 use cirrus_core::accounts::AccountKind;
 use cirrus_core::ids::UserId;
@@ -17,6 +20,49 @@ use cirrus_core::usersig::UserSigError;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+
+/// The `/v4` routes: one per command, and every other `/v4` path an unknown command.
+pub(super) fn routes() -> Router<Shared> {
+    use super::{admin_msg as msg, admin_social as social};
+    Router::new()
+        .route("/v4/im_open_login_svc/account_import", command(account_import))
+        .route(
+            "/v4/im_open_login_svc/multiaccount_import",
+            command(multiaccount_import),
+        )
+        .route("/v4/im_open_login_svc/account_delete", command(account_delete))
+        .route("/v4/im_open_login_svc/account_check", command(account_check))
+        .route("/v4/im_open_login_svc/kick", command(kick))
+        .route("/v4/openim/query_online_status", command(query_online_status))
+        .route("/v4/profile/portrait_get", command(social::portrait_get))
+        .route("/v4/profile/portrait_set", command(social::portrait_set))
+        .route("/v4/sns/friend_add", command(social::friend_add))
+        .route("/v4/sns/friend_import", command(social::friend_import))
+        .route("/v4/sns/friend_delete", command(social::friend_delete))
+        .route("/v4/sns/friend_get", command(social::friend_get))
+        .route("/v4/sns/recommend_add", command(social::recommend_add))
+        .route("/v4/sns/black_list_add", command(social::black_list_add))
+        .route("/v4/sns/black_list_delete", command(social::black_list_delete))
+        .route("/v4/openim/sendmsg", command(msg::sendmsg))
+        .route("/v4/openim/batchsendmsg", command(msg::batchsendmsg))
+        .route("/v4/openim/admin_msgwithdraw", command(msg::admin_msgwithdraw))
+        .route("/v4/{*command}", command(unknown_command))
+}
+
+/// A command answers POST; any other method is an unknown command, before any token check.
+fn command<H, T>(handler: H) -> MethodRouter<Shared>
+where
+    H: Handler<T, Shared>,
+    T: 'static,
+{
+    post(handler).fallback(async || failure(Failure::UnknownCommand))
+}
+
+/// # POST /v4/{anything else}
+/// No such command (70404), once the administrator's token checks out.
+async fn unknown_command(_: Admin) -> Refusal {
+    failure(Failure::UnknownCommand)
+}
 
 /// Why an admin request failed; each has its stable `ErrorCode` (Tencent's number where Tencent
 /// has one with the same meaning).
@@ -69,28 +115,51 @@ impl Failure {
     }
 }
 
+/// A failed command: its failure and the `ErrorInfo` the app server reads, answered with HTTP 200
+/// as Tencent does.
+pub(super) struct Refusal {
+    failure: Failure,
+    info: String,
+}
+
+impl Refusal {
+    /// The numeric `ErrorCode` of this refusal.
+    pub(super) fn code(&self) -> u32 {
+        self.failure.code()
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        json(
+            StatusCode::OK,
+            &json!({"ActionStatus": "FAIL", "ErrorCode": self.failure.code(), "ErrorInfo": self.info}),
+        )
+    }
+}
+
 /// A failed reply with the failure's generic text.
-pub(crate) fn failure(failure: Failure) -> ApiGatewayV2httpResponse {
+pub(super) fn failure(failure: Failure) -> Refusal {
     failure_with(failure, failure.info())
 }
 
-pub(super) fn failure_with(failure: Failure, info: &str) -> ApiGatewayV2httpResponse {
-    json(
-        200,
-        &json!({"ActionStatus": "FAIL", "ErrorCode": failure.code(), "ErrorInfo": info}),
-    )
+pub(super) fn failure_with(failure: Failure, info: &str) -> Refusal {
+    Refusal {
+        failure,
+        info: info.to_owned(),
+    }
 }
 
-pub(super) fn ok(mut extra: Value) -> ApiGatewayV2httpResponse {
+pub(super) fn ok(mut extra: Value) -> Response {
     let mut body = json!({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""});
     if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object_mut()) {
         body.append(extra);
     }
-    json(200, &body)
+    json(StatusCode::OK, &body)
 }
 
 /// Maps a service error to a failed reply, logging server faults.
-pub(super) fn from_error(err: &Error) -> ApiGatewayV2httpResponse {
+pub(super) fn from_error(err: &Error) -> Refusal {
     if err.is_internal() {
         tracing::error!(error = ?err, "admin request failed");
         return failure(Failure::Internal);
@@ -98,14 +167,47 @@ pub(super) fn from_error(err: &Error) -> ApiGatewayV2httpResponse {
     failure_with(Failure::InvalidParameter, &err.client_message())
 }
 
-/// Checks that the request carries the administrator's genuine, current UserSig.
-fn authenticate(api: &Api, request: &ApiGatewayV2httpRequest) -> Result<(), Failure> {
-    let query = &request.query_string_parameters;
-    let (Some(identifier), Some(usersig)) = (query.first("identifier"), query.first("usersig")) else {
+/// The query string of every `/v4` call, as Tencent's REST API defines it.
+#[derive(Deserialize)]
+struct AdminQuery {
+    sdkappid: Option<String>,
+    identifier: Option<String>,
+    usersig: Option<String>,
+    /// Tencent's per-call random number: accepted, not used.
+    #[expect(dead_code, reason = "Tencent's app servers send it; nothing here needs it")]
+    random: Option<String>,
+    /// Always `json` at Tencent: accepted, not used.
+    #[expect(dead_code, reason = "Tencent's app servers send it; nothing here needs it")]
+    contenttype: Option<String>,
+}
+
+/// The administrator's call, authenticated: the first extractor of every `/v4` handler, so that
+/// no body is read for anyone else.
+pub(super) struct Admin;
+
+impl FromRequestParts<Shared> for Admin {
+    type Rejection = Refusal;
+
+    async fn from_request_parts(parts: &mut Parts, api: &Shared) -> Result<Self, Refusal> {
+        // A query string that does not parse carries no usable UserSig either.
+        let checked = match Query::<AdminQuery>::try_from_uri(&parts.uri) {
+            Ok(Query(query)) => authenticate(api, &query),
+            Err(_) => Err(Failure::TokenInvalid),
+        };
+        checked.map(|()| Self).map_err(|failed| {
+            tracing::info!(code = failed.code(), "admin request refused");
+            failure(failed)
+        })
+    }
+}
+
+/// Checks that the query carries the administrator's genuine, current UserSig.
+fn authenticate(api: &Api, query: &AdminQuery) -> Result<(), Failure> {
+    let (Some(identifier), Some(usersig)) = (&query.identifier, &query.usersig) else {
         return Err(Failure::TokenInvalid);
     };
-    if let Some(app) = query.first("sdkappid")
-        && app != api.key.app_id().to_string()
+    if let Some(app) = &query.sdkappid
+        && *app != api.key.app_id().to_string()
     {
         return Err(Failure::TokenInvalid);
     }
@@ -114,7 +216,7 @@ fn authenticate(api: &Api, request: &ApiGatewayV2httpRequest) -> Result<(), Fail
         UserSigError::Expired => Failure::TokenExpired,
         _ => Failure::TokenInvalid,
     })?;
-    if claims.identifier != identifier {
+    if claims.identifier != *identifier {
         return Err(Failure::IdentifierMismatch);
     }
     if claims.is_guest() || identifier != api.deps.limits.accounts.admin.as_str() {
@@ -123,10 +225,8 @@ fn authenticate(api: &Api, request: &ApiGatewayV2httpRequest) -> Result<(), Fail
     Ok(())
 }
 
-pub(super) fn parse<T: DeserializeOwned>(
-    request: &ApiGatewayV2httpRequest,
-) -> Result<T, ApiGatewayV2httpResponse> {
-    super::json_body(request).map_err(|err| {
+pub(super) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
+    serde_json::from_slice(body).map_err(|err| {
         failure_with(
             Failure::InvalidParameter,
             &format!("the body is not the expected JSON: {err}"),
@@ -134,45 +234,12 @@ pub(super) fn parse<T: DeserializeOwned>(
     })
 }
 
-pub(super) fn user_id(raw: &str) -> Result<UserId, ApiGatewayV2httpResponse> {
+pub(super) fn user_id(raw: &str) -> Result<UserId, Refusal> {
     UserId::parse(raw).map_err(|err| failure_with(Failure::InvalidParameter, &err.to_string()))
 }
 
-/// Runs `command` (`service/command`) for the administrator.
-pub(crate) async fn handle(
-    api: &Api,
-    command: &str,
-    request: &ApiGatewayV2httpRequest,
-) -> ApiGatewayV2httpResponse {
-    if let Err(failed) = authenticate(api, request) {
-        tracing::info!(code = failed.code(), "admin request refused");
-        return failure(failed);
-    }
-    let outcome = match command {
-        "im_open_login_svc/account_import" => account_import(api, request).await,
-        "im_open_login_svc/multiaccount_import" => multiaccount_import(api, request).await,
-        "im_open_login_svc/account_delete" => account_delete(api, request).await,
-        "im_open_login_svc/account_check" => account_check(api, request).await,
-        "im_open_login_svc/kick" => kick(api, request).await,
-        "openim/query_online_status" => query_online_status(api, request).await,
-        "profile/portrait_get" => super::admin_social::portrait_get(api, request).await,
-        "profile/portrait_set" => super::admin_social::portrait_set(api, request).await,
-        "sns/friend_add" => super::admin_social::friend_add(api, request).await,
-        "sns/friend_import" => super::admin_social::friend_import(api, request).await,
-        "sns/friend_delete" => super::admin_social::friend_delete(api, request).await,
-        "sns/friend_get" => super::admin_social::friend_get(api, request).await,
-        "sns/recommend_add" => super::admin_social::recommend_add(api, request).await,
-        "sns/black_list_add" => super::admin_social::black_list_add(api, request).await,
-        "sns/black_list_delete" => super::admin_social::black_list_delete(api, request).await,
-        "openim/sendmsg" => super::admin_msg::sendmsg(api, request).await,
-        "openim/batchsendmsg" => super::admin_msg::batchsendmsg(api, request).await,
-        "openim/admin_msgwithdraw" => super::admin_msg::admin_msgwithdraw(api, request).await,
-        _ => Err(failure(Failure::UnknownCommand)),
-    };
-    outcome.unwrap_or_else(|response| response)
-}
-
-pub(super) type Reply = Result<ApiGatewayV2httpResponse, ApiGatewayV2httpResponse>;
+/// What a command handler answers.
+pub(super) type Reply = Result<Response, Refusal>;
 
 #[derive(Deserialize)]
 struct AccountImport {
@@ -184,10 +251,11 @@ struct AccountImport {
     face_url: Option<String>,
 }
 
-/// `account_import`: one account, with an optional nickname and avatar; importing an existing
+/// # POST /v4/im_open_login_svc/account_import
+/// One account, with an optional nickname and avatar; importing an existing
 /// account succeeds and changes nothing.
-async fn account_import(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
-    let body: AccountImport = parse(request)?;
+async fn account_import(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
+    let body: AccountImport = parse(&body)?;
     let item = ImportItem {
         user: user_id(&body.user_id)?,
         nickname: body.nick,
@@ -207,10 +275,11 @@ struct MultiImport {
     accounts: Vec<String>,
 }
 
-/// `multiaccount_import`: up to 100 ids; malformed ids are listed in `FailAccounts`, the rest are
+/// # POST /v4/im_open_login_svc/multiaccount_import
+/// Up to 100 ids; malformed ids are listed in `FailAccounts`, the rest are
 /// imported (existing ones left as they are).
-async fn multiaccount_import(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
-    let body: MultiImport = parse(request)?;
+async fn multiaccount_import(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
+    let body: MultiImport = parse(&body)?;
     let (mut items, mut failed) = (Vec::new(), Vec::new());
     for raw in body.accounts {
         match UserId::parse(raw.as_str()) {
@@ -238,7 +307,7 @@ struct UserItem {
     user_id: String,
 }
 
-fn user_items(items: &[UserItem]) -> Result<Vec<UserId>, ApiGatewayV2httpResponse> {
+fn user_items(items: &[UserItem]) -> Result<Vec<UserId>, Refusal> {
     items.iter().map(|item| user_id(&item.user_id)).collect()
 }
 
@@ -248,10 +317,11 @@ struct DeleteRequest {
     items: Vec<UserItem>,
 }
 
-/// `account_delete`: deletes up to 100 accounts and closes their connections; `ResultItem` says
+/// # POST /v4/im_open_login_svc/account_delete
+/// Deletes up to 100 accounts and closes their connections; `ResultItem` says
 /// per user whether it existed (70107 if not).
-async fn account_delete(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
-    let body: DeleteRequest = parse(request)?;
+async fn account_delete(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
+    let body: DeleteRequest = parse(&body)?;
     let users = user_items(&body.items)?;
     let existed = api
         .deps
@@ -280,10 +350,11 @@ struct CheckRequest {
     items: Vec<UserItem>,
 }
 
-/// `account_check`: `AccountStatus` `Imported` or `NotImported` per user, with Cirrus's own
+/// # POST /v4/im_open_login_svc/account_check
+/// `AccountStatus` `Imported` or `NotImported` per user, with Cirrus's own
 /// `AccountKind` (`imported`, `first_login`, `registered`, `federated`) for existing accounts.
-async fn account_check(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
-    let body: CheckRequest = parse(request)?;
+async fn account_check(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
+    let body: CheckRequest = parse(&body)?;
     let users = user_items(&body.items)?;
     let accounts = api
         .deps
@@ -310,9 +381,10 @@ async fn account_check(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
     Ok(ok(json!({ "ResultItem": results })))
 }
 
-/// `kick`: revokes every token of the user issued so far and closes all their connections.
-async fn kick(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
-    let body: UserItem = parse(request)?;
+/// # POST /v4/im_open_login_svc/kick
+/// Revokes every token of the user issued so far and closes all their connections.
+async fn kick(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
+    let body: UserItem = parse(&body)?;
     let user = user_id(&body.user_id)?;
     let found = api.deps.accounts.kick(&user).await.map_err(|e| from_error(&e))?;
     if !found {
@@ -329,11 +401,12 @@ struct OnlineStatusRequest {
     need_detail: u8,
 }
 
-/// `query_online_status`: `Online` (connected), `PushOnline` (logged in, not connected) or
+/// # POST /v4/openim/query_online_status
+/// `Online` (connected), `PushOnline` (logged in, not connected) or
 /// `Offline` per user, with per-platform `Detail` when `IsNeedDetail` is 1; malformed or unknown
 /// ids go to `ErrorList` (70107).
-async fn query_online_status(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
-    let body: OnlineStatusRequest = parse(request)?;
+async fn query_online_status(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
+    let body: OnlineStatusRequest = parse(&body)?;
     let mut users = Vec::new();
     let mut errors = Vec::new();
     for raw in &body.accounts {

@@ -7,13 +7,10 @@
 //! media id from `media.upload`, which an app server does not have: they are refused. `MsgKey`
 //! is the message's seq in the conversation, as text.
 
-// The error side of these results is the HTTP answer itself (see admin.rs).
-#![allow(clippy::result_large_err)]
-
-use super::Api;
-use super::admin::{Failure, Reply, failure_with, from_error, ok, parse, user_id};
-use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
-use aws_lambda_events::apigw::ApiGatewayV2httpResponse as ApiResponse;
+use super::Shared;
+use super::admin::{Admin, Failure, Refusal, Reply, failure_with, from_error, ok, parse, user_id};
+use axum::body::Bytes;
+use axum::extract::State;
 use cirrus_core::element::Element;
 use cirrus_core::ids::ClientMsgId;
 use serde::Deserialize;
@@ -107,7 +104,7 @@ fn element(element: TimElement) -> Result<Element, String> {
     }
 }
 
-fn body_of(body: Vec<TimElement>) -> Result<Vec<Element>, ApiResponse> {
+fn body_of(body: Vec<TimElement>) -> Result<Vec<Element>, Refusal> {
     body.into_iter()
         .map(element)
         .collect::<Result<_, _>>()
@@ -116,7 +113,7 @@ fn body_of(body: Vec<TimElement>) -> Result<Vec<Element>, ApiResponse> {
 
 /// The idempotency key of a REST send: `MsgRandom` makes a retried call one message (per
 /// recipient); without it every call is a new message.
-fn client_msg_id(random: Option<u32>, to: &str) -> Result<ClientMsgId, ApiResponse> {
+fn client_msg_id(random: Option<u32>, to: &str) -> Result<ClientMsgId, Refusal> {
     let raw = match random {
         Some(random) => format!("rest-{random}-{to}"),
         None => format!("rest-{}", uuid::Uuid::new_v4().simple()),
@@ -124,9 +121,10 @@ fn client_msg_id(random: Option<u32>, to: &str) -> Result<ClientMsgId, ApiRespon
     ClientMsgId::parse(raw).map_err(|err| failure_with(Failure::InvalidParameter, &err.to_string()))
 }
 
-/// `openim/sendmsg`: one message to one user, as `From_Account` or as a system notice.
-pub(super) async fn sendmsg(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
-    let body: SendMsg = parse(request)?;
+/// # POST /v4/openim/sendmsg
+/// One message to one user, as `From_Account` or as a system notice.
+pub(super) async fn sendmsg(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
+    let body: SendMsg = parse(&body)?;
     let from = body.from.as_deref().map(user_id).transpose()?;
     let to = user_id(&body.to)?;
     let elements = body_of(body.body)?;
@@ -150,10 +148,11 @@ pub(super) async fn sendmsg(api: &Api, request: &ApiGatewayV2httpRequest) -> Rep
     })))
 }
 
-/// `openim/batchsendmsg`: the same message to up to 500 users; per-recipient failures are listed
+/// # POST /v4/openim/batchsendmsg
+/// The same message to up to 500 users; per-recipient failures are listed
 /// in `ErrorList` and do not stop the others.
-pub(super) async fn batchsendmsg(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
-    let body: BatchSendMsg = parse(request)?;
+pub(super) async fn batchsendmsg(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
+    let body: BatchSendMsg = parse(&body)?;
     if body.to.is_empty() || body.to.len() > MAX_BATCH_RECIPIENTS {
         return Err(failure_with(
             Failure::InvalidParameter,
@@ -179,16 +178,17 @@ pub(super) async fn batchsendmsg(api: &Api, request: &ApiGatewayV2httpRequest) -
                 .map_err(|e| from_error(&e))
         }
         .await;
-        if let Err(response) = outcome {
-            errors.push(json!({"To_Account": raw, "ErrorCode": error_code(&response)}));
+        if let Err(refusal) = outcome {
+            errors.push(json!({"To_Account": raw, "ErrorCode": refusal.code()}));
         }
     }
     Ok(ok(json!({ "ErrorList": errors })))
 }
 
-/// `openim/admin_msgwithdraw`: recalls a message between two users, whatever its age.
-pub(super) async fn admin_msgwithdraw(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
-    let body: Withdraw = parse(request)?;
+/// # POST /v4/openim/admin_msgwithdraw
+/// Recalls a message between two users, whatever its age.
+pub(super) async fn admin_msgwithdraw(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
+    let body: Withdraw = parse(&body)?;
     let from = user_id(&body.from)?;
     let to = user_id(&body.to)?;
     let seq: u64 = body
@@ -203,16 +203,4 @@ pub(super) async fn admin_msgwithdraw(api: &Api, request: &ApiGatewayV2httpReque
         )),
         Err(err) => Err(from_error(&err)),
     }
-}
-
-/// The `ErrorCode` of a failed reply.
-fn error_code(response: &ApiResponse) -> u64 {
-    let text = match &response.body {
-        Some(aws_lambda_events::encodings::Body::Text(text)) => text.as_str(),
-        _ => "",
-    };
-    serde_json::from_str::<Value>(text)
-        .ok()
-        .and_then(|v| v["ErrorCode"].as_u64())
-        .unwrap_or(u64::from(Failure::Internal.code()))
 }

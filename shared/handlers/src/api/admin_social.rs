@@ -2,12 +2,10 @@
 //! (`profile/portrait_get`, `profile/portrait_set`, `sns/friend_add`, `sns/friend_import`,
 //! `sns/friend_delete`, `sns/friend_get`): the app server acting on a user's behalf.
 
-// The error side of these results is the HTTP answer itself (see admin.rs).
-#![allow(clippy::result_large_err)]
-
-use super::Api;
-use super::admin::{Failure, Reply, failure, from_error, ok, parse, user_id};
-use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use super::admin::{Admin, Failure, Refusal, Reply, failure, from_error, ok, parse, user_id};
+use super::{Api, Shared};
+use axum::body::Bytes;
+use axum::extract::State;
 use cirrus_core::Error;
 use cirrus_core::protocol::social::{FriendDeleteRequest, FriendListRequest, ProfileSetRequest};
 use cirrus_core::service::Caller;
@@ -92,9 +90,10 @@ struct PortraitGet {
     accounts: Vec<String>,
 }
 
-/// `profile/portrait_get`: every profile tag of up to 100 users; unknown ones in `ErrorList`.
-pub(super) async fn portrait_get(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
-    let body: PortraitGet = parse(request)?;
+/// # POST /v4/profile/portrait_get
+/// Every profile tag of up to 100 users; unknown ones in `ErrorList`.
+pub(super) async fn portrait_get(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
+    let body: PortraitGet = parse(&body)?;
     let users = cirrus_core::service::ProfileService::user_ids(body.accounts).map_err(|e| from_error(&e))?;
     let (found, missing) = api
         .deps
@@ -129,7 +128,7 @@ struct PortraitSet {
     items: Vec<TagValue>,
 }
 
-fn text_of(value: &Value) -> Result<Option<String>, aws_lambda_events::apigw::ApiGatewayV2httpResponse> {
+fn text_of(value: &Value) -> Result<Option<String>, Refusal> {
     match value {
         Value::String(text) => Ok(Some(text.clone())),
         Value::Null => Ok(None),
@@ -137,10 +136,11 @@ fn text_of(value: &Value) -> Result<Option<String>, aws_lambda_events::apigw::Ap
     }
 }
 
-/// `profile/portrait_set`: sets profile tags of a user (the standard ones Cirrus keeps and
+/// # POST /v4/profile/portrait_set
+/// Sets profile tags of a user (the standard ones Cirrus keeps and
 /// `Tag_Profile_Custom_*`); their friends are told as when the user sets them.
-pub(super) async fn portrait_set(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
-    let body: PortraitSet = parse(request)?;
+pub(super) async fn portrait_set(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
+    let body: PortraitSet = parse(&body)?;
     let user = user_id(&body.account)?;
     let mut change = ProfileSetRequest::default();
     let mut custom = BTreeMap::new();
@@ -214,8 +214,8 @@ struct FriendAdd {
     add_type: Option<String>,
 }
 
-async fn add_friends(api: &Api, request: &ApiGatewayV2httpRequest, default_both: bool) -> Reply {
-    let body: FriendAdd = parse(request)?;
+async fn add_friends(api: &Api, body: &[u8], default_both: bool) -> Reply {
+    let body: FriendAdd = parse(body)?;
     let owner = user_id(&body.account)?;
     if body.items.is_empty() || body.items.len() > 100 {
         return Err(failure(Failure::InvalidParameter));
@@ -243,16 +243,18 @@ async fn add_friends(api: &Api, request: &ApiGatewayV2httpRequest, default_both:
     Ok(ok(json!({ "ResultItem": results })))
 }
 
-/// `sns/friend_add`: adds friends on a user's behalf without verification (both ways unless
+/// # POST /v4/sns/friend_add
+/// Adds friends on a user's behalf without verification (both ways unless
 /// `AddType` is `Add_Type_Single`); a result per friend.
-pub(super) async fn friend_add(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
-    add_friends(api, request, true).await
+pub(super) async fn friend_add(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
+    add_friends(&api, &body, true).await
 }
 
-/// `sns/friend_import`: imports friends into a user's list (one way unless `AddType` says both),
+/// # POST /v4/sns/friend_import
+/// Imports friends into a user's list (one way unless `AddType` says both),
 /// as when migrating a relationship chain.
-pub(super) async fn friend_import(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
-    add_friends(api, request, false).await
+pub(super) async fn friend_import(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
+    add_friends(&api, &body, false).await
 }
 
 #[derive(Deserialize)]
@@ -265,10 +267,11 @@ struct FriendDelete {
     delete_type: Option<String>,
 }
 
-/// `sns/friend_delete`: removes friends of a user, both ways unless `DeleteType` is
+/// # POST /v4/sns/friend_delete
+/// Removes friends of a user, both ways unless `DeleteType` is
 /// `Delete_Type_Single`; 70107 per friend that was not in the list.
-pub(super) async fn friend_delete(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
-    let body: FriendDelete = parse(request)?;
+pub(super) async fn friend_delete(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
+    let body: FriendDelete = parse(&body)?;
     let owner = user_id(&body.account)?;
     let both = match body.delete_type.as_deref() {
         None | Some("Delete_Type_Both") => true,
@@ -307,10 +310,11 @@ struct FriendGet {
     limit: Option<u32>,
 }
 
-/// `sns/friend_get`: one page of a user's friends (`Tag_SNS_IM_Remark`, `Tag_SNS_IM_Group`,
+/// # POST /v4/sns/friend_get
+/// One page of a user's friends (`Tag_SNS_IM_Remark`, `Tag_SNS_IM_Group`,
 /// `Tag_SNS_IM_AddTime`), with `Cursor` for the next page (Cirrus pages by cursor, not index).
-pub(super) async fn friend_get(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
-    let body: FriendGet = parse(request)?;
+pub(super) async fn friend_get(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
+    let body: FriendGet = parse(&body)?;
     let owner = user_id(&body.account)?;
     let page = api
         .deps
@@ -360,10 +364,11 @@ struct RecommendAdd {
     items: Vec<RecommendItem>,
 }
 
-/// `sns/recommend_add` (Cirrus's own): fills a user's recommendation buffer; users who do not
+/// # POST /v4/sns/recommend_add (Cirrus's own)
+/// Fills a user's recommendation buffer; users who do not
 /// exist or are friends already get 70107 / 70402 in `ResultItem`.
-pub(super) async fn recommend_add(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
-    let body: RecommendAdd = parse(request)?;
+pub(super) async fn recommend_add(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
+    let body: RecommendAdd = parse(&body)?;
     let owner = user_id(&body.account)?;
     if body.items.is_empty() || body.items.len() > 100 {
         return Err(failure(Failure::InvalidParameter));
@@ -396,9 +401,10 @@ struct BlackList {
     peers: Vec<String>,
 }
 
-/// `sns/black_list_add`: blocks users on a user's behalf (ending friendships and requests).
-pub(super) async fn black_list_add(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
-    let body: BlackList = parse(request)?;
+/// # POST /v4/sns/black_list_add
+/// Blocks users on a user's behalf (ending friendships and requests).
+pub(super) async fn black_list_add(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
+    let body: BlackList = parse(&body)?;
     let owner = user_id(&body.account)?;
     let blocked = api
         .deps
@@ -416,9 +422,10 @@ pub(super) async fn black_list_add(api: &Api, request: &ApiGatewayV2httpRequest)
     Ok(ok(json!({ "ResultItem": items })))
 }
 
-/// `sns/black_list_delete`: unblocks users on a user's behalf; 70107 per id not blocked.
-pub(super) async fn black_list_delete(api: &Api, request: &ApiGatewayV2httpRequest) -> Reply {
-    let body: BlackList = parse(request)?;
+/// # POST /v4/sns/black_list_delete
+/// Unblocks users on a user's behalf; 70107 per id not blocked.
+pub(super) async fn black_list_delete(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
+    let body: BlackList = parse(&body)?;
     let owner = user_id(&body.account)?;
     let results = api
         .deps
