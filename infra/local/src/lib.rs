@@ -245,31 +245,16 @@ impl LocalStack {
         let stores = store.stores();
         let accounts = stores.accounts.clone();
         let ports = Ports {
-            connections: stores.connections,
-            accounts: stores.accounts.clone(),
-            subscriptions: stores.subscriptions,
-            profiles: stores.profiles,
+            queue: push_queue.as_ref().map(queue::PushQueue::port),
+            limits: config.limits.clone(),
+            media: media.as_ref().map(|media| media.store.clone()),
+            filter: config.word_filter.clone(),
             ..Ports::new(
                 stores,
                 Arc::new(LocalGateway::new(hub.clone())),
                 clock.clone(),
                 ids.clone(),
             )
-            relations: stores.relations,
-            blocks: stores.blocks,
-            recommendations: stores.recommendations,
-            notifications: stores.notifications,
-            groups: stores.groups,
-            rooms: stores.rooms,
-            messages: stores.messages,
-            conversations: stores.conversations,
-            gateway: Arc::new(LocalGateway::new(hub.clone())),
-            queue: push_queue.as_ref().map(queue::PushQueue::port),
-            clock: clock.clone(),
-            ids: ids.clone(),
-            limits: config.limits.clone(),
-            media: media.as_ref().map(|media| media.store.clone()),
-            filter: config.word_filter.clone(),
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let sockets = Arc::new(TaskCount::default());
