@@ -54,8 +54,6 @@ pub struct Caller {
     pub guest: bool,
 }
 
-/// Every port the services use, built once per process (or Lambda cold start).
-#[derive(Clone)]
 /// Every store port: what one backend's store value implements (the SQLite store, the DynamoDB
 /// store).
 pub trait Backend:
@@ -141,6 +139,8 @@ impl Stores {
     }
 }
 
+/// Every port the services use, built once per process (or Lambda cold start).
+#[derive(Clone)]
 pub struct Ports {
     /// Live connection records.
     pub connections: Arc<dyn ConnectionStore>,
@@ -183,8 +183,6 @@ pub struct Ports {
     pub filter: Option<Arc<crate::filter::WordFilter>>,
 }
 
-/// The default page size when a client gives none.
-pub(crate) const DEFAULT_PAGE: u32 = 20;
 impl Ports {
     /// The ports over `stores` and `gateway`, with the system's time and ids left to the caller,
     /// no queue, no media store, default limits and no word filter (the settings add theirs).
@@ -227,6 +225,8 @@ impl Ports {
     }
 }
 
+/// The default page size when a client gives none.
+pub(crate) const DEFAULT_PAGE: u32 = 20;
 
 /// Parses 1 to `max` user ids, dropping repeats and keeping the first order.
 pub(crate) fn unique_user_ids(raw: Vec<String>, max: usize) -> crate::error::Result<Vec<UserId>> {
