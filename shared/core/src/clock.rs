@@ -1,6 +1,7 @@
 //! Time and id sources, injected so tests can control them.
 
 use crate::ids::{ConnectionId, MsgId};
+use std::sync::atomic::{AtomicI64, Ordering};
 
 /// Wall-clock time in milliseconds since the Unix epoch.
 pub trait Clock: Send + Sync {
@@ -18,6 +19,38 @@ impl Clock for SystemClock {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
             .unwrap_or_default()
+    }
+}
+
+/// A clock that stands still until told to move: tests set the time and advance it, so a rule
+/// about time (token revocation, connection expiry) is checked without sleeping.
+#[derive(Debug, Default)]
+pub struct ManualClock {
+    now_ms: AtomicI64,
+}
+
+impl ManualClock {
+    /// A clock standing at `now_ms` (ms since the epoch).
+    pub fn new(now_ms: i64) -> Self {
+        Self {
+            now_ms: AtomicI64::new(now_ms),
+        }
+    }
+
+    /// Moves the clock to `now_ms` (backwards too, for tests of clock skew).
+    pub fn set(&self, now_ms: i64) {
+        self.now_ms.store(now_ms, Ordering::SeqCst);
+    }
+
+    /// Moves the clock on by `by_ms`; returns the new time.
+    pub fn advance(&self, by_ms: i64) -> i64 {
+        self.now_ms.fetch_add(by_ms, Ordering::SeqCst) + by_ms
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.now_ms.load(Ordering::SeqCst)
     }
 }
 
@@ -56,5 +89,23 @@ mod tests {
         sorted.dedup();
         assert_eq!(sorted.len(), ids.len());
         assert!(SystemClock.now_ms() > 1_600_000_000_000);
+    }
+
+    #[test]
+    fn given_a_manual_clock_when_set_or_advanced_then_it_reads_exactly_that() {
+        // GIVEN a clock at t = 1000 ms
+        let clock = ManualClock::new(1_000);
+        assert_eq!(clock.now_ms(), 1_000);
+        // WHEN it is advanced THEN it reads the sum, and says so
+        assert_eq!(clock.advance(250), 1_250);
+        assert_eq!(clock.now_ms(), 1_250);
+        // WHEN it is set THEN it reads the new time, even an earlier one
+        clock.set(500);
+        assert_eq!(clock.now_ms(), 500);
+        // AND a clock shared as a port moves for every holder
+        let shared: std::sync::Arc<ManualClock> = std::sync::Arc::new(ManualClock::new(0));
+        let port: std::sync::Arc<dyn Clock> = shared.clone();
+        shared.advance(7);
+        assert_eq!(port.now_ms(), 7);
     }
 }

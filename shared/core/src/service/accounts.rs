@@ -245,3 +245,190 @@ impl AccountService {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::issue_time;
+    use crate::error::ErrorCode;
+    use crate::protocol::events;
+    use crate::service::fakes::{START_MS, World, caller, user};
+    use serde_json::json;
+
+    /// The second the test clock starts in (tokens carry seconds).
+    const START_SECS: i64 = START_MS / 1000;
+
+    fn kicked(reason: &str) -> (String, serde_json::Value) {
+        (events::SESSION_KICKED.to_owned(), json!({"reason": reason}))
+    }
+
+    #[tokio::test]
+    async fn given_alice_on_two_devices_when_she_logs_out_on_one_then_the_other_is_kicked() {
+        // GIVEN alice logged in on web and on ios
+        let world = World::new();
+        world.accounts.seen("alice", Some(START_MS), None);
+        world.online("alice", "web1", Some("web"));
+        world.online("alice", "ios1", Some("ios"));
+        let service = AccountService::new(world.ports());
+        // WHEN she logs out from web, 5.5 s later
+        world.clock.advance(5_500);
+        service.logout(&caller("alice", "web1")).await.unwrap();
+        // THEN ios is told why, closed and forgotten
+        assert_eq!(world.gateway.events_to("ios1"), [kicked(KICKED_BY_LOGOUT)]);
+        assert_eq!(world.gateway.closed(), ["ios1"]);
+        // AND the calling connection is left for its own reply and close
+        assert!(world.gateway.events_to("web1").is_empty());
+        assert_eq!(world.connections.ids_of("alice"), ["web1"]);
+        // AND the logout is noted, revoking through the second it happened in
+        let account = world.accounts.get("alice").unwrap();
+        assert_eq!(account.last_logout_at, Some(START_MS + 5_500));
+        assert_eq!(account.tokens_valid_after, START_SECS + 5);
+        assert!(!account.is_logged_in());
+    }
+
+    #[tokio::test]
+    async fn given_an_admin_kick_when_tokens_are_checked_then_those_issued_up_to_that_second_are_refused() {
+        // GIVEN alice, connected, holding a token issued at the start second
+        let world = World::new();
+        world.accounts.seen("alice", Some(START_MS), None);
+        world.online("alice", "web1", Some("web"));
+        world.online("alice", "ios1", Some("ios"));
+        let service = AccountService::new(world.ports());
+        assert!(service.token_current(&user("alice"), START_SECS).await.unwrap());
+        // WHEN the administrator kicks her 999 ms later, still in that second
+        world.clock.advance(999);
+        assert!(service.kick(&user("alice")).await.unwrap());
+        // THEN every connection is told and closed
+        assert_eq!(world.gateway.events_to("web1"), [kicked(KICKED_BY_ADMIN)]);
+        assert_eq!(world.gateway.events_to("ios1"), [kicked(KICKED_BY_ADMIN)]);
+        assert!(world.connections.ids_of("alice").is_empty());
+        // AND tokens of that second or before are refused, a token minted now is accepted
+        for (issued_at, current) in [
+            (START_SECS - 60, false),
+            (START_SECS, false),
+            (START_SECS + 1, true),
+        ] {
+            assert_eq!(
+                service.token_current(&user("alice"), issued_at).await.unwrap(),
+                current,
+                "issued at {issued_at}"
+            );
+        }
+        let account = service.get(&user("alice")).await.unwrap();
+        let minted = issue_time(account.as_ref(), START_SECS);
+        assert!(service.token_current(&user("alice"), minted).await.unwrap());
+        // AND an hour on, with no new kick, the same token is still good
+        world.clock.advance(3_600_000);
+        assert!(service.token_current(&user("alice"), minted).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn given_no_account_when_kicked_or_checked_then_nothing_is_revoked() {
+        // GIVEN a guest on two connections, with no account
+        let world = World::new();
+        world.online("guest-1", "g1", None);
+        world.online("guest-1", "g2", None);
+        let service = AccountService::new(world.ports());
+        // WHEN the guest logs out THEN nothing is revoked and no connection is touched
+        let guest = Caller {
+            guest: true,
+            ..caller("guest-1", "g1")
+        };
+        service.logout(&guest).await.unwrap();
+        assert!(world.gateway.sent().is_empty());
+        assert_eq!(world.connections.ids_of("guest-1"), ["g1", "g2"]);
+        // WHEN zed, who has no account, is kicked THEN the answer is false and his tokens stand
+        assert!(!service.kick(&user("zed")).await.unwrap());
+        assert!(service.token_current(&user("zed"), START_SECS - 1).await.unwrap());
+        assert_eq!(world.accounts.get("zed"), None);
+    }
+
+    #[tokio::test]
+    async fn given_a_password_change_when_done_then_earlier_tokens_are_refused_and_every_connection_kicked() {
+        // GIVEN alice registered and on web
+        let world = World::new();
+        world.accounts.seen("alice", Some(START_MS), None);
+        world.online("alice", "web1", Some("web"));
+        let service = AccountService::new(world.ports());
+        // WHEN her password changes ten seconds on
+        world.clock.advance(10_000);
+        assert!(
+            service
+                .change_password(&user("alice"), "$argon2id$new")
+                .await
+                .unwrap()
+        );
+        // THEN the new hash is kept and tokens up to this second are refused
+        let account = world.accounts.get("alice").unwrap();
+        assert_eq!(account.password_hash.as_deref(), Some("$argon2id$new"));
+        assert!(
+            !service
+                .token_current(&user("alice"), START_SECS + 10)
+                .await
+                .unwrap()
+        );
+        assert!(
+            service
+                .token_current(&user("alice"), START_SECS + 11)
+                .await
+                .unwrap()
+        );
+        // AND even the connection that asked is kicked
+        assert_eq!(world.gateway.events_to("web1"), [kicked(KICKED_BY_PASSWORD)]);
+        assert_eq!(world.gateway.closed(), ["web1"]);
+        // WHEN a user with no account changes theirs THEN false, and nobody is kicked
+        world.online("zed", "z1", None);
+        assert!(!service.change_password(&user("zed"), "x").await.unwrap());
+        assert_eq!(world.gateway.sent().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn given_accounts_when_deleted_then_their_connections_are_kicked_and_batches_are_bounded() {
+        // GIVEN alice with an account and a connection; at most two accounts per call
+        let world = World::new().with_limits(|l| l.max_account_batch = 2);
+        world.accounts.seen("alice", Some(START_MS), None);
+        world.online("alice", "a1", Some("web"));
+        let service = AccountService::new(world.ports());
+        // WHEN alice and zed (who has none) are deleted
+        let existed = service.delete(&[user("alice"), user("zed")]).await.unwrap();
+        // THEN the answer says which existed, and alice's connection is told and closed
+        assert_eq!(existed, [true, false]);
+        assert_eq!(world.accounts.get("alice"), None);
+        assert_eq!(world.gateway.events_to("a1"), [kicked(KICKED_BY_DELETE)]);
+        assert!(world.connections.ids_of("alice").is_empty());
+        // WHEN none, or more than two, are named THEN the call is refused
+        let three = [user("a"), user("b"), user("c")];
+        for users in [&three[..0], &three[..]] {
+            let err = service.delete(users).await.unwrap_err();
+            assert_eq!(err.code(), ErrorCode::InvalidField, "{} users", users.len());
+        }
+    }
+
+    #[tokio::test]
+    async fn given_failed_logins_when_the_window_passes_then_attempts_are_allowed_again() {
+        // GIVEN a 15-minute window and two failures against alice
+        let world = World::new();
+        let service = AccountService::new(world.ports());
+        let window = world.limits.accounts.failure_window_ms;
+        assert_eq!(window, 15 * 60 * 1000);
+        service.note_failure(&["alice", "10.0.0.1"]).await.unwrap();
+        world.clock.advance(60_000);
+        service.note_failure(&["alice"]).await.unwrap();
+        // WHEN checked with an allowance of two for her and of five for the address
+        // THEN she is held back, though the address alone would not be
+        assert!(
+            !service
+                .login_allowed(&[("alice", 2), ("10.0.0.1", 5)])
+                .await
+                .unwrap()
+        );
+        assert!(service.login_allowed(&[("10.0.0.1", 5)]).await.unwrap());
+        // WHEN the window since the first failure has passed THEN she may try again
+        world.clock.set(START_MS + window);
+        assert!(service.login_allowed(&[("alice", 2)]).await.unwrap());
+        // AND a success clears the count at once
+        world.clock.set(START_MS);
+        service.clear_failures("alice").await.unwrap();
+        assert!(service.login_allowed(&[("alice", 2)]).await.unwrap());
+    }
+}

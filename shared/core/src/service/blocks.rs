@@ -139,3 +139,142 @@ fn view(block: &Block) -> BlockView {
         blocked_at: block.blocked_at,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+    use crate::service::fakes::{START_MS, World, caller, ids};
+    use serde_json::json;
+
+    fn users(users: &[&str]) -> UserIdsRequest {
+        UserIdsRequest { user_ids: ids(users) }
+    }
+
+    fn views(views: &[BlockView]) -> Vec<(&str, i64)> {
+        views.iter().map(|v| (v.user_id.as_str(), v.blocked_at)).collect()
+    }
+
+    #[tokio::test]
+    async fn given_a_friend_when_blocked_then_the_friendship_ends_both_ways_and_each_side_is_told() {
+        // GIVEN alice and bob friends, a request from carol to alice and one from alice to dave
+        let world = World::new();
+        world.relations.befriend("alice", "bob", START_MS);
+        world.relations.ask("carol", "alice", START_MS);
+        world.relations.ask("alice", "dave", START_MS);
+        world.online("alice", "a1", Some("web"));
+        world.online("bob", "b1", Some("ios"));
+        world.online("carol", "c1", Some("ios"));
+        let service = BlockService::new(world.ports());
+        // WHEN alice blocks bob and carol a minute on
+        let now = world.clock.advance(60_000);
+        let added = service
+            .add(&caller("alice", "a1"), users(&["bob", "carol"]))
+            .await
+            .unwrap();
+        // THEN both are blocked from now
+        assert_eq!(views(&added), [("bob", now), ("carol", now)]);
+        // AND the friendship is gone from both lists, and so is carol's request (dave's stays)
+        assert!(world.relations.friends_of("alice").is_empty());
+        assert!(world.relations.friends_of("bob").is_empty());
+        assert_eq!(
+            world.relations.requests(),
+            [("alice".to_owned(), "dave".to_owned())]
+        );
+        // AND each side of the friendship is told, live and as a kept notification; carol, who
+        // was no friend, hears nothing
+        let lost = |peer: &str| (events::FRIEND_DELETED.to_owned(), json!({"userId": peer}));
+        assert_eq!(world.gateway.events_to("a1"), [lost("bob")]);
+        assert_eq!(world.gateway.events_to("b1"), [lost("alice")]);
+        assert!(world.gateway.events_to("c1").is_empty());
+        assert_eq!(world.notifications.of("alice"), [lost("bob")]);
+        assert_eq!(world.notifications.of("bob"), [lost("alice")]);
+    }
+
+    #[tokio::test]
+    async fn given_oneself_or_a_bad_id_when_blocked_then_refused_and_nothing_stored() {
+        let world = World::new();
+        let service = BlockService::new(world.ports());
+        let alice = caller("alice", "a1");
+        for (peers, code) in [
+            (vec!["bob", "alice"], ErrorCode::InvalidField),
+            (vec!["bob", "not valid"], ErrorCode::InvalidUserId),
+            (vec![], ErrorCode::InvalidField),
+        ] {
+            let err = service.add(&alice, users(&peers)).await.unwrap_err();
+            assert_eq!(err.code(), code, "{peers:?}");
+        }
+        assert!(world.blocks.of("alice").is_empty());
+    }
+
+    #[tokio::test]
+    async fn given_a_blacklist_limit_when_blocking_past_it_then_refused_while_repeats_do_not_count() {
+        // GIVEN at most three blocks, and alice blocking bob and carol since the start
+        let world = World::new().with_limits(|l| l.max_blocks = 3);
+        world.blocks.block("alice", &["bob", "carol"], START_MS);
+        let service = BlockService::new(world.ports());
+        let alice = caller("alice", "a1");
+        // WHEN she blocks carol again and dave, later THEN that is three: carol keeps her time
+        let now = world.clock.advance(1_000);
+        let added = service.add(&alice, users(&["carol", "dave"])).await.unwrap();
+        assert_eq!(views(&added), [("carol", START_MS), ("dave", now)]);
+        // WHEN she blocks a fourth THEN it is refused and nothing is added
+        let err = service.add(&alice, users(&["erin"])).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::LimitExceeded);
+        let blocked: Vec<_> = world
+            .blocks
+            .of("alice")
+            .into_iter()
+            .map(|(peer, _)| peer)
+            .collect();
+        assert_eq!(blocked, ["bob", "carol", "dave"]);
+    }
+
+    #[tokio::test]
+    async fn given_blocks_both_ways_when_checked_and_removed_then_only_the_callers_own_show() {
+        // GIVEN alice blocked bob, and dave blocked alice
+        let world = World::new();
+        world.blocks.block("alice", &["bob"], START_MS);
+        world.blocks.block("dave", &["alice"], START_MS);
+        let service = BlockService::new(world.ports());
+        let alice = caller("alice", "a1");
+        // WHEN alice checks THEN she sees her block of bob, never dave's of her
+        let checked = service.check(&alice, users(&["bob", "dave"])).await.unwrap();
+        let checked: Vec<_> = checked.iter().map(|(u, is)| (u.as_str(), *is)).collect();
+        assert_eq!(checked, [("bob", true), ("dave", false)]);
+        // WHEN she unblocks bob and carol THEN only bob was blocked, and is no longer
+        let removed = service.remove(&alice, users(&["bob", "carol"])).await.unwrap();
+        let removed: Vec<_> = removed.iter().map(|(u, was)| (u.as_str(), *was)).collect();
+        assert_eq!(removed, [("bob", true), ("carol", false)]);
+        assert!(world.blocks.of("alice").is_empty());
+        assert_eq!(world.blocks.of("dave"), [("alice".to_owned(), START_MS)]);
+    }
+
+    #[tokio::test]
+    async fn given_three_blocks_when_listed_two_a_page_then_the_cursor_leads_to_the_last() {
+        // GIVEN alice blocking bob, carol and dave
+        let world = World::new();
+        world.blocks.block("alice", &["dave", "bob", "carol"], START_MS);
+        let service = BlockService::new(world.ports());
+        let alice = caller("alice", "a1");
+        // WHEN she lists two
+        let page = |cursor: Option<&str>| PageRequest {
+            cursor: cursor.map(str::to_owned),
+            limit: Some(2),
+        };
+        let (first, cursor) = service.list(&alice, page(None)).await.unwrap();
+        // THEN the first two by id come with a cursor at carol
+        assert_eq!(views(&first), [("bob", START_MS), ("carol", START_MS)]);
+        assert_eq!(cursor.as_deref(), Some("carol"));
+        // WHEN she follows it THEN dave comes alone, with no cursor
+        let (second, cursor) = service.list(&alice, page(cursor.as_deref())).await.unwrap();
+        assert_eq!(views(&second), [("dave", START_MS)]);
+        assert_eq!(cursor, None);
+        // AND a cursor that is no user id is refused
+        let err = service
+            .list(&alice, page(Some("not a cursor")))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidField);
+    }
+}

@@ -117,3 +117,167 @@ impl ConversationService {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+    use crate::service::fakes::{START_MS, World, caller};
+    use serde_json::json;
+
+    fn read(conversation: &str, seq: u64) -> ConvReadRequest {
+        ConvReadRequest {
+            conversation_id: conversation.to_owned(),
+            seq,
+        }
+    }
+
+    fn receipt(conversation: &str, read_seq: u64) -> (String, serde_json::Value) {
+        let data = json!({"conversationId": conversation, "userId": "alice", "readSeq": read_seq});
+        (events::MSG_READ.to_owned(), data)
+    }
+
+    fn unread(entries: &[ConversationEntry]) -> Vec<(String, u64)> {
+        entries
+            .iter()
+            .map(|e| (e.conversation_id.to_string(), e.unread()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn given_conversations_when_listed_then_most_recent_first_with_unread_as_last_minus_read() {
+        // GIVEN alice's conversations: bob (8 sent, 5 read), a group (all read), carol (none
+        // read) and one with dave that has no message yet
+        let world = World::new();
+        world.conversations.insert("alice", "C2Cbob", 8, 5, START_MS + 3);
+        world.conversations.insert("alice", "GROUPg1", 4, 4, START_MS + 2);
+        world
+            .conversations
+            .insert("alice", "C2Ccarol", 10, 0, START_MS + 1);
+        world.conversations.insert("alice", "C2Cdave", 0, 0, START_MS + 9);
+        let service = ConversationService::new(world.ports());
+        let alice = caller("alice", "a1");
+        // WHEN she lists two a page
+        let page = |cursor: Option<String>| ConvListRequest {
+            cursor,
+            limit: Some(2),
+        };
+        let first = service.list(&alice, page(None)).await.unwrap();
+        // THEN the two most recent come first, with their unread counts, and a cursor
+        assert_eq!(
+            unread(&first.entries),
+            [("C2Cbob".to_owned(), 3), ("GROUPg1".to_owned(), 0)]
+        );
+        assert!(first.cursor.is_some());
+        // WHEN she follows the cursor THEN carol's comes, all unread, and the list ends (dave's
+        // conversation waits for its first message)
+        let second = service.list(&alice, page(first.cursor)).await.unwrap();
+        assert_eq!(unread(&second.entries), [("C2Ccarol".to_owned(), 10)]);
+        assert_eq!(second.cursor, None);
+        // AND a cursor this server did not issue is refused
+        let err = service
+            .list(&alice, page(Some("yesterday".to_owned())))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidField);
+    }
+
+    #[tokio::test]
+    async fn given_a_c2c_conversation_when_read_then_the_peer_and_the_readers_other_devices_are_told() {
+        // GIVEN alice with 8 messages from bob, 5 read, on two devices; bob online
+        let world = World::new();
+        world.conversations.insert("alice", "C2Cbob", 8, 5, START_MS);
+        world.online("alice", "a1", Some("web"));
+        world.online("alice", "a2", Some("ios"));
+        world.online("bob", "b1", Some("web"));
+        let service = ConversationService::new(world.ports());
+        // WHEN she reads up to 6 on web
+        let entry = service
+            .read(&caller("alice", "a1"), read("C2Cbob", 6))
+            .await
+            .unwrap();
+        // THEN two remain unread
+        assert_eq!((entry.read_seq, entry.unread()), (6, 2));
+        // AND bob gets a receipt naming the conversation from his side, her ios device the same
+        // from hers, and the web connection that read hears nothing
+        assert_eq!(world.gateway.events_to("b1"), [receipt("C2Calice", 6)]);
+        assert_eq!(world.gateway.events_to("a2"), [receipt("C2Cbob", 6)]);
+        assert!(world.gateway.events_to("a1").is_empty());
+    }
+
+    #[tokio::test]
+    async fn given_a_read_past_the_end_or_backwards_when_marked_then_the_receipt_tells_the_stored_pointer() {
+        // GIVEN alice with 8 messages from bob, 5 read
+        let world = World::new();
+        world.conversations.insert("alice", "C2Cbob", 8, 5, START_MS);
+        world.online("bob", "b1", Some("web"));
+        let service = ConversationService::new(world.ports());
+        let alice = caller("alice", "a1");
+        // WHEN she reads up to 100 THEN the pointer stops at the last message
+        let entry = service.read(&alice, read("C2Cbob", 100)).await.unwrap();
+        assert_eq!((entry.read_seq, entry.unread()), (8, 0));
+        // WHEN a late device reads up to 3 THEN the pointer does not move back
+        let entry = service.read(&alice, read("C2Cbob", 3)).await.unwrap();
+        assert_eq!(entry.read_seq, 8);
+        // AND bob's receipts say where it is, not what was asked
+        assert_eq!(
+            world.gateway.events_to("b1"),
+            [receipt("C2Calice", 8), receipt("C2Calice", 8)]
+        );
+    }
+
+    #[tokio::test]
+    async fn given_notes_to_self_and_groups_when_read_then_no_receipt_goes_to_a_peer() {
+        // GIVEN alice's notes to herself and a group, alice on two devices
+        let world = World::new();
+        world.conversations.insert("alice", "C2Calice", 3, 0, START_MS);
+        world.conversations.insert("alice", "GROUPg1", 9, 0, START_MS);
+        world.online("alice", "a1", Some("web"));
+        world.online("alice", "a2", Some("ios"));
+        let service = ConversationService::new(world.ports());
+        let alice = caller("alice", "a1");
+        // WHEN she reads her notes THEN her other device is told once (she is not her own peer)
+        service.read(&alice, read("C2Calice", 3)).await.unwrap();
+        assert_eq!(world.gateway.events_to("a2"), [receipt("C2Calice", 3)]);
+        // WHEN she reads the group THEN the pointer moves and nobody is told
+        let entry = service.read(&alice, read("GROUPg1", 9)).await.unwrap();
+        assert_eq!(entry.unread(), 0);
+        assert_eq!(world.gateway.sent().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn given_unknown_or_malformed_conversations_when_read_or_deleted_then_refused_and_silent() {
+        let world = World::new();
+        world.conversations.insert("alice", "C2Cbob", 8, 5, START_MS);
+        world.online("bob", "b1", Some("web"));
+        let service = ConversationService::new(world.ports());
+        let alice = caller("alice", "a1");
+        // WHEN she reads one she does not have, or a malformed id THEN each has its code
+        let err = service.read(&alice, read("C2Ccarol", 1)).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::NotFound);
+        let err = service.read(&alice, read("bob", 1)).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidConversationId);
+        let delete = |id: &str| ConvDeleteRequest {
+            conversation_id: id.to_owned(),
+        };
+        let err = service.delete(&alice, delete("C2Ccarol")).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::NotFound);
+        assert!(world.gateway.sent().is_empty());
+        // WHEN she deletes bob's THEN it leaves her list with everything counted read
+        service.delete(&alice, delete("C2Cbob")).await.unwrap();
+        let (entry, hidden) = world.conversations.entry("alice", "C2Cbob").unwrap();
+        assert!(hidden);
+        assert_eq!(entry.unread(), 0);
+        let page = service
+            .list(
+                &alice,
+                ConvListRequest {
+                    cursor: None,
+                    limit: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(page.entries.is_empty());
+    }
+}

@@ -193,3 +193,179 @@ pub(crate) async fn sessions_of(ports: &Ports, users: &[UserId]) -> Result<Vec<S
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+    use crate::service::fakes::{START_MS, World, caller, ids, user};
+    use crate::service::sessions::MAX_CONNECTION_MS;
+    use serde_json::json;
+
+    fn request(users: &[&str]) -> PresenceRequest {
+        PresenceRequest { user_ids: ids(users) }
+    }
+
+    fn status(presence: &UserPresence) -> (&str, bool, PresenceStatus, Vec<&str>) {
+        let platforms = presence.platforms.iter().map(String::as_str).collect();
+        (
+            presence.user_id.as_str(),
+            presence.online,
+            presence.status,
+            platforms,
+        )
+    }
+
+    fn set(platforms: &[&str]) -> BTreeSet<String> {
+        platforms.iter().map(|&p| p.to_owned()).collect()
+    }
+
+    #[tokio::test]
+    async fn given_users_in_every_state_when_presence_is_asked_then_each_gets_its_status() {
+        // GIVEN alice on two web tabs and ios, bob logged in but offline, carol logged out and
+        // dave never seen
+        let world = World::new();
+        world.online("alice", "a1", Some("web"));
+        world.online("alice", "a2", Some("web"));
+        world.online("alice", "a3", Some("ios"));
+        world.accounts.seen("bob", Some(START_MS - 10), None);
+        world
+            .accounts
+            .seen("carol", Some(START_MS - 10), Some(START_MS - 5));
+        let service = PresenceService::new(world.ports());
+        // WHEN asked about all four, alice twice
+        let found = service
+            .get(request(&["alice", "bob", "carol", "dave", "alice"]))
+            .await
+            .unwrap();
+        // THEN one entry each, in the order asked, platforms sorted and distinct
+        let found: Vec<_> = found.iter().map(status).collect();
+        assert_eq!(
+            found,
+            [
+                ("alice", true, PresenceStatus::Online, vec!["ios", "web"]),
+                ("bob", false, PresenceStatus::Offline, vec![]),
+                ("carol", false, PresenceStatus::LoggedOut, vec![]),
+                ("dave", false, PresenceStatus::LoggedOut, vec![]),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn given_a_connection_two_hours_old_when_presence_is_asked_then_it_has_lapsed() {
+        // GIVEN alice, logged in, connected at the start
+        let world = World::new();
+        world.accounts.seen("alice", Some(START_MS), None);
+        world.online("alice", "a1", Some("web"));
+        let service = PresenceService::new(world.ports());
+        // WHEN asked a millisecond before two hours THEN she is online
+        world.clock.advance(MAX_CONNECTION_MS - 1);
+        let before = service.get(request(&["alice"])).await.unwrap();
+        assert_eq!(before[0].status, PresenceStatus::Online);
+        // WHEN asked at two hours THEN the connection no longer counts
+        world.clock.advance(1);
+        let after = service.get(request(&["alice"])).await.unwrap();
+        assert_eq!(
+            status(&after[0]),
+            ("alice", false, PresenceStatus::Offline, vec![])
+        );
+    }
+
+    #[tokio::test]
+    async fn given_a_subscription_limit_when_subscribing_past_it_then_refused_and_nothing_added() {
+        // GIVEN at most three subscriptions, and bob subscribed to alice and carol
+        let world = World::new().with_limits(|l| l.max_presence_subscriptions = 3);
+        world.online("dave", "d1", Some("android"));
+        let service = PresenceService::new(world.ports());
+        let bob = caller("bob", "b1");
+        service
+            .subscribe(&bob, request(&["alice", "carol"]))
+            .await
+            .unwrap();
+        // WHEN he subscribes to carol again and dave THEN carol counts once: three in all, and
+        // the reply has their presence now
+        let reply = service
+            .subscribe(&bob, request(&["carol", "dave"]))
+            .await
+            .unwrap();
+        assert_eq!(reply.subscriptions, 3);
+        let users: Vec<_> = reply.users.iter().map(status).collect();
+        assert_eq!(
+            users,
+            [
+                ("carol", false, PresenceStatus::LoggedOut, vec![]),
+                ("dave", true, PresenceStatus::Online, vec!["android"]),
+            ]
+        );
+        // WHEN he subscribes to a fourth THEN it is refused and the store is as it was
+        let err = service.subscribe(&bob, request(&["erin"])).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::LimitExceeded);
+        assert_eq!(world.subscriptions.of("bob"), ["alice", "carol", "dave"]);
+        // WHEN he drops alice THEN erin fits
+        let reply = service.unsubscribe(&bob, request(&["alice"])).await.unwrap();
+        assert_eq!((reply.users.len(), reply.subscriptions), (0, 2));
+        assert_eq!(
+            service
+                .subscribe(&bob, request(&["erin"]))
+                .await
+                .unwrap()
+                .subscriptions,
+            3
+        );
+        assert_eq!(world.subscriptions.of("bob"), ["carol", "dave", "erin"]);
+    }
+
+    #[tokio::test]
+    async fn given_a_batch_limit_when_asking_about_too_many_none_or_bad_ids_then_refused() {
+        let world = World::new().with_limits(|l| l.max_presence_batch = 2);
+        let service = PresenceService::new(world.ports());
+        let bob = caller("bob", "b1");
+        for (users, code) in [
+            (vec![], ErrorCode::InvalidField),
+            (vec!["alice", "carol", "dave"], ErrorCode::InvalidField),
+            (vec!["alice", "no spaces"], ErrorCode::InvalidUserId),
+        ] {
+            // WHEN asked, or subscribed, that way THEN refused with its code
+            let err = service.get(request(&users)).await.unwrap_err();
+            assert_eq!(err.code(), code, "get {users:?}");
+            let err = service.subscribe(&bob, request(&users)).await.unwrap_err();
+            assert_eq!(err.code(), code, "subscribe {users:?}");
+        }
+        // AND nothing was subscribed
+        assert!(world.subscriptions.of("bob").is_empty());
+    }
+
+    #[tokio::test]
+    async fn given_more_watchers_than_the_limit_when_presence_changes_then_the_first_by_id_are_told() {
+        // GIVEN two watchers at most, and dave, bob and carol watching alice
+        let world = World::new().with_limits(|l| l.max_presence_watchers = 2);
+        let service = PresenceService::new(world.ports());
+        for watcher in ["dave", "bob", "carol"] {
+            world.online(watcher, &format!("{watcher}1"), Some("web"));
+            service
+                .subscribe(&caller(watcher, "x"), request(&["alice"]))
+                .await
+                .unwrap();
+        }
+        // WHEN alice comes online on web
+        service.announce(&user("alice"), &set(&[]), &set(&["web"])).await;
+        // THEN bob and carol are told, dave is not
+        let online = json!({"userId": "alice", "online": true, "status": "online", "platforms": ["web"]});
+        let told = || (events::PRESENCE_CHANGED.to_owned(), online.clone());
+        assert_eq!(world.gateway.events_to("bob1"), [told()]);
+        assert_eq!(world.gateway.events_to("carol1"), [told()]);
+        assert!(world.gateway.events_to("dave1").is_empty());
+        // WHEN nothing changes THEN nobody is told
+        service
+            .announce(&user("alice"), &set(&["web"]), &set(&["web"]))
+            .await;
+        assert_eq!(world.gateway.sent().len(), 2);
+        // WHEN she goes offline after a logout THEN the change says logged out
+        world.accounts.seen("alice", Some(START_MS), Some(START_MS + 1));
+        service.announce(&user("alice"), &set(&["web"]), &set(&[])).await;
+        assert_eq!(
+            world.gateway.events_to("bob1")[1].1,
+            json!({"userId": "alice", "online": false, "status": "logged_out", "platforms": []})
+        );
+    }
+}

@@ -222,3 +222,213 @@ impl ProfileService {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+    use crate::service::fakes::{START_MS, World, caller};
+    use crate::social::Gender;
+    use serde_json::json;
+
+    /// A `profile.set` as the client sends it: absent fields stay, `null` clears.
+    fn request(value: serde_json::Value) -> ProfileSetRequest {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn alices() -> Profile {
+        Profile {
+            nickname: Some("Alice".to_owned()),
+            signature: Some("hi".to_owned()),
+            birthday: Some(19_900_101),
+            gender: Gender::Female,
+            custom: [("level".to_owned(), "3".to_owned())].into(),
+            updated_at: START_MS,
+            ..Profile::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn given_a_profile_when_one_field_is_set_then_the_others_stay() {
+        // GIVEN alice's profile
+        let world = World::new();
+        world.profiles.insert("alice", alices());
+        let service = ProfileService::new(world.ports());
+        // WHEN she sets her location a minute on
+        let now = world.clock.advance(60_000);
+        let view = service
+            .set(&caller("alice", "a1"), request(json!({"location": "Paris"})))
+            .await
+            .unwrap();
+        // THEN only the location and the change time differ, and the reply is what is stored
+        let expected = Profile {
+            location: Some("Paris".to_owned()),
+            updated_at: now,
+            ..alices()
+        };
+        assert_eq!(world.profiles.get("alice"), Some(expected.clone()));
+        assert_eq!(view, ProfileView::new("alice", &expected));
+    }
+
+    #[tokio::test]
+    async fn given_a_profile_when_fields_are_set_to_null_or_empty_then_they_are_cleared() {
+        let world = World::new();
+        world.profiles.insert("alice", alices());
+        let service = ProfileService::new(world.ports());
+        // WHEN she clears her nickname, birthday and a custom key, empties her signature and
+        // adds a custom key
+        service
+            .set(
+                &caller("alice", "a1"),
+                request(json!({
+                    "nickname": null, "birthday": null, "signature": "",
+                    "custom": {"level": null, "team": "red"},
+                })),
+            )
+            .await
+            .unwrap();
+        // THEN those are gone, the new key is there and the gender is untouched
+        let stored = world.profiles.get("alice").unwrap();
+        assert_eq!(
+            (stored.nickname, stored.birthday, stored.signature),
+            (None, None, None)
+        );
+        assert_eq!(stored.custom, [("team".to_owned(), "red".to_owned())].into());
+        assert_eq!(stored.gender, Gender::Female);
+    }
+
+    #[tokio::test]
+    async fn given_a_field_out_of_bounds_when_set_then_refused_and_nothing_changes() {
+        let world = World::new();
+        world.profiles.insert("alice", alices());
+        world.relations.befriend("alice", "bob", START_MS);
+        world.online("bob", "b1", Some("web"));
+        let service = ProfileService::new(world.ports());
+        let many: serde_json::Map<String, serde_json::Value> =
+            (0..20).map(|i| (format!("k{i}"), json!("v"))).collect();
+        let cases = [
+            (json!({"nickname": "n".repeat(101)}), ErrorCode::InvalidField),
+            (json!({"faceUrl": "u".repeat(501)}), ErrorCode::InvalidField),
+            (json!({"location": "l".repeat(101)}), ErrorCode::InvalidField),
+            (json!({"birthday": 20_231_301}), ErrorCode::InvalidField),
+            (json!({"birthday": 18_991_231}), ErrorCode::InvalidField),
+            (json!({"custom": {"bad-key": "x"}}), ErrorCode::InvalidField),
+            (json!({"custom": {"k".repeat(17): "x"}}), ErrorCode::InvalidField),
+            (
+                json!({"custom": {"long": "v".repeat(501)}}),
+                ErrorCode::InvalidField,
+            ),
+            // 20 new keys and the stored `level` make 21
+            (json!({"custom": many}), ErrorCode::LimitExceeded),
+            // a valid field first does not get through either
+            (json!({"nickname": "ok", "birthday": 0}), ErrorCode::InvalidField),
+        ];
+        for (change, code) in cases {
+            // WHEN she sets it
+            let err = service
+                .set(&caller("alice", "a1"), request(change.clone()))
+                .await
+                .unwrap_err();
+            // THEN it is refused with its code
+            assert_eq!(err.code(), code, "{change}");
+        }
+        // AND her profile is as it was, and no friend was told anything
+        assert_eq!(world.profiles.get("alice"), Some(alices()));
+        assert!(world.gateway.sent().is_empty());
+        // AND the longest values are accepted
+        let longest =
+            json!({"nickname": "n".repeat(100), "birthday": 22_001_231, "custom": {"k".repeat(16): "v"}});
+        service
+            .set(&caller("alice", "a1"), request(longest))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn given_friends_when_the_profile_changes_then_each_friend_is_told_and_no_one_else() {
+        // GIVEN alice friends with bob (online) and carol (offline); dave, no friend, online
+        let world = World::new();
+        world.relations.befriend("alice", "bob", START_MS);
+        world.relations.befriend("alice", "carol", START_MS);
+        world.online("alice", "a1", Some("web"));
+        world.online("bob", "b1", Some("web"));
+        world.online("dave", "d1", Some("web"));
+        let service = ProfileService::new(world.ports());
+        // WHEN alice takes a nickname
+        let view = service
+            .set(&caller("alice", "a1"), request(json!({"nickname": "Al"})))
+            .await
+            .unwrap();
+        // THEN bob is told live, carol finds it kept for later, dave and alice hear nothing
+        let changed = || {
+            let data = serde_json::to_value(&view).unwrap();
+            (events::PROFILE_CHANGED.to_owned(), data)
+        };
+        assert_eq!(world.gateway.events_to("b1"), [changed()]);
+        assert_eq!(world.gateway.sent().len(), 1);
+        assert_eq!(world.notifications.of("carol"), [changed()]);
+        assert_eq!(world.notifications.of("bob"), [changed()]);
+        assert!(world.notifications.of("dave").is_empty());
+    }
+
+    #[tokio::test]
+    async fn given_users_with_and_without_accounts_when_profiles_are_read_then_unknown_ones_are_listed_apart()
+    {
+        // GIVEN alice with a profile, bob with an account only, zed with neither
+        let world = World::new();
+        world.profiles.insert("alice", alices());
+        world.accounts.seen("bob", None, None);
+        let service = ProfileService::new(world.ports());
+        // WHEN asked for the three
+        let asked = ProfileGetRequest {
+            user_ids: Some(crate::service::fakes::ids(&["zed", "bob", "alice"])),
+        };
+        let reply = service.get(&caller("carol", "c1"), asked).await.unwrap();
+        // THEN bob has the default profile, alice hers, and zed is not found
+        assert_eq!(
+            reply.profiles,
+            [
+                ProfileView::new("bob", &Profile::default()),
+                ProfileView::new("alice", &alices()),
+            ]
+        );
+        assert_eq!(reply.not_found, ["zed"]);
+        // AND with no ids the caller's own profile is read
+        let own = service
+            .get(&caller("alice", "a1"), ProfileGetRequest::default())
+            .await
+            .unwrap();
+        assert_eq!(own.profiles, [ProfileView::new("alice", &alices())]);
+    }
+
+    #[tokio::test]
+    async fn given_nicknames_when_searched_by_prefix_then_case_is_ignored_and_one_key_is_required() {
+        // GIVEN Alice, alfred and bob
+        let world = World::new();
+        world.profiles.insert("alice", alices());
+        let named = |nickname: &str| Profile {
+            nickname: Some(nickname.to_owned()),
+            ..Profile::default()
+        };
+        world.profiles.insert("alfred", named("alfred"));
+        world.profiles.insert("bob", named("Bob"));
+        let service = ProfileService::new(world.ports());
+        let search = |user_id: Option<&str>, nickname: Option<&str>| UserSearchRequest {
+            user_id: user_id.map(str::to_owned),
+            nickname: nickname.map(str::to_owned),
+            limit: None,
+        };
+        // WHEN searching for "AL" THEN both al- nicknames come, by nickname
+        let found = service.search(search(None, Some(" AL "))).await.unwrap();
+        let found: Vec<_> = found.iter().map(|v| v.user_id.as_str()).collect();
+        assert_eq!(found, ["alfred", "alice"]);
+        // WHEN searching by exact id THEN that user comes
+        let found = service.search(search(Some("bob"), None)).await.unwrap();
+        assert_eq!(found[0].nickname.as_deref(), Some("Bob"));
+        // AND neither key, both keys or a blank prefix are refused
+        for (id, nickname) in [(None, None), (Some("bob"), Some("b")), (None, Some("   "))] {
+            let err = service.search(search(id, nickname)).await.unwrap_err();
+            assert_eq!(err.code(), ErrorCode::InvalidField, "{id:?} {nickname:?}");
+        }
+    }
+}

@@ -192,3 +192,192 @@ impl SessionService {
         Ok(gone)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::AccountKind;
+    use crate::devices::DevicePolicy;
+    use crate::error::ErrorCode;
+    use crate::ports::SubscriptionStore;
+    use crate::service::fakes::{START_MS, World, conn, user};
+    use serde_json::json;
+
+    async fn connect(sessions: &SessionService, id: &str, who: &str, platform: Option<&str>) -> Connection {
+        sessions
+            .connect(conn(id), user(who), platform.map(str::to_owned), false)
+            .await
+            .unwrap()
+    }
+
+    fn kicked_by(platform: &str) -> (String, serde_json::Value) {
+        let data = json!({"reason": KICKED_BY_LOGIN, "byPlatform": platform});
+        (events::SESSION_KICKED.to_owned(), data)
+    }
+
+    fn presence(platforms: &[&str], status: &str) -> (String, serde_json::Value) {
+        let data = json!({
+            "userId": "alice", "online": !platforms.is_empty(), "status": status, "platforms": platforms,
+        });
+        (events::PRESENCE_CHANGED.to_owned(), data)
+    }
+
+    #[tokio::test]
+    async fn given_a_user_when_connecting_then_the_record_lasts_two_hours_and_the_login_is_noted() {
+        let world = World::new();
+        let sessions = SessionService::new(world.ports());
+        // WHEN alice connects on web
+        let connection = connect(&sessions, "web1", "alice", Some("web")).await;
+        // THEN the record lives for API Gateway's two hours from now
+        assert_eq!(connection.connected_at, START_MS);
+        assert_eq!(connection.expires_at, START_MS + 2 * 60 * 60 * 1000);
+        assert_eq!(world.connections.record("web1"), Some(connection));
+        // AND her first login created her account
+        let account = world.accounts.get("alice").unwrap();
+        assert_eq!(account.kind, AccountKind::FirstLogin);
+        assert_eq!(account.last_login_at, Some(START_MS));
+        // WHEN she connects again a minute later THEN the login moves, the account stays hers
+        world.clock.advance(60_000);
+        connect(&sessions, "ios1", "alice", Some("ios")).await;
+        let account = world.accounts.get("alice").unwrap();
+        assert_eq!(
+            (account.created_at, account.last_login_at),
+            (START_MS, Some(START_MS + 60_000))
+        );
+        // AND a guest's connection is recorded without giving them an account
+        let guest = sessions
+            .connect(conn("g1"), user("guest-7"), None, true)
+            .await
+            .unwrap();
+        assert_eq!(world.connections.record("g1"), Some(guest));
+        assert_eq!(world.accounts.get("guest-7"), None);
+    }
+
+    #[tokio::test]
+    async fn given_a_bad_platform_when_connecting_then_refused_and_nothing_recorded() {
+        let world = World::new();
+        let sessions = SessionService::new(world.ports());
+        let too_long = "a".repeat(33);
+        for platform in ["", too_long.as_str(), "we b", "web/1", "wéb"] {
+            // WHEN alice connects naming that platform
+            let err = sessions
+                .connect(conn("c1"), user("alice"), Some(platform.to_owned()), false)
+                .await
+                .unwrap_err();
+            // THEN the connect is refused before anything is written
+            assert_eq!(err.code(), ErrorCode::InvalidField, "{platform:?}");
+        }
+        assert!(world.connections.ids_of("alice").is_empty());
+        assert_eq!(world.accounts.get("alice"), None);
+        // AND 32 letters, digits, _ and - are a platform
+        let longest = format!("ios_17-beta{}", "x".repeat(21));
+        connect(&sessions, "c1", "alice", Some(&longest)).await;
+        assert_eq!(world.connections.ids_of("alice"), ["c1"]);
+    }
+
+    #[tokio::test]
+    async fn given_one_connection_per_platform_when_web_logs_in_again_then_the_older_web_is_kicked() {
+        // GIVEN the per-platform policy and alice on web, then on ios
+        let world = World::new().with_limits(|l| l.devices = DevicePolicy::OnePerPlatform);
+        let sessions = SessionService::new(world.ports());
+        connect(&sessions, "web1", "alice", Some("web")).await;
+        world.clock.advance(1_000);
+        connect(&sessions, "ios1", "alice", Some("ios")).await;
+        world.clock.advance(1_000);
+        // WHEN she logs in on web again
+        connect(&sessions, "web2", "alice", Some("web")).await;
+        // THEN the older web connection is told why, closed and forgotten
+        assert_eq!(world.gateway.events_to("web1"), [kicked_by("web")]);
+        assert_eq!(world.gateway.closed(), ["web1"]);
+        assert_eq!(world.connections.ids_of("alice"), ["ios1", "web2"]);
+        // AND the ios connection and the new one hear nothing
+        assert!(world.gateway.events_to("ios1").is_empty());
+        assert!(world.gateway.events_to("web2").is_empty());
+    }
+
+    #[tokio::test]
+    async fn given_a_single_connection_when_ios_logs_in_then_every_other_is_kicked_and_told_once() {
+        // GIVEN the single policy, alice on web and on an unnamed client, bob watching her
+        let world = World::new().with_limits(|l| l.devices = DevicePolicy::Single);
+        let sessions = SessionService::new(world.ports());
+        world.online("bob", "bob1", Some("web"));
+        world
+            .subscriptions
+            .subscribe(&user("bob"), &[user("alice")])
+            .await
+            .unwrap();
+        world.online("alice", "web1", Some("web"));
+        world.clock.advance(1_000);
+        world.online("alice", "anon1", None);
+        world.clock.advance(1_000);
+        // WHEN she logs in on ios
+        connect(&sessions, "ios1", "alice", Some("ios")).await;
+        // THEN both older connections are kicked by ios, oldest first
+        assert_eq!(world.gateway.events_to("web1"), [kicked_by("ios")]);
+        assert_eq!(world.gateway.events_to("anon1"), [kicked_by("ios")]);
+        assert_eq!(world.gateway.closed(), ["web1", "anon1"]);
+        assert_eq!(world.connections.ids_of("alice"), ["ios1"]);
+        // AND bob sees her move to ios in one change
+        assert_eq!(world.gateway.events_to("bob1"), [presence(&["ios"], "online")]);
+        // WHEN a kicked socket's `$disconnect` arrives THEN it finds no record and tells nobody
+        assert_eq!(sessions.disconnect(&conn("web1")).await.unwrap(), None);
+        assert_eq!(world.gateway.sent().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn given_two_per_platform_when_more_log_in_then_the_oldest_live_one_goes_and_lapsed_ones_do_not_count()
+     {
+        // GIVEN up to two per platform and a web connection of alice's two hours old
+        let world = World::new().with_limits(|l| l.devices = DevicePolicy::Multiple { per_platform: 2 });
+        let sessions = SessionService::new(world.ports());
+        connect(&sessions, "web1", "alice", Some("web")).await;
+        world.clock.advance(MAX_CONNECTION_MS);
+        // WHEN she opens two more web tabs THEN the lapsed one does not count against them
+        connect(&sessions, "web2", "alice", Some("web")).await;
+        world.clock.advance(1);
+        connect(&sessions, "web3", "alice", Some("web")).await;
+        assert!(world.gateway.sent().is_empty());
+        // WHEN a third live tab opens THEN the oldest live one is displaced, and only it
+        world.clock.advance(1);
+        connect(&sessions, "web4", "alice", Some("web")).await;
+        assert_eq!(world.gateway.events_to("web2"), [kicked_by("web")]);
+        assert_eq!(world.gateway.closed(), ["web2"]);
+        // (the lapsed record stays until its `$disconnect`; nothing lists it)
+        assert_eq!(world.connections.ids_of("alice"), ["web1", "web3", "web4"]);
+    }
+
+    #[tokio::test]
+    async fn given_a_watcher_when_connections_come_and_go_then_only_platform_changes_are_told() {
+        // GIVEN bob subscribed to alice's presence
+        let world = World::new();
+        let sessions = SessionService::new(world.ports());
+        world.online("bob", "bob1", Some("web"));
+        world
+            .subscriptions
+            .subscribe(&user("bob"), &[user("alice")])
+            .await
+            .unwrap();
+        // WHEN alice connects on web, on web again, on ios, then leaves one by one
+        connect(&sessions, "web1", "alice", Some("web")).await;
+        connect(&sessions, "web2", "alice", Some("web")).await;
+        connect(&sessions, "ios1", "alice", Some("ios")).await;
+        for id in ["web1", "web2", "ios1"] {
+            assert!(sessions.disconnect(&conn(id)).await.unwrap().is_some(), "{id}");
+        }
+        // THEN bob hears each change of her platforms, and the last says she is offline but still
+        // logged in (she did not log out)
+        assert_eq!(
+            world.gateway.events_to("bob1"),
+            [
+                presence(&["web"], "online"),
+                presence(&["ios", "web"], "online"),
+                presence(&["ios"], "online"),
+                presence(&[], "offline"),
+            ]
+        );
+        assert!(world.connections.ids_of("alice").is_empty());
+        // AND forgetting an unknown connection is no change
+        assert_eq!(sessions.disconnect(&conn("nope")).await.unwrap(), None);
+        assert_eq!(world.gateway.sent().len(), 4);
+    }
+}
