@@ -5,6 +5,8 @@ mod audience;
 mod blocks;
 mod conversations;
 mod delivery;
+#[cfg(test)]
+mod fakes;
 pub mod fanout;
 mod friends;
 mod groups;
