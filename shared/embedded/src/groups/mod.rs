@@ -12,15 +12,14 @@
 //! rows come out in result order and the prefix is matched by range, not by a `LIKE` pattern. Text
 //! compares by bytes (SQLite's `BINARY` collation), which for UTF-8 is code point order.
 
-use crate::error::{Result, StoreError};
-use crate::rows::{prefix_end, seq_param, user_at};
+use crate::error::StoreError;
+use crate::rows::{prefix_end, seq_param};
 use crate::store::SqliteStore;
 use async_trait::async_trait;
-use cirrus_core::group::{Group, GroupType, JoinPolicy, JoinRequest, Member, RequestKind, Role};
+use cirrus_core::group::{Group, JoinRequest, Member};
 use cirrus_core::ids::{GroupId, UserId};
 use cirrus_core::ports::GroupStore;
-use rusqlite::{Connection, OptionalExtension, Row, params};
-use std::collections::{BTreeMap, HashSet};
+use rusqlite::params;
 
 /// The group columns, in the order [`group_from`] reads them.
 macro_rules! group_columns {
@@ -111,18 +110,12 @@ const INSERT_MEMBER: &str = concat!(
     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (group_id, user_id) DO NOTHING"
 );
 
-/// A group encoded for the writer thread.
-struct GroupRow {
-    group: Group,
-    name_key: String,
-    custom: String,
-}
+// Declared after the column macros above, which the child modules use.
+mod rows;
+mod writes;
 
-/// A member encoded for the writer thread.
-struct MemberRow {
-    member: Member,
-    custom: String,
-}
+use rows::{group_from, member_from, request_from, request_kind_name};
+use writes::{GroupRow, MemberRow, add_members, create, put_group, remove_members};
 
 #[async_trait]
 impl GroupStore for SqliteStore {
@@ -367,309 +360,12 @@ impl GroupStore for SqliteStore {
     }
 }
 
-impl GroupRow {
-    /// Encodes on the caller's task; the writer thread only binds ready-made values.
-    fn encode(group: &Group) -> Result<Self> {
-        Ok(Self {
-            group: group.clone(),
-            name_key: group.name.to_lowercase(),
-            custom: custom_json(&group.custom)?,
-        })
-    }
-}
-
-impl MemberRow {
-    fn encode(member: &Member) -> Result<Self> {
-        Ok(Self {
-            member: member.clone(),
-            custom: custom_json(&member.custom)?,
-        })
-    }
-
-    fn encode_all(members: &[Member]) -> Result<Vec<Self>> {
-        members.iter().map(Self::encode).collect()
-    }
-}
-
-fn custom_json(custom: &BTreeMap<String, String>) -> Result<String> {
-    serde_json::to_string(custom).map_err(|source| StoreError::BadJson {
-        column: "custom",
-        source,
-    })
-}
-
-/// Creates the group with its members and their count, unless the id is taken. Member rows go
-/// under the group's id (as in `add_members`, each [`Member::group`] is not consulted); a user
-/// named twice is one member.
-fn create(conn: &Connection, row: &GroupRow, members: &[MemberRow]) -> Result<bool> {
-    let id = row.group.id.as_str();
-    if conn
-        .prepare_cached("SELECT 1 FROM groups WHERE id = ?1")?
-        .exists([id])?
-    {
-        return Ok(false);
-    }
-    let mut insert = conn.prepare_cached(INSERT_MEMBER)?;
-    let mut count = 0_i64;
-    for member in members {
-        if insert_member(&mut insert, &row.group.id, member)? {
-            count += 1;
-        }
-    }
-    let GroupRow {
-        group,
-        name_key,
-        custom,
-    } = row;
-    conn.prepare_cached(concat!(
-        "INSERT INTO groups (",
-        group_columns!(),
-        ", name_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
-    ))?
-    .execute(params![
-        id,
-        group.kind.name(),
-        group.name,
-        group.introduction,
-        group.notice,
-        group.avatar,
-        group.owner.as_ref().map(UserId::as_str),
-        group.creator.as_str(),
-        group.created_at,
-        join_policy_name(group.join_policy),
-        group.mute_all,
-        group.max_members,
-        custom,
-        count,
-        group.dismissed,
-        name_key,
-    ])?;
-    Ok(true)
-}
-
-/// Replaces every field of an existing group but its member count.
-fn put_group(conn: &Connection, row: &GroupRow) -> Result<bool> {
-    let GroupRow {
-        group,
-        name_key,
-        custom,
-    } = row;
-    let changed = conn
-        .prepare_cached(
-            "UPDATE groups SET kind = ?2, name = ?3, name_key = ?4, introduction = ?5, notice = ?6, \
-             avatar = ?7, owner = ?8, creator = ?9, created_at = ?10, join_policy = ?11, \
-             mute_all = ?12, max_members = ?13, custom = ?14, dismissed = ?15 WHERE id = ?1",
-        )?
-        .execute(params![
-            group.id.as_str(),
-            group.kind.name(),
-            group.name,
-            name_key,
-            group.introduction,
-            group.notice,
-            group.avatar,
-            group.owner.as_ref().map(UserId::as_str),
-            group.creator.as_str(),
-            group.created_at,
-            join_policy_name(group.join_policy),
-            group.mute_all,
-            group.max_members,
-            custom,
-            group.dismissed,
-        ])?;
-    Ok(changed > 0)
-}
-
-/// Writes one member row of `group` unless the user is a member already; whether it was written.
-fn insert_member(
-    insert: &mut rusqlite::CachedStatement<'_>,
-    group: &GroupId,
-    row: &MemberRow,
-) -> Result<bool> {
-    let MemberRow { member, custom } = row;
-    let written = insert.execute(params![
-        group.as_str(),
-        member.user.as_str(),
-        member.role.name(),
-        member.joined_at,
-        seq_param(member.joined_seq),
-        member.name_card,
-        member.muted_until,
-        custom,
-    ])?;
-    Ok(written > 0)
-}
-
-/// Adds the members not in the group yet and raises the count by as many, unless that would pass
-/// `cap`: then nothing is written. A group that does not exist gets nothing (every input `false`).
-fn add_members(
-    conn: &Connection,
-    group: &GroupId,
-    members: &[MemberRow],
-    cap: Option<u32>,
-) -> Result<Option<Vec<bool>>> {
-    let count: Option<i64> = conn
-        .prepare_cached("SELECT member_count FROM groups WHERE id = ?1")?
-        .query_row([group.as_str()], |row| row.get(0))
-        .optional()?;
-    let Some(count) = count else {
-        return Ok(Some(vec![false; members.len()]));
-    };
-    // Which inputs are new: not members yet, and not named earlier in the same call.
-    let mut probe =
-        conn.prepare_cached("SELECT 1 FROM group_members WHERE group_id = ?1 AND user_id = ?2")?;
-    let mut seen = HashSet::with_capacity(members.len());
-    let mut fresh = Vec::with_capacity(members.len());
-    for MemberRow { member, .. } in members {
-        let new =
-            seen.insert(member.user.as_str()) && !probe.exists([group.as_str(), member.user.as_str()])?;
-        fresh.push(new);
-    }
-    let added = fresh.iter().filter(|&&new| new).count();
-    let added = i64::try_from(added).unwrap_or(i64::MAX);
-    if added > 0
-        && let Some(cap) = cap
-        && count.saturating_add(added) > i64::from(cap)
-    {
-        return Ok(None);
-    }
-    let mut insert = conn.prepare_cached(INSERT_MEMBER)?;
-    for (row, _) in members.iter().zip(&fresh).filter(|(_, new)| **new) {
-        insert_member(&mut insert, group, row)?;
-    }
-    if added > 0 {
-        conn.prepare_cached("UPDATE groups SET member_count = member_count + ?2 WHERE id = ?1")?
-            .execute(params![group.as_str(), added])?;
-    }
-    Ok(Some(fresh))
-}
-
-/// Deletes the member rows and lowers the count by as many as there were.
-fn remove_members(conn: &Connection, group: &GroupId, users: &[UserId]) -> Result<Vec<bool>> {
-    let mut delete = conn.prepare_cached("DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2")?;
-    let removed = users
-        .iter()
-        .map(|user| Ok(delete.execute([group.as_str(), user.as_str()])? > 0))
-        .collect::<Result<Vec<bool>>>()?;
-    let count = removed.iter().filter(|&&gone| gone).count();
-    if count > 0 {
-        conn.prepare_cached("UPDATE groups SET member_count = max(member_count - ?2, 0) WHERE id = ?1")?
-            .execute(params![group.as_str(), i64::try_from(count).unwrap_or(i64::MAX)])?;
-    }
-    Ok(removed)
-}
-
-fn join_policy_name(policy: JoinPolicy) -> &'static str {
-    match policy {
-        JoinPolicy::Free => "free",
-        JoinPolicy::NeedApproval => "need_approval",
-        JoinPolicy::Forbidden => "forbidden",
-    }
-}
-
-fn request_kind_name(kind: RequestKind) -> &'static str {
-    match kind {
-        RequestKind::Application => "application",
-        RequestKind::Invitation => "invitation",
-    }
-}
-
-fn bool_at(row: &Row<'_>, index: usize, column: &'static str) -> Result<bool> {
-    match row.get::<_, i64>(index)? {
-        0 => Ok(false),
-        1 => Ok(true),
-        _ => Err(StoreError::BadValue { column }),
-    }
-}
-
-fn u32_at(row: &Row<'_>, index: usize, column: &'static str) -> Result<u32> {
-    let raw: i64 = row.get(index)?;
-    u32::try_from(raw).map_err(|_| StoreError::BadValue { column })
-}
-
-fn group_id_at(row: &Row<'_>, index: usize, column: &'static str) -> Result<GroupId> {
-    GroupId::parse(row.get::<_, String>(index)?).map_err(|_| StoreError::BadValue { column })
-}
-
-fn custom_at(row: &Row<'_>, index: usize) -> Result<BTreeMap<String, String>> {
-    let raw = row.get_ref(index)?.as_str().map_err(rusqlite::Error::from)?;
-    serde_json::from_str(raw).map_err(|source| StoreError::BadJson {
-        column: "custom",
-        source,
-    })
-}
-
-/// The stored text of a column whose values are names from a fixed list; `None` for one outside.
-fn named<T: Copy>(row: &Row<'_>, index: usize, all: &[T], name: fn(T) -> &'static str) -> Result<Option<T>> {
-    let raw = row.get_ref(index)?.as_str().map_err(rusqlite::Error::from)?;
-    Ok(all.iter().copied().find(|value| name(*value) == raw))
-}
-
-fn group_from(row: &Row<'_>) -> Result<Group> {
-    let kind =
-        named(row, 1, &GroupType::ALL, GroupType::name)?.ok_or(StoreError::BadValue { column: "kind" })?;
-    let policies = [JoinPolicy::Free, JoinPolicy::NeedApproval, JoinPolicy::Forbidden];
-    let join_policy = named(row, 9, &policies, join_policy_name)?.ok_or(StoreError::BadValue {
-        column: "join_policy",
-    })?;
-    let owner = row
-        .get::<_, Option<String>>(6)?
-        .map(UserId::parse)
-        .transpose()
-        .map_err(|_| StoreError::BadValue { column: "owner" })?;
-    Ok(Group {
-        id: group_id_at(row, 0, "id")?,
-        kind,
-        name: row.get(2)?,
-        introduction: row.get(3)?,
-        notice: row.get(4)?,
-        avatar: row.get(5)?,
-        owner,
-        creator: user_at(row, 7, "creator")?,
-        created_at: row.get(8)?,
-        join_policy,
-        mute_all: bool_at(row, 10, "mute_all")?,
-        max_members: u32_at(row, 11, "max_members")?,
-        custom: custom_at(row, 12)?,
-        member_count: u32_at(row, 13, "member_count")?,
-        dismissed: bool_at(row, 14, "dismissed")?,
-    })
-}
-
-fn member_from(row: &Row<'_>) -> Result<Member> {
-    let roles = [Role::Owner, Role::Admin, Role::Member];
-    let role = named(row, 2, &roles, Role::name)?.ok_or(StoreError::BadValue { column: "role" })?;
-    let joined_seq: i64 = row.get(4)?;
-    Ok(Member {
-        group: group_id_at(row, 0, "group_id")?,
-        user: user_at(row, 1, "user_id")?,
-        role,
-        joined_at: row.get(3)?,
-        joined_seq: u64::try_from(joined_seq).map_err(|_| StoreError::BadValue { column: "joined_seq" })?,
-        name_card: row.get(5)?,
-        muted_until: row.get(6)?,
-        custom: custom_at(row, 7)?,
-    })
-}
-
-fn request_from(row: &Row<'_>) -> Result<JoinRequest> {
-    let kinds = [RequestKind::Application, RequestKind::Invitation];
-    let kind = named(row, 2, &kinds, request_kind_name)?.ok_or(StoreError::BadValue { column: "kind" })?;
-    Ok(JoinRequest {
-        group: group_id_at(row, 0, "group_id")?,
-        user: user_at(row, 1, "user_id")?,
-        kind,
-        by: user_at(row, 3, "by_user")?,
-        reason: row.get(4)?,
-        created_at: row.get(5)?,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::schema;
-    use cirrus_core::group::Rule;
+    use cirrus_core::group::{GroupType, Rule};
+    use rusqlite::Connection;
 
     /// The plan SQLite picks for `sql`, its steps joined by `; `.
     fn plan(conn: &Connection, sql: &str) -> String {
