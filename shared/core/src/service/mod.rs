@@ -188,7 +188,12 @@ pub struct Ports {
 impl Ports {
     /// The ports over `stores` and `gateway`, with the system's time and ids left to the caller,
     /// no queue, no media store, default limits and no word filter (the settings add theirs).
-    pub fn new(stores: Stores, gateway: Arc<dyn ConnectionGateway>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGen>) -> Self {
+    pub fn new(
+        stores: Stores,
+        gateway: Arc<dyn ConnectionGateway>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGen>,
+    ) -> Self {
         let Stores {
             connections,
             accounts,
