@@ -2,6 +2,8 @@
 //! S3 `ObjectCreated` handler ([`s3_event`]) and the local stack's hook after a `PUT` ([`process`]).
 //! The `media.upload` / `media.download` routes that hand out the URLs live in cirrus-handlers.
 //!
+//! Long because of its unit tests: the code before them is about 330 lines.
+//!
 //! Processing an upload (`media/<owner>/<kind>-<hex>/original`): the object's real type is
 //! checked against the declared kind by its content (an image must decode as the PNG, JPEG, GIF or
 //! WebP it was declared as, within the pixel limit; a sound or video must start like an audio or

@@ -2,6 +2,9 @@
 //! [`World`] that wires them into [`Ports`] with a [`ManualClock`]: the services' unit tests run
 //! on these, without a database, a socket or a sleep.
 //!
+//! Long because it is test-only code kept in one file: one small fake per store port, each
+//! following the rules its port documents, so a test author finds every fake in one place.
+//!
 //! Each fake keeps the rules its port documents (expiry, ordering, "never lowers") as far as the
 //! tests rely on them; ports and methods no test needs answer with a store error.
 
