@@ -13,7 +13,7 @@
 
 #![allow(clippy::unwrap_used)] // unwrapping is how a test says "this must hold"
 
-use cirrus_core::protocol::Action;
+use cirrus_core::protocol::{Action, Function};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
@@ -252,8 +252,27 @@ fn problems(template: &Yaml, binaries: &[(PathBuf, Vec<String>)]) -> Vec<String>
                     .unwrap_or_default()
             })
             .unwrap_or_default();
-        if referenced(uri, &function_names).is_none() {
+        let Some(function) = referenced(uri, &function_names) else {
             found.push(format!("route {key} reaches no function of this template"));
+            continue;
+        };
+        // Each function builds only the services of its own actions (`Action::function`), and
+        // answers any other action with `unknown_action`.
+        let serves = match key {
+            "$default" => Some(Function::Message.name()),
+            key => Action::from_name(key).map(|action| action.function().name()),
+        };
+        let code = functions
+            .iter()
+            .find(|(name, _)| *name == function)
+            .and_then(|(_, resource)| resource["Properties"]["CodeUri"].as_str())
+            .and_then(|uri| uri.strip_prefix("functions/"));
+        if let Some(serves) = serves
+            && code != Some(serves)
+        {
+            found.push(format!(
+                "route {key} reaches {function}, not the {serves} function that serves it"
+            ));
         }
         if key == "$connect" && route["Properties"]["AuthorizationType"].as_str() != Some("CUSTOM") {
             found.push("$connect is not guarded by the authorizer".to_owned());
@@ -813,6 +832,20 @@ fn a_protocol_action_without_a_route_is_found() {
     let found = problems_of(&broken("RouteKey: msg.send", "RouteKey: msg.sent"));
     assert!(
         found.contains(&"action msg.send has no route".to_owned()),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn an_action_routed_to_a_function_that_does_not_serve_it_is_found() {
+    let found = problems_of(&broken(
+        "RouteKey: friend.add\n      RouteResponseSelectionExpression: $default\n      Target: !Sub \"integrations/${SocialIntegration}\"",
+        "RouteKey: friend.add\n      RouteResponseSelectionExpression: $default\n      Target: !Sub \"integrations/${MessageIntegration}\"",
+    ));
+    assert!(
+        found.contains(
+            &"route friend.add reaches MessageFunction, not the social function that serves it".to_owned()
+        ),
         "{found:?}"
     );
 }

@@ -7,18 +7,23 @@
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use cirrus_aws::Push;
-use cirrus_handlers::{Deps, Settings};
+use cirrus_core::service::{PresenceService, SessionService};
+use cirrus_handlers::Settings;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let settings = Settings::from_env()?;
     let sdk = cirrus_aws::sdk_config().await;
-    let deps = &Deps::new(settings.apply(cirrus_aws::ports(&sdk, Push::Required).await?));
+    let ports = settings.apply(cirrus_aws::ports(&sdk, Push::Required).await?);
+    // Only the session service (and the presence it announces through).
+    let presence = Arc::new(PresenceService::from_ports(&ports));
+    let sessions = &SessionService::from_ports(&ports, presence);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
-            Ok::<_, Error>(cirrus_handlers::disconnect::disconnect(deps, event.payload).await)
+            Ok::<_, Error>(cirrus_handlers::disconnect::disconnect(sessions, event.payload).await)
         },
     ))
     .await

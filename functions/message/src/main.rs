@@ -6,7 +6,7 @@
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use cirrus_aws::Push;
-use cirrus_handlers::{Deps, Settings};
+use cirrus_handlers::{MessageRoutes, Settings};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
@@ -14,10 +14,11 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let settings = Settings::from_env()?;
     let sdk = cirrus_aws::sdk_config().await;
-    let deps = &Deps::new(settings.apply(cirrus_aws::ports(&sdk, Push::Required).await?));
+    let ports = cirrus_aws::with_media(cirrus_aws::ports(&sdk, Push::Required).await?, &sdk)?;
+    let routes = &MessageRoutes::build(&settings.apply(ports));
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
-            Ok::<_, Error>(cirrus_handlers::message::message(deps, event.payload).await)
+            Ok::<_, Error>(cirrus_handlers::route(routes, event.payload).await)
         },
     ))
     .await

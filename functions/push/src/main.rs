@@ -35,15 +35,7 @@ async fn main() -> Result<(), Error> {
         }
         None => None,
     };
-    let deps = &PushDeps {
-        gateway: ports.gateway,
-        provider,
-        rooms: ports.rooms,
-        groups: ports.groups,
-        connections: ports.connections,
-        queue: ports.queue,
-        clock: ports.clock,
-    };
+    let deps = &PushDeps::of(&ports, provider);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, Error>(cirrus_handlers::push::push(deps, event.payload).await)
     }))

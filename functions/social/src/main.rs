@@ -7,7 +7,7 @@
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use cirrus_aws::Push;
-use cirrus_handlers::{Deps, Settings};
+use cirrus_handlers::{Settings, SocialRoutes};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
@@ -15,12 +15,10 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let settings = Settings::from_env()?;
     let sdk = cirrus_aws::sdk_config().await;
-    let deps = &Deps::new(settings.apply(cirrus_aws::ports(&sdk, Push::Required).await?));
+    let routes = &SocialRoutes::build(&settings.apply(cirrus_aws::ports(&sdk, Push::Required).await?));
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
-            // The same route handler as the message function: it runs whichever action the
-            // frame names, and API Gateway sends this function only the social ones.
-            Ok::<_, Error>(cirrus_handlers::message::message(deps, event.payload).await)
+            Ok::<_, Error>(cirrus_handlers::route(routes, event.payload).await)
         },
     ))
     .await

@@ -9,6 +9,7 @@ use aws_lambda_events::apigw::{
     ApiGatewayWebsocketProxyRequest,
 };
 use axum::Router;
+use cirrus_core::protocol::{Action, ClientFrame, Function};
 use cirrus_handlers::{Authorizer, Deps};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -19,7 +20,6 @@ use std::time::Duration;
 const AUTHORIZER: &str = "authorizer";
 const CONNECT: &str = "connect";
 const DISCONNECT: &str = "disconnect";
-const MESSAGE: &str = "message";
 const API: &str = "api";
 
 /// How long one invocation may take (a function's first invocation under `cargo lambda watch`
@@ -76,23 +76,37 @@ impl Functions {
     /// The `$connect` route.
     pub async fn connect(&self, request: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
         match self {
-            Self::InProcess { deps, .. } => cirrus_handlers::connect::connect(deps, request).await,
+            Self::InProcess { deps, .. } => {
+                cirrus_handlers::connect::connect(&deps.services.sessions, request).await
+            }
             Self::Remote(remote) => remote.proxy(CONNECT, &request).await,
         }
     }
 
-    /// Every message route (`msg.send`, …, `$default`).
+    /// Every action's route and `$default`.
     pub async fn message(&self, request: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
         match self {
-            Self::InProcess { deps, .. } => cirrus_handlers::message::message(deps, request).await,
-            Self::Remote(remote) => remote.proxy(MESSAGE, &request).await,
+            Self::InProcess { deps, .. } => cirrus_handlers::route(deps.as_ref(), request).await,
+            // As API Gateway routes on `$request.body.action`: each action to its function,
+            // anything else (`$default`) to the message function.
+            Self::Remote(remote) => {
+                let function = request
+                    .body
+                    .as_deref()
+                    .and_then(|body| ClientFrame::parse(body).ok())
+                    .and_then(|frame| frame.action.as_deref().and_then(Action::from_name))
+                    .map_or(Function::Message, Action::function);
+                remote.proxy(function.name(), &request).await
+            }
         }
     }
 
     /// The `$disconnect` route.
     pub async fn disconnect(&self, request: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
         match self {
-            Self::InProcess { deps, .. } => cirrus_handlers::disconnect::disconnect(deps, request).await,
+            Self::InProcess { deps, .. } => {
+                cirrus_handlers::disconnect::disconnect(&deps.services.sessions, request).await
+            }
             Self::Remote(remote) => remote.proxy(DISCONNECT, &request).await,
         }
     }

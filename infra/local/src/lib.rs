@@ -261,17 +261,13 @@ impl LocalStack {
         let functions = match &config.invoke_url {
             Some(url) => Functions::Remote(RemoteFunctions::new(url.clone())?),
             None => {
-                let api = Api::new(
-                    Deps::new(ports.clone()),
-                    config.key.clone(),
-                    config.oidc_issuers.clone(),
-                )
-                .context("reading the trusted OpenID Connect issuers")?;
+                let api = Api::new(Deps::new(&ports), config.key.clone(), config.oidc_issuers.clone())
+                    .context("reading the trusted OpenID Connect issuers")?;
                 let authorizer = Authorizer::new(config.key.clone(), clock)
                     .with_accounts(accounts)
                     .with_guests(config.limits.accounts.guests);
                 Functions::InProcess {
-                    deps: Arc::new(Deps::new(ports.clone())),
+                    deps: Arc::new(Deps::new(&ports)),
                     authorizer: Arc::new(authorizer),
                     api: api.router(),
                 }

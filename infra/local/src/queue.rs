@@ -625,15 +625,7 @@ impl PushQueue {
             }
             None => None,
         };
-        let deps = Arc::new(cirrus_handlers::push::PushDeps {
-            gateway: ports.gateway.clone(),
-            provider,
-            rooms: ports.rooms.clone(),
-            groups: ports.groups.clone(),
-            connections: ports.connections.clone(),
-            queue: ports.queue.clone(),
-            clock: ports.clock.clone(),
-        });
+        let deps = Arc::new(cirrus_handlers::push::PushDeps::of(ports, provider));
         let handler: BatchHandler = Arc::new(move |event| {
             let deps = deps.clone();
             Box::pin(async move { cirrus_handlers::push::push(&deps, event).await })

@@ -51,7 +51,7 @@ pub use config::Config;
 pub use error::{GatewayError, Result, StoreError};
 pub use gateway::{ApiGatewayGateway, ConnectionInfo};
 pub use media::{MediaError, S3Media};
-pub use ports::{Push, ports, sdk_config};
+pub use ports::{Push, ports, sdk_config, with_media};
 pub use queue::{MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, QueueError, SqsQueue};
 pub use relations::MAX_TRANSACTION_ITEMS;
 pub use resources::{MAX_RECEIVE_COUNT, ResourceError, Resources, create_queues_and_bucket};

@@ -9,7 +9,7 @@ use crate::store::DynamoStore;
 use aws_config::{BehaviorVersion, SdkConfig};
 use cirrus_core::clock::{SystemClock, UuidIds};
 use cirrus_core::ports::{MediaStore, Queue};
-use cirrus_core::service::{Ports, Stores};
+use cirrus_core::service::Ports;
 use std::sync::Arc;
 
 /// Whether a function pushes to connections, and so needs `CIRRUS_CONNECTIONS_ENDPOINT`.
@@ -33,11 +33,11 @@ pub async fn sdk_config() -> SdkConfig {
     aws_config::load_defaults(BehaviorVersion::latest()).await
 }
 
-/// Builds [`Ports`] over `sdk` and the table names of [`Config::from_env`]: a [`DynamoStore`] for
-/// connections, accounts, subscriptions, profiles, relations, blocks, recommendations,
-/// notifications, groups, live-room seats, messages and conversations, an
-/// [`ApiGatewayGateway`], the [`SqsQueue`] and [`S3Media`] where their queue URL and bucket are
-/// set, the system clock, UUID ids and default limits (the caller applies its settings).
+/// Builds [`Ports`] over `sdk` and the table names of [`Config::from_env`]: one [`DynamoStore`]
+/// serving every store port (each service takes only the ports it uses, so a function links only
+/// the store code its services call), an [`ApiGatewayGateway`], the [`SqsQueue`] where its queue
+/// URL is set, the system clock, UUID ids and default limits (the caller applies its settings).
+/// No media store: the functions that need one add it with [`with_media`].
 ///
 /// `CIRRUS_AWS_ENDPOINT`, where set, points the store's clients (DynamoDB, SQS, S3) at an
 /// emulator; the gateway sets its own endpoint.
@@ -46,22 +46,13 @@ pub async fn sdk_config() -> SdkConfig {
 /// [`UNUSED_ENDPOINT`] when `CIRRUS_CONNECTIONS_ENDPOINT` is unset, rather than a second gateway
 /// type that exists only to be unused: the SDK client is built lazily and makes no call until
 /// asked, so this costs nothing.
-pub async fn ports(sdk: &SdkConfig, push: Push) -> Result<Ports> {
+pub async fn ports(sdk: &SdkConfig, push: Push) -> Result<Ports<Arc<DynamoStore>>> {
     let config = Config::from_env()?;
     let endpoint = connections_endpoint(&config, push)?.to_owned();
-    let store_sdk = match &config.endpoint {
-        Some(store_endpoint) => sdk.to_builder().endpoint_url(store_endpoint).build(),
-        None => sdk.clone(),
-    };
+    let store_sdk = store_sdk(sdk, &config);
     // Where the template gives the queues, deferred posts and offline pushes go to the push queue.
     let queue: Option<Arc<dyn Queue>> = match config.push_queue_url {
         Some(_) => Some(Arc::new(SqsQueue::from_config(&store_sdk, &config)?)),
-        None => None,
-    };
-    // Where the template names the media bucket, media.upload and media.download presign on it
-    // and msg.send checks media ids against it.
-    let media: Option<Arc<dyn MediaStore>> = match config.media_bucket {
-        Some(_) => Some(Arc::new(S3Media::from_config(&store_sdk, &config)?)),
         None => None,
     };
     let store = Arc::new(DynamoStore::new(
@@ -70,14 +61,33 @@ pub async fn ports(sdk: &SdkConfig, push: Push) -> Result<Ports> {
     ));
     Ok(Ports {
         queue,
-        media,
         ..Ports::new(
-            Stores::of(store),
+            store,
             Arc::new(ApiGatewayGateway::new(sdk, &endpoint)),
             Arc::new(SystemClock),
             Arc::new(UuidIds),
         )
     })
+}
+
+/// `ports` with the [`S3Media`] store where the template names the media bucket: `media.upload`
+/// and `media.download` presign on it and `msg.send` checks media ids against it. Only the
+/// functions that do those (message, api) add it, and only they link S3.
+pub fn with_media<S>(mut ports: Ports<S>, sdk: &SdkConfig) -> Result<Ports<S>> {
+    let config = Config::from_env()?;
+    if config.media_bucket.is_some() {
+        let media: Arc<dyn MediaStore> = Arc::new(S3Media::from_config(&store_sdk(sdk, &config), &config)?);
+        ports.media = Some(media);
+    }
+    Ok(ports)
+}
+
+/// `sdk`, pointed at `CIRRUS_AWS_ENDPOINT` where that is set.
+fn store_sdk(sdk: &SdkConfig, config: &Config) -> SdkConfig {
+    match &config.endpoint {
+        Some(store_endpoint) => sdk.to_builder().endpoint_url(store_endpoint).build(),
+        None => sdk.clone(),
+    }
 }
 
 /// The endpoint the gateway is built on: the configured one, else [`UNUSED_ENDPOINT`] if the

@@ -5,19 +5,22 @@ use crate::response;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use cirrus_core::Error;
 
-use crate::deps::Deps;
+use cirrus_core::service::SessionService;
 
 /// Route `$connect`: records the connection of the user the authorizer admitted. Any status but 200
 /// makes API Gateway refuse the upgrade.
 #[tracing::instrument(skip_all, fields(connection = ?request.request_context.connection_id))]
-pub async fn connect(deps: &Deps, request: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
+pub async fn connect(
+    sessions: &SessionService,
+    request: ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
     let platform = request
         .query_string_parameters
         .first("platform")
         .map(str::to_owned);
     let result = async {
         let caller = caller(&request)?;
-        deps.sessions
+        sessions
             .connect(connection_id(&request)?, caller.user, platform, caller.guest)
             .await
     }

@@ -1,62 +1,80 @@
-//! What the handlers need, built once per process or Lambda cold start.
+//! Every service, built once per process: what the local stack serves in-process and what the
+//! HTTP API calls. A WebSocket Lambda function builds only its own routes' services instead
+//! ([`MessageRoutes`], [`SocialRoutes`], [`GroupRoutes`], or the session service).
 
+use crate::group::GroupRoutes;
+use crate::message::MessageRoutes;
+use crate::routes::Routes;
+use crate::social::SocialRoutes;
 use cirrus_core::clock::Clock;
+use cirrus_core::error::Result;
 use cirrus_core::limits::Limits;
 use cirrus_core::ports::ConnectionGateway;
-use cirrus_core::service::{
-    AccountService, BlockService, ConversationService, FriendService, GroupService, MediaService,
-    MessageService, Ports, PresenceService, ProfileService, SessionService,
-};
+use cirrus_core::protocol::{Action, ClientFrame, Function};
+use cirrus_core::service::{Caller, Ports, Services, StoreSource};
 use std::sync::Arc;
 
-/// The services every WebSocket route handler calls.
+/// Every service, and every action's routes over them.
 pub struct Deps {
-    /// Sending and history (shared with the group service, which posts its tips through it).
-    pub messages: Arc<MessageService>,
-    /// Conversation list and read pointers.
-    pub conversations: ConversationService,
-    /// Connection lifecycle.
-    pub sessions: SessionService,
-    /// Presence queries and subscriptions.
-    pub presence: PresenceService,
-    /// Profiles and user search.
-    pub profiles: ProfileService,
-    /// The relationship chain.
-    pub friends: FriendService,
-    /// Blacklists.
-    pub blocks: BlockService,
-    /// Groups and their membership.
-    pub groups: GroupService,
-    /// Accounts, logout and token revocation.
-    pub accounts: AccountService,
-    /// Media upload and download URLs.
-    pub media: MediaService,
-    /// Pushes frames to connections (a logout's reply goes this way before the close).
+    /// Every service, each built once.
+    pub services: Services,
+    /// Pushes frames to connections.
     pub gateway: Arc<dyn ConnectionGateway>,
     /// Limits and the account policy.
     pub limits: Limits,
     /// Time.
     pub clock: Arc<dyn Clock>,
+    message: MessageRoutes,
+    social: SocialRoutes,
+    group: GroupRoutes,
 }
 
 impl Deps {
-    /// Builds every service over the same ports, each once.
-    pub fn new(ports: Ports) -> Self {
-        let messages = Arc::new(MessageService::new(ports.clone()));
+    /// Builds every service over `ports`, each once.
+    pub fn new<S: StoreSource>(ports: &Ports<S>) -> Self {
+        let services = Services::build(ports);
+        let message = MessageRoutes {
+            messages: services.messages.clone(),
+            conversations: services.conversations.clone(),
+            presence: services.presence.clone(),
+            accounts: services.accounts.clone(),
+            media: services.media.clone(),
+            gateway: ports.gateway.clone(),
+            clock: ports.clock.clone(),
+            guest_c2c: ports.limits.accounts.guest_c2c,
+        };
+        let social = SocialRoutes {
+            profiles: services.profiles.clone(),
+            friends: services.friends.clone(),
+            blocks: services.blocks.clone(),
+        };
+        let group = GroupRoutes {
+            groups: services.groups.clone(),
+            clock: ports.clock.clone(),
+        };
         Self {
-            groups: GroupService::new(ports.clone(), messages.clone()),
-            messages,
-            conversations: ConversationService::new(ports.clone()),
-            sessions: SessionService::new(ports.clone()),
-            presence: PresenceService::new(ports.clone()),
-            profiles: ProfileService::new(ports.clone()),
-            friends: FriendService::new(ports.clone()),
-            blocks: BlockService::new(ports.clone()),
-            accounts: AccountService::new(ports.clone()),
-            media: MediaService::new(ports.clone()),
+            services,
             gateway: ports.gateway.clone(),
             limits: ports.limits.clone(),
-            clock: ports.clock,
+            clock: ports.clock.clone(),
+            message,
+            social,
+            group,
+        }
+    }
+}
+
+/// Every action, each run by its own function's routes.
+impl Routes for Deps {
+    fn guest_c2c(&self) -> bool {
+        self.limits.accounts.guest_c2c
+    }
+
+    async fn dispatch(&self, caller: &Caller, action: Action, frame: &ClientFrame<'_>) -> Result<String> {
+        match action.function() {
+            Function::Message => self.message.dispatch(caller, action, frame).await,
+            Function::Social => self.social.dispatch(caller, action, frame).await,
+            Function::Group => self.group.dispatch(caller, action, frame).await,
         }
     }
 }

@@ -1,15 +1,18 @@
 //! Route `$disconnect`: forget the connection.
 
 use crate::context::connection_id;
-use crate::deps::Deps;
 use crate::response;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use cirrus_core::service::SessionService;
 
 /// Route `$disconnect`: removes the connection record. API Gateway ignores the response, so failures
 /// are only logged; the record's TTL removes it eventually.
 #[tracing::instrument(skip_all, fields(connection = ?request.request_context.connection_id))]
-pub async fn disconnect(deps: &Deps, request: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
-    let result = async { deps.sessions.disconnect(&connection_id(&request)?).await }.await;
+pub async fn disconnect(
+    sessions: &SessionService,
+    request: ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
+    let result = async { sessions.disconnect(&connection_id(&request)?).await }.await;
     match result {
         Ok(Some(connection)) => tracing::info!(user = %connection.user, "disconnected"),
         Ok(None) => tracing::debug!("disconnect of an unknown connection"),

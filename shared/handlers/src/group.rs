@@ -1,16 +1,48 @@
-//! The group routes (`group.*`), served by the `group` function; the dispatch is shared with the
-//! message routes' handler (the local stack sends every action there).
+//! The group function's routes (`group.*`).
 
-use crate::deps::Deps;
-use cirrus_core::error::{Error, Result};
+use crate::routes::{Routes, unknown};
+use cirrus_core::clock::Clock;
+use cirrus_core::error::Result;
 use cirrus_core::protocol::groups::{GroupView, JoinRequestView, MemberView};
 use cirrus_core::protocol::{Action, ClientFrame, reply_ok};
-use cirrus_core::service::Caller;
+use cirrus_core::service::{Caller, GroupService, MessageService, Ports, StoreSource};
 use serde_json::json;
+use std::sync::Arc;
+
+/// The services the group function's actions call.
+#[derive(Clone)]
+pub struct GroupRoutes {
+    /// Groups and their membership.
+    pub groups: Arc<GroupService>,
+    /// The time member views are rendered at (mute countdowns).
+    pub clock: Arc<dyn Clock>,
+}
+
+impl GroupRoutes {
+    /// Builds the group service over `ports`, with the message service that posts its tips.
+    pub fn build<S: StoreSource>(ports: &Ports<S>) -> Self {
+        let tips = Arc::new(MessageService::from_ports(ports));
+        Self {
+            groups: Arc::new(GroupService::from_ports(ports, tips)),
+            clock: ports.clock.clone(),
+        }
+    }
+}
+
+impl Routes for GroupRoutes {
+    /// Guests may only enter, leave and read live rooms, whatever the one-to-one setting.
+    fn guest_c2c(&self) -> bool {
+        false
+    }
+
+    async fn dispatch(&self, caller: &Caller, action: Action, frame: &ClientFrame<'_>) -> Result<String> {
+        dispatch(self, caller, action, frame).await
+    }
+}
 
 /// Runs one group action and returns its reply frame.
-pub(crate) async fn dispatch(
-    deps: &Deps,
+async fn dispatch(
+    deps: &GroupRoutes,
     caller: &Caller,
     action: Action,
     frame: &ClientFrame<'_>,
@@ -113,6 +145,6 @@ pub(crate) async fn dispatch(
             let now = deps.clock.now_ms();
             Ok(reply_ok(req_id, &MemberView::of(&member, now)))
         }
-        other => Err(Error::UnknownAction(other.name().to_owned())),
+        other => Err(unknown(other.name())),
     }
 }

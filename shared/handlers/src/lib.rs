@@ -9,18 +9,23 @@ pub mod connect;
 pub mod context;
 pub mod deps;
 pub mod disconnect;
-mod group;
+pub mod group;
 pub mod media;
 pub mod message;
 pub mod push;
+pub mod routes;
 pub mod settings;
-mod social;
+pub mod social;
 pub mod webhook;
 
 pub use api::Api;
 pub use authorizer::{AuthDecision, Authorizer, Unauthorized};
 pub use deps::Deps;
+pub use group::GroupRoutes;
+pub use message::MessageRoutes;
+pub use routes::{Routes, route};
 pub use settings::{Settings, SettingsError};
+pub use social::SocialRoutes;
 
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use aws_lambda_events::encodings::Body;

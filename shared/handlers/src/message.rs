@@ -1,66 +1,79 @@
-//! The message routes (`msg.*`, `conv.*`, `sys.*` and `$default`): one reply frame per request.
+//! The message function's routes (`msg.*`, `conv.*`, `presence.*`, `media.*`, `auth.logout`,
+//! `sys.ping`, and `$default`).
 
-use crate::context::caller;
-use crate::deps::Deps;
-use crate::response;
-use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use crate::routes::{Routes, unknown};
+use cirrus_core::clock::Clock;
 use cirrus_core::error::{Error, Result};
+use cirrus_core::ports::ConnectionGateway;
 use cirrus_core::protocol::messages::{Deleted, Recalled, SyncReply, SyncedConversation as SyncedView};
 use cirrus_core::protocol::{
-    Action, ClientFrame, ConvListReply, ConversationView, HistoryReply, PingReply, PresenceReply, reply_err,
+    Action, ClientFrame, ConvListReply, ConversationView, Function, HistoryReply, PingReply, PresenceReply,
     reply_ok,
 };
-use cirrus_core::service::Caller;
+use cirrus_core::service::{
+    AccountService, Caller, ConversationService, MediaService, MessageService, Ports, PresenceService,
+    SessionService, StoreSource,
+};
+use std::sync::Arc;
 
-/// Routes `msg.send`, `msg.history`, `conv.list`, `conv.read`, `sys.ping` and `$default`: runs the
-/// action named in the frame and returns the reply frame as the route response body.
-#[tracing::instrument(level = "debug", skip_all, fields(connection = ?request.request_context.connection_id))]
-pub async fn message(deps: &Deps, request: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
-    let body = request.body.as_deref().unwrap_or_default();
-    let reply = match ClientFrame::parse(body) {
-        Ok(frame) => {
-            let req_id = frame.req_id.as_deref();
-            match run(deps, &request, &frame).await {
-                Ok(reply) => reply,
-                Err(err) => {
-                    log_failure(frame.action.as_deref(), &err);
-                    reply_err(req_id, &err)
-                }
-            }
-        }
-        Err(err) => reply_err(None, &err),
-    };
-    // An empty reply (logout's, already posted) sends no frame.
-    response(200, (!reply.is_empty()).then_some(reply))
+/// The services the message function's actions call.
+#[derive(Clone)]
+pub struct MessageRoutes {
+    /// Sending, history, sync, recall and delete.
+    pub messages: Arc<MessageService>,
+    /// Conversation lists and read pointers.
+    pub conversations: Arc<ConversationService>,
+    /// Presence queries and subscriptions.
+    pub presence: Arc<PresenceService>,
+    /// Logout.
+    pub accounts: Arc<AccountService>,
+    /// Media upload and download URLs.
+    pub media: Arc<MediaService>,
+    /// Posts logout's reply before the close.
+    pub gateway: Arc<dyn ConnectionGateway>,
+    /// The heartbeat's time.
+    pub clock: Arc<dyn Clock>,
+    /// Whether guests may message one-to-one.
+    pub guest_c2c: bool,
 }
 
-fn log_failure(action: Option<&str>, err: &Error) {
-    if err.is_internal() {
-        tracing::error!(action, error = ?err, "request failed");
-    } else {
-        tracing::debug!(action, code = %err.code(), "request refused");
+impl MessageRoutes {
+    /// Builds the message function's services, and only those, over `ports`.
+    pub fn build<S: StoreSource>(ports: &Ports<S>) -> Self {
+        let presence = Arc::new(PresenceService::from_ports(ports));
+        let sessions = Arc::new(SessionService::from_ports(ports, presence.clone()));
+        Self {
+            messages: Arc::new(MessageService::from_ports(ports)),
+            conversations: Arc::new(ConversationService::from_ports(ports)),
+            accounts: Arc::new(AccountService::from_ports(ports, sessions)),
+            media: Arc::new(MediaService::from_ports(ports)),
+            presence,
+            gateway: ports.gateway.clone(),
+            clock: ports.clock.clone(),
+            guest_c2c: ports.limits.accounts.guest_c2c,
+        }
     }
 }
 
-async fn run(
-    deps: &Deps,
-    request: &ApiGatewayWebsocketProxyRequest,
+impl Routes for MessageRoutes {
+    fn guest_c2c(&self) -> bool {
+        self.guest_c2c
+    }
+
+    async fn dispatch(&self, caller: &Caller, action: Action, frame: &ClientFrame<'_>) -> Result<String> {
+        if action.function() != Function::Message {
+            return Err(unknown(action.name()));
+        }
+        dispatch(self, caller, action, frame).await
+    }
+}
+
+async fn dispatch(
+    deps: &MessageRoutes,
+    caller: &Caller,
+    action: Action,
     frame: &ClientFrame<'_>,
 ) -> Result<String> {
-    let name = frame
-        .action
-        .as_deref()
-        .ok_or_else(|| Error::MissingField("action".to_owned()))?;
-    let action =
-        Action::from_name(name).ok_or_else(|| Error::UnknownAction(name.chars().take(64).collect()))?;
-    let caller = caller(request)?;
-    if caller.guest && !action.open_to_guests(deps.limits.accounts.guest_c2c) {
-        return Err(Error::GuestNotAllowed(action.name()));
-    }
-    dispatch(deps, &caller, action, frame).await
-}
-
-async fn dispatch(deps: &Deps, caller: &Caller, action: Action, frame: &ClientFrame<'_>) -> Result<String> {
     let req_id = frame.req_id.as_deref();
     match action {
         Action::MsgSend => {
@@ -186,8 +199,8 @@ async fn dispatch(deps: &Deps, caller: &Caller, action: Action, frame: &ClientFr
             },
         )),
         Action::MediaUpload | Action::MediaDownload => {
-            crate::media::dispatch(deps, caller, action, frame).await
+            crate::media::dispatch(&deps.media, caller, action, frame).await
         }
-        other => crate::social::dispatch(deps, caller, other, frame).await,
+        other => Err(unknown(other.name())),
     }
 }

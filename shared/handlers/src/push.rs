@@ -10,10 +10,10 @@ use cirrus_core::ids::ConnectionId;
 use cirrus_core::ports::{
     ConnectionGateway, ConnectionStore, GroupStore, PostOutcome, PushError, PushProvider, Queue, RoomStore,
 };
-use cirrus_core::service::Delivery;
 use cirrus_core::service::fanout::deliver_page;
 use cirrus_core::service::push::{OfflinePush, PushJob, Redeliver};
 use cirrus_core::service::rooms::deliver_shard;
+use cirrus_core::service::{Delivery, Ports, StoreSource};
 use futures_util::future::join_all;
 use std::sync::Arc;
 
@@ -35,6 +35,21 @@ pub struct PushDeps {
     pub queue: Option<Arc<dyn Queue>>,
     /// Time (seats lapse with their connections).
     pub clock: Arc<dyn Clock>,
+}
+
+impl PushDeps {
+    /// What the push function needs out of `ports`, offline notifications going to `provider`.
+    pub fn of<S: StoreSource>(ports: &Ports<S>, provider: Option<Arc<dyn PushProvider>>) -> Self {
+        Self {
+            gateway: ports.gateway.clone(),
+            provider,
+            rooms: ports.stores.rooms(),
+            groups: ports.stores.groups(),
+            connections: ports.stores.connections(),
+            queue: ports.queue.clone(),
+            clock: ports.clock.clone(),
+        }
+    }
 }
 
 /// Why one job failed (and will be tried again).

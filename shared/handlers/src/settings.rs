@@ -281,7 +281,7 @@ impl Settings {
 
     /// `ports` with these settings' limits and word filter, so that every path of every function
     /// applies the same policy.
-    pub fn apply(&self, mut ports: Ports) -> Ports {
+    pub fn apply<S>(&self, mut ports: Ports<S>) -> Ports<S> {
         ports.limits = self.limits.clone();
         ports.filter = self.word_filter.clone();
         ports

@@ -1,16 +1,52 @@
-//! The profile and relationship routes (`profile.*`, `user.search`, `friend.*`), served by the
-//! `social` function; the dispatch is shared with the message routes' handler.
+//! The social function's routes: profiles and user search (`profile.*`, `user.search`), the
+//! relationship chain (`friend.*`), blacklists (`block.*`) and `notify.list`.
 
-use crate::deps::Deps;
+use crate::routes::{Routes, unknown};
 use cirrus_core::error::Result;
 use cirrus_core::protocol::social::{FriendAddReply, RelationView};
 use cirrus_core::protocol::{Action, ClientFrame, reply_ok};
-use cirrus_core::service::Caller;
+use cirrus_core::service::{BlockService, Caller, FriendService, Ports, ProfileService, StoreSource};
 use serde_json::json;
+use std::sync::Arc;
+
+/// The services the social function's actions call.
+#[derive(Clone)]
+pub struct SocialRoutes {
+    /// Profiles and user search.
+    pub profiles: Arc<ProfileService>,
+    /// The relationship chain and notifications.
+    pub friends: Arc<FriendService>,
+    /// Blacklists.
+    pub blocks: Arc<BlockService>,
+}
+
+impl SocialRoutes {
+    /// Builds the social function's services, and only those, over `ports`.
+    pub fn build<S: StoreSource>(ports: &Ports<S>) -> Self {
+        let profiles = Arc::new(ProfileService::from_ports(ports));
+        let friends = Arc::new(FriendService::from_ports(ports, profiles.clone()));
+        Self {
+            blocks: Arc::new(BlockService::from_ports(ports, friends.clone())),
+            profiles,
+            friends,
+        }
+    }
+}
+
+impl Routes for SocialRoutes {
+    /// Guests have no profile and no friends: no social action is open to them anyway.
+    fn guest_c2c(&self) -> bool {
+        false
+    }
+
+    async fn dispatch(&self, caller: &Caller, action: Action, frame: &ClientFrame<'_>) -> Result<String> {
+        dispatch(self, caller, action, frame).await
+    }
+}
 
 /// Runs one social action and returns its reply frame.
-pub(crate) async fn dispatch(
-    deps: &Deps,
+async fn dispatch(
+    deps: &SocialRoutes,
     caller: &Caller,
     action: Action,
     frame: &ClientFrame<'_>,
@@ -87,7 +123,7 @@ pub(crate) async fn dispatch(
             req_id,
             &friends.notifications(caller, frame.data()?).await?,
         )),
-        other => crate::group::dispatch(deps, caller, other, frame).await,
+        other => Err(unknown(other.name())),
     }
 }
 

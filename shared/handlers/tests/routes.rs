@@ -8,10 +8,10 @@ use aws_lambda_events::encodings::Body;
 use bytes::Bytes;
 use cirrus_core::clock::{SystemClock, UuidIds};
 use cirrus_core::ids::{ConnectionId, UserId};
-use cirrus_core::ports::{ConnectionGateway, ConnectionStore, PostOutcome};
+use cirrus_core::ports::{ConnectionGateway, ConnectionStore, ConversationStore, PostOutcome};
 use cirrus_core::service::{Ports, Stores};
 use cirrus_embedded::SqliteStore;
-use cirrus_handlers::Deps;
+use cirrus_handlers::{Deps, GroupRoutes, SocialRoutes};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -55,7 +55,7 @@ fn world() -> World {
         Arc::new(UuidIds),
     );
     World {
-        deps: Deps::new(ports),
+        deps: Deps::new(&ports),
         store,
         gateway,
     }
@@ -88,8 +88,11 @@ fn body(response: &ApiGatewayProxyResponse) -> Value {
 }
 
 async fn connect(world: &World, connection: &str, user: &str) {
-    let response =
-        cirrus_handlers::connect::connect(&world.deps, event("$connect", connection, Some(user), None)).await;
+    let response = cirrus_handlers::connect::connect(
+        &world.deps.services.sessions,
+        event("$connect", connection, Some(user), None),
+    )
+    .await;
     assert_eq!(response.status_code, 200);
 }
 
@@ -108,7 +111,7 @@ async fn a_gone_connection_is_removed_and_nobody_elses() {
     world.gateway.gone.lock().unwrap().insert("bob-dead".to_owned());
 
     // WHEN alice sends bob a message
-    let response = cirrus_handlers::message::message(
+    let response = cirrus_handlers::route(
         &world.deps,
         event(
             "msg.send",
@@ -143,7 +146,7 @@ async fn a_gone_connection_is_removed_and_nobody_elses() {
 async fn the_reply_is_the_route_response_and_carries_the_req_id() {
     let world = world();
     connect(&world, "c1", "alice").await;
-    let response = cirrus_handlers::message::message(
+    let response = cirrus_handlers::route(
         &world.deps,
         event(
             "sys.ping",
@@ -168,13 +171,15 @@ async fn the_reply_is_the_route_response_and_carries_the_req_id() {
 #[tokio::test]
 async fn requests_without_an_authorizer_context_are_unauthorized() {
     let world = world();
-    let response = cirrus_handlers::message::message(
+    let response = cirrus_handlers::route(
         &world.deps,
         event("msg.send", "c1", None, Some(send("hi", "bob", "x"))),
     )
     .await;
     assert_eq!(body(&response)["error"]["code"], "unauthorized");
-    let response = cirrus_handlers::connect::connect(&world.deps, event("$connect", "c1", None, None)).await;
+    let response =
+        cirrus_handlers::connect::connect(&world.deps.services.sessions, event("$connect", "c1", None, None))
+            .await;
     assert_eq!(response.status_code, 401);
     assert!(
         world
@@ -192,9 +197,64 @@ async fn disconnect_forgets_the_connection() {
     connect(&world, "c1", "alice").await;
     let id = ConnectionId::parse("c1").unwrap();
     assert!(world.store.get_connection(&id, 0).await.unwrap().is_some());
-    let response =
-        cirrus_handlers::disconnect::disconnect(&world.deps, event("$disconnect", "c1", Some("alice"), None))
-            .await;
+    let response = cirrus_handlers::disconnect::disconnect(
+        &world.deps.services.sessions,
+        event("$disconnect", "c1", Some("alice"), None),
+    )
+    .await;
     assert_eq!(response.status_code, 200);
     assert!(world.store.get_connection(&id, 0).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn each_function_serves_its_own_actions_and_no_other() {
+    // GIVEN the routes of the social and group functions, each over only its own services, and a
+    // connected alice
+    let world = world();
+    connect(&world, "alice-1", "alice").await;
+    let ports = Ports::new(
+        Stores::of(world.store.clone()),
+        world.gateway.clone(),
+        Arc::new(SystemClock),
+        Arc::new(UuidIds),
+    );
+    let social = SocialRoutes::build(&ports);
+    let group = GroupRoutes::build(&ports);
+    let profile = json!({"action": "profile.get", "reqId": "p", "data": {"userIds": ["alice"]}});
+
+    // WHEN the social function is sent a message and a profile read, and the group function the
+    // profile read
+    let send_to_social = cirrus_handlers::route(
+        &social,
+        event(
+            "msg.send",
+            "alice-1",
+            Some("alice"),
+            Some(send("hi", "bob", "m1")),
+        ),
+    )
+    .await;
+    let profile_to_social = cirrus_handlers::route(
+        &social,
+        event("profile.get", "alice-1", Some("alice"), Some(profile.clone())),
+    )
+    .await;
+    let profile_to_group = cirrus_handlers::route(
+        &group,
+        event("profile.get", "alice-1", Some("alice"), Some(profile)),
+    )
+    .await;
+
+    // THEN each answers only what it serves; the others are unknown actions and nothing is stored
+    assert_eq!(body(&send_to_social)["error"]["code"], "unknown_action");
+    assert_eq!(
+        body(&profile_to_social)["ok"],
+        true,
+        "{:?}",
+        body(&profile_to_social)
+    );
+    assert_eq!(body(&profile_to_group)["error"]["code"], "unknown_action");
+    let alice = UserId::parse("alice").unwrap();
+    let conversations = world.store.list_conversations(&alice, None, 10).await.unwrap();
+    assert!(conversations.is_empty(), "{conversations:?}");
 }

@@ -261,6 +261,38 @@ impl Action {
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|action| action.name() == name)
     }
+
+    /// The function of the WebSocket API that serves this action (its route in `template.yaml`).
+    pub fn function(self) -> Function {
+        match self.name().split_once('.').map_or("", |(area, _)| area) {
+            "group" => Function::Group,
+            "profile" | "user" | "friend" | "block" | "notify" => Function::Social,
+            _ => Function::Message,
+        }
+    }
+}
+
+/// The Lambda functions that serve the WebSocket API's actions, each building only the services
+/// its actions use; `$default` goes to the message function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    /// `msg.*`, `conv.*`, `media.*`, `presence.*`, `auth.logout`, `sys.ping`.
+    Message,
+    /// `profile.*`, `user.search`, `friend.*`, `block.*`, `notify.list`.
+    Social,
+    /// `group.*`.
+    Group,
+}
+
+impl Function {
+    /// The function's name (its `functions/<name>` crate and binary).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Message => "message",
+            Self::Social => "social",
+            Self::Group => "group",
+        }
+    }
 }
 
 /// Events the server pushes.

@@ -2,10 +2,14 @@
 //! user ends them (logout), with the token revocation both rely on.
 
 use crate::accounts::{Account, AccountKind};
+use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
+use crate::limits::Limits;
+use crate::ports::{AccountStore, ConnectionStore};
 use crate::service::presence::platforms;
-use crate::service::{Caller, Ports, SessionService};
+use crate::service::{Caller, Ports, SessionService, StoreSource};
+use std::sync::Arc;
 
 /// The `session.kicked` reason when the administrator kicks a user.
 pub const KICKED_BY_ADMIN: &str = "kicked_by_admin";
@@ -45,17 +49,44 @@ const MAX_IMPORT_FIELD: usize = 500;
 
 /// Account management over the ports.
 pub struct AccountService {
-    ports: Ports,
-    sessions: SessionService,
+    ports: AccountPorts,
+    sessions: Arc<SessionService>,
+}
+
+/// What account management uses.
+#[derive(Clone)]
+pub struct AccountPorts {
+    /// Accounts and failed-login counters.
+    pub accounts: Arc<dyn AccountStore>,
+    /// Live connections (login status).
+    pub connections: Arc<dyn ConnectionStore>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Batch limits and the account policy.
+    pub limits: Limits,
+}
+
+impl AccountPorts {
+    /// Account management's ports out of the process's.
+    pub fn of<S: StoreSource>(ports: &Ports<S>) -> Self {
+        Self {
+            accounts: ports.stores.accounts(),
+            connections: ports.stores.connections(),
+            clock: ports.clock.clone(),
+            limits: ports.limits.clone(),
+        }
+    }
 }
 
 impl AccountService {
-    /// An account service over `ports`.
-    pub fn new(ports: Ports) -> Self {
-        Self {
-            sessions: SessionService::new(ports.clone()),
-            ports,
-        }
+    /// An account service over `ports`, kicking connections through `sessions`.
+    pub fn new(ports: AccountPorts, sessions: Arc<SessionService>) -> Self {
+        Self { ports, sessions }
+    }
+
+    /// An account service over the process's ports.
+    pub fn from_ports<S: StoreSource>(ports: &Ports<S>, sessions: Arc<SessionService>) -> Self {
+        Self::new(AccountPorts::of(ports), sessions)
     }
 
     fn check_batch(&self, len: usize, what: &str) -> Result<()> {
@@ -229,20 +260,24 @@ impl AccountService {
     /// Login and online state of each user, in the order asked.
     pub async fn status(&self, users: &[UserId]) -> Result<Vec<LoginStatus>> {
         self.check_batch(users.len(), "the status query")?;
-        Ok(crate::service::presence::sessions_of(&self.ports, users)
-            .await?
-            .into_iter()
-            .map(|session| {
-                let platforms: Vec<String> = platforms(&session.connections).into_iter().collect();
-                LoginStatus {
-                    exists: session.account.is_some(),
-                    logged_in: !platforms.is_empty()
-                        || session.account.as_ref().is_some_and(Account::is_logged_in),
-                    user: session.user,
-                    platforms,
-                }
-            })
-            .collect())
+        let now = self.ports.clock.now_ms();
+        let (connections, accounts) = (self.ports.connections.as_ref(), self.ports.accounts.as_ref());
+        Ok(
+            crate::service::presence::sessions_of(connections, accounts, users, now)
+                .await?
+                .into_iter()
+                .map(|session| {
+                    let platforms: Vec<String> = platforms(&session.connections).into_iter().collect();
+                    LoginStatus {
+                        exists: session.account.is_some(),
+                        logged_in: !platforms.is_empty()
+                            || session.account.as_ref().is_some_and(Account::is_logged_in),
+                        user: session.user,
+                        platforms,
+                    }
+                })
+                .collect(),
+        )
     }
 }
 
@@ -269,7 +304,7 @@ mod tests {
         world.accounts.seen("alice", Some(START_MS), None);
         world.online("alice", "web1", Some("web"));
         world.online("alice", "ios1", Some("ios"));
-        let service = AccountService::new(world.ports());
+        let service = world.services().accounts;
         // WHEN she logs out from web, 5.5 s later
         world.clock.advance(5_500);
         service.logout(&caller("alice", "web1")).await.unwrap();
@@ -293,7 +328,7 @@ mod tests {
         world.accounts.seen("alice", Some(START_MS), None);
         world.online("alice", "web1", Some("web"));
         world.online("alice", "ios1", Some("ios"));
-        let service = AccountService::new(world.ports());
+        let service = world.services().accounts;
         assert!(service.token_current(&user("alice"), START_SECS).await.unwrap());
         // WHEN the administrator kicks her 999 ms later, still in that second
         world.clock.advance(999);
@@ -328,7 +363,7 @@ mod tests {
         let world = World::new();
         world.online("guest-1", "g1", None);
         world.online("guest-1", "g2", None);
-        let service = AccountService::new(world.ports());
+        let service = world.services().accounts;
         // WHEN the guest logs out THEN nothing is revoked and no connection is touched
         let guest = Caller {
             guest: true,
@@ -349,7 +384,7 @@ mod tests {
         let world = World::new();
         world.accounts.seen("alice", Some(START_MS), None);
         world.online("alice", "web1", Some("web"));
-        let service = AccountService::new(world.ports());
+        let service = world.services().accounts;
         // WHEN her password changes ten seconds on
         world.clock.advance(10_000);
         assert!(
@@ -388,7 +423,7 @@ mod tests {
         let world = World::new().with_limits(|l| l.max_account_batch = 2);
         world.accounts.seen("alice", Some(START_MS), None);
         world.online("alice", "a1", Some("web"));
-        let service = AccountService::new(world.ports());
+        let service = world.services().accounts;
         // WHEN alice and zed (who has none) are deleted
         let existed = service.delete(&[user("alice"), user("zed")]).await.unwrap();
         // THEN the answer says which existed, and alice's connection is told and closed
@@ -408,7 +443,7 @@ mod tests {
     async fn given_failed_logins_when_the_window_passes_then_attempts_are_allowed_again() {
         // GIVEN a 15-minute window and two failures against alice
         let world = World::new();
-        let service = AccountService::new(world.ports());
+        let service = world.services().accounts;
         let window = world.limits.accounts.failure_window_ms;
         assert_eq!(window, 15 * 60 * 1000);
         service.note_failure(&["alice", "10.0.0.1"]).await.unwrap();

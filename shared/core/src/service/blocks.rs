@@ -3,27 +3,58 @@
 //! "blocked"; the blocked user's attempts get `peer_refused` or `friend_add_denied`, as for anyone
 //! who does not take messages or friends.
 
+use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
+use crate::limits::Limits;
+use crate::ports::{BlockStore, RelationStore};
 use crate::protocol::events;
 use crate::protocol::social::{BlockView, PageRequest, PeerEvent, UserIdsRequest};
-use crate::service::{Caller, FriendService, Ports, ProfileService, page_size};
+use crate::service::{Caller, FriendService, Ports, ProfileService, StoreSource, page_size};
 use crate::social::Block;
+use std::sync::Arc;
 
 /// Block management over the ports.
 #[derive(Clone)]
 pub struct BlockService {
-    ports: Ports,
-    friends: FriendService,
+    ports: BlockPorts,
+    friends: Arc<FriendService>,
+}
+
+/// What blacklists use.
+#[derive(Clone)]
+pub struct BlockPorts {
+    /// Blacklists.
+    pub blocks: Arc<dyn BlockStore>,
+    /// Friend lists and requests (a block ends both).
+    pub relations: Arc<dyn RelationStore>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// The blacklist limit.
+    pub limits: Limits,
+}
+
+impl BlockPorts {
+    /// The blacklists' ports out of the process's.
+    pub fn of<S: StoreSource>(ports: &Ports<S>) -> Self {
+        Self {
+            blocks: ports.stores.blocks(),
+            relations: ports.stores.relations(),
+            clock: ports.clock.clone(),
+            limits: ports.limits.clone(),
+        }
+    }
 }
 
 impl BlockService {
-    /// A block service over `ports`.
-    pub fn new(ports: Ports) -> Self {
-        Self {
-            friends: FriendService::new(ports.clone()),
-            ports,
-        }
+    /// A block service over `ports`, ending friendships through `friends`.
+    pub fn new(ports: BlockPorts, friends: Arc<FriendService>) -> Self {
+        Self { ports, friends }
+    }
+
+    /// A block service over the process's ports.
+    pub fn from_ports<S: StoreSource>(ports: &Ports<S>, friends: Arc<FriendService>) -> Self {
+        Self::new(BlockPorts::of(ports), friends)
     }
 
     /// `block.add`: blocks up to 100 users (within the blacklist limit), removing friendships
@@ -165,7 +196,7 @@ mod tests {
         world.online("alice", "a1", Some("web"));
         world.online("bob", "b1", Some("ios"));
         world.online("carol", "c1", Some("ios"));
-        let service = BlockService::new(world.ports());
+        let service = world.services().blocks;
         // WHEN alice blocks bob and carol a minute on
         let now = world.clock.advance(60_000);
         let added = service
@@ -194,7 +225,7 @@ mod tests {
     #[tokio::test]
     async fn given_oneself_or_a_bad_id_when_blocked_then_refused_and_nothing_stored() {
         let world = World::new();
-        let service = BlockService::new(world.ports());
+        let service = world.services().blocks;
         let alice = caller("alice", "a1");
         for (peers, code) in [
             (vec!["bob", "alice"], ErrorCode::InvalidField),
@@ -212,7 +243,7 @@ mod tests {
         // GIVEN at most three blocks, and alice blocking bob and carol since the start
         let world = World::new().with_limits(|l| l.max_blocks = 3);
         world.blocks.block("alice", &["bob", "carol"], START_MS);
-        let service = BlockService::new(world.ports());
+        let service = world.services().blocks;
         let alice = caller("alice", "a1");
         // WHEN she blocks carol again and dave, later THEN that is three: carol keeps her time
         let now = world.clock.advance(1_000);
@@ -236,7 +267,7 @@ mod tests {
         let world = World::new();
         world.blocks.block("alice", &["bob"], START_MS);
         world.blocks.block("dave", &["alice"], START_MS);
-        let service = BlockService::new(world.ports());
+        let service = world.services().blocks;
         let alice = caller("alice", "a1");
         // WHEN alice checks THEN she sees her block of bob, never dave's of her
         let checked = service.check(&alice, users(&["bob", "dave"])).await.unwrap();
@@ -255,7 +286,7 @@ mod tests {
         // GIVEN alice blocking bob, carol and dave
         let world = World::new();
         world.blocks.block("alice", &["dave", "bob", "carol"], START_MS);
-        let service = BlockService::new(world.ports());
+        let service = world.services().blocks;
         let alice = caller("alice", "a1");
         // WHEN she lists two
         let page = |cursor: Option<&str>| PageRequest {

@@ -1,16 +1,44 @@
 //! The conversation list and read pointers.
 
+use crate::clock::Clock;
 use crate::conversation::{ConversationCursor, ConversationEntry};
 use crate::error::{Error, Result};
 use crate::ids::ConversationId;
+use crate::limits::Limits;
+use crate::ports::ConversationStore;
 use crate::protocol::{ConvDeleteRequest, ConvListRequest, ConvReadRequest, ReadReceipt, event, events};
-use crate::service::{Caller, Delivery, Ports, page_size};
+use crate::service::{Caller, Delivery, Ports, StoreSource, page_size};
 use bytes::Bytes;
+use std::sync::Arc;
 
 /// Lists conversations and moves read pointers.
 pub struct ConversationService {
-    ports: Ports,
-    delivery: Delivery,
+    ports: ConversationPorts,
+}
+
+/// What conversation lists use.
+#[derive(Clone)]
+pub struct ConversationPorts {
+    /// Conversation lists and read pointers.
+    pub conversations: Arc<dyn ConversationStore>,
+    /// Telling the caller's other connections and the peer (read receipts).
+    pub delivery: Delivery,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// The page limit.
+    pub limits: Limits,
+}
+
+impl ConversationPorts {
+    /// The conversation lists' ports out of the process's.
+    pub fn of<S: StoreSource>(ports: &Ports<S>) -> Self {
+        Self {
+            conversations: ports.stores.conversations(),
+            delivery: ports.delivery(),
+            clock: ports.clock.clone(),
+            limits: ports.limits.clone(),
+        }
+    }
 }
 
 /// A page of the conversation list.
@@ -24,11 +52,13 @@ pub struct ConversationPage {
 
 impl ConversationService {
     /// A conversation service over `ports`.
-    pub fn new(ports: Ports) -> Self {
-        Self {
-            delivery: Delivery::from_ports(&ports),
-            ports,
-        }
+    pub fn new(ports: ConversationPorts) -> Self {
+        Self { ports }
+    }
+
+    /// A conversation service over the process's ports.
+    pub fn from_ports<S: StoreSource>(ports: &Ports<S>) -> Self {
+        Self::new(ConversationPorts::of(ports))
     }
 
     /// One page of the caller's conversations with unread counts.
@@ -87,11 +117,12 @@ impl ConversationService {
             let own_frame = Bytes::from(event(events::MSG_READ, &to_self));
             // Receipts are advisory: the read pointer is stored either way.
             if peer != &caller.user
-                && let Err(err) = self.delivery.to_user(peer, peer_frame, None, now).await
+                && let Err(err) = self.ports.delivery.to_user(peer, peer_frame, None, now).await
             {
                 tracing::warn!(error = %err, "could not send a read receipt");
             }
             if let Err(err) = self
+                .ports
                 .delivery
                 .to_user(&caller.user, own_frame, caller.connection.as_ref(), now)
                 .await
@@ -155,7 +186,7 @@ mod tests {
             .conversations
             .insert("alice", "C2Ccarol", 10, 0, START_MS + 1);
         world.conversations.insert("alice", "C2Cdave", 0, 0, START_MS + 9);
-        let service = ConversationService::new(world.ports());
+        let service = world.services().conversations;
         let alice = caller("alice", "a1");
         // WHEN she lists two a page
         let page = |cursor: Option<String>| ConvListRequest {
@@ -190,7 +221,7 @@ mod tests {
         world.online("alice", "a1", Some("web"));
         world.online("alice", "a2", Some("ios"));
         world.online("bob", "b1", Some("web"));
-        let service = ConversationService::new(world.ports());
+        let service = world.services().conversations;
         // WHEN she reads up to 6 on web
         let entry = service
             .read(&caller("alice", "a1"), read("C2Cbob", 6))
@@ -211,7 +242,7 @@ mod tests {
         let world = World::new();
         world.conversations.insert("alice", "C2Cbob", 8, 5, START_MS);
         world.online("bob", "b1", Some("web"));
-        let service = ConversationService::new(world.ports());
+        let service = world.services().conversations;
         let alice = caller("alice", "a1");
         // WHEN she reads up to 100 THEN the pointer stops at the last message
         let entry = service.read(&alice, read("C2Cbob", 100)).await.unwrap();
@@ -234,7 +265,7 @@ mod tests {
         world.conversations.insert("alice", "GROUPg1", 9, 0, START_MS);
         world.online("alice", "a1", Some("web"));
         world.online("alice", "a2", Some("ios"));
-        let service = ConversationService::new(world.ports());
+        let service = world.services().conversations;
         let alice = caller("alice", "a1");
         // WHEN she reads her notes THEN her other device is told once (she is not her own peer)
         service.read(&alice, read("C2Calice", 3)).await.unwrap();
@@ -250,7 +281,7 @@ mod tests {
         let world = World::new();
         world.conversations.insert("alice", "C2Cbob", 8, 5, START_MS);
         world.online("bob", "b1", Some("web"));
-        let service = ConversationService::new(world.ports());
+        let service = world.services().conversations;
         let alice = caller("alice", "a1");
         // WHEN she reads one she does not have, or a malformed id THEN each has its code
         let err = service.read(&alice, read("C2Ccarol", 1)).await.unwrap_err();

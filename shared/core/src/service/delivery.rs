@@ -31,15 +31,6 @@ impl Delivery {
         }
     }
 
-    /// A delivery over the connection store, gateway and queue of `ports`.
-    pub fn from_ports(ports: &crate::service::Ports) -> Self {
-        Self::new(
-            ports.connections.clone(),
-            ports.gateway.clone(),
-            ports.queue.clone(),
-        )
-    }
-
     /// Posts `frame` to every connection of `user` except `skip`; returns how many took it.
     ///
     /// Delivery is best effort on top of durable storage: a failed post is logged, never returned,

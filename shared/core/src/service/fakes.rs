@@ -22,7 +22,7 @@ use crate::ports::{
     RelationStore, RoomStore, Seat, SeqRange, SubscriptionStore,
 };
 use crate::service::sessions::MAX_CONNECTION_MS;
-use crate::service::{Caller, Ports};
+use crate::service::{Caller, Ports, Services, Stores};
 use crate::social::{
     Block, Friend, FriendRequest, Notification, Profile, Recommendation, RequestDirection, UserProfile,
     nickname_key,
@@ -125,7 +125,7 @@ impl World {
     /// Ports over the fakes; groups, rooms, messages and recommendations are not kept.
     pub(crate) fn ports(&self) -> Ports {
         let unsupported = Arc::new(Unsupported);
-        Ports {
+        let stores = Stores {
             connections: self.connections.clone(),
             accounts: self.accounts.clone(),
             subscriptions: self.subscriptions.clone(),
@@ -138,14 +138,21 @@ impl World {
             rooms: unsupported.clone(),
             messages: unsupported,
             conversations: self.conversations.clone(),
-            gateway: self.gateway.clone(),
-            queue: None,
-            media: None,
-            clock: self.clock.clone(),
-            ids: Arc::new(SeqIds::default()),
+        };
+        Ports {
             limits: self.limits.clone(),
-            filter: None,
+            ..Ports::new(
+                stores,
+                self.gateway.clone(),
+                self.clock.clone(),
+                Arc::new(SeqIds::default()),
+            )
         }
+    }
+
+    /// Every service over [`World::ports`], wired as a process wires them.
+    pub(crate) fn services(&self) -> Services {
+        Services::build(&self.ports())
     }
 
     /// Records `user` as connected on `connection` now (as `$connect` would, without the device

@@ -14,24 +14,50 @@
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
+use crate::limits::Limits;
 use crate::media::{
     MAX_MANIFEST_BYTES, MAX_URL_EXPIRY, Manifest, MediaId, MediaKind, Variant, check_content_type,
 };
 use crate::ports::MediaStore;
 use crate::protocol::media::{DownloadReply, DownloadRequest, UploadReply, UploadRequest};
-use crate::service::{Caller, Ports};
+use crate::service::{Caller, Ports, StoreSource};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// `media.upload` and `media.download` over the media store.
 #[derive(Clone)]
 pub struct MediaService {
-    ports: Ports,
+    ports: MediaPorts,
+}
+
+/// What media URLs use.
+#[derive(Clone)]
+pub struct MediaPorts {
+    /// The media objects; absent where the deployment has no media storage.
+    pub media: Option<Arc<dyn MediaStore>>,
+    /// Size limits and URL lifetimes.
+    pub limits: Limits,
+}
+
+impl MediaPorts {
+    /// Media's ports out of the process's.
+    pub fn of<S: StoreSource>(ports: &Ports<S>) -> Self {
+        Self {
+            media: ports.media.clone(),
+            limits: ports.limits.clone(),
+        }
+    }
 }
 
 impl MediaService {
     /// A media service over `ports` (`ports.media` may be absent: the actions then fail).
-    pub fn new(ports: Ports) -> Self {
+    pub fn new(ports: MediaPorts) -> Self {
         Self { ports }
+    }
+
+    /// A media service over the process's ports.
+    pub fn from_ports<S: StoreSource>(ports: &Ports<S>) -> Self {
+        Self::new(MediaPorts::of(ports))
     }
 
     fn store(&self) -> Result<&dyn MediaStore> {

@@ -1,4 +1,6 @@
-//! Use cases over the ports. Each service takes the [`Ports`] it needs and nothing else.
+//! Use cases over the ports. Each service declares the ports it uses (its `…Ports` set, built
+//! from the process's [`Ports`] by `…Ports::of`) and takes the services whose effects it needs;
+//! [`Services::build`] wires them all.
 
 mod accounts;
 mod audience;
@@ -12,7 +14,7 @@ mod friends;
 mod groups;
 mod media;
 mod messaging;
-mod notifier;
+pub mod notifier;
 mod presence;
 mod profiles;
 pub mod push;
@@ -21,19 +23,20 @@ mod sender_cache;
 mod sessions;
 
 pub use accounts::{
-    AccountService, ImportItem, KICKED_BY_ADMIN, KICKED_BY_DELETE, KICKED_BY_LOGOUT, KICKED_BY_PASSWORD,
-    LoginStatus,
+    AccountPorts, AccountService, ImportItem, KICKED_BY_ADMIN, KICKED_BY_DELETE, KICKED_BY_LOGOUT,
+    KICKED_BY_PASSWORD, LoginStatus,
 };
-pub use blocks::BlockService;
-pub use conversations::ConversationService;
+pub use audience::AudiencePorts;
+pub use blocks::{BlockPorts, BlockService};
+pub use conversations::{ConversationPorts, ConversationService};
 pub use delivery::Delivery;
-pub use friends::FriendService;
-pub use groups::{ApplyOutcome, GroupService, GroupTips, InviteOutcome};
-pub use media::{MediaService, read_manifest, verify_media};
-pub use messaging::{HistoryPage, MAX_DELETE_BATCH, MessageService, SyncedConversation};
-pub use presence::PresenceService;
-pub use profiles::ProfileService;
-pub use sessions::SessionService;
+pub use friends::{FriendPorts, FriendService};
+pub use groups::{ApplyOutcome, GroupPorts, GroupService, GroupTips, InviteOutcome};
+pub use media::{MediaPorts, MediaService, read_manifest, verify_media};
+pub use messaging::{HistoryPage, MAX_DELETE_BATCH, MessagePorts, MessageService, SyncedConversation};
+pub use presence::{PresencePorts, PresenceService};
+pub use profiles::{ProfilePorts, ProfileService};
+pub use sessions::{SessionPorts, SessionService};
 
 use crate::clock::{Clock, IdGen};
 use crate::ids::{ConnectionId, UserId};
@@ -141,33 +144,75 @@ impl Stores {
     }
 }
 
-/// Every port the services use, built once per process (or Lambda cold start).
-#[derive(Clone)]
-pub struct Ports {
+/// Where the services take their store ports from, one trait object at a time: each service's
+/// port set asks for the stores it uses and no others, so a Lambda function that builds only its
+/// own services links only the store code they call.
+pub trait StoreSource: Send + Sync {
     /// Live connection records.
-    pub connections: Arc<dyn ConnectionStore>,
+    fn connections(&self) -> Arc<dyn ConnectionStore>;
     /// Account records and failed-login counters.
-    pub accounts: Arc<dyn AccountStore>,
+    fn accounts(&self) -> Arc<dyn AccountStore>;
     /// Presence subscriptions.
-    pub subscriptions: Arc<dyn SubscriptionStore>,
+    fn subscriptions(&self) -> Arc<dyn SubscriptionStore>;
     /// Profiles and the nickname index.
-    pub profiles: Arc<dyn ProfileStore>,
+    fn profiles(&self) -> Arc<dyn ProfileStore>;
     /// Friend lists and requests.
-    pub relations: Arc<dyn RelationStore>,
+    fn relations(&self) -> Arc<dyn RelationStore>;
     /// Blacklists.
-    pub blocks: Arc<dyn BlockStore>,
+    fn blocks(&self) -> Arc<dyn BlockStore>;
     /// Friend recommendation buffers.
-    pub recommendations: Arc<dyn RecommendationStore>,
+    fn recommendations(&self) -> Arc<dyn RecommendationStore>;
     /// System notifications.
-    pub notifications: Arc<dyn NotificationStore>,
+    fn notifications(&self) -> Arc<dyn NotificationStore>;
     /// Groups, members and join requests.
-    pub groups: Arc<dyn GroupStore>,
+    fn groups(&self) -> Arc<dyn GroupStore>;
     /// Live-room audiences.
-    pub rooms: Arc<dyn RoomStore>,
+    fn rooms(&self) -> Arc<dyn RoomStore>;
     /// Message streams.
-    pub messages: Arc<dyn MessageStore>,
+    fn messages(&self) -> Arc<dyn MessageStore>;
     /// Conversation lists.
-    pub conversations: Arc<dyn ConversationStore>,
+    fn conversations(&self) -> Arc<dyn ConversationStore>;
+}
+
+/// Hands out the twelve handles as they are.
+macro_rules! source {
+    ($($port:ident: $store:ident),* $(,)?) => {
+        impl StoreSource for Stores {
+            $(fn $port(&self) -> Arc<dyn $store> {
+                self.$port.clone()
+            })*
+        }
+
+        /// One backend's store serves every port; only the ports asked for are ever made.
+        impl<S: Backend> StoreSource for Arc<S> {
+            $(fn $port(&self) -> Arc<dyn $store> {
+                self.clone()
+            })*
+        }
+    };
+}
+
+source!(
+    connections: ConnectionStore,
+    accounts: AccountStore,
+    subscriptions: SubscriptionStore,
+    profiles: ProfileStore,
+    relations: RelationStore,
+    blocks: BlockStore,
+    recommendations: RecommendationStore,
+    notifications: NotificationStore,
+    groups: GroupStore,
+    rooms: RoomStore,
+    messages: MessageStore,
+    conversations: ConversationStore,
+);
+
+/// The stores and the platform ports of one process (or Lambda cold start), from which each
+/// service's port set takes what that service uses.
+#[derive(Clone)]
+pub struct Ports<S = Stores> {
+    /// The store ports: [`Stores`] (one handle each) or one backend's store (`Arc<DynamoStore>`).
+    pub stores: S,
     /// Push to connections.
     pub gateway: Arc<dyn ConnectionGateway>,
     /// Jobs for the push function (frames the gateway deferred, offline push); `None` where no
@@ -185,42 +230,17 @@ pub struct Ports {
     pub filter: Option<Arc<crate::filter::WordFilter>>,
 }
 
-impl Ports {
+impl<S: StoreSource> Ports<S> {
     /// The ports over `stores` and `gateway`, with the system's time and ids left to the caller,
     /// no queue, no media store, default limits and no word filter (the settings add theirs).
     pub fn new(
-        stores: Stores,
+        stores: S,
         gateway: Arc<dyn ConnectionGateway>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGen>,
     ) -> Self {
-        let Stores {
-            connections,
-            accounts,
-            subscriptions,
-            profiles,
-            relations,
-            blocks,
-            recommendations,
-            notifications,
-            groups,
-            rooms,
-            messages,
-            conversations,
-        } = stores;
         Self {
-            connections,
-            accounts,
-            subscriptions,
-            profiles,
-            relations,
-            blocks,
-            recommendations,
-            notifications,
-            groups,
-            rooms,
-            messages,
-            conversations,
+            stores,
             gateway,
             queue: None,
             media: None,
@@ -228,6 +248,65 @@ impl Ports {
             ids,
             limits: Limits::default(),
             filter: None,
+        }
+    }
+
+    /// Pushing to users' connections over these ports.
+    pub(crate) fn delivery(&self) -> Delivery {
+        Delivery::new(
+            self.stores.connections(),
+            self.gateway.clone(),
+            self.queue.clone(),
+        )
+    }
+}
+
+/// Every service over one process's ports, each built once and shared with the services that
+/// use its effects (what the local stack and the HTTP API serve; a Lambda function of the
+/// WebSocket API builds only its own).
+#[derive(Clone)]
+pub struct Services {
+    /// Presence queries, subscriptions and announcements.
+    pub presence: Arc<PresenceService>,
+    /// Connection lifecycle.
+    pub sessions: Arc<SessionService>,
+    /// Accounts, logout and token revocation.
+    pub accounts: Arc<AccountService>,
+    /// Profiles and user search.
+    pub profiles: Arc<ProfileService>,
+    /// The relationship chain.
+    pub friends: Arc<FriendService>,
+    /// Blacklists.
+    pub blocks: Arc<BlockService>,
+    /// Conversation lists and read pointers.
+    pub conversations: Arc<ConversationService>,
+    /// Sending, history and recall.
+    pub messages: Arc<MessageService>,
+    /// Groups and their membership.
+    pub groups: Arc<GroupService>,
+    /// Media upload and download URLs.
+    pub media: Arc<MediaService>,
+}
+
+impl Services {
+    /// Builds every service over `ports`.
+    pub fn build<S: StoreSource>(ports: &Ports<S>) -> Self {
+        let presence = Arc::new(PresenceService::from_ports(ports));
+        let sessions = Arc::new(SessionService::from_ports(ports, presence.clone()));
+        let profiles = Arc::new(ProfileService::from_ports(ports));
+        let friends = Arc::new(FriendService::from_ports(ports, profiles.clone()));
+        let messages = Arc::new(MessageService::from_ports(ports));
+        Self {
+            accounts: Arc::new(AccountService::from_ports(ports, sessions.clone())),
+            blocks: Arc::new(BlockService::from_ports(ports, friends.clone())),
+            conversations: Arc::new(ConversationService::from_ports(ports)),
+            groups: Arc::new(GroupService::from_ports(ports, messages.clone())),
+            media: Arc::new(MediaService::from_ports(ports)),
+            presence,
+            sessions,
+            profiles,
+            friends,
+            messages,
         }
     }
 }

@@ -6,21 +6,55 @@
 //! `limits.max_presence_watchers` subscribers, so one connect or disconnect has bounded work.
 
 use crate::accounts::Account;
+use crate::clock::Clock;
 use crate::devices::platform_of;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
+use crate::limits::Limits;
 use crate::ports::Connection;
+use crate::ports::{AccountStore, ConnectionStore, SubscriptionStore};
 use crate::protocol::{PresenceRequest, PresenceStatus, SubscribeReply, UserPresence, event, events};
-use crate::service::{Caller, Delivery, Ports, unique_user_ids};
+use crate::service::{Caller, Delivery, Ports, StoreSource, unique_user_ids};
 use bytes::Bytes;
 use futures_util::future::join_all;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// Presence queries, subscriptions and change announcements.
 #[derive(Clone)]
 pub struct PresenceService {
-    ports: Ports,
-    delivery: Delivery,
+    ports: PresencePorts,
+}
+
+/// What presence uses.
+#[derive(Clone)]
+pub struct PresencePorts {
+    /// Live connections (who is online, where).
+    pub connections: Arc<dyn ConnectionStore>,
+    /// Accounts (logged out or never logged in).
+    pub accounts: Arc<dyn AccountStore>,
+    /// Who watches whom.
+    pub subscriptions: Arc<dyn SubscriptionStore>,
+    /// Telling subscribers.
+    pub delivery: Delivery,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Batch and subscription limits.
+    pub limits: Limits,
+}
+
+impl PresencePorts {
+    /// Presence's ports out of the process's.
+    pub fn of<S: StoreSource>(ports: &Ports<S>) -> Self {
+        Self {
+            connections: ports.stores.connections(),
+            accounts: ports.stores.accounts(),
+            subscriptions: ports.stores.subscriptions(),
+            delivery: ports.delivery(),
+            clock: ports.clock.clone(),
+            limits: ports.limits.clone(),
+        }
+    }
 }
 
 /// The sorted, distinct platforms of `connections`.
@@ -33,11 +67,13 @@ pub(crate) fn platforms<'a>(connections: impl IntoIterator<Item = &'a Connection
 
 impl PresenceService {
     /// A presence service over `ports`.
-    pub fn new(ports: Ports) -> Self {
-        Self {
-            delivery: Delivery::from_ports(&ports),
-            ports,
-        }
+    pub fn new(ports: PresencePorts) -> Self {
+        Self { ports }
+    }
+
+    /// A presence service over the process's ports.
+    pub fn from_ports<S: StoreSource>(ports: &Ports<S>) -> Self {
+        Self::new(PresencePorts::of(ports))
     }
 
     /// Validates 1 to `max_presence_batch` ids and drops repeats, keeping the first order.
@@ -52,17 +88,23 @@ impl PresenceService {
     }
 
     async fn of(&self, users: Vec<UserId>) -> Result<Vec<UserPresence>> {
-        Ok(sessions_of(&self.ports, &users)
-            .await?
-            .into_iter()
-            .map(|session| {
-                presence_of(
-                    &session.user,
-                    platforms(&session.connections),
-                    session.account.as_ref(),
-                )
-            })
-            .collect())
+        let now = self.ports.clock.now_ms();
+        Ok(sessions_of(
+            self.ports.connections.as_ref(),
+            self.ports.accounts.as_ref(),
+            &users,
+            now,
+        )
+        .await?
+        .into_iter()
+        .map(|session| {
+            presence_of(
+                &session.user,
+                platforms(&session.connections),
+                session.account.as_ref(),
+            )
+        })
+        .collect())
     }
 
     /// Subscribes the caller to the users' presence changes; answers with their presence now.
@@ -132,7 +174,7 @@ impl PresenceService {
         let now = self.ports.clock.now_ms();
         let posts = subscribers
             .iter()
-            .map(|subscriber| self.delivery.to_user(subscriber, frame.clone(), None, now));
+            .map(|subscriber| self.ports.delivery.to_user(subscriber, frame.clone(), None, now));
         for result in join_all(posts).await {
             if let Err(err) = result {
                 tracing::warn!(user = %user, error = %err, "could not tell a presence subscriber");
@@ -170,14 +212,16 @@ pub(crate) struct Sessions {
 
 /// The live connections and account of each of `users`, in order (the connection lookups run
 /// concurrently with the one batched account read).
-pub(crate) async fn sessions_of(ports: &Ports, users: &[UserId]) -> Result<Vec<Sessions>> {
-    let now = ports.clock.now_ms();
-    let lookups = users
-        .iter()
-        .map(|user| ports.connections.connections_of(user, now));
+pub(crate) async fn sessions_of(
+    connections: &dyn ConnectionStore,
+    accounts: &dyn AccountStore,
+    users: &[UserId],
+    now: i64,
+) -> Result<Vec<Sessions>> {
+    let lookups = users.iter().map(|user| connections.connections_of(user, now));
     let (found, mut accounts) = futures_util::future::try_join(
         futures_util::future::try_join_all(lookups),
-        ports.accounts.get_accounts(users),
+        accounts.get_accounts(users),
     )
     .await?;
     Ok(users
@@ -232,7 +276,7 @@ mod tests {
         world
             .accounts
             .seen("carol", Some(START_MS - 10), Some(START_MS - 5));
-        let service = PresenceService::new(world.ports());
+        let service = world.services().presence;
         // WHEN asked about all four, alice twice
         let found = service
             .get(request(&["alice", "bob", "carol", "dave", "alice"]))
@@ -257,7 +301,7 @@ mod tests {
         let world = World::new();
         world.accounts.seen("alice", Some(START_MS), None);
         world.online("alice", "a1", Some("web"));
-        let service = PresenceService::new(world.ports());
+        let service = world.services().presence;
         // WHEN asked a millisecond before two hours THEN she is online
         world.clock.advance(MAX_CONNECTION_MS - 1);
         let before = service.get(request(&["alice"])).await.unwrap();
@@ -276,7 +320,7 @@ mod tests {
         // GIVEN at most three subscriptions, and bob subscribed to alice and carol
         let world = World::new().with_limits(|l| l.max_presence_subscriptions = 3);
         world.online("dave", "d1", Some("android"));
-        let service = PresenceService::new(world.ports());
+        let service = world.services().presence;
         let bob = caller("bob", "b1");
         service
             .subscribe(&bob, request(&["alice", "carol"]))
@@ -318,7 +362,7 @@ mod tests {
     #[tokio::test]
     async fn given_a_batch_limit_when_asking_about_too_many_none_or_bad_ids_then_refused() {
         let world = World::new().with_limits(|l| l.max_presence_batch = 2);
-        let service = PresenceService::new(world.ports());
+        let service = world.services().presence;
         let bob = caller("bob", "b1");
         for (users, code) in [
             (vec![], ErrorCode::InvalidField),
@@ -339,7 +383,7 @@ mod tests {
     async fn given_more_watchers_than_the_limit_when_presence_changes_then_the_first_by_id_are_told() {
         // GIVEN two watchers at most, and dave, bob and carol watching alice
         let world = World::new().with_limits(|l| l.max_presence_watchers = 2);
-        let service = PresenceService::new(world.ports());
+        let service = world.services().presence;
         for watcher in ["dave", "bob", "carol"] {
             world.online(watcher, &format!("{watcher}1"), Some("web"));
             service

@@ -1,16 +1,19 @@
 //! Profiles: reading them (batched), changing one's own (friends are told), and finding users by
 //! id or nickname prefix.
 
+use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
+use crate::ports::{AccountStore, ProfileStore, RelationStore};
 use crate::protocol::events;
 use crate::protocol::social::{
     ProfileGetRequest, ProfileSetRequest, ProfileView, ProfilesReply, UserSearchRequest,
 };
 use crate::service::notifier::Notifier;
-use crate::service::{Caller, Ports, page_size};
+use crate::service::{Caller, Ports, StoreSource, page_size};
 use crate::social::{Profile, UserProfile, nickname_key};
 use futures_util::future::join_all;
+use std::sync::Arc;
 
 /// Longest nickname and location, in bytes.
 const MAX_SHORT_FIELD: usize = 100;
@@ -28,8 +31,35 @@ const MAX_BATCH: usize = 100;
 /// Profile reads, writes and searches.
 #[derive(Clone)]
 pub struct ProfileService {
-    ports: Ports,
-    notifier: Notifier,
+    ports: ProfilePorts,
+}
+
+/// What profiles use.
+#[derive(Clone)]
+pub struct ProfilePorts {
+    /// Accounts (a profile exists only for an account).
+    pub accounts: Arc<dyn AccountStore>,
+    /// Profiles and the nickname index.
+    pub profiles: Arc<dyn ProfileStore>,
+    /// Friend lists (friends hear of a change).
+    pub relations: Arc<dyn RelationStore>,
+    /// Telling friends.
+    pub notifier: Notifier,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl ProfilePorts {
+    /// The profiles' ports out of the process's.
+    pub fn of<S: StoreSource>(ports: &Ports<S>) -> Self {
+        Self {
+            accounts: ports.stores.accounts(),
+            profiles: ports.stores.profiles(),
+            relations: ports.stores.relations(),
+            notifier: Notifier::of(ports),
+            clock: ports.clock.clone(),
+        }
+    }
 }
 
 /// Checks an optional text field's length; empty text counts as cleared.
@@ -55,11 +85,13 @@ fn birthday(value: u32) -> Result<u32> {
 
 impl ProfileService {
     /// A profile service over `ports`.
-    pub fn new(ports: Ports) -> Self {
-        Self {
-            notifier: Notifier::new(ports.clone()),
-            ports,
-        }
+    pub fn new(ports: ProfilePorts) -> Self {
+        Self { ports }
+    }
+
+    /// A profile service over the process's ports.
+    pub fn from_ports<S: StoreSource>(ports: &Ports<S>) -> Self {
+        Self::new(ProfilePorts::of(ports))
     }
 
     /// Parses 1 to 100 ids, dropping repeats.
@@ -186,9 +218,11 @@ impl ProfileService {
                     return;
                 }
             };
-            let tells = page
-                .iter()
-                .map(|friend| self.notifier.tell(&friend.peer, events::PROFILE_CHANGED, view));
+            let tells = page.iter().map(|friend| {
+                self.ports
+                    .notifier
+                    .tell(&friend.peer, events::PROFILE_CHANGED, view)
+            });
             join_all(tells).await;
             if page.len() < MAX_BATCH {
                 return;
@@ -253,7 +287,7 @@ mod tests {
         // GIVEN alice's profile
         let world = World::new();
         world.profiles.insert("alice", alices());
-        let service = ProfileService::new(world.ports());
+        let service = world.services().profiles;
         // WHEN she sets her location a minute on
         let now = world.clock.advance(60_000);
         let view = service
@@ -274,7 +308,7 @@ mod tests {
     async fn given_a_profile_when_fields_are_set_to_null_or_empty_then_they_are_cleared() {
         let world = World::new();
         world.profiles.insert("alice", alices());
-        let service = ProfileService::new(world.ports());
+        let service = world.services().profiles;
         // WHEN she clears her nickname, birthday and a custom key, empties her signature and
         // adds a custom key
         service
@@ -303,7 +337,7 @@ mod tests {
         world.profiles.insert("alice", alices());
         world.relations.befriend("alice", "bob", START_MS);
         world.online("bob", "b1", Some("web"));
-        let service = ProfileService::new(world.ports());
+        let service = world.services().profiles;
         let many: serde_json::Map<String, serde_json::Value> =
             (0..20).map(|i| (format!("k{i}"), json!("v"))).collect();
         let cases = [
@@ -353,7 +387,7 @@ mod tests {
         world.online("alice", "a1", Some("web"));
         world.online("bob", "b1", Some("web"));
         world.online("dave", "d1", Some("web"));
-        let service = ProfileService::new(world.ports());
+        let service = world.services().profiles;
         // WHEN alice takes a nickname
         let view = service
             .set(&caller("alice", "a1"), request(json!({"nickname": "Al"})))
@@ -378,7 +412,7 @@ mod tests {
         let world = World::new();
         world.profiles.insert("alice", alices());
         world.accounts.seen("bob", None, None);
-        let service = ProfileService::new(world.ports());
+        let service = world.services().profiles;
         // WHEN asked for the three
         let asked = ProfileGetRequest {
             user_ids: Some(crate::service::fakes::ids(&["zed", "bob", "alice"])),
@@ -412,7 +446,7 @@ mod tests {
         };
         world.profiles.insert("alfred", named("alfred"));
         world.profiles.insert("bob", named("Bob"));
-        let service = ProfileService::new(world.ports());
+        let service = world.services().profiles;
         let search = |user_id: Option<&str>, nickname: Option<&str>| UserSearchRequest {
             user_id: user_id.map(str::to_owned),
             nickname: nickname.map(str::to_owned),

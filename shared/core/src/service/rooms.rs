@@ -2,12 +2,16 @@
 //! fans out as one queued job per shard of seats, which the push function (the local stack's
 //! queue consumer) posts in parallel.
 
+use crate::clock::Clock;
 use crate::error::Result;
 use crate::ids::{ConnectionId, GroupId, UserId};
-use crate::ports::{ConnectionGateway, PostOutcome, QueueName, ROOM_SHARDS, RoomStore, Seat, shard_of};
-use crate::service::{Caller, Ports};
+use crate::ports::{
+    ConnectionGateway, ConnectionStore, PostOutcome, Queue, QueueName, ROOM_SHARDS, RoomStore, Seat, shard_of,
+};
+use crate::service::{Caller, Ports, StoreSource};
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Seats read per page while posting one shard.
 const SEAT_PAGE: u32 = 500;
@@ -32,74 +36,101 @@ pub struct RoomFanout {
     pub skip: Option<ConnectionId>,
 }
 
-/// Seats the caller's connection in the room, until the connection itself expires; returns
-/// whether it was not seated before. Over HTTP (no connection) there is nothing to seat.
-pub(crate) async fn seat(ports: &Ports, room: &GroupId, caller: &Caller) -> Result<bool> {
-    let Some(connection) = &caller.connection else {
-        return Err(crate::error::Error::InvalidField(
-            "live rooms are joined from a WebSocket connection".to_owned(),
-        ));
-    };
-    let now = ports.clock.now_ms();
-    let expires_at = ports
-        .connections
-        .get_connection(connection, now)
-        .await?
-        .map_or(now + 2 * 3600 * 1000, |c| c.expires_at);
-    ports
-        .rooms
-        .join_room(&Seat {
-            room: room.clone(),
-            connection: connection.clone(),
-            user: caller.user.clone(),
-            guest: caller.guest,
-            shard: shard_of(connection),
-            joined_at: now,
-            expires_at,
-        })
-        .await
+/// Where a live room's seats are kept and posted to.
+#[derive(Clone)]
+pub struct Seats {
+    /// Seats by room and shard.
+    pub rooms: Arc<dyn RoomStore>,
+    /// Connection records (a seat lasts as long as its connection).
+    pub connections: Arc<dyn ConnectionStore>,
+    /// Posting to seated connections.
+    pub gateway: Arc<dyn ConnectionGateway>,
+    /// Shard jobs for the push function, where it runs.
+    pub queue: Option<Arc<dyn Queue>>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
 }
 
-/// Unseats every connection of `user`; returns whether any was seated.
-pub(crate) async fn unseat_user(ports: &Ports, room: &GroupId, user: &UserId) -> Result<bool> {
-    let now = ports.clock.now_ms();
-    let mut any = false;
-    for connection in ports.connections.connections_of(user, now).await? {
-        any |= ports.rooms.leave_room(room, &connection.id).await?;
-    }
-    Ok(any)
-}
-
-/// Sends `frame` to the room's whole audience but `skip`: one fan-out job per shard on the
-/// queue, or, where no queue consumer runs, every shard right here.
-pub(crate) async fn fan_out(
-    ports: &Ports,
-    room: &GroupId,
-    frame: &str,
-    skip: Option<&ConnectionId>,
-) -> Result<()> {
-    let jobs: Vec<RoomFanout> = (0..ROOM_SHARDS)
-        .map(|shard| RoomFanout {
-            room: room.clone(),
-            shard,
-            frame: frame.to_owned(),
-            skip: skip.cloned(),
-        })
-        .collect();
-    match &ports.queue {
-        Some(queue) => {
-            let jobs = jobs
-                .into_iter()
-                .map(|job| crate::service::push::PushJob::Room(job).to_job())
-                .collect();
-            queue.enqueue(QueueName::Fanout, jobs).await
+impl Seats {
+    /// The seats' ports out of the process's.
+    pub fn of<S: StoreSource>(ports: &Ports<S>) -> Self {
+        Self {
+            rooms: ports.stores.rooms(),
+            connections: ports.stores.connections(),
+            gateway: ports.gateway.clone(),
+            queue: ports.queue.clone(),
+            clock: ports.clock.clone(),
         }
-        None => {
-            let now = ports.clock.now_ms();
-            for job in &jobs {
-                deliver_shard(ports.rooms.as_ref(), ports.gateway.as_ref(), now, job).await?;
+    }
+
+    /// Seats the caller's connection in the room, until the connection itself expires; returns
+    /// whether it was not seated before. Over HTTP (no connection) there is nothing to seat.
+    pub(crate) async fn seat(&self, room: &GroupId, caller: &Caller) -> Result<bool> {
+        let Some(connection) = &caller.connection else {
+            return Err(crate::error::Error::InvalidField(
+                "live rooms are joined from a WebSocket connection".to_owned(),
+            ));
+        };
+        let now = self.clock.now_ms();
+        let expires_at = self
+            .connections
+            .get_connection(connection, now)
+            .await?
+            .map_or(now + 2 * 3600 * 1000, |c| c.expires_at);
+        self.rooms
+            .join_room(&Seat {
+                room: room.clone(),
+                connection: connection.clone(),
+                user: caller.user.clone(),
+                guest: caller.guest,
+                shard: shard_of(connection),
+                joined_at: now,
+                expires_at,
+            })
+            .await
+    }
+
+    /// Unseats every connection of `user`; returns whether any was seated.
+    pub(crate) async fn unseat_user(&self, room: &GroupId, user: &UserId) -> Result<bool> {
+        let now = self.clock.now_ms();
+        let mut any = false;
+        for connection in self.connections.connections_of(user, now).await? {
+            any |= self.rooms.leave_room(room, &connection.id).await?;
+        }
+        Ok(any)
+    }
+
+    /// Sends `frame` to the room's whole audience but `skip`: one fan-out job per shard on the
+    /// queue, or, where no queue consumer runs, every shard right here.
+    pub(crate) async fn fan_out(
+        &self,
+        room: &GroupId,
+        frame: &str,
+        skip: Option<&ConnectionId>,
+    ) -> Result<()> {
+        let jobs: Vec<RoomFanout> = (0..ROOM_SHARDS)
+            .map(|shard| RoomFanout {
+                room: room.clone(),
+                shard,
+                frame: frame.to_owned(),
+                skip: skip.cloned(),
+            })
+            .collect();
+        match &self.queue {
+            Some(queue) => {
+                let jobs = jobs
+                    .into_iter()
+                    .map(|job| crate::service::push::PushJob::Room(job).to_job())
+                    .collect();
+                queue.enqueue(QueueName::Fanout, jobs).await
             }
-            Ok(())
+            None => {
+                let now = self.clock.now_ms();
+                for job in &jobs {
+                    deliver_shard(self.rooms.as_ref(), self.gateway.as_ref(), now, job).await?;
+                }
+                Ok(())
+            }
         }
     }
 }

@@ -1,15 +1,19 @@
 //! Connection lifecycle: recording connections at `$connect` (and displacing older ones under the
 //! multi-device policy), forgetting them at `$disconnect`.
 
+use crate::clock::Clock;
 use crate::devices::platform_of;
 use crate::error::{Error, Result};
 use crate::ids::{ConnectionId, UserId};
+use crate::limits::Limits;
 use crate::ports::Connection;
+use crate::ports::{AccountStore, ConnectionGateway, ConnectionStore};
 use crate::protocol::{event, events};
 use crate::service::presence::platforms;
-use crate::service::{Ports, PresenceService};
+use crate::service::{Ports, PresenceService, StoreSource};
 use bytes::Bytes;
 use serde::Serialize;
+use std::sync::Arc;
 
 /// The `session.kicked` reason of a connection displaced by a newer login.
 pub const KICKED_BY_LOGIN: &str = "login_elsewhere";
@@ -28,17 +32,47 @@ pub const MAX_CONNECTION_MS: i64 = 2 * 60 * 60 * 1000;
 
 /// Records and forgets connections.
 pub struct SessionService {
-    ports: Ports,
-    presence: PresenceService,
+    ports: SessionPorts,
+    presence: Arc<PresenceService>,
+}
+
+/// What the connection lifecycle uses.
+#[derive(Clone)]
+pub struct SessionPorts {
+    /// Connection records.
+    pub connections: Arc<dyn ConnectionStore>,
+    /// Accounts (each login is noted).
+    pub accounts: Arc<dyn AccountStore>,
+    /// Telling and closing displaced connections.
+    pub gateway: Arc<dyn ConnectionGateway>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// The device policy.
+    pub limits: Limits,
+}
+
+impl SessionPorts {
+    /// The sessions' ports out of the process's.
+    pub fn of<S: StoreSource>(ports: &Ports<S>) -> Self {
+        Self {
+            connections: ports.stores.connections(),
+            accounts: ports.stores.accounts(),
+            gateway: ports.gateway.clone(),
+            clock: ports.clock.clone(),
+            limits: ports.limits.clone(),
+        }
+    }
 }
 
 impl SessionService {
-    /// A session service over `ports`.
-    pub fn new(ports: Ports) -> Self {
-        Self {
-            presence: PresenceService::new(ports.clone()),
-            ports,
-        }
+    /// A session service over `ports`, announcing presence changes through `presence`.
+    pub fn new(ports: SessionPorts, presence: Arc<PresenceService>) -> Self {
+        Self { ports, presence }
+    }
+
+    /// A session service over the process's ports.
+    pub fn from_ports<S: StoreSource>(ports: &Ports<S>, presence: Arc<PresenceService>) -> Self {
+        Self::new(SessionPorts::of(ports), presence)
     }
 
     /// Records that `user` connected on `id`, and (unless a guest, who has no account) notes the
@@ -225,7 +259,7 @@ mod tests {
     #[tokio::test]
     async fn given_a_user_when_connecting_then_the_record_lasts_two_hours_and_the_login_is_noted() {
         let world = World::new();
-        let sessions = SessionService::new(world.ports());
+        let sessions = world.services().sessions;
         // WHEN alice connects on web
         let connection = connect(&sessions, "web1", "alice", Some("web")).await;
         // THEN the record lives for API Gateway's two hours from now
@@ -256,7 +290,7 @@ mod tests {
     #[tokio::test]
     async fn given_a_bad_platform_when_connecting_then_refused_and_nothing_recorded() {
         let world = World::new();
-        let sessions = SessionService::new(world.ports());
+        let sessions = world.services().sessions;
         let too_long = "a".repeat(33);
         for platform in ["", too_long.as_str(), "we b", "web/1", "wéb"] {
             // WHEN alice connects naming that platform
@@ -279,7 +313,7 @@ mod tests {
     async fn given_one_connection_per_platform_when_web_logs_in_again_then_the_older_web_is_kicked() {
         // GIVEN the per-platform policy and alice on web, then on ios
         let world = World::new().with_limits(|l| l.devices = DevicePolicy::OnePerPlatform);
-        let sessions = SessionService::new(world.ports());
+        let sessions = world.services().sessions;
         connect(&sessions, "web1", "alice", Some("web")).await;
         world.clock.advance(1_000);
         connect(&sessions, "ios1", "alice", Some("ios")).await;
@@ -299,7 +333,7 @@ mod tests {
     async fn given_a_single_connection_when_ios_logs_in_then_every_other_is_kicked_and_told_once() {
         // GIVEN the single policy, alice on web and on an unnamed client, bob watching her
         let world = World::new().with_limits(|l| l.devices = DevicePolicy::Single);
-        let sessions = SessionService::new(world.ports());
+        let sessions = world.services().sessions;
         world.online("bob", "bob1", Some("web"));
         world
             .subscriptions
@@ -329,7 +363,7 @@ mod tests {
      {
         // GIVEN up to two per platform and a web connection of alice's two hours old
         let world = World::new().with_limits(|l| l.devices = DevicePolicy::Multiple { per_platform: 2 });
-        let sessions = SessionService::new(world.ports());
+        let sessions = world.services().sessions;
         connect(&sessions, "web1", "alice", Some("web")).await;
         world.clock.advance(MAX_CONNECTION_MS);
         // WHEN she opens two more web tabs THEN the lapsed one does not count against them
@@ -350,7 +384,7 @@ mod tests {
     async fn given_a_watcher_when_connections_come_and_go_then_only_platform_changes_are_told() {
         // GIVEN bob subscribed to alice's presence
         let world = World::new();
-        let sessions = SessionService::new(world.ports());
+        let sessions = world.services().sessions;
         world.online("bob", "bob1", Some("web"));
         world
             .subscriptions

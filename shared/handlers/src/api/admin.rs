@@ -262,6 +262,7 @@ async fn account_import(_: Admin, State(api): State<Shared>, body: Bytes) -> Rep
         face_url: body.face_url,
     };
     api.deps
+        .services
         .accounts
         .import(vec![item])
         .await
@@ -293,6 +294,7 @@ async fn multiaccount_import(_: Admin, State(api): State<Shared>, body: Bytes) -
     }
     if !items.is_empty() || failed.is_empty() {
         api.deps
+            .services
             .accounts
             .import(items)
             .await
@@ -325,6 +327,7 @@ async fn account_delete(_: Admin, State(api): State<Shared>, body: Bytes) -> Rep
     let users = user_items(&body.items)?;
     let existed = api
         .deps
+        .services
         .accounts
         .delete(&users)
         .await
@@ -358,6 +361,7 @@ async fn account_check(_: Admin, State(api): State<Shared>, body: Bytes) -> Repl
     let users = user_items(&body.items)?;
     let accounts = api
         .deps
+        .services
         .accounts
         .check(&users)
         .await
@@ -386,7 +390,13 @@ async fn account_check(_: Admin, State(api): State<Shared>, body: Bytes) -> Repl
 async fn kick(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
     let body: UserItem = parse(&body)?;
     let user = user_id(&body.user_id)?;
-    let found = api.deps.accounts.kick(&user).await.map_err(|e| from_error(&e))?;
+    let found = api
+        .deps
+        .services
+        .accounts
+        .kick(&user)
+        .await
+        .map_err(|e| from_error(&e))?;
     if !found {
         return Err(failure(Failure::UnknownUser));
     }
@@ -420,6 +430,7 @@ async fn query_online_status(_: Admin, State(api): State<Shared>, body: Bytes) -
         Vec::new()
     } else {
         api.deps
+            .services
             .accounts
             .status(&users)
             .await

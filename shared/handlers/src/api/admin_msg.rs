@@ -130,6 +130,7 @@ pub(super) async fn sendmsg(_: Admin, State(api): State<Shared>, body: Bytes) ->
     let elements = body_of(body.body)?;
     let stored = api
         .deps
+        .services
         .messages
         .send_as_server(
             from,
@@ -166,6 +167,7 @@ pub(super) async fn batchsendmsg(_: Admin, State(api): State<Shared>, body: Byte
         let outcome = async {
             let to = user_id(raw)?;
             api.deps
+                .services
                 .messages
                 .send_as_server(
                     from.clone(),
@@ -195,7 +197,7 @@ pub(super) async fn admin_msgwithdraw(_: Admin, State(api): State<Shared>, body:
         .key
         .parse()
         .map_err(|_| failure_with(Failure::InvalidParameter, "MsgKey is not one this server issued"))?;
-    match api.deps.messages.recall_as_admin(&from, &to, seq).await {
+    match api.deps.services.messages.recall_as_admin(&from, &to, seq).await {
         Ok(_) => Ok(ok(json!({}))),
         Err(cirrus_core::Error::NotFound(_)) => Err(failure_with(
             Failure::InvalidParameter,

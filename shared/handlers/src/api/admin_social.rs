@@ -97,6 +97,7 @@ pub(super) async fn portrait_get(_: Admin, State(api): State<Shared>, body: Byte
     let users = cirrus_core::service::ProfileService::user_ids(body.accounts).map_err(|e| from_error(&e))?;
     let (found, missing) = api
         .deps
+        .services
         .profiles
         .profiles_of(&users)
         .await
@@ -182,11 +183,18 @@ pub(super) async fn portrait_set(_: Admin, State(api): State<Shared>, body: Byte
     if !custom.is_empty() {
         change.custom = Some(custom);
     }
-    let known = api.deps.accounts.get(&user).await.map_err(|e| from_error(&e))?;
+    let known = api
+        .deps
+        .services
+        .accounts
+        .get(&user)
+        .await
+        .map_err(|e| from_error(&e))?;
     if known.is_none() {
         return Err(failure(Failure::UnknownUser));
     }
     api.deps
+        .services
         .profiles
         .set(&as_user(user), change)
         .await
@@ -231,6 +239,7 @@ async fn add_friends(api: &Api, body: &[u8], default_both: bool) -> Reply {
         let outcome = match cirrus_core::ids::UserId::parse(item.account.as_str()) {
             Ok(peer) => {
                 api.deps
+                    .services
                     .friends
                     .force_add(&owner, &peer, both, item.remark, item.group.map(|g| vec![g]))
                     .await
@@ -280,6 +289,7 @@ pub(super) async fn friend_delete(_: Admin, State(api): State<Shared>, body: Byt
     };
     let results = api
         .deps
+        .services
         .friends
         .delete(
             &as_user(owner),
@@ -318,6 +328,7 @@ pub(super) async fn friend_get(_: Admin, State(api): State<Shared>, body: Bytes)
     let owner = user_id(&body.account)?;
     let page = api
         .deps
+        .services
         .friends
         .list(
             &as_user(owner),
@@ -379,6 +390,7 @@ pub(super) async fn recommend_add(_: Admin, State(api): State<Shared>, body: Byt
     }
     let results = api
         .deps
+        .services
         .friends
         .recommend(&owner, items)
         .await
@@ -408,6 +420,7 @@ pub(super) async fn black_list_add(_: Admin, State(api): State<Shared>, body: By
     let owner = user_id(&body.account)?;
     let blocked = api
         .deps
+        .services
         .blocks
         .add(
             &as_user(owner),
@@ -429,6 +442,7 @@ pub(super) async fn black_list_delete(_: Admin, State(api): State<Shared>, body:
     let owner = user_id(&body.account)?;
     let results = api
         .deps
+        .services
         .blocks
         .remove(
             &as_user(owner),

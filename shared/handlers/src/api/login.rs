@@ -186,7 +186,7 @@ async fn register(State(api): State<Shared>, body: Bytes) -> Answer {
     reserved(&api, &user)?;
     policy(&body.password)?;
     let hash = hash(body.password).await?;
-    let accounts = &api.deps.accounts;
+    let accounts = &api.deps.services.accounts;
     let created = accounts
         .create(&user, AccountKind::Registered, Some(hash))
         .await
@@ -249,7 +249,7 @@ async fn authenticate(
     user: &UserId,
     password: Password,
 ) -> Result<Account, Refused> {
-    let accounts = &api.deps.accounts;
+    let accounts = &api.deps.services.accounts;
     let limits = &api.deps.limits.accounts;
     let user_key = format!("user:{user}");
     let source_key = source.0.as_str();
@@ -323,7 +323,7 @@ async fn change_password(State(api): State<Shared>, source: Source, body: Bytes)
     policy(&body.new_password)?;
     authenticate(&api, &source, &user, body.password).await?;
     let hash = hash(body.new_password).await?;
-    let accounts = &api.deps.accounts;
+    let accounts = &api.deps.services.accounts;
     accounts
         .change_password(&user, &hash)
         .await
@@ -363,7 +363,7 @@ async fn oidc(State(api): State<Shared>, body: Bytes) -> Answer {
         error(status, err.code(), &err.to_string())
     })?;
     let user = user_id(&identity.user_id)?;
-    let accounts = &api.deps.accounts;
+    let accounts = &api.deps.services.accounts;
     accounts
         .create(&user, AccountKind::Federated, None)
         .await

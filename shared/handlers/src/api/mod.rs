@@ -103,7 +103,7 @@ mod tests {
         ports.limits.accounts.guests = true;
         ports.limits.accounts.hosted = false;
         let key = UserSigKey::new(DEV_APP_ID, DEV_SECRET_KEY);
-        Api::new(Deps::new(ports), key, Vec::new()).unwrap().router()
+        Api::new(Deps::new(&ports), key, Vec::new()).unwrap().router()
     }
 
     struct NoGateway;

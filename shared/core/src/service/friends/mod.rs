@@ -8,8 +8,13 @@
 mod list;
 mod recommendations;
 
+use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
+use crate::limits::Limits;
+use crate::ports::{
+    AccountStore, BlockStore, NotificationStore, ProfileStore, RecommendationStore, RelationStore,
+};
 use crate::protocol::events;
 use crate::protocol::social::{
     AddOutcome, FriendAddRequest, FriendDeleteRequest, FriendListReply, FriendListRequest,
@@ -18,9 +23,10 @@ use crate::protocol::social::{
     RecommendationView, Relation, RelationView, UserIdsRequest,
 };
 use crate::service::notifier::Notifier;
-use crate::service::{Caller, Ports, ProfileService, page_size};
+use crate::service::{Caller, Ports, ProfileService, StoreSource, page_size};
 use crate::social::{AllowType, Friend, FriendRequest, Recommendation, RequestDirection};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// Longest request reason, in bytes.
 const MAX_REASON: usize = 256;
@@ -36,9 +42,48 @@ const MAX_PAGE: u32 = 100;
 /// Friend management over the ports.
 #[derive(Clone)]
 pub struct FriendService {
-    ports: Ports,
-    notifier: Notifier,
-    profiles: ProfileService,
+    ports: FriendPorts,
+    profiles: Arc<ProfileService>,
+}
+
+/// What the relationship chain uses.
+#[derive(Clone)]
+pub struct FriendPorts {
+    /// Friend lists and requests.
+    pub relations: Arc<dyn RelationStore>,
+    /// Blacklists (a block refuses a friendship).
+    pub blocks: Arc<dyn BlockStore>,
+    /// Accounts (recommendations name existing users).
+    pub accounts: Arc<dyn AccountStore>,
+    /// Profiles (the add policy).
+    pub profiles: Arc<dyn ProfileStore>,
+    /// Recommendation buffers.
+    pub recommendations: Arc<dyn RecommendationStore>,
+    /// Kept system notifications (`notify.list`).
+    pub notifications: Arc<dyn NotificationStore>,
+    /// Telling both sides.
+    pub notifier: Notifier,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// The friend list's limits.
+    pub limits: Limits,
+}
+
+impl FriendPorts {
+    /// The relationship chain's ports out of the process's.
+    pub fn of<S: StoreSource>(ports: &Ports<S>) -> Self {
+        Self {
+            relations: ports.stores.relations(),
+            blocks: ports.stores.blocks(),
+            accounts: ports.stores.accounts(),
+            profiles: ports.stores.profiles(),
+            recommendations: ports.stores.recommendations(),
+            notifications: ports.stores.notifications(),
+            notifier: Notifier::of(ports),
+            clock: ports.clock.clone(),
+            limits: ports.limits.clone(),
+        }
+    }
 }
 
 fn bounded(name: &str, value: Option<String>, max: usize) -> Result<Option<String>> {
@@ -72,17 +117,18 @@ fn cursor(raw: Option<String>) -> Result<Option<UserId>> {
 
 impl FriendService {
     /// A friend service over `ports`.
-    pub fn new(ports: Ports) -> Self {
-        Self {
-            notifier: Notifier::new(ports.clone()),
-            profiles: ProfileService::new(ports.clone()),
-            ports,
-        }
+    pub fn new(ports: FriendPorts, profiles: Arc<ProfileService>) -> Self {
+        Self { ports, profiles }
+    }
+
+    /// A friend service over the process's ports.
+    pub fn from_ports<S: StoreSource>(ports: &Ports<S>, profiles: Arc<ProfileService>) -> Self {
+        Self::new(FriendPorts::of(ports), profiles)
     }
 
     /// Keeps and pushes a relationship event to `user` (see [`Notifier`]).
     pub(crate) async fn tell(&self, user: &UserId, name: &str, data: &impl Serialize) {
-        self.notifier.tell(user, name, data).await;
+        self.ports.notifier.tell(user, name, data).await;
     }
 
     /// Refuses when either side blocked the other: `blocked` to a caller who blocked them,

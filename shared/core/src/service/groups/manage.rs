@@ -85,7 +85,7 @@ impl GroupService {
         }
         // A live room's audience is connections: the creator's joins it.
         if kind == GroupType::Live && caller.connection.is_some() {
-            rooms::seat(&self.ports, &id, caller).await?;
+            self.ports.audience.seats.seat(&id, caller).await?;
         }
         // A private group shows in lists with its first message; the others at once, with the
         // creation tip.
@@ -152,7 +152,7 @@ impl GroupService {
                     reason: None,
                 },
             );
-            if let Err(err) = rooms::fan_out(&self.ports, &group.id, &frame, None).await {
+            if let Err(err) = self.ports.audience.seats.fan_out(&group.id, &frame, None).await {
                 tracing::warn!(group = %group.id, error = %err, "could not tell the audience of a dismissal");
             }
         }
@@ -188,7 +188,7 @@ impl GroupService {
     /// The group with its member count as its audience counts it (a live room's is its seated
     /// connections).
     async fn with_audience(&self, group: Group) -> Result<Group> {
-        let size = audience::size(&self.ports, &group).await?;
+        let size = self.ports.audience.size(&group).await?;
         Ok(Group {
             member_count: u32::try_from(size).unwrap_or(u32::MAX),
             ..group

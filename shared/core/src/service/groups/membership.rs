@@ -82,7 +82,7 @@ impl GroupService {
         if group.kind == GroupType::Live {
             // Joining a live room seats this connection (guests too, to receive); it is no
             // membership.
-            let new = rooms::seat(&self.ports, &group.id, caller).await?;
+            let new = self.ports.audience.seats.seat(&group.id, caller).await?;
             if !new {
                 return Ok(ApplyOutcome::AlreadyMember);
             }
@@ -207,7 +207,13 @@ impl GroupService {
         let member = self.member(&group, &caller.user).await?;
         if group.kind == GroupType::Live && member.is_none() {
             // Leaving a live room unseats the caller's connections.
-            if !rooms::unseat_user(&self.ports, &group.id, &caller.user).await? {
+            if !self
+                .ports
+                .audience
+                .seats
+                .unseat_user(&group.id, &caller.user)
+                .await?
+            {
                 return Err(Error::NotFound("member"));
             }
             self.seat_tip(&group, "member_quit", caller).await?;
@@ -264,24 +270,11 @@ impl GroupService {
         if group.kind == GroupType::Live {
             let mut gone = Vec::new();
             for user in &users {
-                if rooms::unseat_user(&self.ports, &group.id, user).await? {
+                if self.ports.audience.seats.unseat_user(&group.id, user).await? {
                     gone.push(user.clone());
                 }
             }
-            for user in &gone {
-                self.notify(
-                    user,
-                    &GroupNotice {
-                        r#type: "kicked",
-                        group_id: &group.id,
-                        by: &caller.user,
-                        user_id: None,
-                        reason: reason.as_deref(),
-                    },
-                )
-                .await;
-            }
-            self.member_tip(&group, "members_kicked", &caller.user, &gone)
+            self.tell_kicked(&group, &caller.user, &gone, reason.as_deref())
                 .await;
             return Ok(gone);
         }
@@ -296,21 +289,24 @@ impl GroupService {
         }
         let gone: Vec<UserId> = targets.into_iter().map(|m| m.user).collect();
         self.ports.groups.remove_members(&group.id, &gone).await?;
-        for user in &gone {
-            self.notify(
-                user,
-                &GroupNotice {
-                    r#type: "kicked",
-                    group_id: &group.id,
-                    by: &caller.user,
-                    user_id: None,
-                    reason: reason.as_deref(),
-                },
-            )
-            .await;
-        }
-        self.member_tip(&group, "members_kicked", &caller.user, &gone)
+        self.tell_kicked(&group, &caller.user, &gone, reason.as_deref())
             .await;
         Ok(gone)
+    }
+
+    /// Tells each of `gone` they were removed (`group.notice` of type `kicked`), and the audience
+    /// the `members_kicked` tip.
+    async fn tell_kicked(&self, group: &Group, by: &UserId, gone: &[UserId], reason: Option<&str>) {
+        for user in gone {
+            let notice = GroupNotice {
+                r#type: "kicked",
+                group_id: &group.id,
+                by,
+                user_id: None,
+                reason,
+            };
+            self.notify(user, &notice).await;
+        }
+        self.member_tip(group, "members_kicked", by, gone).await;
     }
 }

@@ -9,10 +9,13 @@ mod manage;
 mod membership;
 mod roles;
 
+use crate::clock::{Clock, IdGen};
 use crate::error::{Error, Result};
 use crate::group::{Audience, Group, GroupType, JoinPolicy, JoinRequest, Member, RequestKind, Role, Rule};
 use crate::ids::{ConversationId, GroupId, StreamKey, UserId};
+use crate::limits::Limits;
 use crate::ports::SeqRange;
+use crate::ports::{ConversationStore, GroupStore, MessageStore};
 use crate::protocol::event;
 use crate::protocol::groups::{
     ApplyRequest, CreateRequest, GroupNotice, GroupPageRequest, GroupRequest, InfoRequest, JoinedRequest,
@@ -20,7 +23,7 @@ use crate::protocol::groups::{
     SetRoleRequest, UpdateRequest, UsersRequest,
 };
 use crate::service::notifier::Notifier;
-use crate::service::{Caller, Ports, audience, page_size, rooms, unique_user_ids};
+use crate::service::{AudiencePorts, Caller, Ports, StoreSource, page_size, unique_user_ids};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -108,19 +111,56 @@ pub trait GroupTips: Send + Sync {
 
 /// Creates and manages groups and their membership.
 pub struct GroupService {
-    ports: Ports,
-    notifier: Notifier,
+    ports: GroupPorts,
     tips: Arc<dyn GroupTips>,
+}
+
+/// What groups use.
+#[derive(Clone)]
+pub struct GroupPorts {
+    /// Groups, members and join requests.
+    pub groups: Arc<dyn GroupStore>,
+    /// Conversation lists (a joined group shows up in them).
+    pub conversations: Arc<dyn ConversationStore>,
+    /// Message streams (a new member's history starts where they joined).
+    pub messages: Arc<dyn MessageStore>,
+    /// Seating, unseating and telling live rooms' viewers; every group's audience size.
+    pub audience: AudiencePorts,
+    /// Telling users of invitations and requests.
+    pub notifier: Notifier,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Group ids.
+    pub ids: Arc<dyn IdGen>,
+    /// Member and group limits.
+    pub limits: Limits,
+}
+
+impl GroupPorts {
+    /// The groups' ports out of the process's.
+    pub fn of<S: StoreSource>(ports: &Ports<S>) -> Self {
+        Self {
+            groups: ports.stores.groups(),
+            conversations: ports.stores.conversations(),
+            messages: ports.stores.messages(),
+            audience: AudiencePorts::of(ports),
+            notifier: Notifier::of(ports),
+            clock: ports.clock.clone(),
+            ids: ports.ids.clone(),
+            limits: ports.limits.clone(),
+        }
+    }
 }
 
 impl GroupService {
     /// A group service over `ports`, posting its tips through `tips`.
-    pub fn new(ports: Ports, tips: Arc<dyn GroupTips>) -> Self {
-        Self {
-            notifier: Notifier::new(ports.clone()),
-            tips,
-            ports,
-        }
+    pub fn new(ports: GroupPorts, tips: Arc<dyn GroupTips>) -> Self {
+        Self { ports, tips }
+    }
+
+    /// A group service over the process's ports.
+    pub fn from_ports<S: StoreSource>(ports: &Ports<S>, tips: Arc<dyn GroupTips>) -> Self {
+        Self::new(GroupPorts::of(ports), tips)
     }
 
     /// The group, unless it does not exist or was dismissed.
@@ -264,7 +304,7 @@ impl GroupService {
     /// A live room's tip that `caller` joined or left. Only while the room is small: past
     /// `live_tip_audience`, a tip per viewer would cost a fan-out to the whole audience per viewer.
     async fn seat_tip(&self, group: &Group, tip: &str, caller: &Caller) -> Result<()> {
-        if !caller.guest && audience::size(&self.ports, group).await? <= self.ports.limits.live_tip_audience {
+        if !caller.guest && self.ports.audience.size(group).await? <= self.ports.limits.live_tip_audience {
             self.member_tip(group, tip, &caller.user, std::slice::from_ref(&caller.user))
                 .await;
         }
@@ -278,13 +318,14 @@ impl GroupService {
     }
 
     async fn notify(&self, user: &UserId, notice: &GroupNotice<'_>) {
-        self.notifier
+        self.ports
+            .notifier
             .tell(user, crate::protocol::events::GROUP_SYSTEM, notice)
             .await;
     }
 
     /// Every member of the group, walked in pages.
-    pub(crate) async fn all_members(ports: &Ports, group: &GroupId) -> Result<Vec<Member>> {
+    pub(crate) async fn all_members(ports: &GroupPorts, group: &GroupId) -> Result<Vec<Member>> {
         let mut all = Vec::new();
         let mut after: Option<UserId> = None;
         loop {

@@ -6,31 +6,92 @@
 mod history;
 mod recall;
 
+use crate::clock::{Clock, IdGen};
 use crate::element::Element;
 use crate::element::validate_body;
 use crate::error::{Error, Result};
+use crate::filter::WordFilter;
 use crate::group::{Audience, Group, Rule};
 use crate::ids::{ClientMsgId, ConversationId, GroupId, StreamKey, UserId};
+use crate::limits::Limits;
 use crate::message::{Recall, StoredMessage, Target};
 use crate::ports::{Appended, InboxUpdate, NewMessage, QueueName, SeqRange};
+use crate::ports::{
+    BlockStore, ConversationStore, GroupStore, MediaStore, MessageStore, ProfileStore, Queue, RoomStore,
+};
 use crate::protocol::messages::{DeleteRequest, RecallRequest, Recalled, SyncRequest};
 use crate::protocol::{HistoryRequest, SendAck, SendRequest, event, events};
 use crate::service::media::verify_media;
 use crate::service::push::offline_push_job;
 use crate::service::sender_cache::SenderProfiles;
-use crate::service::{Caller, Delivery, GroupTips, Ports, audience, page_size};
+use crate::service::{AudiencePorts, Caller, Delivery, GroupTips, Ports, StoreSource, page_size};
 use bytes::Bytes;
 use futures_util::future::join_all;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Most seqs one `msg.delete` may name.
 pub const MAX_DELETE_BATCH: usize = 100;
 
 /// Sends messages and reads conversation history.
 pub struct MessageService {
-    ports: Ports,
-    delivery: Delivery,
+    ports: MessagePorts,
     senders: SenderProfiles,
+}
+
+/// What sending and reading messages use.
+#[derive(Clone)]
+pub struct MessagePorts {
+    /// Message streams.
+    pub messages: Arc<dyn MessageStore>,
+    /// Conversation lists (sync, history bounds).
+    pub conversations: Arc<dyn ConversationStore>,
+    /// Groups and members (who may send, read or recall).
+    pub groups: Arc<dyn GroupStore>,
+    /// Blacklists (a blocked sender is refused).
+    pub blocks: Arc<dyn BlockStore>,
+    /// Profiles (the sender's, carried on each message).
+    pub profiles: Arc<dyn ProfileStore>,
+    /// Live rooms' seats (who may send there).
+    pub rooms: Arc<dyn RoomStore>,
+    /// Uploaded media (a message may only carry what its sender uploaded).
+    pub media: Option<Arc<dyn MediaStore>>,
+    /// Offline-push jobs, where the push function runs.
+    pub queue: Option<Arc<dyn Queue>>,
+    /// Pushing to the recipients' and the sender's connections.
+    pub delivery: Delivery,
+    /// Reaching a group's audience.
+    pub audience: AudiencePorts,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Message ids.
+    pub ids: Arc<dyn IdGen>,
+    /// Body, history and recall limits.
+    pub limits: Limits,
+    /// The sensitive-word filter, if the app configured one.
+    pub filter: Option<Arc<WordFilter>>,
+}
+
+impl MessagePorts {
+    /// The messages' ports out of the process's.
+    pub fn of<S: StoreSource>(ports: &Ports<S>) -> Self {
+        Self {
+            messages: ports.stores.messages(),
+            conversations: ports.stores.conversations(),
+            groups: ports.stores.groups(),
+            blocks: ports.stores.blocks(),
+            profiles: ports.stores.profiles(),
+            rooms: ports.stores.rooms(),
+            media: ports.media.clone(),
+            queue: ports.queue.clone(),
+            delivery: ports.delivery(),
+            audience: AudiencePorts::of(ports),
+            clock: ports.clock.clone(),
+            ids: ports.ids.clone(),
+            limits: ports.limits.clone(),
+            filter: ports.filter.clone(),
+        }
+    }
 }
 
 /// A page of history.
@@ -83,12 +144,16 @@ struct Outgoing {
 
 impl MessageService {
     /// A message service over `ports`.
-    pub fn new(ports: Ports) -> Self {
+    pub fn new(ports: MessagePorts) -> Self {
         Self {
-            delivery: Delivery::from_ports(&ports),
             senders: SenderProfiles::new(ports.profiles.clone()),
             ports,
         }
+    }
+
+    /// A message service over the process's ports.
+    pub fn from_ports<S: StoreSource>(ports: &Ports<S>) -> Self {
+        Self::new(MessagePorts::of(ports))
     }
 
     /// Validates and stores a message, then delivers it to every live connection of the recipient
@@ -404,7 +469,8 @@ impl MessageService {
             if tip {
                 Ok(0)
             } else {
-                self.delivery
+                self.ports
+                    .delivery
                     .to_user(&message.from, sender_frame, origin, now)
                     .await
             }
@@ -413,7 +479,7 @@ impl MessageService {
             match &message.to {
                 Target::C2c(peer) if peer != &message.from => {
                     let frame = Bytes::from(event(name, &message.view(peer)));
-                    let delivered = self.delivery.to_user(peer, frame, None, now).await;
+                    let delivered = self.ports.delivery.to_user(peer, frame, None, now).await;
                     if matches!(delivered, Ok(0)) {
                         self.push_offline(message, peer).await;
                     }
@@ -450,16 +516,10 @@ impl MessageService {
         now: i64,
     ) -> Result<usize> {
         let text = event(name, &message.view(&message.from));
-        audience::post(
-            &self.ports,
-            &self.delivery,
-            found,
-            text,
-            &message.from,
-            origin,
-            now,
-        )
-        .await
+        self.ports
+            .audience
+            .post(found, text, &message.from, origin, now)
+            .await
     }
 
     /// Queues the offline-push job for `recipient` (best effort: the message is stored).

@@ -110,16 +110,10 @@ impl MessageService {
                 );
                 let posted = match self.ports.groups.get_group(group).await {
                     Ok(Some(found)) => {
-                        audience::post(
-                            &self.ports,
-                            &self.delivery,
-                            &found,
-                            frame,
-                            &message.from,
-                            origin,
-                            now,
-                        )
-                        .await
+                        self.ports
+                            .audience
+                            .post(&found, frame, &message.from, origin, now)
+                            .await
                     }
                     Ok(None) => Ok(0),
                     Err(err) => Err(err),
@@ -140,7 +134,7 @@ impl MessageService {
                     time: recall.time,
                 },
             ));
-            self.delivery.to_user(viewer, frame, origin, now)
+            self.ports.delivery.to_user(viewer, frame, origin, now)
         });
         for result in join_all(posts).await {
             if let Err(err) = result {
@@ -187,6 +181,7 @@ impl MessageService {
             },
         ));
         if let Err(err) = self
+            .ports
             .delivery
             .to_user(&caller.user, frame, caller.connection.as_ref(), now)
             .await
