@@ -281,6 +281,18 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         audience INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 10: live-room viewers' mutes.
+    r#"
+    -- user_id (a viewer: seated, not a member) may not speak in live room `room` until
+    -- muted_until (ms). Kept per user, not per seat, so re-entering the room does not lift it; a
+    -- lifted mute deletes its row, a lapsed one is ignored by reads.
+    CREATE TABLE room_mutes (
+        room        TEXT NOT NULL,
+        user_id     TEXT NOT NULL,
+        muted_until INTEGER NOT NULL,
+        PRIMARY KEY (room, user_id)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.
