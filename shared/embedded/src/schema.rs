@@ -293,6 +293,18 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (room, user_id)
     ) WITHOUT ROWID;
     "#,
+    // 11: who has a user in their friend list or blacklist, and deleted accounts.
+    r#"
+    -- The reverse sides: the owners who have peer in their list, in owner order, so a profile
+    -- change reaches them and an account deletion removes their entries without a table scan.
+    CREATE INDEX friends_by_peer ON friends (peer, owner);
+    CREATE INDEX blocks_by_peer ON blocks (peer, owner);
+
+    -- A deleted account keeps its row as a tombstone (deleted_at in ms, everything else cleared
+    -- but tokens_valid_after), so the tokens issued before the deletion stay refused; reads of
+    -- accounts leave tombstones out, and creating the account again reuses the row.
+    ALTER TABLE accounts ADD COLUMN deleted_at INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.
