@@ -26,6 +26,12 @@ pub const USERS_BY_NICKNAME: &str = "byNickname";
 /// `search_groups` reads: only searchable, non-dismissed groups with a name carry its keys.
 pub const GROUPS_BY_NAME: &str = "byName";
 
+/// Name of the relations table's index by key (`key`, `userId`; keys only): the users who have
+/// a given `FRIEND#<peer>` or `BLOCK#<peer>` item, which `list_friended_by` and `list_blocked_by`
+/// read. It turns the table's own key around, so every item is in it, those written before it
+/// existed too.
+pub const RELATIONS_BY_KEY: &str = "byKey";
+
 /// Name of the members table's index by user (`userId`, `groupId`; every attribute projected),
 /// which `groups_of` and `count_groups_of` read.
 pub const MEMBERS_BY_USER: &str = "byUser";
@@ -104,6 +110,12 @@ fn nickname_index() -> Index {
         range: "nickSort",
         projection: projection.build(),
     }
+}
+
+/// The relations table's index by key, as [`create_tables`] creates it with the table or adds it
+/// to a relations table made before it.
+fn relations_index() -> Index {
+    Index::new(RELATIONS_BY_KEY, "key", "userId", ProjectionType::KeysOnly)
 }
 
 /// One table as [`create_tables`] makes it: on-demand, its keys and indexes, and what it has
@@ -221,6 +233,7 @@ fn tables(config: &Config) -> [Table<'_>; 9] {
         // `NOTE#` and their id, which expire (as template.yaml's RelationsTable).
         Table::new(&config.relations_table, "userId", S)
             .range("key", S)
+            .index(relations_index())
             .protected()
             .ttl(),
         // Groups, one item each, and the name index of the searchable ones (as template.yaml's
@@ -247,8 +260,8 @@ fn tables(config: &Config) -> [Table<'_>; 9] {
 /// exist yet, and waits until all are active. Idempotent: tables that exist are left as they are,
 /// apart from turning on what they should have (TTL, also on a messages table made before
 /// messages expired; point-in-time recovery of the users, subscriptions, relations, groups and
-/// members tables; the users table's nickname index, added to a users table created without it
-/// and waited for while DynamoDB fills it).
+/// members tables; the users table's nickname index and the relations table's index by key, each
+/// added to a table created without it and waited for while DynamoDB fills it).
 pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
     let tables = tables(config);
     for table in &tables {
@@ -257,7 +270,8 @@ pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
     for table in &tables {
         wait_active(client, table.name).await?;
     }
-    ensure_nickname_index(client, &config.users_table).await?;
+    ensure_index(client, &config.users_table, nickname_index()).await?;
+    ensure_index(client, &config.relations_table, relations_index()).await?;
     for table in tables.iter().filter(|table| table.ttl) {
         enable_ttl(client, table.name).await?;
     }
@@ -267,10 +281,10 @@ pub async fn create_tables(client: &Client, config: &Config) -> Result<()> {
     Ok(())
 }
 
-/// Adds the nickname index to a users table created before it existed, and waits until the index
-/// is active (DynamoDB fills it from the existing items first: minutes on a large table; up to
-/// 10 minutes are waited).
-async fn ensure_nickname_index(client: &Client, table: &str) -> Result<()> {
+/// Adds `spec` to a table created before the index existed, and waits until the index is active
+/// (DynamoDB fills it from the existing items first: minutes on a large table; up to 10 minutes
+/// are waited).
+async fn ensure_index(client: &Client, table: &str, spec: Index) -> Result<()> {
     let mut requested = false;
     for _ in 0..1200 {
         let described = client
@@ -284,14 +298,14 @@ async fn ensure_nickname_index(client: &Client, table: &str) -> Result<()> {
             .map(|t| t.global_secondary_indexes())
             .unwrap_or_default()
             .iter()
-            .find(|index| index.index_name() == Some(USERS_BY_NICKNAME));
+            .find(|index| index.index_name() == Some(spec.name));
         match index.map(|index| index.index_status()) {
             // An emulator may leave the status out: the index is there, take it as usable.
             Some(Some(IndexStatus::Active) | None) => return Ok(()),
             Some(_) => {}
             None if requested => {}
             None => {
-                add_nickname_index(client, table).await?;
+                add_index(client, table, &spec).await?;
                 requested = true;
             }
         }
@@ -300,12 +314,11 @@ async fn ensure_nickname_index(client: &Client, table: &str) -> Result<()> {
     Err(StoreError::TableNotActive)
 }
 
-/// The `UpdateTable` that creates the nickname index on an existing users table.
-async fn add_nickname_index(client: &Client, table: &str) -> Result<()> {
-    let spec = nickname_index();
+/// The `UpdateTable` that creates `spec` on an existing table.
+async fn add_index(client: &Client, table: &str, spec: &Index) -> Result<()> {
     let index = spec.build()?;
     let create = CreateGlobalSecondaryIndexAction::builder()
-        .index_name(USERS_BY_NICKNAME)
+        .index_name(spec.name)
         .set_key_schema(Some(index.key_schema().to_vec()))
         .set_projection(index.projection().cloned())
         .build()
