@@ -7,6 +7,10 @@
 //! - Audience counter: key `roomShard` = `<room>#count` + `connectionId` = [`COUNTER_SORT`];
 //!   `audience` (N). Group ids hold no `#` and a shard is digits, so neither key meets another.
 //!
+//! - Viewer mute: key `roomShard` = `<room>#mute` + `connectionId` = the user id; `mutedUntil`
+//!   (ms, what reads compare) and `expiresAt` (its TTL, epoch seconds). Per user, not per seat, so
+//!   it outlasts the seat; one `GetItem` on the send path of a viewer.
+//!
 //! The counter moves with plain atomic `ADD`s, never in a transaction with the seat: every join
 //! and leave of a room touches that one item, and transactions on one item at the same moment
 //! cancel each other (`TransactionConflict`), where plain updates of it queue up. Each change
@@ -115,6 +119,56 @@ impl RoomStore for DynamoStore {
             .flatten();
         Ok(count.map_or(0, |count| u64::try_from(count).unwrap_or(0)))
     }
+
+    async fn mute_viewer(&self, room: &GroupId, user: &UserId, until: i64) -> cirrus_core::Result<()> {
+        if until == 0 {
+            self.client
+                .delete_item()
+                .table_name(&self.config.rooms_table)
+                .set_key(Some(mute_key(room, user)))
+                .send()
+                .await
+                .map_err(StoreError::sdk)?;
+            return Ok(());
+        }
+        let mut item = mute_key(room, user);
+        item.insert("mutedUntil".to_owned(), n(until));
+        // TTL deletes the item some time after the mute lapses; reads compare `mutedUntil`.
+        item.insert("expiresAt".to_owned(), n(ttl_seconds(until)));
+        self.client
+            .put_item()
+            .table_name(&self.config.rooms_table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(StoreError::sdk)?;
+        Ok(())
+    }
+
+    async fn viewer_muted_until(
+        &self,
+        room: &GroupId,
+        user: &UserId,
+        now: i64,
+    ) -> cirrus_core::Result<Option<i64>> {
+        let got = self
+            .client
+            .get_item()
+            .table_name(&self.config.rooms_table)
+            .set_key(Some(mute_key(room, user)))
+            .projection_expression("mutedUntil")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::sdk)?;
+        let until: Option<i64> = got
+            .item
+            .as_ref()
+            .map(|item| opt_n(item, "mutedUntil"))
+            .transpose()?
+            .flatten();
+        Ok(until.filter(|until| *until > now))
+    }
 }
 
 impl DynamoStore {
@@ -217,6 +271,15 @@ fn counter_key(room: &GroupId) -> Item {
     Item::from([
         ("roomShard".to_owned(), s(format!("{room}#count"))),
         ("connectionId".to_owned(), s(COUNTER_SORT)),
+    ])
+}
+
+/// The key of a viewer's mute in a room: partition `<room>#mute`, sort key the user id. A group
+/// id holds no `#` and "mute" is no shard nor "count", so it meets no seat and no counter.
+fn mute_key(room: &GroupId, user: &UserId) -> Item {
+    Item::from([
+        ("roomShard".to_owned(), s(format!("{room}#mute"))),
+        ("connectionId".to_owned(), s(user.as_str())),
     ])
 }
 

@@ -1015,6 +1015,41 @@ pub async fn search_groups_orders_by_name_then_id_and_honours_limit(stores: Stor
     );
 }
 
+/// GIVEN a user who owns a private group, a public group and two live rooms (one created with
+/// them as owner, one joined by `add_members`) WHEN their groups are counted THEN the live rooms
+/// are left out, also after their membership record is replaced (`put_member`), while
+/// `groups_of` still lists all four.
+pub async fn count_groups_of_leaves_out_live_rooms(stores: Stores) {
+    let fx = Fixture::new();
+    let (alice, bob) = (fx.user("alice"), fx.user("bob"));
+    for (name, kind) in [
+        ("team", GroupType::Private),
+        ("club", GroupType::Public),
+        ("stage", GroupType::Live),
+    ] {
+        let made = group(&fx, name, kind, &alice);
+        assert!(create(&stores, &made, &[member(&made.id, &alice, Role::Owner)]).await);
+    }
+    let show = group(&fx, "show", GroupType::Live, &bob);
+    assert!(create(&stores, &show, &[member(&show.id, &bob, Role::Owner)]).await);
+    assert_eq!(
+        add(&stores, &show.id, &[member(&show.id, &alice, Role::Member)], None).await,
+        Some(vec![true])
+    );
+    assert_eq!(groups_of(&stores, &alice, None, 10).await.len(), 4, "every membership is listed");
+    assert_eq!(count_groups_of(&stores, &alice).await, 2, "live rooms are not counted");
+    assert_eq!(count_groups_of(&stores, &bob).await, 0);
+
+    let mut stage = get_members(&stores, &fx.group("stage"), &[&alice]).await.remove(0);
+    stage.name_card = Some("host".to_owned());
+    assert!(stores.groups.put_member(&stage).await.expect("put_member"));
+    assert_eq!(
+        count_groups_of(&stores, &alice).await,
+        2,
+        "a replaced live-room membership is still not counted"
+    );
+}
+
 /// GIVEN bob's application to a group WHEN it is read back THEN every field is as put; WHEN an
 /// invitation of bob is put for the same group THEN it replaces the application, and reads alone
 /// so; WHEN it is taken THEN it comes back and is gone: reading or taking again is `None`;

@@ -252,6 +252,76 @@ pub async fn get_seat_honours_expiry(stores: Stores) {
     );
 }
 
+async fn muted_until(stores: &Stores, room: &GroupId, user: &UserId, now: i64) -> Option<i64> {
+    stores
+        .rooms
+        .viewer_muted_until(room, user, now)
+        .await
+        .expect("viewer_muted_until")
+}
+
+async fn mute(stores: &Stores, room: &GroupId, user: &UserId, until: i64) {
+    stores
+        .rooms
+        .mute_viewer(room, user, until)
+        .await
+        .expect("mute_viewer");
+}
+
+/// GIVEN a viewer seated in a room WHEN they are muted until `until`, leave and come back THEN
+/// the mute holds without the seat and after the rejoin, until just before `until` and not from
+/// `until` on; it is the room's and the user's only (another room, another user: none); muting
+/// again replaces it; `until` 0 lifts it; and no mute touches the seats or the audience.
+pub async fn viewer_mutes_outlast_the_seat_and_lapse_at_their_time(stores: Stores) {
+    let fx = Fixture::new();
+    let room = fx.group("live");
+    let (alice, bob) = (fx.user("alice"), fx.user("bob"));
+    let seated = seat(&fx, &room, "c1", &alice, T0 + 2 * HOUR);
+    assert!(join(&stores, &seated).await);
+    assert_eq!(muted_until(&stores, &room, &alice, T0).await, None, "nobody is muted at first");
+
+    let until = T0 + HOUR;
+    mute(&stores, &room, &alice, until).await;
+    assert_eq!(muted_until(&stores, &room, &alice, T0).await, Some(until));
+    assert_eq!(audience(&stores, &room).await, 1, "a mute is no seat");
+    assert!(leave(&stores, &room, &seated.connection).await);
+    assert_eq!(
+        muted_until(&stores, &room, &alice, T0).await,
+        Some(until),
+        "the mute outlasts the seat"
+    );
+    assert!(join(&stores, &seated).await, "rejoining is a new seat");
+    assert_eq!(muted_until(&stores, &room, &alice, until - 1).await, Some(until));
+    assert_eq!(
+        muted_until(&stores, &room, &alice, until).await,
+        None,
+        "lapsed at exactly its time"
+    );
+    assert_eq!(muted_until(&stores, &room, &bob, T0).await, None, "another user");
+    assert_eq!(
+        muted_until(&stores, &fx.group("other"), &alice, T0).await,
+        None,
+        "another room"
+    );
+
+    mute(&stores, &room, &alice, T0 + 3 * HOUR).await;
+    assert_eq!(
+        muted_until(&stores, &room, &alice, until).await,
+        Some(T0 + 3 * HOUR),
+        "a new mute replaces the old"
+    );
+    mute(&stores, &room, &alice, 0).await;
+    assert_eq!(muted_until(&stores, &room, &alice, T0).await, None, "0 lifts it");
+    mute(&stores, &room, &bob, 0).await;
+    assert_eq!(muted_until(&stores, &room, &bob, T0).await, None, "lifting no mute is no error");
+    assert_eq!(audience(&stores, &room).await, 1);
+    assert_eq!(
+        get_seat(&stores, &room, &seated.connection, T0).await,
+        Some(seated),
+        "the seat is untouched"
+    );
+}
+
 /// GIVEN seven seats in one shard and seats in every other shard WHEN that shard is read whole
 /// and in pages of two THEN it holds exactly its seven seats, each as joined, in connection id
 /// order, and the pages walk them without overlap or gap.

@@ -16,7 +16,7 @@ use crate::error::{Result, StoreError};
 use crate::rows::user_at;
 use crate::store::SqliteStore;
 use async_trait::async_trait;
-use cirrus_core::ids::{ConnectionId, GroupId};
+use cirrus_core::ids::{ConnectionId, GroupId, UserId};
 use cirrus_core::ports::{RoomStore, Seat, shard_of};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::collections::HashMap;
@@ -135,6 +135,45 @@ impl RoomStore for SqliteStore {
                     .query_row([room.as_str()], |row| row.get(0))
                     .optional()?;
                 u64::try_from(audience.unwrap_or(0)).map_err(|_| StoreError::BadValue { column: "audience" })
+            })
+            .await?)
+    }
+
+    async fn mute_viewer(&self, room: &GroupId, user: &UserId, until: i64) -> cirrus_core::Result<()> {
+        let (room, user) = (room.clone(), user.clone());
+        Ok(self
+            .write(move |conn| {
+                if until == 0 {
+                    conn.prepare_cached("DELETE FROM room_mutes WHERE room = ?1 AND user_id = ?2")?
+                        .execute([room.as_str(), user.as_str()])?;
+                } else {
+                    conn.prepare_cached(
+                        "INSERT INTO room_mutes (room, user_id, muted_until) VALUES (?1, ?2, ?3) \
+                         ON CONFLICT (room, user_id) DO UPDATE SET muted_until = excluded.muted_until",
+                    )?
+                    .execute(params![room.as_str(), user.as_str(), until])?;
+                }
+                Ok(())
+            })
+            .await?)
+    }
+
+    async fn viewer_muted_until(
+        &self,
+        room: &GroupId,
+        user: &UserId,
+        now: i64,
+    ) -> cirrus_core::Result<Option<i64>> {
+        let (room, user) = (room.clone(), user.clone());
+        Ok(self
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "SELECT muted_until FROM room_mutes WHERE room = ?1 AND user_id = ?2 \
+                         AND muted_until > ?3",
+                    )?
+                    .query_row(params![room.as_str(), user.as_str(), now], |row| row.get(0))
+                    .optional()?)
             })
             .await?)
     }

@@ -168,19 +168,32 @@ pub(super) fn request_key(group: &GroupId, user: &UserId) -> Item {
 }
 
 /// A member's item under `group` (the port's calls name the group; `member.group` is the same).
-pub(super) fn member_item(group: &GroupId, member: &Member) -> Item {
+/// A membership of a live room carries `live` (BOOL, only `true`), which the groups-per-user
+/// count leaves out; it is set when the member is added and kept by [`member_fields`]' updates.
+pub(super) fn member_item(group: &GroupId, member: &Member, live: bool) -> Item {
     let mut item = member_key(group, &member.user);
-    item.insert("role".to_owned(), s(member.role.name()));
-    item.insert("joinedAt".to_owned(), n(member.joined_at));
-    item.insert("joinedSeq".to_owned(), n(member.joined_seq));
-    item.insert("mutedUntil".to_owned(), n(member.muted_until));
-    if let Some(card) = &member.name_card {
-        item.insert("nameCard".to_owned(), s(card));
+    for (name, value) in member_fields(member) {
+        if let Some(value) = value {
+            item.insert(name.to_owned(), value);
+        }
     }
-    if let Some(custom) = custom_value(&member.custom) {
-        item.insert("custom".to_owned(), custom);
+    if live {
+        item.insert("live".to_owned(), AttributeValue::Bool(true));
     }
     item
+}
+
+/// Every attribute of a member's item but its key and `live`, each with its value or `None` when
+/// unset: what `put_member` replaces.
+pub(super) fn member_fields(member: &Member) -> Vec<(&'static str, Option<AttributeValue>)> {
+    vec![
+        ("role", Some(s(member.role.name()))),
+        ("joinedAt", Some(n(member.joined_at))),
+        ("joinedSeq", Some(n(member.joined_seq))),
+        ("mutedUntil", Some(n(member.muted_until))),
+        ("nameCard", member.name_card.as_deref().map(s)),
+        ("custom", custom_value(&member.custom)),
+    ]
 }
 
 pub(super) fn member_from(item: &Item) -> Result<Member> {

@@ -40,7 +40,7 @@ mod names;
 mod transactions;
 
 use items::{
-    Assignments, group_fields, group_from, member_from, member_item, member_key, request_from, request_item,
+    Assignments, group_fields, group_from, member_fields, member_from, member_key, request_from, request_item,
     request_key,
 };
 
@@ -144,11 +144,16 @@ impl GroupStore for DynamoStore {
     }
 
     async fn put_member(&self, member: &Member) -> cirrus_core::Result<bool> {
+        // An update, not a put: the item's `live` marker (set when the member was added) stays.
+        let update = Assignments::of(member_fields(member));
         let put = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.config.members_table)
-            .set_item(Some(member_item(&member.group, member)))
+            .set_key(Some(member_key(&member.group, &member.user)))
+            .update_expression(update.expression())
+            .set_expression_attribute_names(Some(update.names))
+            .set_expression_attribute_values(Some(update.values))
             .condition_expression("attribute_exists(userId)")
             .send()
             .await;
@@ -274,7 +279,7 @@ impl GroupStore for DynamoStore {
 
 #[cfg(test)]
 mod tests {
-    use super::items::{join_policy_name, parse_join_policy, request_kind_name};
+    use super::items::{join_policy_name, member_item, parse_join_policy, request_kind_name};
     use super::names::index_keys;
     use super::*;
     use crate::item::{Item, n};
@@ -394,7 +399,7 @@ mod tests {
             muted_until: 9,
             custom: BTreeMap::from([("k".to_owned(), "v".to_owned())]),
         };
-        assert_eq!(member_from(&member_item(&g, &member)).unwrap(), member);
+        assert_eq!(member_from(&member_item(&g, &member, false)).unwrap(), member);
         let plain = Member {
             name_card: None,
             custom: BTreeMap::new(),
@@ -402,7 +407,7 @@ mod tests {
             role: Role::Member,
             ..member
         };
-        assert_eq!(member_from(&member_item(&g, &plain)).unwrap(), plain);
+        assert_eq!(member_from(&member_item(&g, &plain, true)).unwrap(), plain);
         for kind in [RequestKind::Application, RequestKind::Invitation] {
             let request = JoinRequest {
                 group: g.clone(),

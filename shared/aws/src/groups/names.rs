@@ -46,7 +46,8 @@ impl DynamoStore {
     }
 
     /// `Query`s of the `byUser` index on the user with `Select = COUNT`, following
-    /// `LastEvaluatedKey` (1 MB of index entries a page).
+    /// `LastEvaluatedKey` (1 MB of index entries a page). Live-room memberships (marked `live`)
+    /// are filtered out of the count: live rooms do not count towards the groups-per-user limit.
     pub(super) async fn count_memberships(&self, user: &UserId) -> Result<u32> {
         let mut total: u32 = 0;
         let mut start = None;
@@ -58,6 +59,7 @@ impl DynamoStore {
                 .index_name(MEMBERS_BY_USER)
                 .key_condition_expression("userId = :user")
                 .expression_attribute_values(":user", s(user.as_str()))
+                .filter_expression("attribute_not_exists(live)")
                 .select(Select::Count)
                 .set_exclusive_start_key(start)
                 .send()

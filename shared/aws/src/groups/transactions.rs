@@ -5,11 +5,11 @@ use super::items::{group_fields, member_item, member_key};
 use super::{CONFLICT_BACKOFF, MEMBERS_PER_TRANSACTION};
 use crate::accounts::first_occurrences;
 use crate::error::{Result, StoreError, written};
-use crate::item::{Item, get_id, get_n, n, s};
+use crate::item::{Item, get_id, get_n, get_s, n, s};
 use crate::store::DynamoStore;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
-use cirrus_core::group::{Group, Member};
+use cirrus_core::group::{Group, GroupType, Member};
 use cirrus_core::ids::{GroupId, UserId};
 use std::collections::HashSet;
 
@@ -72,7 +72,7 @@ impl DynamoStore {
         for &index in now {
             let put = Put::builder()
                 .table_name(&self.config.members_table)
-                .set_item(Some(member_item(&group.id, &members[index])))
+                .set_item(Some(member_item(&group.id, &members[index], group.kind == GroupType::Live)))
                 .build()?;
             writes.push(TransactWriteItem::builder().put(put).build());
         }
@@ -112,7 +112,7 @@ impl DynamoStore {
         if firsts.is_empty() {
             return Ok(Some(answers));
         }
-        let Some(count) = self.member_count(group).await? else {
+        let Some((count, live)) = self.member_count(group).await? else {
             // No such group: nobody is added to it.
             return Ok(Some(answers));
         };
@@ -134,7 +134,7 @@ impl DynamoStore {
             for &index in &chunk {
                 let put = Put::builder()
                     .table_name(&self.config.members_table)
-                    .set_item(Some(member_item(group, &members[index])))
+                    .set_item(Some(member_item(group, &members[index], live)))
                     .condition_expression("attribute_not_exists(userId)")
                     .build()?;
                 writes.push(TransactWriteItem::builder().put(put).build());
@@ -281,21 +281,26 @@ impl DynamoStore {
         }
     }
 
-    /// The group's member count, or `None` if there is no such group: a consistent `GetItem`.
-    pub(super) async fn member_count(&self, group: &GroupId) -> Result<Option<u32>> {
+    /// The group's member count and whether it is a live room (its members' items are marked
+    /// so), or `None` if there is no such group: a consistent `GetItem`.
+    pub(super) async fn member_count(&self, group: &GroupId) -> Result<Option<(u32, bool)>> {
         let got = self
             .client
             .get_item()
             .table_name(&self.config.groups_table)
             .key("groupId", s(group.as_str()))
-            .projection_expression("memberCount")
+            .projection_expression("memberCount, #kind")
+            .expression_attribute_names("#kind", "kind")
             .consistent_read(true)
             .send()
             .await
             .map_err(StoreError::sdk)?;
         got.item
             .as_ref()
-            .map(|item| get_n(item, "memberCount"))
+            .map(|item| {
+                let live = get_s(item, "kind")? == GroupType::Live.name();
+                Ok((get_n(item, "memberCount")?, live))
+            })
             .transpose()
     }
 

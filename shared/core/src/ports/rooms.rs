@@ -66,6 +66,14 @@ pub trait RoomStore: Send + Sync {
     /// they are removed (a fan-out removes the connections that are gone), so this is an upper
     /// bound, kept without reading the seats.
     async fn audience(&self, room: &GroupId) -> Result<u64>;
+
+    /// Mutes `user` in the room until `until` (ms since the epoch), replacing any earlier mute;
+    /// `until` 0 lifts it. Kept per room and user, not per seat: a viewer who leaves and comes
+    /// back is still muted.
+    async fn mute_viewer(&self, room: &GroupId, user: &UserId, until: i64) -> Result<()>;
+
+    /// Until when `user` is muted in the room, if a mute is still running at `now`.
+    async fn viewer_muted_until(&self, room: &GroupId, user: &UserId, now: i64) -> Result<Option<i64>>;
 }
 
 #[cfg(test)]

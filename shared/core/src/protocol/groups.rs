@@ -254,6 +254,8 @@ pub struct GroupView<'a> {
     /// Owner.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<&'a UserId>,
+    /// Who created it (创建人): unlike the owner, it never changes.
+    pub creator: &'a UserId,
     /// Created, ms.
     pub created_at: i64,
     /// Join policy.
@@ -287,6 +289,7 @@ impl<'a> GroupView<'a> {
             notice: group.notice.as_deref().filter(|_| full),
             avatar: group.avatar.as_deref(),
             owner: group.owner.as_ref(),
+            creator: &group.creator,
             created_at: group.created_at,
             join_policy: group.join_policy,
             member_count: group.member_count,

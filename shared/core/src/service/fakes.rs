@@ -956,6 +956,12 @@ impl RoomStore for Unsupported {
     async fn audience(&self, _: &GroupId) -> Result<u64> {
         Err(unsupported("live rooms"))
     }
+    async fn mute_viewer(&self, _: &GroupId, _: &UserId, _: i64) -> Result<()> {
+        Err(unsupported("live rooms"))
+    }
+    async fn viewer_muted_until(&self, _: &GroupId, _: &UserId, _: i64) -> Result<Option<i64>> {
+        Err(unsupported("live rooms"))
+    }
 }
 
 #[async_trait]

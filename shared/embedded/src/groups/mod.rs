@@ -89,6 +89,11 @@ pub(crate) const GROUPS_OF: &str = concat!(
     " FROM group_members WHERE user_id = ?1 AND group_id > ?2 ORDER BY group_id LIMIT ?3"
 );
 
+/// How many groups user `?1` belongs to, live rooms left out (they do not count towards the
+/// groups-per-user limit): the user's index range, each membership's group looked up by key.
+pub(crate) const COUNT_GROUPS_OF: &str = "SELECT count(*) FROM group_members AS m \
+     JOIN groups AS g ON g.id = m.group_id WHERE m.user_id = ?1 AND g.kind <> 'live'";
+
 /// One page of group `?1`'s pending requests after user `?2`, at most `?3`.
 pub(crate) const LIST_REQUESTS: &str = concat!(
     "SELECT ",
@@ -256,7 +261,7 @@ impl GroupStore for SqliteStore {
         Ok(self
             .read(move |conn| {
                 let count: i64 = conn
-                    .prepare_cached("SELECT count(*) FROM group_members WHERE user_id = ?1")?
+                    .prepare_cached(COUNT_GROUPS_OF)?
                     .query_row([user.as_str()], |row| row.get(0))?;
                 u32::try_from(count).map_err(|_| StoreError::BadValue { column: "count(*)" })
             })

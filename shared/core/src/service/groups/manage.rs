@@ -33,11 +33,24 @@ impl GroupService {
             ));
         }
         let cap = self.ports.limits.max_group_members;
+        // A cap above the app's, or one on a type without a cap, could not apply: refused, not
+        // quietly changed.
         let max_members = match request.max_members {
+            Some(_) if !kind.allows(Rule::MemberCap) => {
+                return Err(Error::InvalidField(format!(
+                    "maxMembers does not apply to a {} group: it has no member cap",
+                    kind.name()
+                )));
+            }
             Some(0) => return Err(Error::InvalidField("maxMembers must be positive".to_owned())),
-            Some(max) => max.min(cap),
+            Some(max) if max > cap => {
+                return Err(Error::InvalidField(format!("maxMembers may be at most {cap}")));
+            }
+            Some(max) => max,
             None => cap,
         };
+        let join_policy = request.join_policy.unwrap_or(kind.default_join_policy());
+        check_join_policy(kind, join_policy)?;
         let now = self.ports.clock.now_ms();
         let group = Group {
             id: id.clone(),
@@ -49,7 +62,7 @@ impl GroupService {
             owner: (!app_admin).then(|| caller.user.clone()),
             creator: caller.user.clone(),
             created_at: now,
-            join_policy: request.join_policy.unwrap_or(kind.default_join_policy()),
+            join_policy,
             mute_all: false,
             max_members,
             custom: custom(BTreeMap::new(), request.custom)?,
@@ -206,6 +219,7 @@ impl GroupService {
                 "only the owner and admins may edit this group's profile",
             ));
         }
+        let before = group.clone();
         if let Some(name) = request.name {
             group.name = bounded("name", name, MAX_NAME)?;
             if group.name.is_empty() {
@@ -227,13 +241,20 @@ impl GroupService {
                     "only the owner and admins may set the join policy",
                 ));
             }
+            check_join_policy(group.kind, policy)?;
             group.join_policy = policy;
         }
         group.custom = custom(std::mem::take(&mut group.custom), request.custom)?;
+        let changes = profile_changes(&before, &group);
+        if changes.is_empty() {
+            // Nothing to store or announce: the request named the values the group has.
+            return Ok(group);
+        }
         if !self.ports.groups.put_group(&group).await? {
             return Err(Error::NotFound("group"));
         }
-        self.tip(&group, "profile_changed", &caller.user, &[]).await;
+        self.tip_changes(&group, "profile_changed", &caller.user, changes)
+            .await;
         Ok(group)
     }
 
@@ -338,4 +359,61 @@ impl GroupService {
             )),
         }
     }
+}
+
+/// Refuses a join policy the type cannot apply: where people do not apply (private groups are
+/// joined by invitation, live rooms freely), the type's own policy is the only one.
+fn check_join_policy(kind: GroupType, policy: JoinPolicy) -> Result<()> {
+    let fixed = kind.default_join_policy();
+    if !kind.allows(Rule::JoinByApplication) && policy != fixed {
+        return Err(Error::InvalidField(format!(
+            "a {} group's joinPolicy can only be {}",
+            kind.name(),
+            join_policy_name(fixed)
+        )));
+    }
+    Ok(())
+}
+
+/// The wire name of a join policy.
+fn join_policy_name(policy: JoinPolicy) -> &'static str {
+    match policy {
+        JoinPolicy::Free => "free",
+        JoinPolicy::NeedApproval => "need_approval",
+        JoinPolicy::Forbidden => "forbidden",
+    }
+}
+
+/// The profile fields that differ from `before` to `after`, each with its new value (`null`:
+/// cleared), by wire name; custom fields under `custom`, each changed key with its new value
+/// (`null`: removed).
+fn profile_changes(before: &Group, after: &Group) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::{Value, json};
+    let mut changes = serde_json::Map::new();
+    if before.name != after.name {
+        changes.insert("name".to_owned(), json!(after.name));
+    }
+    for (field, old, new) in [
+        ("introduction", &before.introduction, &after.introduction),
+        ("notice", &before.notice, &after.notice),
+        ("avatar", &before.avatar, &after.avatar),
+    ] {
+        if old != new {
+            changes.insert(field.to_owned(), json!(new));
+        }
+    }
+    if before.join_policy != after.join_policy {
+        changes.insert("joinPolicy".to_owned(), json!(after.join_policy));
+    }
+    let mut custom = serde_json::Map::new();
+    for key in before.custom.keys().chain(after.custom.keys()) {
+        let new = after.custom.get(key);
+        if before.custom.get(key) != new {
+            custom.insert(key.clone(), new.map_or(Value::Null, |v| json!(v)));
+        }
+    }
+    if !custom.is_empty() {
+        changes.insert("custom".to_owned(), Value::Object(custom));
+    }
+    changes
 }

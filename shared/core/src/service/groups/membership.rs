@@ -174,15 +174,21 @@ impl GroupService {
                 "applications are decided by the owner and admins, invitations by the invitee",
             ));
         }
-        self.ports.groups.take_join_request(&group.id, &user).await?;
         let (tell, kind) = match (pending.kind, request.accept) {
             (RequestKind::Application, true) => (&user, "application_accepted"),
             (RequestKind::Application, false) => (&user, "application_rejected"),
             (RequestKind::Invitation, true) => (&pending.by, "invitation_accepted"),
             (RequestKind::Invitation, false) => (&pending.by, "invitation_rejected"),
         };
-        if request.accept {
-            let added = self.admit(&group, std::slice::from_ref(&user)).await?;
+        // Admit first, take the request after: a refused admission (a full group, a joiner at
+        // their groups limit) must leave the request pending, as every refusal changes nothing.
+        let added = if request.accept {
+            self.admit(&group, std::slice::from_ref(&user)).await?
+        } else {
+            Vec::new()
+        };
+        self.ports.groups.take_join_request(&group.id, &user).await?;
+        if !added.is_empty() {
             self.member_tip(&group, "member_joined", &caller.user, &added)
                 .await;
         }

@@ -101,12 +101,23 @@ impl Actor {
     }
 }
 
+/// What a profile tip says changed: each changed field's wire name with its new value.
+pub type TipChanges = serde_json::Map<String, serde_json::Value>;
+
 /// The one effect of the message system the group service needs: posting a group tip (a system
 /// message in the group's stream, delivered to its audience).
 #[async_trait::async_trait]
 pub trait GroupTips: Send + Sync {
-    /// Posts `tip` about `users`, done by `by`, in `group`'s stream.
-    async fn post_tip(&self, group: &Group, tip: &str, by: &UserId, users: &[UserId]) -> Result<()>;
+    /// Posts `tip` about `users`, done by `by`, in `group`'s stream; a profile tip carries the
+    /// fields that changed with their new values (`changes`, empty for other tips).
+    async fn post_tip(
+        &self,
+        group: &Group,
+        tip: &str,
+        by: &UserId,
+        users: &[UserId],
+        changes: &TipChanges,
+    ) -> Result<()>;
 }
 
 /// Creates and manages groups and their membership.
@@ -312,7 +323,18 @@ impl GroupService {
     }
 
     async fn tip(&self, group: &Group, tip: &str, by: &UserId, users: &[UserId]) {
-        if let Err(err) = self.tips.post_tip(group, tip, by, users).await {
+        if let Err(err) = self
+            .tips
+            .post_tip(group, tip, by, users, &TipChanges::new())
+            .await
+        {
+            tracing::warn!(group = %group.id, tip, error = %err, "could not post a group tip");
+        }
+    }
+
+    /// Posts a tip that profile fields changed, with their new values.
+    async fn tip_changes(&self, group: &Group, tip: &str, by: &UserId, changes: TipChanges) {
+        if let Err(err) = self.tips.post_tip(group, tip, by, &[], &changes).await {
             tracing::warn!(group = %group.id, tip, error = %err, "could not post a group tip");
         }
     }

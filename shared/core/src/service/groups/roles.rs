@@ -43,7 +43,8 @@ impl GroupService {
     }
 
     /// `group.mute`: the owner and admins mute a member for a while (admins only ordinary
-    /// members; nobody the owner).
+    /// members; nobody the owner). In a live room, a viewer (any user who is not a member) is
+    /// muted in the room's store, per user: the mute outlasts their seat.
     pub async fn mute(&self, caller: &Caller, request: MuteRequest) -> Result<i64> {
         let group = self.group(&request.group_id).await?;
         let actor = self.actor(caller, &group).await?;
@@ -51,22 +52,37 @@ impl GroupService {
             return Err(Error::Forbidden("only the owner and admins may mute members"));
         }
         let user = UserId::parse(request.user_id)?;
-        let mut member = self
-            .member(&group, &user)
-            .await?
-            .ok_or(Error::NotFound("member"))?;
-        if member.role == Role::Owner || (member.role == Role::Admin && !actor.is_owner()) {
-            return Err(Error::Forbidden(
-                "admins may mute ordinary members only, and nobody the owner",
-            ));
-        }
         let now = self.ports.clock.now_ms();
-        member.muted_until = if request.seconds == 0 {
+        let until = if request.seconds == 0 {
             0
         } else {
             now + i64::from(request.seconds) * 1000
         };
-        self.ports.groups.put_member(&member).await?;
+        match self.member(&group, &user).await? {
+            Some(mut member) => {
+                if member.role == Role::Owner || (member.role == Role::Admin && !actor.is_owner()) {
+                    return Err(Error::Forbidden(
+                        "admins may mute ordinary members only, and nobody the owner",
+                    ));
+                }
+                member.muted_until = until;
+                self.ports.groups.put_member(&member).await?;
+            }
+            // A live room's viewers are seats, not members: whoever is not a member is one (or
+            // may become one), so the mute need not wait for a seat to exist.
+            None if group.kind.audience() == Audience::Seats => {
+                if user == caller.user {
+                    return Err(Error::Forbidden("you may not mute yourself"));
+                }
+                self.ports
+                    .audience
+                    .seats
+                    .rooms
+                    .mute_viewer(&group.id, &user, until)
+                    .await?;
+            }
+            None => return Err(Error::NotFound("member")),
+        }
         self.notify(
             &user,
             &GroupNotice {
@@ -78,7 +94,7 @@ impl GroupService {
             },
         )
         .await;
-        Ok(member.muted_until)
+        Ok(until)
     }
 
     /// `group.mute_all`: only the owner and admins may speak while it is on.
@@ -87,13 +103,18 @@ impl GroupService {
         if !self.actor(caller, &group).await?.manages() {
             return Err(Error::Forbidden("only the owner and admins may mute the group"));
         }
+        if group.mute_all == request.muted {
+            // Already so: nothing to store or announce.
+            return Ok(());
+        }
         group.mute_all = request.muted;
         self.ports.groups.put_group(&group).await?;
-        self.tip(
+        let changes = TipChanges::from_iter([("muteAll".to_owned(), serde_json::json!(request.muted))]);
+        self.tip_changes(
             &group,
             if request.muted { "muted_all" } else { "unmuted_all" },
             &caller.user,
-            &[],
+            changes,
         )
         .await;
         Ok(())

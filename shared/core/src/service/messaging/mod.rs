@@ -24,6 +24,7 @@ use crate::protocol::{HistoryRequest, SendAck, SendRequest, event, events};
 use crate::service::media::verify_media;
 use crate::service::push::offline_push_job;
 use crate::service::sender_cache::SenderProfiles;
+use crate::service::groups::TipChanges;
 use crate::service::{AudiencePorts, Caller, Delivery, GroupTips, Ports, StoreSource, page_size};
 use bytes::Bytes;
 use futures_util::future::join_all;
@@ -358,12 +359,18 @@ impl MessageService {
             // A live room's audience speaks from a seated connection; viewers keep no
             // conversation entry (nothing is written per viewer).
             None if live => {
-                let seated = match origin {
-                    Some(connection) => self.ports.rooms.get_seat(group, connection, now).await?,
-                    None => None,
+                let seated = async {
+                    match origin {
+                        Some(connection) => self.ports.rooms.get_seat(group, connection, now).await,
+                        None => Ok(None),
+                    }
                 };
+                // A viewer's own mute is kept per user (it outlasts the seat); read alongside.
+                let muted = self.ports.rooms.viewer_muted_until(group, from, now);
+                let (seated, muted) = futures_util::join!(seated, muted);
+                let (seated, muted) = (seated?, muted?);
                 return match seated {
-                    Some(_) if !found.mute_all => Ok(Vec::new()),
+                    Some(_) if !found.mute_all && muted.is_none() => Ok(Vec::new()),
                     Some(_) => Err(Error::Muted),
                     None => Err(Error::Forbidden("join the live room first")),
                 };
@@ -384,17 +391,33 @@ impl MessageService {
     }
 
     /// Posts a group tip: a system message in the group's stream whose body is one custom
-    /// element, `data` `{"tip", "by", "users"}` and a readable `desc`.
+    /// element, `data` `{"tip", "by", "users"}` (and `changes`, the changed profile fields with
+    /// their new values, where there are any) and a readable `desc`.
     pub async fn post_tip(
         &self,
         group: &Group,
         tip: &str,
         by: &UserId,
         users: &[UserId],
+        changes: &TipChanges,
     ) -> Result<StoredMessage> {
-        let data = serde_json::json!({"tip": tip, "by": by, "users": users}).to_string();
+        let mut data = serde_json::json!({"tip": tip, "by": by, "users": users});
+        if !changes.is_empty() {
+            data["changes"] = serde_json::Value::Object(changes.clone());
+        }
+        let data = data.to_string();
         let names: Vec<&str> = users.iter().map(UserId::as_str).collect();
-        let desc = if names.is_empty() {
+        let desc = if !changes.is_empty() {
+            let fields: Vec<String> = changes
+                .iter()
+                .map(|(field, value)| match value {
+                    serde_json::Value::Null => format!("{field} cleared"),
+                    serde_json::Value::Object(_) => format!("{field} changed"),
+                    value => format!("{field} set to {value}"),
+                })
+                .collect();
+            format!("{tip} by {by}: {}", fields.join(", "))
+        } else if names.is_empty() {
             format!("{tip} by {by}")
         } else {
             format!("{tip}: {}", names.join(", "))
@@ -544,8 +567,15 @@ struct Access {
 
 #[async_trait::async_trait]
 impl GroupTips for MessageService {
-    async fn post_tip(&self, group: &Group, tip: &str, by: &UserId, users: &[UserId]) -> Result<()> {
-        MessageService::post_tip(self, group, tip, by, users)
+    async fn post_tip(
+        &self,
+        group: &Group,
+        tip: &str,
+        by: &UserId,
+        users: &[UserId],
+        changes: &TipChanges,
+    ) -> Result<()> {
+        MessageService::post_tip(self, group, tip, by, users, changes)
             .await
             .map(|_| ())
     }
