@@ -601,10 +601,13 @@ async fn the_member_cap_applies_except_in_live_rooms() {
     let mut carol = stack.connect("carol").await;
     for kind in TYPES {
         let id = group_id(kind);
+        // a live room has no cap to set (asking for one is refused, see
+        // settings_a_group_type_cannot_apply_are_refused_and_change_nothing)
+        let max = if kind == "live" { None } else { Some(2) };
         owner
             .ok(
                 "group.create",
-                json!({"type": kind, "groupId": id, "name": kind, "maxMembers": 2,
+                json!({"type": kind, "groupId": id, "name": kind, "maxMembers": max,
                        "joinPolicy": if kind == "private" { "forbidden" } else { "free" }}),
             )
             .await;
@@ -1183,4 +1186,326 @@ async fn a_live_room_tells_its_audience_of_quits_and_of_its_dismissal() {
         .unwrap_err(),
         "not_found"
     );
+}
+
+/// The user ids of a group's pending requests, as the owner lists them.
+async fn pending(owner: &mut TestSocket, group: &str) -> Vec<String> {
+    let listed = owner.ok("group.requests", json!({"groupId": group})).await;
+    listed["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["userId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_refused_approval_or_acceptance_into_a_full_group_leaves_the_request_pending() {
+    // GIVEN a full public group of two (the owner and bob), carol's application and dave's
+    // invitation
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut owner = stack.connect("owner").await;
+    let mut carol = stack.connect("carol").await;
+    let mut dave = stack.connect("dave").await;
+    owner
+        .ok(
+            "group.create",
+            json!({"type": "public", "groupId": "g-full", "name": "full", "maxMembers": 2, "members": ["bob"]}),
+        )
+        .await;
+    carol.ok("group.apply", json!({"groupId": "g-full"})).await;
+    owner
+        .ok("group.invite", json!({"groupId": "g-full", "userIds": ["dave"]}))
+        .await;
+    // WHEN the owner approves carol and dave accepts THEN both are refused for the cap
+    assert_eq!(
+        outcome(
+            &mut owner,
+            "group.respond",
+            json!({"groupId": "g-full", "userId": "carol", "accept": true})
+        )
+        .await
+        .unwrap_err(),
+        "limit_exceeded"
+    );
+    assert_eq!(
+        outcome(
+            &mut dave,
+            "group.respond",
+            json!({"groupId": "g-full", "userId": "dave", "accept": true})
+        )
+        .await
+        .unwrap_err(),
+        "limit_exceeded"
+    );
+    // AND nothing changed: both requests still wait, nobody joined
+    assert_eq!(pending(&mut owner, "g-full").await, vec!["carol", "dave"]);
+    let info = owner.ok("group.info", json!({"groupIds": ["g-full"]})).await;
+    assert_eq!(info["groups"][0]["memberCount"], 2);
+    // WHEN there is room again THEN the same approval goes through and takes the request
+    owner
+        .ok("group.kick", json!({"groupId": "g-full", "userIds": ["bob"]}))
+        .await;
+    owner
+        .ok(
+            "group.respond",
+            json!({"groupId": "g-full", "userId": "carol", "accept": true}),
+        )
+        .await;
+    assert_eq!(pending(&mut owner, "g-full").await, vec!["dave"]);
+    carol.ok("group.members", json!({"groupId": "g-full"})).await;
+}
+
+#[tokio::test]
+async fn live_rooms_a_user_owns_do_not_count_towards_the_groups_limit() {
+    // GIVEN one group per user, and an owner of two live rooms
+    let stack = TestStack::start_with(crate::BACKEND, |config| {
+        config.limits.max_groups_per_user = 1;
+    })
+    .await;
+    let mut owner = stack.connect("owner").await;
+    for id in ["g-live-1", "g-live-2"] {
+        owner
+            .ok(
+                "group.create",
+                json!({"type": "live", "groupId": id, "name": id}),
+            )
+            .await;
+    }
+    // WHEN they create a public group THEN it is their first group that counts
+    owner
+        .ok(
+            "group.create",
+            json!({"type": "public", "groupId": "g-counted", "name": "counted"}),
+        )
+        .await;
+    // AND a second one passes the limit
+    assert_eq!(
+        outcome(
+            &mut owner,
+            "group.create",
+            json!({"type": "chatroom", "groupId": "g-over", "name": "over"})
+        )
+        .await
+        .unwrap_err(),
+        "limit_exceeded"
+    );
+}
+
+/// The data of the next group tip `socket` gets other than `created`.
+async fn next_tip(socket: &mut TestSocket) -> Value {
+    loop {
+        let tip = socket.event("msg.system").await;
+        let data: Value = serde_json::from_str(tip["body"][0]["data"].as_str().unwrap()).unwrap();
+        if data["tip"] != "created" {
+            assert!(tip["body"][0]["desc"].as_str().is_some_and(|d| !d.is_empty()));
+            return data;
+        }
+    }
+}
+
+#[tokio::test]
+async fn profile_tips_say_which_fields_changed_and_their_new_values() {
+    // GIVEN a public group with bob online
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut owner = stack.connect("owner").await;
+    let mut bob = stack.connect("bob").await;
+    owner
+        .ok(
+            "group.create",
+            json!({"type": "public", "groupId": "g-tips", "name": "before", "notice": "old", "members": ["bob"]}),
+        )
+        .await;
+    // WHEN the owner renames it THEN the tip says it was the name, and the new one
+    owner
+        .ok("group.update", json!({"groupId": "g-tips", "name": "after"}))
+        .await;
+    let tip = next_tip(&mut bob).await;
+    assert_eq!(tip["tip"], "profile_changed");
+    assert_eq!(tip["by"], "owner");
+    assert_eq!(tip["changes"], json!({"name": "after"}));
+    // WHEN several fields change, one is cleared and one is given unchanged THEN the tip names
+    // exactly the changed ones with their new values (null: cleared)
+    owner
+        .ok(
+            "group.update",
+            json!({"groupId": "g-tips", "name": "after", "notice": null, "introduction": "hi",
+                   "avatar": "https://example.com/a.png", "joinPolicy": "free"}),
+        )
+        .await;
+    let tip = next_tip(&mut bob).await;
+    assert_eq!(
+        tip["changes"],
+        json!({"notice": null, "introduction": "hi", "avatar": "https://example.com/a.png", "joinPolicy": "free"})
+    );
+    // WHEN everyone is muted THEN the tip says so
+    owner
+        .ok("group.mute_all", json!({"groupId": "g-tips", "muted": true}))
+        .await;
+    let tip = next_tip(&mut bob).await;
+    assert_eq!(tip["tip"], "muted_all");
+    assert_eq!(tip["changes"], json!({"muteAll": true}));
+    // WHEN an update changes nothing THEN no tip is posted
+    owner
+        .ok("group.update", json!({"groupId": "g-tips", "name": "after"}))
+        .await;
+    owner
+        .ok("group.mute_all", json!({"groupId": "g-tips", "muted": false}))
+        .await;
+    let tip = next_tip(&mut bob).await;
+    assert_eq!(tip["tip"], "unmuted_all", "the unchanged update posted nothing before it");
+    assert_eq!(tip["changes"], json!({"muteAll": false}));
+}
+
+#[tokio::test]
+async fn settings_a_group_type_cannot_apply_are_refused_and_change_nothing() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut owner = stack.connect("owner").await;
+    // GIVEN settings a type cannot apply WHEN a group is created with them THEN it is refused
+    for (kind, setting) in [
+        ("private", json!({"joinPolicy": "free"})),
+        ("private", json!({"joinPolicy": "need_approval"})),
+        ("live", json!({"joinPolicy": "need_approval"})),
+        ("live", json!({"joinPolicy": "forbidden"})),
+        ("live", json!({"maxMembers": 100})),
+        ("public", json!({"maxMembers": 20_000})),
+    ] {
+        let mut data = json!({"type": kind, "groupId": "g-set", "name": "settings"});
+        for (key, value) in setting.as_object().unwrap() {
+            data[key] = value.clone();
+        }
+        let refused = outcome(&mut owner, "group.create", data).await;
+        assert_eq!(refused.unwrap_err(), "invalid_field", "{kind} {setting}");
+    }
+    // AND nothing was created: the id is free, and the app's cap is taken as asked
+    let made = owner
+        .ok(
+            "group.create",
+            json!({"type": "public", "groupId": "g-set", "name": "settings", "maxMembers": 10_000}),
+        )
+        .await;
+    assert_eq!(made["maxMembers"], 10_000);
+    // WHEN an existing group is given a policy its type cannot apply THEN it is refused and kept
+    for (kind, policy, kept) in [
+        ("private", "free", "forbidden"),
+        ("live", "need_approval", "free"),
+    ] {
+        let id = format!("g-{kind}-policy");
+        owner
+            .ok(
+                "group.create",
+                json!({"type": kind, "groupId": id, "name": kind}),
+            )
+            .await;
+        let refused = outcome(
+            &mut owner,
+            "group.update",
+            json!({"groupId": id, "joinPolicy": policy, "name": "renamed"}),
+        )
+        .await;
+        assert_eq!(refused.unwrap_err(), "invalid_field", "{kind}");
+        let info = owner.ok("group.info", json!({"groupIds": [id]})).await;
+        assert_eq!(info["groups"][0]["joinPolicy"], kept, "{kind}");
+        assert_eq!(info["groups"][0]["name"], kind, "{kind}: nothing else changed");
+    }
+}
+
+#[tokio::test]
+async fn group_info_shows_the_creator_after_a_transfer() {
+    // GIVEN a public group created by the owner, handed to bob
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut owner = stack.connect("owner").await;
+    let mut bob = stack.connect("bob").await;
+    let created = owner
+        .ok(
+            "group.create",
+            json!({"type": "public", "groupId": "g-heir", "name": "heir", "members": ["bob"]}),
+        )
+        .await;
+    assert_eq!(created["creator"], "owner");
+    owner
+        .ok("group.transfer", json!({"groupId": "g-heir", "userId": "bob"}))
+        .await;
+    // WHEN anyone reads it THEN bob owns it and the owner still created it
+    for socket in [&mut owner, &mut bob] {
+        let info = socket.ok("group.info", json!({"groupIds": ["g-heir"]})).await;
+        assert_eq!(info["groups"][0]["owner"], "bob");
+        assert_eq!(info["groups"][0]["creator"], "owner");
+    }
+    let mut stranger = stack.connect("stranger").await;
+    let info = stranger.ok("group.info", json!({"groupIds": ["g-heir"]})).await;
+    assert_eq!(info["groups"][0]["creator"], "owner", "part of the public view");
+}
+
+#[tokio::test]
+async fn live_room_viewers_can_be_muted_and_the_mute_outlasts_their_seat() {
+    // GIVEN a live room with two seated viewers
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut owner = stack.connect("owner").await;
+    let mut bob = stack.connect("bob").await;
+    let mut carol = stack.connect("carol").await;
+    owner
+        .ok(
+            "group.create",
+            json!({"type": "live", "groupId": "g-quiet", "name": "quiet"}),
+        )
+        .await;
+    bob.ok("group.apply", json!({"groupId": "g-quiet"})).await;
+    carol.ok("group.apply", json!({"groupId": "g-quiet"})).await;
+    let send = |n: &str| json!({"to": {"type": "group", "id": "g-quiet"}, "clientMsgId": n, "body": [{"type": "text", "text": n}]});
+    bob.ok("msg.send", send("bob-1")).await;
+    // WHEN the owner mutes bob for a minute THEN it is answered with its end, and bob is told
+    let before = cirrus_tests::now_secs() * 1000;
+    let muted = owner
+        .ok(
+            "group.mute",
+            json!({"groupId": "g-quiet", "userId": "bob", "seconds": 60}),
+        )
+        .await;
+    let until = muted["mutedUntil"].as_i64().unwrap();
+    assert!(until >= before + 59_000 && until <= before + 62_000, "{until}");
+    let notice = bob.event("group.system").await;
+    assert_eq!(notice["type"], "muted");
+    // AND bob's messages are refused as a muted member's are; carol still speaks
+    assert_eq!(
+        outcome(&mut bob, "msg.send", send("bob-2")).await.unwrap_err(),
+        "muted"
+    );
+    carol.ok("msg.send", send("carol-1")).await;
+    // WHEN bob leaves and comes back THEN he is still muted
+    bob.ok("group.quit", json!({"groupId": "g-quiet"})).await;
+    bob.ok("group.apply", json!({"groupId": "g-quiet"})).await;
+    assert_eq!(
+        outcome(&mut bob, "msg.send", send("bob-3")).await.unwrap_err(),
+        "muted"
+    );
+    // AND a viewer may not mute, nor the owner be muted
+    assert_eq!(
+        outcome(
+            &mut carol,
+            "group.mute",
+            json!({"groupId": "g-quiet", "userId": "bob", "seconds": 60})
+        )
+        .await
+        .unwrap_err(),
+        "forbidden"
+    );
+    assert_eq!(
+        outcome(
+            &mut owner,
+            "group.mute",
+            json!({"groupId": "g-quiet", "userId": "owner", "seconds": 60})
+        )
+        .await
+        .unwrap_err(),
+        "forbidden"
+    );
+    // WHEN the owner lifts the mute THEN bob speaks again
+    owner
+        .ok(
+            "group.mute",
+            json!({"groupId": "g-quiet", "userId": "bob", "seconds": 0}),
+        )
+        .await;
+    bob.ok("msg.send", send("bob-4")).await;
 }
