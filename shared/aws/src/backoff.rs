@@ -15,6 +15,15 @@ pub struct Backoff {
     pub max: Duration,
 }
 
+/// How often and how patiently the items a batch call (`BatchWriteItem`, `BatchGetItem`) left
+/// unprocessed (throttled) are sent again: 8 calls in all, about 50, 100, 200, 400 ms … apart, at
+/// most 1 s (about 4 s at worst).
+pub(crate) const UNPROCESSED: Backoff = Backoff {
+    attempts: 8,
+    base: Duration::from_millis(50),
+    max: Duration::from_secs(1),
+};
+
 impl Default for Backoff {
     /// 4 calls, waiting about 50, 100 and 200 ms between them (at most 1 s).
     fn default() -> Self {

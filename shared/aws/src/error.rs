@@ -40,10 +40,11 @@ pub enum StoreError {
     /// Counting a failed login kept finding its window reset or cleared by other writers.
     #[error("gave up counting a failed login after {0} concurrent window changes")]
     CounterContention(u32),
-    /// `BatchWriteItem` still left writes unprocessed (throttled) after the last attempt.
-    #[error("{left} batched write(s) still unprocessed after {attempts} attempts")]
+    /// `BatchWriteItem` or `BatchGetItem` still left items unprocessed (throttled) after the
+    /// last attempt.
+    #[error("{left} batched item(s) still unprocessed after {attempts} attempts")]
     Unprocessed {
-        /// Writes of the batch not made.
+        /// Writes or reads of the batch not made.
         left: usize,
         /// Calls made for the batch.
         attempts: u32,

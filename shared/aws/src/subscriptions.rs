@@ -7,7 +7,7 @@
 //! Writes are `BatchWriteItem`s of at most 25 puts or deletes; the costs are in this crate's
 //! `README.md`.
 
-use crate::backoff::Backoff;
+use crate::backoff::UNPROCESSED;
 use crate::error::{Result, StoreError};
 use crate::item::{Item, get_id, s};
 use crate::store::DynamoStore;
@@ -17,18 +17,9 @@ use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
 use cirrus_core::ids::UserId;
 use cirrus_core::ports::SubscriptionStore;
 use std::collections::HashSet;
-use std::time::Duration;
 
 /// Writes per `BatchWriteItem` (DynamoDB's limit).
 const MAX_BATCH_WRITE: usize = 25;
-
-/// How often and how patiently writes a `BatchWriteItem` left unprocessed (throttled) are sent
-/// again: 8 calls in all, about 50, 100, 200, 400 ms … apart, at most 1 s (about 4 s at worst).
-const UNPROCESSED_BACKOFF: Backoff = Backoff {
-    attempts: 8,
-    base: Duration::from_millis(50),
-    max: Duration::from_secs(1),
-};
 
 #[async_trait]
 impl SubscriptionStore for DynamoStore {
@@ -129,7 +120,7 @@ impl DynamoStore {
 
     /// Makes `writes` (puts and deletes of distinct keys) in `BatchWriteItem`s of
     /// [`MAX_BATCH_WRITE`], one batch after the other; whatever a call leaves unprocessed is sent
-    /// again with [`UNPROCESSED_BACKOFF`]. An error leaves the batches before it written.
+    /// again with [`UNPROCESSED`]. An error leaves the batches before it written.
     pub(crate) async fn batch_write(&self, table: &str, writes: Vec<WriteRequest>) -> Result<()> {
         let mut writes = writes;
         while !writes.is_empty() {
@@ -142,7 +133,7 @@ impl DynamoStore {
 
     /// One batch of at most [`MAX_BATCH_WRITE`] writes, unprocessed ones sent again.
     async fn write_batch(&self, table: &str, batch: Vec<WriteRequest>) -> Result<()> {
-        let mut delays = UNPROCESSED_BACKOFF.delays();
+        let mut delays = UNPROCESSED.delays();
         let mut pending = batch;
         let mut attempt = 1;
         loop {

@@ -1,59 +1,44 @@
-//! Reconnection delays: capped exponential backoff with jitter.
+//! Reconnection delays: capped exponential backoff with jitter, drawn by `backon`.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
+use backon::{BackoffBuilder as _, ExponentialBuilder};
 use std::time::Duration;
 
 /// How long to wait before each reconnection attempt.
 ///
-/// Attempt `n` (from 0) waits `min(max, initial * 2^n)`, scaled down by up to `jitter` (a fraction
-/// in `0.0..=1.0`) at random, so clients dropped together do not return together.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Attempt `n` (from 0) waits between half of and all of `min(max, initial · 2^n)`, at random, so
+/// clients dropped together do not return together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
-    /// The delay before the first attempt, before jitter.
+    /// The longest delay before the first attempt.
     pub initial: Duration,
     /// The cap on any delay.
     pub max: Duration,
-    /// The fraction of each delay that is randomized away (0 = none, 1 = "full jitter").
-    pub jitter: f64,
 }
 
 impl Default for Backoff {
-    /// 250 ms, doubling up to 30 s, with half of each delay randomized.
+    /// 125 to 250 ms, doubling up to 15 to 30 s.
     fn default() -> Self {
         Self {
             initial: Duration::from_millis(250),
             max: Duration::from_secs(30),
-            jitter: 0.5,
         }
     }
 }
 
 impl Backoff {
-    /// The delay before attempt `attempt` (from 0), given a uniform random number in `[0, 1)`.
-    pub fn delay(&self, attempt: u32, random: f64) -> Duration {
-        let exponential = self
-            .initial
-            .checked_mul(2u32.saturating_pow(attempt.min(31)))
-            .unwrap_or(self.max);
-        let base = exponential.min(self.max);
-        let jitter = self.jitter.clamp(0.0, 1.0);
-        let random = random.clamp(0.0, 1.0);
-        base.mul_f64(1.0 - jitter * random)
+    /// The delays before each attempt, without end.
+    pub fn delays(&self) -> impl Iterator<Item = Duration> + use<> {
+        // backon's jitter adds up to the whole delay, so it draws from half of ours: half the
+        // initial delay (no more than half the cap: backon does not cap the first) doubling up to
+        // half the cap, plus up to as much again.
+        ExponentialBuilder::new()
+            .with_min_delay(self.initial.min(self.max) / 2)
+            .with_max_delay(self.max / 2)
+            .with_factor(2.0)
+            .with_jitter()
+            .without_max_times()
+            .build()
     }
-
-    /// The delay before attempt `attempt` with fresh randomness.
-    pub fn next_delay(&self, attempt: u32) -> Duration {
-        self.delay(attempt, random_unit())
-    }
-}
-
-/// A uniform random number in `[0, 1)`, from the standard library's per-process random hash keys.
-pub(crate) fn random_unit() -> f64 {
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u64(0x9E37_79B9_7F4A_7C15);
-    // The top 53 bits make an exactly representable f64 in [0, 1).
-    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]
@@ -61,38 +46,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn delays_double_up_to_the_cap() {
-        // GIVEN no jitter WHEN attempts grow THEN delays double until they hit the cap.
+    fn delays_double_up_to_the_cap_each_within_its_upper_half() {
+        // GIVEN delays from 100 ms up to 1 s WHEN attempts grow THEN the n-th lies in the upper
+        // half of min(1 s, 100 ms · 2^n), for as long as attempts go on
         let backoff = Backoff {
             initial: Duration::from_millis(100),
             max: Duration::from_secs(1),
-            jitter: 0.0,
         };
-        let delays: Vec<u128> = (0..6).map(|n| backoff.delay(n, 0.7).as_millis()).collect();
-        assert_eq!(delays, [100, 200, 400, 800, 1000, 1000]);
-        assert_eq!(backoff.delay(u32::MAX, 0.3), Duration::from_secs(1));
-    }
-
-    #[test]
-    fn jitter_only_shortens_within_its_fraction() {
-        let backoff = Backoff {
-            initial: Duration::from_millis(1000),
-            max: Duration::from_secs(10),
-            jitter: 0.5,
-        };
-        assert_eq!(backoff.delay(0, 0.0), Duration::from_millis(1000));
-        assert_eq!(backoff.delay(0, 0.5), Duration::from_millis(750));
-        assert_eq!(backoff.delay(0, 0.999_999).as_millis(), 500);
-        for _ in 0..100 {
-            let delay = backoff.next_delay(1);
-            assert!(delay > Duration::from_millis(1000) && delay <= Duration::from_millis(2000));
+        for _ in 0..50 {
+            let delays: Vec<Duration> = backoff.delays().take(40).collect();
+            assert_eq!(delays.len(), 40);
+            for (n, delay) in delays.iter().enumerate() {
+                let full =
+                    Duration::from_millis(100 * 2u64.pow(n.min(10) as u32)).min(Duration::from_secs(1));
+                assert!(
+                    *delay >= full / 2 && *delay <= full,
+                    "attempt {n}: {delay:?} for {full:?}"
+                );
+            }
         }
     }
 
     #[test]
-    fn random_numbers_stay_in_range_and_vary() {
-        let samples: Vec<f64> = (0..64).map(|_| random_unit()).collect();
-        assert!(samples.iter().all(|x| (0.0..1.0).contains(x)));
-        assert!(samples.windows(2).any(|w| w[0] != w[1]));
+    fn clients_dropped_together_spread_out() {
+        // GIVEN many clients with the same backoff WHEN each draws its first delay THEN they differ
+        let backoff = Backoff::default();
+        let firsts: Vec<Duration> = (0..64).filter_map(|_| backoff.delays().next()).collect();
+        assert_eq!(firsts.len(), 64);
+        assert!(firsts.windows(2).any(|pair| pair[0] != pair[1]));
+    }
+
+    #[test]
+    fn a_first_delay_above_the_cap_is_capped() {
+        let backoff = Backoff {
+            initial: Duration::from_secs(10),
+            max: Duration::from_secs(1),
+        };
+        let first = backoff.delays().next().unwrap_or_default();
+        assert!(
+            first >= Duration::from_millis(500) && first <= Duration::from_secs(1),
+            "{first:?}"
+        );
     }
 }

@@ -537,9 +537,10 @@ impl Connection {
     }
 
     async fn reconnect(&mut self) -> Option<WsStream> {
+        let mut delays = self.backoff.delays();
         let mut attempt = 0u32;
         loop {
-            let delay = self.backoff.next_delay(attempt);
+            let delay = delays.next().unwrap_or(self.backoff.max);
             self.while_disconnected(tokio::time::sleep(delay)).await?;
             let opening = open(self.url.clone(), self.connect_timeout);
             match self.while_disconnected(opening).await? {
@@ -647,7 +648,6 @@ mod tests {
             backoff: Backoff {
                 initial: Duration::from_millis(10),
                 max: Duration::from_millis(50),
-                jitter: 0.5,
             },
             ..ClientConfig::new(url, "tok")
         }

@@ -2,6 +2,7 @@
 //! the hidden, expired or capped seqs.
 
 use super::{HEAD_SEQ, Head, MAX_BATCH_GET, hidden_key, live_at, message_from_item};
+use crate::backoff::UNPROCESSED;
 use crate::error::{Result, StoreError};
 use crate::item::{Item, get_n, n, s};
 use crate::store::DynamoStore;
@@ -10,7 +11,6 @@ use cirrus_core::ids::{StreamKey, UserId};
 use cirrus_core::message::StoredMessage;
 use cirrus_core::ports::SeqRange;
 use std::collections::HashSet;
-use std::time::Duration;
 
 impl DynamoStore {
     /// One message by its position.
@@ -43,8 +43,8 @@ impl DynamoStore {
         got.item.as_ref().map(Head::from_item).transpose()
     }
 
-    /// Items by key from one table, in chunks of 100, retrying unprocessed
-    /// keys. The order of the answer is not the order of `keys`.
+    /// Items by key from one table, in chunks of 100, retrying unprocessed keys on the
+    /// [`UNPROCESSED`] schedule (then failing). The order of the answer is not the order of `keys`.
     pub(crate) async fn batch_get(
         &self,
         table: &str,
@@ -58,8 +58,10 @@ impl DynamoStore {
         while !keys.is_empty() {
             let rest = keys.split_off(keys.len().min(MAX_BATCH_GET));
             let mut pending = Some(keys);
-            let mut attempt = 0u64;
+            let mut delays = UNPROCESSED.delays();
+            let mut attempts = 0;
             while let Some(chunk) = pending.take().filter(|chunk| !chunk.is_empty()) {
+                attempts += 1;
                 let mut request = KeysAndAttributes::builder()
                     .set_keys(Some(chunk))
                     .consistent_read(consistent)
@@ -81,9 +83,14 @@ impl DynamoStore {
                     .unprocessed_keys
                     .and_then(|mut unprocessed| unprocessed.remove(table))
                     .map(|left| left.keys);
-                if pending.as_ref().is_some_and(|left| !left.is_empty()) {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(20 * attempt.min(25))).await;
+                if let Some(left) = pending.as_ref().filter(|left| !left.is_empty()) {
+                    let Some(delay) = delays.next() else {
+                        return Err(StoreError::Unprocessed {
+                            left: left.len(),
+                            attempts,
+                        });
+                    };
+                    tokio::time::sleep(delay).await;
                 }
             }
             keys = rest;
