@@ -12,8 +12,10 @@
 //! The user's profile (`profiles.rs`, attributes named `p…`) lives on the same item, and may be
 //! there without an account. So an item is an account when it has `kind`: creating one sets the
 //! account's attributes with an `UpdateItem` (a `PutItem` would drop the profile), and the
-//! conditions test `kind`, not the key. Deleting an account deletes the whole item, profile
-//! included.
+//! conditions test `kind`, not the key. Deleting an account replaces the whole item, profile
+//! included, with a tombstone: `userId`, `tokensValidAfter` and `deletedAt` (ms), no `kind`, so
+//! the tokens issued before the deletion stay refused; creating the account again keeps that
+//! `tokensValidAfter`.
 
 use crate::connections::ttl_seconds;
 use crate::error::{Result, StoreError, applied, written};
@@ -48,8 +50,12 @@ impl AccountStore for DynamoStore {
         Ok(self.read_accounts(users).await?)
     }
 
-    async fn delete_accounts(&self, users: &[UserId]) -> cirrus_core::Result<Vec<bool>> {
-        Ok(self.delete_accounts_once(users).await?)
+    async fn delete_accounts(&self, users: &[UserId], revoke_through: i64) -> cirrus_core::Result<Vec<bool>> {
+        Ok(self.delete_accounts_once(users, revoke_through).await?)
+    }
+
+    async fn tokens_valid_after(&self, user: &UserId) -> cirrus_core::Result<i64> {
+        Ok(self.revocation_of(user).await?.unwrap_or(0))
     }
 
     async fn record_login(&self, user: &UserId, now: i64) -> cirrus_core::Result<Account> {
@@ -60,7 +66,8 @@ impl AccountStore for DynamoStore {
             .key("userId", s(user.as_str()))
             .update_expression(
                 "SET kind = if_not_exists(kind, :kind), createdAt = if_not_exists(createdAt, :now), \
-                 tokensValidAfter = if_not_exists(tokensValidAfter, :zero), lastLoginAt = :now",
+                 tokensValidAfter = if_not_exists(tokensValidAfter, :zero), lastLoginAt = :now \
+                 REMOVE deletedAt",
             )
             .expression_attribute_values(":kind", s(AccountKind::FirstLogin.as_str()))
             .expression_attribute_values(":now", n(now))
@@ -79,7 +86,7 @@ impl AccountStore for DynamoStore {
         revoke_through: Option<i64>,
     ) -> cirrus_core::Result<Option<Account>> {
         let logout = self
-            .update_raising(user, "lastLogoutAt = :now", (":now", n(now)), revoke_through)
+            .update_raising(user, "lastLogoutAt = :now", &[(":now", n(now))], revoke_through)
             .await?;
         Ok(logout)
     }
@@ -88,13 +95,14 @@ impl AccountStore for DynamoStore {
         &self,
         user: &UserId,
         hash: &str,
+        now: i64,
         revoke_through: i64,
     ) -> cirrus_core::Result<bool> {
         let changed = self
             .update_raising(
                 user,
-                "passwordHash = :hash",
-                (":hash", s(hash)),
+                "passwordHash = :hash, lastLogoutAt = :now",
+                &[(":hash", s(hash)), (":now", n(now))],
                 Some(revoke_through),
             )
             .await?;
@@ -150,7 +158,14 @@ impl DynamoStore {
             .map(|&index| {
                 let mut item = to_item(&accounts[index]);
                 item.remove("userId");
-                let mut set: Vec<String> = item.keys().map(|name| format!("{name} = :{name}")).collect();
+                // A tombstone's revocation second is kept (a new account revokes nothing itself).
+                let mut set: Vec<String> = item
+                    .keys()
+                    .map(|name| match name.as_str() {
+                        "tokensValidAfter" => format!("{name} = if_not_exists({name}, :{name})"),
+                        _ => format!("{name} = :{name}"),
+                    })
+                    .collect();
                 set.sort_unstable();
                 let values = item
                     .into_iter()
@@ -161,7 +176,7 @@ impl DynamoStore {
                     .update_item()
                     .table_name(&self.config.users_table)
                     .key("userId", s(accounts[index].user.as_str()))
-                    .update_expression(format!("SET {}", set.join(", ")))
+                    .update_expression(format!("SET {} REMOVE deletedAt", set.join(", ")))
                     .set_expression_attribute_values(Some(values))
                     .condition_expression("attribute_not_exists(kind)");
                 async move { written(put.send().await) }
@@ -202,25 +217,17 @@ impl DynamoStore {
             .collect())
     }
 
-    /// One `DeleteItem` of the whole item (profile included), returning the old item, per
-    /// distinct user, concurrently: it existed if the old item had `kind` (an item with only a
-    /// profile is deleted too, and reports `false`); a repeat reports `false` (the account was gone
-    /// by then).
-    async fn delete_accounts_once(&self, users: &[UserId]) -> Result<Vec<bool>> {
+    /// Per distinct user, concurrently, [`DynamoStore::bury`]: it existed if the old item had
+    /// `kind` (an item with only a profile is replaced too, and reports `false`); a repeat reports
+    /// `false` (the account was gone by then).
+    async fn delete_accounts_once(&self, users: &[UserId], revoke_through: i64) -> Result<Vec<bool>> {
         let firsts = first_occurrences(users.iter());
         let deletes = firsts
             .iter()
             .map(|&index| {
-                let delete = self
-                    .client
-                    .delete_item()
-                    .table_name(&self.config.users_table)
-                    .key("userId", s(users[index].as_str()))
-                    .return_values(ReturnValue::AllOld);
-                async move {
-                    let deleted = delete.send().await.map_err(StoreError::sdk)?;
-                    Ok(deleted.attributes.is_some_and(|old| old.contains_key("kind")))
-                }
+                // The calls run as tasks of their own: each takes its own handle and user.
+                let (store, user) = (self.clone(), users[index].clone());
+                async move { store.bury(&user, revoke_through).await }
             })
             .collect();
         let existed = in_order(deletes).await?;
@@ -231,7 +238,66 @@ impl DynamoStore {
         Ok(answers)
     }
 
-    /// Applies `assignment` (one `SET` clause, with its one placeholder and value) to an existing
+    /// One `PutItem` replacing the user's whole item (account and profile) with a tombstone
+    /// revoking through `revoke_through`, on condition that the item exists and that this does not
+    /// lower the revocation second. When it would (a later revocation, from a clock ahead of ours), the stored second
+    /// is read and the tombstone written with it; a revocation racing in between those two could
+    /// be lowered to the one read, which is already after the deletion. Returns whether the old
+    /// item was an account.
+    async fn bury(&self, user: &UserId, revoke_through: i64) -> Result<bool> {
+        let put = |through: i64| {
+            self.client
+                .put_item()
+                .table_name(&self.config.users_table)
+                .item("userId", s(user.as_str()))
+                .item("tokensValidAfter", n(through))
+                .item("deletedAt", n(revoke_through.saturating_mul(1000)))
+                .return_values(ReturnValue::AllOld)
+        };
+        // An item that is not there stays so: a user who never had one gets no tombstone.
+        let raised = put(revoke_through)
+            .condition_expression(
+                "attribute_exists(userId) AND \
+                 (attribute_not_exists(tokensValidAfter) OR tokensValidAfter <= :through)",
+            )
+            .expression_attribute_values(":through", n(revoke_through))
+            .send()
+            .await;
+        let old = match applied(raised)? {
+            Some(done) => done.attributes,
+            None => {
+                let Some(stored) = self.revocation_of(user).await? else {
+                    return Ok(false);
+                };
+                let kept = put(stored.max(revoke_through))
+                    .send()
+                    .await
+                    .map_err(StoreError::sdk)?;
+                kept.attributes
+            }
+        };
+        Ok(old.is_some_and(|old| old.contains_key("kind")))
+    }
+
+    /// The `tokensValidAfter` of the user's item (account or tombstone), strongly consistent.
+    async fn revocation_of(&self, user: &UserId) -> Result<Option<i64>> {
+        let got = self
+            .client
+            .get_item()
+            .table_name(&self.config.users_table)
+            .key("userId", s(user.as_str()))
+            .projection_expression("tokensValidAfter")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::sdk)?;
+        got.item
+            .as_ref()
+            .and_then(|item| item.get("tokensValidAfter").map(|_| get_n(item, "tokensValidAfter")))
+            .transpose()
+    }
+
+    /// Applies `assignment` (`SET` clauses, with their placeholders and values) to an existing
     /// account and, with `revoke_through`, raises `tokensValidAfter` to it; returns the account
     /// afterwards, `None` if the user has no account.
     ///
@@ -243,16 +309,20 @@ impl DynamoStore {
         &self,
         user: &UserId,
         assignment: &str,
-        (placeholder, value): (&str, AttributeValue),
+        values: &[(&str, AttributeValue)],
         revoke_through: Option<i64>,
     ) -> Result<Option<Account>> {
         let update = || {
-            self.client
+            let mut update = self
+                .client
                 .update_item()
                 .table_name(&self.config.users_table)
                 .key("userId", s(user.as_str()))
-                .expression_attribute_values(placeholder, value.clone())
-                .return_values(ReturnValue::AllNew)
+                .return_values(ReturnValue::AllNew);
+            for (placeholder, value) in values {
+                update = update.expression_attribute_values(*placeholder, value.clone());
+            }
+            update
         };
         if let Some(revoke) = revoke_through {
             let raised = update()

@@ -2,8 +2,8 @@
 //! under its owner, `key = BLOCK#<peer>` with `blockedAt` (ms).
 //!
 //! A block is written with `SET blockedAt = if_not_exists(blockedAt, :at)`, so blocking again
-//! keeps the first time and never fails a condition. Reads, pages, counts and deletes are the
-//! relations table's (`relations.rs`). The costs are in this crate's `README.md`.
+//! keeps the first time and never fails a condition. Reads, pages, counts, deletes and who blocked
+//! a user (the table's index by key) are the relations table's (`relations.rs`). The costs are in this crate's `README.md`.
 
 use crate::accounts::{first_occurrences, in_order};
 use crate::error::{Result, StoreError};
@@ -43,6 +43,15 @@ impl BlockStore for DynamoStore {
         let after = after.map(UserId::as_str);
         let items = self.page(owner, BLOCK, after, None, limit).await?;
         Ok(items.iter().map(block_from).collect::<Result<_>>()?)
+    }
+
+    async fn list_blocked_by(
+        &self,
+        peer: &UserId,
+        after: Option<&UserId>,
+        limit: u32,
+    ) -> cirrus_core::Result<Vec<UserId>> {
+        Ok(self.owners_of(BLOCK, peer, after, limit).await?)
     }
 
     async fn count_blocks(&self, owner: &UserId) -> cirrus_core::Result<u32> {

@@ -11,7 +11,9 @@
 //!   `TransactWriteItems`.
 //!
 //! User ids cannot contain `#`, so a kind never runs into the id after it, and the sort key orders
-//! each kind by the other user's id. Blacklists (`BLOCK#`), recommendations (`RECOMMEND#`) and
+//! each kind by the other user's id. The table's keys-only index [`RELATIONS_BY_KEY`] turns the
+//! key around (`key`, then `userId`): a query of `key = FRIEND#<peer>` lists the users who have
+//! `peer` in their friend list, in their id order, and `BLOCK#<peer>` those who blocked them. Blacklists (`BLOCK#`), recommendations (`RECOMMEND#`) and
 //! notifications (`NOTE#`) share the table and the helpers here (`blocks.rs`,
 //! `recommendations.rs`, `notifications.rs`). The costs are in this crate's `README.md`.
 
@@ -19,6 +21,7 @@ use crate::accounts::{first_occurrences, in_order};
 use crate::error::{Result, StoreError};
 use crate::item::{Item, get_n, get_s, n, opt_s, s};
 use crate::store::DynamoStore;
+use crate::tables::RELATIONS_BY_KEY;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, Select, TransactWriteItem};
@@ -63,6 +66,15 @@ impl RelationStore for DynamoStore {
             .filter(|owner| found.contains(*owner))
             .cloned()
             .collect())
+    }
+
+    async fn list_friended_by(
+        &self,
+        peer: &UserId,
+        after: Option<&UserId>,
+        limit: u32,
+    ) -> cirrus_core::Result<Vec<UserId>> {
+        Ok(self.owners_of(FRIEND, peer, after, limit).await?)
     }
 
     async fn list_friends(
@@ -234,6 +246,46 @@ impl DynamoStore {
         }
         items.truncate(wanted);
         Ok(items)
+    }
+
+    /// Up to `limit` users who have an item of kind `prefix` about `peer`, in their id order,
+    /// after `after`: `Query`s of the [`RELATIONS_BY_KEY`] index (eventually consistent, as every
+    /// global secondary index), following `LastEvaluatedKey`.
+    pub(crate) async fn owners_of(
+        &self,
+        prefix: &str,
+        peer: &UserId,
+        after: Option<&UserId>,
+        limit: u32,
+    ) -> Result<Vec<UserId>> {
+        let wanted = usize::try_from(limit).unwrap_or(usize::MAX);
+        let key = format!("{prefix}{peer}");
+        let mut owners = Vec::new();
+        let mut start = after.map(|after| keyed(after, key.clone()));
+        while owners.len() < wanted {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.config.relations_table)
+                .index_name(RELATIONS_BY_KEY)
+                .key_condition_expression("#key = :key")
+                .expression_attribute_names("#key", "key")
+                .expression_attribute_values(":key", s(&key))
+                .limit(i32::try_from(wanted - owners.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(StoreError::sdk)?;
+            for item in page.items.unwrap_or_default() {
+                owners.push(owner_of(&item)?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        owners.truncate(wanted);
+        Ok(owners)
     }
 
     /// How many of `user`'s items have a key starting with `prefix`: strongly consistent

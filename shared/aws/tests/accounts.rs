@@ -90,7 +90,7 @@ async fn given_an_account_and_a_failure_counter_of_the_same_user_then_they_are_t
 
     // AND deleting the account leaves the counter, clearing the counter leaves nothing
     assert_eq!(
-        store.delete_accounts(std::slice::from_ref(&alice)).await.unwrap(),
+        store.delete_accounts(std::slice::from_ref(&alice), 1).await.unwrap(),
         vec![true]
     );
     assert!(item(&store, &format!("fail#{alice}")).await.is_some());
@@ -182,7 +182,7 @@ async fn given_more_accounts_than_run_at_once_when_they_are_created_read_and_del
     // AND deleting every other one reports each, in place
     let half: Vec<_> = users.iter().step_by(2).cloned().collect();
     assert_eq!(
-        store.delete_accounts(&half).await.unwrap(),
+        store.delete_accounts(&half, 1).await.unwrap(),
         vec![true; half.len()]
     );
     assert_eq!(

@@ -207,7 +207,7 @@ async fn given_an_account_when_its_user_sets_a_profile_then_both_share_one_item_
             .is_empty()
     );
     assert_eq!(store.record_logout(&bob, T0, Some(1)).await.unwrap(), None);
-    assert!(!store.set_password(&bob, "h", 1).await.unwrap());
+    assert!(!store.set_password(&bob, "h", T0, 1).await.unwrap());
     // WHEN his account is created THEN it is, and his profile stays
     let bobs = Account::new(bob.clone(), AccountKind::Imported, T0);
     assert_eq!(
@@ -227,19 +227,24 @@ async fn given_an_account_when_its_user_sets_a_profile_then_both_share_one_item_
         1
     );
 
-    // WHEN the accounts are deleted THEN the profiles go with them (the whole item), and a
-    // profile without an account is deleted too but was no account
+    // WHEN the accounts are deleted THEN the profiles go with them (the whole item is replaced by
+    // a tombstone), and a profile without an account is replaced too but was no account
     let carol = fx.user("carol");
     store.put_profile(&carol, &named("Carol")).await.unwrap();
     assert_eq!(
         store
-            .delete_accounts(&[alice.clone(), bob.clone(), carol.clone()])
+            .delete_accounts(&[alice.clone(), bob.clone(), carol.clone()], 7)
             .await
             .unwrap(),
         [true, true, false]
     );
     assert!(store.get_profiles(&[alice, bob, carol]).await.unwrap().is_empty());
-    assert!(items(&store, &store.config().users_table).await.is_empty());
+    // AND each item left is a tombstone: the key, the revocation second and when
+    for item in items(&store, &store.config().users_table).await {
+        let mut names: Vec<&str> = item.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["deletedAt", "tokensValidAfter", "userId"]);
+    }
 }
 
 #[tokio::test]

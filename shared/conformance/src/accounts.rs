@@ -137,7 +137,8 @@ pub async fn get_accounts_keeps_the_asked_order_and_skips_missing(stores: Stores
 }
 
 /// GIVEN two accounts WHEN they are deleted along with a missing user and a repeat THEN each input
-/// reports whether it existed, the accounts are gone, and they can be created afresh.
+/// reports whether it existed, the accounts are gone, and they can be created afresh (keeping the
+/// deletion's revocation second).
 pub async fn delete_accounts_reports_each_input_and_deletes(stores: Stores) {
     let fx = Fixture::new();
     let (alice, bob, keep) = (fx.user("alice"), fx.user("bob"), fx.user("keep"));
@@ -150,7 +151,10 @@ pub async fn delete_accounts_reports_each_input_and_deletes(stores: Stores) {
 
     let deleted = stores
         .accounts
-        .delete_accounts(&[alice.clone(), fx.user("ghost"), bob.clone(), alice.clone()])
+        .delete_accounts(
+            &[alice.clone(), fx.user("ghost"), bob.clone(), alice.clone()],
+            T0_SECS,
+        )
         .await
         .expect("delete_accounts");
 
@@ -170,10 +174,17 @@ pub async fn delete_accounts_reports_each_input_and_deletes(stores: Stores) {
         vec![true],
         "a deleted account can be created again"
     );
-    assert_eq!(get_one(&stores, &alice).await, Some(fresh));
+    assert_eq!(
+        get_one(&stores, &alice).await,
+        Some(Account {
+            tokens_valid_after: T0_SECS,
+            ..fresh
+        }),
+        "afresh, but still refusing the tokens issued before the deletion"
+    );
     let none = stores
         .accounts
-        .delete_accounts(&[])
+        .delete_accounts(&[], T0_SECS)
         .await
         .expect("delete nothing");
     assert!(none.is_empty());
@@ -321,7 +332,7 @@ pub async fn set_password_replaces_the_hash_and_revokes_tokens(stores: Stores) {
 
     let changed = stores
         .accounts
-        .set_password(&alice, "$argon2id$new", T0_SECS + 60)
+        .set_password(&alice, "$argon2id$new", T0 + 60_000, T0_SECS + 60)
         .await
         .expect("set_password");
     assert!(changed, "alice has an account");
@@ -330,14 +341,15 @@ pub async fn set_password_replaces_the_hash_and_revokes_tokens(stores: Stores) {
         Some(Account {
             password_hash: Some("$argon2id$new".to_owned()),
             tokens_valid_after: T0_SECS + 60,
+            last_logout_at: Some(T0 + 60_000),
             ..start.clone()
         }),
-        "new hash, tokens up to the change revoked, nothing else touched"
+        "new hash, logged out, tokens up to the change revoked, nothing else touched"
     );
 
     let changed = stores
         .accounts
-        .set_password(&alice, "$argon2id$newer", T0_SECS + 30)
+        .set_password(&alice, "$argon2id$newer", T0 + 30_000, T0_SECS + 30)
         .await
         .expect("set_password");
     assert!(changed);
@@ -346,6 +358,7 @@ pub async fn set_password_replaces_the_hash_and_revokes_tokens(stores: Stores) {
         Some(Account {
             password_hash: Some("$argon2id$newer".to_owned()),
             tokens_valid_after: T0_SECS + 60,
+            last_logout_at: Some(T0 + 30_000),
             ..start
         }),
         "the hash is replaced but the revocation is not lowered"
@@ -354,7 +367,7 @@ pub async fn set_password_replaces_the_hash_and_revokes_tokens(stores: Stores) {
     let ghost = fx.user("ghost");
     let changed = stores
         .accounts
-        .set_password(&ghost, "$argon2id$ghost", T0_SECS)
+        .set_password(&ghost, "$argon2id$ghost", T0, T0_SECS)
         .await
         .expect("set_password");
     assert!(!changed, "no account to change");
@@ -485,4 +498,97 @@ pub async fn login_failure_keys_are_independent(stores: Stores) {
         "each key has its own window: the address's started later and lapses later"
     );
     assert_eq!(failures(&stores, &address, T0 + WINDOW + 2).await, 0);
+}
+
+/// GIVEN alice with a profile and a revocation, bob never seen WHEN alice's account is deleted
+/// THEN her profile is gone, the revocation second rises to the deletion's (never falls) and stays
+/// through a first login and an import of the same id (which start fresh accounts); deleting bob
+/// leaves nothing.
+pub async fn a_deleted_account_keeps_refusing_its_tokens_and_loses_its_profile(stores: Stores) {
+    let fx = Fixture::new();
+    let (alice, bob) = (fx.user("alice"), fx.user("bob"));
+    let start = Account {
+        tokens_valid_after: T0_SECS + 100,
+        nickname: Some("Al".to_owned()),
+        ..Account::new(alice.clone(), AccountKind::Registered, T0)
+    };
+    assert_eq!(create(&stores, std::slice::from_ref(&start)).await, vec![true]);
+    let profile = cirrus_core::social::Profile {
+        nickname: Some(fx.nickname("al")),
+        updated_at: T0,
+        ..cirrus_core::social::Profile::default()
+    };
+    stores
+        .profiles
+        .put_profile(&alice, &profile)
+        .await
+        .expect("put_profile");
+    let through = |user: UserId| {
+        let accounts = stores.accounts.clone();
+        async move { accounts.tokens_valid_after(&user).await.expect("tokens_valid_after") }
+    };
+    assert_eq!(through(alice.clone()).await, T0_SECS + 100);
+
+    // WHEN deleted with a revocation second below hers THEN hers is kept
+    let deleted = stores
+        .accounts
+        .delete_accounts(std::slice::from_ref(&alice), T0_SECS + 50)
+        .await
+        .expect("delete_accounts");
+    assert_eq!(deleted, vec![true]);
+    assert_eq!(get_one(&stores, &alice).await, None, "no account is read");
+    let profiles = stores
+        .profiles
+        .get_profiles(std::slice::from_ref(&alice))
+        .await
+        .expect("get_profiles");
+    assert!(profiles.is_empty(), "the profile went with the account");
+    assert_eq!(through(alice.clone()).await, T0_SECS + 100, "never lowered");
+    let found = stores
+        .profiles
+        .search_nickname(&fx.nickname("al"), 10)
+        .await
+        .expect("search_nickname");
+    assert!(found.is_empty(), "nor found by nickname");
+
+    // WHEN she logs in again THEN a fresh first-login account keeps the revocation
+    let login = stores
+        .accounts
+        .record_login(&alice, T0 + 5_000)
+        .await
+        .expect("record_login");
+    assert_eq!(
+        login,
+        Account {
+            tokens_valid_after: T0_SECS + 100,
+            last_login_at: Some(T0 + 5_000),
+            ..Account::new(alice.clone(), AccountKind::FirstLogin, T0 + 5_000)
+        }
+    );
+
+    // WHEN deleted again, later, and imported THEN the import is a creation keeping the later second
+    let deleted = stores
+        .accounts
+        .delete_accounts(std::slice::from_ref(&alice), T0_SECS + 200)
+        .await
+        .expect("delete_accounts");
+    assert_eq!(deleted, vec![true]);
+    let again = Fixture::imported(&alice, T0 + 9_000);
+    assert_eq!(create(&stores, std::slice::from_ref(&again)).await, vec![true]);
+    assert_eq!(
+        get_one(&stores, &alice).await,
+        Some(Account {
+            tokens_valid_after: T0_SECS + 200,
+            ..again
+        })
+    );
+    // AND deleting a user who never had an account leaves nothing behind
+    let deleted = stores
+        .accounts
+        .delete_accounts(std::slice::from_ref(&bob), T0_SECS + 7)
+        .await
+        .expect("delete_accounts");
+    assert_eq!(deleted, vec![false]);
+    assert_eq!(through(bob.clone()).await, 0, "no tombstone for who never had an account");
+    assert_eq!(get_one(&stores, &bob).await, None);
 }

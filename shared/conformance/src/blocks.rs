@@ -212,3 +212,52 @@ pub async fn blocks_of_different_owners_are_independent(stores: Stores) {
     );
     assert_eq!(count_blocks(&stores, &bob).await, 2);
 }
+
+/// GIVEN carol, alice and dave blocked bob, and alice has bob as a friend WHEN the users who
+/// blocked bob are paged THEN exactly alice, carol and dave, in id order, two per page; an unblock
+/// takes one out.
+pub async fn list_blocked_by_pages_the_owners_in_id_order(stores: Stores) {
+    let fx = Fixture::new();
+    let (alice, bob, carol, dave) = (
+        fx.user("alice"),
+        fx.user("bob"),
+        fx.user("carol"),
+        fx.user("dave"),
+    );
+    put_blocks(
+        &stores,
+        &[
+            block(&carol, &bob, T0),
+            block(&alice, &bob, T0),
+            block(&dave, &bob, T0),
+            block(&bob, &carol, T0),
+        ],
+    )
+    .await;
+    stores
+        .relations
+        .put_friends(&[cirrus_core::social::Friend {
+            owner: alice.clone(),
+            peer: dave.clone(),
+            remark: None,
+            groups: Vec::new(),
+            added_at: T0,
+        }])
+        .await
+        .expect("put_friends");
+    let page = |peer: UserId, after: Option<UserId>, limit: u32| {
+        let blocks = stores.blocks.clone();
+        async move {
+            blocks
+                .list_blocked_by(&peer, after.as_ref(), limit)
+                .await
+                .expect("list_blocked_by")
+        }
+    };
+    assert_eq!(page(bob.clone(), None, 2).await, vec![alice.clone(), carol.clone()]);
+    assert_eq!(page(bob.clone(), Some(carol.clone()), 2).await, vec![dave.clone()]);
+    assert_eq!(page(carol.clone(), None, 10).await, vec![bob.clone()]);
+    assert!(page(dave.clone(), None, 10).await.is_empty(), "a friend entry is no block");
+    delete_blocks(&stores, &carol, &[&bob]).await;
+    assert_eq!(page(bob, None, 10).await, vec![alice, dave]);
+}

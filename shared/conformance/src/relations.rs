@@ -518,3 +518,64 @@ pub async fn list_requests_pages_each_direction_in_peer_order(stores: Stores) {
         );
     }
 }
+
+/// GIVEN carol, alice and erin list bob (carol one way, alice both ways), bob lists dave, and a
+/// request and a block name bob WHEN the users who list bob are paged THEN exactly alice, carol and
+/// erin, in id order, two per page; once erin drops him she is gone from the pages.
+pub async fn list_friended_by_pages_the_owners_in_id_order(stores: Stores) {
+    let fx = Fixture::new();
+    let (alice, bob, carol, dave, erin) = (
+        fx.user("alice"),
+        fx.user("bob"),
+        fx.user("carol"),
+        fx.user("dave"),
+        fx.user("erin"),
+    );
+    put_friends(
+        &stores,
+        &[
+            friend(&carol, &bob, T0),
+            friend(&alice, &bob, T0),
+            friend(&bob, &alice, T0),
+            friend(&bob, &dave, T0),
+            friend(&erin, &bob, T0),
+        ],
+    )
+    .await;
+    put_request(&stores, &request(&dave, &bob, T0)).await;
+    stores
+        .blocks
+        .put_blocks(&[cirrus_core::social::Block {
+            owner: dave.clone(),
+            peer: bob.clone(),
+            blocked_at: T0,
+        }])
+        .await
+        .expect("put_blocks");
+    let page = |after: Option<UserId>, limit: u32| {
+        let (relations, bob) = (stores.relations.clone(), bob.clone());
+        async move {
+            relations
+                .list_friended_by(&bob, after.as_ref(), limit)
+                .await
+                .expect("list_friended_by")
+        }
+    };
+    assert_eq!(page(None, 2).await, vec![alice.clone(), carol.clone()]);
+    assert_eq!(page(Some(carol.clone()), 2).await, vec![erin.clone()]);
+    assert_eq!(page(None, 10).await, vec![alice.clone(), carol.clone(), erin.clone()]);
+    let of_dave = stores
+        .relations
+        .list_friended_by(&dave, None, 10)
+        .await
+        .expect("list_friended_by");
+    assert_eq!(of_dave, vec![bob.clone()]);
+    delete_friends(&stores, &[(&erin, &bob)]).await;
+    assert_eq!(page(None, 10).await, vec![alice, carol]);
+    let of_nobody = stores
+        .relations
+        .list_friended_by(&fx.user("nobody"), None, 10)
+        .await
+        .expect("list_friended_by");
+    assert!(of_nobody.is_empty());
+}

@@ -55,11 +55,20 @@ pub trait AccountStore: Send + Sync {
     /// for each input in order, whether it was created.
     async fn create_accounts(&self, accounts: &[Account]) -> Result<Vec<bool>>;
 
-    /// The accounts that exist among `users`, in the order asked (missing ones left out).
+    /// The accounts that exist among `users`, in the order asked (missing and deleted ones left
+    /// out).
     async fn get_accounts(&self, users: &[UserId]) -> Result<Vec<Account>>;
 
-    /// Deletes the accounts; returns, for each input in order, whether it existed.
-    async fn delete_accounts(&self, users: &[UserId]) -> Result<Vec<bool>>;
+    /// Deletes the accounts and their profiles; returns, for each input in order, whether it
+    /// existed. Each deleted account leaves a tombstone that keeps refusing the tokens issued up
+    /// to `revoke_through` (seconds; raised to it, never lowered): `get_accounts` leaves
+    /// tombstones out, and creating the account again (import, first login, registration) starts
+    /// it afresh but keeps that second.
+    async fn delete_accounts(&self, users: &[UserId], revoke_through: i64) -> Result<Vec<bool>>;
+
+    /// The second up to which `user`'s tokens are refused, from their account or the tombstone of
+    /// a deleted one; 0 when they never had an account.
+    async fn tokens_valid_after(&self, user: &UserId) -> Result<i64>;
 
     /// Notes a successful connection at `now` (ms), creating a [`crate::accounts::AccountKind::FirstLogin`]
     /// account if the user has none; returns the account as it is afterwards.
@@ -75,9 +84,10 @@ pub trait AccountStore: Send + Sync {
         revoke_through: Option<i64>,
     ) -> Result<Option<Account>>;
 
-    /// Replaces a registered account's password hash and raises `tokens_valid_after` to
-    /// `revoke_through` (seconds); `false` if the user has no account.
-    async fn set_password(&self, user: &UserId, hash: &str, revoke_through: i64) -> Result<bool>;
+    /// Replaces a registered account's password hash, notes a logout at `now` (ms: the user is
+    /// logged out everywhere) and raises `tokens_valid_after` to `revoke_through` (seconds);
+    /// `false` if the user has no account.
+    async fn set_password(&self, user: &UserId, hash: &str, now: i64, revoke_through: i64) -> Result<bool>;
 
     /// Counts one failed login against `key` (a user id, a source address…) in a fixed window of
     /// `window_ms` starting at the first failure; a failure after the window starts a new one.
@@ -131,6 +141,11 @@ pub trait RelationStore: Send + Sync {
     /// [`RelationStore::get_friends`], read in one batch.
     async fn friended_by(&self, peer: &UserId, owners: &[UserId]) -> Result<Vec<UserId>>;
 
+    /// One page of the users who have `peer` in their friend list, in their id order, starting
+    /// after `after`: the reverse side of [`RelationStore::list_friends`], served from an index
+    /// (on DynamoDB an eventually consistent one), never a scan.
+    async fn list_friended_by(&self, peer: &UserId, after: Option<&UserId>, limit: u32) -> Result<Vec<UserId>>;
+
     /// One page of `owner`'s friends in peer id order, starting after `after`.
     async fn list_friends(&self, owner: &UserId, after: Option<&UserId>, limit: u32) -> Result<Vec<Friend>>;
 
@@ -178,6 +193,11 @@ pub trait BlockStore: Send + Sync {
 
     /// One page of `owner`'s blocks in peer id order, starting after `after`.
     async fn list_blocks(&self, owner: &UserId, after: Option<&UserId>, limit: u32) -> Result<Vec<Block>>;
+
+    /// One page of the users who have blocked `peer`, in their id order, starting after `after`:
+    /// the reverse side of [`BlockStore::list_blocks`], served from an index (on DynamoDB an
+    /// eventually consistent one), never a scan.
+    async fn list_blocked_by(&self, peer: &UserId, after: Option<&UserId>, limit: u32) -> Result<Vec<UserId>>;
 
     /// How many users `owner` has blocked.
     async fn count_blocks(&self, owner: &UserId) -> Result<u32>;

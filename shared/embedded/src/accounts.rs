@@ -3,6 +3,11 @@
 //! Every change is one job on the writer thread, and every read-modify-write (an upsert, a raise
 //! with `max`, a window roll-over) is a single statement, so concurrent callers cannot interleave
 //! inside one. Reads run on the read pool.
+//!
+//! A deleted account stays as a tombstone row (`deleted_at` set, everything but
+//! `tokens_valid_after` cleared) so that its old tokens stay refused: every account read and
+//! update skips tombstones, and creating the account again (import, first login) revives the row
+//! with the revocation second kept.
 
 use crate::error::{Result, StoreError};
 use crate::store::SqliteStore;
@@ -46,12 +51,27 @@ impl AccountStore for SqliteStore {
         Ok(self.read(move |conn| get(conn, &users)).await?)
     }
 
-    async fn delete_accounts(&self, users: &[UserId]) -> cirrus_core::Result<Vec<bool>> {
+    async fn delete_accounts(&self, users: &[UserId], revoke_through: i64) -> cirrus_core::Result<Vec<bool>> {
         if users.is_empty() {
             return Ok(Vec::new());
         }
         let users = users.to_vec();
-        Ok(self.write(move |conn| delete(conn, &users)).await?)
+        Ok(self
+            .write(move |conn| delete(conn, &users, revoke_through))
+            .await?)
+    }
+
+    async fn tokens_valid_after(&self, user: &UserId) -> cirrus_core::Result<i64> {
+        let user = user.clone();
+        Ok(self
+            .read(move |conn| {
+                let through: Option<i64> = conn
+                    .prepare_cached("SELECT tokens_valid_after FROM accounts WHERE user_id = ?1")?
+                    .query_row([user.as_str()], |row| row.get(0))
+                    .optional()?;
+                Ok(through.unwrap_or(0))
+            })
+            .await?)
     }
 
     async fn record_login(&self, user: &UserId, now: i64) -> cirrus_core::Result<Account> {
@@ -61,7 +81,10 @@ impl AccountStore for SqliteStore {
                 conn.prepare_cached(concat!(
                     "INSERT INTO accounts (user_id, kind, created_at, tokens_valid_after, last_login_at) \
                      VALUES (?1, ?2, ?3, 0, ?3) \
-                     ON CONFLICT (user_id) DO UPDATE SET last_login_at = excluded.last_login_at \
+                     ON CONFLICT (user_id) DO UPDATE SET last_login_at = excluded.last_login_at, \
+                     kind = CASE WHEN deleted_at IS NULL THEN kind ELSE excluded.kind END, \
+                     created_at = CASE WHEN deleted_at IS NULL THEN created_at ELSE excluded.created_at END, \
+                     deleted_at = NULL \
                      RETURNING ",
                     account_columns!()
                 ))?
@@ -85,7 +108,7 @@ impl AccountStore for SqliteStore {
                 conn.prepare_cached(concat!(
                     "UPDATE accounts SET last_logout_at = ?2, \
                      tokens_valid_after = max(tokens_valid_after, COALESCE(?3, tokens_valid_after)) \
-                     WHERE user_id = ?1 RETURNING ",
+                     WHERE user_id = ?1 AND deleted_at IS NULL RETURNING ",
                     account_columns!()
                 ))?
                 .query_and_then(params![user.as_str(), now, revoke_through], account_from)?
@@ -99,6 +122,7 @@ impl AccountStore for SqliteStore {
         &self,
         user: &UserId,
         hash: &str,
+        now: i64,
         revoke_through: i64,
     ) -> cirrus_core::Result<bool> {
         let (user, hash) = (user.clone(), hash.to_owned());
@@ -106,10 +130,11 @@ impl AccountStore for SqliteStore {
             .write(move |conn| {
                 let changed = conn
                     .prepare_cached(
-                        "UPDATE accounts SET password_hash = ?2, \
-                         tokens_valid_after = max(tokens_valid_after, ?3) WHERE user_id = ?1",
+                        "UPDATE accounts SET password_hash = ?2, last_logout_at = ?4, \
+                         tokens_valid_after = max(tokens_valid_after, ?3) \
+                         WHERE user_id = ?1 AND deleted_at IS NULL",
                     )?
-                    .execute(params![user.as_str(), hash, revoke_through])?;
+                    .execute(params![user.as_str(), hash, revoke_through, now])?;
                 Ok(changed > 0)
             })
             .await?)
@@ -165,12 +190,19 @@ impl AccountStore for SqliteStore {
     }
 }
 
-/// Inserts each account unless its user has one (an earlier input of the same call included).
+/// Inserts each account unless its user has one (an earlier input of the same call included);
+/// a tombstone is revived in place, keeping its revocation second.
 fn create(conn: &Connection, accounts: &[Account]) -> Result<Vec<bool>> {
     let mut insert = conn.prepare_cached(concat!(
         "INSERT INTO accounts (",
         account_columns!(),
-        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (user_id) DO NOTHING"
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (user_id) DO UPDATE SET \
+         kind = excluded.kind, created_at = excluded.created_at, nickname = excluded.nickname, \
+         face_url = excluded.face_url, password_hash = excluded.password_hash, \
+         tokens_valid_after = max(tokens_valid_after, excluded.tokens_valid_after), \
+         last_login_at = excluded.last_login_at, last_logout_at = excluded.last_logout_at, \
+         deleted_at = NULL \
+         WHERE deleted_at IS NOT NULL"
     ))?;
     accounts
         .iter()
@@ -195,7 +227,7 @@ fn get(conn: &Connection, users: &[UserId]) -> Result<Vec<Account>> {
     let mut select = conn.prepare_cached(concat!(
         "SELECT ",
         account_columns!(),
-        " FROM accounts WHERE user_id = ?1"
+        " FROM accounts WHERE user_id = ?1 AND deleted_at IS NULL"
     ))?;
     let mut found = Vec::with_capacity(users.len());
     for user in users {
@@ -210,11 +242,22 @@ fn get(conn: &Connection, users: &[UserId]) -> Result<Vec<Account>> {
     Ok(found)
 }
 
-fn delete(conn: &Connection, users: &[UserId]) -> Result<Vec<bool>> {
-    let mut delete = conn.prepare_cached("DELETE FROM accounts WHERE user_id = ?1")?;
+/// Turns each account into a tombstone and deletes its profile, in the writer's one transaction.
+fn delete(conn: &Connection, users: &[UserId], revoke_through: i64) -> Result<Vec<bool>> {
+    let mut tombstone = conn.prepare_cached(
+        "UPDATE accounts SET deleted_at = ?2 * 1000, nickname = NULL, face_url = NULL, \
+         password_hash = NULL, last_login_at = NULL, last_logout_at = NULL, \
+         tokens_valid_after = max(tokens_valid_after, ?2) \
+         WHERE user_id = ?1 AND deleted_at IS NULL",
+    )?;
+    let mut profile = conn.prepare_cached("DELETE FROM profiles WHERE user_id = ?1")?;
     users
         .iter()
-        .map(|user| Ok(delete.execute([user.as_str()])? > 0))
+        .map(|user| {
+            let existed = tombstone.execute(params![user.as_str(), revoke_through])? > 0;
+            profile.execute([user.as_str()])?;
+            Ok(existed)
+        })
         .collect()
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Writes are jobs on the writer thread; a block that exists is left as it is
 //! (`ON CONFLICT DO NOTHING`), so it keeps the time it was first made. Reads run on the read pool
-//! through the primary key, already in peer id order.
+//! through the primary key, already in peer id order; who blocked a user through the
+//! `(peer, owner)` index.
 
 use crate::error::{Result, StoreError};
 use crate::rows::user_at;
@@ -55,6 +56,22 @@ impl BlockStore for SqliteStore {
                     .map(|peer| Ok(delete.execute([owner.as_str(), peer.as_str()])? > 0))
                     .collect()
             })
+            .await?)
+    }
+
+    async fn list_blocked_by(
+        &self,
+        peer: &UserId,
+        after: Option<&UserId>,
+        limit: u32,
+    ) -> cirrus_core::Result<Vec<UserId>> {
+        Ok(self
+            .owners_of(
+                "SELECT owner FROM blocks WHERE peer = ?1 AND owner > ?2 ORDER BY owner LIMIT ?3",
+                peer,
+                after,
+                limit,
+            )
             .await?)
     }
 

@@ -4,7 +4,8 @@
 //! entries and deletes the requests they settle in one transaction. Reads run on the read pool: a
 //! friend list and a user's outgoing requests through the primary keys, incoming requests through
 //! the `(to_user, from_user)` index, each already in the other side's user id order (the text's
-//! byte order, SQLite's `BINARY` collation).
+//! byte order, SQLite's `BINARY` collation); who has a user in their list through the
+//! `(peer, owner)` index.
 
 use crate::error::{Result, StoreError};
 use crate::rows::user_at;
@@ -112,6 +113,22 @@ impl RelationStore for SqliteStore {
                 }
                 Ok(found)
             })
+            .await?)
+    }
+
+    async fn list_friended_by(
+        &self,
+        peer: &UserId,
+        after: Option<&UserId>,
+        limit: u32,
+    ) -> cirrus_core::Result<Vec<UserId>> {
+        Ok(self
+            .owners_of(
+                "SELECT owner FROM friends WHERE peer = ?1 AND owner > ?2 ORDER BY owner LIMIT ?3",
+                peer,
+                after,
+                limit,
+            )
             .await?)
     }
 
@@ -250,6 +267,28 @@ impl RelationStore for SqliteStore {
                     .collect()
             })
             .await?)
+    }
+}
+
+impl SqliteStore {
+    /// One page of owners read by `sql`, which takes the peer (`?1`), the owner to start after
+    /// (`?2`, `''` sorting before every id) and the limit (`?3`): the reverse side of a friend
+    /// list or blacklist, through its `(peer, owner)` index.
+    pub(crate) async fn owners_of(
+        &self,
+        sql: &'static str,
+        peer: &UserId,
+        after: Option<&UserId>,
+        limit: u32,
+    ) -> Result<Vec<UserId>> {
+        let peer = peer.clone();
+        let after = after.map_or_else(String::new, |after| after.as_str().to_owned());
+        self.read(move |conn| {
+            conn.prepare_cached(sql)?
+                .query_and_then(params![peer.as_str(), after, limit], |row| user_at(row, 0, "owner"))?
+                .collect()
+        })
+        .await
     }
 }
 

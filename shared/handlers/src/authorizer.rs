@@ -51,7 +51,8 @@ impl Authorizer {
         }
     }
 
-    /// Also refuses tokens revoked on the user's account (logout, kick, password change).
+    /// Also refuses tokens revoked on the user's account (logout, kick, password change,
+    /// deletion).
     #[must_use]
     pub fn with_accounts(mut self, accounts: Arc<dyn AccountStore>) -> Self {
         self.accounts = Some(accounts);
@@ -86,17 +87,14 @@ impl Authorizer {
                     });
                 }
                 if let Some(accounts) = &self.accounts {
-                    let found = accounts
-                        .get_accounts(std::slice::from_ref(&user))
-                        .await
-                        .map_err(|err| {
-                            tracing::error!(error = ?err, "could not read the account");
-                            Unauthorized
-                        })?;
-                    if found
-                        .first()
-                        .is_some_and(|a| !a.accepts_token_issued_at(claims.issued_at))
-                    {
+                    // The account's revocation second, or a deleted account's tombstone's: a
+                    // deletion refuses the tokens issued before it, even once the id connects
+                    // again and gets a fresh account.
+                    let through = accounts.tokens_valid_after(&user).await.map_err(|err| {
+                        tracing::error!(error = ?err, "could not read the account");
+                        Unauthorized
+                    })?;
+                    if claims.issued_at <= through {
                         tracing::info!(user = %user, "revoked token refused");
                         return Err(Unauthorized);
                     }

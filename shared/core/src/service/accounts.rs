@@ -6,9 +6,10 @@ use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
 use crate::limits::Limits;
-use crate::ports::{AccountStore, ConnectionStore};
+use crate::ports::{AccountStore, BlockStore, ConnectionStore, ProfileStore, RelationStore};
 use crate::service::presence::platforms;
 use crate::service::{Caller, Ports, SessionService, StoreSource};
+use crate::social::{Profile, RequestDirection};
 use std::sync::Arc;
 
 /// The `session.kicked` reason when the administrator kicks a user.
@@ -44,8 +45,12 @@ pub struct LoginStatus {
     pub platforms: Vec<String>,
 }
 
-/// Longest nickname or avatar URL an import may carry, in bytes.
-const MAX_IMPORT_FIELD: usize = 500;
+/// Longest nickname an import may carry, in bytes (as `profile.set`).
+const MAX_IMPORT_NICK: usize = 100;
+/// Longest avatar URL an import may carry, in bytes (as `profile.set`).
+const MAX_IMPORT_FACE: usize = 500;
+/// Entries read per page while a deleted account's relations are removed.
+const PURGE_PAGE: u32 = 100;
 
 /// Account management over the ports.
 pub struct AccountService {
@@ -60,6 +65,12 @@ pub struct AccountPorts {
     pub accounts: Arc<dyn AccountStore>,
     /// Live connections (login status).
     pub connections: Arc<dyn ConnectionStore>,
+    /// Profiles (an import's nickname and avatar; a deletion's profile).
+    pub profiles: Arc<dyn ProfileStore>,
+    /// Friend lists and requests (a deletion removes the account's, both sides).
+    pub relations: Arc<dyn RelationStore>,
+    /// Blacklists (a deletion removes the account's and those naming it).
+    pub blocks: Arc<dyn BlockStore>,
     /// Time.
     pub clock: Arc<dyn Clock>,
     /// Batch limits and the account policy.
@@ -72,6 +83,9 @@ impl AccountPorts {
         Self {
             accounts: ports.stores.accounts(),
             connections: ports.stores.connections(),
+            profiles: ports.stores.profiles(),
+            relations: ports.stores.relations(),
+            blocks: ports.stores.blocks(),
             clock: ports.clock.clone(),
             limits: ports.limits.clone(),
         }
@@ -99,26 +113,40 @@ impl AccountService {
         Ok(())
     }
 
-    /// Creates the accounts that do not exist yet (existing ones are left as they are); returns for
-    /// each item whether it was created.
+    /// Creates the accounts that do not exist yet (existing ones are left as they are, profile
+    /// included); returns for each item whether it was created. A created account's nickname and
+    /// avatar become its profile's, as if the user had set them with `profile.set`.
     pub async fn import(&self, items: Vec<ImportItem>) -> Result<Vec<bool>> {
         self.check_batch(items.len(), "the import")?;
         let now = self.ports.clock.now_ms();
         let mut accounts = Vec::with_capacity(items.len());
         for item in items {
-            for field in [&item.nickname, &item.face_url].into_iter().flatten() {
-                if field.len() > MAX_IMPORT_FIELD {
-                    return Err(Error::InvalidField(format!(
-                        "nickname and face URL may hold at most {MAX_IMPORT_FIELD} bytes"
-                    )));
-                }
+            let too_long = |field: &Option<String>, max: usize| field.as_ref().is_some_and(|f| f.len() > max);
+            if too_long(&item.nickname, MAX_IMPORT_NICK) || too_long(&item.face_url, MAX_IMPORT_FACE) {
+                return Err(Error::InvalidField(format!(
+                    "Nick may hold at most {MAX_IMPORT_NICK} bytes and FaceUrl {MAX_IMPORT_FACE}"
+                )));
             }
             let mut account = Account::new(item.user, AccountKind::Imported, now);
-            account.nickname = item.nickname;
-            account.face_url = item.face_url;
+            // Empty text is no value, as in `profile.set`.
+            account.nickname = item.nickname.filter(|n| !n.is_empty());
+            account.face_url = item.face_url.filter(|f| !f.is_empty());
             accounts.push(account);
         }
-        self.ports.accounts.create_accounts(&accounts).await
+        let created = self.ports.accounts.create_accounts(&accounts).await?;
+        for (account, _) in accounts.iter().zip(&created).filter(|(_, made)| **made) {
+            if account.nickname.is_none() && account.face_url.is_none() {
+                continue;
+            }
+            let profile = Profile {
+                nickname: account.nickname.clone(),
+                face_url: account.face_url.clone(),
+                updated_at: now,
+                ..Profile::default()
+            };
+            self.ports.profiles.put_profile(&account.user, &profile).await?;
+        }
+        Ok(created)
     }
 
     /// The account of each user, `None` where there is none, in the order asked.
@@ -131,14 +159,93 @@ impl AccountService {
             .collect())
     }
 
-    /// Deletes the accounts and closes their connections; returns for each whether it existed.
+    /// Deletes the accounts with their profiles, refuses every token issued to them so far,
+    /// removes their relations (friend entries on both sides, pending requests both ways, blocks
+    /// both ways) and closes their connections; returns for each whether it existed. Messages
+    /// already sent stay. The relations of every named user are removed, whether the account
+    /// existed or not, so a deletion that failed half-way is finished by deleting again.
     pub async fn delete(&self, users: &[UserId]) -> Result<Vec<bool>> {
         self.check_batch(users.len(), "the delete")?;
-        let existed = self.ports.accounts.delete_accounts(users).await?;
+        let now_secs = self.ports.clock.now_ms().div_euclid(1000);
+        let existed = self.ports.accounts.delete_accounts(users, now_secs).await?;
         for user in users {
+            self.forget_relations(user).await?;
             self.sessions.kick_all(user, KICKED_BY_DELETE, None).await?;
         }
+        tracing::info!(count = users.len(), "accounts deleted");
         Ok(existed)
+    }
+
+    /// Removes every relation of `user`, page by page: their friend list and their entry in each
+    /// friend's (a both-ways friendship goes in one step), the entries of those who added them
+    /// one way (through the reverse index), pending requests both ways, their blocks and the
+    /// blocks of them. Each pass moves a cursor forward, so it ends even while an eventually
+    /// consistent index still lists what was just removed.
+    async fn forget_relations(&self, user: &UserId) -> Result<()> {
+        let (relations, blocks) = (&self.ports.relations, &self.ports.blocks);
+        let mut after: Option<UserId> = None;
+        loop {
+            let page = relations.list_friends(user, after.as_ref(), PURGE_PAGE).await?;
+            let pairs: Vec<(UserId, UserId)> = page
+                .iter()
+                .flat_map(|f| [(user.clone(), f.peer.clone()), (f.peer.clone(), user.clone())])
+                .collect();
+            relations.delete_friends(&pairs).await?;
+            after = page.last().map(|f| f.peer.clone());
+            if page.len() < PURGE_PAGE as usize {
+                break;
+            }
+        }
+        let mut after: Option<UserId> = None;
+        loop {
+            let owners = relations.list_friended_by(user, after.as_ref(), PURGE_PAGE).await?;
+            let pairs: Vec<(UserId, UserId)> = owners.iter().map(|o| (o.clone(), user.clone())).collect();
+            relations.delete_friends(&pairs).await?;
+            after = owners.last().cloned();
+            if owners.len() < PURGE_PAGE as usize {
+                break;
+            }
+        }
+        for direction in [RequestDirection::Incoming, RequestDirection::Outgoing] {
+            let mut after: Option<UserId> = None;
+            loop {
+                let page = relations
+                    .list_requests(user, direction, after.as_ref(), PURGE_PAGE)
+                    .await?;
+                for request in &page {
+                    relations.delete_request(&request.from, &request.to).await?;
+                }
+                after = page.last().map(|r| match direction {
+                    RequestDirection::Incoming => r.from.clone(),
+                    RequestDirection::Outgoing => r.to.clone(),
+                });
+                if page.len() < PURGE_PAGE as usize {
+                    break;
+                }
+            }
+        }
+        let mut after: Option<UserId> = None;
+        loop {
+            let page = blocks.list_blocks(user, after.as_ref(), PURGE_PAGE).await?;
+            let peers: Vec<UserId> = page.iter().map(|b| b.peer.clone()).collect();
+            blocks.delete_blocks(user, &peers).await?;
+            after = peers.last().cloned();
+            if page.len() < PURGE_PAGE as usize {
+                break;
+            }
+        }
+        let mut after: Option<UserId> = None;
+        loop {
+            let owners = blocks.list_blocked_by(user, after.as_ref(), PURGE_PAGE).await?;
+            for owner in &owners {
+                blocks.delete_blocks(owner, std::slice::from_ref(user)).await?;
+            }
+            after = owners.last().cloned();
+            if owners.len() < PURGE_PAGE as usize {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Logs `user` out everywhere: every token issued so far is refused from now on and every
@@ -176,17 +283,12 @@ impl AccountService {
         Ok(revoked.is_some())
     }
 
-    /// Whether a token of `user` issued at `issued_at` (seconds) has not been revoked. Users
-    /// without an account have nothing revoked.
+    /// Whether a token of `user` issued at `issued_at` (seconds) has not been revoked: by a
+    /// logout, kick or password change on their account, or by the deletion of an account they
+    /// had. Users who never had one have nothing revoked.
     pub async fn token_current(&self, user: &UserId, issued_at: i64) -> Result<bool> {
-        let account = self
-            .ports
-            .accounts
-            .get_accounts(std::slice::from_ref(user))
-            .await?;
-        Ok(account
-            .first()
-            .is_none_or(|a| a.accepts_token_issued_at(issued_at)))
+        let through = self.ports.accounts.tokens_valid_after(user).await?;
+        Ok(issued_at > through)
     }
 
     /// The account of `user`, if any.
@@ -213,14 +315,15 @@ impl AccountService {
         Ok(created.first().copied().unwrap_or(false))
     }
 
-    /// Replaces the password hash of `user`: every earlier token is refused and every connection
-    /// is told (`session.kicked`, `password_changed`) and closed. `false` if there is no account.
+    /// Replaces the password hash of `user`: every earlier token is refused, the user counts as
+    /// logged out (as after `auth.logout`), and every connection is told (`session.kicked`,
+    /// `password_changed`) and closed. `false` if there is no account.
     pub async fn change_password(&self, user: &UserId, password_hash: &str) -> Result<bool> {
-        let now_secs = self.ports.clock.now_ms().div_euclid(1000);
+        let now = self.ports.clock.now_ms();
         if !self
             .ports
             .accounts
-            .set_password(user, password_hash, now_secs)
+            .set_password(user, password_hash, now, now.div_euclid(1000))
             .await?
         {
             return Ok(false);
@@ -465,5 +568,135 @@ mod tests {
         world.clock.set(START_MS);
         service.clear_failures("alice").await.unwrap();
         assert!(service.login_allowed(&[("alice", 2)]).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn given_an_import_with_nick_and_face_url_when_done_then_they_are_the_new_profile() {
+        // GIVEN bob imported already, with a profile of his own
+        let world = World::new();
+        world.accounts.seen("bob", None, None);
+        let bobs = Profile {
+            nickname: Some("Bobby".to_owned()),
+            ..Profile::default()
+        };
+        world.profiles.insert("bob", bobs.clone());
+        let service = world.services().accounts;
+        let item = |id: &str, nick: Option<&str>, face: Option<&str>| ImportItem {
+            user: user(id),
+            nickname: nick.map(str::to_owned),
+            face_url: face.map(str::to_owned),
+        };
+        // WHEN ann and bob are imported with a nickname and avatar, and cat with an empty one
+        let created = service
+            .import(vec![
+                item("ann", Some("Ann"), Some("https://example.com/ann.png")),
+                item("bob", Some("Robert"), None),
+                item("cat", Some(""), None),
+            ])
+            .await
+            .unwrap();
+        // THEN ann's profile carries them, bob's is as it was, cat has none stored
+        assert_eq!(created, [true, false, true]);
+        let ann = world.profiles.get("ann").unwrap();
+        assert_eq!(ann.nickname.as_deref(), Some("Ann"));
+        assert_eq!(ann.face_url.as_deref(), Some("https://example.com/ann.png"));
+        assert_eq!(ann.updated_at, START_MS);
+        assert_eq!(world.profiles.get("bob"), Some(bobs));
+        assert_eq!(world.profiles.get("cat"), None);
+        // WHEN a nickname is longer than profile.set allows THEN the import is refused whole
+        let long = "n".repeat(101);
+        let err = service
+            .import(vec![item("dan", Some(&long), None)])
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidField);
+        assert_eq!(world.accounts.get("dan"), None);
+    }
+
+    #[tokio::test]
+    async fn given_an_account_with_relations_when_deleted_then_they_go_on_both_sides_and_its_tokens_are_refused() {
+        use crate::ports::{BlockStore, RelationStore};
+        use crate::social::{Block, Friend};
+        // GIVEN alice with a profile; friends with bob both ways; carol has her one way and she
+        // has dave one way; requests alice -> erin and frank -> alice; alice blocked gil, hal
+        // blocked her; and bob friends with carol, which is none of alice's business
+        let world = World::new();
+        for id in ["alice", "bob", "carol", "dave", "erin", "frank", "gil", "hal"] {
+            world.accounts.seen(id, Some(START_MS), None);
+        }
+        world.profiles.insert("alice", Profile::default());
+        world.relations.befriend("alice", "bob", START_MS);
+        world.relations.befriend("bob", "carol", START_MS);
+        let one_way = |owner: &str, peer: &str| Friend {
+            owner: user(owner),
+            peer: user(peer),
+            remark: None,
+            groups: Vec::new(),
+            added_at: START_MS,
+        };
+        world
+            .relations
+            .put_friends(&[one_way("carol", "alice"), one_way("alice", "dave")])
+            .await
+            .unwrap();
+        world.relations.ask("alice", "erin", START_MS);
+        world.relations.ask("frank", "alice", START_MS);
+        world.blocks.block("alice", &["gil"], START_MS);
+        world.blocks.block("hal", &["alice"], START_MS);
+        world
+            .blocks
+            .put_blocks(&[Block {
+                owner: user("hal"),
+                peer: user("gil"),
+                blocked_at: START_MS,
+            }])
+            .await
+            .unwrap();
+        world.online("alice", "a1", Some("web"));
+        let service = world.services().accounts;
+        assert!(service.token_current(&user("alice"), START_SECS).await.unwrap());
+        // WHEN alice's account is deleted, a second on
+        world.clock.advance(1_000);
+        assert_eq!(service.delete(&[user("alice")]).await.unwrap(), [true]);
+        // THEN her profile is gone, and nobody's list names her nor hers anybody
+        assert_eq!(world.profiles.get("alice"), None);
+        assert!(world.relations.friends_of("alice").is_empty());
+        assert_eq!(world.relations.friends_of("bob"), ["carol"]);
+        assert_eq!(world.relations.friends_of("carol"), ["bob"]);
+        assert!(world.relations.requests().is_empty());
+        assert!(world.blocks.of("alice").is_empty());
+        assert_eq!(world.blocks.of("hal"), [("gil".to_owned(), START_MS)]);
+        // AND her connection was told and closed
+        assert_eq!(world.gateway.events_to("a1"), [kicked(KICKED_BY_DELETE)]);
+        // AND the tokens issued up to the deletion are refused, even once the id connects again
+        // and has a fresh account; a token minted after works
+        assert!(!service.token_current(&user("alice"), START_SECS + 1).await.unwrap());
+        world.clock.advance(1_000);
+        world.services().sessions.connect(crate::service::fakes::conn("a2"), user("alice"), None, false).await.unwrap();
+        let fresh = world.accounts.get("alice").unwrap();
+        assert_eq!(fresh.kind, AccountKind::FirstLogin);
+        assert!(!service.token_current(&user("alice"), START_SECS + 1).await.unwrap());
+        assert!(service.token_current(&user("alice"), START_SECS + 2).await.unwrap());
+        // AND her relations do not come back with the account
+        assert!(world.relations.friends_of("alice").is_empty());
+        assert_eq!(world.profiles.get("alice"), None);
+    }
+
+    #[tokio::test]
+    async fn given_a_password_change_when_done_then_the_user_counts_as_logged_out() {
+        // GIVEN alice, logged in, not connected
+        let world = World::new();
+        world.accounts.seen("alice", Some(START_MS), None);
+        let service = world.services().accounts;
+        let status = service.status(&[user("alice")]).await.unwrap();
+        assert!(status[0].logged_in);
+        // WHEN her password changes a minute on
+        world.clock.advance(60_000);
+        assert!(service.change_password(&user("alice"), "$argon2id$new").await.unwrap());
+        // THEN the change counts as a logout everywhere, as the docs say
+        let account = world.accounts.get("alice").unwrap();
+        assert_eq!(account.last_logout_at, Some(START_MS + 60_000));
+        let status = service.status(&[user("alice")]).await.unwrap();
+        assert!(!status[0].logged_in);
     }
 }

@@ -93,16 +93,26 @@ impl ConversationService {
 
     /// Marks everything up to `seq` read in one of the caller's conversations. In a one-to-one
     /// conversation the peer gets a read receipt (`msg.read`) and the caller's other connections
-    /// the same event, so their unread counts follow.
+    /// the same event, so their unread counts follow; only when the read pointer moved (a repeat
+    /// or an older seq tells nobody).
     pub async fn read(&self, caller: &Caller, request: ConvReadRequest) -> Result<ConversationEntry> {
         let conversation_id = ConversationId::parse(&request.conversation_id)?;
+        // The pointer before, to tell whether this read moved it: a read that changes nothing
+        // (a repeat, an older seq) tells nobody.
+        let before = self
+            .ports
+            .conversations
+            .get_conversation(&caller.user, &conversation_id)
+            .await?
+            .map(|entry| entry.read_seq);
         let entry = self
             .ports
             .conversations
             .mark_read(&caller.user, &conversation_id, request.seq)
             .await?
             .ok_or(Error::NotFound("conversation"))?;
-        if let ConversationId::C2c(peer) = &conversation_id {
+        let moved = before.is_none_or(|read| entry.read_seq > read);
+        if moved && let ConversationId::C2c(peer) = &conversation_id {
             let now = self.ports.clock.now_ms();
             let to_peer = ReadReceipt {
                 conversation_id: ConversationId::C2c(caller.user.clone()).to_string(),
@@ -247,14 +257,35 @@ mod tests {
         // WHEN she reads up to 100 THEN the pointer stops at the last message
         let entry = service.read(&alice, read("C2Cbob", 100)).await.unwrap();
         assert_eq!((entry.read_seq, entry.unread()), (8, 0));
+        // AND bob's receipt says where it is, not what was asked
+        assert_eq!(world.gateway.events_to("b1"), [receipt("C2Calice", 8)]);
         // WHEN a late device reads up to 3 THEN the pointer does not move back
         let entry = service.read(&alice, read("C2Cbob", 3)).await.unwrap();
         assert_eq!(entry.read_seq, 8);
-        // AND bob's receipts say where it is, not what was asked
-        assert_eq!(
-            world.gateway.events_to("b1"),
-            [receipt("C2Calice", 8), receipt("C2Calice", 8)]
-        );
+    }
+
+    #[tokio::test]
+    async fn given_a_read_that_does_not_move_the_pointer_when_marked_then_nobody_is_told() {
+        // GIVEN alice with 8 messages from bob, 5 read; bob online, alice on two devices
+        let world = World::new();
+        world.conversations.insert("alice", "C2Cbob", 8, 5, START_MS);
+        world.online("bob", "b1", Some("web"));
+        world.online("alice", "a1", Some("web"));
+        world.online("alice", "a2", Some("ios"));
+        let service = world.services().conversations;
+        let alice = caller("alice", "a1");
+        // WHEN she reads up to 5 again, then up to 3
+        for seq in [5, 3] {
+            let entry = service.read(&alice, read("C2Cbob", seq)).await.unwrap();
+            // THEN the pointer stays at 5
+            assert_eq!(entry.read_seq, 5, "read up to {seq}");
+        }
+        // AND neither bob nor her other device hears of it
+        assert!(world.gateway.sent().is_empty());
+        // WHEN she reads up to 6 THEN both are told once
+        service.read(&alice, read("C2Cbob", 6)).await.unwrap();
+        assert_eq!(world.gateway.events_to("b1"), [receipt("C2Calice", 6)]);
+        assert_eq!(world.gateway.events_to("a2"), [receipt("C2Cbob", 6)]);
     }
 
     #[tokio::test]

@@ -101,13 +101,14 @@ pub(crate) struct World {
 impl World {
     /// Empty stores, default limits, the clock at [`START_MS`].
     pub(crate) fn new() -> Self {
+        let profiles = Arc::<MemProfiles>::default();
         Self {
             clock: Arc::new(ManualClock::new(START_MS)),
             gateway: Arc::default(),
             connections: Arc::default(),
-            accounts: Arc::default(),
+            accounts: Arc::new(MemAccounts::with_profiles(profiles.clone())),
             subscriptions: Arc::default(),
-            profiles: Arc::default(),
+            profiles,
             relations: Arc::default(),
             blocks: Arc::default(),
             notifications: Arc::default(),
@@ -290,14 +291,33 @@ impl ConnectionStore for MemConnections {
     }
 }
 
-/// Accounts by user, and failed-login windows by key (start, failures).
+/// Accounts by user, the revocation seconds deleted accounts leave, and failed-login windows by
+/// key (start, failures). A deletion deletes the profile too, from the profiles it shares.
 #[derive(Default)]
 pub(crate) struct MemAccounts {
     accounts: Mutex<BTreeMap<UserId, Account>>,
+    tombstones: Mutex<HashMap<UserId, i64>>,
     failures: Mutex<HashMap<String, (i64, u32)>>,
+    profiles: Arc<MemProfiles>,
 }
 
 impl MemAccounts {
+    /// Accounts whose deletion deletes the profile in `profiles`.
+    pub(crate) fn with_profiles(profiles: Arc<MemProfiles>) -> Self {
+        Self {
+            profiles,
+            ..Self::default()
+        }
+    }
+
+    /// A new account of `user`, keeping the revocation second of a deleted one.
+    fn revive(&self, mut account: Account) -> Account {
+        if let Some(through) = lock(&self.tombstones).remove(&account.user) {
+            account.tokens_valid_after = account.tokens_valid_after.max(through);
+        }
+        account
+    }
+
     /// `user`'s account, if any.
     pub(crate) fn get(&self, user: &str) -> Option<Account> {
         lock(&self.accounts).get(&self::user(user)).cloned()
@@ -326,7 +346,7 @@ impl AccountStore for MemAccounts {
             .map(|account| {
                 let new = !stored.contains_key(&account.user);
                 if new {
-                    stored.insert(account.user.clone(), account.clone());
+                    stored.insert(account.user.clone(), self.revive(account.clone()));
                 }
                 new
             })
@@ -338,16 +358,34 @@ impl AccountStore for MemAccounts {
         Ok(users.iter().filter_map(|u| stored.get(u).cloned()).collect())
     }
 
-    async fn delete_accounts(&self, users: &[UserId]) -> Result<Vec<bool>> {
+    async fn delete_accounts(&self, users: &[UserId], revoke_through: i64) -> Result<Vec<bool>> {
         let mut stored = lock(&self.accounts);
-        Ok(users.iter().map(|u| stored.remove(u).is_some()).collect())
+        let mut tombstones = lock(&self.tombstones);
+        Ok(users
+            .iter()
+            .map(|u| {
+                let old = stored.remove(u);
+                lock(&self.profiles.0).remove(u);
+                let before = old.as_ref().map_or(0, |a| a.tokens_valid_after);
+                let through = tombstones.entry(u.clone()).or_insert(0);
+                *through = (*through).max(before).max(revoke_through);
+                old.is_some()
+            })
+            .collect())
+    }
+
+    async fn tokens_valid_after(&self, user: &UserId) -> Result<i64> {
+        if let Some(account) = lock(&self.accounts).get(user) {
+            return Ok(account.tokens_valid_after);
+        }
+        Ok(lock(&self.tombstones).get(user).copied().unwrap_or(0))
     }
 
     async fn record_login(&self, user: &UserId, now: i64) -> Result<Account> {
         let mut stored = lock(&self.accounts);
         let account = stored
             .entry(user.clone())
-            .or_insert_with(|| Account::new(user.clone(), AccountKind::FirstLogin, now));
+            .or_insert_with(|| self.revive(Account::new(user.clone(), AccountKind::FirstLogin, now)));
         account.last_login_at = Some(now);
         Ok(account.clone())
     }
@@ -368,11 +406,12 @@ impl AccountStore for MemAccounts {
         }))
     }
 
-    async fn set_password(&self, user: &UserId, hash: &str, revoke_through: i64) -> Result<bool> {
+    async fn set_password(&self, user: &UserId, hash: &str, now: i64, revoke_through: i64) -> Result<bool> {
         let mut stored = lock(&self.accounts);
         Ok(match stored.get_mut(user) {
             Some(account) => {
                 account.password_hash = Some(hash.to_owned());
+                account.last_logout_at = Some(now);
                 account.tokens_valid_after = account.tokens_valid_after.max(revoke_through);
                 true
             }
@@ -581,6 +620,17 @@ impl RelationStore for MemRelations {
             .collect())
     }
 
+    async fn list_friended_by(&self, peer: &UserId, after: Option<&UserId>, limit: u32) -> Result<Vec<UserId>> {
+        let mut owners: Vec<UserId> = lock(&self.friends)
+            .keys()
+            .filter(|(owner, p)| p == peer && after.is_none_or(|after| owner > after))
+            .map(|(owner, _)| owner.clone())
+            .collect();
+        owners.sort();
+        owners.truncate(limit as usize);
+        Ok(owners)
+    }
+
     async fn list_friends(&self, owner: &UserId, after: Option<&UserId>, limit: u32) -> Result<Vec<Friend>> {
         Ok(lock(&self.friends)
             .values()
@@ -627,12 +677,27 @@ impl RelationStore for MemRelations {
 
     async fn list_requests(
         &self,
-        _user: &UserId,
-        _direction: RequestDirection,
-        _after: Option<&UserId>,
-        _limit: u32,
+        user: &UserId,
+        direction: RequestDirection,
+        after: Option<&UserId>,
+        limit: u32,
     ) -> Result<Vec<FriendRequest>> {
-        Err(unsupported("listing friend requests"))
+        let other = |r: &FriendRequest| match direction {
+            RequestDirection::Incoming => r.from.clone(),
+            RequestDirection::Outgoing => r.to.clone(),
+        };
+        let mut page: Vec<FriendRequest> = lock(&self.requests)
+            .values()
+            .filter(|r| match direction {
+                RequestDirection::Incoming => &r.to == user,
+                RequestDirection::Outgoing => &r.from == user,
+            })
+            .filter(|r| after.is_none_or(|after| &other(r) > after))
+            .cloned()
+            .collect();
+        page.sort_by_key(other);
+        page.truncate(limit as usize);
+        Ok(page)
     }
 }
 
@@ -698,6 +763,15 @@ impl BlockStore for MemBlocks {
             .filter(|b| &b.owner == owner && after.is_none_or(|after| &b.peer > after))
             .take(limit as usize)
             .cloned()
+            .collect())
+    }
+
+    async fn list_blocked_by(&self, peer: &UserId, after: Option<&UserId>, limit: u32) -> Result<Vec<UserId>> {
+        Ok(lock(&self.0)
+            .keys()
+            .filter(|(owner, p)| p == peer && after.is_none_or(|after| owner > after))
+            .take(limit as usize)
+            .map(|(owner, _)| owner.clone())
             .collect())
     }
 

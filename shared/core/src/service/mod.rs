@@ -314,19 +314,25 @@ impl Services {
 /// The default page size when a client gives none.
 pub(crate) const DEFAULT_PAGE: u32 = 20;
 
-/// Parses 1 to `max` user ids, dropping repeats and keeping the first order.
+/// Parses 1 to `max` distinct user ids, dropping repeats and keeping the first order: the limit
+/// counts the distinct ids, so repeats never push a batch over it.
 pub(crate) fn unique_user_ids(raw: Vec<String>, max: usize) -> crate::error::Result<Vec<UserId>> {
-    if raw.is_empty() || raw.len() > max {
-        return Err(crate::error::Error::InvalidField(format!(
-            "userIds must hold 1 to {max} user ids"
-        )));
-    }
-    let mut users: Vec<UserId> = Vec::with_capacity(raw.len());
+    let too_many = || {
+        crate::error::Error::InvalidField(format!("userIds must hold 1 to {max} distinct user ids"))
+    };
+    let mut seen = std::collections::HashSet::with_capacity(raw.len().min(max + 1));
+    let mut users: Vec<UserId> = Vec::with_capacity(raw.len().min(max + 1));
     for id in raw {
         let user = UserId::parse(id)?;
-        if !users.contains(&user) {
+        if seen.insert(user.clone()) {
+            if users.len() == max {
+                return Err(too_many());
+            }
             users.push(user);
         }
+    }
+    if users.is_empty() {
+        return Err(too_many());
     }
     Ok(users)
 }
@@ -334,4 +340,35 @@ pub(crate) fn unique_user_ids(raw: Vec<String>, max: usize) -> crate::error::Res
 /// Clamps a client-requested page size to `1..=max`, defaulting to [`DEFAULT_PAGE`].
 pub(crate) fn page_size(requested: Option<u32>, max: u32) -> u32 {
     requested.unwrap_or(DEFAULT_PAGE).clamp(1, max.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(count: usize) -> Vec<String> {
+        (0..count).map(|i| format!("u{i:03}")).collect()
+    }
+
+    #[test]
+    fn given_101_ids_with_one_repeat_when_parsed_with_a_limit_of_100_then_the_100_distinct_are_kept() {
+        // GIVEN 100 distinct ids and a repeat of the first
+        let mut ids = raw(100);
+        ids.push("u000".to_owned());
+        // WHEN parsed THEN all 100 come back, in their first order
+        let users = unique_user_ids(ids, 100).unwrap();
+        assert_eq!(users.len(), 100);
+        assert_eq!(users[0].as_str(), "u000");
+        assert_eq!(users[99].as_str(), "u099");
+    }
+
+    #[test]
+    fn given_too_many_distinct_ids_or_none_when_parsed_then_refused() {
+        for ids in [raw(101), Vec::new()] {
+            let err = unique_user_ids(ids.clone(), 100).unwrap_err();
+            assert_eq!(err.code(), crate::error::ErrorCode::InvalidField, "{} ids", ids.len());
+        }
+        // AND a malformed id is refused as such
+        assert!(unique_user_ids(vec!["no spaces".to_owned()], 100).is_err());
+    }
 }

@@ -1,9 +1,10 @@
-//! Profiles: reading them (batched), changing one's own (friends are told), and finding users by
-//! id or nickname prefix.
+//! Profiles: reading them (batched), changing one's own (the users who have the changer in their
+//! friend list are told), and finding users by id or nickname prefix.
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
+use crate::limits::Limits;
 use crate::ports::{AccountStore, ProfileStore, RelationStore};
 use crate::protocol::events;
 use crate::protocol::social::{
@@ -41,12 +42,14 @@ pub struct ProfilePorts {
     pub accounts: Arc<dyn AccountStore>,
     /// Profiles and the nickname index.
     pub profiles: Arc<dyn ProfileStore>,
-    /// Friend lists (friends hear of a change).
+    /// Friend lists (who has the changer in theirs hears of a change).
     pub relations: Arc<dyn RelationStore>,
-    /// Telling friends.
+    /// Telling them.
     pub notifier: Notifier,
     /// Time.
     pub clock: Arc<dyn Clock>,
+    /// The friend limit, which also bounds how many are told of one change.
+    pub limits: Limits,
 }
 
 impl ProfilePorts {
@@ -58,6 +61,7 @@ impl ProfilePorts {
             relations: ports.stores.relations(),
             notifier: Notifier::of(ports),
             clock: ports.clock.clone(),
+            limits: ports.limits.clone(),
         }
     }
 }
@@ -142,8 +146,9 @@ impl ProfileService {
         })
     }
 
-    /// `profile.set`: applies the fields present to the caller's profile and tells their friends
-    /// (`profile.changed`). Nothing changes if any field is invalid.
+    /// `profile.set`: applies the fields present to the caller's profile and tells the users who
+    /// have the caller in their friend list (`profile.changed`). Nothing changes if any field is
+    /// invalid.
     pub async fn set(&self, caller: &Caller, request: ProfileSetRequest) -> Result<ProfileView> {
         let current = self
             .ports
@@ -197,38 +202,43 @@ impl ProfileService {
         profile.updated_at = self.ports.clock.now_ms();
         self.ports.profiles.put_profile(&caller.user, &profile).await?;
         let view = ProfileView::new(caller.user.as_str(), &profile);
-        self.tell_friends(&caller.user, &view).await;
+        self.tell_followers(&caller.user, &view).await;
         Ok(view)
     }
 
-    /// Tells each of `user`'s friends (`profile.changed`, kept and pushed), at most the friend
-    /// limit. Failures are logged: the profile is stored either way.
-    async fn tell_friends(&self, user: &UserId, view: &ProfileView) {
+    /// Tells each user who has `user` in their friend list (`profile.changed`, kept and pushed):
+    /// the ones who show `user`'s profile in their list, whether or not `user` has them in theirs.
+    /// At most the friend limit are told, so one change costs bounded work however many added
+    /// `user` one way. Failures are logged: the profile is stored either way.
+    pub async fn tell_followers(&self, user: &UserId, view: &ProfileView) {
+        let max = usize::try_from(self.ports.limits.max_friends).unwrap_or(usize::MAX);
+        let mut told = 0;
         let mut after: Option<UserId> = None;
-        loop {
+        while told < max {
+            let want = (max - told).min(MAX_BATCH);
             let page = match self
                 .ports
                 .relations
-                .list_friends(user, after.as_ref(), MAX_BATCH as u32)
+                .list_friended_by(user, after.as_ref(), want as u32)
                 .await
             {
                 Ok(page) => page,
                 Err(err) => {
-                    tracing::warn!(user = %user, error = %err, "could not list friends to tell");
+                    tracing::warn!(user = %user, error = %err, "could not list whom to tell of a profile change");
                     return;
                 }
             };
-            let tells = page.iter().map(|friend| {
-                self.ports
-                    .notifier
-                    .tell(&friend.peer, events::PROFILE_CHANGED, view)
-            });
+            let tells = page
+                .iter()
+                .map(|owner| self.ports.notifier.tell(owner, events::PROFILE_CHANGED, view));
             join_all(tells).await;
-            if page.len() < MAX_BATCH {
+            told += page.len();
+            if page.len() < want {
                 return;
             }
-            after = page.last().map(|f| f.peer.clone());
+            after = page.last().cloned();
         }
+        tracing::info!(user = %user, told, "profile change told to the first users only (the friend limit)");
     }
 
     /// `user.search`: a user by exact id, or users whose nickname starts with a prefix
@@ -464,5 +474,63 @@ mod tests {
             let err = service.search(search(id, nickname)).await.unwrap_err();
             assert_eq!(err.code(), ErrorCode::InvalidField, "{id:?} {nickname:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn given_one_way_relations_when_the_profile_changes_then_those_who_have_the_changer_are_told() {
+        use crate::social::Friend;
+        // GIVEN alice has bob in her list (one way) and carol has alice in hers (one way); both
+        // online
+        let world = World::new();
+        let entry = |owner: &str, peer: &str| Friend {
+            owner: crate::service::fakes::user(owner),
+            peer: crate::service::fakes::user(peer),
+            remark: None,
+            groups: Vec::new(),
+            added_at: START_MS,
+        };
+        world
+            .relations
+            .put_friends(&[entry("alice", "bob"), entry("carol", "alice")])
+            .await
+            .unwrap();
+        world.online("bob", "b1", Some("web"));
+        world.online("carol", "c1", Some("web"));
+        let service = world.services().profiles;
+        // WHEN alice takes a nickname
+        let view = service
+            .set(&caller("alice", "a1"), request(json!({"nickname": "Al"})))
+            .await
+            .unwrap();
+        // THEN carol, whose list shows alice, is told; bob, whose list does not, is not
+        let changed = (
+            events::PROFILE_CHANGED.to_owned(),
+            serde_json::to_value(&view).unwrap(),
+        );
+        assert_eq!(world.gateway.events_to("c1"), [changed.clone()]);
+        assert_eq!(world.notifications.of("carol"), [changed]);
+        assert!(world.gateway.events_to("b1").is_empty());
+        assert!(world.notifications.of("bob").is_empty());
+    }
+
+    #[tokio::test]
+    async fn given_more_followers_than_the_friend_limit_when_the_profile_changes_then_only_that_many_are_told() {
+        // GIVEN a friend limit of 2 and three users who have alice in their list
+        let world = World::new().with_limits(|l| l.max_friends = 2);
+        for peer in ["u1", "u2", "u3"] {
+            world.relations.befriend("alice", peer, START_MS);
+        }
+        let service = world.services().profiles;
+        // WHEN alice changes her profile
+        service
+            .set(&caller("alice", "a1"), request(json!({"signature": "hi"})))
+            .await
+            .unwrap();
+        // THEN the first two (by id) are told, the work bounded by the limit
+        let told: Vec<usize> = ["u1", "u2", "u3"]
+            .iter()
+            .map(|u| world.notifications.of(u).len())
+            .collect();
+        assert_eq!(told, [1, 1, 0]);
     }
 }

@@ -107,28 +107,32 @@ impl SessionService {
         if guest {
             self.ports.connections.put_connection(&connection).await?;
         } else {
-            futures_util::future::try_join(
+            // Both writes at once, but neither cancelled by the other's failure: a login that was
+            // not noted must not leave its connection record behind (the connection is refused,
+            // and a record would make the user look online).
+            let (put, login) = futures_util::future::join(
                 self.ports.connections.put_connection(&connection),
                 self.ports.accounts.record_login(&connection.user, now),
             )
-            .await?;
+            .await;
+            if let Err(err) = login {
+                if put.is_ok()
+                    && let Err(undo) = self.ports.connections.delete_connection(&connection.id).await
+                {
+                    tracing::warn!(connection = %connection.id, error = %undo, "could not drop the record of a refused connection");
+                }
+                return Err(err);
+            }
+            put?;
         }
         self.displace_older(&connection).await;
         Ok(connection)
     }
 
-    /// The user's live connections now (an empty list if they cannot be read: presence is
-    /// advisory).
-    async fn live(&self, user: &UserId) -> Vec<Connection> {
+    /// The user's live connections now.
+    async fn live(&self, user: &UserId) -> Result<Vec<Connection>> {
         let now = self.ports.clock.now_ms();
-        self.ports
-            .connections
-            .connections_of(user, now)
-            .await
-            .unwrap_or_else(|err| {
-                tracing::warn!(user = %user, error = %err, "could not list connections for presence");
-                Vec::new()
-            })
+        self.ports.connections.connections_of(user, now).await
     }
 
     /// Closes the connections `new` displaces under the device policy, each told why first with
@@ -212,11 +216,19 @@ impl SessionService {
     }
 
     /// Forgets connection `id`, telling the user's presence subscribers if that changed what
-    /// they see; returns its record if there was one.
+    /// they see; returns its record if there was one. When the remaining connections cannot be
+    /// read nothing is announced: better no news than a false "offline" for a user still
+    /// connected elsewhere.
     pub async fn disconnect(&self, id: &ConnectionId) -> Result<Option<Connection>> {
         let gone = self.ports.connections.delete_connection(id).await?;
         if let Some(connection) = &gone {
-            let mut remaining = self.live(&connection.user).await;
+            let mut remaining = match self.live(&connection.user).await {
+                Ok(remaining) => remaining,
+                Err(err) => {
+                    tracing::warn!(user = %connection.user, error = %err, "could not list connections; presence not announced");
+                    return Ok(gone);
+                }
+            };
             // A lagging index may still list the connection just deleted.
             remaining.retain(|c| c.id != connection.id);
             let after = platforms(&remaining);
@@ -413,5 +425,122 @@ mod tests {
         // AND forgetting an unknown connection is no change
         assert_eq!(sessions.disconnect(&conn("nope")).await.unwrap(), None);
         assert_eq!(world.gateway.sent().len(), 4);
+    }
+
+    /// Connection records that stop listing alice's connections when told to (a store failing
+    /// between the delete and the read of `$disconnect`).
+    struct ListingFails {
+        inner: Arc<crate::service::fakes::MemConnections>,
+        failing: std::sync::atomic::AtomicBool,
+    }
+
+    #[async_trait::async_trait]
+    impl ConnectionStore for ListingFails {
+        async fn put_connection(&self, connection: &Connection) -> Result<()> {
+            self.inner.put_connection(connection).await
+        }
+        async fn delete_connection(&self, id: &ConnectionId) -> Result<Option<Connection>> {
+            self.inner.delete_connection(id).await
+        }
+        async fn get_connection(&self, id: &ConnectionId, now: i64) -> Result<Option<Connection>> {
+            self.inner.get_connection(id, now).await
+        }
+        async fn connections_of(&self, user: &UserId, now: i64) -> Result<Vec<Connection>> {
+            // Only alice's: bob's are read to tell him anything.
+            if self.failing.load(std::sync::atomic::Ordering::SeqCst) && user.as_str() == "alice" {
+                return Err(Error::store("connections unreadable"));
+            }
+            self.inner.connections_of(user, now).await
+        }
+    }
+
+    #[tokio::test]
+    async fn given_the_remaining_connections_unreadable_when_one_disconnects_then_nothing_is_announced() {
+        // GIVEN bob watching alice, who is on web and on ios
+        let world = World::new();
+        let mut ports = world.ports();
+        let store = Arc::new(ListingFails {
+            inner: world.connections.clone(),
+            failing: false.into(),
+        });
+        ports.stores.connections = store.clone();
+        let presence = Arc::new(PresenceService::from_ports(&ports));
+        let sessions = SessionService::from_ports(&ports, presence);
+        world.online("bob", "bob1", Some("web"));
+        world
+            .subscriptions
+            .subscribe(&user("bob"), &[user("alice")])
+            .await
+            .unwrap();
+        connect(&sessions, "web1", "alice", Some("web")).await;
+        connect(&sessions, "ios1", "alice", Some("ios")).await;
+        let told = world.gateway.events_to("bob1").len();
+        // WHEN web disconnects while her connections cannot be read
+        store.failing.store(true, std::sync::atomic::Ordering::SeqCst);
+        let gone = sessions.disconnect(&conn("web1")).await.unwrap();
+        // THEN the record is gone, and bob is not told she went offline (she has not)
+        assert_eq!(gone.map(|c| c.id), Some(conn("web1")));
+        assert_eq!(world.gateway.events_to("bob1").len(), told);
+        assert_eq!(world.connections.ids_of("alice"), ["ios1"]);
+    }
+
+    /// Accounts whose login notes fail (a store error at `$connect`).
+    struct LoginFails(Arc<crate::service::fakes::MemAccounts>);
+
+    #[async_trait::async_trait]
+    impl AccountStore for LoginFails {
+        async fn create_accounts(&self, accounts: &[crate::accounts::Account]) -> Result<Vec<bool>> {
+            self.0.create_accounts(accounts).await
+        }
+        async fn get_accounts(&self, users: &[UserId]) -> Result<Vec<crate::accounts::Account>> {
+            self.0.get_accounts(users).await
+        }
+        async fn delete_accounts(&self, users: &[UserId], through: i64) -> Result<Vec<bool>> {
+            self.0.delete_accounts(users, through).await
+        }
+        async fn tokens_valid_after(&self, user: &UserId) -> Result<i64> {
+            self.0.tokens_valid_after(user).await
+        }
+        async fn record_login(&self, _: &UserId, _: i64) -> Result<crate::accounts::Account> {
+            Err(Error::store("accounts unwritable"))
+        }
+        async fn record_logout(
+            &self,
+            user: &UserId,
+            now: i64,
+            through: Option<i64>,
+        ) -> Result<Option<crate::accounts::Account>> {
+            self.0.record_logout(user, now, through).await
+        }
+        async fn set_password(&self, user: &UserId, hash: &str, now: i64, through: i64) -> Result<bool> {
+            self.0.set_password(user, hash, now, through).await
+        }
+        async fn note_login_failure(&self, key: &str, now: i64, window: i64) -> Result<u32> {
+            self.0.note_login_failure(key, now, window).await
+        }
+        async fn login_failures(&self, key: &str, now: i64, window: i64) -> Result<u32> {
+            self.0.login_failures(key, now, window).await
+        }
+        async fn clear_login_failures(&self, key: &str) -> Result<()> {
+            self.0.clear_login_failures(key).await
+        }
+    }
+
+    #[tokio::test]
+    async fn given_the_login_note_failing_when_connecting_then_refused_and_no_record_is_left() {
+        // GIVEN accounts that cannot note a login
+        let world = World::new();
+        let mut ports = world.ports();
+        ports.stores.accounts = Arc::new(LoginFails(world.accounts.clone()));
+        let presence = Arc::new(PresenceService::from_ports(&ports));
+        let sessions = SessionService::from_ports(&ports, presence);
+        // WHEN alice connects
+        let refused = sessions
+            .connect(conn("web1"), user("alice"), Some("web".to_owned()), false)
+            .await;
+        // THEN the connection is refused and nothing of it stays behind
+        assert_eq!(refused.unwrap_err().code(), ErrorCode::Internal);
+        assert!(world.connections.ids_of("alice").is_empty());
+        assert!(world.gateway.sent().is_empty());
     }
 }
