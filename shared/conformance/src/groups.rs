@@ -1036,11 +1036,21 @@ pub async fn count_groups_of_leaves_out_live_rooms(stores: Stores) {
         add(&stores, &show.id, &[member(&show.id, &alice, Role::Member)], None).await,
         Some(vec![true])
     );
-    assert_eq!(groups_of(&stores, &alice, None, 10).await.len(), 4, "every membership is listed");
-    assert_eq!(count_groups_of(&stores, &alice).await, 2, "live rooms are not counted");
+    assert_eq!(
+        groups_of(&stores, &alice, None, 10).await.len(),
+        4,
+        "every membership is listed"
+    );
+    assert_eq!(
+        count_groups_of(&stores, &alice).await,
+        2,
+        "live rooms are not counted"
+    );
     assert_eq!(count_groups_of(&stores, &bob).await, 0);
 
-    let mut stage = get_members(&stores, &fx.group("stage"), &[&alice]).await.remove(0);
+    let mut stage = get_members(&stores, &fx.group("stage"), &[&alice])
+        .await
+        .remove(0);
     stage.name_card = Some("host".to_owned());
     assert!(stores.groups.put_member(&stage).await.expect("put_member"));
     assert_eq!(

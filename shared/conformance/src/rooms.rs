@@ -278,7 +278,11 @@ pub async fn viewer_mutes_outlast_the_seat_and_lapse_at_their_time(stores: Store
     let (alice, bob) = (fx.user("alice"), fx.user("bob"));
     let seated = seat(&fx, &room, "c1", &alice, T0 + 2 * HOUR);
     assert!(join(&stores, &seated).await);
-    assert_eq!(muted_until(&stores, &room, &alice, T0).await, None, "nobody is muted at first");
+    assert_eq!(
+        muted_until(&stores, &room, &alice, T0).await,
+        None,
+        "nobody is muted at first"
+    );
 
     let until = T0 + HOUR;
     mute(&stores, &room, &alice, until).await;
@@ -313,7 +317,11 @@ pub async fn viewer_mutes_outlast_the_seat_and_lapse_at_their_time(stores: Store
     mute(&stores, &room, &alice, 0).await;
     assert_eq!(muted_until(&stores, &room, &alice, T0).await, None, "0 lifts it");
     mute(&stores, &room, &bob, 0).await;
-    assert_eq!(muted_until(&stores, &room, &bob, T0).await, None, "lifting no mute is no error");
+    assert_eq!(
+        muted_until(&stores, &room, &bob, T0).await,
+        None,
+        "lifting no mute is no error"
+    );
     assert_eq!(audience(&stores, &room).await, 1);
     assert_eq!(
         get_seat(&stores, &room, &seated.connection, T0).await,

@@ -1266,10 +1266,7 @@ async fn live_rooms_a_user_owns_do_not_count_towards_the_groups_limit() {
     let mut owner = stack.connect("owner").await;
     for id in ["g-live-1", "g-live-2"] {
         owner
-            .ok(
-                "group.create",
-                json!({"type": "live", "groupId": id, "name": id}),
-            )
+            .ok("group.create", json!({"type": "live", "groupId": id, "name": id}))
             .await;
     }
     // WHEN they create a public group THEN it is their first group that counts
@@ -1353,7 +1350,10 @@ async fn profile_tips_say_which_fields_changed_and_their_new_values() {
         .ok("group.mute_all", json!({"groupId": "g-tips", "muted": false}))
         .await;
     let tip = next_tip(&mut bob).await;
-    assert_eq!(tip["tip"], "unmuted_all", "the unchanged update posted nothing before it");
+    assert_eq!(
+        tip["tip"], "unmuted_all",
+        "the unchanged update posted nothing before it"
+    );
     assert_eq!(tip["changes"], json!({"muteAll": false}));
 }
 
@@ -1392,10 +1392,7 @@ async fn settings_a_group_type_cannot_apply_are_refused_and_change_nothing() {
     ] {
         let id = format!("g-{kind}-policy");
         owner
-            .ok(
-                "group.create",
-                json!({"type": kind, "groupId": id, "name": kind}),
-            )
+            .ok("group.create", json!({"type": kind, "groupId": id, "name": kind}))
             .await;
         let refused = outcome(
             &mut owner,

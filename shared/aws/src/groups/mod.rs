@@ -40,8 +40,8 @@ mod names;
 mod transactions;
 
 use items::{
-    Assignments, group_fields, group_from, member_fields, member_from, member_key, request_from, request_item,
-    request_key,
+    Assignments, group_fields, group_from, member_fields, member_from, member_key, request_from,
+    request_item, request_key,
 };
 
 /// The sort key prefix of a pending join request in the members table. It starts with `#`, below

@@ -72,7 +72,11 @@ impl DynamoStore {
         for &index in now {
             let put = Put::builder()
                 .table_name(&self.config.members_table)
-                .set_item(Some(member_item(&group.id, &members[index], group.kind == GroupType::Live)))
+                .set_item(Some(member_item(
+                    &group.id,
+                    &members[index],
+                    group.kind == GroupType::Live,
+                )))
                 .build()?;
             writes.push(TransactWriteItem::builder().put(put).build());
         }

@@ -417,3 +417,68 @@ fn profile_changes(before: &Group, after: &Group) -> serde_json::Map<String, ser
     }
     changes
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn group(kind: GroupType) -> Group {
+        Group {
+            id: GroupId::parse("g1").unwrap(),
+            kind,
+            name: "before".to_owned(),
+            introduction: Some("intro".to_owned()),
+            notice: None,
+            avatar: None,
+            owner: Some(UserId::parse("ann").unwrap()),
+            creator: UserId::parse("ann").unwrap(),
+            created_at: 1,
+            join_policy: kind.default_join_policy(),
+            mute_all: false,
+            max_members: 100,
+            custom: BTreeMap::from([("a".to_owned(), "1".to_owned())]),
+            member_count: 1,
+            dismissed: false,
+        }
+    }
+
+    #[test]
+    fn given_each_type_when_a_join_policy_is_checked_then_only_the_applicable_ones_pass() {
+        // GIVEN every type and policy
+        for kind in GroupType::ALL {
+            for policy in [JoinPolicy::Free, JoinPolicy::NeedApproval, JoinPolicy::Forbidden] {
+                // WHEN the policy is checked
+                let checked = check_join_policy(kind, policy);
+                // THEN types people apply to take all; the others only their own
+                let applies = kind.allows(Rule::JoinByApplication) || policy == kind.default_join_policy();
+                assert_eq!(checked.is_ok(), applies, "{} {policy:?}", kind.name());
+            }
+        }
+        assert!(check_join_policy(GroupType::Private, JoinPolicy::Free).is_err());
+        assert!(check_join_policy(GroupType::Live, JoinPolicy::NeedApproval).is_err());
+    }
+
+    #[test]
+    fn given_an_edited_group_when_its_changes_are_taken_then_only_changed_fields_show_with_new_values() {
+        // GIVEN a group and a copy with a new name, a cleared introduction, a new notice, a
+        // custom key removed and one added, and the avatar left as it was
+        let before = group(GroupType::Public);
+        let mut after = before.clone();
+        after.name = "after".to_owned();
+        after.introduction = None;
+        after.notice = Some("hello".to_owned());
+        after.join_policy = JoinPolicy::Free;
+        after.custom = BTreeMap::from([("b".to_owned(), "2".to_owned())]);
+        // WHEN the changes are taken
+        let changes = profile_changes(&before, &after);
+        // THEN they name exactly those fields, null where cleared or removed
+        assert_eq!(
+            serde_json::Value::Object(changes),
+            json!({"name": "after", "introduction": null, "notice": "hello", "joinPolicy": "free",
+                   "custom": {"a": null, "b": "2"}})
+        );
+        // AND an unchanged group has none
+        assert!(profile_changes(&before, &before.clone()).is_empty());
+    }
+}

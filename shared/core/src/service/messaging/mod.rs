@@ -21,10 +21,10 @@ use crate::ports::{
 };
 use crate::protocol::messages::{DeleteRequest, RecallRequest, Recalled, SyncRequest};
 use crate::protocol::{HistoryRequest, SendAck, SendRequest, event, events};
+use crate::service::groups::TipChanges;
 use crate::service::media::verify_media;
 use crate::service::push::offline_push_job;
 use crate::service::sender_cache::SenderProfiles;
-use crate::service::groups::TipChanges;
 use crate::service::{AudiencePorts, Caller, Delivery, GroupTips, Ports, StoreSource, page_size};
 use bytes::Bytes;
 use futures_util::future::join_all;
