@@ -20,8 +20,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
-/// Largest HTTP API request body (API Gateway's HTTP API limit is 10 MB; ours need far less).
-const MAX_API_BODY: usize = 1024 * 1024;
+/// Largest HTTP API request body: the `api` function's own limit, so the local stack and Lambda
+/// refuse the same bodies with the same coded error.
+const MAX_API_BODY: usize = cirrus_handlers::api::MAX_BODY_BYTES;
 
 /// The router of the HTTP side. `@connections` paths work with and without a stage prefix, as on
 /// AWS; the HTTP API serves its `$default` stage at the root.
@@ -45,7 +46,7 @@ async fn forward(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let Ok(body) = axum::body::to_bytes(body, MAX_API_BODY).await else {
-        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+        return cirrus_handlers::api::body_too_large(parts.uri.path());
     };
     let body = (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned());
     let event = crate::events::http_request(
