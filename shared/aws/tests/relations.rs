@@ -399,7 +399,7 @@ async fn given_more_friendships_than_one_transaction_holds_then_they_are_split_b
 }
 
 #[tokio::test]
-async fn given_created_tables_then_the_relations_table_and_the_nickname_index_are_as_declared_and_creating_again_changes_nothing()
+async fn given_created_tables_then_the_relations_table_its_index_and_the_nickname_index_are_as_declared_and_creating_again_changes_nothing()
  {
     let store = store().await;
     let client = client();
@@ -417,7 +417,18 @@ async fn given_created_tables_then_the_relations_table_and_the_nickname_index_ar
         key_schema(relations.key_schema()),
         [("userId", &KeyType::Hash), ("key", &KeyType::Range)]
     );
-    assert!(relations.global_secondary_indexes().is_empty());
+    // AND its one index turns the key around, keys only (who has FRIEND#/BLOCK#<peer>)
+    let indexes = relations.global_secondary_indexes();
+    assert_eq!(indexes.len(), 1);
+    assert_eq!(indexes[0].index_name(), Some("byKey"));
+    assert_eq!(
+        key_schema(indexes[0].key_schema()),
+        [("key", &KeyType::Hash), ("userId", &KeyType::Range)]
+    );
+    assert_eq!(
+        indexes[0].projection().and_then(|p| p.projection_type()),
+        Some(&aws_sdk_dynamodb::types::ProjectionType::KeysOnly)
+    );
     let backups = client
         .describe_continuous_backups()
         .table_name(&store.config().relations_table)

@@ -237,3 +237,121 @@ async fn online_status_tells_online_push_online_and_offline_apart() {
         ])
     );
 }
+
+#[tokio::test]
+async fn an_imported_nick_and_face_url_are_the_users_profile() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    // GIVEN ann imported with a nickname and an avatar
+    stack
+        .admin(
+            "im_open_login_svc/account_import",
+            json!({"UserID": "ann", "Nick": "Ann", "FaceUrl": "https://example.com/ann.png"}),
+        )
+        .await;
+    // WHEN the app server reads her profile THEN both are there
+    let got = stack
+        .admin("profile/portrait_get", json!({"To_Account": ["ann"]}))
+        .await;
+    let tags = got["UserProfileItem"][0]["ProfileItem"].as_array().unwrap().clone();
+    assert!(tags.contains(&json!({"Tag": "Tag_Profile_IM_Nick", "Value": "Ann"})), "{got}");
+    assert!(
+        tags.contains(&json!({"Tag": "Tag_Profile_IM_Image", "Value": "https://example.com/ann.png"})),
+        "{got}"
+    );
+    // AND a user reading it over the WebSocket sees them too
+    let mut ben = stack.connect("ben").await;
+    let profile = ben.ok("profile.get", json!({"userIds": ["ann"]})).await;
+    assert_eq!(profile["profiles"][0]["nickname"], "Ann");
+    assert_eq!(profile["profiles"][0]["faceUrl"], "https://example.com/ann.png");
+    // AND importing her again with another nickname changes nothing
+    stack
+        .admin(
+            "im_open_login_svc/account_import",
+            json!({"UserID": "ann", "Nick": "Other"}),
+        )
+        .await;
+    let profile = ben.ok("profile.get", json!({"userIds": ["ann"]})).await;
+    assert_eq!(profile["profiles"][0]["nickname"], "Ann");
+}
+
+#[tokio::test]
+async fn a_deleted_account_leaves_no_profile_relations_or_valid_token_behind() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    // GIVEN alice (with a nickname) friends with bob both ways, in carol's list one way, with a
+    // pending request to dan, blocked by erin, and holding a token
+    for (id, nick) in [("alice", "Al"), ("bob", "Bob"), ("carol", "Carol"), ("dan", "Dan"), ("erin", "Erin")] {
+        stack
+            .admin("im_open_login_svc/account_import", json!({"UserID": id, "Nick": nick}))
+            .await;
+    }
+    stack
+        .admin(
+            "sns/friend_add",
+            json!({"From_Account": "alice", "AddFriendItem": [{"To_Account": "bob"}]}),
+        )
+        .await;
+    stack
+        .admin(
+            "sns/friend_import",
+            json!({"From_Account": "carol", "AddFriendItem": [{"To_Account": "alice"}]}),
+        )
+        .await;
+    stack
+        .admin(
+            "sns/black_list_add",
+            json!({"From_Account": "erin", "To_Account": ["alice"]}),
+        )
+        .await;
+    let mut dan = stack.connect("dan").await;
+    dan.ok("profile.set", json!({"allowType": "need_confirm"})).await;
+    let token = stack.token("alice");
+    let mut alice = stack.connect_token(&token).await;
+    assert_eq!(
+        alice.ok("friend.add", json!({"userId": "dan"})).await["result"],
+        "pending"
+    );
+    // WHEN her account is deleted
+    let deleted = stack
+        .admin(
+            "im_open_login_svc/account_delete",
+            json!({"DeleteItem": [{"UserID": "alice"}]}),
+        )
+        .await;
+    assert_eq!(deleted["ResultItem"][0]["ResultCode"], 0, "{deleted}");
+    assert_eq!(alice.event("session.kicked").await["reason"], "account_deleted");
+    // THEN her profile is gone
+    let got = stack
+        .admin("profile/portrait_get", json!({"To_Account": ["alice"]}))
+        .await;
+    assert_eq!(got["ErrorList"][0]["To_Account"], "alice", "{got}");
+    // AND nobody's list names her, nor does anyone's pending request or blacklist
+    for owner in ["bob", "carol"] {
+        let list = stack
+            .admin("sns/friend_get", json!({"From_Account": owner}))
+            .await;
+        assert_eq!(list["UserDataItem"], json!([]), "{owner}: {list}");
+    }
+    let incoming = dan.ok("friend.requests", json!({"direction": "incoming"})).await;
+    assert_eq!(incoming["requests"], json!([]), "{incoming}");
+    let mut erin = stack.connect("erin").await;
+    let blocks = erin.ok("block.list", json!({})).await;
+    assert_eq!(blocks["blocked"], json!([]), "{blocks}");
+    // AND her old token no longer connects
+    assert_eq!(
+        stack.connect_query(format!("token={token}")).await.err(),
+        Some(401)
+    );
+    // WHEN the id is imported again THEN it starts with nothing of hers
+    stack
+        .admin("im_open_login_svc/account_import", json!({"UserID": "alice"}))
+        .await;
+    let mut fresh = stack
+        .connect_token(&stack.token_issued_at("alice", now_secs() + 1))
+        .await;
+    let own = fresh.ok("profile.get", json!({})).await;
+    assert_eq!(own["profiles"][0]["nickname"], serde_json::Value::Null, "{own}");
+    let friends = fresh.ok("friend.list", json!({})).await;
+    assert_eq!(friends["friends"], json!([]), "{friends}");
+    let outgoing = fresh.ok("friend.requests", json!({"direction": "outgoing"})).await;
+    assert_eq!(outgoing["requests"], json!([]), "{outgoing}");
+}

@@ -574,3 +574,35 @@ async fn the_app_server_fills_recommendations_that_the_user_reads_and_dismisses(
         .collect();
     assert_eq!(ids, ["dan"]);
 }
+
+#[tokio::test]
+async fn a_profile_change_is_told_to_those_who_have_the_changer_in_their_list() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let [mut ann, mut ben, mut cat] = users(&stack, ["ann", "ben", "cat"]).await;
+    // GIVEN cat has ann in her list (a one-way import), ann has ben in hers (a one-way add)
+    stack
+        .admin(
+            "sns/friend_import",
+            json!({"From_Account": "cat", "AddFriendItem": [{"To_Account": "ann"}]}),
+        )
+        .await;
+    stack
+        .admin(
+            "sns/friend_add",
+            json!({"From_Account": "ann", "AddFriendItem": [{"To_Account": "ben"}],
+                   "AddType": "Add_Type_Single"}),
+        )
+        .await;
+    assert_eq!(relation(&mut ann, "cat").await, "reverse_one_way");
+    assert_eq!(relation(&mut ann, "ben").await, "one_way");
+    // WHEN ann takes a nickname
+    ann.ok("profile.set", json!({"nickname": "Annie"})).await;
+    // THEN cat, whose list shows ann, is told
+    let changed = cat.event("profile.changed").await;
+    assert_eq!((changed["userId"].as_str(), changed["nickname"].as_str()), (Some("ann"), Some("Annie")));
+    // AND ben, whose list does not show ann, is not: the next thing he hears is ann's message,
+    // sent after the change was told
+    ann.send_text("ben", "after-the-change", "hi").await;
+    ben.event("msg.new").await;
+    ben.expect_no_event(std::time::Duration::ZERO).await;
+}
