@@ -1505,4 +1505,31 @@ async fn live_room_viewers_can_be_muted_and_the_mute_outlasts_their_seat() {
         )
         .await;
     bob.ok("msg.send", send("bob-4")).await;
+    // WHEN carol is muted for a second THEN she is muted, and speaks again once it ends (asked
+    // until it has, within a deadline: the mute's end is the condition waited for)
+    owner
+        .ok(
+            "group.mute",
+            json!({"groupId": "g-quiet", "userId": "carol", "seconds": 1}),
+        )
+        .await;
+    assert_eq!(
+        outcome(&mut carol, "msg.send", send("carol-2"))
+            .await
+            .unwrap_err(),
+        "muted"
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match outcome(&mut carol, "msg.send", send(&format!("carol-after-{attempt}"))).await {
+            Ok(_) => break,
+            Err(code) => {
+                assert_eq!(code, "muted");
+                assert!(tokio::time::Instant::now() < deadline, "the mute did not end");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
 }
