@@ -293,7 +293,10 @@ impl DynamoStore {
             .map_err(StoreError::sdk)?;
         got.item
             .as_ref()
-            .and_then(|item| item.get("tokensValidAfter").map(|_| get_n(item, "tokensValidAfter")))
+            .and_then(|item| {
+                item.get("tokensValidAfter")
+                    .map(|_| get_n(item, "tokensValidAfter"))
+            })
             .transpose()
     }
 

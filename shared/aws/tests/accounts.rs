@@ -90,7 +90,10 @@ async fn given_an_account_and_a_failure_counter_of_the_same_user_then_they_are_t
 
     // AND deleting the account leaves the counter, clearing the counter leaves nothing
     assert_eq!(
-        store.delete_accounts(std::slice::from_ref(&alice), 1).await.unwrap(),
+        store
+            .delete_accounts(std::slice::from_ref(&alice), 1)
+            .await
+            .unwrap(),
         vec![true]
     );
     assert!(item(&store, &format!("fail#{alice}")).await.is_some());

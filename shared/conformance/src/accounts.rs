@@ -525,7 +525,12 @@ pub async fn a_deleted_account_keeps_refusing_its_tokens_and_loses_its_profile(s
         .expect("put_profile");
     let through = |user: UserId| {
         let accounts = stores.accounts.clone();
-        async move { accounts.tokens_valid_after(&user).await.expect("tokens_valid_after") }
+        async move {
+            accounts
+                .tokens_valid_after(&user)
+                .await
+                .expect("tokens_valid_after")
+        }
     };
     assert_eq!(through(alice.clone()).await, T0_SECS + 100);
 
@@ -589,6 +594,10 @@ pub async fn a_deleted_account_keeps_refusing_its_tokens_and_loses_its_profile(s
         .await
         .expect("delete_accounts");
     assert_eq!(deleted, vec![false]);
-    assert_eq!(through(bob.clone()).await, 0, "no tombstone for who never had an account");
+    assert_eq!(
+        through(bob.clone()).await,
+        0,
+        "no tombstone for who never had an account"
+    );
     assert_eq!(get_one(&stores, &bob).await, None);
 }

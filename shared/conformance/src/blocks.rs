@@ -254,10 +254,19 @@ pub async fn list_blocked_by_pages_the_owners_in_id_order(stores: Stores) {
                 .expect("list_blocked_by")
         }
     };
-    assert_eq!(page(bob.clone(), None, 2).await, vec![alice.clone(), carol.clone()]);
-    assert_eq!(page(bob.clone(), Some(carol.clone()), 2).await, vec![dave.clone()]);
+    assert_eq!(
+        page(bob.clone(), None, 2).await,
+        vec![alice.clone(), carol.clone()]
+    );
+    assert_eq!(
+        page(bob.clone(), Some(carol.clone()), 2).await,
+        vec![dave.clone()]
+    );
     assert_eq!(page(carol.clone(), None, 10).await, vec![bob.clone()]);
-    assert!(page(dave.clone(), None, 10).await.is_empty(), "a friend entry is no block");
+    assert!(
+        page(dave.clone(), None, 10).await.is_empty(),
+        "a friend entry is no block"
+    );
     delete_blocks(&stores, &carol, &[&bob]).await;
     assert_eq!(page(bob, None, 10).await, vec![alice, dave]);
 }

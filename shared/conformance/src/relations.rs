@@ -563,7 +563,10 @@ pub async fn list_friended_by_pages_the_owners_in_id_order(stores: Stores) {
     };
     assert_eq!(page(None, 2).await, vec![alice.clone(), carol.clone()]);
     assert_eq!(page(Some(carol.clone()), 2).await, vec![erin.clone()]);
-    assert_eq!(page(None, 10).await, vec![alice.clone(), carol.clone(), erin.clone()]);
+    assert_eq!(
+        page(None, 10).await,
+        vec![alice.clone(), carol.clone(), erin.clone()]
+    );
     let of_dave = stores
         .relations
         .list_friended_by(&dave, None, 10)

@@ -144,7 +144,12 @@ pub trait RelationStore: Send + Sync {
     /// One page of the users who have `peer` in their friend list, in their id order, starting
     /// after `after`: the reverse side of [`RelationStore::list_friends`], served from an index
     /// (on DynamoDB an eventually consistent one), never a scan.
-    async fn list_friended_by(&self, peer: &UserId, after: Option<&UserId>, limit: u32) -> Result<Vec<UserId>>;
+    async fn list_friended_by(
+        &self,
+        peer: &UserId,
+        after: Option<&UserId>,
+        limit: u32,
+    ) -> Result<Vec<UserId>>;
 
     /// One page of `owner`'s friends in peer id order, starting after `after`.
     async fn list_friends(&self, owner: &UserId, after: Option<&UserId>, limit: u32) -> Result<Vec<Friend>>;
@@ -197,7 +202,8 @@ pub trait BlockStore: Send + Sync {
     /// One page of the users who have blocked `peer`, in their id order, starting after `after`:
     /// the reverse side of [`BlockStore::list_blocks`], served from an index (on DynamoDB an
     /// eventually consistent one), never a scan.
-    async fn list_blocked_by(&self, peer: &UserId, after: Option<&UserId>, limit: u32) -> Result<Vec<UserId>>;
+    async fn list_blocked_by(&self, peer: &UserId, after: Option<&UserId>, limit: u32)
+    -> Result<Vec<UserId>>;
 
     /// How many users `owner` has blocked.
     async fn count_blocks(&self, owner: &UserId) -> Result<u32>;

@@ -285,7 +285,9 @@ impl SqliteStore {
         let after = after.map_or_else(String::new, |after| after.as_str().to_owned());
         self.read(move |conn| {
             conn.prepare_cached(sql)?
-                .query_and_then(params![peer.as_str(), after, limit], |row| user_at(row, 0, "owner"))?
+                .query_and_then(params![peer.as_str(), after, limit], |row| {
+                    user_at(row, 0, "owner")
+                })?
                 .collect()
         })
         .await

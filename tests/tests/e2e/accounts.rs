@@ -252,8 +252,14 @@ async fn an_imported_nick_and_face_url_are_the_users_profile() {
     let got = stack
         .admin("profile/portrait_get", json!({"To_Account": ["ann"]}))
         .await;
-    let tags = got["UserProfileItem"][0]["ProfileItem"].as_array().unwrap().clone();
-    assert!(tags.contains(&json!({"Tag": "Tag_Profile_IM_Nick", "Value": "Ann"})), "{got}");
+    let tags = got["UserProfileItem"][0]["ProfileItem"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(
+        tags.contains(&json!({"Tag": "Tag_Profile_IM_Nick", "Value": "Ann"})),
+        "{got}"
+    );
     assert!(
         tags.contains(&json!({"Tag": "Tag_Profile_IM_Image", "Value": "https://example.com/ann.png"})),
         "{got}"
@@ -279,9 +285,18 @@ async fn a_deleted_account_leaves_no_profile_relations_or_valid_token_behind() {
     let stack = TestStack::start(crate::BACKEND).await;
     // GIVEN alice (with a nickname) friends with bob both ways, in carol's list one way, with a
     // pending request to dan, blocked by erin, and holding a token
-    for (id, nick) in [("alice", "Al"), ("bob", "Bob"), ("carol", "Carol"), ("dan", "Dan"), ("erin", "Erin")] {
+    for (id, nick) in [
+        ("alice", "Al"),
+        ("bob", "Bob"),
+        ("carol", "Carol"),
+        ("dan", "Dan"),
+        ("erin", "Erin"),
+    ] {
         stack
-            .admin("im_open_login_svc/account_import", json!({"UserID": id, "Nick": nick}))
+            .admin(
+                "im_open_login_svc/account_import",
+                json!({"UserID": id, "Nick": nick}),
+            )
             .await;
     }
     stack
@@ -352,6 +367,8 @@ async fn a_deleted_account_leaves_no_profile_relations_or_valid_token_behind() {
     assert_eq!(own["profiles"][0]["nickname"], serde_json::Value::Null, "{own}");
     let friends = fresh.ok("friend.list", json!({})).await;
     assert_eq!(friends["friends"], json!([]), "{friends}");
-    let outgoing = fresh.ok("friend.requests", json!({"direction": "outgoing"})).await;
+    let outgoing = fresh
+        .ok("friend.requests", json!({"direction": "outgoing"}))
+        .await;
     assert_eq!(outgoing["requests"], json!([]), "{outgoing}");
 }

@@ -599,7 +599,10 @@ async fn a_profile_change_is_told_to_those_who_have_the_changer_in_their_list() 
     ann.ok("profile.set", json!({"nickname": "Annie"})).await;
     // THEN cat, whose list shows ann, is told
     let changed = cat.event("profile.changed").await;
-    assert_eq!((changed["userId"].as_str(), changed["nickname"].as_str()), (Some("ann"), Some("Annie")));
+    assert_eq!(
+        (changed["userId"].as_str(), changed["nickname"].as_str()),
+        (Some("ann"), Some("Annie"))
+    );
     // AND ben, whose list does not show ann, is not: the next thing he hears is ann's message,
     // sent after the change was told
     ann.send_text("ben", "after-the-change", "hi").await;

@@ -198,7 +198,9 @@ impl AccountService {
         }
         let mut after: Option<UserId> = None;
         loop {
-            let owners = relations.list_friended_by(user, after.as_ref(), PURGE_PAGE).await?;
+            let owners = relations
+                .list_friended_by(user, after.as_ref(), PURGE_PAGE)
+                .await?;
             let pairs: Vec<(UserId, UserId)> = owners.iter().map(|o| (o.clone(), user.clone())).collect();
             relations.delete_friends(&pairs).await?;
             after = owners.last().cloned();
@@ -614,7 +616,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn given_an_account_with_relations_when_deleted_then_they_go_on_both_sides_and_its_tokens_are_refused() {
+    async fn given_an_account_with_relations_when_deleted_then_they_go_on_both_sides_and_its_tokens_are_refused()
+     {
         use crate::ports::{BlockStore, RelationStore};
         use crate::social::{Block, Friend};
         // GIVEN alice with a profile; friends with bob both ways; carol has her one way and she
@@ -670,13 +673,33 @@ mod tests {
         assert_eq!(world.gateway.events_to("a1"), [kicked(KICKED_BY_DELETE)]);
         // AND the tokens issued up to the deletion are refused, even once the id connects again
         // and has a fresh account; a token minted after works
-        assert!(!service.token_current(&user("alice"), START_SECS + 1).await.unwrap());
+        assert!(
+            !service
+                .token_current(&user("alice"), START_SECS + 1)
+                .await
+                .unwrap()
+        );
         world.clock.advance(1_000);
-        world.services().sessions.connect(crate::service::fakes::conn("a2"), user("alice"), None, false).await.unwrap();
+        world
+            .services()
+            .sessions
+            .connect(crate::service::fakes::conn("a2"), user("alice"), None, false)
+            .await
+            .unwrap();
         let fresh = world.accounts.get("alice").unwrap();
         assert_eq!(fresh.kind, AccountKind::FirstLogin);
-        assert!(!service.token_current(&user("alice"), START_SECS + 1).await.unwrap());
-        assert!(service.token_current(&user("alice"), START_SECS + 2).await.unwrap());
+        assert!(
+            !service
+                .token_current(&user("alice"), START_SECS + 1)
+                .await
+                .unwrap()
+        );
+        assert!(
+            service
+                .token_current(&user("alice"), START_SECS + 2)
+                .await
+                .unwrap()
+        );
         // AND her relations do not come back with the account
         assert!(world.relations.friends_of("alice").is_empty());
         assert_eq!(world.profiles.get("alice"), None);
@@ -692,7 +715,12 @@ mod tests {
         assert!(status[0].logged_in);
         // WHEN her password changes a minute on
         world.clock.advance(60_000);
-        assert!(service.change_password(&user("alice"), "$argon2id$new").await.unwrap());
+        assert!(
+            service
+                .change_password(&user("alice"), "$argon2id$new")
+                .await
+                .unwrap()
+        );
         // THEN the change counts as a logout everywhere, as the docs say
         let account = world.accounts.get("alice").unwrap();
         assert_eq!(account.last_logout_at, Some(START_MS + 60_000));

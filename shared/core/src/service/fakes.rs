@@ -620,7 +620,12 @@ impl RelationStore for MemRelations {
             .collect())
     }
 
-    async fn list_friended_by(&self, peer: &UserId, after: Option<&UserId>, limit: u32) -> Result<Vec<UserId>> {
+    async fn list_friended_by(
+        &self,
+        peer: &UserId,
+        after: Option<&UserId>,
+        limit: u32,
+    ) -> Result<Vec<UserId>> {
         let mut owners: Vec<UserId> = lock(&self.friends)
             .keys()
             .filter(|(owner, p)| p == peer && after.is_none_or(|after| owner > after))
@@ -766,7 +771,12 @@ impl BlockStore for MemBlocks {
             .collect())
     }
 
-    async fn list_blocked_by(&self, peer: &UserId, after: Option<&UserId>, limit: u32) -> Result<Vec<UserId>> {
+    async fn list_blocked_by(
+        &self,
+        peer: &UserId,
+        after: Option<&UserId>,
+        limit: u32,
+    ) -> Result<Vec<UserId>> {
         Ok(lock(&self.0)
             .keys()
             .filter(|(owner, p)| p == peer && after.is_none_or(|after| owner > after))

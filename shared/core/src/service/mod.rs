@@ -317,9 +317,8 @@ pub(crate) const DEFAULT_PAGE: u32 = 20;
 /// Parses 1 to `max` distinct user ids, dropping repeats and keeping the first order: the limit
 /// counts the distinct ids, so repeats never push a batch over it.
 pub(crate) fn unique_user_ids(raw: Vec<String>, max: usize) -> crate::error::Result<Vec<UserId>> {
-    let too_many = || {
-        crate::error::Error::InvalidField(format!("userIds must hold 1 to {max} distinct user ids"))
-    };
+    let too_many =
+        || crate::error::Error::InvalidField(format!("userIds must hold 1 to {max} distinct user ids"));
     let mut seen = std::collections::HashSet::with_capacity(raw.len().min(max + 1));
     let mut users: Vec<UserId> = Vec::with_capacity(raw.len().min(max + 1));
     for id in raw {
@@ -366,7 +365,12 @@ mod tests {
     fn given_too_many_distinct_ids_or_none_when_parsed_then_refused() {
         for ids in [raw(101), Vec::new()] {
             let err = unique_user_ids(ids.clone(), 100).unwrap_err();
-            assert_eq!(err.code(), crate::error::ErrorCode::InvalidField, "{} ids", ids.len());
+            assert_eq!(
+                err.code(),
+                crate::error::ErrorCode::InvalidField,
+                "{} ids",
+                ids.len()
+            );
         }
         // AND a malformed id is refused as such
         assert!(unique_user_ids(vec!["no spaces".to_owned()], 100).is_err());

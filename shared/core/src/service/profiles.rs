@@ -507,14 +507,15 @@ mod tests {
             events::PROFILE_CHANGED.to_owned(),
             serde_json::to_value(&view).unwrap(),
         );
-        assert_eq!(world.gateway.events_to("c1"), [changed.clone()]);
+        assert_eq!(world.gateway.events_to("c1"), std::slice::from_ref(&changed));
         assert_eq!(world.notifications.of("carol"), [changed]);
         assert!(world.gateway.events_to("b1").is_empty());
         assert!(world.notifications.of("bob").is_empty());
     }
 
     #[tokio::test]
-    async fn given_more_followers_than_the_friend_limit_when_the_profile_changes_then_only_that_many_are_told() {
+    async fn given_more_followers_than_the_friend_limit_when_the_profile_changes_then_only_that_many_are_told()
+     {
         // GIVEN a friend limit of 2 and three users who have alice in their list
         let world = World::new().with_limits(|l| l.max_friends = 2);
         for peer in ["u1", "u2", "u3"] {
