@@ -3,7 +3,7 @@
 
 use crate::events;
 use crate::functions::{AuthFailure, Functions};
-use crate::hub::{Hub, OUTBOUND_QUEUE, Outbound, Socket, now_ms};
+use crate::hub::{Hub, OUTBOUND_QUEUE, Outbound, SLOW_CONSUMER, Socket};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -18,13 +18,59 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicI64;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite;
 
 /// Read buffer per socket.
 const READ_BUFFER_BYTES: usize = 8 * 1024;
+
+/// The longest one write to a socket may take (a reply, or a batch of queued frames) before the
+/// client counts as not reading and is cut off.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the close frame may take to go out before the connection is simply dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Why a socket's task stops: a close frame to send, or none (the socket is broken or closed).
+type Closing = Option<(u16, &'static str)>;
+
+/// What ends a socket whatever its task is doing: the idle and maximum-duration timers, the
+/// shutdown, and the hub cutting it off as a slow consumer.
+struct Stops<'a> {
+    idle: std::pin::Pin<&'a mut tokio::time::Sleep>,
+    max: std::pin::Pin<&'a mut tokio::time::Sleep>,
+    shutdown: watch::Receiver<bool>,
+    socket: &'a Socket,
+}
+
+impl Stops<'_> {
+    /// Resolves with the close frame to send when one of the stops fires.
+    async fn fired(&mut self) -> Closing {
+        tokio::select! {
+            () = self.idle.as_mut() => Some((1001, "Going away")),
+            () = self.max.as_mut() => Some((1001, "Going away")),
+            _ = self.shutdown.changed() => Some((1001, "Server is shutting down")),
+            () = self.socket.killed() => Some(SLOW_CONSUMER),
+        }
+    }
+
+    /// Runs one write to the socket, for at most [`WRITE_TIMEOUT`] and only until a stop fires:
+    /// `Ok` with what the write asked for, `Err` with how the socket must close instead.
+    async fn write<F>(&mut self, write: F) -> Result<Closing, Closing>
+    where
+        F: std::future::Future<Output = Result<Closing, axum::Error>>,
+    {
+        tokio::select! {
+            written = tokio::time::timeout(WRITE_TIMEOUT, write) => match written {
+                Ok(Ok(closing)) => Ok(closing),
+                Ok(Err(_)) => Err(None),
+                Err(_) => Err(Some(SLOW_CONSUMER)),
+            },
+            closing = self.fired() => Err(closing),
+        }
+    }
+}
 
 /// API Gateway's per-connection limits.
 #[derive(Debug, Clone, Copy)]
@@ -109,14 +155,7 @@ pub async fn upgrade(
     };
     // Registered before `$connect` runs so that nothing posted to the new connection in between
     // is answered with Gone (which would delete the record just written).
-    let socket = Arc::new(Socket {
-        tx,
-        user,
-        connected_at: SystemTime::now(),
-        last_active_ms: AtomicI64::new(now_ms()),
-        source_ip: Some(peer),
-        user_agent,
-    });
+    let socket = Arc::new(Socket::new(tx, user, Some(peer), user_agent));
     state.hub.insert(id.clone(), socket.clone());
     let connected = state
         .functions
@@ -154,7 +193,9 @@ fn body_text(body: Option<aws_lambda_events::encodings::Body>) -> String {
 }
 
 /// Runs one socket until it closes: inbound frames are routed to the handlers one at a time (so a
-/// client's requests are answered in order), queued outbound frames are written in batches.
+/// client's requests are answered in order), queued outbound frames are written in batches. The
+/// idle and maximum-duration timers, the shutdown and a slow-consumer cut-off end it whatever it
+/// is waiting on, writes included, and no write takes longer than [`WRITE_TIMEOUT`].
 async fn serve(
     state: WsState,
     id: ConnectionId,
@@ -167,8 +208,13 @@ async fn serve(
     let idle = tokio::time::sleep(state.limits.idle_timeout);
     let max = tokio::time::sleep(state.limits.max_duration);
     tokio::pin!(idle, max);
-    let mut shutdown = state.shutdown.clone();
-    let close: Option<(u16, &'static str)> = loop {
+    let mut stops = Stops {
+        idle,
+        max,
+        shutdown: state.shutdown.clone(),
+        socket: &socket,
+    };
+    let close: Closing = loop {
         tokio::select! {
             inbound = ws.recv() => {
                 let frame = match inbound {
@@ -177,7 +223,7 @@ async fn serve(
                     Some(Ok(frame)) => frame,
                 };
                 socket.touch();
-                idle.as_mut().reset(tokio::time::Instant::now() + state.limits.idle_timeout);
+                stops.idle.as_mut().reset(tokio::time::Instant::now() + state.limits.idle_timeout);
                 let reply = match frame {
                     Message::Text(text) => route(&state, &id, &context, text.as_str()).await,
                     Message::Binary(_) => binary_refusal(),
@@ -185,21 +231,24 @@ async fn serve(
                     Message::Ping(_) | Message::Pong(_) => continue,
                 };
                 // An empty route response (logout's reply, already posted) sends no frame.
-                if !reply.is_empty() && ws.send(Message::Text(reply)).await.is_err() {
-                    break None;
+                if reply.is_empty() {
+                    continue;
+                }
+                let send = async { ws.send(Message::Text(reply)).await.map(|()| None) };
+                match stops.write(send).await {
+                    Ok(_) => {}
+                    Err(closing) => break closing,
                 }
             }
             outbound = rx.recv() => {
                 let Some(first) = outbound else { break None };
-                match write_batch(&mut ws, &mut rx, first).await {
+                match stops.write(write_batch(&mut ws, &mut rx, &socket, first)).await {
                     Ok(None) => {}
-                    Ok(Some(close)) => break Some(close),
-                    Err(_) => break None,
+                    Ok(Some(close)) | Err(Some(close)) => break Some(close),
+                    Err(None) => break None,
                 }
             }
-            () = &mut idle => break Some((1001, "Going away")),
-            () = &mut max => break Some((1001, "Going away")),
-            _ = shutdown.changed() => break Some((1001, "Server is shutting down")),
+            closing = stops.fired() => break closing,
         }
     };
     if let Some((code, reason)) = close {
@@ -207,7 +256,8 @@ async fn serve(
             code,
             reason: Utf8Bytes::from_static(reason),
         };
-        let _ = ws.send(Message::Close(Some(frame))).await;
+        // A client that does not read may not take the close frame either.
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.send(Message::Close(Some(frame)))).await;
     }
     disconnect(&state, &id, &context).await;
 }
@@ -216,12 +266,14 @@ async fn serve(
 async fn write_batch(
     ws: &mut WebSocket,
     rx: &mut mpsc::Receiver<Outbound>,
+    socket: &Socket,
     first: Outbound,
-) -> Result<Option<(u16, &'static str)>, axum::Error> {
+) -> Result<Closing, axum::Error> {
     const MAX_BATCH: usize = 256;
     let mut next = Some(first);
     let mut written = 0;
     while let Some(frame) = next.take() {
+        socket.written(&frame);
         match frame {
             Outbound::Text(text) => ws.feed(Message::Text(text)).await?,
             Outbound::Binary(data) => ws.feed(Message::Binary(data)).await?,
@@ -239,11 +291,13 @@ async fn write_batch(
     Ok(None)
 }
 
-/// A receive error: an oversize message closes with 1009 as API Gateway does; anything else is a
-/// broken socket.
-fn receive_error(err: axum::Error) -> Option<(u16, &'static str)> {
+/// A receive error: an oversize message closes with 1009 as API Gateway does, a text frame that
+/// is not UTF-8 with 1007; anything else is a broken socket.
+fn receive_error(err: axum::Error) -> Closing {
     match err.into_inner().downcast::<tungstenite::Error>() {
         Ok(err) if matches!(*err, tungstenite::Error::Capacity(_)) => Some((1009, "Message too big")),
+        // RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection with 1007.
+        Ok(err) if matches!(*err, tungstenite::Error::Utf8(_)) => Some((1007, "Invalid UTF-8")),
         _ => None,
     }
 }

@@ -139,3 +139,95 @@ async fn a_thousand_connections_are_served_at_once() {
             .all(|message| message["body"][0]["text"] == "pass it on")
     );
 }
+
+/// A WebSocket opened by hand over TCP (a receive buffer of `recv_buffer` bytes if given), past
+/// the upgrade, for what a well-behaved client library will not do.
+async fn raw_socket(stack: &TestStack, user: &str, recv_buffer: Option<u32>) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let url = stack.stack.ws_url();
+    let addr: std::net::SocketAddr = url.trim_start_matches("ws://").parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    if let Some(bytes) = recv_buffer {
+        socket.set_recv_buffer_size(bytes).unwrap();
+    }
+    let mut tcp = socket.connect(addr).await.unwrap();
+    let request = format!(
+        "GET /?token={} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        stack.token(user)
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(tcp.read_u8().await.unwrap());
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    tcp
+}
+
+#[tokio::test]
+async fn a_text_frame_that_is_not_utf8_is_closed_with_1007() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    // GIVEN an open socket
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut tcp = raw_socket(&stack, "alice", None).await;
+    // WHEN it sends a (masked) text frame holding bytes that are no UTF-8
+    let mask = [1u8, 2, 3, 4];
+    let payload: Vec<u8> = [0xff, 0xfe, 0xfd]
+        .iter()
+        .zip(mask.iter().cycle())
+        .map(|(b, m)| b ^ m)
+        .collect();
+    let mut frame = vec![0x81, 0x80 | 3];
+    frame.extend_from_slice(&mask);
+    frame.extend_from_slice(&payload);
+    tcp.write_all(&frame).await.unwrap();
+    // THEN the server closes it with 1007 (RFC 6455 §7.4.1), not by dropping TCP
+    let mut header = [0u8; 2];
+    tokio::time::timeout(Duration::from_secs(10), tcp.read_exact(&mut header))
+        .await
+        .expect("the server answers")
+        .expect("a close frame, not a dropped connection");
+    assert_eq!(header[0], 0x88, "a close frame");
+    let mut code = [0u8; 2];
+    tcp.read_exact(&mut code).await.unwrap();
+    assert_eq!(u16::from_be_bytes(code), 1007);
+    assert!(eventually(async || records(&stack, "alice").await == 0).await);
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_and_the_rest_go_on() {
+    // GIVEN slow, who connected and then stopped reading (a small receive buffer, never read),
+    // and bob
+    let stack = TestStack::start(crate::BACKEND).await;
+    let slow = raw_socket(&stack, "slow", Some(4096)).await;
+    let mut bob = stack.connect("bob").await;
+    // WHEN bob sends slow about 6 MB of messages, more than the kernel's socket buffers and a
+    // connection's queue hold together
+    let text = "x".repeat(10 * 1024);
+    for n in 0..600 {
+        bob.send_text("slow", &format!("m{n}"), &text).await;
+    }
+    // THEN the server closes slow's connection (its record goes with it) within the write timeout
+    let mut gone = false;
+    for _ in 0..300 {
+        if records(&stack, "slow").await == 0 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(gone, "the slow consumer is still connected");
+    // AND every message is stored for slow to fetch after reconnecting, and bob is served as before
+    let mut back = stack.connect("slow").await;
+    let history = back
+        .ok("msg.history", json!({"conversationId": "C2Cbob", "limit": 100}))
+        .await;
+    assert_eq!(history["messages"].as_array().unwrap().len(), 100);
+    bob.ok("sys.ping", json!({})).await;
+    drop(slow);
+}
