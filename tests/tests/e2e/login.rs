@@ -405,3 +405,38 @@ mod oidc {
         );
     }
 }
+
+#[tokio::test]
+async fn a_password_change_logs_the_user_out_for_presence_and_online_status() {
+    let stack = hosted().await;
+    let (_, registered) = stack
+        .post(
+            "/v1/auth/register",
+            json!({"userId": "ann", "password": "correct horse"}),
+        )
+        .await;
+    // GIVEN ann connected, and bob watching her presence
+    let _ann = stack.connect_token(&user_sig(&registered)).await;
+    let mut bob = stack.connect("bob").await;
+    bob.ok("presence.subscribe", json!({"userIds": ["ann"]})).await;
+    // WHEN she changes her password
+    let (status, changed) = stack
+        .post(
+            "/v1/auth/password",
+            json!({"userId": "ann", "password": "correct horse", "newPassword": "battery staple"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{changed}");
+    // THEN bob hears she logged out, not merely went offline
+    let told = bob.event("presence.changed").await;
+    assert_eq!(
+        (told["online"].as_bool(), told["status"].as_str()),
+        (Some(false), Some("logged_out")),
+        "{told}"
+    );
+    // AND the app server sees her offline, not push-online
+    let status = stack
+        .admin("openim/query_online_status", json!({"To_Account": ["ann"]}))
+        .await;
+    assert_eq!(status["QueryResult"][0]["Status"], "Offline", "{status}");
+}
