@@ -18,6 +18,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite;
@@ -157,21 +158,31 @@ pub async fn upgrade(
     // is answered with Gone (which would delete the record just written).
     let socket = Arc::new(Socket::new(tx, user, Some(peer), user_agent));
     state.hub.insert(id.clone(), socket.clone());
+    // From here until its task takes over, the connection is ended by this guard's drop, however
+    // the upgrade ends: a refused `$connect`, a failed upgrade, or the client resetting mid-way
+    // (which drops this very future). Without it such a connection stayed "online" for good.
+    let pending = Arc::new(Pending {
+        state: state.clone(),
+        id: id.clone(),
+        context: context.clone(),
+        // Until `$connect` answers, its record may or may not have been written.
+        recorded: AtomicBool::new(true),
+        handed_over: AtomicBool::new(false),
+    });
     let connected = state
         .functions
         .connect(events::connect_request(&id, &context, &query))
         .await;
     if connected.status_code != 200 {
-        state.hub.remove(&id);
+        // A refused `$connect` writes nothing.
+        pending.recorded.store(false, Ordering::Release);
         let status = StatusCode::from_u16(u16::try_from(connected.status_code).unwrap_or(500))
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return (status, body_text(connected.body)).into_response();
     }
 
     let limit = state.limits.max_message_bytes;
-    let failed_state = state.clone();
-    let failed_id = id.clone();
-    let failed_context = context.clone();
+    let failed = pending.clone();
     upgrade
         // Small read chunks: tungstenite zero-fills its read buffer, and 10,000 idle sockets must
         // stay cheap; API Gateway frames are 32 KB at most anyway.
@@ -180,9 +191,35 @@ pub async fn upgrade(
         .max_frame_size(limit)
         .on_failed_upgrade(move |err| {
             tracing::info!(error = %err, "WebSocket upgrade failed after $connect");
-            tokio::spawn(async move { disconnect(&failed_state, &failed_id, &failed_context).await });
+            drop(failed);
         })
-        .on_upgrade(move |ws| serve(state, id, context, socket, ws, rx))
+        .on_upgrade(move |ws| {
+            pending.handed_over.store(true, Ordering::Release);
+            serve(state, id, context, socket, ws, rx)
+        })
+}
+
+/// A connection between its registration in the hub and its socket's task: dropped without being
+/// handed over, it is removed from the hub, and `$disconnect` runs unless `$connect` refused it.
+struct Pending {
+    state: WsState,
+    id: ConnectionId,
+    context: HashMap<String, Value>,
+    recorded: AtomicBool,
+    handed_over: AtomicBool,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if self.handed_over.load(Ordering::Acquire) {
+            return;
+        }
+        self.state.hub.remove(&self.id);
+        if self.recorded.load(Ordering::Acquire) {
+            let (state, id, context) = (self.state.clone(), self.id.clone(), std::mem::take(&mut self.context));
+            tokio::spawn(async move { disconnect(&state, &id, &context).await });
+        }
+    }
 }
 
 fn body_text(body: Option<aws_lambda_events::encodings::Body>) -> String {

@@ -231,3 +231,39 @@ async fn a_client_that_stops_reading_is_cut_off_and_the_rest_go_on() {
     bob.ok("sys.ping", json!({})).await;
     drop(slow);
 }
+
+#[tokio::test]
+async fn clients_that_reset_during_the_handshake_leave_no_connection_behind() {
+    use tokio::io::AsyncWriteExt as _;
+    // GIVEN a stack, and 200 clients that each send their upgrade request and reset the TCP
+    // connection at once, before the answer
+    let stack = TestStack::start(crate::BACKEND).await;
+    let addr: std::net::SocketAddr = stack.stack.ws_url().trim_start_matches("ws://").parse().unwrap();
+    let resets = (0..200).map(|n| {
+        let token = stack.token(&format!("ghost{}", n % 10));
+        async move {
+            let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let request = format!(
+                "GET /?token={token} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            );
+            tcp.write_all(request.as_bytes()).await.unwrap();
+            tcp.set_linger(Some(Duration::ZERO)).unwrap();
+        }
+    });
+    futures_util::future::join_all(resets).await;
+    // THEN, once the server has dealt with them, none of those users is left online
+    let mut left = usize::MAX;
+    for _ in 0..200 {
+        left = 0;
+        for n in 0..10 {
+            left += records(&stack, &format!("ghost{n}")).await;
+        }
+        if left == 0 && stack.stack.open_sockets() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(left, 0, "connections left behind by resets");
+    assert_eq!(stack.stack.open_sockets(), 0);
+}
