@@ -216,7 +216,11 @@ impl Drop for Pending {
         }
         self.state.hub.remove(&self.id);
         if self.recorded.load(Ordering::Acquire) {
-            let (state, id, context) = (self.state.clone(), self.id.clone(), std::mem::take(&mut self.context));
+            let (state, id, context) = (
+                self.state.clone(),
+                self.id.clone(),
+                std::mem::take(&mut self.context),
+            );
             tokio::spawn(async move { disconnect(&state, &id, &context).await });
         }
     }

@@ -248,6 +248,9 @@ async fn clients_that_reset_during_the_handshake_leave_no_connection_behind() {
                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
             );
             tcp.write_all(request.as_bytes()).await.unwrap();
+            // A zero linger resets the connection on drop (it never blocks, which is what the
+            // deprecation warns of for a non-zero one).
+            #[allow(deprecated)]
             tcp.set_linger(Some(Duration::ZERO)).unwrap();
         }
     });
