@@ -17,7 +17,9 @@ async fn main() -> Result<(), Error> {
     let settings = Settings::from_env()?;
     let sdk = cirrus_aws::sdk_config().await;
     let key = cirrus_aws::usersig_key(&sdk, settings.app_id, settings.secret_key.as_ref()).await?;
-    let ports = cirrus_aws::with_media(cirrus_aws::ports(&sdk, Push::Required).await?, &sdk)?;
-    let api = Api::new(Deps::new(&settings.apply(ports)), key, settings.oidc_issuers)?;
+    // No media store: the TIM elements REST messages take (text, custom, face, location) carry no
+    // media ids, so the api function does not link S3.
+    let ports = settings.apply(cirrus_aws::ports(&sdk, Push::Required).await?);
+    let api = Api::new(Deps::new(&ports), key, settings.oidc_issuers)?;
     lambda_http::run(api.router()).await
 }
