@@ -169,8 +169,9 @@ impl AccountService {
         let now_secs = self.ports.clock.now_ms().div_euclid(1000);
         let existed = self.ports.accounts.delete_accounts(users, now_secs).await?;
         for user in users {
-            self.forget_relations(user).await?;
+            // The user is out first: should removing the relations fail, a retry finishes them.
             self.sessions.kick_all(user, KICKED_BY_DELETE, None).await?;
+            self.forget_relations(user).await?;
         }
         tracing::info!(count = users.len(), "accounts deleted");
         Ok(existed)
