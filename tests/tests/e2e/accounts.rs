@@ -372,3 +372,21 @@ async fn a_deleted_account_leaves_no_profile_relations_or_valid_token_behind() {
         .await;
     assert_eq!(outgoing["requests"], json!([]), "{outgoing}");
 }
+
+#[tokio::test]
+async fn a_body_over_one_mib_is_refused_with_a_coded_error() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    // GIVEN an import whose JSON body is 1.5 MiB (under axum's own 2 MB default)
+    let padding = "x".repeat(cirrus_handlers::api::MAX_BODY_BYTES / 2 * 3);
+    let body = json!({"UserID": "ann", "Nick": padding});
+    // WHEN the app server sends it THEN 413 with Tencent's shape and 70413
+    let (status, answer) = stack
+        .post("/v4/im_open_login_svc/account_import", body.clone())
+        .await;
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["ErrorCode"], cirrus_handlers::api::BODY_TOO_LARGE_CODE);
+    // AND a login endpoint answers 413 with its stable code
+    let (status, answer) = stack.post("/v1/auth/guest", body).await;
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["error"]["code"], "body_too_large");
+}
