@@ -6,6 +6,7 @@ pub mod events;
 pub mod functions;
 pub mod http_api;
 pub mod hub;
+pub mod listener;
 pub mod media;
 pub mod queue;
 pub mod sweeper;
@@ -14,7 +15,6 @@ pub mod ws;
 use anyhow::Context as _;
 use axum::Router;
 use axum::routing::get;
-use axum::serve::ListenerExt as _;
 use cirrus_aws::DynamoStore;
 use cirrus_core::clock::{Clock, IdGen, SystemClock, UuidIds};
 use cirrus_core::limits::Limits;
@@ -297,8 +297,18 @@ impl LocalStack {
         }
         let ws_app = Router::new().route("/", get(ws::upgrade)).with_state(state);
         let mut servers = vec![
-            tokio::spawn(serve(ws_listener, ws_app, shutdown_rx.clone())),
-            tokio::spawn(serve(http_listener, http_app, shutdown_rx.clone())),
+            tokio::spawn(listener::serve(
+                ws_listener,
+                ws_app,
+                config.socket_limits,
+                shutdown_rx.clone(),
+            )),
+            tokio::spawn(listener::serve(
+                http_listener,
+                http_app,
+                config.socket_limits,
+                shutdown_rx.clone(),
+            )),
         ];
         // The push function, in-process (under --invoke-url the functions run elsewhere).
         if let Some(push) = push_queue.as_ref().filter(|_| config.invoke_url.is_none()) {
@@ -370,24 +380,4 @@ impl LocalStack {
         }
         self.store.close().await;
     }
-}
-
-async fn serve(
-    listener: TcpListener,
-    app: Router,
-    mut shutdown: watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    let service = app.into_make_service_with_connect_info::<SocketAddr>();
-    // Small frames must leave at once: with Nagle, a reply written while the previous one is
-    // still unacknowledged waits for the peer's delayed ACK (tens of milliseconds).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %err, "could not set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, service)
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        })
-        .await
 }

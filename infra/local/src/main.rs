@@ -143,6 +143,9 @@ struct Args {
     invoke_url: Option<String>,
 }
 
+/// Below this open-file limit the stack says at start that it caps the connections.
+const MIN_OPEN_FILES: u64 = 16_384;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -154,6 +157,15 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
+    // One descriptor per WebSocket: a default soft limit of 1,024 would cap the stack there.
+    match cirrus_local::listener::raise_open_file_limit() {
+        Ok(limit) if limit < MIN_OPEN_FILES => tracing::warn!(
+            limit,
+            "the open-file limit is low: at most about this many connections can be open (raise the hard limit, ulimit -Hn)"
+        ),
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(err) => tracing::warn!(error = %err, "could not read or raise the open-file limit"),
+    }
     let settings = settings(&args)?;
     let app_id = settings.app_id.unwrap_or(DEV_APP_ID);
     let secret = match &settings.secret_key {

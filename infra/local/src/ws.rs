@@ -82,6 +82,12 @@ pub struct SocketLimits {
     pub max_duration: Duration,
     /// Largest inbound message; larger ones close the socket with 1009 (API Gateway: 128 KB).
     pub max_message_bytes: usize,
+    /// How long a connection may take to send its request headers (a WebSocket handshake, an
+    /// HTTP API request) before it is closed.
+    pub header_read_timeout: Duration,
+    /// Connections per listener in their HTTP phase at once (handshakes in flight, HTTP API
+    /// connections); more wait in the kernel's backlog.
+    pub max_http_connections: usize,
 }
 
 impl Default for SocketLimits {
@@ -90,6 +96,8 @@ impl Default for SocketLimits {
             idle_timeout: Duration::from_secs(10 * 60),
             max_duration: Duration::from_secs(2 * 60 * 60),
             max_message_bytes: 128 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            max_http_connections: 1024,
         }
     }
 }

@@ -270,3 +270,30 @@ async fn clients_that_reset_during_the_handshake_leave_no_connection_behind() {
     assert_eq!(left, 0, "connections left behind by resets");
     assert_eq!(stack.stack.open_sockets(), 0);
 }
+
+#[tokio::test]
+async fn half_sent_handshakes_are_closed_and_do_not_keep_clients_out() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    // GIVEN a stack that gives a connection 500 ms for its request headers, and 200 connections
+    // that each send half an upgrade request and then nothing
+    let stack = TestStack::start_with(crate::BACKEND, |config| {
+        config.socket_limits.header_read_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let addr: std::net::SocketAddr = stack.stack.ws_url().trim_start_matches("ws://").parse().unwrap();
+    let mut stalled = Vec::new();
+    for _ in 0..200 {
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(b"GET /?token=").await.unwrap();
+        stalled.push(tcp);
+    }
+    // WHEN a real client connects meanwhile
+    let mut alice = stack.connect("alice").await;
+    // THEN it is served, and the server closes every stalled connection (EOF, nothing answered)
+    alice.ok("sys.ping", json!({})).await;
+    for mut tcp in stalled {
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut rest)).await;
+        assert!(read.is_ok(), "a half-sent handshake was left open");
+    }
+}
