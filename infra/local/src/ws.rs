@@ -375,12 +375,14 @@ async fn route(
         .and_then(|action| Action::from_name(&action))
         .map_or("$default", Action::name);
     let request = events::websocket_request(route_key, "MESSAGE", id, context, Some(body.to_owned()));
-    let response = state.functions.message(request).await;
+    // Boxed: awaited inline, the handler's state machine (the deepest of any action) would be part
+    // of every socket task's future, idle or not; boxed, an idle socket holds none of it.
+    let response = Box::pin(state.functions.message(request)).await;
     body_text(response.body).into()
 }
 
 async fn disconnect(state: &WsState, id: &ConnectionId, context: &HashMap<String, Value>) {
     state.hub.remove(id);
     let request = events::websocket_request("$disconnect", "DISCONNECT", id, context, None);
-    state.functions.disconnect(request).await;
+    Box::pin(state.functions.disconnect(request)).await;
 }
