@@ -9,7 +9,9 @@ use cirrus_core::service::SessionService;
 
 /// Route `$connect`: records the connection of the user the authorizer admitted. Any status but 200
 /// makes API Gateway refuse the upgrade.
-#[tracing::instrument(skip_all, fields(connection = ?request.request_context.connection_id))]
+// The connection id is a capability (anyone holding it may post to the socket through
+// `@connections`), so it is in the span at debug only, not in INFO lines.
+#[tracing::instrument(level = "debug", skip_all, fields(connection = ?request.request_context.connection_id))]
 pub async fn connect(
     sessions: &SessionService,
     request: ApiGatewayWebsocketProxyRequest,

@@ -7,7 +7,9 @@ use cirrus_core::service::SessionService;
 
 /// Route `$disconnect`: removes the connection record. API Gateway ignores the response, so failures
 /// are only logged; the record's TTL removes it eventually.
-#[tracing::instrument(skip_all, fields(connection = ?request.request_context.connection_id))]
+// The connection id is a capability (anyone holding it may post to the socket through
+// `@connections`), so it is in the span at debug only, not in INFO lines.
+#[tracing::instrument(level = "debug", skip_all, fields(connection = ?request.request_context.connection_id))]
 pub async fn disconnect(
     sessions: &SessionService,
     request: ApiGatewayWebsocketProxyRequest,

@@ -169,7 +169,7 @@ impl SessionService {
         tracing::info!(
             user = %new.user,
             displaced = displaced.len(),
-            by = %new.id,
+            by = platform_of(new),
             policy = %self.ports.limits.devices,
             "connections displaced by a newer login"
         );
