@@ -351,3 +351,25 @@ async fn the_app_server_sends_as_a_user_or_as_a_system_notice() {
     assert_eq!(reply["ErrorCode"], 70402);
     bob.expect_no_event(Duration::from_millis(300)).await;
 }
+
+#[tokio::test]
+async fn a_page_of_zero_is_refused_and_larger_pages_are_lowered_to_the_limit() {
+    // GIVEN alice and bob with three messages between them
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut alice = stack.connect("alice").await;
+    for n in 0..3 {
+        alice.send_text("bob", &format!("m{n}"), "hi").await;
+    }
+    // WHEN alice asks for a page of 0 THEN she is refused (it used to answer one message)
+    let history = json!({"conversationId": "C2Cbob", "limit": 0});
+    assert_eq!(alice.err("msg.history", history).await, "invalid_field");
+    assert_eq!(alice.err("conv.list", json!({"limit": 0})).await, "invalid_field");
+    // AND a page far over the limit is served, lowered to it
+    let page = alice
+        .ok(
+            "msg.history",
+            json!({"conversationId": "C2Cbob", "limit": 100_000}),
+        )
+        .await;
+    assert_eq!(page["messages"].as_array().unwrap().len(), 3);
+}

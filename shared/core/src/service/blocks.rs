@@ -133,7 +133,7 @@ impl BlockService {
                     .map_err(|_| Error::InvalidField("cursor is not one this server issued".to_owned()))
             })
             .transpose()?;
-        let limit = page_size(request.limit, 100);
+        let limit = page_size(request.limit, 100)?;
         let mut page = self
             .ports
             .blocks

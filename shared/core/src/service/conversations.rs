@@ -70,7 +70,7 @@ impl ConversationService {
             ),
             None => None,
         };
-        let limit = page_size(request.limit, self.ports.limits.max_conversation_page);
+        let limit = page_size(request.limit, self.ports.limits.max_conversation_page)?;
         let mut entries = self
             .ports
             .conversations

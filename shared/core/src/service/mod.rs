@@ -336,9 +336,15 @@ pub(crate) fn unique_user_ids(raw: Vec<String>, max: usize) -> crate::error::Res
     Ok(users)
 }
 
-/// Clamps a client-requested page size to `1..=max`, defaulting to [`DEFAULT_PAGE`].
-pub(crate) fn page_size(requested: Option<u32>, max: u32) -> u32 {
-    requested.unwrap_or(DEFAULT_PAGE).clamp(1, max.max(1))
+/// A client-requested page size: [`DEFAULT_PAGE`] when none is given, at most `max` (a larger one
+/// is lowered to it, as a page may always hold fewer); `limit: 0` asks for nothing and is refused.
+pub(crate) fn page_size(requested: Option<u32>, max: u32) -> crate::error::Result<u32> {
+    match requested {
+        Some(0) => Err(crate::error::Error::InvalidField(
+            "limit must be at least 1".to_owned(),
+        )),
+        requested => Ok(requested.unwrap_or(DEFAULT_PAGE).clamp(1, max.max(1))),
+    }
 }
 
 #[cfg(test)]
@@ -374,5 +380,18 @@ mod tests {
         }
         // AND a malformed id is refused as such
         assert!(unique_user_ids(vec!["no spaces".to_owned()], 100).is_err());
+    }
+
+    #[test]
+    fn page_sizes_default_cap_and_refuse_zero() {
+        // GIVEN a page limit of 50 THEN no limit is the default, a larger one is lowered to 50,
+        // and 0 (which asks for nothing) is refused
+        assert_eq!(page_size(None, 50).unwrap(), DEFAULT_PAGE);
+        assert_eq!(page_size(Some(7), 50).unwrap(), 7);
+        assert_eq!(page_size(Some(500), 50).unwrap(), 50);
+        assert_eq!(
+            page_size(Some(0), 50).unwrap_err().code(),
+            crate::error::ErrorCode::InvalidField
+        );
     }
 }

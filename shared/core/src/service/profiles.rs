@@ -251,7 +251,7 @@ impl ProfileService {
                 if prefix.is_empty() || prefix.len() > MAX_SHORT_FIELD {
                     return Err(Error::InvalidField("nickname must be 1 to 100 bytes".to_owned()));
                 }
-                let limit = page_size(request.limit, MAX_BATCH as u32);
+                let limit = page_size(request.limit, MAX_BATCH as u32)?;
                 self.ports.profiles.search_nickname(&prefix, limit).await?
             }
             _ => {

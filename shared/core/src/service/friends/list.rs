@@ -32,7 +32,7 @@ impl FriendService {
     /// `friend.list`: one page of the caller's friends by user id, with profiles if asked.
     pub async fn list(&self, caller: &Caller, request: FriendListRequest) -> Result<FriendListReply> {
         let after = cursor(request.cursor)?;
-        let limit = page_size(request.limit, MAX_PAGE);
+        let limit = page_size(request.limit, MAX_PAGE)?;
         let mut page = self
             .ports
             .relations

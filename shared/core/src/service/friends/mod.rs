@@ -369,7 +369,7 @@ impl FriendService {
         request: FriendRequestsRequest,
     ) -> Result<FriendRequestsReply> {
         let after = cursor(request.cursor)?;
-        let limit = page_size(request.limit, MAX_PAGE);
+        let limit = page_size(request.limit, MAX_PAGE)?;
         let mut page = self
             .ports
             .relations

@@ -43,7 +43,7 @@ impl FriendService {
         request: PageRequest,
     ) -> Result<(Vec<RecommendationView>, Option<String>)> {
         let after = cursor(request.cursor)?;
-        let limit = page_size(request.limit, MAX_PAGE);
+        let limit = page_size(request.limit, MAX_PAGE)?;
         let mut page = self
             .ports
             .recommendations
@@ -90,7 +90,7 @@ impl FriendService {
         {
             return Err(Error::InvalidField("after is not a notification id".to_owned()));
         }
-        let limit = page_size(request.limit, MAX_PAGE);
+        let limit = page_size(request.limit, MAX_PAGE)?;
         let now = self.ports.clock.now_ms();
         let mut page = self
             .ports

@@ -296,7 +296,7 @@ impl GroupService {
         let group = self.group(&request.group_id).await?;
         self.actor(caller, &group).await?.require_member()?;
         let after = request.cursor.map(UserId::parse).transpose()?;
-        let limit = page_size(request.limit, 100);
+        let limit = page_size(request.limit, 100)?;
         let mut page = self
             .ports
             .groups
@@ -313,7 +313,7 @@ impl GroupService {
         request: JoinedRequest,
     ) -> Result<(Vec<(Group, Member)>, Option<String>)> {
         let after = request.cursor.map(GroupId::parse).transpose()?;
-        let limit = page_size(request.limit, 100);
+        let limit = page_size(request.limit, 100)?;
         let mut page = self
             .ports
             .groups
@@ -351,7 +351,7 @@ impl GroupService {
                 if prefix.is_empty() || prefix.len() > MAX_NAME {
                     return Err(Error::InvalidField(format!("name must be 1 to {MAX_NAME} bytes")));
                 }
-                let limit = page_size(request.limit, 100);
+                let limit = page_size(request.limit, 100)?;
                 self.ports.groups.search_groups(&prefix, limit).await
             }
             _ => Err(Error::InvalidField(

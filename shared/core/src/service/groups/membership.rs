@@ -142,7 +142,7 @@ impl GroupService {
             return Err(Error::Forbidden("only the owner and admins see pending requests"));
         }
         let after = request.cursor.map(UserId::parse).transpose()?;
-        let limit = page_size(request.limit, 100);
+        let limit = page_size(request.limit, 100)?;
         let mut page = self
             .ports
             .groups

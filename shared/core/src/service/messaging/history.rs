@@ -14,7 +14,7 @@ impl MessageService {
                 "beforeSeq must be greater than afterSeq".to_owned(),
             ));
         }
-        let limit = page_size(request.limit, self.ports.limits.max_history_page);
+        let limit = page_size(request.limit, self.ports.limits.max_history_page)?;
         self.page(
             &access,
             &caller.user,
@@ -122,7 +122,7 @@ impl MessageService {
         for cursor in request.cursors {
             cursors.insert(ConversationId::parse(&cursor.conversation_id)?, cursor.seq);
         }
-        let limit = page_size(request.limit, self.ports.limits.max_sync_messages);
+        let limit = page_size(request.limit, self.ports.limits.max_sync_messages)?;
         let entries = self
             .ports
             .conversations
