@@ -351,6 +351,14 @@ fn problems(template: &Yaml, binaries: &[(PathBuf, Vec<String>)]) -> Vec<String>
     found.extend(table_problems(template, &functions));
     found.extend(s3_event_problems(template, &functions));
 
+    // Every stage is throttled, so the per-instance buckets have a bound in front of them.
+    for (name, stage) in of_type(template, "AWS::ApiGatewayV2::Stage") {
+        let settings = &stage["Properties"]["DefaultRouteSettings"];
+        if !is_set(&settings["ThrottlingRateLimit"]) || !is_set(&settings["ThrottlingBurstLimit"]) {
+            found.push(format!("stage {name} has no throttle"));
+        }
+    }
+
     for (name, table) in of_type(template, "AWS::DynamoDB::Table") {
         let properties = &table["Properties"];
         if properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool()
@@ -825,6 +833,18 @@ fn broken(from: &str, to: &str) -> String {
 #[test]
 fn the_template_matches_the_code() {
     assert_eq!(problems_of(&template_text()), Vec::<String>::new());
+}
+
+#[test]
+fn a_stage_without_a_throttle_is_found() {
+    let found = problems_of(&broken(
+        "ThrottlingRateLimit: !Ref HttpThrottleRate",
+        "Description: none",
+    ));
+    assert!(
+        found.contains(&"stage HttpApiStage has no throttle".to_owned()),
+        "{found:?}"
+    );
 }
 
 #[test]

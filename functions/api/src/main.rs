@@ -13,7 +13,7 @@ use lambda_http::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    cirrus_handlers::logging::init_lambda();
     let settings = Settings::from_env()?;
     let sdk = cirrus_aws::sdk_config().await;
     let key = cirrus_aws::usersig_key(&sdk, settings.app_id, settings.secret_key.as_ref()).await?;

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    cirrus_handlers::logging::init_lambda();
     let settings = cirrus_handlers::Settings::from_env()?;
     // One AWS configuration for both clients (SSM for the key, DynamoDB for revocation).
     let sdk = cirrus_aws::sdk_config().await;

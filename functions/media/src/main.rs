@@ -14,7 +14,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    cirrus_handlers::logging::init_lambda();
     let client = &S3Media::client_from_env().await;
     // The same size limits as the function that issued the upload URLs (CIRRUS_MAX_FILE_BYTES, …).
     let limits = &cirrus_handlers::Settings::from_env()?.limits;

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    cirrus_handlers::logging::init_lambda();
     let settings = Settings::from_env()?;
     let sdk = cirrus_aws::sdk_config().await;
     let ports = settings.apply(cirrus_aws::ports(&sdk, Push::Required).await?);

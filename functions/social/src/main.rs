@@ -12,7 +12,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    cirrus_handlers::logging::init_lambda();
     let settings = Settings::from_env()?;
     let sdk = cirrus_aws::sdk_config().await;
     let routes = &SocialRoutes::build(&settings.apply(cirrus_aws::ports(&sdk, Push::Required).await?));

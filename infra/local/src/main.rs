@@ -151,10 +151,9 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,cirrus=info".into()),
-        )
+        .with_env_filter(cirrus_handlers::logging::filter(
+            &std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()),
+        ))
         .init();
     let args = Args::parse();
     // One descriptor per WebSocket: a default soft limit of 1,024 would cap the stack there.

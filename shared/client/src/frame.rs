@@ -92,6 +92,7 @@ pub fn parse_server_frame(text: &str) -> Result<ServerFrame, FrameError> {
                 Err(raw.error.unwrap_or_else(|| ErrorBody {
                     code: "unknown".to_owned(),
                     message: "error reply without an error object".to_owned(),
+                    retry_after_ms: None,
                 }))
             };
             Ok(ServerFrame::Reply {

@@ -81,6 +81,12 @@ pub enum Error {
     /// Guests may not do this (live rooms only, or as the app allows).
     #[error("guests may not use `{0}`")]
     GuestNotAllowed(&'static str),
+    /// Too many requests of this kind, from this connection or user: try again after the wait.
+    #[error("too many requests; try again in {retry_after_ms} ms")]
+    RateLimited {
+        /// How long until the request would be accepted, in ms.
+        retry_after_ms: u64,
+    },
     /// The caller's credentials were refused.
     #[error(transparent)]
     Unauthorized(#[from] UserSigError),
@@ -139,6 +145,7 @@ impl Error {
             Self::MediaNotReady(_) => ErrorCode::MediaNotReady,
             Self::Muted => ErrorCode::Muted,
             Self::Unauthorized(_) => ErrorCode::Unauthorized,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::Store(_) | Self::Gateway(_) => ErrorCode::Internal,
         }
     }
@@ -148,6 +155,15 @@ impl Error {
         match self {
             Self::Store(_) | Self::Gateway(_) => "internal error; try again later".to_owned(),
             other => other.to_string(),
+        }
+    }
+
+    /// How long a refused request should wait before it is tried again, in ms, when it was refused
+    /// for its rate.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after_ms } => Some(*retry_after_ms),
+            _ => None,
         }
     }
 
@@ -207,6 +223,8 @@ pub enum ErrorCode {
     Muted,
     /// Credentials were refused.
     Unauthorized,
+    /// Too many requests: wait `retryAfterMs` and try again.
+    RateLimited,
     /// A server-side fault.
     Internal,
 }
@@ -238,6 +256,7 @@ impl ErrorCode {
             Self::MediaNotReady => "media_not_ready",
             Self::Muted => "muted",
             Self::Unauthorized => "unauthorized",
+            Self::RateLimited => "rate_limited",
             Self::Internal => "internal",
         }
     }

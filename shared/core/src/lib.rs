@@ -17,6 +17,7 @@ pub mod media;
 pub mod message;
 pub mod ports;
 pub mod protocol;
+pub mod rates;
 pub mod secret;
 pub mod service;
 pub mod social;

@@ -67,6 +67,8 @@ pub struct Limits {
     /// The largest live-room audience told about each join (a `member_joined` tip); past it a
     /// tip per join would cost a fan-out to the whole audience for every viewer.
     pub live_tip_audience: u64,
+    /// Requests a connection, a user and an administrator may make, per class.
+    pub rates: crate::rates::RateLimits,
 }
 
 impl Default for Limits {
@@ -102,6 +104,7 @@ impl Default for Limits {
             max_groups_per_user: 5_000,
             group_fanout_page: 500,
             live_tip_audience: 100,
+            rates: crate::rates::RateLimits::default(),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::group::GroupRoutes;
 use crate::message::MessageRoutes;
+use crate::rate_limit::RateLimiter;
 use crate::routes::Routes;
 use crate::social::SocialRoutes;
 use cirrus_core::clock::Clock;
@@ -24,6 +25,8 @@ pub struct Deps {
     pub limits: Limits,
     /// Time.
     pub clock: Arc<dyn Clock>,
+    /// The rate limits' buckets, one set for every route and the REST API.
+    pub rate_limiter: Arc<RateLimiter>,
     message: MessageRoutes,
     social: SocialRoutes,
     group: GroupRoutes,
@@ -33,6 +36,7 @@ impl Deps {
     /// Builds every service over `ports`, each once.
     pub fn new<S: StoreSource>(ports: &Ports<S>) -> Self {
         let services = Services::build(ports);
+        let rate_limiter = Arc::new(RateLimiter::new(&ports.limits.rates));
         let message = MessageRoutes {
             messages: services.messages.clone(),
             conversations: services.conversations.clone(),
@@ -42,21 +46,25 @@ impl Deps {
             gateway: ports.gateway.clone(),
             clock: ports.clock.clone(),
             guest_c2c: ports.limits.accounts.guest_c2c,
+            rate_limiter: rate_limiter.clone(),
         };
         let social = SocialRoutes {
             profiles: services.profiles.clone(),
             friends: services.friends.clone(),
             blocks: services.blocks.clone(),
+            rate_limiter: rate_limiter.clone(),
         };
         let group = GroupRoutes {
             groups: services.groups.clone(),
             clock: ports.clock.clone(),
+            rate_limiter: rate_limiter.clone(),
         };
         Self {
             services,
             gateway: ports.gateway.clone(),
             limits: ports.limits.clone(),
             clock: ports.clock.clone(),
+            rate_limiter,
             message,
             social,
             group,
@@ -68,6 +76,10 @@ impl Deps {
 impl Routes for Deps {
     fn guest_c2c(&self) -> bool {
         self.limits.accounts.guest_c2c
+    }
+
+    fn rate_limiter(&self) -> &RateLimiter {
+        &self.rate_limiter
     }
 
     async fn dispatch(&self, caller: &Caller, action: Action, frame: &ClientFrame<'_>) -> Result<String> {

@@ -1,5 +1,6 @@
 //! The group function's routes (`group.*`).
 
+use crate::rate_limit::RateLimiter;
 use crate::routes::{Routes, unknown};
 use cirrus_core::clock::Clock;
 use cirrus_core::error::Result;
@@ -16,6 +17,8 @@ pub struct GroupRoutes {
     pub groups: Arc<GroupService>,
     /// The time member views are rendered at (mute countdowns).
     pub clock: Arc<dyn Clock>,
+    /// The rate limits' buckets.
+    pub rate_limiter: Arc<RateLimiter>,
 }
 
 impl GroupRoutes {
@@ -25,6 +28,7 @@ impl GroupRoutes {
         Self {
             groups: Arc::new(GroupService::from_ports(ports, tips)),
             clock: ports.clock.clone(),
+            rate_limiter: Arc::new(RateLimiter::new(&ports.limits.rates)),
         }
     }
 }
@@ -33,6 +37,10 @@ impl Routes for GroupRoutes {
     /// Guests may only enter, leave and read live rooms, whatever the one-to-one setting.
     fn guest_c2c(&self) -> bool {
         false
+    }
+
+    fn rate_limiter(&self) -> &RateLimiter {
+        &self.rate_limiter
     }
 
     async fn dispatch(&self, caller: &Caller, action: Action, frame: &ClientFrame<'_>) -> Result<String> {

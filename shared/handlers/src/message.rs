@@ -1,6 +1,7 @@
 //! The message function's routes (`msg.*`, `conv.*`, `presence.*`, `media.*`, `auth.logout`,
 //! `sys.ping`, and `$default`).
 
+use crate::rate_limit::RateLimiter;
 use crate::routes::{Routes, unknown};
 use cirrus_core::clock::Clock;
 use cirrus_core::error::{Error, Result};
@@ -35,6 +36,8 @@ pub struct MessageRoutes {
     pub clock: Arc<dyn Clock>,
     /// Whether guests may message one-to-one.
     pub guest_c2c: bool,
+    /// The rate limits' buckets.
+    pub rate_limiter: Arc<RateLimiter>,
 }
 
 impl MessageRoutes {
@@ -51,6 +54,7 @@ impl MessageRoutes {
             gateway: ports.gateway.clone(),
             clock: ports.clock.clone(),
             guest_c2c: ports.limits.accounts.guest_c2c,
+            rate_limiter: Arc::new(RateLimiter::new(&ports.limits.rates)),
         }
     }
 }
@@ -58,6 +62,10 @@ impl MessageRoutes {
 impl Routes for MessageRoutes {
     fn guest_c2c(&self) -> bool {
         self.guest_c2c
+    }
+
+    fn rate_limiter(&self) -> &RateLimiter {
+        &self.rate_limiter
     }
 
     async fn dispatch(&self, caller: &Caller, action: Action, frame: &ClientFrame<'_>) -> Result<String> {

@@ -2,10 +2,12 @@
 //! function's [`Routes`] the action belongs to (`Action::function`).
 
 use crate::context::caller;
+use crate::rate_limit::RateLimiter;
 use crate::response;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use cirrus_core::error::{Error, Result};
 use cirrus_core::protocol::{Action, ClientFrame, reply_err};
+use cirrus_core::rates::RateClass;
 use cirrus_core::service::Caller;
 use std::future::Future;
 
@@ -13,6 +15,9 @@ use std::future::Future;
 pub trait Routes: Sync {
     /// Whether guests may take the one-to-one actions (the app's `guest_c2c` setting).
     fn guest_c2c(&self) -> bool;
+
+    /// The buckets every request of these routes draws on.
+    fn rate_limiter(&self) -> &RateLimiter;
 
     /// Runs `action` for `caller` and returns its reply frame; an action of another function is
     /// `unknown_action`.
@@ -43,7 +48,13 @@ pub async fn route<R: Routes>(
                 }
             }
         }
-        Err(err) => reply_err(None, &err),
+        // Unreadable frames draw on the caller's bucket too, or a flood of them would be free.
+        Err(err) => {
+            match caller(&request).map(|caller| routes.rate_limiter().check(&caller, RateClass::Other)) {
+                Ok(Err(limited)) => reply_err(None, &limited),
+                _ => reply_err(None, &err),
+            }
+        }
     };
     // An empty reply (logout's, already posted) sends no frame.
     response(200, (!reply.is_empty()).then_some(reply))
@@ -62,12 +73,14 @@ async fn run<R: Routes>(
     request: &ApiGatewayWebsocketProxyRequest,
     frame: &ClientFrame<'_>,
 ) -> Result<String> {
-    let name = frame
-        .action
-        .as_deref()
-        .ok_or_else(|| Error::MissingField("action".to_owned()))?;
-    let action = Action::from_name(name).ok_or_else(|| unknown(name))?;
     let caller = caller(request)?;
+    let limiter = routes.rate_limiter();
+    let name = frame.action.as_deref();
+    let Some(action) = name.and_then(Action::from_name) else {
+        limiter.check(&caller, RateClass::Other)?;
+        return Err(name.map_or_else(|| Error::MissingField("action".to_owned()), unknown));
+    };
+    limiter.check(&caller, action.rate_class())?;
     if caller.guest && !action.open_to_guests(routes.guest_c2c()) {
         return Err(Error::GuestNotAllowed(action.name()));
     }

@@ -9,6 +9,7 @@ use cirrus_core::devices::DevicePolicy;
 use cirrus_core::filter::{FilterMode, WordFilter};
 use cirrus_core::ids::UserId;
 use cirrus_core::limits::Limits;
+use cirrus_core::rates::{Rate, RateLimits};
 use cirrus_core::secret::Secret;
 use cirrus_core::service::Ports;
 use std::path::PathBuf;
@@ -58,6 +59,14 @@ pub enum SettingsError {
     /// A duration that is not one (`5s`, `1500ms`, `2m`).
     #[error("{0} must be a duration such as 5s or 1500ms")]
     NotADuration(&'static str),
+    /// A rate limit that is neither `RATE:BURST` nor `off`.
+    #[error("{name}: {reason}")]
+    BadRate {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong with the value.
+        reason: String,
+    },
     /// A setting that needs another one (a webhook URL without its signing secret).
     #[error("{0} needs {1}")]
     Needs(&'static str, &'static str),
@@ -190,6 +199,44 @@ const COUNTS: &[Count] = &[
     },
 ];
 
+/// A rate-limit setting: its variable and the bucket it sets (`RATE:BURST` or `off`).
+struct RateSetting {
+    name: &'static str,
+    apply: fn(&mut RateLimits, Option<Rate>),
+}
+
+/// The rate-limit settings; `CIRRUS_RATE_LIMITS=off` turns them all off.
+const RATES: &[RateSetting] = &[
+    RateSetting {
+        name: "CIRRUS_RATE_SEND_PER_CONNECTION",
+        apply: |r, v| r.send.connection = v,
+    },
+    RateSetting {
+        name: "CIRRUS_RATE_SEND_PER_USER",
+        apply: |r, v| r.send.user = v,
+    },
+    RateSetting {
+        name: "CIRRUS_RATE_PING_PER_CONNECTION",
+        apply: |r, v| r.ping.connection = v,
+    },
+    RateSetting {
+        name: "CIRRUS_RATE_PING_PER_USER",
+        apply: |r, v| r.ping.user = v,
+    },
+    RateSetting {
+        name: "CIRRUS_RATE_OTHER_PER_CONNECTION",
+        apply: |r, v| r.other.connection = v,
+    },
+    RateSetting {
+        name: "CIRRUS_RATE_OTHER_PER_USER",
+        apply: |r, v| r.other.user = v,
+    },
+    RateSetting {
+        name: "CIRRUS_RATE_REST_PER_ADMIN",
+        apply: |r, v| r.rest = v,
+    },
+];
+
 /// Every variable [`Settings::load`] reads, for the docs check and the local stack's help.
 pub const NAMES: &[&str] = &[
     "CIRRUS_APP_ID",
@@ -223,6 +270,14 @@ pub const NAMES: &[&str] = &[
     "CIRRUS_MAX_GROUPS_PER_USER",
     "CIRRUS_GROUP_FANOUT_PAGE",
     "CIRRUS_LIVE_TIP_AUDIENCE",
+    "CIRRUS_RATE_LIMITS",
+    "CIRRUS_RATE_SEND_PER_CONNECTION",
+    "CIRRUS_RATE_SEND_PER_USER",
+    "CIRRUS_RATE_PING_PER_CONNECTION",
+    "CIRRUS_RATE_PING_PER_USER",
+    "CIRRUS_RATE_OTHER_PER_CONNECTION",
+    "CIRRUS_RATE_OTHER_PER_USER",
+    "CIRRUS_RATE_REST_PER_ADMIN",
 ];
 
 /// The webhook's timeout when none is set.
@@ -254,6 +309,7 @@ impl Settings {
         accounts.guests = switch("CIRRUS_GUESTS", &get, false)?;
         accounts.guest_c2c = switch("CIRRUS_GUEST_C2C", &get, false)?;
         limits.sender_profile = switch("CIRRUS_SENDER_PROFILE", &get, true)?;
+        limits.rates = rate_limits(&get)?;
         if let Some(policy) = get("CIRRUS_DEVICE_POLICY") {
             limits.devices = policy
                 .parse::<DevicePolicy>()
@@ -299,6 +355,28 @@ fn switch(
         Some("0" | "false" | "off" | "no") => Ok(false),
         Some(_) => Err(SettingsError::NotASwitch(name)),
     }
+}
+
+/// The defaults of [`RateLimits`], each bucket replaced by its setting; all off with
+/// `CIRRUS_RATE_LIMITS=off` (buckets set after that still apply).
+fn rate_limits(get: &impl Fn(&str) -> Option<String>) -> Result<RateLimits, SettingsError> {
+    let mut rates = if switch("CIRRUS_RATE_LIMITS", get, true)? {
+        RateLimits::default()
+    } else {
+        RateLimits::OFF
+    };
+    for setting in RATES {
+        let Some(raw) = get(setting.name) else { continue };
+        let rate = match raw.as_str() {
+            "off" => None,
+            spec => Some(spec.parse::<Rate>().map_err(|reason| SettingsError::BadRate {
+                name: setting.name,
+                reason,
+            })?),
+        };
+        (setting.apply)(&mut rates, rate);
+    }
+    Ok(rates)
 }
 
 /// The value in `value`, else the parameter `parameter` names, else none.
@@ -443,6 +521,44 @@ mod tests {
     }
 
     #[test]
+    fn rate_limits_are_buckets_or_off() {
+        // GIVEN one bucket set, one turned off WHEN loaded THEN those two change, the rest stay
+        let settings = load(&[
+            ("CIRRUS_RATE_SEND_PER_CONNECTION", "5:10"),
+            ("CIRRUS_RATE_PING_PER_USER", "off"),
+        ])
+        .unwrap();
+        let rates = settings.limits.rates;
+        assert_eq!(rates.send.connection, Some(Rate::new(5, 10)));
+        assert_eq!(rates.ping.user, None);
+        assert_eq!(rates.other, RateLimits::default().other);
+        // AND the master switch turns every default off, keeping buckets set explicitly
+        let off = load(&[
+            ("CIRRUS_RATE_LIMITS", "off"),
+            ("CIRRUS_RATE_REST_PER_ADMIN", "1:1"),
+        ])
+        .unwrap();
+        assert_eq!(
+            off.limits.rates,
+            RateLimits {
+                rest: Some(Rate::new(1, 1)),
+                ..RateLimits::OFF
+            }
+        );
+        // AND a malformed bucket is refused by name
+        for (name, raw) in [
+            ("CIRRUS_RATE_SEND_PER_USER", "fast"),
+            ("CIRRUS_RATE_OTHER_PER_CONNECTION", "0:10"),
+        ] {
+            let refused = load(&[(name, raw)]);
+            assert!(
+                matches!(refused, Err(SettingsError::BadRate { name: n, .. }) if n == name),
+                "{name}={raw}: {refused:?}"
+            );
+        }
+    }
+
+    #[test]
     fn the_word_filter_takes_an_inline_list_and_a_file_together() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("words.txt");
@@ -531,6 +647,9 @@ mod tests {
         }
         for count in COUNTS {
             assert!(NAMES.contains(&count.name), "{}", count.name);
+        }
+        for rate in RATES {
+            assert!(NAMES.contains(&rate.name), "{}", rate.name);
         }
     }
 

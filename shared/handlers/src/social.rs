@@ -1,6 +1,7 @@
 //! The social function's routes: profiles and user search (`profile.*`, `user.search`), the
 //! relationship chain (`friend.*`), blacklists (`block.*`) and `notify.list`.
 
+use crate::rate_limit::RateLimiter;
 use crate::routes::{Routes, unknown};
 use cirrus_core::error::Result;
 use cirrus_core::protocol::social::{FriendAddReply, RelationView};
@@ -18,6 +19,8 @@ pub struct SocialRoutes {
     pub friends: Arc<FriendService>,
     /// Blacklists.
     pub blocks: Arc<BlockService>,
+    /// The rate limits' buckets.
+    pub rate_limiter: Arc<RateLimiter>,
 }
 
 impl SocialRoutes {
@@ -29,6 +32,7 @@ impl SocialRoutes {
             blocks: Arc::new(BlockService::from_ports(ports, friends.clone())),
             profiles,
             friends,
+            rate_limiter: Arc::new(RateLimiter::new(&ports.limits.rates)),
         }
     }
 }
@@ -37,6 +41,10 @@ impl Routes for SocialRoutes {
     /// Guests have no profile and no friends: no social action is open to them anyway.
     fn guest_c2c(&self) -> bool {
         false
+    }
+
+    fn rate_limiter(&self) -> &RateLimiter {
+        &self.rate_limiter
     }
 
     async fn dispatch(&self, caller: &Caller, action: Action, frame: &ClientFrame<'_>) -> Result<String> {

@@ -168,6 +168,51 @@ async fn a_kick_closes_every_connection_and_revokes_earlier_tokens() {
 }
 
 #[tokio::test]
+async fn a_revoked_administrator_usersig_no_longer_opens_the_rest_api() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    // GIVEN the administrator's account and a UserSig of it in use
+    let usersig = stack.token("administrator");
+    let import = json!({"UserID": "administrator"});
+    let answer = stack
+        .rest_as(
+            "administrator",
+            &usersig,
+            "im_open_login_svc/account_import",
+            import,
+        )
+        .await;
+    assert_eq!(answer["ErrorCode"], 0, "{answer}");
+    // WHEN the administrator is kicked (every UserSig issued so far is revoked)
+    let kick = json!({"UserID": "administrator"});
+    let answer = stack
+        .rest_as("administrator", &usersig, "im_open_login_svc/kick", kick)
+        .await;
+    assert_eq!(answer["ErrorCode"], 0, "{answer}");
+    // THEN that UserSig is refused on /v4, saying it was revoked
+    let check = json!({"CheckItem": [{"UserID": "alice"}]});
+    let answer = stack
+        .rest_as(
+            "administrator",
+            &usersig,
+            "im_open_login_svc/account_check",
+            check.clone(),
+        )
+        .await;
+    assert_eq!(answer["ErrorCode"], 70003, "{answer}");
+    assert!(
+        answer["ErrorInfo"]
+            .as_str()
+            .is_some_and(|info| info.contains("revoked"))
+    );
+    // AND one issued after the revocation works
+    let fresh = stack.token_issued_at("administrator", now_secs() + 1);
+    let answer = stack
+        .rest_as("administrator", &fresh, "im_open_login_svc/account_check", check)
+        .await;
+    assert_eq!(answer["ActionStatus"], "OK", "{answer}");
+}
+
+#[tokio::test]
 async fn logout_ends_every_session_of_the_user_and_revokes_their_tokens() {
     let stack = TestStack::start(crate::BACKEND).await;
     // GIVEN alice on two connections and bob online

@@ -202,8 +202,11 @@ async fn a_text_frame_that_is_not_utf8_is_closed_with_1007() {
 #[tokio::test]
 async fn a_client_that_stops_reading_is_cut_off_and_the_rest_go_on() {
     // GIVEN slow, who connected and then stopped reading (a small receive buffer, never read),
-    // and bob
-    let stack = TestStack::start(crate::BACKEND).await;
+    // and bob, with no rate limit in the way of bob's flood
+    let stack = TestStack::start_with(crate::BACKEND, |config| {
+        config.limits.rates = cirrus_core::rates::RateLimits::OFF;
+    })
+    .await;
     let slow = raw_socket(&stack, "slow", Some(4096)).await;
     let mut bob = stack.connect("bob").await;
     // WHEN bob sends slow about 6 MB of messages, more than the kernel's socket buffers and a

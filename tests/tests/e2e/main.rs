@@ -17,5 +17,6 @@ mod lifecycle;
 mod login;
 mod messages;
 mod presence;
+mod rate_limits;
 mod sessions;
 mod social;

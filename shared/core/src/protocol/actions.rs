@@ -245,6 +245,15 @@ impl Action {
         }
     }
 
+    /// Which rate-limit buckets this action draws on.
+    pub fn rate_class(self) -> crate::rates::RateClass {
+        match self {
+            Self::MsgSend => crate::rates::RateClass::Send,
+            Self::SysPing => crate::rates::RateClass::Ping,
+            _ => crate::rates::RateClass::Other,
+        }
+    }
+
     /// Looks an action up by wire name.
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|action| action.name() == name)

@@ -64,6 +64,9 @@ pub struct ErrorBody {
     pub code: String,
     /// Human-readable detail.
     pub message: String,
+    /// For `rate_limited`: how long to wait before trying again, in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "retryAfterMs")]
+    pub retry_after_ms: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -94,6 +97,7 @@ pub fn reply_err(req_id: Option<&str>, error: &Error) -> String {
     let error = ErrorBody {
         code: error.code().as_str().to_owned(),
         message: error.client_message(),
+        retry_after_ms: error.retry_after_ms(),
     };
     to_json(&ReplyFrame::<()> {
         r#type: "reply",

@@ -72,6 +72,8 @@ pub(crate) enum Failure {
     TokenExpired,
     /// The UserSig is missing, malformed, forged or of another app (70003).
     TokenInvalid,
+    /// The UserSig was revoked after it was issued (70003, said as such).
+    TokenRevoked,
     /// `identifier` is not the UserSig's user (70013).
     IdentifierMismatch,
     /// The caller is not the app administrator (70403).
@@ -82,6 +84,8 @@ pub(crate) enum Failure {
     UnknownUser,
     /// No such service or command (70404).
     UnknownCommand,
+    /// Too many calls from this administrator: Tencent's REST frequency limit (60007).
+    RateLimited,
     /// A server-side fault (70500).
     Internal,
 }
@@ -91,12 +95,13 @@ impl Failure {
     pub(crate) fn code(self) -> u32 {
         match self {
             Self::TokenExpired => 70001,
-            Self::TokenInvalid => 70003,
+            Self::TokenInvalid | Self::TokenRevoked => 70003,
             Self::IdentifierMismatch => 70013,
             Self::NotAdmin => 70403,
             Self::InvalidParameter => 70402,
             Self::UnknownUser => 70107,
             Self::UnknownCommand => 70404,
+            Self::RateLimited => 60007,
             Self::Internal => 70500,
         }
     }
@@ -105,11 +110,13 @@ impl Failure {
         match self {
             Self::TokenExpired => "UserSig expired",
             Self::TokenInvalid => "UserSig invalid",
+            Self::TokenRevoked => "UserSig revoked; issue a new one",
             Self::IdentifierMismatch => "identifier does not match the UserSig",
             Self::NotAdmin => "only the app administrator may call the REST API",
             Self::InvalidParameter => "invalid parameter",
             Self::UnknownUser => "account not found",
             Self::UnknownCommand => "no such command",
+            Self::RateLimited => "too many requests; slow down and try again",
             Self::Internal => "internal error; try again later",
         }
     }
@@ -191,7 +198,7 @@ impl FromRequestParts<Shared> for Admin {
     async fn from_request_parts(parts: &mut Parts, api: &Shared) -> Result<Self, Refusal> {
         // A query string that does not parse carries no usable UserSig either.
         let checked = match Query::<AdminQuery>::try_from_uri(&parts.uri) {
-            Ok(Query(query)) => authenticate(api, &query),
+            Ok(Query(query)) => authenticate(api, &query).await,
             Err(_) => Err(Failure::TokenInvalid),
         };
         checked.map(|()| Self).map_err(|failed| {
@@ -201,8 +208,10 @@ impl FromRequestParts<Shared> for Admin {
     }
 }
 
-/// Checks that the query carries the administrator's genuine, current UserSig.
-fn authenticate(api: &Api, query: &AdminQuery) -> Result<(), Failure> {
+/// Checks that the query carries the administrator's genuine UserSig, not revoked since it was
+/// issued (a kick or logout of the administrator refuses every earlier one), within the
+/// administrator's rate.
+async fn authenticate(api: &Api, query: &AdminQuery) -> Result<(), Failure> {
     let (Some(identifier), Some(usersig)) = (&query.identifier, &query.usersig) else {
         return Err(Failure::TokenInvalid);
     };
@@ -219,10 +228,28 @@ fn authenticate(api: &Api, query: &AdminQuery) -> Result<(), Failure> {
     if claims.identifier != *identifier {
         return Err(Failure::IdentifierMismatch);
     }
-    if claims.is_guest() || identifier != api.deps.limits.accounts.admin.as_str() {
+    let admin = &api.deps.limits.accounts.admin;
+    if claims.is_guest() || identifier != admin.as_str() {
         return Err(Failure::NotAdmin);
     }
-    Ok(())
+    api.deps
+        .rate_limiter
+        .check_rest(admin)
+        .map_err(|_| Failure::RateLimited)?;
+    match api
+        .deps
+        .services
+        .accounts
+        .token_current(admin, claims.issued_at)
+        .await
+    {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Failure::TokenRevoked),
+        Err(err) => {
+            tracing::error!(error = ?err, "admin token check failed");
+            Err(Failure::Internal)
+        }
+    }
 }
 
 pub(super) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
