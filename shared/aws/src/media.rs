@@ -183,6 +183,8 @@ impl MediaStore for S3Media {
             .get_object()
             .bucket(&self.bucket)
             .key(key.as_str())
+            // The uploader's bytes open as a download, never as a page on the bucket's origin.
+            .set_response_content_disposition((!key.is_rendition()).then(|| "attachment".to_owned()))
             .presigned(config)
             .await
             .map_err(|err| MediaError::Presign(Box::new(err.into())))?;

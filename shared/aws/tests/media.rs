@@ -51,6 +51,32 @@ fn query<'a>(url: &'a str, name: &str) -> Option<&'a str> {
 }
 
 #[tokio::test]
+async fn an_uploaded_original_downloads_as_an_attachment_and_a_rendition_inline() {
+    // GIVEN an uploader's original (HTML, as a hostile client would upload) and a rendition
+    let media = media().await;
+    let id = "media/alice/file-0123456789abcdef0123456789abcdef";
+    for (object, disposition) in [("original", Some("attachment")), ("thumbnail", None)] {
+        let object = key(&format!("{id}/{object}"));
+        let page = b"<script>alert(1)</script>".to_vec();
+        let upload = media
+            .upload_url(&object, "text/html", page.len() as u64, TEN_MINUTES)
+            .await
+            .unwrap();
+        assert!(send(&upload, page).await.status().is_success());
+        // WHEN each is fetched through its download URL
+        let download = media.download_url(&object, TEN_MINUTES).await.unwrap();
+        let get = send(&download, Vec::new()).await;
+        assert!(get.status().is_success(), "GET answered {}", get.status());
+        // THEN only the original is served as an attachment
+        let served = get
+            .headers()
+            .get(reqwest::header::CONTENT_DISPOSITION)
+            .and_then(|v| v.to_str().ok());
+        assert_eq!(served, disposition, "{object:?}");
+    }
+}
+
+#[tokio::test]
 async fn given_a_presigned_put_when_bytes_are_uploaded_then_the_presigned_get_returns_them() {
     // GIVEN a store and some bytes that are not text
     let media = media().await;

@@ -71,6 +71,16 @@ impl MediaKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether this is a rendition the server made (`large`, `thumbnail`), which is safe to show
+    /// inline; everything else holds the uploader's bytes and is served as an attachment.
+    pub fn is_rendition(&self) -> bool {
+        MediaId::from_key(self).is_some_and(|(_, object)| {
+            [Variant::Large, Variant::Thumbnail]
+                .iter()
+                .any(|variant| variant.name() == object)
+        })
+    }
 }
 
 /// Segments of safe characters only, so that a key is the same string in a URL path, an S3 key
@@ -487,6 +497,22 @@ mod tests {
             assert_eq!(key.as_str(), raw);
         }
         assert_eq!(MediaKey::parse("media/alice/x/y").unwrap().owner(), "alice");
+    }
+
+    #[test]
+    fn only_the_servers_renditions_count_as_renditions() {
+        let id = "media/alice/image-0123456789abcdef0123456789abcdef";
+        for (object, rendition) in [
+            ("large", true),
+            ("thumbnail", true),
+            ("original", false),
+            ("manifest.json", false),
+        ] {
+            let key = MediaKey::parse(format!("{id}/{object}")).unwrap();
+            assert_eq!(key.is_rendition(), rendition, "{object}");
+        }
+        // A key outside the media-id layout is the uploader's, whatever its last segment says.
+        assert!(!MediaKey::parse("media/alice/large").unwrap().is_rendition());
     }
 
     #[test]
