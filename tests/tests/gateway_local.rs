@@ -31,7 +31,7 @@ fn now_ms() -> i64 {
 async fn start() -> (LocalStack, ApiGatewayGateway) {
     let stack = LocalStack::start(LocalConfig::for_tests()).await.unwrap();
     let mut config = Config::with_prefix("unused");
-    config.connections_endpoint = Some(format!("{}/local", stack.http_url()));
+    config.connections_endpoint = Some(format!("{}/local", stack.connections_url()));
     let gateway = ApiGatewayGateway::from_config(&cirrus_aws::moto::offline_sdk(), &config).unwrap();
     (stack, gateway)
 }

@@ -24,9 +24,9 @@ use std::time::{Duration, SystemTime};
 /// refuse the same bodies with the same coded error.
 const MAX_API_BODY: usize = cirrus_handlers::api::MAX_BODY_BYTES;
 
-/// The router of the HTTP side. `@connections` paths work with and without a stage prefix, as on
-/// AWS; the HTTP API serves its `$default` stage at the root.
-pub fn router(hub: Arc<Hub>, functions: Functions, max_message_bytes: usize) -> Router {
+/// The router of the HTTP API: the REST API and logins (its `$default` stage at the root) and
+/// `/health`. `@connections` is not here: it has a listener of its own ([`connections_router`]).
+pub fn router(functions: Functions) -> Router {
     let api = match functions {
         Functions::InProcess { api, .. } => api,
         Functions::Remote(remote) => Router::new()
@@ -34,7 +34,9 @@ pub fn router(hub: Arc<Hub>, functions: Functions, max_message_bytes: usize) -> 
             .route("/v4/{*rest}", any(forward))
             .with_state(remote),
     };
-    connections_router(hub, max_message_bytes).merge(api.layer(DefaultBodyLimit::max(MAX_API_BODY)))
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .merge(api.layer(DefaultBodyLimit::max(MAX_API_BODY)))
 }
 
 /// Hands one request to the remote `api` function as an HTTP API event and answers with its
@@ -74,7 +76,9 @@ async fn forward(
     response
 }
 
-fn connections_router(hub: Arc<Hub>, max_message_bytes: usize) -> Router {
+/// The router of the `@connections` management API: its paths with and without a stage prefix,
+/// as on AWS, and `/health`.
+pub fn connections_router(hub: Arc<Hub>, max_message_bytes: usize) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route(

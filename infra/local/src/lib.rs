@@ -117,8 +117,11 @@ impl Backend {
 pub struct LocalConfig {
     /// WebSocket API address.
     pub ws_addr: SocketAddr,
-    /// HTTP API (`@connections`, health) address.
+    /// HTTP API address: the REST API, logins, media and `/health`.
     pub http_addr: SocketAddr,
+    /// `@connections` management API address: loopback unless the operator says otherwise, as
+    /// API Gateway keeps it behind IAM, since whoever reaches it can post to or close any socket.
+    pub connections_addr: SocketAddr,
     /// Data location.
     pub storage: Storage,
     /// The app's UserSig key.
@@ -149,6 +152,7 @@ impl LocalConfig {
         Self {
             ws_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            connections_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             storage: Storage::Memory,
             key: UserSigKey::new(
                 cirrus_core::usersig::DEV_APP_ID,
@@ -207,6 +211,7 @@ impl Drop for TaskGuard {
 pub struct LocalStack {
     ws_addr: SocketAddr,
     http_addr: SocketAddr,
+    connections_addr: SocketAddr,
     hub: Arc<Hub>,
     store: Backend,
     shutdown: watch::Sender<bool>,
@@ -286,12 +291,20 @@ impl LocalStack {
             .await
             .context("binding the WebSocket address")?;
         let ws_addr = ws_listener.local_addr()?;
+        let connections_listener = TcpListener::bind(config.connections_addr)
+            .await
+            .context("binding the @connections address")?;
+        let connections_addr = connections_listener.local_addr()?;
+        if !connections_addr.ip().is_loopback() {
+            tracing::warn!(
+                %connections_addr,
+                "the @connections API is reachable from other hosts: anyone who reaches it can post to or close any socket"
+            );
+        }
 
-        let mut http_app = http_api::router(
-            hub.clone(),
-            state.functions.clone(),
-            config.socket_limits.max_message_bytes,
-        );
+        let mut http_app = http_api::router(state.functions.clone());
+        let connections_app =
+            http_api::connections_router(hub.clone(), config.socket_limits.max_message_bytes);
         if let Some(media) = media {
             http_app = http_app.merge(media.router(config.limits.clone()));
         }
@@ -309,6 +322,12 @@ impl LocalStack {
                 config.socket_limits,
                 shutdown_rx.clone(),
             )),
+            tokio::spawn(listener::serve(
+                connections_listener,
+                connections_app,
+                config.socket_limits,
+                shutdown_rx.clone(),
+            )),
         ];
         // The push function, in-process (under --invoke-url the functions run elsewhere).
         if let Some(push) = push_queue.as_ref().filter(|_| config.invoke_url.is_none()) {
@@ -320,6 +339,7 @@ impl LocalStack {
         Ok(Self {
             ws_addr,
             http_addr,
+            connections_addr,
             hub,
             store,
             shutdown,
@@ -352,6 +372,11 @@ impl LocalStack {
     /// `http://` URL of the HTTP API.
     pub fn http_url(&self) -> String {
         format!("http://{}", self.http_addr)
+    }
+
+    /// `http://` URL of the `@connections` management API (its own listener).
+    pub fn connections_url(&self) -> String {
+        format!("http://{}", self.connections_addr)
     }
 
     /// Open sockets right now.

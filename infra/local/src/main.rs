@@ -18,9 +18,13 @@ struct Args {
     /// WebSocket API address.
     #[arg(long, default_value = "127.0.0.1:8080")]
     ws_addr: SocketAddr,
-    /// HTTP API address (`@connections`, `/health`).
+    /// HTTP API address (the `/v4` REST API, `/v1/auth` logins, media, `/health`).
     #[arg(long, default_value = "127.0.0.1:8081")]
     http_addr: SocketAddr,
+    /// `@connections` management API address: keep it on loopback (whoever reaches it can post
+    /// to and close any socket).
+    #[arg(long, default_value = "127.0.0.1:8082")]
+    connections_addr: SocketAddr,
     /// Where the SQLite database lives.
     #[arg(long, default_value = "./.cirrus")]
     data_dir: PathBuf,
@@ -207,6 +211,7 @@ async fn main() -> anyhow::Result<()> {
     let config = LocalConfig {
         ws_addr: args.ws_addr,
         http_addr: args.http_addr,
+        connections_addr: args.connections_addr,
         storage,
         key: UserSigKey::new(app_id, secret),
         socket_limits: SocketLimits {
@@ -234,8 +239,12 @@ async fn main() -> anyhow::Result<()> {
     println!("cirrus-local is running");
     println!("  WebSocket API  {}/?token=<UserSig>", stack.ws_url());
     println!(
-        "  HTTP API       {}  (/v4 REST API, /v1/auth logins, @connections, /health)",
+        "  HTTP API       {}  (/v4 REST API, /v1/auth logins, media, /health)",
         stack.http_url()
+    );
+    println!(
+        "  @connections   {}  (loopback only by default)",
+        stack.connections_url()
     );
     println!("  app id         {app_id}");
     println!("  data           {data}");

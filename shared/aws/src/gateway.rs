@@ -203,7 +203,7 @@ impl ConnectionGateway for ApiGatewayGateway {
             // Still throttled (or failing on API Gateway's side) after every attempt: the caller
             // hands the frame to the queue rather than lose it.
             Err(err @ GatewayError::Sdk { transient: true, .. }) => {
-                tracing::warn!(connection = %connection, error = %err, "post deferred");
+                tracing::warn!(connection = %connection.fingerprint(), error = %err, "post deferred");
                 Ok(PostOutcome::Deferred)
             }
             Err(err) => Err(err.into()),

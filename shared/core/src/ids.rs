@@ -148,6 +148,17 @@ id_type!(
     MsgId, IdKind::Msg, 64, |c| c.is_ascii_alphanumeric() || c == b'-'
 );
 
+impl ConnectionId {
+    /// What logs say instead of the id: the first 8 hex digits of its SHA-256. Lines about one
+    /// connection still match each other, but whoever reads them cannot post to or close the
+    /// socket through `@connections`.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(self.as_str().as_bytes());
+        digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
 /// A conversation as one participant sees it: `C2C<peerUserId>` or `GROUP<groupId>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ConversationId {
@@ -281,6 +292,20 @@ impl fmt::Display for StreamKey {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_connection_fingerprint_is_short_stable_and_not_the_id() {
+        let id = ConnectionId::parse("L0SM9cOFvHcCIhw=").unwrap();
+        let print = id.fingerprint();
+        assert_eq!(print.len(), 8);
+        assert!(print.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(print, id.fingerprint());
+        assert!(!id.as_str().contains(&print));
+        assert_ne!(
+            print,
+            ConnectionId::parse("L0SM9cOFvHcCIhx=").unwrap().fingerprint()
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -17,7 +17,7 @@ async fn post_get_and_delete_a_connection() {
     let mut alice = stack.connect("alice").await;
     let id = connection_id_of(&stack, "alice").await;
     let http = reqwest::Client::new();
-    let base = stack.stack.http_url();
+    let base = stack.stack.connections_url();
 
     // WHEN the server posts to her connection (with a stage prefix, as the AWS SDK does)
     let frame = r#"{"type":"event","event":"custom.hello","data":{"n":1}}"#;
@@ -99,6 +99,31 @@ async fn post_get_and_delete_a_connection() {
     ] {
         assert_eq!(response.status(), 410);
     }
+}
+
+#[tokio::test]
+async fn the_public_http_api_has_no_connections_api() {
+    // GIVEN alice online
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut alice = stack.connect("alice").await;
+    let id = connection_id_of(&stack, "alice").await;
+    // WHEN someone who reaches the HTTP API (REST, logins, media) tries @connections there
+    let http = reqwest::Client::new();
+    let public = stack.stack.http_url();
+    let frame = r#"{"type":"event","event":"msg.new","data":{"forged":true}}"#;
+    for path in [
+        format!("{public}/@connections/{id}"),
+        format!("{public}/local/@connections/{id}"),
+    ] {
+        let post = http.post(&path).body(frame).send().await.unwrap();
+        let delete = http.delete(&path).send().await.unwrap();
+        // THEN there is no such route, and alice's socket neither gets the frame nor closes
+        assert_eq!((post.status().as_u16(), delete.status().as_u16()), (404, 404), "{path}");
+    }
+    alice.ok("sys.ping", serde_json::json!({})).await;
+    alice.expect_no_event(std::time::Duration::from_millis(200)).await;
+    // AND the @connections listener is on loopback
+    assert!(stack.stack.connections_url().starts_with("http://127.0.0.1:"));
 }
 
 #[tokio::test]

@@ -65,12 +65,12 @@ impl Delivery {
             Ok(PostOutcome::Delivered) => true,
             Ok(PostOutcome::Gone) => {
                 if let Err(err) = self.connections.delete_connection(connection).await {
-                    tracing::warn!(connection = %connection, error = %err, "could not remove a gone connection");
+                    tracing::warn!(connection = %connection.fingerprint(), error = %err, "could not remove a gone connection");
                 }
                 false
             }
             Err(err) => {
-                tracing::warn!(connection = %connection, error = %err, "post to connection failed");
+                tracing::warn!(connection = %connection.fingerprint(), error = %err, "post to connection failed");
                 false
             }
         }
@@ -81,7 +81,7 @@ impl Delivery {
     /// fills the gap from history.
     async fn hand_off(&self, connection: &ConnectionId, frame: &Bytes) {
         let Some(queue) = &self.queue else {
-            tracing::warn!(connection = %connection, "post deferred and no queue: dropped");
+            tracing::warn!(connection = %connection.fingerprint(), "post deferred and no queue: dropped");
             return;
         };
         let job = PushJob::Redeliver(Redeliver {
@@ -90,7 +90,7 @@ impl Delivery {
         })
         .to_job();
         if let Err(err) = queue.enqueue(QueueName::Push, vec![job]).await {
-            tracing::warn!(connection = %connection, error = %err, "could not queue a deferred post");
+            tracing::warn!(connection = %connection.fingerprint(), error = %err, "could not queue a deferred post");
         }
     }
 }

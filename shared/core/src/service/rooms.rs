@@ -175,7 +175,9 @@ pub async fn deliver_shard(
                 Ok(PostOutcome::Deferred) => {
                     tracing::debug!(connection = %seat.connection, "room post deferred; dropped (live rooms do not redeliver)");
                 }
-                Err(err) => tracing::warn!(connection = %seat.connection, error = %err, "room post failed"),
+                Err(err) => {
+                    tracing::warn!(connection = %seat.connection.fingerprint(), error = %err, "room post failed")
+                }
             }
         }
         if done {

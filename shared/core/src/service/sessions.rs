@@ -119,7 +119,7 @@ impl SessionService {
                 if put.is_ok()
                     && let Err(undo) = self.ports.connections.delete_connection(&connection.id).await
                 {
-                    tracing::warn!(connection = %connection.id, error = %undo, "could not drop the record of a refused connection");
+                    tracing::warn!(connection = %connection.id.fingerprint(), error = %undo, "could not drop the record of a refused connection");
                 }
                 return Err(err);
             }
@@ -181,13 +181,13 @@ impl SessionService {
         let frame = Bytes::from(event(events::SESSION_KICKED, &Kicked { reason, by_platform }));
         for old in connections {
             if let Err(err) = self.ports.gateway.post(&old.id, frame.clone()).await {
-                tracing::warn!(connection = %old.id, error = %err, "could not tell a kicked connection");
+                tracing::warn!(connection = %old.id.fingerprint(), error = %err, "could not tell a kicked connection");
             }
             if let Err(err) = self.ports.gateway.close(&old.id).await {
-                tracing::warn!(connection = %old.id, error = %err, "could not close a kicked connection");
+                tracing::warn!(connection = %old.id.fingerprint(), error = %err, "could not close a kicked connection");
             }
             if let Err(err) = self.ports.connections.delete_connection(&old.id).await {
-                tracing::warn!(connection = %old.id, error = %err, "could not drop a kicked connection");
+                tracing::warn!(connection = %old.id.fingerprint(), error = %err, "could not drop a kicked connection");
             }
         }
     }
