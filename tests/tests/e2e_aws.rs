@@ -11,6 +11,8 @@ const BACKEND: cirrus_tests::Backend = cirrus_tests::Backend::Aws;
 mod accounts;
 #[path = "e2e/bad_input.rs"]
 mod bad_input;
+#[path = "e2e/callbacks.rs"]
+mod callbacks;
 #[path = "e2e/chat.rs"]
 mod chat;
 #[path = "e2e/client_sdk.rs"]

@@ -20,6 +20,7 @@
 //! ```
 
 mod accounts;
+mod app_config;
 mod backoff;
 mod blocks;
 mod config;

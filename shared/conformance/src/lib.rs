@@ -35,6 +35,7 @@
 #![allow(clippy::missing_panics_doc)]
 
 pub mod accounts;
+pub mod app_config;
 pub mod blocks;
 pub mod connections;
 pub mod conversations;
@@ -58,6 +59,7 @@ pub use fixture::{Fixture, KEEP_LAST, ROAMING_END, Stores, T0, append_new};
 macro_rules! conformance_suite {
     ($factory:expr $(,)?) => {
         $crate::__conformance_cases!($factory;
+            app_config::app_config_is_stored_replaced_and_removed_by_name,
             messages::seq_starts_at_one_and_increases_per_stream,
             messages::concurrent_appends_get_gapless_unique_seqs,
             messages::duplicate_client_msg_id_returns_the_first_message,

@@ -4,6 +4,7 @@
 //! transport events into calls on the [`service`] layer.
 
 pub mod accounts;
+pub mod callbacks;
 pub mod clock;
 pub mod conversation;
 pub mod devices;

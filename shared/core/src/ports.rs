@@ -19,6 +19,16 @@ pub use groups::GroupStore;
 pub use rooms::{ROOM_SHARDS, RoomStore, Seat, shard_of};
 use std::time::Duration;
 
+/// App-wide settings an administrator changes at run time (the callback configuration), each a
+/// JSON document under its name; the services validate what they store.
+#[async_trait]
+pub trait AppConfigStore: Send + Sync {
+    /// The document stored under `name`, if any.
+    async fn app_config(&self, name: &str) -> Result<Option<String>>;
+    /// Stores `value` under `name`, replacing what was there; `None` removes it.
+    async fn put_app_config(&self, name: &str, value: Option<&str>) -> Result<()>;
+}
+
 /// A live WebSocket connection as recorded at `$connect`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connection {

@@ -36,6 +36,7 @@
 //! oldest rowid so that no expiry index costs the append anything.
 
 mod accounts;
+mod app_config;
 mod blocks;
 mod checkpoint;
 mod connection_cache;

@@ -305,6 +305,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     -- accounts leave tombstones out, and creating the account again reuses the row.
     ALTER TABLE accounts ADD COLUMN deleted_at INTEGER;
     "#,
+    // 12: app-wide settings changed at run time.
+    r#"
+    -- One JSON document per setting (the callback configuration), validated by the services.
+    CREATE TABLE app_config (
+        name  TEXT PRIMARY KEY NOT NULL,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -8,6 +8,7 @@ const BACKEND: cirrus_tests::Backend = cirrus_tests::Backend::Sqlite;
 
 mod accounts;
 mod bad_input;
+mod callbacks;
 mod chat;
 mod client_sdk;
 mod connect;

@@ -17,9 +17,9 @@ use crate::ids::{ConnectionId, ConversationId, GroupId, MsgId, StreamKey, UserId
 use crate::limits::Limits;
 use crate::message::{Recall, StoredMessage};
 use crate::ports::{
-    AccountStore, Appended, BlockStore, Connection, ConnectionGateway, ConnectionStore, ConversationStore,
-    GroupStore, MessageStore, NewMessage, NotificationStore, PostOutcome, ProfileStore, RecommendationStore,
-    RelationStore, RoomStore, Seat, SeqRange, SubscriptionStore,
+    AccountStore, AppConfigStore, Appended, BlockStore, Connection, ConnectionGateway, ConnectionStore,
+    ConversationStore, GroupStore, MessageStore, NewMessage, NotificationStore, PostOutcome, ProfileStore,
+    RecommendationStore, RelationStore, RoomStore, Seat, SeqRange, SubscriptionStore,
 };
 use crate::service::sessions::MAX_CONNECTION_MS;
 use crate::service::{Caller, Ports, Services, Stores};
@@ -137,8 +137,9 @@ impl World {
             notifications: self.notifications.clone(),
             groups: unsupported.clone(),
             rooms: unsupported.clone(),
-            messages: unsupported,
+            messages: unsupported.clone(),
             conversations: self.conversations.clone(),
+            app_config: unsupported,
         };
         Ports {
             limits: self.limits.clone(),
@@ -948,6 +949,16 @@ impl ConversationStore for MemConversations {
 
 /// The ports the fakes do not keep: every call is a store error.
 struct Unsupported;
+
+#[async_trait]
+impl AppConfigStore for Unsupported {
+    async fn app_config(&self, _: &str) -> Result<Option<String>> {
+        Err(unsupported("app config"))
+    }
+    async fn put_app_config(&self, _: &str, _: Option<&str>) -> Result<()> {
+        Err(unsupported("app config"))
+    }
+}
 
 #[async_trait]
 impl RecommendationStore for Unsupported {

@@ -5,6 +5,7 @@
 mod accounts;
 mod audience;
 mod blocks;
+pub mod callback_config;
 mod conversations;
 mod delivery;
 #[cfg(test)]
@@ -28,6 +29,7 @@ pub use accounts::{
 };
 pub use audience::AudiencePorts;
 pub use blocks::{BlockPorts, BlockService};
+pub use callback_config::{CallbackConfigPorts, CallbackConfigService};
 pub use conversations::{ConversationPorts, ConversationService};
 pub use delivery::Delivery;
 pub use friends::{FriendPorts, FriendService};
@@ -42,9 +44,9 @@ use crate::clock::{Clock, IdGen};
 use crate::ids::{ConnectionId, UserId};
 use crate::limits::Limits;
 use crate::ports::{
-    AccountStore, BlockStore, ConnectionGateway, ConnectionStore, ConversationStore, GroupStore, MediaStore,
-    MessageStore, NotificationStore, ProfileStore, Queue, RecommendationStore, RelationStore, RoomStore,
-    SubscriptionStore,
+    AccountStore, AppConfigStore, BlockStore, ConnectionGateway, ConnectionStore, ConversationStore,
+    GroupStore, MediaStore, MessageStore, NotificationStore, ProfileStore, Queue, RecommendationStore,
+    RelationStore, RoomStore, SubscriptionStore,
 };
 use std::sync::Arc;
 
@@ -74,6 +76,7 @@ pub trait Backend:
     + RoomStore
     + MessageStore
     + ConversationStore
+    + AppConfigStore
     + 'static
 {
 }
@@ -91,11 +94,12 @@ impl<S> Backend for S where
         + RoomStore
         + MessageStore
         + ConversationStore
+        + AppConfigStore
         + 'static
 {
 }
 
-/// The twelve store ports of one backend, each its own handle.
+/// The thirteen store ports of one backend, each its own handle.
 #[derive(Clone)]
 pub struct Stores {
     /// Live connection records.
@@ -122,6 +126,8 @@ pub struct Stores {
     pub messages: Arc<dyn MessageStore>,
     /// Conversation lists.
     pub conversations: Arc<dyn ConversationStore>,
+    /// App-wide settings changed at run time.
+    pub app_config: Arc<dyn AppConfigStore>,
 }
 
 impl Stores {
@@ -139,7 +145,8 @@ impl Stores {
             groups: store.clone(),
             rooms: store.clone(),
             messages: store.clone(),
-            conversations: store,
+            conversations: store.clone(),
+            app_config: store,
         }
     }
 }
@@ -172,9 +179,11 @@ pub trait StoreSource: Send + Sync {
     fn messages(&self) -> Arc<dyn MessageStore>;
     /// Conversation lists.
     fn conversations(&self) -> Arc<dyn ConversationStore>;
+    /// App-wide settings changed at run time.
+    fn app_config(&self) -> Arc<dyn AppConfigStore>;
 }
 
-/// Hands out the twelve handles as they are.
+/// Hands out the thirteen handles as they are.
 macro_rules! source {
     ($($port:ident: $store:ident),* $(,)?) => {
         impl StoreSource for Stores {
@@ -205,6 +214,7 @@ source!(
     rooms: RoomStore,
     messages: MessageStore,
     conversations: ConversationStore,
+    app_config: AppConfigStore,
 );
 
 /// The stores and the platform ports of one process (or Lambda cold start), from which each
@@ -286,6 +296,8 @@ pub struct Services {
     pub groups: Arc<GroupService>,
     /// Media upload and download URLs.
     pub media: Arc<MediaService>,
+    /// The app's callback configuration.
+    pub callbacks: Arc<CallbackConfigService>,
 }
 
 impl Services {
@@ -302,6 +314,7 @@ impl Services {
             conversations: Arc::new(ConversationService::from_ports(ports)),
             groups: Arc::new(GroupService::from_ports(ports, messages.clone())),
             media: Arc::new(MediaService::from_ports(ports)),
+            callbacks: Arc::new(CallbackConfigService::from_ports(ports)),
             presence,
             sessions,
             profiles,

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 /// The `/v4` routes: one per command, and every other `/v4` path an unknown command.
 pub(super) fn routes() -> Router<Shared> {
-    use super::{admin_msg as msg, admin_social as social};
+    use super::{admin_callback as callback, admin_msg as msg, admin_social as social};
     Router::new()
         .route("/v4/im_open_login_svc/account_import", command(account_import))
         .route(
@@ -46,6 +46,8 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/v4/openim/sendmsg", command(msg::sendmsg))
         .route("/v4/openim/batchsendmsg", command(msg::batchsendmsg))
         .route("/v4/openim/admin_msgwithdraw", command(msg::admin_msgwithdraw))
+        .route("/v4/cirrus_callback/get_config", command(callback::get_config))
+        .route("/v4/cirrus_callback/set_config", command(callback::set_config))
         .route("/v4/{*command}", command(unknown_command))
 }
 
