@@ -118,7 +118,11 @@ async fn the_public_http_api_has_no_connections_api() {
         let post = http.post(&path).body(frame).send().await.unwrap();
         let delete = http.delete(&path).send().await.unwrap();
         // THEN there is no such route, and alice's socket neither gets the frame nor closes
-        assert_eq!((post.status().as_u16(), delete.status().as_u16()), (404, 404), "{path}");
+        assert_eq!(
+            (post.status().as_u16(), delete.status().as_u16()),
+            (404, 404),
+            "{path}"
+        );
     }
     alice.ok("sys.ping", serde_json::json!({})).await;
     alice.expect_no_event(std::time::Duration::from_millis(200)).await;
