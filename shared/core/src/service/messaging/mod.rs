@@ -6,6 +6,7 @@
 mod history;
 mod recall;
 
+use crate::accounts::Account;
 use crate::clock::{Clock, IdGen};
 use crate::element::Element;
 use crate::element::validate_body;
@@ -17,7 +18,8 @@ use crate::limits::Limits;
 use crate::message::{Recall, StoredMessage, Target};
 use crate::ports::{Appended, InboxUpdate, NewMessage, QueueName, SeqRange};
 use crate::ports::{
-    BlockStore, ConversationStore, GroupStore, MediaStore, MessageStore, ProfileStore, Queue, RoomStore,
+    AccountStore, BlockStore, ConversationStore, GroupStore, MediaStore, MessageStore, ProfileStore, Queue,
+    RoomStore,
 };
 use crate::protocol::messages::{DeleteRequest, RecallRequest, Recalled, SyncRequest};
 use crate::protocol::{HistoryRequest, SendAck, SendRequest, event, events};
@@ -53,6 +55,8 @@ pub struct MessagePorts {
     pub blocks: Arc<dyn BlockStore>,
     /// Profiles (the sender's, carried on each message).
     pub profiles: Arc<dyn ProfileStore>,
+    /// Accounts (offline push only reaches a recipient who is logged in).
+    pub accounts: Arc<dyn AccountStore>,
     /// Live rooms' seats (who may send there).
     pub rooms: Arc<dyn RoomStore>,
     /// Uploaded media (a message may only carry what its sender uploaded).
@@ -82,6 +86,7 @@ impl MessagePorts {
             groups: ports.stores.groups(),
             blocks: ports.stores.blocks(),
             profiles: ports.stores.profiles(),
+            accounts: ports.stores.accounts(),
             rooms: ports.stores.rooms(),
             media: ports.media.clone(),
             queue: ports.queue.clone(),
@@ -545,11 +550,21 @@ impl MessageService {
             .await
     }
 
-    /// Queues the offline-push job for `recipient` (best effort: the message is stored).
+    /// Queues the offline-push job for `recipient` if they are logged in (best effort: the
+    /// message is stored). A user who logged out, or never logged in, has no device to tell:
+    /// offline push is for the `offline` status of `presence.get`, not `logged_out`.
     async fn push_offline(&self, message: &StoredMessage, recipient: &UserId) {
         let Some(queue) = &self.ports.queue else {
             return;
         };
+        match self.ports.accounts.get_accounts(std::slice::from_ref(recipient)).await {
+            Ok(found) if found.first().is_some_and(Account::is_logged_in) => {}
+            Ok(_) => return,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not read the recipient's account; no offline push");
+                return;
+            }
+        }
         let job = offline_push_job(message, recipient);
         if let Err(err) = queue.enqueue(QueueName::Push, vec![job]).await {
             tracing::warn!(error = %err, "could not queue an offline push");
