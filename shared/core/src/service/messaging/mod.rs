@@ -6,7 +6,7 @@
 mod history;
 mod recall;
 
-use crate::accounts::Account;
+use crate::accounts::{Account, GUEST_PREFIX};
 use crate::clock::{Clock, IdGen};
 use crate::element::Element;
 use crate::element::validate_body;
@@ -299,7 +299,15 @@ impl MessageService {
             )
         };
         let media = verify_media(self.ports.media.as_deref(), &from, &body);
-        let (blocked, sender, media) = futures_util::join!(blocked, self.sender_profile(&from, now), media);
+        let (blocked, sender, media, recipient) = futures_util::join!(
+            blocked,
+            self.sender_profile(&from, now),
+            media,
+            self.recipient_exists(&from, &peer)
+        );
+        if !recipient? {
+            return Err(Error::NotFound("user"));
+        }
         if blocked? {
             return Err(Error::PeerRefused);
         }
@@ -548,6 +556,21 @@ impl MessageService {
             .audience
             .post(found, text, &message.from, origin, now)
             .await
+    }
+
+    /// Whether `peer` may receive a one-to-one message from `from`: an account of theirs exists
+    /// (Tencent refuses a recipient that was never imported), or they are the sender, the
+    /// administrator, or a guest where guests may chat one to one (neither has an account).
+    async fn recipient_exists(&self, from: &UserId, peer: &UserId) -> Result<bool> {
+        let accounts = &self.ports.limits.accounts;
+        if peer == from
+            || peer == &accounts.admin
+            || (accounts.guest_c2c && peer.as_str().starts_with(GUEST_PREFIX))
+        {
+            return Ok(true);
+        }
+        let found = self.ports.accounts.get_accounts(std::slice::from_ref(peer)).await?;
+        Ok(!found.is_empty())
     }
 
     /// Queues the offline-push job for `recipient` if they are logged in (best effort: the
