@@ -126,7 +126,10 @@ async fn wait_for_status(watcher: &mut TestSocket, user: &str, status: &str) {
         if reply["users"][0]["status"] == status {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{user} never {status}: {reply}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{user} never {status}: {reply}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -116,13 +116,25 @@ pub struct Rendition {
     #[serde(flatten)]
     pub media: MediaRef,
     /// Width in pixels, when known.
-    #[serde(default, deserialize_with = "unknown_if_zero", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "unknown_if_zero",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub width: Option<u32>,
     /// Height in pixels, when known.
-    #[serde(default, deserialize_with = "unknown_if_zero", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "unknown_if_zero",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub height: Option<u32>,
     /// Size in bytes, when known.
-    #[serde(default, deserialize_with = "unknown_if_zero", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "unknown_if_zero",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub size: Option<u64>,
 }
 
@@ -340,7 +352,7 @@ mod tests {
                                       "snapshot": {"mediaId": "s"}}),
             MediaKind::File => json!({"type": "file", "mediaId": "f", "name": "f", "size": size}),
         };
-        for kind in [MediaKind::Image, MediaKind::Sound, MediaKind::Video, MediaKind::File] {
+        for kind in MediaKind::ALL {
             let max = kind.max_bytes(&limits);
             // An element exactly at its kind's upload limit is accepted, one byte more is not.
             validate_body(&parse(json!([element(kind, max)])), &limits)

@@ -334,7 +334,10 @@ async fn the_app_server_sends_as_a_user_or_as_a_system_notice() {
         .await;
     assert_eq!(reply["ActionStatus"], "OK", "{reply}");
     // carol was never imported nor logged in: refused as Tencent refuses her (70107)
-    assert_eq!(reply["ErrorList"][0], json!({"To_Account": "carol", "ErrorCode": 70107}));
+    assert_eq!(
+        reply["ErrorList"][0],
+        json!({"To_Account": "carol", "ErrorCode": 70107})
+    );
     assert_eq!(reply["ErrorList"][1]["To_Account"], "not a user");
     let notice = bob.event("msg.system").await;
     assert_eq!(notice["system"], true);
@@ -379,7 +382,10 @@ async fn a_message_to_a_user_who_never_existed_is_refused_and_leaves_nothing() {
                    "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}}]}),
         )
         .await;
-    assert_eq!((reply["ActionStatus"].as_str(), reply["ErrorCode"].as_u64()), (Some("FAIL"), Some(70107)));
+    assert_eq!(
+        (reply["ActionStatus"].as_str(), reply["ErrorCode"].as_u64()),
+        (Some("FAIL"), Some(70107))
+    );
     // AND no conversation was created
     let list = alice.ok("conv.list", json!({})).await;
     assert_eq!(list["conversations"], json!([]), "{list}");

@@ -16,11 +16,11 @@ use crate::group::{Audience, Group, Rule};
 use crate::ids::{ClientMsgId, ConversationId, GroupId, StreamKey, UserId};
 use crate::limits::Limits;
 use crate::message::{Recall, StoredMessage, Target};
-use crate::ports::{Appended, InboxUpdate, NewMessage, QueueName, SeqRange};
 use crate::ports::{
     AccountStore, BlockStore, ConversationStore, GroupStore, MediaStore, MessageStore, ProfileStore, Queue,
     RoomStore,
 };
+use crate::ports::{Appended, InboxUpdate, NewMessage, QueueName, SeqRange};
 use crate::protocol::messages::{DeleteRequest, RecallRequest, Recalled, SyncRequest};
 use crate::protocol::{HistoryRequest, SendAck, SendRequest, event, events};
 use crate::service::groups::TipChanges;
@@ -569,7 +569,11 @@ impl MessageService {
         {
             return Ok(true);
         }
-        let found = self.ports.accounts.get_accounts(std::slice::from_ref(peer)).await?;
+        let found = self
+            .ports
+            .accounts
+            .get_accounts(std::slice::from_ref(peer))
+            .await?;
         Ok(!found.is_empty())
     }
 
@@ -580,7 +584,12 @@ impl MessageService {
         let Some(queue) = &self.ports.queue else {
             return;
         };
-        match self.ports.accounts.get_accounts(std::slice::from_ref(recipient)).await {
+        match self
+            .ports
+            .accounts
+            .get_accounts(std::slice::from_ref(recipient))
+            .await
+        {
             Ok(found) if found.first().is_some_and(Account::is_logged_in) => {}
             Ok(_) => return,
             Err(err) => {
