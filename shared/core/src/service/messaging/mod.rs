@@ -55,7 +55,7 @@ pub struct MessagePorts {
     pub blocks: Arc<dyn BlockStore>,
     /// Profiles (the sender's, carried on each message).
     pub profiles: Arc<dyn ProfileStore>,
-    /// Accounts (offline push only reaches a recipient who is logged in).
+    /// Accounts (a one-to-one recipient must have one; offline push reaches them logged in only).
     pub accounts: Arc<dyn AccountStore>,
     /// Live rooms' seats (who may send there).
     pub rooms: Arc<dyn RoomStore>,
@@ -163,7 +163,8 @@ impl MessageService {
     }
 
     /// Validates and stores a message, then delivers it to every live connection of the recipient
-    /// and to the sender's other connections; a recipient with none gets an offline-push job.
+    /// and to the sender's other connections; a logged-in recipient with none gets an offline-push
+    /// job. A one-to-one recipient with no account is refused (`not_found`).
     /// Idempotent on (sender, clientMsgId).
     #[tracing::instrument(level = "debug", skip_all, fields(from = %caller.user))]
     pub async fn send(&self, caller: &Caller, request: SendRequest) -> Result<SendAck> {
