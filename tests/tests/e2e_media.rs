@@ -226,6 +226,10 @@ async fn a_message_may_carry_only_processed_media_of_its_sender(backend: Backend
 async fn content_that_is_not_the_declared_kind_is_deleted(backend: Backend) {
     let media = MediaStack::start(backend).await;
     let mut alice = media.stack.connect("alice").await;
+    media
+        .stack
+        .admin("im_open_login_svc/account_import", json!({"UserID": "bob"}))
+        .await;
     // WHEN alice uploads an HTML page as a PNG, and a PNG as a sound
     let html = b"<html><script>alert(document.cookie)</script></html>".to_vec();
     let (page, status) = media.upload(&mut alice, "image", "image/png", &html).await;

@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use cirrus_core::ports::QueueName;
 use cirrus_local::queue::{PushConfig, QueueOptions, WebhookConfig, WebhookSecret};
-use cirrus_tests::{Backend, TestStack};
+use cirrus_tests::{Backend, TestSocket, TestStack};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -111,12 +111,36 @@ fn verified(call: &Call) -> Value {
     serde_json::from_str(&call.body).unwrap()
 }
 
+/// `user` logs in and disconnects without logging out: the `offline` status offline push is for.
+/// Waits, through `watcher`'s `presence.get`, until the stack has seen the disconnect.
+async fn log_in_then_disconnect(stack: &TestStack, watcher: &mut TestSocket, user: &str) {
+    stack.connect(user).await.close().await;
+    wait_for_status(watcher, user, "offline").await;
+}
+
+/// Waits until `watcher`'s `presence.get` shows `user` with `status`.
+async fn wait_for_status(watcher: &mut TestSocket, user: &str, status: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = watcher.ok("presence.get", json!({"userIds": [user]})).await;
+        if reply["users"][0]["status"] == status {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{user} never {status}: {reply}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn an_offline_recipient_gets_exactly_one_signed_webhook_call(backend: Backend) {
     // GIVEN an app server taking calls, alice online with a nickname, bob offline
     let sink = Sink::start(StatusCode::OK).await;
     let stack = stack(backend, &sink, Duration::from_secs(1), 5).await;
     let mut alice = stack.connect("alice").await;
     alice.ok("profile.set", json!({"nickname": "Alice"})).await;
+    log_in_then_disconnect(&stack, &mut alice, "bob").await;
 
     // WHEN alice sends bob a text and an image in one message
     let ack = alice
@@ -170,6 +194,7 @@ async fn an_online_recipient_gets_no_webhook_call(backend: Backend) {
     let sink = Sink::start(StatusCode::NO_CONTENT).await;
     let stack = stack(backend, &sink, Duration::from_secs(1), 5).await;
     let mut alice = stack.connect("alice").await;
+    log_in_then_disconnect(&stack, &mut alice, "carol").await;
     let mut bob = stack.connect("bob").await;
 
     // WHEN alice writes to bob, who gets it live
@@ -190,6 +215,35 @@ async fn an_online_recipient_gets_no_webhook_call(backend: Backend) {
     assert_eq!(push["text"], "you are not");
 }
 
+async fn a_logged_out_or_never_logged_in_recipient_gets_no_webhook_call(backend: Backend) {
+    // GIVEN an app server taking calls; bob logged in and then out, carol never logged in, and
+    // dave logged in and disconnected (offline, as a control)
+    let sink = Sink::start(StatusCode::OK).await;
+    let stack = stack(backend, &sink, Duration::from_secs(1), 5).await;
+    let mut alice = stack.connect("alice").await;
+    let mut bob = stack.connect("bob").await;
+    bob.ok("auth.logout", json!({})).await;
+    wait_for_status(&mut alice, "bob", "logged_out").await;
+    stack
+        .admin("im_open_login_svc/account_import", json!({"UserID": "carol"}))
+        .await;
+    log_in_then_disconnect(&stack, &mut alice, "dave").await;
+
+    // WHEN alice writes to bob, then carol, then dave
+    alice.send_text("bob", "c-1", "logged out").await;
+    alice.send_text("carol", "c-2", "never logged in").await;
+    let to_dave = alice.send_text("dave", "c-3", "offline").await;
+
+    // THEN the only call is dave's, who is logged in: the others have no device to tell
+    sink.wait_for(1).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let calls = sink.calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let push = verified(&calls[0]);
+    assert_eq!(push["to"], "dave");
+    assert_eq!(push["msgId"], to_dave["msgId"]);
+}
+
 mod sqlite {
     use super::*;
 
@@ -204,11 +258,17 @@ mod sqlite {
     }
 
     #[tokio::test]
+    async fn a_logged_out_or_never_logged_in_recipient_gets_no_webhook_call() {
+        super::a_logged_out_or_never_logged_in_recipient_gets_no_webhook_call(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
     async fn a_failing_webhook_is_retried_then_dead_lettered() {
         // GIVEN an app server that answers 500 to everything, and three tries per job
         let sink = Sink::start(StatusCode::INTERNAL_SERVER_ERROR).await;
         let stack = stack(Backend::Sqlite, &sink, Duration::from_millis(200), 3).await;
         let mut alice = stack.connect("alice").await;
+        log_in_then_disconnect(&stack, &mut alice, "bob").await;
 
         // WHEN alice writes to offline bob
         let ack = alice.send_text("bob", "c-1", "anyone there?").await;
@@ -266,6 +326,7 @@ mod sqlite {
         tokio::spawn(async move { axum::serve(listener, app).await });
         let stack = stack(Backend::Sqlite, &sink, Duration::from_millis(200), 3).await;
         let mut alice = stack.connect("alice").await;
+        log_in_then_disconnect(&stack, &mut alice, "bob").await;
 
         // WHEN alice writes to offline bob
         alice.send_text("bob", "c-1", "second time lucky").await;
@@ -293,5 +354,10 @@ mod aws {
     #[tokio::test]
     async fn an_online_recipient_gets_no_webhook_call() {
         super::an_online_recipient_gets_no_webhook_call(Backend::Aws).await;
+    }
+
+    #[tokio::test]
+    async fn a_logged_out_or_never_logged_in_recipient_gets_no_webhook_call() {
+        super::a_logged_out_or_never_logged_in_recipient_gets_no_webhook_call(Backend::Aws).await;
     }
 }

@@ -321,18 +321,18 @@ pub fn rich_body() -> Vec<Element> {
             format: "png".to_owned(),
             original: Rendition {
                 media: media("img-original"),
-                width: 4032,
-                height: 3024,
-                size: 3_456_789,
+                width: Some(4032),
+                height: Some(3024),
+                size: Some(3_456_789),
             },
             large: Some(Rendition {
                 media: MediaRef {
                     media_id: None,
                     url: Some("https://cdn.example.com/l.png?a=1&b=%20".to_owned()),
                 },
-                width: 720,
-                height: 540,
-                size: 80_000,
+                width: Some(720),
+                height: Some(540),
+                size: None,
             }),
             thumbnail: None,
         },
@@ -356,9 +356,9 @@ pub fn rich_body() -> Vec<Element> {
             format: Some("mp4".to_owned()),
             snapshot: Rendition {
                 media: media("vid-snap"),
-                width: 320,
-                height: 240,
-                size: 0,
+                width: Some(320),
+                height: Some(240),
+                size: None,
             },
         },
         Element::Location {

@@ -92,6 +92,9 @@ impl Account {
     }
 }
 
+/// The prefix of generated guest ids; registration refuses it, so such an id names a guest.
+pub const GUEST_PREFIX: &str = "guest_";
+
 /// The user id of the app administrator when `CIRRUS_ADMIN_USER` is not set (Tencent's default).
 pub const DEFAULT_ADMIN: &str = "administrator";
 

@@ -115,15 +115,38 @@ pub struct Rendition {
     /// Where the rendition is.
     #[serde(flatten)]
     pub media: MediaRef,
-    /// Width in pixels.
-    #[serde(default)]
-    pub width: u32,
-    /// Height in pixels.
-    #[serde(default)]
-    pub height: u32,
-    /// Size in bytes.
-    #[serde(default)]
-    pub size: u64,
+    /// Width in pixels, when known.
+    #[serde(
+        default,
+        deserialize_with = "unknown_if_zero",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub width: Option<u32>,
+    /// Height in pixels, when known.
+    #[serde(
+        default,
+        deserialize_with = "unknown_if_zero",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub height: Option<u32>,
+    /// Size in bytes, when known.
+    #[serde(
+        default,
+        deserialize_with = "unknown_if_zero",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub size: Option<u64>,
+}
+
+/// Reads a rendition's dimension or size, where 0 means unknown: no rendition is 0 pixels wide
+/// or 0 bytes long, and messages stored before these fields were optional hold 0 for "left out".
+fn unknown_if_zero<'de, D, T>(deserializer: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default + PartialEq,
+{
+    let value = Option::<T>::deserialize(deserializer)?;
+    Ok(value.filter(|v| *v != T::default()))
 }
 
 impl MediaRef {
@@ -177,12 +200,15 @@ impl Element {
                 {
                     rendition.media.check(index)?;
                 }
+                if original.size.is_some_and(|size| size > limits.max_image_bytes) {
+                    return invalid("image is larger than the configured image limit");
+                }
                 Ok(())
             }
             Self::Sound { media, size, .. } => {
                 media.check(index)?;
-                if *size > limits.max_file_bytes {
-                    return invalid("sound is larger than the configured file limit");
+                if *size > limits.max_sound_bytes {
+                    return invalid("sound is larger than the configured sound limit");
                 }
                 Ok(())
             }
@@ -192,7 +218,7 @@ impl Element {
                     return invalid("file name must be 1-255 bytes");
                 }
                 if *size > limits.max_file_bytes {
-                    return invalid("file is larger than the configured limit");
+                    return invalid("file is larger than the configured file limit");
                 }
                 Ok(())
             }
@@ -203,8 +229,8 @@ impl Element {
                 ..
             } => {
                 media.check(index)?;
-                if *size > limits.max_file_bytes {
-                    return invalid("video is larger than the configured file limit");
+                if *size > limits.max_video_bytes {
+                    return invalid("video is larger than the configured video limit");
                 }
                 snapshot.media.check(index)
             }
@@ -256,6 +282,7 @@ pub fn validate_body(body: &[Element], limits: &Limits) -> Result<()> {
 mod tests {
     use super::*;
     use crate::error::ErrorCode;
+    use crate::media::MediaKind;
     use serde_json::json;
 
     fn parse(value: serde_json::Value) -> Vec<Element> {
@@ -299,9 +326,11 @@ mod tests {
             json!([{"type": "file", "mediaId": "f", "name": "big", "size": 29 * 1024 * 1024}]),
             json!([{"type": "sound", "url": "ftp://x/y", "duration": 1, "size": 1}]),
             json!([{"type": "face", "index": -1}]),
-            json!([{"type": "sound", "mediaId": "s", "duration": 1, "size": 29 * 1024 * 1024}]),
-            json!([{"type": "video", "mediaId": "v", "duration": 1, "size": 29 * 1024 * 1024,
+            json!([{"type": "sound", "mediaId": "s", "duration": 1, "size": 11 * 1024 * 1024}]),
+            json!([{"type": "video", "mediaId": "v", "duration": 1, "size": 101 * 1024 * 1024,
                     "snapshot": {"mediaId": "s"}}]),
+            json!([{"type": "image", "format": "png",
+                    "original": {"mediaId": "m", "size": 21 * 1024 * 1024}}]),
             json!([{"type": "video", "mediaId": "v", "duration": 1, "size": 1, "snapshot": {}}]),
         ];
         for case in cases {
@@ -310,6 +339,49 @@ mod tests {
         }
         let err = validate_body(&parse(cases_index_one()), &limits).unwrap_err();
         assert!(matches!(err, Error::InvalidElement { index: 1, .. }));
+    }
+
+    #[test]
+    fn each_kind_is_limited_at_send_by_its_own_upload_limit() {
+        let limits = Limits::default();
+        let element = |kind: MediaKind, size: u64| match kind {
+            MediaKind::Image => json!({"type": "image", "format": "png",
+                                      "original": {"mediaId": "m", "size": size}}),
+            MediaKind::Sound => json!({"type": "sound", "mediaId": "s", "duration": 1, "size": size}),
+            MediaKind::Video => json!({"type": "video", "mediaId": "v", "duration": 1, "size": size,
+                                      "snapshot": {"mediaId": "s"}}),
+            MediaKind::File => json!({"type": "file", "mediaId": "f", "name": "f", "size": size}),
+        };
+        for kind in MediaKind::ALL {
+            let max = kind.max_bytes(&limits);
+            // An element exactly at its kind's upload limit is accepted, one byte more is not.
+            validate_body(&parse(json!([element(kind, max)])), &limits)
+                .unwrap_or_else(|e| panic!("{kind:?} at its limit: {e}"));
+            let err = validate_body(&parse(json!([element(kind, max + 1)])), &limits).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::InvalidElement, "{kind:?}");
+        }
+        // A 30 MB video is within the video limit although over the file limit.
+        let video = element(MediaKind::Video, 30 * 1024 * 1024);
+        validate_body(&parse(json!([video])), &limits).unwrap();
+    }
+
+    #[test]
+    fn rendition_fields_left_out_stay_out_and_stored_zeros_read_as_unknown() {
+        // GIVEN an image whose thumbnail has no size and no dimensions
+        let sent = json!({"type": "image", "format": "png",
+                          "original": {"mediaId": "m", "width": 10, "height": 5, "size": 99},
+                          "thumbnail": {"url": "https://cdn.example/t.png"}});
+        let element: Element = serde_json::from_value(sent.clone()).unwrap();
+        // THEN it serializes back exactly as sent: nothing invented
+        assert_eq!(serde_json::to_value(&element).unwrap(), sent);
+        // AND a message stored with zeros for "unknown" reads back with the fields absent
+        let stored = json!({"type": "image", "format": "png",
+                            "original": {"mediaId": "m", "width": 0, "height": 0, "size": 0}});
+        let element: Element = serde_json::from_value(stored).unwrap();
+        assert_eq!(
+            serde_json::to_value(&element).unwrap(),
+            json!({"type": "image", "format": "png", "original": {"mediaId": "m"}})
+        );
     }
 
     fn cases_index_one() -> serde_json::Value {

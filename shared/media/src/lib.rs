@@ -238,17 +238,21 @@ fn render(bytes: &[u8], declared: &str, max_pixels: u64) -> std::result::Result<
         image.apply_orientation(orientation);
     }
     let (width, height) = (image.width(), image.height());
+    let transparent = has_transparency(&image);
     let mut scaled = Vec::new();
     // The thumbnail is scaled from the large rendition when there is one: far fewer pixels.
     let mut source = &image;
     let large;
     if let Some((w, h)) = fit(width, height, LARGE_SIDE) {
         large = image.thumbnail_exact(w, h);
-        scaled.push((Variant::Large, encode(&large)?));
+        scaled.push((Variant::Large, encode(&large, transparent)?));
         source = &large;
     }
     if let Some((w, h)) = fit(width, height, THUMBNAIL_SIDE) {
-        scaled.push((Variant::Thumbnail, encode(&source.thumbnail_exact(w, h))?));
+        scaled.push((
+            Variant::Thumbnail,
+            encode(&source.thumbnail_exact(w, h), transparent)?,
+        ));
     }
     Ok(Rendered {
         content_type,
@@ -258,10 +262,21 @@ fn render(bytes: &[u8], declared: &str, max_pixels: u64) -> std::result::Result<
     })
 }
 
-/// A rendition as JPEG, or PNG where it has transparency.
-fn encode(image: &DynamicImage) -> std::result::Result<Scaled, &'static str> {
+/// Whether any pixel is less than opaque. An alpha channel alone says nothing: GIFs and many
+/// PNGs always decode with one.
+fn has_transparency(image: &DynamicImage) -> bool {
+    match image {
+        DynamicImage::ImageRgba8(pixels) => pixels.pixels().any(|p| p.0[3] < u8::MAX),
+        DynamicImage::ImageLumaA8(pixels) => pixels.pixels().any(|p| p.0[1] < u8::MAX),
+        other if other.color().has_alpha() => other.to_rgba8().pixels().any(|p| p.0[3] < u8::MAX),
+        _ => false,
+    }
+}
+
+/// A rendition as JPEG, or PNG where the image has transparency.
+fn encode(image: &DynamicImage, transparent: bool) -> std::result::Result<Scaled, &'static str> {
     let mut out = Vec::new();
-    let content_type = if image.color().has_alpha() {
+    let content_type = if transparent {
         image
             .to_rgba8()
             .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
@@ -396,6 +411,19 @@ mod tests {
         out
     }
 
+    /// A GIF of `width` x `height`, with a transparent corner when `transparent`.
+    fn gif(width: u32, height: u32, transparent: bool) -> Vec<u8> {
+        let image = image::RgbaImage::from_fn(width, height, |x, y| {
+            let alpha = if transparent && x < 10 && y < 10 { 0 } else { 255 };
+            image::Rgba([(x % 256) as u8, (y % 256) as u8, 90, alpha])
+        });
+        let mut out = Vec::new();
+        DynamicImage::ImageRgba8(image)
+            .write_to(&mut Cursor::new(&mut out), ImageFormat::Gif)
+            .unwrap();
+        out
+    }
+
     /// An upload of `kind` by alice, stored with `content_type`.
     async fn upload(store: &Objects, kind: MediaKind, content_type: &str, bytes: Vec<u8>) -> MediaId {
         let id = MediaId::generate(&UserId::parse("alice").unwrap(), kind);
@@ -462,6 +490,29 @@ mod tests {
         let (content_type, bytes) = store.get(&id.variant_key(Variant::Thumbnail)).unwrap();
         assert_eq!(content_type, "image/png");
         assert_eq!(dimensions(&bytes), (198, 99));
+    }
+
+    #[tokio::test]
+    async fn given_an_opaque_gif_then_jpeg_renditions_and_given_a_transparent_one_then_png() {
+        for (transparent, expected) in [(false, ImageFormat::Jpeg), (true, ImageFormat::Png)] {
+            // GIVEN an 800x400 GIF (it always decodes with an alpha channel)
+            let store = Objects::default();
+            let id = upload(&store, MediaKind::Image, "image/gif", gif(800, 400, transparent)).await;
+            // WHEN processed
+            let outcome = process(&store, &Limits::default(), &id.variant_key(Variant::Original))
+                .await
+                .unwrap();
+            let Processed::Ready(manifest) = outcome else {
+                panic!("not ready: {outcome:?}")
+            };
+            assert_eq!(manifest.content_type, "image/gif");
+            // THEN the renditions are JPEG when every pixel is opaque, PNG otherwise
+            for variant in [Variant::Large, Variant::Thumbnail] {
+                let (content_type, bytes) = store.get(&id.variant_key(variant)).unwrap();
+                assert_eq!(image::guess_format(&bytes).unwrap(), expected, "{variant:?}");
+                assert_eq!(content_type, expected.to_mime_type(), "{variant:?}");
+            }
+        }
     }
 
     #[tokio::test]

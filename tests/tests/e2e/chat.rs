@@ -126,6 +126,9 @@ async fn history_pages_by_seq_in_both_directions() {
     // GIVEN a conversation of 25 messages
     let stack = TestStack::start(crate::BACKEND).await;
     let mut alice = stack.connect("alice").await;
+    stack
+        .admin("im_open_login_svc/account_import", json!({"UserID": "bob"}))
+        .await;
     for i in 1..=25 {
         alice
             .send_text("bob", &format!("m{i}"), &format!("text {i}"))

@@ -169,6 +169,9 @@ async fn roaming_ends_after_the_configured_time() {
     })
     .await;
     let mut alice = stack.connect("alice").await;
+    stack
+        .admin("im_open_login_svc/account_import", json!({"UserID": "bob"}))
+        .await;
     alice.send_text("bob", "e-1", "old").await;
     alice.send_text("bob", "e-2", "old too").await;
     tokio::time::sleep(Duration::from_millis(1_000)).await;
@@ -190,6 +193,9 @@ async fn a_conversation_keeps_only_its_newest_messages() {
     })
     .await;
     let mut alice = stack.connect("alice").await;
+    stack
+        .admin("im_open_login_svc/account_import", json!({"UserID": "bob"}))
+        .await;
     for i in 1..=5 {
         alice.send_text("bob", &format!("c-{i}"), "x").await;
     }
@@ -327,7 +333,12 @@ async fn the_app_server_sends_as_a_user_or_as_a_system_notice() {
         )
         .await;
     assert_eq!(reply["ActionStatus"], "OK", "{reply}");
-    assert_eq!(reply["ErrorList"][0]["To_Account"], "not a user");
+    // carol was never imported nor logged in: refused as Tencent refuses her (70107)
+    assert_eq!(
+        reply["ErrorList"][0],
+        json!({"To_Account": "carol", "ErrorCode": 70107})
+    );
+    assert_eq!(reply["ErrorList"][1]["To_Account"], "not a user");
     let notice = bob.event("msg.system").await;
     assert_eq!(notice["system"], true);
     assert_eq!(notice["from"], "administrator");
@@ -353,10 +364,46 @@ async fn the_app_server_sends_as_a_user_or_as_a_system_notice() {
 }
 
 #[tokio::test]
+async fn a_message_to_a_user_who_never_existed_is_refused_and_leaves_nothing() {
+    // GIVEN alice, and a user id nobody imported, registered or logged in with
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut alice = stack.connect("alice").await;
+    let to_ghost = json!({"to": {"type": "c2c", "id": "ghost"}, "clientMsgId": "g-1",
+                          "body": [{"type": "text", "text": "anyone?"}]});
+    // WHEN alice writes to it THEN she is refused with not_found
+    assert_eq!(alice.err("msg.send", to_ghost).await, "not_found");
+    // AND the app server is refused too (70107, account not found)
+    let reply = stack
+        .rest_as(
+            "administrator",
+            &stack.token("administrator"),
+            "openim/sendmsg",
+            json!({"From_Account": "alice", "To_Account": "ghost", "MsgRandom": 1,
+                   "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}}]}),
+        )
+        .await;
+    assert_eq!(
+        (reply["ActionStatus"].as_str(), reply["ErrorCode"].as_u64()),
+        (Some("FAIL"), Some(70107))
+    );
+    // AND no conversation was created
+    let list = alice.ok("conv.list", json!({})).await;
+    assert_eq!(list["conversations"], json!([]), "{list}");
+    // AND once imported, the same id takes messages
+    stack
+        .admin("im_open_login_svc/account_import", json!({"UserID": "ghost"}))
+        .await;
+    alice.send_text("ghost", "g-2", "welcome").await;
+}
+
+#[tokio::test]
 async fn a_page_of_zero_is_refused_and_larger_pages_are_lowered_to_the_limit() {
     // GIVEN alice and bob with three messages between them
     let stack = TestStack::start(crate::BACKEND).await;
     let mut alice = stack.connect("alice").await;
+    stack
+        .admin("im_open_login_svc/account_import", json!({"UserID": "bob"}))
+        .await;
     for n in 0..3 {
         alice.send_text("bob", &format!("m{n}"), "hi").await;
     }

@@ -173,6 +173,9 @@ pub(super) fn from_error(err: &Error) -> Refusal {
         tracing::error!(error = ?err, "admin request failed");
         return failure(Failure::Internal);
     }
+    if matches!(err, Error::NotFound("user")) {
+        return failure_with(Failure::UnknownUser, &err.client_message());
+    }
     failure_with(Failure::InvalidParameter, &err.client_message())
 }
 

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, post};
 use cirrus_auth::password;
 use cirrus_auth::{Password, PasswordError};
-use cirrus_core::accounts::{Account, AccountKind, issue_time};
+use cirrus_core::accounts::{Account, AccountKind, GUEST_PREFIX, issue_time};
 use cirrus_core::ids::UserId;
 use cirrus_core::usersig::GUEST_USERBUF;
 use lambda_http::request::RequestContext;
@@ -217,9 +217,6 @@ fn reserved(api: &Api, user: &UserId) -> Result<(), Refused> {
     }
     Ok(())
 }
-
-/// The prefix of generated guest ids.
-pub(crate) const GUEST_PREFIX: &str = "guest_";
 
 /// Where a call came from, as the per-source login throttle counts it (`ip:{address}`): API
 /// Gateway's `sourceIp` on Lambda, the peer's address on the local stack.

@@ -6,6 +6,7 @@
 mod history;
 mod recall;
 
+use crate::accounts::{Account, GUEST_PREFIX};
 use crate::clock::{Clock, IdGen};
 use crate::element::Element;
 use crate::element::validate_body;
@@ -15,10 +16,11 @@ use crate::group::{Audience, Group, Rule};
 use crate::ids::{ClientMsgId, ConversationId, GroupId, StreamKey, UserId};
 use crate::limits::Limits;
 use crate::message::{Recall, StoredMessage, Target};
-use crate::ports::{Appended, InboxUpdate, NewMessage, QueueName, SeqRange};
 use crate::ports::{
-    BlockStore, ConversationStore, GroupStore, MediaStore, MessageStore, ProfileStore, Queue, RoomStore,
+    AccountStore, BlockStore, ConversationStore, GroupStore, MediaStore, MessageStore, ProfileStore, Queue,
+    RoomStore,
 };
+use crate::ports::{Appended, InboxUpdate, NewMessage, QueueName, SeqRange};
 use crate::protocol::messages::{DeleteRequest, RecallRequest, Recalled, SyncRequest};
 use crate::protocol::{HistoryRequest, SendAck, SendRequest, event, events};
 use crate::service::groups::TipChanges;
@@ -53,6 +55,8 @@ pub struct MessagePorts {
     pub blocks: Arc<dyn BlockStore>,
     /// Profiles (the sender's, carried on each message).
     pub profiles: Arc<dyn ProfileStore>,
+    /// Accounts (a one-to-one recipient must have one; offline push reaches them logged in only).
+    pub accounts: Arc<dyn AccountStore>,
     /// Live rooms' seats (who may send there).
     pub rooms: Arc<dyn RoomStore>,
     /// Uploaded media (a message may only carry what its sender uploaded).
@@ -82,6 +86,7 @@ impl MessagePorts {
             groups: ports.stores.groups(),
             blocks: ports.stores.blocks(),
             profiles: ports.stores.profiles(),
+            accounts: ports.stores.accounts(),
             rooms: ports.stores.rooms(),
             media: ports.media.clone(),
             queue: ports.queue.clone(),
@@ -158,7 +163,8 @@ impl MessageService {
     }
 
     /// Validates and stores a message, then delivers it to every live connection of the recipient
-    /// and to the sender's other connections; a recipient with none gets an offline-push job.
+    /// and to the sender's other connections; a logged-in recipient with none gets an offline-push
+    /// job. A one-to-one recipient with no account is refused (`not_found`).
     /// Idempotent on (sender, clientMsgId).
     #[tracing::instrument(level = "debug", skip_all, fields(from = %caller.user))]
     pub async fn send(&self, caller: &Caller, request: SendRequest) -> Result<SendAck> {
@@ -294,7 +300,15 @@ impl MessageService {
             )
         };
         let media = verify_media(self.ports.media.as_deref(), &from, &body);
-        let (blocked, sender, media) = futures_util::join!(blocked, self.sender_profile(&from, now), media);
+        let (blocked, sender, media, recipient) = futures_util::join!(
+            blocked,
+            self.sender_profile(&from, now),
+            media,
+            self.recipient_exists(&from, &peer)
+        );
+        if !recipient? {
+            return Err(Error::NotFound("user"));
+        }
         if blocked? {
             return Err(Error::PeerRefused);
         }
@@ -545,11 +559,45 @@ impl MessageService {
             .await
     }
 
-    /// Queues the offline-push job for `recipient` (best effort: the message is stored).
+    /// Whether `peer` may receive a one-to-one message from `from`: an account of theirs exists
+    /// (Tencent refuses a recipient that was never imported), or they are the sender, the
+    /// administrator, or a guest where guests may chat one to one (neither has an account).
+    async fn recipient_exists(&self, from: &UserId, peer: &UserId) -> Result<bool> {
+        let accounts = &self.ports.limits.accounts;
+        if peer == from
+            || peer == &accounts.admin
+            || (accounts.guest_c2c && peer.as_str().starts_with(GUEST_PREFIX))
+        {
+            return Ok(true);
+        }
+        let found = self
+            .ports
+            .accounts
+            .get_accounts(std::slice::from_ref(peer))
+            .await?;
+        Ok(!found.is_empty())
+    }
+
+    /// Queues the offline-push job for `recipient` if they are logged in (best effort: the
+    /// message is stored). A user who logged out, or never logged in, has no device to tell:
+    /// offline push is for the `offline` status of `presence.get`, not `logged_out`.
     async fn push_offline(&self, message: &StoredMessage, recipient: &UserId) {
         let Some(queue) = &self.ports.queue else {
             return;
         };
+        match self
+            .ports
+            .accounts
+            .get_accounts(std::slice::from_ref(recipient))
+            .await
+        {
+            Ok(found) if found.first().is_some_and(Account::is_logged_in) => {}
+            Ok(_) => return,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not read the recipient's account; no offline push");
+                return;
+            }
+        }
         let job = offline_push_job(message, recipient);
         if let Err(err) = queue.enqueue(QueueName::Push, vec![job]).await {
             tracing::warn!(error = %err, "could not queue an offline push");
