@@ -24,6 +24,9 @@ async fn sends_over_the_rate_are_refused_with_a_wait_and_not_stored() {
         };
     })
     .await;
+    stack
+        .admin("im_open_login_svc/account_import", json!({"UserID": "bob"}))
+        .await;
     let mut alice = stack.connect("alice").await;
     // WHEN she sends 6 messages at once
     for n in 0..5 {
@@ -49,8 +52,11 @@ async fn sends_over_the_rate_are_refused_with_a_wait_and_not_stored() {
 
 #[tokio::test]
 async fn a_ping_flood_is_refused_past_its_burst_and_the_connection_stays() {
-    // GIVEN the default limits and alice online
+    // GIVEN the default limits, alice online and bob's account
     let stack = TestStack::start(crate::BACKEND).await;
+    stack
+        .admin("im_open_login_svc/account_import", json!({"UserID": "bob"}))
+        .await;
     let mut alice = stack.connect("alice").await;
     // WHEN she sends 100 pings without waiting for replies
     for n in 0..100 {
