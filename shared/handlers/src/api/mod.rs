@@ -4,9 +4,12 @@
 //! API (payload format 2.0); the local stack mounts it on its HTTP listener as it is.
 
 mod admin;
+mod admin_group;
+mod admin_group_members;
 mod admin_msg;
 mod admin_social;
 mod login;
+mod tim_body;
 
 use crate::deps::Deps;
 use axum::Router;
