@@ -341,6 +341,8 @@ async fn members_added_and_muted_by_rest_are_seen_by_their_clients() {
     let nowhere =
         json!({"GroupId": "nowhere", "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "x"}}]});
     assert_eq!(group_err(&stack, "send_group_msg", nowhere).await, 10010);
+    let stranger = json!({"GroupId": "g-rest", "From_Account": "ghost", "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "x"}}]});
+    assert_eq!(group_err(&stack, "send_group_msg", stranger).await, 10007);
     // WHEN ben is removed with a reason
     group_ok(
         &stack,
