@@ -449,3 +449,49 @@ async fn profiles_roles_ownership_and_dismissal_change_through_rest() {
     let again = json!({"Type": "Public", "GroupId": "g-edit", "Name": "again"});
     assert_eq!(group_err(&stack, "create_group", again).await, 10021);
 }
+
+#[tokio::test]
+async fn added_members_stop_at_the_groups_limit_and_the_member_cap() {
+    let stack = TestStack::start_with(crate::BACKEND, |config| config.limits.max_groups_per_user = 2).await;
+    import(&stack, &["ben", "cat", "dan"]).await;
+    // app-owned groups, so that no owner counts against the limit
+    for (id, max) in [("g-one", 10), ("g-two", 2), ("g-three", 10)] {
+        group_ok(
+            &stack,
+            "create_group",
+            json!({"Type": "Public", "GroupId": id, "Name": id, "MaxMemberCount": max}),
+        )
+        .await;
+    }
+    // GIVEN ben already in two groups, the most the app allows
+    for id in ["g-one", "g-two"] {
+        let added = group_ok(
+            &stack,
+            "add_group_member",
+            json!({"GroupId": id, "MemberList": [{"Member_Account": "ben"}]}),
+        )
+        .await;
+        assert_eq!(added["MemberList"][0]["Result"], 1);
+    }
+    // WHEN ben and cat are added to a third
+    let added = group_ok(
+        &stack,
+        "add_group_member",
+        json!({"GroupId": "g-three", "MemberList": [{"Member_Account": "ben"}, {"Member_Account": "cat"}]}),
+    )
+    .await;
+    // THEN ben is left out and cat is in
+    assert_eq!(
+        added["MemberList"],
+        json!([{"Member_Account": "ben", "Result": 0}, {"Member_Account": "cat", "Result": 1}])
+    );
+    assert_eq!(role_of(&stack, "g-three", "ben").await, "NotMember");
+    // WHEN two more are added to a group with room for one
+    let full =
+        json!({"GroupId": "g-two", "MemberList": [{"Member_Account": "cat"}, {"Member_Account": "dan"}]});
+    assert_eq!(group_err(&stack, "add_group_member", full).await, 10014);
+    // THEN neither is in
+    let info = group_ok(&stack, "get_group_info", json!({"GroupIdList": ["g-two"]})).await;
+    assert_eq!(info["GroupInfo"][0]["MemberNum"], 1);
+    assert_eq!(role_of(&stack, "g-two", "dan").await, "NotMember");
+}

@@ -96,11 +96,15 @@ impl GroupService {
         for user in &users {
             let outcome = if existing.iter().any(|m| &m.user == user) {
                 AdmitOutcome::AlreadyMember
-            } else if self.check_group_count(user, group.kind).await.is_err() {
-                AdmitOutcome::AtGroupLimit
             } else {
-                newcomers.push(user.clone());
-                AdmitOutcome::Added
+                match self.check_group_count(user, group.kind).await {
+                    Ok(()) => {
+                        newcomers.push(user.clone());
+                        AdmitOutcome::Added
+                    }
+                    Err(Error::LimitExceeded(_)) => AdmitOutcome::AtGroupLimit,
+                    Err(err) => return Err(err),
+                }
             };
             outcomes.push((user.clone(), outcome));
         }
