@@ -438,12 +438,6 @@ pub(super) async fn change_group_owner(_: Admin, State(api): State<Shared>, body
     let id = group_id(&body.group_id)?;
     let heir = user_id(&body.new_owner)?;
     let group = group_info(&api, &id).await?;
-    if group.kind == GroupType::Live {
-        return Err(failure_with(
-            Failure::GroupNoPermission,
-            "live rooms have no members to own them",
-        ));
-    }
     let caller = group.owner.map_or_else(|| as_admin(&api), as_user);
     let request = MemberRequest {
         group_id: id.to_string(),
