@@ -31,6 +31,8 @@ mod login;
 mod messages;
 #[path = "e2e/presence.rs"]
 mod presence;
+#[path = "e2e/rest_groups.rs"]
+mod rest_groups;
 #[path = "e2e/sessions.rs"]
 mod sessions;
 #[path = "e2e/social.rs"]

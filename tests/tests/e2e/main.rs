@@ -19,5 +19,6 @@ mod login;
 mod messages;
 mod presence;
 mod rate_limits;
+mod rest_groups;
 mod sessions;
 mod social;

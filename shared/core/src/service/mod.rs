@@ -33,7 +33,7 @@ pub use callback_config::{CallbackConfigPorts, CallbackConfigService};
 pub use conversations::{ConversationPorts, ConversationService};
 pub use delivery::Delivery;
 pub use friends::{FriendPorts, FriendService};
-pub use groups::{ApplyOutcome, GroupPorts, GroupService, GroupTips, InviteOutcome};
+pub use groups::{AdmitOutcome, ApplyOutcome, GroupPorts, GroupService, GroupTips, InviteOutcome};
 pub use media::{MediaPorts, MediaService, read_manifest, verify_media};
 pub use messaging::{HistoryPage, MAX_DELETE_BATCH, MessagePorts, MessageService, SyncedConversation};
 pub use presence::{PresencePorts, PresenceService};

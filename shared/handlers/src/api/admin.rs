@@ -23,7 +23,10 @@ use serde_json::{Value, json};
 
 /// The `/v4` routes: one per command, and every other `/v4` path an unknown command.
 pub(super) fn routes() -> Router<Shared> {
-    use super::{admin_callback as callback, admin_msg as msg, admin_social as social};
+    use super::{
+        admin_callback as callback, admin_group as group, admin_group_members as members, admin_msg as msg,
+        admin_social as social,
+    };
     Router::new()
         .route("/v4/im_open_login_svc/account_import", command(account_import))
         .route(
@@ -48,6 +51,66 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/v4/openim/admin_msgwithdraw", command(msg::admin_msgwithdraw))
         .route("/v4/cirrus_callback/get_config", command(callback::get_config))
         .route("/v4/cirrus_callback/set_config", command(callback::set_config))
+        .route(
+            "/v4/group_open_http_svc/create_group",
+            command(group::create_group),
+        )
+        .route(
+            "/v4/group_open_http_svc/get_group_info",
+            command(group::get_group_info),
+        )
+        .route(
+            "/v4/group_open_http_svc/get_group_member_info",
+            command(group::get_group_member_info),
+        )
+        .route(
+            "/v4/group_open_http_svc/modify_group_base_info",
+            command(group::modify_group_base_info),
+        )
+        .route(
+            "/v4/group_open_http_svc/destroy_group",
+            command(group::destroy_group),
+        )
+        .route(
+            "/v4/group_open_http_svc/get_joined_group_list",
+            command(members::get_joined_group_list),
+        )
+        .route(
+            "/v4/group_open_http_svc/get_role_in_group",
+            command(members::get_role_in_group),
+        )
+        .route(
+            "/v4/group_open_http_svc/change_group_owner",
+            command(members::change_group_owner),
+        )
+        .route(
+            "/v4/group_open_http_svc/add_group_member",
+            command(members::add_group_member),
+        )
+        .route(
+            "/v4/group_open_http_svc/delete_group_member",
+            command(members::delete_group_member),
+        )
+        .route(
+            "/v4/group_open_http_svc/forbid_send_msg",
+            command(members::forbid_send_msg),
+        )
+        .route(
+            "/v4/group_open_http_svc/get_group_muted_account",
+            command(members::get_group_muted_account),
+        )
+        .route(
+            "/v4/group_open_http_svc/modify_group_member_info",
+            command(members::modify_group_member_info),
+        )
+        .route(
+            "/v4/group_open_http_svc/send_group_msg",
+            command(msg::send_group_msg),
+        )
+        .route(
+            "/v4/group_open_http_svc/get_group_shutted_uin",
+            command(members::get_group_muted_account),
+        )
         .route("/v4/{*command}", command(unknown_command))
 }
 
@@ -90,6 +153,20 @@ pub(crate) enum Failure {
     RateLimited,
     /// A server-side fault (70500).
     Internal,
+    /// A group command's parameter is missing or invalid (10004).
+    GroupInvalidParameter,
+    /// The group's rules do not allow this (10007).
+    GroupNoPermission,
+    /// The group does not exist or was dismissed (10010).
+    GroupNotFound,
+    /// The group has no room for the members asked for (10014).
+    GroupFull,
+    /// The group id is malformed (10015).
+    GroupIdInvalid,
+    /// The group id is already used (10021).
+    GroupIdTaken,
+    /// The sender is muted in the group (10017).
+    GroupMuted,
 }
 
 impl Failure {
@@ -105,10 +182,17 @@ impl Failure {
             Self::UnknownCommand => 70404,
             Self::RateLimited => 60007,
             Self::Internal => 70500,
+            Self::GroupInvalidParameter => 10004,
+            Self::GroupNoPermission => 10007,
+            Self::GroupNotFound => 10010,
+            Self::GroupFull => 10014,
+            Self::GroupIdInvalid => 10015,
+            Self::GroupIdTaken => 10021,
+            Self::GroupMuted => 10017,
         }
     }
 
-    fn info(self) -> &'static str {
+    pub(super) fn info(self) -> &'static str {
         match self {
             Self::TokenExpired => "UserSig expired",
             Self::TokenInvalid => "UserSig invalid",
@@ -120,6 +204,13 @@ impl Failure {
             Self::UnknownCommand => "no such command",
             Self::RateLimited => "too many requests; slow down and try again",
             Self::Internal => "internal error; try again later",
+            Self::GroupInvalidParameter => "invalid parameter",
+            Self::GroupNoPermission => "not allowed in this group",
+            Self::GroupNotFound => "the group does not exist or was dismissed",
+            Self::GroupFull => "the group is full",
+            Self::GroupIdInvalid => "invalid group id",
+            Self::GroupIdTaken => "the group id is already used",
+            Self::GroupMuted => "muted in this group",
         }
     }
 }

@@ -1,31 +1,23 @@
-//! The server REST API's one-to-one message commands, in Tencent IM's shape: `openim/sendmsg`
-//! (as a user, or a system notice when `From_Account` is absent), `openim/batchsendmsg`, and
-//! `openim/admin_msgwithdraw` (recall at any age).
+//! The server REST API's message commands, in Tencent IM's shape: `openim/sendmsg` (as a user,
+//! or a system notice when `From_Account` is absent), `openim/batchsendmsg`,
+//! `openim/admin_msgwithdraw` (recall at any age), and `group_open_http_svc/send_group_msg`.
 //!
-//! `MsgBody` takes Tencent's element objects for the element types Tencent defines the same way:
-//! `TIMTextElem`, `TIMCustomElem`, `TIMFaceElem` and `TIMLocationElem`. Media elements need a
-//! media id from `media.upload`, which an app server does not have: they are refused. `MsgKey`
-//! is the message's seq in the conversation, as text.
+//! `MsgBody` is read by [`super::tim_body`]. `MsgKey` is the message's seq in the
+//! conversation, as text.
 
 use super::Shared;
 use super::admin::{Admin, Failure, Refusal, Reply, failure_with, from_error, ok, parse, user_id};
+use super::tim_body::{TimElement, body_of};
 use axum::body::Bytes;
 use axum::extract::State;
-use cirrus_core::element::Element;
+use cirrus_core::Error;
 use cirrus_core::ids::ClientMsgId;
+use cirrus_core::message::Target;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Most recipients one `batchsendmsg` takes (Tencent: 500).
 const MAX_BATCH_RECIPIENTS: usize = 500;
-
-#[derive(Deserialize)]
-struct TimElement {
-    #[serde(rename = "MsgType")]
-    kind: String,
-    #[serde(rename = "MsgContent", default)]
-    content: Value,
-}
 
 #[derive(Deserialize)]
 struct SendMsg {
@@ -65,52 +57,6 @@ struct Withdraw {
     key: String,
 }
 
-fn text_of(content: &Value, field: &str) -> Option<String> {
-    content.get(field).and_then(Value::as_str).map(str::to_owned)
-}
-
-fn number_of(content: &Value, field: &str, kind: &str) -> Result<f64, String> {
-    content
-        .get(field)
-        .and_then(Value::as_f64)
-        .ok_or_else(|| format!("{kind} needs {field}"))
-}
-
-/// Converts one of Tencent's `MsgBody` elements into a Cirrus element.
-fn element(element: TimElement) -> Result<Element, String> {
-    let content = &element.content;
-    match element.kind.as_str() {
-        "TIMTextElem" => Ok(Element::Text {
-            text: text_of(content, "Text").ok_or("TIMTextElem needs Text")?,
-        }),
-        "TIMCustomElem" => Ok(Element::Custom {
-            data: text_of(content, "Data").unwrap_or_default(),
-            desc: text_of(content, "Desc"),
-            ext: text_of(content, "Ext"),
-        }),
-        "TIMFaceElem" => Ok(Element::Face {
-            index: content
-                .get("Index")
-                .and_then(Value::as_i64)
-                .ok_or("TIMFaceElem needs Index")?,
-            data: text_of(content, "Data"),
-        }),
-        "TIMLocationElem" => Ok(Element::Location {
-            latitude: number_of(content, "Latitude", "TIMLocationElem")?,
-            longitude: number_of(content, "Longitude", "TIMLocationElem")?,
-            desc: text_of(content, "Desc").unwrap_or_default(),
-        }),
-        other => Err(format!("MsgType {other} is not supported by the REST API")),
-    }
-}
-
-fn body_of(body: Vec<TimElement>) -> Result<Vec<Element>, Refusal> {
-    body.into_iter()
-        .map(element)
-        .collect::<Result<_, _>>()
-        .map_err(|reason| failure_with(Failure::InvalidParameter, &reason))
-}
-
 /// The idempotency key of a REST send: `MsgRandom` makes a retried call one message (per
 /// recipient); without it every call is a new message.
 fn client_msg_id(random: Option<u32>, to: &str) -> Result<ClientMsgId, Refusal> {
@@ -134,7 +80,7 @@ pub(super) async fn sendmsg(_: Admin, State(api): State<Shared>, body: Bytes) ->
         .messages
         .send_as_server(
             from,
-            to,
+            Target::C2c(to),
             client_msg_id(body.random, &body.to)?,
             elements,
             body.cloud_custom_data,
@@ -171,7 +117,7 @@ pub(super) async fn batchsendmsg(_: Admin, State(api): State<Shared>, body: Byte
                 .messages
                 .send_as_server(
                     from.clone(),
-                    to,
+                    Target::C2c(to),
                     client_msg_id(body.random, raw)?,
                     elements.clone(),
                     body.cloud_custom_data.clone(),
@@ -205,4 +151,48 @@ pub(super) async fn admin_msgwithdraw(_: Admin, State(api): State<Shared>, body:
         )),
         Err(err) => Err(from_error(&err)),
     }
+}
+
+#[derive(Deserialize)]
+struct SendGroupMsg {
+    #[serde(rename = "GroupId")]
+    group_id: String,
+    #[serde(rename = "From_Account", default)]
+    from: Option<String>,
+    #[serde(rename = "Random", default)]
+    random: Option<u32>,
+    #[serde(rename = "MsgBody")]
+    body: Vec<TimElement>,
+    #[serde(rename = "CloudCustomData", default)]
+    cloud_custom_data: Option<String>,
+}
+
+/// # POST /v4/group_open_http_svc/send_group_msg
+/// One message in a group, as the member `From_Account` (their mute applies: 10017) or, without
+/// it, as the app administrator. Replies `MsgTime` (s) and `MsgSeq`.
+pub(super) async fn send_group_msg(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
+    let body: SendGroupMsg = parse(&body)?;
+    let group = super::admin_group::group_id(&body.group_id)?;
+    let from = body.from.as_deref().map(user_id).transpose()?;
+    let elements = body_of(body.body)?;
+    let stored = api
+        .deps
+        .services
+        .messages
+        .send_as_server(
+            from,
+            Target::Group(group),
+            client_msg_id(body.random, &body.group_id)?,
+            elements,
+            body.cloud_custom_data,
+        )
+        .await
+        .map_err(|err| match err {
+            Error::Muted => failure_with(Failure::GroupMuted, "the sender is muted in this group"),
+            err => super::admin_group::group_error(&err),
+        })?;
+    Ok(ok(json!({
+        "MsgTime": stored.time.div_euclid(1000),
+        "MsgSeq": stored.seq,
+    })))
 }

@@ -5,9 +5,12 @@
 
 mod admin;
 mod admin_callback;
+mod admin_group;
+mod admin_group_members;
 mod admin_msg;
 mod admin_social;
 mod login;
+mod tim_body;
 
 use crate::deps::Deps;
 use axum::Router;

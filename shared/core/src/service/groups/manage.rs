@@ -306,6 +306,28 @@ impl GroupService {
         Ok((page, cursor))
     }
 
+    /// Whether a group id was ever used (a dismissed group's id stays taken).
+    pub async fn id_taken(&self, raw: &str) -> Result<bool> {
+        let id = GroupId::parse(raw)?;
+        Ok(self.ports.groups.get_group(&id).await?.is_some())
+    }
+
+    /// The members among `users`, in no set order (members and the app administrator only).
+    pub async fn members_named(
+        &self,
+        caller: &Caller,
+        group_id: &str,
+        users: &[UserId],
+    ) -> Result<Vec<Member>> {
+        let group = self.group(group_id).await?;
+        self.actor(caller, &group).await?.require_member()?;
+        let mut found = Vec::new();
+        for chunk in users.chunks(MAX_BATCH) {
+            found.extend(self.ports.groups.get_members(&group.id, chunk).await?);
+        }
+        Ok(found)
+    }
+
     /// `group.joined`: one page of the caller's groups in group id order.
     pub async fn joined(
         &self,

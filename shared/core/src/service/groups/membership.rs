@@ -75,6 +75,53 @@ impl GroupService {
             .collect())
     }
 
+    /// The app administrator puts users straight into a group of any type but a live room
+    /// (Tencent's `add_group_member`): no invitation, no approval. A user already at their
+    /// groups limit is reported and left out; a group without room for the rest refuses them
+    /// all. `silent` leaves out the member tip.
+    pub async fn admin_add(
+        &self,
+        group_id: &str,
+        users: Vec<String>,
+        silent: bool,
+    ) -> Result<Vec<(UserId, AdmitOutcome)>> {
+        let group = self.group(group_id).await?;
+        if group.kind == GroupType::Live {
+            return Err(Error::Forbidden("people join live rooms themselves"));
+        }
+        let users = unique_user_ids(users, MAX_BATCH)?;
+        let existing = self.ports.groups.get_members(&group.id, &users).await?;
+        let mut outcomes = Vec::with_capacity(users.len());
+        let mut newcomers = Vec::new();
+        for user in &users {
+            let outcome = if existing.iter().any(|m| &m.user == user) {
+                AdmitOutcome::AlreadyMember
+            } else {
+                match self.check_group_count(user, group.kind).await {
+                    Ok(()) => {
+                        newcomers.push(user.clone());
+                        AdmitOutcome::Added
+                    }
+                    Err(Error::LimitExceeded(_)) => AdmitOutcome::AtGroupLimit,
+                    Err(err) => return Err(err),
+                }
+            };
+            outcomes.push((user.clone(), outcome));
+        }
+        let added = self.admit(&group, &newcomers).await?;
+        if !silent {
+            let admin = self.ports.limits.accounts.admin.clone();
+            self.member_tip(&group, "members_invited", &admin, &added).await;
+        }
+        // Someone who joined between the read and the write was not added by this call.
+        for (user, outcome) in &mut outcomes {
+            if *outcome == AdmitOutcome::Added && !added.contains(user) {
+                *outcome = AdmitOutcome::AlreadyMember;
+            }
+        }
+        Ok(outcomes)
+    }
+
     /// `group.apply`: join a public group or chat room (at once with a free join policy, by
     /// approval otherwise), or enter a live room.
     pub async fn apply(&self, caller: &Caller, request: ApplyRequest) -> Result<ApplyOutcome> {

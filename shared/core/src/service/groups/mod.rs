@@ -59,6 +59,17 @@ pub enum InviteOutcome {
     AlreadyMember,
 }
 
+/// How a user the app administrator added ended up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdmitOutcome {
+    /// Now a member.
+    Added,
+    /// Already a member.
+    AlreadyMember,
+    /// Left out: they already belong to as many groups as the app allows.
+    AtGroupLimit,
+}
+
 /// How an application ended up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -189,13 +189,14 @@ impl MessageService {
         })
     }
 
-    /// Sends on the app server's behalf (the REST API): as `from` if given, otherwise as a
-    /// system notice from the administrator (`msg.system`, no blacklist check). Stored, synced
-    /// and pushed like any message; idempotent on (sender, `client_msg_id`).
+    /// Sends on the app server's behalf (the REST API), to a user or a group: as `from` if
+    /// given (a group's rules for its members apply), otherwise as a system notice from the
+    /// administrator (`msg.system`, no blacklist, membership or mute check). Stored, synced and
+    /// pushed like any message; idempotent on (sender, `client_msg_id`).
     pub async fn send_as_server(
         &self,
         from: Option<UserId>,
-        to: UserId,
+        to: Target,
         client_msg_id: ClientMsgId,
         body: Vec<crate::element::Element>,
         cloud_custom_data: Option<String>,
@@ -204,7 +205,7 @@ impl MessageService {
         let from = from.unwrap_or_else(|| self.ports.limits.accounts.admin.clone());
         self.submit(Submission {
             from,
-            to: Target::C2c(to),
+            to,
             client_msg_id,
             body,
             cloud_custom_data,
