@@ -90,13 +90,13 @@ proptest! {
         identifier in "[a-z0-9_]{1,20}",
         expire in 1_000i64..100_000_000,
         at in any::<prop::sample::Index>(),
-        byte in any::<u8>(),
+        flip in 1u8..=255,
     ) {
         let token = key().mint(&identifier, NOW, expire);
         let mut bytes = token.clone().into_bytes();
+        // Any of the 255 other values, without rejecting cases.
         let i = at.index(bytes.len());
-        prop_assume!(bytes[i] != byte);
-        bytes[i] = byte;
+            bytes[i] ^= flip;
         let mutated = String::from_utf8_lossy(&bytes);
         match key().verify(&mutated, NOW) {
             Err(err) => prop_assert_eq!(Error::from(err).code(), ErrorCode::Unauthorized),
