@@ -26,10 +26,13 @@ fn valid_frame() -> impl Strategy<Value = Value> {
 fn check_parse(text: &str) {
     match ClientFrame::parse(text) {
         Ok(frame) => {
-            let value: Value = serde_json::from_str(text).expect("a parsed frame is JSON");
-            assert!(value.is_object(), "{text:.200}");
-            assert_eq!(frame.action.as_deref(), value["action"].as_str());
-            assert_eq!(frame.req_id.as_deref(), value["reqId"].as_str());
+            // `data` is kept raw, so a number out of range in it (`1e999`) is only refused when
+            // the data is read; otherwise the frame is the object it was parsed from.
+            if let Ok(value) = serde_json::from_str::<Value>(text) {
+                assert!(value.is_object(), "{text:.200}");
+                assert_eq!(frame.action.as_deref(), value["action"].as_str());
+                assert_eq!(frame.req_id.as_deref(), value["reqId"].as_str());
+            }
             // Reading data is a coded refusal or a value, never an internal error.
             for result in [
                 frame.data::<SendRequest>().err(),
