@@ -94,7 +94,7 @@ proptest! {
         WORLD.with(|world| {
             let mut bytes = world.genuine.clone().into_bytes();
             let i = at.index(bytes.len());
-        bytes[i] ^= flip;
+            bytes[i] ^= flip;
             assert_refused(world, &String::from_utf8_lossy(&bytes));
         });
     }
