@@ -414,6 +414,19 @@ mod tests {
     }
 
     #[test]
+    fn coordinates_round_trip_bit_for_bit() {
+        // Found by the element fuzz suite: without serde_json's exact float parsing this longitude
+        // came back one ULP off.
+        let element = Element::Location {
+            latitude: 0.0,
+            longitude: 126.000_972_478_588_93,
+            desc: String::new(),
+        };
+        let text = serde_json::to_string(&element).unwrap();
+        assert_eq!(serde_json::from_str::<Element>(&text).unwrap(), element);
+    }
+
+    #[test]
     fn elements_round_trip_through_json() {
         let element = Element::Custom {
             data: "d".into(),

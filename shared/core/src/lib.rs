@@ -11,6 +11,8 @@ pub mod devices;
 pub mod element;
 pub mod error;
 pub mod filter;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod group;
 pub mod ids;
 pub mod limits;

@@ -210,17 +210,24 @@ fn number(value: &Value) -> Option<i64> {
 }
 
 fn decode(token: &str) -> Result<Document, UserSigError> {
-    if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+    // Only the token alphabet: `+ / =` would decode as `* - _` do, so one token would have
+    // several spellings.
+    if token.is_empty() || token.len() > MAX_TOKEN_LEN || token.contains(['+', '/', '=']) {
         return Err(UserSigError::Malformed);
     }
     let standard = token.replace('*', "+").replace('-', "/").replace('_', "=");
     let compressed = STANDARD.decode(standard).map_err(|_| UserSigError::Malformed)?;
     let mut json = Vec::new();
+    let mut decoder = ZlibDecoder::new(compressed.as_slice());
     // Bound the inflated size so a crafted token cannot balloon in memory.
-    ZlibDecoder::new(compressed.as_slice())
+    (&mut decoder)
         .take(MAX_TOKEN_LEN as u64 * 4)
         .read_to_end(&mut json)
         .map_err(|_| UserSigError::Malformed)?;
+    // Bytes after the zlib stream would be ignored: refuse them, as no minter writes any.
+    if decoder.total_in() != compressed.len() as u64 {
+        return Err(UserSigError::Malformed);
+    }
     let raw: RawDocument = serde_json::from_slice(&json).map_err(|_| UserSigError::Malformed)?;
     Ok(Document {
         app_id: number(&raw.app_id)
@@ -263,6 +270,23 @@ mod tests {
         assert_eq!(other_app.verify(&token, NOW), Err(UserSigError::WrongApp));
         let other_secret = UserSigKey::new(1_400_000_000, "another-secret");
         assert_eq!(other_secret.verify(&token, NOW), Err(UserSigError::BadSignature));
+    }
+
+    #[test]
+    fn other_spellings_of_a_genuine_token_are_malformed() {
+        // Found by the UserSig fuzz suite: the padding `_` turned into `*` appended a byte after
+        // the zlib stream, which was ignored, so the mutated token verified.
+        let token = key().mint("af_", NOW, 45_005_974);
+        assert!(token.ends_with('_'), "{token}");
+        let trailing = format!("{}*", &token[..token.len() - 1]);
+        assert_eq!(key().verify(&trailing, NOW), Err(UserSigError::Malformed));
+        // And `+ / =` decoded as `* - _` do.
+        let plus = token
+            .replacen('*', "+", 1)
+            .replacen('-', "/", 1)
+            .replacen('_', "=", 1);
+        assert_ne!(plus, token);
+        assert_eq!(key().verify(&plus, NOW), Err(UserSigError::Malformed));
     }
 
     #[test]

@@ -34,6 +34,12 @@ pub struct ClientFrame<'a> {
 impl<'a> ClientFrame<'a> {
     /// Parses a frame; anything but a JSON object is `bad_json`.
     pub fn parse(text: &'a str) -> Result<Self, Error> {
+        // serde reads a struct from an array too (`["sys.ping"]` would be a frame).
+        if !text.trim_start_matches([' ', '\t', '\n', '\r']).starts_with('{') {
+            return Err(Error::BadJson(serde::de::Error::custom(
+                "a frame is a JSON object",
+            )));
+        }
         serde_json::from_str(text).map_err(Error::BadJson)
     }
 
@@ -343,7 +349,8 @@ mod tests {
         assert_eq!(frame.action.as_deref(), Some("conv.list"));
         assert_eq!(frame.req_id.as_deref(), Some("r1"));
         assert_eq!(frame.data::<ConvListRequest>().unwrap().limit, Some(5));
-        for bad in ["", "{", "[1]", "\"text\"", "nul"] {
+        // `[]` and `["sys.ping"]` were found by the frame fuzz suite: serde read them as frames.
+        for bad in ["", "{", "[1]", "\"text\"", "nul", "[]", r#"["sys.ping","r1"]"#] {
             assert_eq!(
                 ClientFrame::parse(bad).unwrap_err().code(),
                 ErrorCode::BadJson,
