@@ -73,6 +73,9 @@ async fn an_offline_user_reconnects_to_unread_counts_and_history_in_order() {
     // GIVEN alice sends three messages while bob is offline
     let stack = TestStack::start(crate::BACKEND).await;
     let mut alice = stack.connect("alice").await;
+    stack
+        .admin("im_open_login_svc/account_import", json!({"UserID": "bob"}))
+        .await;
     for (i, text) in ["one", "two", "three"].iter().enumerate() {
         let ack = alice.send_text("bob", &format!("a-{i}"), text).await;
         assert_eq!(ack["seq"], i + 1);
@@ -209,6 +212,9 @@ async fn the_conversation_list_pages_by_last_activity() {
     let stack = TestStack::start(crate::BACKEND).await;
     let mut alice = stack.connect("alice").await;
     for peer in ["p1", "p2", "p3", "p4", "p5"] {
+        stack
+            .admin("im_open_login_svc/account_import", json!({"UserID": peer}))
+            .await;
         alice.send_text(peer, &format!("to-{peer}"), "hello").await;
         tokio::time::sleep(Duration::from_millis(3)).await;
     }
@@ -270,6 +276,9 @@ async fn a_deleted_conversation_leaves_the_list_keeps_its_messages_and_returns_w
     let stack = TestStack::start(crate::BACKEND).await;
     let mut alice = stack.connect("alice").await;
     let mut carol = stack.connect("carol").await;
+    stack
+        .admin("im_open_login_svc/account_import", json!({"UserID": "bob"}))
+        .await;
     for (i, text) in ["one", "two", "three"].iter().enumerate() {
         alice.send_text("bob", &format!("a-{i}"), text).await;
     }

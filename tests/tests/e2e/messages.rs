@@ -214,6 +214,9 @@ async fn sync_after_an_offline_period_fills_the_gaps() {
     let mut alice = stack.connect("alice").await;
     let mut carol = stack.connect("carol").await;
     let mut dave = stack.connect("dave").await;
+    stack
+        .admin("im_open_login_svc/account_import", json!({"UserID": "bob"}))
+        .await;
     // bob saw alice's first message and dave's only one before going offline
     alice.send_text("bob", "s-1", "a1").await;
     dave.send_text("bob", "s-d", "d1").await;
