@@ -233,3 +233,63 @@ async fn a_deferred_post_is_handed_to_the_push_queue() {
         [serde_json::json!({"kind": "redeliver", "connectionId": "bobConn1=", "frame": frame})]
     );
 }
+
+/// GIVEN bob and alice connected (records in DynamoDB on moto) WHEN a frame to bob meets 410, and
+/// later one to alice meets 503 on every attempt THEN bob's record (his only) is removed and
+/// alice's is kept: a server error is retried a bounded number of times, then the frame is
+/// dropped (no queue) and the client recovers it from history.
+#[tokio::test]
+async fn delivery_removes_a_gone_connection_and_keeps_a_failing_one() {
+    use cirrus_core::ports::{Connection, ConnectionStore as _};
+    use cirrus_core::service::Delivery;
+
+    let store = Arc::new(support::fresh_store("gone").await);
+    let now = now_ms();
+    let bob = UserId::parse("bob").unwrap();
+    let alice = UserId::parse("alice").unwrap();
+    for (user, id) in [(&bob, "bobConn1="), (&alice, "aliceConn1=")] {
+        store
+            .put_connection(&Connection {
+                id: ConnectionId::parse(id).unwrap(),
+                user: user.clone(),
+                platform: None,
+                connected_at: now,
+                expires_at: now + 60_000,
+            })
+            .await
+            .unwrap();
+    }
+    let frame = Bytes::from_static(br#"{"type":"event","event":"msg.new","data":{"seq":1}}"#);
+
+    let (gone, gone_count) = scripted(|_| 410, "").await;
+    let delivery = Delivery::new(store.clone(), Arc::new(quick(&gone)), None);
+    assert_eq!(delivery.to_user(&bob, frame.clone(), None, now).await.unwrap(), 0);
+    assert_eq!(
+        gone_count.load(Ordering::SeqCst),
+        1,
+        "410 is final, never retried"
+    );
+    assert!(
+        store.connections_of(&bob, now).await.unwrap().is_empty(),
+        "the gone connection is removed"
+    );
+    assert_eq!(
+        store.connections_of(&alice, now).await.unwrap().len(),
+        1,
+        "nobody else's is"
+    );
+
+    let (failing, failing_count) = scripted(|_| 503, "").await;
+    let delivery = Delivery::new(store.clone(), Arc::new(quick(&failing)), None);
+    assert_eq!(delivery.to_user(&alice, frame, None, now).await.unwrap(), 0);
+    assert_eq!(
+        failing_count.load(Ordering::SeqCst),
+        4,
+        "503 is retried up to the backoff's attempts, no more"
+    );
+    assert_eq!(
+        store.connections_of(&alice, now).await.unwrap().len(),
+        1,
+        "a failing connection is not removed"
+    );
+}

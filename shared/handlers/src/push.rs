@@ -364,4 +364,130 @@ mod tests {
             json!({"batchItemFailures": [{"itemIdentifier": "m-1"}]})
         );
     }
+
+    /// GIVEN a four-member group (alice the sender; bob, carol and dave online), paged two
+    /// members at a time WHEN the same fan-out job arrives twice in one batch and once more in a
+    /// later one (SQS delivers at least once) THEN no job fails, each connection sees one message
+    /// after de-duplication by msgId (never the sender's), and the members are unchanged.
+    #[tokio::test]
+    async fn given_a_group_fanout_delivered_three_times_then_each_member_sees_it_once_after_dedup() {
+        use cirrus_core::group::{Group, GroupType, JoinPolicy, Member, Role};
+        use cirrus_core::ids::GroupId;
+        use cirrus_core::ports::Connection;
+        use cirrus_core::service::fanout::GroupFanout;
+
+        let store = Arc::new(cirrus_embedded::SqliteStore::open_in_memory().unwrap());
+        let now = cirrus_core::clock::SystemClock.now_ms();
+        let group = GroupId::parse("g-dup").unwrap();
+        let users = ["alice", "bob", "carol", "dave"];
+        let members: Vec<Member> = users
+            .iter()
+            .map(|user| Member {
+                group: group.clone(),
+                user: UserId::parse(*user).unwrap(),
+                role: if *user == "alice" {
+                    Role::Owner
+                } else {
+                    Role::Member
+                },
+                joined_at: now,
+                joined_seq: 0,
+                name_card: None,
+                muted_until: 0,
+                custom: Default::default(),
+            })
+            .collect();
+        let created = store
+            .create_group(
+                &Group {
+                    id: group.clone(),
+                    kind: GroupType::Private,
+                    name: "dup".to_owned(),
+                    introduction: None,
+                    notice: None,
+                    avatar: None,
+                    owner: Some(UserId::parse("alice").unwrap()),
+                    creator: UserId::parse("alice").unwrap(),
+                    created_at: now,
+                    join_policy: JoinPolicy::Forbidden,
+                    mute_all: false,
+                    max_members: 200,
+                    custom: Default::default(),
+                    member_count: 4,
+                    dismissed: false,
+                },
+                &members,
+            )
+            .await
+            .unwrap();
+        assert!(created);
+        let gateway = Arc::new(ScriptedGateway::default());
+        for user in users {
+            let id = format!("{user}Conn=");
+            store
+                .put_connection(&Connection {
+                    id: ConnectionId::parse(&id).unwrap(),
+                    user: UserId::parse(user).unwrap(),
+                    platform: None,
+                    connected_at: now,
+                    expires_at: now + 60_000,
+                })
+                .await
+                .unwrap();
+            gateway.answers.lock().unwrap().push((id, PostOutcome::Delivered));
+        }
+        let deps = PushDeps {
+            gateway: gateway.clone(),
+            provider: None,
+            rooms: store.clone(),
+            groups: store.clone(),
+            connections: store.clone(),
+            queue: None,
+            clock: Arc::new(cirrus_core::clock::SystemClock),
+        };
+        let frame =
+            json!({"type": "event", "event": "msg.new", "data": {"msgId": "m-dup", "seq": 1}}).to_string();
+        let body = PushJob::Group(GroupFanout {
+            group: group.clone(),
+            after: None,
+            page: 2,
+            sender: UserId::parse("alice").unwrap(),
+            frame: frame.clone(),
+            skip: None,
+        })
+        .to_job()
+        .payload
+        .to_string();
+
+        let first = push(
+            &deps,
+            event(&[("m1", Some(body.clone())), ("m1", Some(body.clone()))]),
+        )
+        .await;
+        let second = push(&deps, event(&[("m1", Some(body))])).await;
+
+        assert!(failures(&first).is_empty() && failures(&second).is_empty());
+        let posts = gateway.posts.lock().unwrap().clone();
+        assert_eq!(
+            posts.len(),
+            9,
+            "three deliveries of the job, three recipients each: {posts:?}"
+        );
+        let mut seen: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+            Default::default();
+        for (connection, posted) in &posts {
+            assert_eq!(posted, &frame, "the same frame each time");
+            let msg_id =
+                serde_json::from_str::<serde_json::Value>(posted).unwrap()["data"]["msgId"].to_string();
+            seen.entry(connection.clone()).or_default().insert(msg_id);
+        }
+        let after_dedup: Vec<(&str, usize)> = seen.iter().map(|(c, ids)| (c.as_str(), ids.len())).collect();
+        assert_eq!(
+            after_dedup,
+            [("bobConn=", 1), ("carolConn=", 1), ("daveConn=", 1)]
+        );
+        let stored = store.list_members(&group, None, 10).await.unwrap();
+        assert_eq!(stored, members, "a fan-out job writes nothing");
+        assert_eq!(store.get_group(&group).await.unwrap().unwrap().member_count, 4);
+    }
 }
