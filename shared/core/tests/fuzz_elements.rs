@@ -52,19 +52,27 @@ fn media_ref() -> impl Strategy<Value = MediaRef> {
 }
 
 fn rendition() -> impl Strategy<Value = Rendition> {
-    (media_ref(), any::<u32>(), any::<u32>(), any::<u64>()).prop_map(|(media, width, height, size)| {
-        Rendition {
+    // Unknown fields are absent (a stored 0 reads as unknown), and a size stays under every
+    // kind's upload limit, so what is generated here is valid whatever the element.
+    use proptest::option::of;
+    (
+        media_ref(),
+        of(1..=u32::MAX),
+        of(1..=u32::MAX),
+        of(1..=1_000_000u64),
+    )
+        .prop_map(|(media, width, height, size)| Rendition {
             media,
             width,
             height,
             size,
-        }
-    })
+        })
 }
 
 /// Elements that pass validation under the default limits.
 fn valid_element() -> impl Strategy<Value = Element> {
-    let max = Limits::default().max_file_bytes;
+    let limits = Limits::default();
+    let max = limits.max_file_bytes;
     let text = "\\PC{1,200}";
     prop_oneof![
         text.prop_map(|text| Element::Text { text }),
@@ -80,10 +88,12 @@ fn valid_element() -> impl Strategy<Value = Element> {
                 large,
                 thumbnail
             }),
-        (media_ref(), any::<u32>(), 0..=max).prop_map(|(media, duration, size)| Element::Sound {
-            media,
-            duration,
-            size
+        (media_ref(), any::<u32>(), 0..=limits.max_sound_bytes).prop_map(|(media, duration, size)| {
+            Element::Sound {
+                media,
+                duration,
+                size,
+            }
         }),
         (media_ref(), "[^/]{1,60}", 0..=max).prop_map(|(media, name, size)| Element::File {
             media,
@@ -93,7 +103,7 @@ fn valid_element() -> impl Strategy<Value = Element> {
         (
             media_ref(),
             any::<u32>(),
-            0..=max,
+            0..=limits.max_video_bytes,
             proptest::option::of("[a-z0-9]{1,5}"),
             rendition()
         )
