@@ -2,6 +2,9 @@
 //! function's environment, which the template fills from its parameters) or from the local
 //! stack's flags of the same names (`--max-friends` is `CIRRUS_MAX_FRIENDS`), and validated in one
 //! place with errors that name the variable. docs/settings.md lists them all.
+//!
+//! Over 600 lines on purpose: the tables (counts, rate buckets, names) and their tests read best
+//! beside the one loader they feed; the tests are half of it.
 
 use cirrus_auth::{IssuerConfigError, TrustedIssuer};
 use cirrus_core::accounts::DEFAULT_ADMIN;

@@ -517,10 +517,11 @@ pub(super) async fn modify_group_base_info(_: Admin, State(api): State<Shared>, 
     Ok(ok(json!({})))
 }
 
+/// A body naming one group: `destroy_group`, `get_group_muted_account`.
 #[derive(Deserialize)]
-struct GroupOnly {
+pub(super) struct GroupOnly {
     #[serde(rename = "GroupId")]
-    group_id: String,
+    pub(super) group_id: String,
 }
 
 /// # POST /v4/group_open_http_svc/destroy_group

@@ -6,8 +6,8 @@
 use super::Shared;
 use super::admin::{Admin, Failure, Reply, failure_with, ok, parse, user_id};
 use super::admin_group::{
-    DefinedData, WALK_PAGE, all_members, as_admin, as_user, defined_map, group_error, group_id, group_info,
-    invalid, role_name, type_name, type_of,
+    DefinedData, GroupOnly, WALK_PAGE, all_members, as_admin, as_user, defined_map, group_error, group_id,
+    group_info, invalid, role_name, type_name, type_of,
 };
 use axum::body::Bytes;
 use axum::extract::State;
@@ -195,12 +195,6 @@ pub(super) async fn forbid_send_msg(_: Admin, State(api): State<Shared>, body: B
             .map_err(|e| group_error(&e))?;
     }
     Ok(ok(json!({})))
-}
-
-#[derive(Deserialize)]
-struct GroupOnly {
-    #[serde(rename = "GroupId")]
-    group_id: String,
 }
 
 /// # POST /v4/group_open_http_svc/get_group_muted_account (and `get_group_shutted_uin`)
