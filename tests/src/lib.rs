@@ -18,6 +18,19 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 /// How long a test waits for a frame it expects.
 pub const WAIT: Duration = Duration::from_secs(5);
 
+/// Polls `probe` every 20 ms until it gives a value, failing the test with `what` after 20 s:
+/// for what arrives from outside the stack's protocol (an HTTP receiver's calls, a queue's depth).
+pub async fn wait_until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "waited 20 s for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A local stack started for one test.
 pub struct TestStack {
     /// The running stack.

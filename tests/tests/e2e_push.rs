@@ -59,19 +59,8 @@ impl Sink {
 
     /// Waits until `count` calls have arrived.
     async fn wait_for(&self, count: usize) -> Vec<Call> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let calls = self.calls();
-            if calls.len() >= count {
-                return calls;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "waited for {count} webhook call(s), got {}",
-                calls.len()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let what = format!("{count} webhook call(s)");
+        cirrus_tests::wait_until(&what, || Some(self.calls()).filter(|calls| calls.len() >= count)).await
     }
 }
 

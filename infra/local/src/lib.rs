@@ -254,6 +254,9 @@ impl LocalStack {
             limits: config.limits.clone(),
             media: media.as_ref().map(|media| media.store.clone()),
             filter: config.word_filter.clone(),
+            callback_client: Some(Arc::new(
+                cirrus_handlers::callback_client::HttpCallbackClient::new(config.key.app_id()),
+            )),
             ..Ports::new(
                 stores,
                 Arc::new(LocalGateway::new(hub.clone())),

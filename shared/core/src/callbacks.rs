@@ -271,6 +271,53 @@ impl CallbackConfig {
     }
 }
 
+/// One call to the app's server: the command and its fields, as Tencent names them, with an id
+/// that stays the same across the retries of an after-callback (the receiver de-duplicates on
+/// it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallbackCall {
+    /// Unique per event; retries keep it.
+    pub id: String,
+    /// What happened, or is about to.
+    pub command: CallbackCommand,
+    /// The command's fields (Tencent's names: `From_Account`, `MsgBody`, …), without
+    /// `CallbackCommand`, which the client adds.
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What the app's server answered: `ErrorCode` 0 allows, anything else refuses (a before-callback)
+/// or is only logged (an after-callback); `fields` is the whole reply, for rewrites.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallbackReply {
+    /// Tencent's `ErrorCode`.
+    pub error_code: i64,
+    /// Tencent's `ErrorInfo`, shown to the refused client.
+    pub error_info: String,
+    /// Every field of the reply.
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Why a call brought no answer to act on. Never carries the URL or the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallbackFailure {
+    /// No answer within the command's timeout.
+    #[error("the callback timed out")]
+    Timeout,
+    /// The connection failed.
+    #[error("the callback could not be sent: {0}")]
+    Transport(String),
+    /// The server answered with a status other than 2xx.
+    #[error("the callback server answered HTTP {0}")]
+    Status(u16),
+    /// The answer is not Tencent's JSON reply.
+    #[error("the callback server's answer is not a callback reply")]
+    BadReply,
+}
+
+/// Most bytes of the app's `ErrorInfo` passed on to a refused client.
+pub const MAX_ERROR_INFO_BYTES: usize = 256;
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)] // unwrapping is how a test says "this must hold"

@@ -68,6 +68,12 @@ pub enum Error {
     /// The recipient does not take messages from the caller (said without naming why).
     #[error("the recipient does not accept your messages")]
     PeerRefused,
+    /// The app's server refused the operation through a before-callback (its `ErrorInfo`).
+    #[error("refused by the app: {0}")]
+    CallbackRefused(String),
+    /// A before-callback that fails closed brought no answer, so the operation was refused.
+    #[error("the app's server did not answer; try again later")]
+    CallbackFailed,
     /// The recall window for this message has passed (only an administrator may still recall it).
     #[error("the message is older than the recall window")]
     RecallExpired,
@@ -141,6 +147,8 @@ impl Error {
             Self::Blocked => ErrorCode::Blocked,
             Self::PeerRefused => ErrorCode::PeerRefused,
             Self::SensitiveContent => ErrorCode::SensitiveContent,
+            Self::CallbackRefused(_) => ErrorCode::CallbackRefused,
+            Self::CallbackFailed => ErrorCode::CallbackFailed,
             Self::RecallExpired => ErrorCode::RecallExpired,
             Self::MediaNotReady(_) => ErrorCode::MediaNotReady,
             Self::Muted => ErrorCode::Muted,
@@ -215,6 +223,10 @@ pub enum ErrorCode {
     PeerRefused,
     /// The message holds a word the app's filter refuses.
     SensitiveContent,
+    /// The app's server refused it through a callback.
+    CallbackRefused,
+    /// The app's server did not answer a callback that fails closed.
+    CallbackFailed,
     /// The recall window has passed.
     RecallExpired,
     /// Referenced media is not uploaded, or not the sender's.
@@ -252,6 +264,8 @@ impl ErrorCode {
             Self::Blocked => "blocked",
             Self::PeerRefused => "peer_refused",
             Self::SensitiveContent => "sensitive_content",
+            Self::CallbackRefused => "callback_refused",
+            Self::CallbackFailed => "callback_failed",
             Self::RecallExpired => "recall_expired",
             Self::MediaNotReady => "media_not_ready",
             Self::Muted => "muted",

@@ -33,6 +33,16 @@ impl GroupType {
         }
     }
 
+    /// Tencent's name, as the REST API and callbacks write it.
+    pub fn tencent_name(self) -> &'static str {
+        match self {
+            Self::Private => "Private",
+            Self::Public => "Public",
+            Self::Chatroom => "ChatRoom",
+            Self::Live => "AVChatRoom",
+        }
+    }
+
     /// Whether groups of this type follow `rule`: one row of the matrix per rule, one column
     /// per type.
     pub fn allows(self, rule: Rule) -> bool {

@@ -24,6 +24,7 @@ pub mod rates;
 pub mod secret;
 pub mod service;
 pub mod social;
+pub mod tim;
 pub mod usersig;
 
 pub use error::{Error, ErrorCode, Result};

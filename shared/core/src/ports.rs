@@ -555,3 +555,16 @@ pub trait PushProvider: Send + Sync {
     /// `(msgId, to)` for de-duplication.
     async fn send(&self, push: &crate::service::push::OfflinePush) -> std::result::Result<(), PushError>;
 }
+
+/// Calls the app's callback URL (the HTTP client, signing and Tencent's query; a stand-in in
+/// tests). One call, no retries: an after-callback's retries are its queue's.
+#[async_trait]
+pub trait CallbackClient: Send + Sync {
+    /// POSTs `call` to `config.url`, waiting at most `timeout`, and reads the app's reply.
+    async fn call(
+        &self,
+        config: &crate::callbacks::CallbackConfig,
+        call: &crate::callbacks::CallbackCall,
+        timeout: Duration,
+    ) -> std::result::Result<crate::callbacks::CallbackReply, crate::callbacks::CallbackFailure>;
+}

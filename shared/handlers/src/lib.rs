@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod authorizer;
+pub mod callback_client;
 pub mod connect;
 pub mod context;
 pub mod deps;

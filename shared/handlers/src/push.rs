@@ -1,15 +1,18 @@
 //! The push function: the SQS event source of the push queue. Each record is one job
 //! ([`PushJob`]): an offline notification goes to the push provider, a deferred frame is posted
-//! to its connection again. A job that fails is reported in `batchItemFailures`, so SQS (or the
+//! to its connection again, an after-callback goes to the app's server. A job that fails is reported in `batchItemFailures`, so SQS (or the
 //! local queue) delivers only that one again, and dead-letters it after its last try.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use bytes::Bytes;
+use cirrus_core::callbacks::{CallbackCall, CallbackFailure};
 use cirrus_core::clock::Clock;
 use cirrus_core::ids::ConnectionId;
 use cirrus_core::ports::{
-    ConnectionGateway, ConnectionStore, GroupStore, PostOutcome, PushError, PushProvider, Queue, RoomStore,
+    CallbackClient, ConnectionGateway, ConnectionStore, GroupStore, PostOutcome, PushError, PushProvider,
+    Queue, RoomStore,
 };
+use cirrus_core::service::CallbackConfigService;
 use cirrus_core::service::fanout::deliver_page;
 use cirrus_core::service::push::{OfflinePush, PushJob, Redeliver};
 use cirrus_core::service::rooms::deliver_shard;
@@ -35,6 +38,10 @@ pub struct PushDeps {
     pub queue: Option<Arc<dyn Queue>>,
     /// Time (seats lapse with their connections).
     pub clock: Arc<dyn Clock>,
+    /// The app's callback configuration, for after-callback jobs.
+    pub callback_config: Arc<CallbackConfigService>,
+    /// Calls the app's server; `None`: after-callback jobs are dropped.
+    pub callback_client: Option<Arc<dyn CallbackClient>>,
 }
 
 impl PushDeps {
@@ -48,6 +55,8 @@ impl PushDeps {
             connections: ports.stores.connections(),
             queue: ports.queue.clone(),
             clock: ports.clock.clone(),
+            callback_config: ports.callback_config.clone(),
+            callback_client: ports.callback_client.clone(),
         }
     }
 }
@@ -71,6 +80,12 @@ pub enum JobError {
     /// The push provider did not take the notification.
     #[error(transparent)]
     Provider(#[from] PushError),
+    /// The app's server did not take an after-callback.
+    #[error(transparent)]
+    Callback(#[from] CallbackFailure),
+    /// The callback configuration could not be read.
+    #[error("the callback configuration could not be read")]
+    CallbackConfig(#[source] cirrus_core::Error),
 }
 
 /// SQS event sources `PushQueue` and `FanoutQueue`: runs every job of the batch concurrently and reports the
@@ -123,7 +138,31 @@ async fn run(deps: &PushDeps, record: &SqsMessage) -> Result<(), JobError> {
             tracing::debug!(group = %job.group, delivered, "group fan-out page posted");
             Ok(())
         }
+        PushJob::Callback(call) => after_callback(deps, &call).await,
     }
+}
+
+/// Calls the app's server with an after-callback; any 2xx with Tencent's reply is done, whatever
+/// its `ErrorCode` (what happened stands). A command turned off since it was queued is dropped.
+async fn after_callback(deps: &PushDeps, call: &CallbackCall) -> Result<(), JobError> {
+    let command = call.command.name();
+    let Some(client) = &deps.callback_client else {
+        tracing::debug!(command, "no callback client: after-callback dropped");
+        return Ok(());
+    };
+    let config = deps
+        .callback_config
+        .current()
+        .await
+        .map_err(JobError::CallbackConfig)?;
+    let Some((config, settings)) = config.and_then(|c| c.command(call.command).map(|s| (c, s))) else {
+        tracing::debug!(command, "callback turned off since it was queued: dropped");
+        return Ok(());
+    };
+    let timeout = std::time::Duration::from_millis(u64::from(settings.timeout_ms));
+    let reply = client.call(&config, call, timeout).await?;
+    tracing::debug!(command, code = reply.error_code, "after-callback delivered");
+    Ok(())
 }
 
 /// Hands an offline notification to the provider.
@@ -255,10 +294,22 @@ mod tests {
             provider: provider.map(|provider| provider as Arc<dyn PushProvider>),
             rooms: store.clone(),
             groups: store.clone(),
-            connections: store,
+            connections: store.clone(),
             queue: None,
             clock: Arc::new(cirrus_core::clock::SystemClock),
+            callback_config: callback_config(store),
+            callback_client: None,
         }
+    }
+
+    /// The callback configuration over `store` (none stored).
+    fn callback_config(store: Arc<cirrus_embedded::SqliteStore>) -> Arc<CallbackConfigService> {
+        Arc::new(CallbackConfigService::new(
+            cirrus_core::service::CallbackConfigPorts {
+                app_config: store,
+                clock: Arc::new(cirrus_core::clock::SystemClock),
+            },
+        ))
     }
 
     #[tokio::test]
@@ -444,6 +495,8 @@ mod tests {
             connections: store.clone(),
             queue: None,
             clock: Arc::new(cirrus_core::clock::SystemClock),
+            callback_config: callback_config(store.clone()),
+            callback_client: None,
         };
         let frame =
             json!({"type": "event", "event": "msg.new", "data": {"msgId": "m-dup", "seq": 1}}).to_string();

@@ -339,10 +339,13 @@ impl Settings {
     }
 
     /// `ports` with these settings' limits and word filter, so that every path of every function
-    /// applies the same policy.
+    /// applies the same policy, and the HTTP client of the app's callbacks (which fire as the
+    /// stored configuration says).
     pub fn apply<S>(&self, mut ports: Ports<S>) -> Ports<S> {
         ports.limits = self.limits.clone();
         ports.filter = self.word_filter.clone();
+        let app_id = self.app_id.unwrap_or(cirrus_core::usersig::DEV_APP_ID);
+        ports.callback_client = Some(Arc::new(crate::callback_client::HttpCallbackClient::new(app_id)));
         ports
     }
 }

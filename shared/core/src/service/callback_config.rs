@@ -6,7 +6,7 @@ use crate::callbacks::CallbackConfig;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ports::AppConfigStore;
-use crate::service::{Ports, StoreSource};
+
 use std::sync::{Arc, Mutex};
 
 /// The name the configuration is stored under.
@@ -25,20 +25,12 @@ pub struct CallbackConfigPorts {
     pub clock: Arc<dyn Clock>,
 }
 
-impl CallbackConfigPorts {
-    /// Takes them out of `ports`.
-    pub fn of<S: StoreSource>(ports: &Ports<S>) -> Self {
-        Self {
-            app_config: ports.stores.app_config(),
-            clock: ports.clock.clone(),
-        }
-    }
-}
-
 /// A configuration as read, and when.
 type Cached = (i64, Option<Arc<CallbackConfig>>);
 
-/// Reads, caches and replaces the callback configuration.
+/// Reads, caches and replaces the callback configuration. One per process
+/// ([`Ports::callback_config`](crate::service::Ports::callback_config)), so that a change made
+/// through it is seen at once by every service of the process.
 pub struct CallbackConfigService {
     ports: CallbackConfigPorts,
     cached: Mutex<Option<Cached>>,
@@ -51,11 +43,6 @@ impl CallbackConfigService {
             ports,
             cached: Mutex::new(None),
         }
-    }
-
-    /// The service over the ports of `ports`.
-    pub fn from_ports<S: StoreSource>(ports: &Ports<S>) -> Self {
-        Self::new(CallbackConfigPorts::of(ports))
     }
 
     /// The configuration as stored now (the administrator's view), bypassing the cache.

@@ -6,6 +6,7 @@ mod accounts;
 mod audience;
 mod blocks;
 pub mod callback_config;
+pub mod callback_hooks;
 mod conversations;
 mod delivery;
 #[cfg(test)]
@@ -238,17 +239,26 @@ pub struct Ports<S = Stores> {
     pub limits: Limits,
     /// The sensitive-word filter applied to messages, if the app configured one.
     pub filter: Option<Arc<crate::filter::WordFilter>>,
+    /// The app's callback configuration, read through one cache per process.
+    pub callback_config: Arc<CallbackConfigService>,
+    /// Calls the app's callback URL; `None`: no callback fires, whatever is configured.
+    pub callback_client: Option<Arc<dyn crate::ports::CallbackClient>>,
 }
 
 impl<S: StoreSource> Ports<S> {
     /// The ports over `stores` and `gateway`, with the system's time and ids left to the caller,
-    /// no queue, no media store, default limits and no word filter (the settings add theirs).
+    /// no queue, no media store, default limits, no word filter and no callback client (the
+    /// settings add theirs).
     pub fn new(
         stores: S,
         gateway: Arc<dyn ConnectionGateway>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGen>,
     ) -> Self {
+        let callback_config = Arc::new(CallbackConfigService::new(callback_config::CallbackConfigPorts {
+            app_config: stores.app_config(),
+            clock: clock.clone(),
+        }));
         Self {
             stores,
             gateway,
@@ -258,6 +268,8 @@ impl<S: StoreSource> Ports<S> {
             ids,
             limits: Limits::default(),
             filter: None,
+            callback_config,
+            callback_client: None,
         }
     }
 
@@ -314,7 +326,7 @@ impl Services {
             conversations: Arc::new(ConversationService::from_ports(ports)),
             groups: Arc::new(GroupService::from_ports(ports, messages.clone())),
             media: Arc::new(MediaService::from_ports(ports)),
-            callbacks: Arc::new(CallbackConfigService::from_ports(ports)),
+            callbacks: ports.callback_config.clone(),
             presence,
             sessions,
             profiles,

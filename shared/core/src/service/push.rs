@@ -68,6 +68,8 @@ pub enum PushJob {
     Room(crate::service::rooms::RoomFanout),
     /// Post a group frame to one page of a large group's members (the fan-out queue).
     Group(crate::service::fanout::GroupFanout),
+    /// Call the app's server with an after-callback, until it answers.
+    Callback(crate::callbacks::CallbackCall),
 }
 
 impl PushJob {

@@ -85,15 +85,6 @@ pub(super) fn type_of(raw: &str) -> Result<GroupType, Refusal> {
     }
 }
 
-pub(super) fn type_name(kind: GroupType) -> &'static str {
-    match kind {
-        GroupType::Private => "Private",
-        GroupType::Public => "Public",
-        GroupType::Chatroom => "ChatRoom",
-        GroupType::Live => "AVChatRoom",
-    }
-}
-
 /// The join policy asked for, where the type takes applications: Tencent ignores
 /// `ApplyJoinOption` on types people cannot apply to, and so does Cirrus.
 fn join_policy_of(raw: Option<&str>, kind: GroupType) -> Result<Option<JoinPolicy>, Refusal> {
@@ -312,7 +303,7 @@ fn group_item(group: &Group) -> Value {
         "GroupId": group.id.as_str(),
         "ErrorCode": 0,
         "ErrorInfo": "",
-        "Type": type_name(group.kind),
+        "Type": group.kind.tencent_name(),
         "Name": group.name,
         "Introduction": group.introduction.as_deref().unwrap_or_default(),
         "Notification": group.notice.as_deref().unwrap_or_default(),

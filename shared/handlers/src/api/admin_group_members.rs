@@ -7,7 +7,7 @@ use super::Shared;
 use super::admin::{Admin, Failure, Reply, failure_with, ok, parse, user_id};
 use super::admin_group::{
     DefinedData, GroupOnly, WALK_PAGE, all_members, as_admin, as_user, defined_map, group_error, group_id,
-    group_info, invalid, role_name, type_name, type_of,
+    group_info, invalid, role_name, type_of,
 };
 use axum::body::Bytes;
 use axum::extract::State;
@@ -368,7 +368,7 @@ pub(super) async fn get_joined_group_list(_: Admin, State(api): State<Shared>, b
         .iter()
         .skip(body.offset.unwrap_or(0))
         .take(body.limit.unwrap_or(usize::MAX))
-        .map(|group| json!({"GroupId": group.id.as_str(), "Type": type_name(group.kind), "Name": group.name}))
+        .map(|group| json!({"GroupId": group.id.as_str(), "Type": group.kind.tencent_name(), "Name": group.name}))
         .collect();
     Ok(ok(json!({ "TotalCount": groups.len(), "GroupIdList": items })))
 }

@@ -4,8 +4,10 @@
 //! [`recall`] (recall, delete for me).
 //!
 //! Over 600 lines: the submit path (checks, store, fan-out, push) is one sequence; history,
-//! recall and sync already live in their own modules. The next addition should split `submit`.
+//! recall, sync and the send callbacks already live in their own modules. The next addition
+//! should split `submit`.
 
+mod callbacks;
 mod history;
 mod recall;
 
@@ -26,6 +28,7 @@ use crate::ports::{
 use crate::ports::{Appended, InboxUpdate, NewMessage, QueueName, SeqRange};
 use crate::protocol::messages::{DeleteRequest, RecallRequest, Recalled, SyncRequest};
 use crate::protocol::{HistoryRequest, SendAck, SendRequest, event, events};
+use crate::service::callback_hooks::CallbackHooks;
 use crate::service::groups::TipChanges;
 use crate::service::media::verify_media;
 use crate::service::push::offline_push_job;
@@ -78,6 +81,8 @@ pub struct MessagePorts {
     pub limits: Limits,
     /// The sensitive-word filter, if the app configured one.
     pub filter: Option<Arc<WordFilter>>,
+    /// The app's before- and after-send callbacks.
+    pub callbacks: CallbackHooks,
 }
 
 impl MessagePorts {
@@ -99,6 +104,7 @@ impl MessagePorts {
             ids: ports.ids.clone(),
             limits: ports.limits.clone(),
             filter: ports.filter.clone(),
+            callbacks: CallbackHooks::of(ports),
         }
     }
 }
@@ -138,6 +144,8 @@ struct Submission {
     system: bool,
     /// The sender holds a guest token.
     guest: bool,
+    /// Sent by the app server (the REST API): no send callback fires.
+    by_server: bool,
 }
 
 /// Who a message is stored for and how it is announced.
@@ -149,6 +157,9 @@ struct Outgoing {
     event: &'static str,
     /// The target group as the send checked it (read once per send).
     group: Option<Group>,
+    /// A client's message: the before-send callback may refuse or rewrite it, the after-send
+    /// callback fires once it is stored.
+    callbacks: bool,
 }
 
 impl MessageService {
@@ -182,6 +193,7 @@ impl MessageService {
                 origin: caller.connection.clone(),
                 system: false,
                 guest: caller.guest,
+                by_server: false,
             })
             .await?;
         Ok(SendAck {
@@ -215,6 +227,7 @@ impl MessageService {
             origin: None,
             system,
             guest: false,
+            by_server: true,
         })
         .await
     }
@@ -230,7 +243,9 @@ impl MessageService {
             origin,
             system,
             guest,
+            by_server,
         } = submission;
+        let callbacks = !system && !by_server;
         validate_body(&body, &self.ports.limits)?;
         let mut body = body;
         if let Some(filter) = &self.ports.filter {
@@ -287,6 +302,7 @@ impl MessageService {
                             events::MSG_NEW
                         },
                         group: Some(found),
+                        callbacks,
                     })
                     .await;
             }
@@ -342,6 +358,7 @@ impl MessageService {
                 events::MSG_NEW
             },
             group: None,
+            callbacks,
         })
         .await
     }
@@ -453,6 +470,7 @@ impl MessageService {
             origin: None,
             system: true,
             guest: false,
+            by_server: true,
         })
         .await
     }
@@ -469,8 +487,18 @@ impl MessageService {
         self.senders.get(sender, now).await
     }
 
-    /// Appends a message (idempotently) and, if it is new, delivers it.
-    async fn store_and_deliver(&self, outgoing: Outgoing) -> Result<StoredMessage> {
+    /// Runs the before-send callback, appends the message (idempotently) and, if it is new,
+    /// delivers it and queues the after-send callback.
+    async fn store_and_deliver(&self, mut outgoing: Outgoing) -> Result<StoredMessage> {
+        if outgoing.callbacks {
+            callbacks::before_send(
+                &self.ports.callbacks,
+                &self.ports.limits,
+                &mut outgoing.message,
+                outgoing.group.as_ref(),
+            )
+            .await?;
+        }
         let now = outgoing.message.time;
         match self.ports.messages.append(outgoing.message).await? {
             Appended::New(message) => {
@@ -483,6 +511,9 @@ impl MessageService {
                     outgoing.group.as_ref(),
                 )
                 .await;
+                if outgoing.callbacks {
+                    callbacks::after_send(&self.ports.callbacks, &message, outgoing.group.as_ref()).await;
+                }
                 Ok(message)
             }
             Appended::Duplicate(message) => {

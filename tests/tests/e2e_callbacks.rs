@@ -1,0 +1,397 @@
+//! Callbacks end to end, on both backends: the app's server (a scripted HTTP receiver on a free
+//! loopback port) refuses and rewrites messages through the before-send callbacks, a silent one
+//! is failed open or closed as configured, and after-send callbacks are retried through the push
+//! queue until the receiver takes them, under one id. The receiver checks Tencent's `Sign` and
+//! the body signature on every call.
+
+#![allow(clippy::unwrap_used)] // unwrapping is how a test says "this must hold"
+
+use axum::Router;
+use axum::extract::RawQuery;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use cirrus_local::queue::{PushConfig, QueueOptions};
+use cirrus_tests::{Backend, TestStack};
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const TOKEN: &str = "cb-token-e2e-0123";
+
+/// One answer of the receiver: status, JSON body, and how long it takes.
+#[derive(Clone)]
+struct Answer {
+    status: StatusCode,
+    body: Value,
+    delay: Duration,
+}
+
+fn allow() -> Answer {
+    Answer {
+        status: StatusCode::OK,
+        body: json!({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}),
+        delay: Duration::ZERO,
+    }
+}
+
+/// One call the receiver got.
+#[derive(Debug, Clone)]
+struct Call {
+    query: HashMap<String, String>,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Call {
+    /// The body, after checking both signatures as an app server would.
+    fn verified(&self) -> Value {
+        let time = &self.query["RequestTime"];
+        let sign = hex(&Sha256::digest(format!("{TOKEN}{time}").as_bytes()));
+        assert_eq!(self.query["Sign"], sign, "Tencent's Sign verifies");
+        assert_eq!(self.headers["x-cirrus-timestamp"].to_str().unwrap(), time);
+        let signature = self.headers["x-cirrus-signature"].to_str().unwrap();
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(TOKEN.as_bytes()).unwrap();
+        mac.update(format!("{time}.{}", self.body).as_bytes());
+        assert_eq!(
+            signature,
+            format!("sha256={}", hex(&mac.finalize().into_bytes())),
+            "the body signature verifies"
+        );
+        let body: Value = serde_json::from_str(&self.body).unwrap();
+        assert_eq!(
+            body["CallbackCommand"].as_str(),
+            Some(self.query["CallbackCommand"].as_str())
+        );
+        assert_eq!(self.query["contenttype"], "json");
+        assert_eq!(
+            self.query["SdkAppid"],
+            cirrus_core::usersig::DEV_APP_ID.to_string()
+        );
+        body
+    }
+
+    fn id(&self) -> String {
+        self.headers["x-cirrus-delivery"].to_str().unwrap().to_owned()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The app's server: answers from a script (then `allow()`), records every call.
+struct Receiver {
+    url: String,
+    calls: Arc<Mutex<Vec<Call>>>,
+    script: Arc<Mutex<VecDeque<Answer>>>,
+}
+
+impl Receiver {
+    async fn start() -> Self {
+        let calls: Arc<Mutex<Vec<Call>>> = Arc::default();
+        let script: Arc<Mutex<VecDeque<Answer>>> = Arc::default();
+        let (seen, answers) = (calls.clone(), script.clone());
+        let app = Router::new().route(
+            "/im/callback",
+            post(
+                move |RawQuery(query): RawQuery, headers: HeaderMap, body: String| async move {
+                    let query = url_query(query.as_deref().unwrap_or_default());
+                    seen.lock().unwrap().push(Call { query, headers, body });
+                    let answer = answers.lock().unwrap().pop_front().unwrap_or_else(allow);
+                    tokio::time::sleep(answer.delay).await;
+                    (answer.status, answer.body.to_string())
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/im/callback", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, calls, script }
+    }
+
+    fn answer(&self, answers: impl IntoIterator<Item = Answer>) {
+        self.script.lock().unwrap().extend(answers);
+    }
+
+    fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    /// Waits until `count` calls have arrived.
+    async fn wait_for(&self, count: usize) -> Vec<Call> {
+        let what = format!("{count} callback call(s)");
+        cirrus_tests::wait_until(&what, || Some(self.calls()).filter(|calls| calls.len() >= count)).await
+    }
+}
+
+fn url_query(query: &str) -> HashMap<String, String> {
+    let url = reqwest::Url::parse(&format!("http://receiver/?{query}")).unwrap();
+    url.query_pairs().into_owned().collect()
+}
+
+/// A stack whose push queue retries after 200 ms, with alice, bob and carol imported.
+async fn stack(backend: Backend) -> TestStack {
+    let stack = TestStack::start_with(backend, |config| {
+        config.push = PushConfig {
+            webhook: None,
+            queue: QueueOptions {
+                visibility_timeout: Duration::from_millis(200),
+                ..QueueOptions::default()
+            },
+        };
+    })
+    .await;
+    for user in ["alice", "bob", "carol"] {
+        stack
+            .admin("im_open_login_svc/account_import", json!({"UserID": user}))
+            .await;
+    }
+    stack
+}
+
+async fn configure(stack: &TestStack, receiver: &Receiver, commands: Value) {
+    stack
+        .admin(
+            "cirrus_callback/set_config",
+            json!({"Config": {"url": receiver.url, "token": TOKEN, "commands": commands}}),
+        )
+        .await;
+}
+
+async fn a_before_send_callback_refuses_and_nothing_is_stored(backend: Backend) {
+    // GIVEN alice and bob, and no callback configured: a send calls nobody
+    let stack = stack(backend).await;
+    let receiver = Receiver::start().await;
+    let mut alice = stack.connect("alice").await;
+    alice.send_text("bob", "c-0", "before any callback").await;
+    assert!(receiver.calls().is_empty());
+    // AND the app's server refuses one-to-one messages
+    configure(&stack, &receiver, json!({"C2C.CallbackBeforeSendMsg": {}})).await;
+    receiver.answer([Answer {
+        body: json!({"ActionStatus": "FAIL", "ErrorCode": 1, "ErrorInfo": "no spam here"}),
+        ..allow()
+    }]);
+
+    // WHEN alice sends bob a message
+    let reply = alice
+        .call(
+            "msg.send",
+            json!({"to": {"type": "c2c", "id": "bob"}, "clientMsgId": "c-1",
+                   "body": [{"type": "text", "text": "buy now"}], "cloudCustomData": "x"}),
+        )
+        .await;
+
+    // THEN it is refused with the app's reason
+    assert_eq!(reply["ok"], false);
+    assert_eq!(reply["error"]["code"], "callback_refused");
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no spam here")
+    );
+    // AND the app's server got Tencent's fields, signed
+    let calls = receiver.wait_for(1).await;
+    let body = calls[0].verified();
+    assert_eq!(body["CallbackCommand"], "C2C.CallbackBeforeSendMsg");
+    assert_eq!(body["From_Account"], "alice");
+    assert_eq!(body["To_Account"], "bob");
+    assert_eq!(
+        body["MsgBody"],
+        json!([{"MsgType": "TIMTextElem", "MsgContent": {"Text": "buy now"}}])
+    );
+    assert_eq!(body["CloudCustomData"], "x");
+    assert_eq!(body["ClientMsgId"], "c-1");
+    assert!(body["MsgTime"].as_i64().unwrap() > 1_700_000_000);
+    // AND nothing was stored: bob's history holds the first message only
+    let mut bob = stack.connect("bob").await;
+    let page = bob.ok("msg.history", json!({"conversationId": "C2Calice"})).await;
+    let texts: Vec<&str> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"][0]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["before any callback"]);
+}
+
+async fn a_before_send_callback_rewrites_a_group_message(backend: Backend) {
+    // GIVEN a group of alice and bob, and an app server that masks words
+    let stack = stack(backend).await;
+    let receiver = Receiver::start().await;
+    let mut alice = stack.connect("alice").await;
+    let mut bob = stack.connect("bob").await;
+    alice
+        .ok(
+            "group.create",
+            json!({"type": "private", "groupId": "g-cb", "name": "Callbacks", "members": ["bob"]}),
+        )
+        .await;
+    configure(&stack, &receiver, json!({"Group.CallbackBeforeSendMsg": {}})).await;
+    receiver.answer([Answer {
+        body: json!({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "",
+                     "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "*** masked ***"}}],
+                     "CloudCustomData": "moderated"}),
+        ..allow()
+    }]);
+
+    // WHEN alice sends a group message
+    let ack = alice
+        .ok(
+            "msg.send",
+            json!({"to": {"type": "group", "id": "g-cb"}, "clientMsgId": "g-1",
+                   "body": [{"type": "text", "text": "a rude word"}]}),
+        )
+        .await;
+
+    // THEN bob receives the app's version, and history holds it
+    let delivered = bob.event("msg.new").await;
+    assert_eq!(delivered["msgId"], ack["msgId"]);
+    assert_eq!(
+        delivered["body"],
+        json!([{"type": "text", "text": "*** masked ***"}])
+    );
+    assert_eq!(delivered["cloudCustomData"], "moderated");
+    let page = bob
+        .ok("msg.history", json!({"conversationId": "GROUPg-cb"}))
+        .await;
+    let stored = page["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(stored["body"][0]["text"], "*** masked ***");
+    // AND the callback named the group with Tencent's type
+    let body = receiver.wait_for(1).await[0].verified();
+    assert_eq!(body["CallbackCommand"], "Group.CallbackBeforeSendMsg");
+    assert_eq!(body["GroupId"], "g-cb");
+    assert_eq!(body["Type"], "Private");
+    assert_eq!(body["From_Account"], "alice");
+}
+
+async fn a_silent_callback_server_fails_open_or_closed(backend: Backend) {
+    // GIVEN an app server that takes two seconds, and a 200 ms timeout failing open
+    let stack = stack(backend).await;
+    let receiver = Receiver::start().await;
+    let slow = Answer {
+        delay: Duration::from_secs(2),
+        ..allow()
+    };
+    receiver.answer([slow.clone(), slow]);
+    configure(
+        &stack,
+        &receiver,
+        json!({"C2C.CallbackBeforeSendMsg": {"timeoutMs": 200}}),
+    )
+    .await;
+    let mut alice = stack.connect("alice").await;
+
+    // WHEN alice sends, the send goes ahead once the timeout passes
+    let started = std::time::Instant::now();
+    alice.send_text("bob", "t-1", "open").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the send waited for the callback"
+    );
+
+    // AND with the command failing closed, the send is refused and nothing stored
+    configure(
+        &stack,
+        &receiver,
+        json!({"C2C.CallbackBeforeSendMsg": {"timeoutMs": 200, "fail": "closed"}}),
+    )
+    .await;
+    let code = alice
+        .err(
+            "msg.send",
+            json!({"to": {"type": "c2c", "id": "bob"}, "clientMsgId": "t-2",
+                   "body": [{"type": "text", "text": "closed"}]}),
+        )
+        .await;
+    assert_eq!(code, "callback_failed");
+    let mut bob = stack.connect("bob").await;
+    let page = bob.ok("msg.history", json!({"conversationId": "C2Calice"})).await;
+    assert_eq!(page["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(page["messages"][0]["clientMsgId"], "t-1");
+}
+
+async fn after_send_callbacks_are_retried_until_taken_under_one_id(backend: Backend) {
+    // GIVEN an app server that fails twice, then takes the call
+    let stack = stack(backend).await;
+    let receiver = Receiver::start().await;
+    let failing = Answer {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        ..allow()
+    };
+    receiver.answer([failing.clone(), failing]);
+    configure(&stack, &receiver, json!({"C2C.CallbackAfterSendMsg": {}})).await;
+    let mut alice = stack.connect("alice").await;
+
+    // WHEN alice sends bob a message
+    let ack = alice.send_text("bob", "a-1", "after").await;
+
+    // THEN the after-callback arrives three times with one id, and the third is taken
+    let calls = receiver.wait_for(3).await;
+    let ids: Vec<String> = calls.iter().map(Call::id).collect();
+    assert!(ids.iter().all(|id| id == &ids[0]), "{ids:?}");
+    for call in &calls {
+        let body = call.verified();
+        assert_eq!(body["CallbackCommand"], "C2C.CallbackAfterSendMsg");
+        assert_eq!(body["From_Account"], "alice");
+        assert_eq!(body["To_Account"], "bob");
+        assert_eq!(body["MsgSeq"], ack["seq"]);
+        assert_eq!(body["MsgKey"], ack["msgId"]);
+        assert_eq!(body["MsgBody"][0]["MsgContent"]["Text"], "after");
+    }
+    // AND no fourth call follows once one was taken (the next retry would be due in 200 ms)
+    let before = receiver.calls().len();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(receiver.calls().len(), before);
+}
+
+mod sqlite {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_before_send_callback_refuses_and_nothing_is_stored() {
+        super::a_before_send_callback_refuses_and_nothing_is_stored(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn a_before_send_callback_rewrites_a_group_message() {
+        super::a_before_send_callback_rewrites_a_group_message(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn a_silent_callback_server_fails_open_or_closed() {
+        super::a_silent_callback_server_fails_open_or_closed(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn after_send_callbacks_are_retried_until_taken_under_one_id() {
+        super::after_send_callbacks_are_retried_until_taken_under_one_id(Backend::Sqlite).await;
+    }
+}
+
+mod aws {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_before_send_callback_refuses_and_nothing_is_stored() {
+        super::a_before_send_callback_refuses_and_nothing_is_stored(Backend::Aws).await;
+    }
+
+    #[tokio::test]
+    async fn a_before_send_callback_rewrites_a_group_message() {
+        super::a_before_send_callback_rewrites_a_group_message(Backend::Aws).await;
+    }
+
+    #[tokio::test]
+    async fn a_silent_callback_server_fails_open_or_closed() {
+        super::a_silent_callback_server_fails_open_or_closed(Backend::Aws).await;
+    }
+
+    #[tokio::test]
+    async fn after_send_callbacks_are_retried_until_taken_under_one_id() {
+        super::after_send_callbacks_are_retried_until_taken_under_one_id(Backend::Aws).await;
+    }
+}
