@@ -348,6 +348,100 @@ async fn after_send_callbacks_are_retried_until_taken_under_one_id(backend: Back
     assert_eq!(receiver.calls().len(), before);
 }
 
+/// The calls of `command` among `calls`, their bodies verified.
+fn of_command(calls: &[Call], command: &str) -> Vec<Value> {
+    calls
+        .iter()
+        .filter(|call| call.query["CallbackCommand"] == command)
+        .map(Call::verified)
+        .collect()
+}
+
+async fn state_and_relationship_callbacks_tell_what_happened(backend: Backend) {
+    // GIVEN the state and relationship after-callbacks turned on
+    let stack = stack(backend).await;
+    let receiver = Receiver::start().await;
+    configure(
+        &stack,
+        &receiver,
+        json!({"State.StateChange": {}, "Sns.CallbackFriendAdd": {}, "Sns.CallbackFriendDelete": {},
+               "Sns.CallbackBlackListAdd": {}, "Sns.CallbackBlackListDelete": {}}),
+    )
+    .await;
+
+    // WHEN alice logs in, befriends bob, unfriends him, blocks and unblocks carol, and leaves
+    let mut alice = stack.connect("alice").await;
+    let mut bob = stack.connect("bob").await;
+    let added = alice.ok("friend.add", json!({"userId": "bob"})).await;
+    if added["result"] == "pending" {
+        bob.ok("friend.accept", json!({"userId": "alice"})).await;
+    }
+    alice
+        .ok("friend.delete", json!({"userIds": ["bob"], "both": true}))
+        .await;
+    alice.ok("block.add", json!({"userIds": ["carol"]})).await;
+    alice.ok("block.remove", json!({"userIds": ["carol"]})).await;
+    alice.close().await;
+
+    // THEN each change reaches the app's server with Tencent's fields
+    let wanted = [
+        "Sns.CallbackFriendAdd",
+        "Sns.CallbackFriendDelete",
+        "Sns.CallbackBlackListAdd",
+        "Sns.CallbackBlackListDelete",
+    ];
+    let calls = cirrus_tests::wait_until("the state and relationship callbacks", || {
+        let calls = receiver.calls();
+        let disconnected = of_command(&calls, "State.StateChange")
+            .iter()
+            .any(|body| body["Info"]["Action"] == "Disconnect" && body["Info"]["To_Account"] == "alice");
+        let all = wanted
+            .iter()
+            .all(|c| calls.iter().any(|call| call.query["CallbackCommand"] == *c));
+        (disconnected && all).then_some(calls)
+    })
+    .await;
+    let states = of_command(&calls, "State.StateChange");
+    assert!(
+        states
+            .iter()
+            .any(|body| body["Info"]
+                == json!({"Action": "Login", "To_Account": "alice", "Reason": "Register"}))
+    );
+    assert!(
+        states.iter().any(|body| body["Info"]
+            == json!({"Action": "Disconnect", "To_Account": "alice", "Reason": "LinkClose"}))
+    );
+    let friend_add = &of_command(&calls, "Sns.CallbackFriendAdd")[0];
+    let pairs = friend_add["PairList"].as_array().unwrap();
+    assert_eq!(pairs.len(), 2);
+    assert!(pairs.iter().all(|pair| pair["Initiator_Account"] == "alice"));
+    assert!(
+        pairs
+            .iter()
+            .any(|pair| pair["From_Account"] == "alice" && pair["To_Account"] == "bob")
+    );
+    assert!(
+        pairs
+            .iter()
+            .any(|pair| pair["From_Account"] == "bob" && pair["To_Account"] == "alice")
+    );
+    let friend_delete = &of_command(&calls, "Sns.CallbackFriendDelete")[0];
+    assert_eq!(friend_delete["ClientCmd"], "friend_delete");
+    assert_eq!(friend_delete["PairList"].as_array().unwrap().len(), 2);
+    for (command, cmd) in [
+        ("Sns.CallbackBlackListAdd", "blacklist_add"),
+        ("Sns.CallbackBlackListDelete", "blacklist_delete"),
+    ] {
+        let body = &of_command(&calls, command)[0];
+        assert_eq!(body["ClientCmd"], cmd);
+        assert_eq!(
+            body["PairList"],
+            json!([{"From_Account": "alice", "To_Account": "carol"}])
+        );
+    }
+}
+
 mod sqlite {
     use super::*;
 
@@ -369,6 +463,11 @@ mod sqlite {
     #[tokio::test]
     async fn after_send_callbacks_are_retried_until_taken_under_one_id() {
         super::after_send_callbacks_are_retried_until_taken_under_one_id(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn state_and_relationship_callbacks_tell_what_happened() {
+        super::state_and_relationship_callbacks_tell_what_happened(Backend::Sqlite).await;
     }
 }
 
@@ -393,5 +492,10 @@ mod aws {
     #[tokio::test]
     async fn after_send_callbacks_are_retried_until_taken_under_one_id() {
         super::after_send_callbacks_are_retried_until_taken_under_one_id(Backend::Aws).await;
+    }
+
+    #[tokio::test]
+    async fn state_and_relationship_callbacks_tell_what_happened() {
+        super::state_and_relationship_callbacks_tell_what_happened(Backend::Aws).await;
     }
 }

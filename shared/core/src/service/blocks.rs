@@ -3,6 +3,7 @@
 //! "blocked"; the blocked user's attempts get `peer_refused` or `friend_add_denied`, as for anyone
 //! who does not take messages or friends.
 
+use crate::callbacks::CallbackCommand;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
@@ -10,6 +11,7 @@ use crate::limits::Limits;
 use crate::ports::{BlockStore, RelationStore};
 use crate::protocol::events;
 use crate::protocol::social::{BlockView, PageRequest, PeerEvent, UserIdsRequest};
+use crate::service::callback_hooks::{CallbackHooks, pair_list};
 use crate::service::{Caller, FriendService, Ports, ProfileService, StoreSource, page_size};
 use crate::social::Block;
 use std::sync::Arc;
@@ -32,6 +34,8 @@ pub struct BlockPorts {
     pub clock: Arc<dyn Clock>,
     /// The blacklist limit.
     pub limits: Limits,
+    /// The app's `Sns.CallbackBlackList*` callbacks.
+    pub callbacks: CallbackHooks,
 }
 
 impl BlockPorts {
@@ -42,6 +46,7 @@ impl BlockPorts {
             relations: ports.stores.relations(),
             clock: ports.clock.clone(),
             limits: ports.limits.clone(),
+            callbacks: CallbackHooks::of(ports),
         }
     }
 }
@@ -110,6 +115,23 @@ impl BlockService {
             relations.delete_request(peer, &caller.user).await?;
         }
         let stored = blocks.get_blocks(&caller.user, &peers).await?;
+        let added: Vec<&UserId> = peers
+            .iter()
+            .filter(|peer| !already.iter().any(|block| &block.peer == *peer))
+            .collect();
+        if !added.is_empty() {
+            self.ports
+                .callbacks
+                .after(CallbackCommand::BlackListAdd, || {
+                    pair_list(
+                        added.iter().map(|peer| (&caller.user, *peer)),
+                        None,
+                        "blacklist_add",
+                        now,
+                    )
+                })
+                .await;
+        }
         Ok(stored.iter().map(view).collect())
     }
 
@@ -117,6 +139,26 @@ impl BlockService {
     pub async fn remove(&self, caller: &Caller, request: UserIdsRequest) -> Result<Vec<(UserId, bool)>> {
         let peers = ProfileService::user_ids(request.user_ids)?;
         let existed = self.ports.blocks.delete_blocks(&caller.user, &peers).await?;
+        let removed: Vec<&UserId> = peers
+            .iter()
+            .zip(&existed)
+            .filter(|(_, gone)| **gone)
+            .map(|(p, _)| p)
+            .collect();
+        if !removed.is_empty() {
+            let now = self.ports.clock.now_ms();
+            self.ports
+                .callbacks
+                .after(CallbackCommand::BlackListDelete, || {
+                    pair_list(
+                        removed.iter().map(|peer| (&caller.user, *peer)),
+                        None,
+                        "blacklist_delete",
+                        now,
+                    )
+                })
+                .await;
+        }
         Ok(peers.into_iter().zip(existed).collect())
     }
 

@@ -10,6 +10,7 @@ use crate::callbacks::{
 };
 use crate::clock::IdGen;
 use crate::error::{Error, Result};
+use crate::ids::UserId;
 use crate::ports::{CallbackClient, Queue, QueueName};
 use crate::service::callback_config::CallbackConfigService;
 use crate::service::push::PushJob;
@@ -115,6 +116,34 @@ impl CallbackHooks {
             tracing::warn!(command = command.name(), error = %err, "could not queue an after-callback");
         }
     }
+}
+
+/// The fields of the relationship-chain callbacks (`Sns.*`): Tencent's `PairList` of
+/// `From_Account` → `To_Account` (with `Initiator_Account` where given), the `ClientCmd` that did
+/// it, and `EventTime` in ms.
+pub fn pair_list<'a>(
+    pairs: impl IntoIterator<Item = (&'a UserId, &'a UserId)>,
+    initiator: Option<&UserId>,
+    client_cmd: &str,
+    now: i64,
+) -> Fields {
+    let pairs: Vec<Value> = pairs
+        .into_iter()
+        .map(|(from, to)| {
+            let mut pair = Fields::new();
+            pair.insert("From_Account".into(), Value::from(from.as_str()));
+            pair.insert("To_Account".into(), Value::from(to.as_str()));
+            if let Some(initiator) = initiator {
+                pair.insert("Initiator_Account".into(), Value::from(initiator.as_str()));
+            }
+            Value::Object(pair)
+        })
+        .collect();
+    let mut fields = Fields::new();
+    fields.insert("PairList".into(), Value::Array(pairs));
+    fields.insert("ClientCmd".into(), Value::from(client_cmd));
+    fields.insert("EventTime".into(), Value::from(now));
+    fields
 }
 
 /// The app's `ErrorInfo`, cut to [`MAX_ERROR_INFO_BYTES`] on a character boundary.

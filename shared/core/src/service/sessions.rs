@@ -1,6 +1,7 @@
 //! Connection lifecycle: recording connections at `$connect` (and displacing older ones under the
 //! multi-device policy), forgetting them at `$disconnect`.
 
+use crate::callbacks::CallbackCommand;
 use crate::clock::Clock;
 use crate::devices::platform_of;
 use crate::error::{Error, Result};
@@ -9,10 +10,12 @@ use crate::limits::Limits;
 use crate::ports::Connection;
 use crate::ports::{AccountStore, ConnectionGateway, ConnectionStore};
 use crate::protocol::{event, events};
+use crate::service::callback_hooks::{CallbackHooks, Fields};
 use crate::service::presence::platforms;
 use crate::service::{Ports, PresenceService, StoreSource};
 use bytes::Bytes;
 use serde::Serialize;
+use serde_json::json;
 use std::sync::Arc;
 
 /// The `session.kicked` reason of a connection displaced by a newer login.
@@ -36,6 +39,13 @@ pub struct SessionService {
     presence: Arc<PresenceService>,
 }
 
+/// `State.StateChange` of a connection made: Tencent's `Login` / `Register`.
+const LOGIN: (&str, &str) = ("Login", "Register");
+/// Of connections closed by a logout or a kick: `Logout` / `Unregister`.
+const LOGOUT: (&str, &str) = ("Logout", "Unregister");
+/// Of a connection that went away: `Disconnect` / `LinkClose`.
+const DISCONNECT: (&str, &str) = ("Disconnect", "LinkClose");
+
 /// What the connection lifecycle uses.
 #[derive(Clone)]
 pub struct SessionPorts {
@@ -49,6 +59,8 @@ pub struct SessionPorts {
     pub clock: Arc<dyn Clock>,
     /// The device policy.
     pub limits: Limits,
+    /// The app's `State.StateChange` callback.
+    pub callbacks: CallbackHooks,
 }
 
 impl SessionPorts {
@@ -60,6 +72,7 @@ impl SessionPorts {
             gateway: ports.gateway.clone(),
             clock: ports.clock.clone(),
             limits: ports.limits.clone(),
+            callbacks: CallbackHooks::of(ports),
         }
     }
 }
@@ -125,8 +138,33 @@ impl SessionService {
             }
             put?;
         }
-        self.displace_older(&connection).await;
+        let kicked = self.displace_older(&connection).await;
+        if !guest {
+            self.state_changed(&connection.user, LOGIN, &kicked).await;
+        }
         Ok(connection)
+    }
+
+    /// Queues `State.StateChange` for `user`: `(Action, Reason)` as Tencent names them, and the
+    /// platforms a login displaced (`KickedDevice`).
+    async fn state_changed(&self, user: &UserId, (action, reason): (&str, &str), kicked: &[String]) {
+        let now = self.ports.clock.now_ms();
+        self.ports
+            .callbacks
+            .after(CallbackCommand::StateChange, || {
+                let mut fields = Fields::new();
+                fields.insert("EventTime".into(), json!(now));
+                fields.insert(
+                    "Info".into(),
+                    json!({"Action": action, "To_Account": user.as_str(), "Reason": reason}),
+                );
+                if !kicked.is_empty() {
+                    let devices: Vec<_> = kicked.iter().map(|p| json!({"Platform": p})).collect();
+                    fields.insert("KickedDevice".into(), json!(devices));
+                }
+                fields
+            })
+            .await;
     }
 
     /// The user's live connections now.
@@ -138,8 +176,8 @@ impl SessionService {
     /// Closes the connections `new` displaces under the device policy, each told why first with
     /// `session.kicked`, and drops their records. Failures are logged: the new connection stands
     /// either way. Two logins racing may both see (or both miss) each other; the policy holds again
-    /// at the next login.
-    async fn displace_older(&self, new: &Connection) {
+    /// at the next login. Returns the displaced connections' platforms.
+    async fn displace_older(&self, new: &Connection) -> Vec<String> {
         let others = match self
             .ports
             .connections
@@ -149,7 +187,7 @@ impl SessionService {
             Ok(others) => others,
             Err(err) => {
                 tracing::warn!(user = %new.user, error = %err, "could not apply the device policy");
-                return;
+                return Vec::new();
             }
         };
         let displaced = self.ports.limits.devices.displaced(new, &others);
@@ -162,7 +200,7 @@ impl SessionService {
         let after = platforms(kept.chain(std::iter::once(new)));
         self.presence.announce(&new.user, &before, &after).await;
         if displaced.is_empty() {
-            return;
+            return Vec::new();
         }
         self.kick(&displaced, KICKED_BY_LOGIN, Some(platform_of(new)))
             .await;
@@ -173,6 +211,7 @@ impl SessionService {
             policy = %self.ports.limits.devices,
             "connections displaced by a newer login"
         );
+        displaced.iter().map(|c| platform_of(c).to_owned()).collect()
     }
 
     /// Tells each connection why with `session.kicked`, closes it and drops its record; failures
@@ -211,6 +250,7 @@ impl SessionService {
         self.presence.announce(user, &before, &platforms(&kept)).await;
         if !connections.is_empty() {
             tracing::info!(user = %user, count = connections.len(), reason, "connections kicked");
+            self.state_changed(user, LOGOUT, &[]).await;
         }
         Ok(connections.len())
     }
@@ -234,6 +274,7 @@ impl SessionService {
             let after = platforms(&remaining);
             let before = platforms(remaining.iter().chain(std::iter::once(connection)));
             self.presence.announce(&connection.user, &before, &after).await;
+            self.state_changed(&connection.user, DISCONNECT, &[]).await;
         }
         Ok(gone)
     }

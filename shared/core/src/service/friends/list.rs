@@ -14,17 +14,30 @@ impl FriendService {
             pairs.extend(peers.iter().map(|p| (p.clone(), caller.user.clone())));
         }
         let existed = self.ports.relations.delete_friends(&pairs).await?;
-        for ((owner, peer), gone) in pairs.iter().zip(&existed) {
-            if *gone {
-                self.tell(
-                    owner,
-                    events::FRIEND_DELETED,
-                    &PeerEvent {
-                        user_id: peer.as_str(),
-                    },
-                )
+        let removed: Vec<(&UserId, &UserId)> = pairs
+            .iter()
+            .zip(&existed)
+            .filter(|(_, gone)| **gone)
+            .map(|((owner, peer), _)| (owner, peer))
+            .collect();
+        for (owner, peer) in &removed {
+            self.tell(
+                owner,
+                events::FRIEND_DELETED,
+                &PeerEvent {
+                    user_id: peer.as_str(),
+                },
+            )
+            .await;
+        }
+        if !removed.is_empty() {
+            let now = self.ports.clock.now_ms();
+            self.ports
+                .callbacks
+                .after(CallbackCommand::FriendDelete, || {
+                    pair_list(removed.iter().copied(), None, "friend_delete", now)
+                })
                 .await;
-            }
         }
         Ok(peers.into_iter().zip(existed).collect())
     }

@@ -8,6 +8,7 @@
 mod list;
 mod recommendations;
 
+use crate::callbacks::CallbackCommand;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
@@ -22,6 +23,7 @@ use crate::protocol::social::{
     NotificationView, NotifyListReply, NotifyListRequest, PageRequest, PeerEvent, PeerRequest, ProfileView,
     RecommendationView, Relation, RelationView, UserIdsRequest,
 };
+use crate::service::callback_hooks::{CallbackHooks, pair_list};
 use crate::service::notifier::Notifier;
 use crate::service::{Caller, Ports, ProfileService, StoreSource, page_size};
 use crate::social::{AllowType, Friend, FriendRequest, Recommendation, RequestDirection};
@@ -67,6 +69,8 @@ pub struct FriendPorts {
     pub clock: Arc<dyn Clock>,
     /// The friend list's limits.
     pub limits: Limits,
+    /// The app's `Sns.*` callbacks.
+    pub callbacks: CallbackHooks,
 }
 
 impl FriendPorts {
@@ -82,9 +86,15 @@ impl FriendPorts {
             notifier: Notifier::of(ports),
             clock: ports.clock.clone(),
             limits: ports.limits.clone(),
+            callbacks: CallbackHooks::of(ports),
         }
     }
 }
+
+/// Tencent's `ClientCmd` of a friendship made by an add.
+const FRIEND_ADD: &str = "friend_add";
+/// Tencent's `ClientCmd` of a friendship made by answering a request.
+const FRIEND_RESPONSE: &str = "friend_response";
 
 fn bounded(name: &str, value: Option<String>, max: usize) -> Result<Option<String>> {
     match value {
@@ -179,7 +189,7 @@ impl FriendService {
     }
 
     /// Makes `a` and `b` friends both ways (each side's remark and groups given), telling both.
-    async fn befriend(&self, a: Friend, b: Friend) -> Result<()> {
+    async fn befriend(&self, a: Friend, b: Friend, initiator: &UserId, client_cmd: &str) -> Result<()> {
         let (left, right) = (a.owner.clone(), b.owner.clone());
         for (owner, peer) in [(&left, &right), (&right, &left)] {
             let existing = self
@@ -219,6 +229,18 @@ impl FriendService {
             },
         )
         .await;
+        let now = self.ports.clock.now_ms();
+        self.ports
+            .callbacks
+            .after(CallbackCommand::FriendAdd, || {
+                pair_list(
+                    [(&left, &right), (&right, &left)],
+                    Some(initiator),
+                    client_cmd,
+                    now,
+                )
+            })
+            .await;
         Ok(())
     }
 
@@ -255,7 +277,7 @@ impl FriendService {
             let ours = self.entry(&caller.user, &peer, remark, groups);
             let their_groups = Vec::new();
             let theirs = self.entry(&peer, &caller.user, asked.remark, their_groups);
-            self.befriend(ours, theirs).await?;
+            self.befriend(ours, theirs, &peer, FRIEND_RESPONSE).await?;
             self.tell(
                 &peer,
                 events::FRIEND_REQUEST_ACCEPTED,
@@ -282,7 +304,7 @@ impl FriendService {
                     Some(kept) => kept,
                     None => self.entry(&peer, &caller.user, None, Vec::new()),
                 };
-                self.befriend(ours, theirs).await?;
+                self.befriend(ours, theirs, &caller.user, FRIEND_ADD).await?;
                 Ok(AddOutcome::Added)
             }
             AllowType::NeedConfirm => {
@@ -400,7 +422,7 @@ impl FriendService {
             .ok_or(Error::NotFound("friend request"))?;
         let ours = self.entry(&caller.user, &from, remark, Vec::new());
         let theirs = self.entry(&from, &caller.user, asked.remark, Vec::new());
-        self.befriend(ours, theirs).await?;
+        self.befriend(ours, theirs, &from, FRIEND_RESPONSE).await?;
         self.tell(
             &from,
             events::FRIEND_REQUEST_ACCEPTED,
