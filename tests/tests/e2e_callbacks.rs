@@ -442,6 +442,80 @@ async fn state_and_relationship_callbacks_tell_what_happened(backend: Backend) {
     }
 }
 
+async fn group_lifecycle_callbacks_tell_what_happened(backend: Backend) {
+    // GIVEN the group after-callbacks turned on
+    let stack = stack(backend).await;
+    let receiver = Receiver::start().await;
+    configure(
+        &stack,
+        &receiver,
+        json!({"Group.CallbackAfterCreateGroup": {}, "Group.CallbackAfterNewMemberJoin": {},
+               "Group.CallbackAfterMemberExit": {}, "Group.CallbackAfterGroupDestroyed": {}}),
+    )
+    .await;
+    let mut alice = stack.connect("alice").await;
+    let mut bob = stack.connect("bob").await;
+    let mut carol = stack.connect("carol").await;
+
+    // WHEN alice creates a public group with bob, carol joins freely, bob quits, alice removes
+    // carol and dismisses the group
+    alice
+        .ok(
+            "group.create",
+            json!({"type": "public", "groupId": "g-life", "name": "Life", "members": ["bob"],
+                   "joinPolicy": "free"}),
+        )
+        .await;
+    carol.ok("group.apply", json!({"groupId": "g-life"})).await;
+    bob.ok("group.quit", json!({"groupId": "g-life"})).await;
+    alice
+        .ok("group.kick", json!({"groupId": "g-life", "userIds": ["carol"]}))
+        .await;
+    alice.ok("group.dismiss", json!({"groupId": "g-life"})).await;
+
+    // THEN the app's server hears of each step with Tencent's fields
+    let calls = cirrus_tests::wait_until("the group callbacks", || {
+        let calls = receiver.calls();
+        let exits = of_command(&calls, "Group.CallbackAfterMemberExit").len();
+        let done = exits == 2
+            && !of_command(&calls, "Group.CallbackAfterGroupDestroyed").is_empty()
+            && !of_command(&calls, "Group.CallbackAfterNewMemberJoin").is_empty()
+            && !of_command(&calls, "Group.CallbackAfterCreateGroup").is_empty();
+        done.then_some(calls)
+    })
+    .await;
+    let created = &of_command(&calls, "Group.CallbackAfterCreateGroup")[0];
+    assert_eq!(created["GroupId"], "g-life");
+    assert_eq!(created["Type"], "Public");
+    assert_eq!(created["Owner_Account"], "alice");
+    assert_eq!(created["Name"], "Life");
+    let founders = created["MemberList"].as_array().unwrap();
+    assert_eq!(founders.len(), 2, "{created}");
+    let joined = &of_command(&calls, "Group.CallbackAfterNewMemberJoin")[0];
+    assert_eq!(joined["JoinType"], "Apply");
+    assert_eq!(joined["NewMemberList"], json!([{"Member_Account": "carol"}]));
+    let mut exits: Vec<(String, Value)> = of_command(&calls, "Group.CallbackAfterMemberExit")
+        .into_iter()
+        .map(|body| {
+            (
+                body["ExitType"].as_str().unwrap().to_owned(),
+                body["ExitMemberList"].clone(),
+            )
+        })
+        .collect();
+    exits.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        exits,
+        [
+            ("Kicked".to_owned(), json!([{"Member_Account": "carol"}])),
+            ("Quit".to_owned(), json!([{"Member_Account": "bob"}])),
+        ]
+    );
+    let destroyed = &of_command(&calls, "Group.CallbackAfterGroupDestroyed")[0];
+    assert_eq!(destroyed["GroupId"], "g-life");
+    assert_eq!(destroyed["MemberList"], json!([{"Member_Account": "alice"}]));
+}
+
 mod sqlite {
     use super::*;
 
@@ -468,6 +542,11 @@ mod sqlite {
     #[tokio::test]
     async fn state_and_relationship_callbacks_tell_what_happened() {
         super::state_and_relationship_callbacks_tell_what_happened(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn group_lifecycle_callbacks_tell_what_happened() {
+        super::group_lifecycle_callbacks_tell_what_happened(Backend::Sqlite).await;
     }
 }
 
@@ -497,5 +576,10 @@ mod aws {
     #[tokio::test]
     async fn state_and_relationship_callbacks_tell_what_happened() {
         super::state_and_relationship_callbacks_tell_what_happened(Backend::Aws).await;
+    }
+
+    #[tokio::test]
+    async fn group_lifecycle_callbacks_tell_what_happened() {
+        super::group_lifecycle_callbacks_tell_what_happened(Backend::Aws).await;
     }
 }

@@ -105,6 +105,7 @@ impl GroupService {
         if !kind.allows(Rule::ActivatedByFirstMessage) {
             self.tip(&group, "created", &caller.user, &[]).await;
         }
+        self.created_callback(&group, &caller.user, &founders).await;
         Ok(Group {
             member_count: founders.len() as u32,
             ..group
@@ -134,6 +135,7 @@ impl GroupService {
         for chunk in users.chunks(MAX_BATCH) {
             self.ports.groups.remove_members(&group.id, chunk).await?;
         }
+        self.destroyed_callback(&group, by, &users).await;
         let conversation = ConversationId::Group(group.id.clone());
         for user in &users {
             // The dead group leaves the members' conversation lists.

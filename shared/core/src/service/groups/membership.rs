@@ -109,8 +109,11 @@ impl GroupService {
             outcomes.push((user.clone(), outcome));
         }
         let added = self.admit(&group, &newcomers).await?;
-        if !silent {
-            let admin = self.ports.limits.accounts.admin.clone();
+        let admin = self.ports.limits.accounts.admin.clone();
+        if silent {
+            self.member_callback(&group, "members_invited", &admin, &added)
+                .await;
+        } else {
             self.member_tip(&group, "members_invited", &admin, &added).await;
         }
         // Someone who joined between the read and the write was not added by this call.

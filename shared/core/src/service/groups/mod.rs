@@ -5,6 +5,7 @@
 //! operations are in [`manage`] (create, profile, dismiss, info, search), [`membership`]
 //! (invitations, applications, quit, kick) and [`roles`] (admins, mute, member profiles).
 
+mod callbacks;
 mod manage;
 mod membership;
 mod roles;
@@ -22,6 +23,7 @@ use crate::protocol::groups::{
     MemberRequest, MemberUpdateRequest, MuteAllRequest, MuteRequest, RespondRequest, SearchRequest,
     SetRoleRequest, UpdateRequest, UsersRequest,
 };
+use crate::service::callback_hooks::CallbackHooks;
 use crate::service::notifier::Notifier;
 use crate::service::{AudiencePorts, Caller, Ports, StoreSource, page_size, unique_user_ids};
 use std::collections::BTreeMap;
@@ -156,6 +158,8 @@ pub struct GroupPorts {
     pub ids: Arc<dyn IdGen>,
     /// Member and group limits.
     pub limits: Limits,
+    /// The app's group after-callbacks.
+    pub callbacks: CallbackHooks,
 }
 
 impl GroupPorts {
@@ -170,6 +174,7 @@ impl GroupPorts {
             clock: ports.clock.clone(),
             ids: ports.ids.clone(),
             limits: ports.limits.clone(),
+            callbacks: CallbackHooks::of(ports),
         }
     }
 }
@@ -316,8 +321,10 @@ impl GroupService {
     }
 
     /// Posts a group tip (a system message in the group's stream) where the type tells members
-    /// about member changes; failures are logged (the change is already stored).
+    /// about member changes, and queues the app's callback of the change; failures are logged
+    /// (the change is already stored).
     async fn member_tip(&self, group: &Group, tip: &str, by: &UserId, users: &[UserId]) {
+        self.member_callback(group, tip, by, users).await;
         if group.kind.allows(Rule::MemberNotifications) {
             self.tip(group, tip, by, users).await;
         }
