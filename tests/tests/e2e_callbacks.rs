@@ -516,6 +516,78 @@ async fn group_lifecycle_callbacks_tell_what_happened(backend: Backend) {
     assert_eq!(destroyed["MemberList"], json!([{"Member_Account": "alice"}]));
 }
 
+async fn recall_and_profile_callbacks_tell_what_happened(backend: Backend) {
+    // GIVEN the recall and profile after-callbacks turned on, and a group of alice and bob
+    let stack = stack(backend).await;
+    let receiver = Receiver::start().await;
+    let mut alice = stack.connect("alice").await;
+    alice
+        .ok(
+            "group.create",
+            json!({"type": "private", "groupId": "g-recall", "name": "Recall", "members": ["bob"]}),
+        )
+        .await;
+    configure(
+        &stack,
+        &receiver,
+        json!({"C2C.CallbackAfterMsgWithDraw": {}, "Group.CallbackAfterRecallMsg": {},
+               "Profile.CallbackPortraitSet": {}}),
+    )
+    .await;
+
+    // WHEN alice recalls a one-to-one and a group message, and sets her nickname
+    let c2c = alice.send_text("bob", "r-1", "oops").await;
+    alice
+        .ok(
+            "msg.recall",
+            json!({"conversationId": "C2Cbob", "seq": c2c["seq"]}),
+        )
+        .await;
+    let group = alice
+        .ok(
+            "msg.send",
+            json!({"to": {"type": "group", "id": "g-recall"}, "clientMsgId": "r-2",
+                   "body": [{"type": "text", "text": "oops too"}]}),
+        )
+        .await;
+    alice
+        .ok(
+            "msg.recall",
+            json!({"conversationId": "GROUPg-recall", "seq": group["seq"]}),
+        )
+        .await;
+    alice.ok("profile.set", json!({"nickname": "Alice"})).await;
+
+    // THEN each reaches the app's server
+    let wanted = [
+        "C2C.CallbackAfterMsgWithDraw",
+        "Group.CallbackAfterRecallMsg",
+        "Profile.CallbackPortraitSet",
+    ];
+    let calls = cirrus_tests::wait_until("the recall and profile callbacks", || {
+        let calls = receiver.calls();
+        wanted
+            .iter()
+            .all(|c| !of_command(&calls, c).is_empty())
+            .then_some(calls)
+    })
+    .await;
+    let withdraw = &of_command(&calls, "C2C.CallbackAfterMsgWithDraw")[0];
+    assert_eq!(withdraw["From_Account"], "alice");
+    assert_eq!(withdraw["To_Account"], "bob");
+    assert_eq!(withdraw["MsgKey"], c2c["msgId"]);
+    let recalled = &of_command(&calls, "Group.CallbackAfterRecallMsg")[0];
+    assert_eq!(recalled["GroupId"], "g-recall");
+    assert_eq!(recalled["Operator_Account"], "alice");
+    assert_eq!(recalled["MsgSeqList"], json!([{"MsgSeq": group["seq"]}]));
+    let portrait = &of_command(&calls, "Profile.CallbackPortraitSet")[0];
+    assert_eq!(portrait["From_Account"], "alice");
+    assert_eq!(
+        portrait["ProfileItem"],
+        json!([{"Tag": "Tag_Profile_IM_Nick", "Value": "Alice"}])
+    );
+}
+
 mod sqlite {
     use super::*;
 
@@ -547,6 +619,11 @@ mod sqlite {
     #[tokio::test]
     async fn group_lifecycle_callbacks_tell_what_happened() {
         super::group_lifecycle_callbacks_tell_what_happened(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn recall_and_profile_callbacks_tell_what_happened() {
+        super::recall_and_profile_callbacks_tell_what_happened(Backend::Sqlite).await;
     }
 }
 
@@ -581,5 +658,10 @@ mod aws {
     #[tokio::test]
     async fn group_lifecycle_callbacks_tell_what_happened() {
         super::group_lifecycle_callbacks_tell_what_happened(Backend::Aws).await;
+    }
+
+    #[tokio::test]
+    async fn recall_and_profile_callbacks_tell_what_happened() {
+        super::recall_and_profile_callbacks_tell_what_happened(Backend::Aws).await;
     }
 }

@@ -1,5 +1,6 @@
 //! Tencent's message elements (`MsgBody`): what the REST API's sends read, what callbacks send
-//! to the app's server, and what a before-send callback may answer with.
+//! to the app's server, and what a before-send callback may answer with; and Tencent's profile
+//! tags (`ProfileItem`).
 //!
 //! Text, custom, face and location elements map one to one. Media elements are written in
 //! Tencent's shape (`TIMImageElem`, `TIMSoundElem`, `TIMFileElem`, `TIMVideoFileElem`) with the
@@ -8,6 +9,7 @@
 //! unchanged, see [`rewrite_body`]).
 
 use crate::element::{Element, MediaRef, Rendition};
+use crate::social::{AllowType, Gender, Profile};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -192,6 +194,61 @@ pub fn rewrite_body(original: &[Element], answered: &Value) -> Result<Vec<Elemen
             None => from_tim(element),
         })
         .collect()
+}
+
+/// Tencent's profile tag of the nickname.
+pub const NICK: &str = "Tag_Profile_IM_Nick";
+/// Of the avatar URL.
+pub const IMAGE: &str = "Tag_Profile_IM_Image";
+/// Of the gender.
+pub const GENDER: &str = "Tag_Profile_IM_Gender";
+/// Of the birthday (`yyyymmdd` as a number).
+pub const BIRTHDAY: &str = "Tag_Profile_IM_BirthDay";
+/// Of the location.
+pub const LOCATION: &str = "Tag_Profile_IM_Location";
+/// Of the signature.
+pub const SIGNATURE: &str = "Tag_Profile_IM_SelfSignature";
+/// Of the friend-add policy.
+pub const ALLOW_TYPE: &str = "Tag_Profile_IM_AllowType";
+/// The prefix of custom profile fields' tags.
+pub const CUSTOM: &str = "Tag_Profile_Custom_";
+
+/// A profile as Tencent's `ProfileItem` list: `{"Tag", "Value"}` per standard tag set, and per
+/// custom field.
+pub fn profile_tags(profile: &Profile) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut push = |tag: &str, value: Value| items.push(json!({"Tag": tag, "Value": value}));
+    if let Some(nick) = &profile.nickname {
+        push(NICK, Value::from(nick.as_str()));
+    }
+    if let Some(image) = &profile.face_url {
+        push(IMAGE, Value::from(image.as_str()));
+    }
+    let gender = match profile.gender {
+        Gender::Unknown => "Gender_Type_Unknown",
+        Gender::Female => "Gender_Type_Female",
+        Gender::Male => "Gender_Type_Male",
+    };
+    push(GENDER, Value::from(gender));
+    if let Some(birthday) = profile.birthday {
+        push(BIRTHDAY, Value::from(birthday));
+    }
+    if let Some(location) = &profile.location {
+        push(LOCATION, Value::from(location.as_str()));
+    }
+    if let Some(signature) = &profile.signature {
+        push(SIGNATURE, Value::from(signature.as_str()));
+    }
+    let allow = match profile.allow_type {
+        AllowType::AllowAny => "AllowType_Type_AllowAny",
+        AllowType::NeedConfirm => "AllowType_Type_NeedConfirm",
+        AllowType::DenyAny => "AllowType_Type_DenyAny",
+    };
+    push(ALLOW_TYPE, Value::from(allow));
+    for (key, value) in &profile.custom {
+        push(&format!("{CUSTOM}{key}"), Value::from(value.as_str()));
+    }
+    items
 }
 
 #[cfg(test)]

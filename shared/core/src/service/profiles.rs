@@ -1,6 +1,7 @@
 //! Profiles: reading them (batched), changing one's own (the users who have the changer in their
 //! friend list are told), and finding users by id or nickname prefix.
 
+use crate::callbacks::CallbackCommand;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
@@ -10,10 +11,13 @@ use crate::protocol::events;
 use crate::protocol::social::{
     ProfileGetRequest, ProfileSetRequest, ProfileView, ProfilesReply, UserSearchRequest,
 };
+use crate::service::callback_hooks::{CallbackHooks, Fields};
 use crate::service::notifier::Notifier;
 use crate::service::{Caller, Ports, StoreSource, page_size};
 use crate::social::{Profile, UserProfile, nickname_key};
+use crate::tim::profile_tags;
 use futures_util::future::join_all;
+use serde_json::json;
 use std::sync::Arc;
 
 /// Longest nickname and location, in bytes.
@@ -50,6 +54,8 @@ pub struct ProfilePorts {
     pub clock: Arc<dyn Clock>,
     /// The friend limit, which also bounds how many are told of one change.
     pub limits: Limits,
+    /// The app's `Profile.CallbackPortraitSet`.
+    pub callbacks: CallbackHooks,
 }
 
 impl ProfilePorts {
@@ -62,6 +68,7 @@ impl ProfilePorts {
             notifier: Notifier::of(ports),
             clock: ports.clock.clone(),
             limits: ports.limits.clone(),
+            callbacks: CallbackHooks::of(ports),
         }
     }
 }
@@ -158,7 +165,7 @@ impl ProfileService {
             .pop()
             .map(|p| p.profile)
             .unwrap_or_default();
-        let mut profile = current;
+        let mut profile = current.clone();
         if let Some(nickname) = request.nickname {
             profile.nickname = text("nickname", nickname, MAX_SHORT_FIELD)?;
         }
@@ -203,7 +210,37 @@ impl ProfileService {
         self.ports.profiles.put_profile(&caller.user, &profile).await?;
         let view = ProfileView::new(caller.user.as_str(), &profile);
         self.tell_followers(&caller.user, &view).await;
+        self.portrait_set_callback(&caller.user, &current, &profile).await;
         Ok(view)
+    }
+
+    /// Queues `Profile.CallbackPortraitSet` with the tags that changed (a tag cleared is there
+    /// with an empty value).
+    async fn portrait_set_callback(&self, user: &UserId, before: &Profile, after: &Profile) {
+        let (old, new) = (profile_tags(before), profile_tags(after));
+        let tag = |item: &serde_json::Value| item["Tag"].as_str().unwrap_or_default().to_owned();
+        let mut changed: Vec<serde_json::Value> =
+            new.iter().filter(|item| !old.contains(item)).cloned().collect();
+        changed.extend(
+            old.iter()
+                .filter(|item| !new.iter().any(|n| tag(n) == tag(item)))
+                .map(|item| json!({"Tag": tag(item), "Value": ""})),
+        );
+        if changed.is_empty() {
+            return;
+        }
+        let now = self.ports.clock.now_ms();
+        self.ports
+            .callbacks
+            .after(CallbackCommand::PortraitSet, || {
+                let mut fields = Fields::new();
+                fields.insert("From_Account".into(), json!(user.as_str()));
+                fields.insert("To_Account".into(), json!(user.as_str()));
+                fields.insert("ProfileItem".into(), json!(changed));
+                fields.insert("EventTime".into(), json!(now));
+                fields
+            })
+            .await;
     }
 
     /// Tells each user who has `user` in their friend list (`profile.changed`, kept and pushed):

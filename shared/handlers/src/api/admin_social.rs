@@ -9,20 +9,14 @@ use axum::extract::State;
 use cirrus_core::Error;
 use cirrus_core::protocol::social::{FriendDeleteRequest, FriendListRequest, ProfileSetRequest};
 use cirrus_core::service::Caller;
-use cirrus_core::social::{AllowType, Gender, Profile};
+use cirrus_core::social::{AllowType, Gender};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-/// Tencent's standard profile tags Cirrus keeps, and the prefix of custom ones.
-const NICK: &str = "Tag_Profile_IM_Nick";
-const IMAGE: &str = "Tag_Profile_IM_Image";
-const GENDER: &str = "Tag_Profile_IM_Gender";
-const BIRTHDAY: &str = "Tag_Profile_IM_BirthDay";
-const LOCATION: &str = "Tag_Profile_IM_Location";
-const SIGNATURE: &str = "Tag_Profile_IM_SelfSignature";
-const ALLOW_TYPE: &str = "Tag_Profile_IM_AllowType";
-const CUSTOM: &str = "Tag_Profile_Custom_";
+use cirrus_core::tim::{
+    ALLOW_TYPE, BIRTHDAY, CUSTOM, GENDER, IMAGE, LOCATION, NICK, SIGNATURE, profile_tags as tags_of,
+};
 
 fn as_user(user: cirrus_core::ids::UserId) -> Caller {
     Caller {
@@ -46,42 +40,6 @@ fn result_of(outcome: Result<(), Error>) -> (u32, String) {
         }
         Err(err) => (Failure::InvalidParameter.code(), err.client_message()),
     }
-}
-
-fn tags_of(profile: &Profile) -> Vec<Value> {
-    let mut items = Vec::new();
-    let mut push = |tag: &str, value: Value| items.push(json!({"Tag": tag, "Value": value}));
-    if let Some(nick) = &profile.nickname {
-        push(NICK, Value::from(nick.as_str()));
-    }
-    if let Some(image) = &profile.face_url {
-        push(IMAGE, Value::from(image.as_str()));
-    }
-    let gender = match profile.gender {
-        Gender::Unknown => "Gender_Type_Unknown",
-        Gender::Female => "Gender_Type_Female",
-        Gender::Male => "Gender_Type_Male",
-    };
-    push(GENDER, Value::from(gender));
-    if let Some(birthday) = profile.birthday {
-        push(BIRTHDAY, Value::from(birthday));
-    }
-    if let Some(location) = &profile.location {
-        push(LOCATION, Value::from(location.as_str()));
-    }
-    if let Some(signature) = &profile.signature {
-        push(SIGNATURE, Value::from(signature.as_str()));
-    }
-    let allow = match profile.allow_type {
-        AllowType::AllowAny => "AllowType_Type_AllowAny",
-        AllowType::NeedConfirm => "AllowType_Type_NeedConfirm",
-        AllowType::DenyAny => "AllowType_Type_DenyAny",
-    };
-    push(ALLOW_TYPE, Value::from(allow));
-    for (key, value) in &profile.custom {
-        push(&format!("{CUSTOM}{key}"), Value::from(value.as_str()));
-    }
-    items
 }
 
 #[derive(Deserialize)]

@@ -138,3 +138,32 @@ pub(super) async fn after_send(hooks: &CallbackHooks, message: &StoredMessage, g
         })
         .await;
 }
+
+/// Queues `C2C.CallbackAfterMsgWithDraw` or `Group.CallbackAfterRecallMsg` for a message just
+/// recalled by `by`.
+pub(super) async fn after_recall(hooks: &CallbackHooks, message: &StoredMessage, by: &UserId, now: i64) {
+    let command = match message.to {
+        Target::C2c(_) => CallbackCommand::C2cAfterMsgWithDraw,
+        Target::Group(_) => CallbackCommand::GroupAfterRecallMsg,
+    };
+    hooks
+        .after(command, || {
+            let mut fields = Fields::new();
+            match &message.to {
+                Target::C2c(peer) => {
+                    fields.insert("From_Account".into(), json!(message.from.as_str()));
+                    fields.insert("To_Account".into(), json!(peer.as_str()));
+                    fields.insert("MsgKey".into(), json!(message.msg_id.as_str()));
+                    fields.insert("MsgSeq".into(), json!(message.seq));
+                }
+                Target::Group(group) => {
+                    fields.insert("GroupId".into(), json!(group.as_str()));
+                    fields.insert("MsgSeqList".into(), json!([{"MsgSeq": message.seq}]));
+                }
+            }
+            fields.insert("Operator_Account".into(), json!(by.as_str()));
+            fields.insert("EventTime".into(), json!(now));
+            fields
+        })
+        .await;
+}

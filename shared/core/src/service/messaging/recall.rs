@@ -80,6 +80,7 @@ impl MessageService {
             .await?
             .ok_or(Error::NotFound("message"))?;
         self.announce_recall(&recalled, origin, now).await;
+        callbacks::after_recall(&self.ports.callbacks, &recalled, by, now).await;
         Ok(recalled)
     }
 
