@@ -588,6 +588,128 @@ async fn recall_and_profile_callbacks_tell_what_happened(backend: Backend) {
     );
 }
 
+fn refuse(info: &str) -> Answer {
+    Answer {
+        body: json!({"ActionStatus": "FAIL", "ErrorCode": 1, "ErrorInfo": info}),
+        ..allow()
+    }
+}
+
+async fn before_callbacks_refuse_friendships_groups_and_members(backend: Backend) {
+    // GIVEN the relationship and group before-callbacks turned on
+    let stack = stack(backend).await;
+    let receiver = Receiver::start().await;
+    configure(
+        &stack,
+        &receiver,
+        json!({"Sns.CallbackPrevFriendAdd": {}, "Sns.CallbackPrevFriendResponse": {},
+               "Group.CallbackBeforeCreateGroup": {},
+               "Group.CallbackBeforeInviteJoinGroup": {}, "Group.CallbackBeforeApplyJoinGroup": {}}),
+    )
+    .await;
+    let mut alice = stack.connect("alice").await;
+    let mut carol = stack.connect("carol").await;
+
+    // WHEN the app refuses alice's friend request to bob through its ResultItem
+    receiver.answer([Answer {
+        body: json!({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "",
+                     "ResultItem": [{"To_Account": "bob", "ResultCode": 30001, "ResultInfo": "bob is busy"}]}),
+        ..allow()
+    }]);
+    let refused = alice.call("friend.add", json!({"userId": "bob"})).await;
+    // THEN the add is refused with the app's reason, and nothing is pending
+    assert_eq!(refused["error"]["code"], "callback_refused", "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("bob is busy")
+    );
+    let pending = alice
+        .ok("friend.requests", json!({"direction": "outgoing"}))
+        .await;
+    assert_eq!(pending["requests"], json!([]));
+    let add = &of_command(&receiver.calls(), "Sns.CallbackPrevFriendAdd")[0];
+    assert_eq!(add["From_Account"], "alice");
+    assert_eq!(add["FriendItem"][0]["To_Account"], "bob");
+
+    // WHEN the app allows the request (bob confirms requests) but refuses bob's acceptance
+    let sent = alice.ok("friend.add", json!({"userId": "bob"})).await;
+    assert_eq!(sent["result"], "pending");
+    let mut bob = stack.connect("bob").await;
+    receiver.answer([refuse("not allowed to befriend")]);
+    let code = bob.err("friend.accept", json!({"userId": "alice"})).await;
+    // THEN the acceptance is refused and the request still waits
+    assert_eq!(code, "callback_refused");
+    let waiting = bob.ok("friend.requests", json!({"direction": "incoming"})).await;
+    assert_eq!(waiting["requests"].as_array().unwrap().len(), 1, "{waiting}");
+    let response = &of_command(&receiver.calls(), "Sns.CallbackPrevFriendResponse")[0];
+    assert_eq!(response["From_Account"], "bob");
+    assert_eq!(
+        response["ResponseFriendItem"][0]["ResponseAction"],
+        "Response_Action_AgreeAndAdd"
+    );
+
+    // WHEN the app refuses a group, THEN it is not made
+    receiver.answer([refuse("no more groups")]);
+    let code = alice
+        .err(
+            "group.create",
+            json!({"type": "public", "groupId": "g-no", "name": "No", "joinPolicy": "free"}),
+        )
+        .await;
+    assert_eq!(code, "callback_refused");
+    let info = alice.ok("group.info", json!({"groupIds": ["g-no"]})).await;
+    assert_eq!(info["groups"], json!([]), "{info}");
+
+    // WHEN it lets a private group be made but refuses carol among the invitees
+    alice
+        .ok(
+            "group.create",
+            json!({"type": "private", "groupId": "g-inv", "name": "Invites"}),
+        )
+        .await;
+    receiver.answer([Answer {
+        body: json!({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "",
+                     "RefusedMembers_Account": ["carol"]}),
+        ..allow()
+    }]);
+    let invited = alice
+        .ok(
+            "group.invite",
+            json!({"groupId": "g-inv", "userIds": ["bob", "carol"]}),
+        )
+        .await;
+    // THEN bob is in and carol is not
+    assert_eq!(
+        invited["results"],
+        json!([{"userId": "bob", "result": "added"}, {"userId": "carol", "result": "refused"}]),
+        "{invited}"
+    );
+    let invite = &of_command(&receiver.calls(), "Group.CallbackBeforeInviteJoinGroup")[0];
+    assert_eq!(
+        invite["DestinationMembers"],
+        json!([{"Member_Account": "bob"}, {"Member_Account": "carol"}])
+    );
+
+    // WHEN carol applies to a public group the app keeps closed, THEN she is refused
+    alice
+        .ok(
+            "group.create",
+            json!({"type": "public", "groupId": "g-open", "name": "Open", "joinPolicy": "free"}),
+        )
+        .await;
+    receiver.answer([refuse("members only")]);
+    let code = carol.err("group.apply", json!({"groupId": "g-open"})).await;
+    assert_eq!(code, "callback_refused");
+    let apply = &of_command(&receiver.calls(), "Group.CallbackBeforeApplyJoinGroup")[0];
+    assert_eq!(apply["Requestor_Account"], "carol");
+    assert_eq!(apply["GroupId"], "g-open");
+    // AND once the app allows it, she joins
+    let joined = carol.ok("group.apply", json!({"groupId": "g-open"})).await;
+    assert_eq!(joined["result"], "joined", "{joined}");
+}
+
 mod sqlite {
     use super::*;
 
@@ -624,6 +746,11 @@ mod sqlite {
     #[tokio::test]
     async fn recall_and_profile_callbacks_tell_what_happened() {
         super::recall_and_profile_callbacks_tell_what_happened(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn before_callbacks_refuse_friendships_groups_and_members() {
+        super::before_callbacks_refuse_friendships_groups_and_members(Backend::Sqlite).await;
     }
 }
 
@@ -663,5 +790,10 @@ mod aws {
     #[tokio::test]
     async fn recall_and_profile_callbacks_tell_what_happened() {
         super::recall_and_profile_callbacks_tell_what_happened(Backend::Aws).await;
+    }
+
+    #[tokio::test]
+    async fn before_callbacks_refuse_friendships_groups_and_members() {
+        super::before_callbacks_refuse_friendships_groups_and_members(Backend::Aws).await;
     }
 }

@@ -34,6 +34,9 @@ type Cached = (i64, Option<Arc<CallbackConfig>>);
 pub struct CallbackConfigService {
     ports: CallbackConfigPorts,
     cached: Mutex<Option<Cached>>,
+    /// Held while the cache is refilled, so that a burst of callers (a thousand connections at
+    /// once) makes one read, not one each.
+    refill: futures_util::lock::Mutex<()>,
 }
 
 impl CallbackConfigService {
@@ -42,6 +45,7 @@ impl CallbackConfigService {
         Self {
             ports,
             cached: Mutex::new(None),
+            refill: futures_util::lock::Mutex::new(()),
         }
     }
 
@@ -56,13 +60,24 @@ impl CallbackConfigService {
     /// The configuration the callers act on: the cached one while it is fresh, else read again.
     /// `None` when no callback is configured.
     pub async fn current(&self) -> Result<Option<Arc<CallbackConfig>>> {
-        let now = self.ports.clock.now_ms();
-        if let Some((at, config)) = self.lock().as_ref()
-            && now - at < CACHE_TTL_MS
-        {
-            return Ok(config.clone());
+        if let Some(config) = self.fresh() {
+            return Ok(config);
+        }
+        let _refilling = self.refill.lock().await;
+        // Another caller may have refilled it while this one waited.
+        if let Some(config) = self.fresh() {
+            return Ok(config);
         }
         Ok(self.get().await?.map(Arc::new))
+    }
+
+    /// The cached configuration, if it is younger than [`CACHE_TTL_MS`].
+    fn fresh(&self) -> Option<Option<Arc<CallbackConfig>>> {
+        let now = self.ports.clock.now_ms();
+        match self.lock().as_ref() {
+            Some((at, config)) if now - at < CACHE_TTL_MS => Some(config.clone()),
+            _ => None,
+        }
     }
 
     /// Replaces the configuration after checking it (`None` turns every callback off).
@@ -121,6 +136,8 @@ mod tests {
     impl AppConfigStore for Counted {
         async fn app_config(&self, name: &str) -> Result<Option<String>> {
             self.reads.fetch_add(1, Ordering::SeqCst);
+            // A real store answers later: other callers run meanwhile.
+            tokio::task::yield_now().await;
             Ok(self.docs.lock().unwrap().get(name).cloned())
         }
         async fn put_app_config(&self, name: &str, value: Option<&str>) -> Result<()> {
@@ -138,6 +155,21 @@ mod tests {
             r#"{{"url": "{url}", "commands": {{"C2C.CallbackBeforeSendMsg": {{}}}}}}"#
         ))
         .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_callers_on_a_cold_cache_makes_one_read() {
+        // GIVEN an instance that has read nothing yet
+        let store = Arc::new(Counted::default());
+        let service = CallbackConfigService::new(CallbackConfigPorts {
+            app_config: store.clone(),
+            clock: Arc::new(ManualClock::new(1_000_000)),
+        });
+        // WHEN a hundred callers ask at once
+        let answers = futures_util::future::join_all((0..100).map(|_| service.current())).await;
+        // THEN all get the answer, and the store was read once
+        assert!(answers.iter().all(|a| matches!(a, Ok(None))));
+        assert_eq!(store.reads.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

@@ -56,6 +56,12 @@ impl CallbackHooks {
         }
     }
 
+    /// Whether `command` would be called now (a client and a configuration turning it on), for
+    /// the callers that read something only to tell the app.
+    pub async fn is_on(&self, command: CallbackCommand) -> bool {
+        self.client.is_some() && self.enabled(command).await.is_some()
+    }
+
     /// Runs the before-callback `command` if it is on: `Ok(None)` goes ahead as asked,
     /// `Ok(Some(reply))` goes ahead with the app's reply (which may rewrite the operation),
     /// `CallbackRefused` carries the app's `ErrorInfo`. A call that brings no answer goes ahead
@@ -146,6 +152,24 @@ pub fn pair_list<'a>(
     fields
 }
 
+/// Checks a before-callback's per-user answer, Tencent's `ResultItem`
+/// (`[{"To_Account", "ResultCode", "ResultInfo"}]`): a non-zero `ResultCode` for `user` refuses
+/// with its `ResultInfo`. No item for `user` allows.
+pub fn check_result_item(reply: &Fields, user: &UserId) -> Result<()> {
+    let items = reply.get("ResultItem").and_then(Value::as_array);
+    let refused = items.into_iter().flatten().find(|item| {
+        item.get("To_Account").and_then(Value::as_str) == Some(user.as_str())
+            && item.get("ResultCode").and_then(Value::as_i64).unwrap_or(0) != 0
+    });
+    match refused {
+        Some(item) => {
+            let info = item.get("ResultInfo").and_then(Value::as_str).unwrap_or_default();
+            Err(Error::CallbackRefused(shortened(info.to_owned())))
+        }
+        None => Ok(()),
+    }
+}
+
 /// The app's `ErrorInfo`, cut to [`MAX_ERROR_INFO_BYTES`] on a character boundary.
 fn shortened(mut info: String) -> String {
     if info.len() > MAX_ERROR_INFO_BYTES {
@@ -161,6 +185,22 @@ fn shortened(mut info: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_result_item_refuses_only_its_own_user() {
+        let bob = UserId::parse("bob").unwrap_or_else(|_| unreachable!());
+        let carol = UserId::parse("carol").unwrap_or_else(|_| unreachable!());
+        let reply: Fields = serde_json::from_value(serde_json::json!({"ResultItem": [
+            {"To_Account": "bob", "ResultCode": 30001, "ResultInfo": "not today"},
+            {"To_Account": "carol", "ResultCode": 0}
+        ]}))
+        .unwrap_or_default();
+        assert!(
+            matches!(check_result_item(&reply, &bob), Err(Error::CallbackRefused(info)) if info == "not today")
+        );
+        assert!(check_result_item(&reply, &carol).is_ok());
+        assert!(check_result_item(&Fields::new(), &bob).is_ok());
+    }
 
     #[test]
     fn error_info_is_cut_on_a_character_boundary() {

@@ -167,6 +167,8 @@ pub(crate) enum Failure {
     GroupIdTaken,
     /// The sender is muted in the group (10017).
     GroupMuted,
+    /// The app's server refused the operation through a callback (10016).
+    GroupCallbackRefused,
 }
 
 impl Failure {
@@ -189,6 +191,7 @@ impl Failure {
             Self::GroupIdInvalid => 10015,
             Self::GroupIdTaken => 10021,
             Self::GroupMuted => 10017,
+            Self::GroupCallbackRefused => 10016,
         }
     }
 
@@ -211,6 +214,7 @@ impl Failure {
             Self::GroupIdInvalid => "invalid group id",
             Self::GroupIdTaken => "the group id is already used",
             Self::GroupMuted => "muted in this group",
+            Self::GroupCallbackRefused => "refused by the app's callback",
         }
     }
 }

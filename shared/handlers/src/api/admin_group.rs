@@ -51,6 +51,9 @@ pub(super) fn group_error(err: &Error) -> Refusal {
         Error::NotFound("group") => failure(Failure::GroupNotFound),
         Error::NotFound(what) => failure_with(Failure::GroupInvalidParameter, &format!("{what} not found")),
         Error::Forbidden(why) => failure_with(Failure::GroupNoPermission, why),
+        Error::CallbackRefused(_) | Error::CallbackFailed => {
+            failure_with(Failure::GroupCallbackRefused, &err.client_message())
+        }
         err if err.is_internal() => {
             tracing::error!(error = ?err, "admin group request failed");
             failure(Failure::Internal)

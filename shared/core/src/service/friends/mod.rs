@@ -23,11 +23,12 @@ use crate::protocol::social::{
     NotificationView, NotifyListReply, NotifyListRequest, PageRequest, PeerEvent, PeerRequest, ProfileView,
     RecommendationView, Relation, RelationView, UserIdsRequest,
 };
-use crate::service::callback_hooks::{CallbackHooks, pair_list};
+use crate::service::callback_hooks::{CallbackHooks, Fields, check_result_item, pair_list};
 use crate::service::notifier::Notifier;
 use crate::service::{Caller, Ports, ProfileService, StoreSource, page_size};
 use crate::social::{AllowType, Friend, FriendRequest, Recommendation, RequestDirection};
 use serde::Serialize;
+use serde_json::json;
 use std::sync::Arc;
 
 /// Longest request reason, in bytes.
@@ -90,6 +91,11 @@ impl FriendPorts {
         }
     }
 }
+
+/// Tencent's `ResponseAction` of an accepted request (both become friends).
+const RESPONSE_AGREE_AND_ADD: &str = "Response_Action_AgreeAndAdd";
+/// Of a rejected one.
+const RESPONSE_REJECT: &str = "Response_Action_Reject";
 
 /// Tencent's `ClientCmd` of a friendship made by an add.
 const FRIEND_ADD: &str = "friend_add";
@@ -244,6 +250,63 @@ impl FriendService {
         Ok(())
     }
 
+    /// Runs `Sns.CallbackPrevFriendAdd`: the app may refuse the add (`ErrorCode`, or the
+    /// peer's `ResultItem`).
+    async fn before_add(
+        &self,
+        from: &UserId,
+        to: &UserId,
+        remark: Option<&str>,
+        wording: Option<&str>,
+        groups: &[String],
+    ) -> Result<()> {
+        let now = self.ports.clock.now_ms();
+        let reply = self
+            .ports
+            .callbacks
+            .before(CallbackCommand::PrevFriendAdd, || {
+                let item = json!({"To_Account": to.as_str(), "Remark": remark.unwrap_or_default(),
+                                  "GroupName": groups.first().map(String::as_str).unwrap_or_default(),
+                                  "AddSource": "", "AddWording": wording.unwrap_or_default()});
+                let mut fields = Fields::new();
+                fields.insert("Requester_Account".into(), json!(from.as_str()));
+                fields.insert("From_Account".into(), json!(from.as_str()));
+                fields.insert("FriendItem".into(), json!([item]));
+                fields.insert("AddType".into(), json!("Add_Type_Both"));
+                fields.insert("ForceAddFlags".into(), json!(0));
+                fields.insert("EventTime".into(), json!(now));
+                fields
+            })
+            .await?;
+        reply.map_or(Ok(()), |reply| check_result_item(&reply, to))
+    }
+
+    /// Runs `Sns.CallbackPrevFriendResponse` for `responder` answering `requester`'s request.
+    async fn before_response(
+        &self,
+        responder: &UserId,
+        requester: &UserId,
+        remark: Option<&str>,
+        action: &str,
+    ) -> Result<()> {
+        let now = self.ports.clock.now_ms();
+        let reply = self
+            .ports
+            .callbacks
+            .before(CallbackCommand::PrevFriendResponse, || {
+                let item = json!({"To_Account": requester.as_str(), "Remark": remark.unwrap_or_default(),
+                                  "TagName": "", "ResponseAction": action});
+                let mut fields = Fields::new();
+                fields.insert("Requester_Account".into(), json!(responder.as_str()));
+                fields.insert("From_Account".into(), json!(responder.as_str()));
+                fields.insert("ResponseFriendItem".into(), json!([item]));
+                fields.insert("EventTime".into(), json!(now));
+                fields
+            })
+            .await?;
+        reply.map_or(Ok(()), |reply| check_result_item(&reply, requester))
+    }
+
     fn entry(&self, owner: &UserId, peer: &UserId, remark: Option<String>, groups: Vec<String>) -> Friend {
         Friend {
             owner: owner.clone(),
@@ -262,6 +325,8 @@ impl FriendService {
         let groups = groups(request.groups)?;
         let peer = self.peer(caller, request.user_id).await?;
         self.not_blocked(&caller.user, &peer).await?;
+        self.before_add(&caller.user, &peer, remark.as_deref(), reason.as_deref(), &groups)
+            .await?;
         let relations = &self.ports.relations;
         let mine = relations
             .get_friends(&caller.user, std::slice::from_ref(&peer))
@@ -420,6 +485,8 @@ impl FriendService {
             .get_request(&from, &caller.user)
             .await?
             .ok_or(Error::NotFound("friend request"))?;
+        self.before_response(&caller.user, &from, remark.as_deref(), RESPONSE_AGREE_AND_ADD)
+            .await?;
         let ours = self.entry(&caller.user, &from, remark, Vec::new());
         let theirs = self.entry(&from, &caller.user, asked.remark, Vec::new());
         self.befriend(ours, theirs, &from, FRIEND_RESPONSE).await?;
@@ -437,6 +504,25 @@ impl FriendService {
     /// `friend.reject`: rejects the request from `userId`.
     pub async fn reject(&self, caller: &Caller, request: PeerRequest) -> Result<()> {
         let from = UserId::parse(request.user_id)?;
+        // The app hears of a rejection only of a request that exists; the read is made only for it.
+        if self
+            .ports
+            .callbacks
+            .is_on(CallbackCommand::PrevFriendResponse)
+            .await
+        {
+            if self
+                .ports
+                .relations
+                .get_request(&from, &caller.user)
+                .await?
+                .is_none()
+            {
+                return Err(Error::NotFound("friend request"));
+            }
+            self.before_response(&caller.user, &from, None, RESPONSE_REJECT)
+                .await?;
+        }
         if !self.ports.relations.delete_request(&from, &caller.user).await? {
             return Err(Error::NotFound("friend request"));
         }

@@ -1,5 +1,7 @@
-//! The groups' after-callbacks: `Group.CallbackAfterCreateGroup`, `…AfterGroupDestroyed`,
-//! `…AfterNewMemberJoin` and `…AfterMemberExit`, with Tencent's fields. Live rooms' viewers are
+//! The groups' callbacks: before a group is created, an application taken or users invited
+//! (`Group.CallbackBeforeCreateGroup`, `…BeforeApplyJoinGroup`, `…BeforeInviteJoinGroup`), and
+//! after (`Group.CallbackAfterCreateGroup`, `…AfterGroupDestroyed`, `…AfterNewMemberJoin`,
+//! `…AfterMemberExit`), with Tencent's fields. Live rooms' viewers are
 //! not members: their comings and goings are `Group.CallbackOnMemberStateChange` (not built
 //! yet), so they fire none of these.
 
@@ -28,6 +30,72 @@ fn group_fields(group: &Group, now: i64) -> Fields {
 }
 
 impl GroupService {
+    /// Runs `Group.CallbackBeforeCreateGroup`: the app may refuse the group.
+    pub(super) async fn before_create(&self, group: &Group, by: &UserId, founders: &[Member]) -> Result<()> {
+        let now = self.ports.clock.now_ms();
+        self.ports
+            .callbacks
+            .before(CallbackCommand::GroupBeforeCreateGroup, || {
+                let mut fields = group_fields(group, now);
+                fields.insert("Operator_Account".into(), json!(by.as_str()));
+                let owner = group.owner.as_ref().map(UserId::as_str).unwrap_or_default();
+                fields.insert("Owner_Account".into(), json!(owner));
+                fields.insert("Name".into(), json!(group.name));
+                fields.insert("MemberList".into(), member_list(founders.iter().map(|m| &m.user)));
+                fields
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// Runs `Group.CallbackBeforeApplyJoinGroup` for `user` asking to join.
+    pub(super) async fn before_apply(&self, group: &Group, user: &UserId) -> Result<()> {
+        let now = self.ports.clock.now_ms();
+        self.ports
+            .callbacks
+            .before(CallbackCommand::GroupBeforeApplyJoinGroup, || {
+                let mut fields = group_fields(group, now);
+                fields.insert("Requestor_Account".into(), json!(user.as_str()));
+                fields
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// Runs `Group.CallbackBeforeInviteJoinGroup`: the app may refuse the whole invitation
+    /// (`ErrorCode`) or some of the users (`RefusedMembers_Account`); returns those kept.
+    pub(super) async fn before_invite(
+        &self,
+        group: &Group,
+        by: &UserId,
+        users: Vec<UserId>,
+    ) -> Result<Vec<UserId>> {
+        if users.is_empty() {
+            return Ok(users);
+        }
+        let now = self.ports.clock.now_ms();
+        let reply = self
+            .ports
+            .callbacks
+            .before(CallbackCommand::GroupBeforeInviteJoinGroup, || {
+                let mut fields = group_fields(group, now);
+                fields.insert("Operator_Account".into(), json!(by.as_str()));
+                fields.insert("DestinationMembers".into(), member_list(&users));
+                fields
+            })
+            .await?;
+        let refused: Vec<&str> = reply
+            .as_ref()
+            .and_then(|reply| reply.get("RefusedMembers_Account"))
+            .and_then(Value::as_array)
+            .map(|ids| ids.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        Ok(users
+            .into_iter()
+            .filter(|user| !refused.contains(&user.as_str()))
+            .collect())
+    }
+
     /// Queues `Group.CallbackAfterCreateGroup`: the group as created, by `by`, with its founders.
     pub(super) async fn created_callback(&self, group: &Group, by: &UserId, founders: &[Member]) {
         let now = self.ports.clock.now_ms();

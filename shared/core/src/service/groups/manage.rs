@@ -89,6 +89,7 @@ impl GroupService {
         for founder in &founders {
             self.check_group_count(&founder.user, kind).await?;
         }
+        self.before_create(&group, &caller.user, &founders).await?;
         if !self.ports.groups.create_group(&group, &founders).await? {
             return Err(Error::InvalidField(format!("group id {id} is taken")));
         }

@@ -17,14 +17,25 @@ impl GroupService {
         let users = unique_user_ids(request.user_ids, MAX_BATCH)?;
         let reason = optional("reason", request.reason, MAX_TEXT)?;
         let existing = self.ports.groups.get_members(&group.id, &users).await?;
-        let newcomers: Vec<UserId> = users
+        let fresh: Vec<UserId> = users
             .iter()
             .filter(|u| !existing.iter().any(|m| &m.user == *u))
             .cloned()
             .collect();
-        let outcome_of = |user: &UserId, fresh: InviteOutcome| {
+        if group.kind == GroupType::Live {
+            return Err(Error::Forbidden("people join live rooms themselves"));
+        }
+        let allowed = group.kind.allows(Rule::MembersInvite) || actor.manages();
+        let newcomers = if allowed {
+            self.before_invite(&group, &caller.user, fresh.clone()).await?
+        } else {
+            Vec::new()
+        };
+        let outcome_of = |user: &UserId, outcome: InviteOutcome| {
             if newcomers.contains(user) {
-                fresh
+                outcome
+            } else if fresh.contains(user) {
+                InviteOutcome::Refused
             } else {
                 InviteOutcome::AlreadyMember
             }
@@ -37,9 +48,6 @@ impl GroupService {
                 .iter()
                 .map(|u| (u.clone(), outcome_of(u, InviteOutcome::Added)))
                 .collect());
-        }
-        if group.kind == GroupType::Live {
-            return Err(Error::Forbidden("people join live rooms themselves"));
         }
         if !actor.manages() {
             return Err(Error::Forbidden(
@@ -147,6 +155,10 @@ impl GroupService {
         }
         let reason = optional("reason", request.reason, MAX_TEXT)?;
         let free = group.kind.allows(Rule::JoinByApplication) && group.join_policy == JoinPolicy::Free;
+        // Only an application the group takes is the app's to refuse.
+        if group.kind.allows(Rule::JoinByApplication) && group.join_policy != JoinPolicy::Forbidden {
+            self.before_apply(&group, &caller.user).await?;
+        }
         if free {
             let added = self.admit(&group, std::slice::from_ref(&caller.user)).await?;
             self.member_tip(&group, "member_joined", &caller.user, &added)

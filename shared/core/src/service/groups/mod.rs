@@ -59,6 +59,8 @@ pub enum InviteOutcome {
     Invited,
     /// Already a member.
     AlreadyMember,
+    /// The app's server refused this user (`Group.CallbackBeforeInviteJoinGroup`).
+    Refused,
 }
 
 /// How a user the app administrator added ended up.
@@ -324,10 +326,10 @@ impl GroupService {
     /// about member changes, and queues the app's callback of the change; failures are logged
     /// (the change is already stored).
     async fn member_tip(&self, group: &Group, tip: &str, by: &UserId, users: &[UserId]) {
-        self.member_callback(group, tip, by, users).await;
         if group.kind.allows(Rule::MemberNotifications) {
             self.tip(group, tip, by, users).await;
         }
+        self.member_callback(group, tip, by, users).await;
     }
 
     /// A live room's tip that `caller` joined or left. Only while the room is small: past
