@@ -710,6 +710,106 @@ async fn before_callbacks_refuse_friendships_groups_and_members(backend: Backend
     assert_eq!(joined["result"], "joined", "{joined}");
 }
 
+async fn read_group_change_and_viewer_callbacks_tell_what_happened(backend: Backend) {
+    // GIVEN the remaining after-callbacks turned on
+    let stack = stack(backend).await;
+    let receiver = Receiver::start().await;
+    configure(
+        &stack,
+        &receiver,
+        json!({"C2C.CallbackAfterMsgReport": {}, "Group.CallbackAfterGroupInfoChanged": {},
+               "Group.CallbackAfterChangeGroupOwner": {}, "Group.CallbackAfterMemberFieldChanged": {},
+               "Group.CallbackAfterGroupFull": {}, "Group.CallbackOnMemberStateChange": {}}),
+    )
+    .await;
+    let mut alice = stack.connect("alice").await;
+    let mut bob = stack.connect("bob").await;
+    let mut carol = stack.connect("carol").await;
+
+    // WHEN bob reads alice's message
+    let sent = alice.send_text("bob", "m-1", "read me").await;
+    bob.ok(
+        "conv.read",
+        json!({"conversationId": "C2Calice", "seq": sent["seq"]}),
+    )
+    .await;
+    // AND carol fills a group of three, alice renames it, sets bob's name card and hands it to him
+    alice
+        .ok(
+            "group.create",
+            json!({"type": "public", "groupId": "g-more", "name": "More", "members": ["bob"],
+                   "joinPolicy": "free", "maxMembers": 3}),
+        )
+        .await;
+    carol.ok("group.apply", json!({"groupId": "g-more"})).await;
+    alice
+        .ok("group.update", json!({"groupId": "g-more", "name": "More!"}))
+        .await;
+    alice
+        .ok(
+            "group.member_update",
+            json!({"groupId": "g-more", "userId": "bob", "nameCard": "Bobby"}),
+        )
+        .await;
+    alice
+        .ok("group.transfer", json!({"groupId": "g-more", "userId": "bob"}))
+        .await;
+    // AND carol enters and leaves alice's live room
+    alice
+        .ok(
+            "group.create",
+            json!({"type": "live", "groupId": "g-live", "name": "Live"}),
+        )
+        .await;
+    carol.ok("group.apply", json!({"groupId": "g-live"})).await;
+    carol.ok("group.quit", json!({"groupId": "g-live"})).await;
+
+    // THEN each reaches the app's server
+    let wanted = [
+        "C2C.CallbackAfterMsgReport",
+        "Group.CallbackAfterGroupInfoChanged",
+        "Group.CallbackAfterChangeGroupOwner",
+        "Group.CallbackAfterMemberFieldChanged",
+        "Group.CallbackAfterGroupFull",
+    ];
+    let calls = cirrus_tests::wait_until("the remaining callbacks", || {
+        let calls = receiver.calls();
+        let viewers = of_command(&calls, "Group.CallbackOnMemberStateChange").len();
+        (viewers == 2 && wanted.iter().all(|c| !of_command(&calls, c).is_empty())).then_some(calls)
+    })
+    .await;
+    let report = &of_command(&calls, "C2C.CallbackAfterMsgReport")[0];
+    assert_eq!(report["Report_Account"], "bob");
+    assert_eq!(report["Peer_Account"], "alice");
+    assert_eq!(report["UnreadMsgNum"], 0);
+    let info = &of_command(&calls, "Group.CallbackAfterGroupInfoChanged")[0];
+    assert_eq!(info["Name"], "More!");
+    assert_eq!(info["Operator_Account"], "alice");
+    let owner = &of_command(&calls, "Group.CallbackAfterChangeGroupOwner")[0];
+    assert_eq!(
+        (
+            owner["OldOwner_Account"].as_str(),
+            owner["NewOwner_Account"].as_str()
+        ),
+        (Some("alice"), Some("bob"))
+    );
+    let field = &of_command(&calls, "Group.CallbackAfterMemberFieldChanged")[0];
+    assert_eq!(field["MemberList"][0]["Member_Account"], "bob");
+    assert_eq!(field["MemberList"][0]["NameCard"], "Bobby");
+    let full = &of_command(&calls, "Group.CallbackAfterGroupFull")[0];
+    assert_eq!(full["GroupId"], "g-more");
+    let mut viewers: Vec<String> = of_command(&calls, "Group.CallbackOnMemberStateChange")
+        .iter()
+        .map(|body| {
+            assert_eq!(body["GroupId"], "g-live");
+            assert_eq!(body["MemberList"], json!([{"Member_Account": "carol"}]));
+            body["EventType"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    viewers.sort();
+    assert_eq!(viewers, ["Offline", "Online"]);
+}
+
 mod sqlite {
     use super::*;
 
@@ -751,6 +851,11 @@ mod sqlite {
     #[tokio::test]
     async fn before_callbacks_refuse_friendships_groups_and_members() {
         super::before_callbacks_refuse_friendships_groups_and_members(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn read_group_change_and_viewer_callbacks_tell_what_happened() {
+        super::read_group_change_and_viewer_callbacks_tell_what_happened(Backend::Sqlite).await;
     }
 }
 
@@ -795,5 +900,10 @@ mod aws {
     #[tokio::test]
     async fn before_callbacks_refuse_friendships_groups_and_members() {
         super::before_callbacks_refuse_friendships_groups_and_members(Backend::Aws).await;
+    }
+
+    #[tokio::test]
+    async fn read_group_change_and_viewer_callbacks_tell_what_happened() {
+        super::read_group_change_and_viewer_callbacks_tell_what_happened(Backend::Aws).await;
     }
 }

@@ -1,5 +1,6 @@
 //! The conversation list and read pointers.
 
+use crate::callbacks::CallbackCommand;
 use crate::clock::Clock;
 use crate::conversation::{ConversationCursor, ConversationEntry};
 use crate::error::{Error, Result};
@@ -7,8 +8,10 @@ use crate::ids::ConversationId;
 use crate::limits::Limits;
 use crate::ports::ConversationStore;
 use crate::protocol::{ConvDeleteRequest, ConvListRequest, ConvReadRequest, ReadReceipt, event, events};
+use crate::service::callback_hooks::{CallbackHooks, Fields};
 use crate::service::{Caller, Delivery, Ports, StoreSource, page_size};
 use bytes::Bytes;
+use serde_json::json;
 use std::sync::Arc;
 
 /// Lists conversations and moves read pointers.
@@ -27,6 +30,8 @@ pub struct ConversationPorts {
     pub clock: Arc<dyn Clock>,
     /// The page limit.
     pub limits: Limits,
+    /// The app's `C2C.CallbackAfterMsgReport`.
+    pub callbacks: CallbackHooks,
 }
 
 impl ConversationPorts {
@@ -37,6 +42,7 @@ impl ConversationPorts {
             delivery: ports.delivery(),
             clock: ports.clock.clone(),
             limits: ports.limits.clone(),
+            callbacks: CallbackHooks::of(ports),
         }
     }
 }
@@ -139,6 +145,19 @@ impl ConversationService {
             {
                 tracing::warn!(error = %err, "could not sync a read pointer");
             }
+            self.ports
+                .callbacks
+                .after(CallbackCommand::C2cAfterMsgReport, || {
+                    let mut fields = Fields::new();
+                    fields.insert("Report_Account".into(), json!(caller.user.as_str()));
+                    fields.insert("Peer_Account".into(), json!(peer.as_str()));
+                    fields.insert("LastReadTime".into(), json!(now / 1000));
+                    fields.insert("MsgSeq".into(), json!(entry.read_seq));
+                    fields.insert("UnreadMsgNum".into(), json!(entry.unread()));
+                    fields.insert("EventTime".into(), json!(now));
+                    fields
+                })
+                .await;
         }
         Ok(entry)
     }

@@ -1,9 +1,9 @@
 //! The groups' callbacks: before a group is created, an application taken or users invited
 //! (`Group.CallbackBeforeCreateGroup`, `…BeforeApplyJoinGroup`, `…BeforeInviteJoinGroup`), and
 //! after (`Group.CallbackAfterCreateGroup`, `…AfterGroupDestroyed`, `…AfterNewMemberJoin`,
-//! `…AfterMemberExit`), with Tencent's fields. Live rooms' viewers are
-//! not members: their comings and goings are `Group.CallbackOnMemberStateChange` (not built
-//! yet), so they fire none of these.
+//! `…AfterMemberExit`, `…AfterGroupInfoChanged`, `…AfterChangeGroupOwner`,
+//! `…AfterMemberFieldChanged`, `…AfterGroupFull`), with Tencent's fields. Live rooms' viewers are
+//! not members: their comings and goings are `Group.CallbackOnMemberStateChange`.
 
 use super::*;
 use crate::callbacks::CallbackCommand;
@@ -173,6 +173,113 @@ impl GroupService {
                 fields.insert(kind_field.into(), json!(kind));
                 fields.insert("Operator_Account".into(), json!(by.as_str()));
                 fields.insert(list_field.into(), member_list(users));
+                fields
+            })
+            .await;
+    }
+
+    /// Queues `Group.CallbackAfterGroupInfoChanged` with the standard fields `changes` names
+    /// (Tencent's `Name`, `Introduction`, `Notification`, `FaceUrl`); other changes fire nothing.
+    pub(super) async fn info_changed_callback(&self, group: &Group, by: &UserId, changes: &Fields) {
+        let renamed: Vec<(&str, Value)> = [
+            ("name", "Name"),
+            ("introduction", "Introduction"),
+            ("notice", "Notification"),
+            ("avatar", "FaceUrl"),
+        ]
+        .into_iter()
+        .filter_map(|(ours, theirs)| {
+            changes
+                .get(ours)
+                .map(|value| (theirs, if value.is_null() { json!("") } else { value.clone() }))
+        })
+        .collect();
+        if renamed.is_empty() {
+            return;
+        }
+        let now = self.ports.clock.now_ms();
+        self.ports
+            .callbacks
+            .after(CallbackCommand::GroupAfterGroupInfoChanged, || {
+                let mut fields = group_fields(group, now);
+                fields.insert("Operator_Account".into(), json!(by.as_str()));
+                fields.extend(renamed.into_iter().map(|(k, v)| (k.to_owned(), v)));
+                fields
+            })
+            .await;
+    }
+
+    /// Queues `Group.CallbackAfterChangeGroupOwner`.
+    pub(super) async fn owner_changed_callback(&self, group: &Group, old: Option<&UserId>, new: &UserId) {
+        let now = self.ports.clock.now_ms();
+        self.ports
+            .callbacks
+            .after(CallbackCommand::GroupAfterChangeGroupOwner, || {
+                let mut fields = group_fields(group, now);
+                fields.insert("NewOwner_Account".into(), json!(new.as_str()));
+                fields.insert(
+                    "OldOwner_Account".into(),
+                    json!(old.map(UserId::as_str).unwrap_or_default()),
+                );
+                fields
+            })
+            .await;
+    }
+
+    /// Queues `Group.CallbackAfterMemberFieldChanged` for `member`'s name card and custom fields,
+    /// as changed by `by`.
+    pub(super) async fn member_field_callback(&self, group: &Group, by: &UserId, member: &Member) {
+        let now = self.ports.clock.now_ms();
+        self.ports
+            .callbacks
+            .after(CallbackCommand::GroupAfterMemberFieldChanged, || {
+                let mut fields = group_fields(group, now);
+                fields.insert("Operator_Account".into(), json!(by.as_str()));
+                let defined: Vec<Value> = member
+                    .custom
+                    .iter()
+                    .map(|(key, value)| json!({"Key": key, "Value": value}))
+                    .collect();
+                fields.insert(
+                    "MemberList".into(),
+                    json!([{"Member_Account": member.user.as_str(),
+                            "NameCard": member.name_card.clone().unwrap_or_default(),
+                            "AppMemberDefinedData": defined}]),
+                );
+                fields
+            })
+            .await;
+    }
+
+    /// Queues `Group.CallbackAfterGroupFull` when `added` filled a group with a member cap (by
+    /// the count read with the group, so a race may tell it a moment late).
+    pub(super) async fn full_callback(&self, group: &Group, added: usize) {
+        let full = group.kind.allows(Rule::MemberCap)
+            && added > 0
+            && group.member_count as usize + added >= group.max_members as usize;
+        if !full {
+            return;
+        }
+        let now = self.ports.clock.now_ms();
+        self.ports
+            .callbacks
+            .after(CallbackCommand::GroupAfterGroupFull, || group_fields(group, now))
+            .await;
+    }
+
+    /// Queues `Group.CallbackOnMemberStateChange` for a live room's viewer: `Online` when they
+    /// entered, `Offline` when they left or were removed.
+    pub(super) async fn viewer_callback(&self, group: &Group, event: &str, users: &[UserId]) {
+        if users.is_empty() {
+            return;
+        }
+        let now = self.ports.clock.now_ms();
+        self.ports
+            .callbacks
+            .after(CallbackCommand::GroupOnMemberStateChange, || {
+                let mut fields = group_fields(group, now);
+                fields.insert("EventType".into(), json!(event));
+                fields.insert("MemberList".into(), member_list(users));
                 fields
             })
             .await;

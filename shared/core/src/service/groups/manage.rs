@@ -256,6 +256,7 @@ impl GroupService {
         if !self.ports.groups.put_group(&group).await? {
             return Err(Error::NotFound("group"));
         }
+        self.info_changed_callback(&group, &caller.user, &changes).await;
         self.tip_changes(&group, "profile_changed", &caller.user, changes)
             .await;
         Ok(group)
@@ -276,7 +277,8 @@ impl GroupService {
         if Some(&target) == group.owner.as_ref() {
             return Ok(());
         }
-        if let Some(old) = group.owner.clone()
+        let old_owner = group.owner.clone();
+        if let Some(old) = old_owner.clone()
             && let Some(mut previous) = self.member(&group, &old).await?
         {
             previous.role = Role::Member;
@@ -286,7 +288,15 @@ impl GroupService {
         self.ports.groups.put_member(&heir).await?;
         group.owner = Some(target.clone());
         self.ports.groups.put_group(&group).await?;
-        self.tip(&group, "owner_changed", &caller.user, &[target]).await;
+        self.tip(
+            &group,
+            "owner_changed",
+            &caller.user,
+            std::slice::from_ref(&target),
+        )
+        .await;
+        self.owner_changed_callback(&group, old_owner.as_ref(), &target)
+            .await;
         Ok(())
     }
 

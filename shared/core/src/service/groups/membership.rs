@@ -144,6 +144,10 @@ impl GroupService {
             if !new {
                 return Ok(ApplyOutcome::AlreadyMember);
             }
+            if !caller.guest {
+                self.viewer_callback(&group, "Online", std::slice::from_ref(&caller.user))
+                    .await;
+            }
             self.seat_tip(&group, "member_joined", caller).await?;
             return Ok(ApplyOutcome::Joined);
         }
@@ -285,6 +289,10 @@ impl GroupService {
                 return Err(Error::NotFound("member"));
             }
             self.seat_tip(&group, "member_quit", caller).await?;
+            if !caller.guest {
+                self.viewer_callback(&group, "Offline", std::slice::from_ref(&caller.user))
+                    .await;
+            }
             return Ok(());
         }
         let member = member.ok_or(Error::NotFound("member"))?;
@@ -344,6 +352,7 @@ impl GroupService {
             }
             self.tell_kicked(&group, &caller.user, &gone, reason.as_deref())
                 .await;
+            self.viewer_callback(&group, "Offline", &gone).await;
             return Ok(gone);
         }
         let targets = self.ports.groups.get_members(&group.id, &users).await?;

@@ -319,6 +319,7 @@ impl GroupService {
         for user in &added {
             self.open(user, &group.id, &stream).await?;
         }
+        self.full_callback(group, added.len()).await;
         Ok(added)
     }
 

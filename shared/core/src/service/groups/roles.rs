@@ -146,6 +146,7 @@ impl GroupService {
         if !self.ports.groups.put_member(&member).await? {
             return Err(Error::NotFound("member"));
         }
+        self.member_field_callback(&group, &caller.user, &member).await;
         Ok(member)
     }
 }
