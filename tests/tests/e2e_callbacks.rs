@@ -2,7 +2,8 @@
 //! loopback port) refuses and rewrites messages through the before-send callbacks, a silent one
 //! is failed open or closed as configured, and after-send callbacks are retried through the push
 //! queue until the receiver takes them, under one id. The receiver checks Tencent's `Sign` and
-//! the body signature on every call.
+//! the body signature on every call. What kept failing dead-letters and is replayed through
+//! `cirrus_callback/replay`.
 
 #![allow(clippy::unwrap_used)] // unwrapping is how a test says "this must hold"
 
@@ -346,6 +347,65 @@ async fn after_send_callbacks_are_retried_until_taken_under_one_id(backend: Back
     let before = receiver.calls().len();
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(receiver.calls().len(), before);
+}
+
+async fn dead_lettered_callbacks_are_replayed_under_their_id(backend: Backend) {
+    // GIVEN an app server that fails an after-callback on every one of its receives
+    let stack = stack(backend).await;
+    let receiver = Receiver::start().await;
+    let failing = Answer {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        ..allow()
+    };
+    let receives = cirrus_aws::MAX_RECEIVE_COUNT as usize;
+    receiver.answer(vec![failing; receives]);
+    configure(&stack, &receiver, json!({"C2C.CallbackAfterSendMsg": {}})).await;
+    let mut alice = stack.connect("alice").await;
+    let ack = alice.send_text("bob", "d-1", "dead").await;
+    let failed = receiver.wait_for(receives).await;
+
+    // WHEN the administrator replays until the job has been dead-lettered and moved back
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let replayed = loop {
+        let answer = stack.admin("cirrus_callback/replay", json!({"Limit": 10})).await;
+        if answer["Replayed"] != 0 {
+            break answer;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never dead-lettered: {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    // THEN one was replayed, and the app server gets the call once more, under the same id
+    assert_eq!(replayed["Replayed"], 1, "{replayed}");
+    assert_eq!(replayed["Complete"], true, "{replayed}");
+    let calls = receiver.wait_for(receives + 1).await;
+    let last = calls.last().unwrap();
+    assert_eq!(last.id(), failed[0].id());
+    let body = last.verified();
+    assert_eq!(body["CallbackCommand"], "C2C.CallbackAfterSendMsg");
+    assert_eq!(body["MsgKey"], ack["msgId"]);
+    // AND, taken this time, nothing is left to replay
+    let again = stack.admin("cirrus_callback/replay", json!({})).await;
+    assert_eq!(
+        (again["Replayed"].clone(), again["Complete"].clone()),
+        (json!(0), json!(true))
+    );
+    // AND a limit out of range is refused
+    let usersig = stack.token("administrator");
+    for limit in [json!(0), json!(1001), json!("ten")] {
+        let answer = stack
+            .rest_as(
+                "administrator",
+                &usersig,
+                "cirrus_callback/replay",
+                json!({"Limit": limit}),
+            )
+            .await;
+        assert_eq!(answer["ErrorCode"], 70402, "{limit}: {answer}");
+    }
 }
 
 /// The calls of `command` among `calls`, their bodies verified.
@@ -814,6 +874,11 @@ mod sqlite {
     use super::*;
 
     #[tokio::test]
+    async fn dead_lettered_callbacks_are_replayed_under_their_id() {
+        super::dead_lettered_callbacks_are_replayed_under_their_id(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
     async fn a_before_send_callback_refuses_and_nothing_is_stored() {
         super::a_before_send_callback_refuses_and_nothing_is_stored(Backend::Sqlite).await;
     }
@@ -861,6 +926,11 @@ mod sqlite {
 
 mod aws {
     use super::*;
+
+    #[tokio::test]
+    async fn dead_lettered_callbacks_are_replayed_under_their_id() {
+        super::dead_lettered_callbacks_are_replayed_under_their_id(Backend::Aws).await;
+    }
 
     #[tokio::test]
     async fn a_before_send_callback_refuses_and_nothing_is_stored() {

@@ -88,6 +88,9 @@ impl Backend {
                         .context("creating the queues and the media bucket")?;
                     tracing::info!(?made, "AWS resources ready");
                     tables.push_queue_url.get_or_insert(made.push_queue_url);
+                    tables
+                        .push_dead_letter_queue_url
+                        .get_or_insert(made.push_dead_letter_queue_url);
                     tables.fanout_queue_url.get_or_insert(made.fanout_queue_url);
                     tables.media_bucket.get_or_insert(made.media_bucket);
                 }
@@ -251,6 +254,7 @@ impl LocalStack {
         let accounts = stores.accounts.clone();
         let ports = Ports {
             queue: push_queue.as_ref().map(queue::PushQueue::port),
+            dead_letters: push_queue.as_ref().and_then(queue::PushQueue::dead_letters),
             limits: config.limits.clone(),
             media: media.as_ref().map(|media| media.store.clone()),
             filter: config.word_filter.clone(),

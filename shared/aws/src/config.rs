@@ -33,6 +33,9 @@ pub struct Config {
     pub connections_endpoint: Option<String>,
     /// The offline-push SQS queue's URL (`CIRRUS_PUSH_QUEUE_URL`; required by `SqsQueue`).
     pub push_queue_url: Option<String>,
+    /// The push queue's dead-letter queue (`CIRRUS_PUSH_DLQ_URL`; only the HTTP API's function,
+    /// which replays dead-lettered callbacks, is given it).
+    pub push_dead_letter_queue_url: Option<String>,
     /// The large fan-out SQS queue's URL (`CIRRUS_FANOUT_QUEUE_URL`; required by `SqsQueue`).
     pub fanout_queue_url: Option<String>,
     /// The media bucket's name (`CIRRUS_MEDIA_BUCKET`; required by `S3Media`).
@@ -57,6 +60,7 @@ impl Config {
             endpoint: optional("CIRRUS_AWS_ENDPOINT"),
             connections_endpoint: optional("CIRRUS_CONNECTIONS_ENDPOINT"),
             push_queue_url: optional("CIRRUS_PUSH_QUEUE_URL"),
+            push_dead_letter_queue_url: optional("CIRRUS_PUSH_DLQ_URL"),
             fanout_queue_url: optional("CIRRUS_FANOUT_QUEUE_URL"),
             media_bucket: optional("CIRRUS_MEDIA_BUCKET"),
         })
@@ -79,6 +83,7 @@ impl Config {
             endpoint: None,
             connections_endpoint: None,
             push_queue_url: None,
+            push_dead_letter_queue_url: None,
             fanout_queue_url: None,
             media_bucket: None,
         }

@@ -26,6 +26,7 @@ mod blocks;
 mod config;
 mod connections;
 mod conversations;
+mod dead_letters;
 mod error;
 mod gateway;
 mod groups;
@@ -49,6 +50,7 @@ mod tables;
 
 pub use backoff::Backoff;
 pub use config::Config;
+pub use dead_letters::{MAX_SCANNED, SqsDeadLetters};
 pub use error::{GatewayError, Result, StoreError};
 pub use gateway::{ApiGatewayGateway, ConnectionInfo};
 pub use media::{MediaError, S3Media};

@@ -1,6 +1,7 @@
 //! [`ports`]: the service ports of a Lambda function on AWS, built once per cold start.
 
 use crate::config::Config;
+use crate::dead_letters::SqsDeadLetters;
 use crate::error::{Result, StoreError};
 use crate::gateway::ApiGatewayGateway;
 use crate::media::S3Media;
@@ -8,7 +9,7 @@ use crate::queue::SqsQueue;
 use crate::store::DynamoStore;
 use aws_config::{BehaviorVersion, SdkConfig};
 use cirrus_core::clock::{SystemClock, UuidIds};
-use cirrus_core::ports::{MediaStore, Queue};
+use cirrus_core::ports::{DeadLetters, MediaStore, Queue};
 use cirrus_core::service::Ports;
 use std::sync::Arc;
 
@@ -51,16 +52,24 @@ pub async fn ports(sdk: &SdkConfig, push: Push) -> Result<Ports<Arc<DynamoStore>
     let endpoint = connections_endpoint(&config, push)?.to_owned();
     let store_sdk = store_sdk(sdk, &config);
     // Where the template gives the queues, deferred posts and offline pushes go to the push queue.
-    let queue: Option<Arc<dyn Queue>> = match config.push_queue_url {
-        Some(_) => Some(Arc::new(SqsQueue::from_config(&store_sdk, &config)?)),
+    let sqs = match config.push_queue_url {
+        Some(_) => Some(SqsQueue::from_config(&store_sdk, &config)?),
         None => None,
     };
+    let dead_letters = match (&sqs, &config.push_dead_letter_queue_url) {
+        (Some(sqs), Some(url)) => {
+            Some(Arc::new(SqsDeadLetters::new(sqs.clone(), url)) as Arc<dyn DeadLetters>)
+        }
+        _ => None,
+    };
+    let queue = sqs.map(|sqs| Arc::new(sqs) as Arc<dyn Queue>);
     let store = Arc::new(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&store_sdk),
         config,
     ));
     Ok(Ports {
         queue,
+        dead_letters,
         ..Ports::new(
             store,
             Arc::new(ApiGatewayGateway::new(sdk, &endpoint)),

@@ -16,6 +16,8 @@ const DEAD_LETTER_RETENTION_SECS: u32 = 14 * 24 * 3600;
 pub struct Resources {
     /// The push queue (`CIRRUS_PUSH_QUEUE_URL`).
     pub push_queue_url: String,
+    /// The push queue's dead-letter queue (`CIRRUS_PUSH_DLQ_URL`).
+    pub push_dead_letter_queue_url: String,
     /// The fan-out queue (`CIRRUS_FANOUT_QUEUE_URL`).
     pub fanout_queue_url: String,
     /// The media bucket (`CIRRUS_MEDIA_BUCKET`).
@@ -48,20 +50,25 @@ impl ResourceError {
 /// again changes nothing.
 pub async fn create_queues_and_bucket(sdk: &SdkConfig, prefix: &str) -> Result<Resources, ResourceError> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
-    let push_queue_url = queue_with_dead_letters(&sqs, &format!("{prefix}-push")).await?;
-    let fanout_queue_url = queue_with_dead_letters(&sqs, &format!("{prefix}-fanout")).await?;
+    let (push_queue_url, push_dead_letter_queue_url) =
+        queue_with_dead_letters(&sqs, &format!("{prefix}-push")).await?;
+    let (fanout_queue_url, _) = queue_with_dead_letters(&sqs, &format!("{prefix}-fanout")).await?;
     let media_bucket = format!("{prefix}-media");
     create_bucket(sdk, &media_bucket).await?;
     Ok(Resources {
         push_queue_url,
+        push_dead_letter_queue_url,
         fanout_queue_url,
         media_bucket,
     })
 }
 
 /// Creates `name` and `name-dlq` and points the first's redrive policy at the second; returns
-/// the URL of `name`.
-async fn queue_with_dead_letters(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<String, ResourceError> {
+/// the URLs of both.
+async fn queue_with_dead_letters(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+) -> Result<(String, String), ResourceError> {
     let dead_letters = create_queue(sqs, &format!("{name}-dlq")).await?;
     sqs.set_queue_attributes()
         .queue_url(&dead_letters)
@@ -97,7 +104,7 @@ async fn queue_with_dead_letters(sqs: &aws_sdk_sqs::Client, name: &str) -> Resul
         .send()
         .await
         .map_err(ResourceError::sqs)?;
-    Ok(url)
+    Ok((url, dead_letters))
 }
 
 /// Creates a standard queue with default attributes, or finds it; returns its URL.

@@ -1,5 +1,5 @@
-//! `SqsQueue` and `create_queues_and_bucket` against one moto server per test binary, fresh
-//! queues per case; and `SqsQueue`'s retries of failed entries against a scripted stand-in.
+//! `SqsQueue`, `SqsDeadLetters` and `create_queues_and_bucket` against one moto server per test
+//! binary, fresh queues per case; and `SqsQueue`'s retries of failed entries against a scripted stand-in.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -7,9 +7,10 @@ mod support;
 use aws_sdk_sqs::types::QueueAttributeName;
 use cirrus_aws::moto;
 use cirrus_aws::{
-    Backoff, MAX_BATCH_BYTES, MAX_RECEIVE_COUNT, QueueError, Resources, SqsQueue, create_queues_and_bucket,
+    Backoff, MAX_BATCH_BYTES, MAX_RECEIVE_COUNT, QueueError, Resources, SqsDeadLetters, SqsQueue,
+    create_queues_and_bucket,
 };
-use cirrus_core::ports::{Job, Queue, QueueName};
+use cirrus_core::ports::{DeadLetters, Job, Queue, QueueName, Redriven};
 use serde_json::{Value, json};
 use std::error::Error as _;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -224,6 +225,64 @@ async fn given_created_resources_when_created_again_then_same_queues_with_dead_l
         .send()
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn given_mixed_dead_letters_when_redriven_then_only_the_picked_return_and_the_rest_stay_visible() {
+    // GIVEN three callback jobs and one offline push in the push queue's dead-letter queue
+    let resources = resources().await;
+    let queue = queue(&resources);
+    let dlq = &resources.push_dead_letter_queue_url;
+    assert!(dlq.ends_with("-push-dlq"), "{dlq}");
+    let bodies = [
+        json!({"kind": "callback", "n": 1}),
+        json!({"kind": "offline", "n": 2}),
+        json!({"kind": "callback", "n": 3}),
+        json!({"kind": "callback", "n": 4}),
+    ];
+    for body in &bodies {
+        queue
+            .client()
+            .send_message()
+            .queue_url(dlq)
+            .message_body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+    let dead_letters = SqsDeadLetters::new(queue.clone(), dlq);
+    let callback = |job: &Job| job.payload["kind"] == "callback";
+
+    // WHEN two callbacks are redriven, then the rest
+    let first = dead_letters.redrive_push(2, &callback).await.unwrap();
+    let second = dead_letters.redrive_push(10, &callback).await.unwrap();
+
+    // THEN two moved and more were left, then the third moved and the scan ran dry
+    assert_eq!(
+        first,
+        Redriven {
+            moved: 2,
+            complete: false
+        }
+    );
+    assert_eq!(
+        second,
+        Redriven {
+            moved: 1,
+            complete: true
+        }
+    );
+    // AND the push queue has the three callbacks, as new messages
+    let mut pushed: Vec<u64> = drain(&queue, &resources.push_queue_url, 3)
+        .await
+        .iter()
+        .map(|job| job["n"].as_u64().unwrap())
+        .collect();
+    pushed.sort_unstable();
+    assert_eq!(pushed, [1, 3, 4]);
+    // AND the offline push is still a dead letter, visible again at once
+    let left = drain(&queue, dlq, 1).await;
+    assert_eq!(left, [json!({"kind": "offline", "n": 2})]);
 }
 
 /// What the scripted SQS answers to call `n` (0-based) for the entry `id`: `None` to accept it,

@@ -500,6 +500,29 @@ pub trait Queue: Send + Sync {
     async fn enqueue(&self, queue: QueueName, jobs: Vec<Job>) -> Result<()>;
 }
 
+/// Which dead letters a redrive takes back; the others stay where they are.
+pub type JobFilter<'a> = &'a (dyn Fn(&Job) -> bool + Send + Sync);
+
+/// What one redrive did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Redriven {
+    /// Jobs moved back onto their queue.
+    pub moved: usize,
+    /// True when every dead letter was looked at; false when the limit (or the scan bound)
+    /// stopped it first, so another call may move more.
+    pub complete: bool,
+}
+
+/// The jobs the push queue gave up on after their last receive (its dead-letter queue in
+/// AWS), and moving them back to be tried again.
+#[async_trait]
+pub trait DeadLetters: Send + Sync {
+    /// Moves up to `limit` dead letters of the push queue that `pick` takes back onto it, as new
+    /// jobs whose receive count starts again; the others stay dead-lettered. A job may be moved
+    /// and still be seen once more as a dead letter if the call is cut short (at least once).
+    async fn redrive_push(&self, limit: usize, pick: JobFilter<'_>) -> Result<Redriven>;
+}
+
 /// Media object storage that clients reach directly with presigned URLs (S3 in AWS), and that
 /// the media processing reads and writes (the `media` function, the local stack's upload hook).
 #[async_trait]

@@ -10,7 +10,7 @@ use crate::social::SocialRoutes;
 use cirrus_core::clock::Clock;
 use cirrus_core::error::Result;
 use cirrus_core::limits::Limits;
-use cirrus_core::ports::ConnectionGateway;
+use cirrus_core::ports::{ConnectionGateway, DeadLetters};
 use cirrus_core::protocol::{Action, ClientFrame, Function};
 use cirrus_core::service::{Caller, Ports, Services, StoreSource};
 use std::sync::Arc;
@@ -27,6 +27,8 @@ pub struct Deps {
     pub clock: Arc<dyn Clock>,
     /// The rate limits' buckets, one set for every route and the REST API.
     pub rate_limiter: Arc<RateLimiter>,
+    /// The push queue's dead letters (the REST API replays dead-lettered callbacks).
+    pub dead_letters: Option<Arc<dyn DeadLetters>>,
     message: MessageRoutes,
     social: SocialRoutes,
     group: GroupRoutes,
@@ -65,6 +67,7 @@ impl Deps {
             limits: ports.limits.clone(),
             clock: ports.clock.clone(),
             rate_limiter,
+            dead_letters: ports.dead_letters.clone(),
             message,
             social,
             group,

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use cirrus_core::ports::{Job, Queue, QueueName};
+use cirrus_core::ports::{DeadLetters, Job, JobFilter, Queue, QueueName, Redriven};
 /// The webhook's configuration, as [`PushConfig::webhook`] takes it.
 use futures_util::future::BoxFuture;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -415,6 +415,41 @@ impl Queue for LocalQueue {
     }
 }
 
+#[async_trait]
+impl DeadLetters for LocalQueue {
+    async fn redrive_push(&self, limit: usize, pick: JobFilter<'_>) -> cirrus_core::Result<Redriven> {
+        let mut moved = Vec::new();
+        let complete = {
+            let mut lane = self.lock(QueueName::Push);
+            let mut kept = VecDeque::with_capacity(lane.dead.len());
+            let mut complete = true;
+            while let Some(letter) = lane.dead.pop_front() {
+                if moved.len() >= limit {
+                    kept.push_back(letter);
+                    complete = false;
+                    continue;
+                }
+                // A body that is not JSON was never a job anyone could run: it stays.
+                let job = serde_json::from_str::<serde_json::Value>(&letter.body).map(Job::from);
+                match job {
+                    Ok(job) if pick(&job) => moved.push(job),
+                    _ => kept.push_back(letter),
+                }
+            }
+            lane.dead = kept;
+            complete
+        };
+        let count = moved.len();
+        if count > 0 {
+            self.enqueue(QueueName::Push, moved).await?;
+        }
+        Ok(Redriven {
+            moved: count,
+            complete,
+        })
+    }
+}
+
 fn lane_name(queue: QueueName) -> &'static str {
     match queue {
         QueueName::Push => "push",
@@ -510,6 +545,49 @@ mod tests {
         assert_eq!(twos, [1]);
         stop.send(true).unwrap();
         consumer.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn given_dead_letters_when_redriven_then_the_picked_ones_are_queued_anew_and_the_rest_stay() {
+        // GIVEN jobs 1 and 3 dead-lettered by a handler that fails odd jobs
+        let queue = LocalQueue::new(options());
+        let (stop, shutdown) = watch::channel(false);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let consumer = queue.spawn_consumer(QueueName::Push, odd_fails(seen), shutdown);
+        let jobs = vec![Job::from(json!({"n": 1})), Job::from(json!({"n": 3}))];
+        queue.enqueue(QueueName::Push, jobs).await.unwrap();
+        until(|| queue.dead_letter_count(QueueName::Push) == 2).await;
+        stop.send(true).unwrap();
+        consumer.await.unwrap().unwrap();
+        // WHEN job 1 is picked, with no limit to speak of
+        let one = |job: &Job| job.payload["n"] == 1;
+        let redriven = queue.redrive_push(100, &one).await.unwrap();
+        // THEN it is pending again and job 3 is still a dead letter
+        assert_eq!(
+            redriven,
+            Redriven {
+                moved: 1,
+                complete: true
+            }
+        );
+        assert_eq!(queue.pending(QueueName::Push), 1);
+        let dead = queue.dead_letters(QueueName::Push);
+        assert_eq!(dead.len(), 1);
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&dead[0].body).unwrap(),
+            json!({"n": 3})
+        );
+        // AND a limit of zero moves nothing and says there is more
+        let all = |_: &Job| true;
+        let redriven = queue.redrive_push(0, &all).await.unwrap();
+        assert_eq!(
+            redriven,
+            Redriven {
+                moved: 0,
+                complete: false
+            }
+        );
+        assert_eq!(queue.dead_letters(QueueName::Push).len(), 1);
     }
 
     #[tokio::test]

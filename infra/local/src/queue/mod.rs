@@ -19,7 +19,7 @@ pub use cirrus_handlers::webhook::{WebhookConfig, WebhookSecret};
 pub use local::{BatchHandler, DeadLetter, LocalQueue, MAX_DEAD_LETTERS, QueueOptions};
 pub use sqs::spawn_sqs_poller;
 
-use cirrus_core::ports::{Queue, QueueName};
+use cirrus_core::ports::{DeadLetters, Queue, QueueName};
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -38,8 +38,8 @@ pub struct PushConfig {
 pub(crate) enum PushQueue {
     /// SQLite: the in-process queue.
     Local(LocalQueue),
-    /// AWS: the real push queue, polled.
-    Sqs(cirrus_aws::SqsQueue),
+    /// AWS: the real push queue, polled, and its dead-letter queue where its URL is known.
+    Sqs(cirrus_aws::SqsQueue, Option<Arc<dyn DeadLetters>>),
 }
 
 impl PushQueue {
@@ -57,7 +57,12 @@ impl PushQueue {
                 let config = dynamo.config();
                 match (&config.push_queue_url, &config.fanout_queue_url) {
                     (Some(push), Some(fanout)) => {
-                        Some(Self::Sqs(cirrus_aws::SqsQueue::new(&aws.sdk, push, fanout)))
+                        let queue = cirrus_aws::SqsQueue::new(&aws.sdk, push, fanout);
+                        let dead_letters = config.push_dead_letter_queue_url.as_ref().map(|url| {
+                            Arc::new(cirrus_aws::SqsDeadLetters::new(queue.clone(), url))
+                                as Arc<dyn DeadLetters>
+                        });
+                        Some(Self::Sqs(queue, dead_letters))
                     }
                     _ => {
                         tracing::info!("no push queue URLs: offline push and redelivery are off");
@@ -73,7 +78,15 @@ impl PushQueue {
     pub(crate) fn port(&self) -> Arc<dyn Queue> {
         match self {
             Self::Local(queue) => Arc::new(queue.clone()),
-            Self::Sqs(queue) => Arc::new(queue.clone()),
+            Self::Sqs(queue, _) => Arc::new(queue.clone()),
+        }
+    }
+
+    /// The push queue's dead letters, for replaying callbacks, where they can be reached.
+    pub(crate) fn dead_letters(&self) -> Option<Arc<dyn DeadLetters>> {
+        match self {
+            Self::Local(queue) => Some(Arc::new(queue.clone())),
+            Self::Sqs(_, dead_letters) => dead_letters.clone(),
         }
     }
 
@@ -81,7 +94,7 @@ impl PushQueue {
     pub(crate) fn local(&self) -> Option<LocalQueue> {
         match self {
             Self::Local(queue) => Some(queue.clone()),
-            Self::Sqs(_) => None,
+            Self::Sqs(..) => None,
         }
     }
 
@@ -113,7 +126,7 @@ impl PushQueue {
             .into_iter()
             .map(|name| match self {
                 Self::Local(queue) => queue.spawn_consumer(name, handler.clone(), shutdown.clone()),
-                Self::Sqs(queue) => spawn_sqs_poller(
+                Self::Sqs(queue, _) => spawn_sqs_poller(
                     queue,
                     name,
                     handler.clone(),

@@ -229,6 +229,9 @@ pub struct Ports<S = Stores> {
     /// Jobs for the push function (frames the gateway deferred, offline push); `None` where no
     /// consumer runs (the local stack's sockets are in-process and never defer).
     pub queue: Option<Arc<dyn Queue>>,
+    /// The push queue's dead letters, for replaying them; `None` where they cannot be reached
+    /// (only the HTTP API's function is given the dead-letter queue).
+    pub dead_letters: Option<Arc<dyn crate::ports::DeadLetters>>,
     /// Media objects behind presigned URLs; `None` where the deployment has no media storage.
     pub media: Option<Arc<dyn MediaStore>>,
     /// Time.
@@ -263,6 +266,7 @@ impl<S: StoreSource> Ports<S> {
             stores,
             gateway,
             queue: None,
+            dead_letters: None,
             media: None,
             clock,
             ids,

@@ -79,6 +79,12 @@ impl PushJob {
         serde_json::from_str(body)
     }
 
+    /// Whether a queued job is an after-callback (what replaying dead-lettered callbacks takes
+    /// back).
+    pub fn is_callback(job: &Job) -> bool {
+        job.payload.get("kind").and_then(serde_json::Value::as_str) == Some("callback")
+    }
+
     /// The job as queued.
     pub fn to_job(&self) -> Job {
         // Every field serializes to JSON (strings and integers), so this cannot fail.
@@ -230,6 +236,19 @@ mod tests {
             })
         );
         assert_eq!(job.payload["kind"], OFFLINE_PUSH_JOB);
+    }
+
+    #[test]
+    fn given_queued_jobs_when_asked_which_is_a_callback_then_only_the_callback_job_is() {
+        let call = crate::callbacks::CallbackCall {
+            id: "cb-1".to_owned(),
+            command: crate::callbacks::CallbackCommand::StateChange,
+            fields: serde_json::Map::new(),
+        };
+        let offline = offline_push_job(&message(Target::C2c(user("bob")), text("x"), None), &user("bob"));
+        assert!(PushJob::is_callback(&PushJob::Callback(call).to_job()));
+        assert!(!PushJob::is_callback(&offline));
+        assert!(!PushJob::is_callback(&Job::from(json!("callback"))));
     }
 
     #[test]

@@ -51,6 +51,7 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/v4/openim/admin_msgwithdraw", command(msg::admin_msgwithdraw))
         .route("/v4/cirrus_callback/get_config", command(callback::get_config))
         .route("/v4/cirrus_callback/set_config", command(callback::set_config))
+        .route("/v4/cirrus_callback/replay", command(callback::replay))
         .route(
             "/v4/group_open_http_svc/create_group",
             command(group::create_group),

@@ -1,6 +1,7 @@
-//! Cirrus's own REST commands for the callback configuration (Tencent sets it in its console):
-//! `cirrus_callback/get_config` and `cirrus_callback/set_config`. The configuration is stored,
-//! not deployed: every function sees a change within `CACHE_TTL_MS` (docs/callbacks.md).
+//! Cirrus's own REST commands for callbacks (Tencent sets them in its console):
+//! `cirrus_callback/get_config` and `cirrus_callback/set_config`, whose configuration is stored,
+//! not deployed (every function sees a change within `CACHE_TTL_MS`, docs/callbacks.md), and
+//! `cirrus_callback/replay`, which queues the dead-lettered after-callbacks again.
 
 use super::Shared;
 use super::admin::{Admin, Failure, Reply, failure_with, from_error, ok, parse};
@@ -8,6 +9,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use cirrus_core::Error;
 use cirrus_core::callbacks::CallbackConfig;
+use cirrus_core::service::push::PushJob;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -59,6 +61,56 @@ pub(super) async fn set_config(_: Admin, State(api): State<Shared>, body: Bytes)
         .await
         .map_err(|err| refused(&err))?;
     Ok(ok(json!({})))
+}
+
+/// Dead letters one replay moves when the call does not say (Tencent-style paging: call again
+/// while `Complete` is false).
+pub const DEFAULT_REPLAY_LIMIT: usize = 100;
+
+/// Most dead letters one replay moves.
+pub const MAX_REPLAY_LIMIT: usize = 1_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Replay {
+    /// How many dead-lettered callbacks to move at most.
+    #[serde(rename = "Limit", default)]
+    limit: Option<usize>,
+}
+
+/// # POST /v4/cirrus_callback/replay
+/// Queues up to `Limit` dead-lettered after-callbacks again, each with its call id (so a
+/// receiver that saw one before drops it) and a fresh set of retries. Other dead letters of the
+/// push queue stay. `Replayed` says how many moved; `Complete: false` that there may be more.
+pub(super) async fn replay(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
+    let body: Replay = if body.iter().all(u8::is_ascii_whitespace) {
+        Replay { limit: None }
+    } else {
+        parse(&body)?
+    };
+    let limit = body.limit.unwrap_or(DEFAULT_REPLAY_LIMIT);
+    if !(1..=MAX_REPLAY_LIMIT).contains(&limit) {
+        return Err(failure_with(
+            Failure::InvalidParameter,
+            &format!("Limit must be 1 to {MAX_REPLAY_LIMIT}"),
+        ));
+    }
+    let Some(dead_letters) = &api.deps.dead_letters else {
+        return Err(failure_with(
+            Failure::Internal,
+            "this deployment gives the HTTP API no dead-letter queue (CIRRUS_PUSH_DLQ_URL)",
+        ));
+    };
+    let redriven = dead_letters
+        .redrive_push(limit, &PushJob::is_callback)
+        .await
+        .map_err(|e| from_error(&e))?;
+    if redriven.moved > 0 {
+        tracing::info!(replayed = redriven.moved, "dead-lettered callbacks queued again");
+    }
+    Ok(ok(
+        json!({ "Replayed": redriven.moved, "Complete": redriven.complete }),
+    ))
 }
 
 fn refused(err: &Error) -> super::admin::Refusal {
