@@ -13,21 +13,31 @@ in seq order. With CIRRUS_SMOKE_MEDIA=1 (scripts/deploy-smoke; not scripts/invok
 sends no S3 notifications), media too: Alice asks media.upload for a URL, PUTs a PNG to the bucket
 with it, the bucket's ObjectCreated notification runs the deployed media function (renditions,
 manifest), media.download then serves her a 198 px thumbnail, and a message carrying the media id
-is accepted.
+is accepted. With CIRRUS_SMOKE_CALLBACKS=HTTP_API_BASE (and CIRRUS_SMOKE_APP_ID,
+CIRRUS_SMOKE_ADMIN_SIG: the administrator's UserSig), callbacks too: before anyone connects, the
+deployed api function stores a callback configuration (POST /v4/cirrus_callback/set_config) naming
+a receiver this script runs on 127.0.0.1; Alice's first message must then reach it inline as
+C2C.CallbackBeforeSendMsg before its ack (the message function's call) and later as
+C2C.CallbackAfterSendMsg (a job on the push queue that the push function, run by the queue's event
+source mapping, delivers), both signed with the configured token.
 Exits 1 with a reason on the first thing that does not happen, within TIMEOUT seconds each.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
+import threading
+import urllib.parse
 import struct
 import sys
 import time
 import urllib.request
 import uuid
 import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
@@ -154,7 +164,87 @@ async def media(alice) -> None:
     print(f"  alice -> bob: an image message with the media id, acked seq {ack.get('seq')}")
 
 
+CALLBACK_TOKEN = "smoke-callback-token"
+
+
+class CallbackReceiver:
+    """The app's callback server: records each call's query and body and allows it."""
+
+    def __init__(self) -> None:
+        calls: list[tuple[dict, dict]] = []
+        self.calls = calls
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (BaseHTTPRequestHandler's name)
+                query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+                calls.append((query, body))
+                answer = json.dumps({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *_args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/im/callback"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def of(self, command: str) -> list[dict]:
+        """The bodies of `command`'s calls so far, each checked for Tencent's Sign."""
+        bodies = []
+        for query, body in list(self.calls):
+            if query.get("CallbackCommand") != command:
+                continue
+            sign = hashlib.sha256(f"{CALLBACK_TOKEN}{query.get('RequestTime')}".encode()).hexdigest()
+            if query.get("Sign") != sign or body.get("CallbackCommand") != command:
+                raise SmokeFailure(f"{command}: the call's Sign or command does not verify: {query}")
+            bodies.append(body)
+        return bodies
+
+
+def configure_callbacks(api_base: str, receiver: CallbackReceiver) -> None:
+    query = urllib.parse.urlencode({
+        "sdkappid": os.environ["CIRRUS_SMOKE_APP_ID"], "identifier": "administrator",
+        "usersig": os.environ["CIRRUS_SMOKE_ADMIN_SIG"], "random": "1", "contenttype": "json",
+    })
+    config = {"Config": {"url": receiver.url, "token": CALLBACK_TOKEN, "commands": {
+        "C2C.CallbackBeforeSendMsg": {}, "C2C.CallbackAfterSendMsg": {}}}}
+    request = urllib.request.Request(f"{api_base}/v4/cirrus_callback/set_config?{query}",
+                                     data=json.dumps(config).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+        answer = json.loads(response.read())
+    if answer.get("ActionStatus") != "OK":
+        raise SmokeFailure(f"cirrus_callback/set_config failed: {answer}")
+    print(f"  administrator: callbacks configured through the HTTP API, receiver {receiver.url}")
+
+
+def check_callbacks(receiver: CallbackReceiver, ack: dict, text: str) -> None:
+    def is_first(body: dict) -> bool:
+        texts = [e.get("MsgContent", {}).get("Text") for e in body.get("MsgBody", [])]
+        return body.get("From_Account") == "alice" and body.get("To_Account") == "bob" and texts == [text]
+
+    if not any(is_first(body) for body in receiver.of("C2C.CallbackBeforeSendMsg")):
+        raise SmokeFailure("alice's message was acked without its C2C.CallbackBeforeSendMsg")
+    print("  callback receiver: C2C.CallbackBeforeSendMsg came before the ack, signed")
+    deadline = time.monotonic() + TIMEOUT
+    while not any(is_first(body) and body.get("MsgKey") == ack.get("msgId")
+                  for body in receiver.of("C2C.CallbackAfterSendMsg")):
+        if time.monotonic() > deadline:
+            raise SmokeFailure(f"no C2C.CallbackAfterSendMsg within {TIMEOUT:.0f} s (push queue -> push function)")
+        time.sleep(0.2)
+    print("  callback receiver: C2C.CallbackAfterSendMsg came through the push queue and function")
+
+
 async def main(url: str, alice_token: str, bob_token: str) -> None:
+    api_base = os.environ.get("CIRRUS_SMOKE_CALLBACKS")
+    receiver = CallbackReceiver() if api_base else None
+    if receiver:
+        configure_callbacks(api_base, receiver)
     alice = await open_as(url, "alice", alice_token)
     bob = await open_as(url, "bob", bob_token)
     try:
@@ -163,6 +253,8 @@ async def main(url: str, alice_token: str, bob_token: str) -> None:
             print(f"  {user}: sys.ping answered, server time {pong.get('time')}")
         hello = f"hello bob {uuid.uuid4().hex[:6]}"
         first = await exchange(alice, "alice", bob, "bob", hello)
+        if receiver:
+            check_callbacks(receiver, first, hello)
         second = await exchange(bob, "bob", alice, "alice", "hi alice")
         if not (first.get("seq"), second.get("seq")) == (1, 2):
             raise SmokeFailure(f"seqs {first.get('seq')}, {second.get('seq')}: expected 1, 2 on a fresh stack")
