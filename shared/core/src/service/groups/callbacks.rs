@@ -29,6 +29,32 @@ fn group_fields(group: &Group, now: i64) -> Fields {
     fields
 }
 
+/// The fields of a callback about the whole group (created, about to be, dismissed): who did
+/// it, the owner, the name and the members.
+fn whole_group_fields<'a>(
+    group: &Group,
+    now: i64,
+    by: &UserId,
+    members: impl IntoIterator<Item = &'a UserId>,
+) -> Fields {
+    let mut fields = group_fields(group, now);
+    fields.insert("Operator_Account".into(), json!(by.as_str()));
+    let owner = group.owner.as_ref().map(UserId::as_str).unwrap_or_default();
+    fields.insert("Owner_Account".into(), json!(owner));
+    fields.insert("Name".into(), json!(group.name));
+    fields.insert("MemberList".into(), member_list(members));
+    fields
+}
+
+/// What live-room viewers did (they are no members: no tip, no join or exit callback).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Viewers {
+    /// They entered the room.
+    Entered,
+    /// They left it or were removed.
+    Left,
+}
+
 impl GroupService {
     /// Runs `Group.CallbackBeforeCreateGroup`: the app may refuse the group.
     pub(super) async fn before_create(&self, group: &Group, by: &UserId, founders: &[Member]) -> Result<()> {
@@ -36,13 +62,7 @@ impl GroupService {
         self.ports
             .callbacks
             .before(CallbackCommand::GroupBeforeCreateGroup, || {
-                let mut fields = group_fields(group, now);
-                fields.insert("Operator_Account".into(), json!(by.as_str()));
-                let owner = group.owner.as_ref().map(UserId::as_str).unwrap_or_default();
-                fields.insert("Owner_Account".into(), json!(owner));
-                fields.insert("Name".into(), json!(group.name));
-                fields.insert("MemberList".into(), member_list(founders.iter().map(|m| &m.user)));
-                fields
+                whole_group_fields(group, now, by, founders.iter().map(|m| &m.user))
             })
             .await
             .map(|_| ())
@@ -102,13 +122,7 @@ impl GroupService {
         self.ports
             .callbacks
             .after(CallbackCommand::GroupAfterCreateGroup, || {
-                let mut fields = group_fields(group, now);
-                fields.insert("Operator_Account".into(), json!(by.as_str()));
-                let owner = group.owner.as_ref().map(UserId::as_str).unwrap_or_default();
-                fields.insert("Owner_Account".into(), json!(owner));
-                fields.insert("Name".into(), json!(group.name));
-                fields.insert("MemberList".into(), member_list(founders.iter().map(|m| &m.user)));
-                fields
+                whole_group_fields(group, now, by, founders.iter().map(|m| &m.user))
             })
             .await;
     }
@@ -120,47 +134,45 @@ impl GroupService {
         self.ports
             .callbacks
             .after(CallbackCommand::GroupAfterGroupDestroyed, || {
-                let mut fields = group_fields(group, now);
-                fields.insert("Operator_Account".into(), json!(by.as_str()));
-                let owner = group.owner.as_ref().map(UserId::as_str).unwrap_or_default();
-                fields.insert("Owner_Account".into(), json!(owner));
-                fields.insert("Name".into(), json!(group.name));
-                fields.insert("MemberList".into(), member_list(members));
-                fields
+                whole_group_fields(group, now, by, members)
             })
             .await;
     }
 
-    /// Queues the callback of a membership change a tip names: joins (`members_invited`:
-    /// `JoinType` `Invited`; `member_joined`: `Apply`) and exits (`member_quit`: `ExitType`
-    /// `Quit`; `members_kicked`: `Kicked`). Other tips fire nothing.
-    pub(super) async fn member_callback(&self, group: &Group, tip: &str, by: &UserId, users: &[UserId]) {
-        let (command, kind_field, kind, list_field) = match tip {
-            "members_invited" => (
+    /// Queues the callback of a membership change: `Group.CallbackAfterNewMemberJoin` for joins,
+    /// `Group.CallbackAfterMemberExit` for exits.
+    pub(super) async fn member_callback(
+        &self,
+        group: &Group,
+        change: MemberChange,
+        by: &UserId,
+        users: &[UserId],
+    ) {
+        let (command, kind_field, kind, list_field) = match change {
+            MemberChange::Invited => (
                 CallbackCommand::GroupAfterNewMemberJoin,
                 "JoinType",
                 "Invited",
                 "NewMemberList",
             ),
-            "member_joined" => (
+            MemberChange::Applied => (
                 CallbackCommand::GroupAfterNewMemberJoin,
                 "JoinType",
                 "Apply",
                 "NewMemberList",
             ),
-            "member_quit" => (
+            MemberChange::Quit => (
                 CallbackCommand::GroupAfterMemberExit,
                 "ExitType",
                 "Quit",
                 "ExitMemberList",
             ),
-            "members_kicked" => (
+            MemberChange::Kicked => (
                 CallbackCommand::GroupAfterMemberExit,
                 "ExitType",
                 "Kicked",
                 "ExitMemberList",
             ),
-            _ => return,
         };
         if users.is_empty() || group.kind == GroupType::Live {
             return;
@@ -269,7 +281,7 @@ impl GroupService {
 
     /// Queues `Group.CallbackOnMemberStateChange` for a live room's viewer: `Online` when they
     /// entered, `Offline` when they left or were removed.
-    pub(super) async fn viewer_callback(&self, group: &Group, event: &str, users: &[UserId]) {
+    pub(super) async fn viewer_callback(&self, group: &Group, event: Viewers, users: &[UserId]) {
         if users.is_empty() {
             return;
         }
@@ -278,6 +290,10 @@ impl GroupService {
             .callbacks
             .after(CallbackCommand::GroupOnMemberStateChange, || {
                 let mut fields = group_fields(group, now);
+                let event = match event {
+                    Viewers::Entered => "Online",
+                    Viewers::Left => "Offline",
+                };
                 fields.insert("EventType".into(), json!(event));
                 fields.insert("MemberList".into(), member_list(users));
                 fields

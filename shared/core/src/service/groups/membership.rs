@@ -42,7 +42,7 @@ impl GroupService {
         };
         if group.kind.allows(Rule::MembersInvite) {
             let added = self.admit(&group, &newcomers).await?;
-            self.member_tip(&group, "members_invited", &caller.user, &added)
+            self.member_tip(&group, MemberChange::Invited, &caller.user, &added)
                 .await;
             return Ok(users
                 .iter()
@@ -119,10 +119,11 @@ impl GroupService {
         let added = self.admit(&group, &newcomers).await?;
         let admin = self.ports.limits.accounts.admin.clone();
         if silent {
-            self.member_callback(&group, "members_invited", &admin, &added)
+            self.member_callback(&group, MemberChange::Invited, &admin, &added)
                 .await;
         } else {
-            self.member_tip(&group, "members_invited", &admin, &added).await;
+            self.member_tip(&group, MemberChange::Invited, &admin, &added)
+                .await;
         }
         // Someone who joined between the read and the write was not added by this call.
         for (user, outcome) in &mut outcomes {
@@ -145,10 +146,10 @@ impl GroupService {
                 return Ok(ApplyOutcome::AlreadyMember);
             }
             if !caller.guest {
-                self.viewer_callback(&group, "Online", std::slice::from_ref(&caller.user))
+                self.viewer_callback(&group, Viewers::Entered, std::slice::from_ref(&caller.user))
                     .await;
             }
-            self.seat_tip(&group, "member_joined", caller).await?;
+            self.seat_tip(&group, MemberChange::Applied, caller).await?;
             return Ok(ApplyOutcome::Joined);
         }
         if caller.guest {
@@ -165,7 +166,7 @@ impl GroupService {
         }
         if free {
             let added = self.admit(&group, std::slice::from_ref(&caller.user)).await?;
-            self.member_tip(&group, "member_joined", &caller.user, &added)
+            self.member_tip(&group, MemberChange::Applied, &caller.user, &added)
                 .await;
             return Ok(ApplyOutcome::Joined);
         }
@@ -255,7 +256,7 @@ impl GroupService {
         };
         self.ports.groups.take_join_request(&group.id, &user).await?;
         if !added.is_empty() {
-            self.member_tip(&group, "member_joined", &caller.user, &added)
+            self.member_tip(&group, MemberChange::Applied, &caller.user, &added)
                 .await;
         }
         self.notify(
@@ -288,9 +289,9 @@ impl GroupService {
             {
                 return Err(Error::NotFound("member"));
             }
-            self.seat_tip(&group, "member_quit", caller).await?;
+            self.seat_tip(&group, MemberChange::Quit, caller).await?;
             if !caller.guest {
-                self.viewer_callback(&group, "Offline", std::slice::from_ref(&caller.user))
+                self.viewer_callback(&group, Viewers::Left, std::slice::from_ref(&caller.user))
                     .await;
             }
             return Ok(());
@@ -323,7 +324,7 @@ impl GroupService {
             .await?;
         self.member_tip(
             &group,
-            "member_quit",
+            MemberChange::Quit,
             &caller.user,
             std::slice::from_ref(&caller.user),
         )
@@ -352,7 +353,7 @@ impl GroupService {
             }
             self.tell_kicked(&group, &caller.user, &gone, reason.as_deref())
                 .await;
-            self.viewer_callback(&group, "Offline", &gone).await;
+            self.viewer_callback(&group, Viewers::Left, &gone).await;
             return Ok(gone);
         }
         let targets = self.ports.groups.get_members(&group.id, &users).await?;
@@ -384,6 +385,6 @@ impl GroupService {
             };
             self.notify(user, &notice).await;
         }
-        self.member_tip(group, "members_kicked", by, gone).await;
+        self.member_tip(group, MemberChange::Kicked, by, gone).await;
     }
 }

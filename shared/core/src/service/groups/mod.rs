@@ -10,6 +10,8 @@ mod manage;
 mod membership;
 mod roles;
 
+use callbacks::Viewers;
+
 use crate::clock::{Clock, IdGen};
 use crate::error::{Error, Result};
 use crate::group::{Audience, Group, GroupType, JoinPolicy, JoinRequest, Member, RequestKind, Role, Rule};
@@ -84,6 +86,31 @@ pub enum ApplyOutcome {
     Pending,
     /// Already a member.
     AlreadyMember,
+}
+
+/// A change of a group's members that members are told of (a tip) and the app too (a callback).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MemberChange {
+    /// Users were pulled in, by an invitation or the administrator.
+    Invited,
+    /// A user joined by asking (or entered a live room).
+    Applied,
+    /// A user left.
+    Quit,
+    /// Users were removed.
+    Kicked,
+}
+
+impl MemberChange {
+    /// The tip's name in the group's stream.
+    fn tip(self) -> &'static str {
+        match self {
+            Self::Invited => "members_invited",
+            Self::Applied => "member_joined",
+            Self::Quit => "member_quit",
+            Self::Kicked => "members_kicked",
+        }
+    }
 }
 
 /// Who is acting on a group, and with what standing.
@@ -326,18 +353,18 @@ impl GroupService {
     /// Posts a group tip (a system message in the group's stream) where the type tells members
     /// about member changes, and queues the app's callback of the change; failures are logged
     /// (the change is already stored).
-    async fn member_tip(&self, group: &Group, tip: &str, by: &UserId, users: &[UserId]) {
+    async fn member_tip(&self, group: &Group, change: MemberChange, by: &UserId, users: &[UserId]) {
         if group.kind.allows(Rule::MemberNotifications) {
-            self.tip(group, tip, by, users).await;
+            self.tip(group, change.tip(), by, users).await;
         }
-        self.member_callback(group, tip, by, users).await;
+        self.member_callback(group, change, by, users).await;
     }
 
     /// A live room's tip that `caller` joined or left. Only while the room is small: past
     /// `live_tip_audience`, a tip per viewer would cost a fan-out to the whole audience per viewer.
-    async fn seat_tip(&self, group: &Group, tip: &str, caller: &Caller) -> Result<()> {
+    async fn seat_tip(&self, group: &Group, change: MemberChange, caller: &Caller) -> Result<()> {
         if !caller.guest && self.ports.audience.size(group).await? <= self.ports.limits.live_tip_audience {
-            self.member_tip(group, tip, &caller.user, std::slice::from_ref(&caller.user))
+            self.member_tip(group, change, &caller.user, std::slice::from_ref(&caller.user))
                 .await;
         }
         Ok(())

@@ -27,38 +27,66 @@ fn command(to: &Target, before: bool) -> CallbackCommand {
     }
 }
 
-/// The fields both callbacks share.
-fn common(
-    from: &UserId,
-    to: &Target,
-    group: Option<&Group>,
-    client_msg_id: &ClientMsgId,
-    body: &[Element],
-    cloud_custom_data: Option<&str>,
+/// What both send callbacks tell of a message, before it is stored or after.
+struct Sent<'a> {
+    from: &'a UserId,
+    to: &'a Target,
+    client_msg_id: &'a ClientMsgId,
+    body: &'a [Element],
+    cloud_custom_data: Option<&'a str>,
     time: i64,
-) -> Fields {
+}
+
+impl<'a> From<&'a NewMessage> for Sent<'a> {
+    fn from(message: &'a NewMessage) -> Self {
+        Self {
+            from: &message.from,
+            to: &message.to,
+            client_msg_id: &message.client_msg_id,
+            body: &message.body,
+            cloud_custom_data: message.cloud_custom_data.as_deref(),
+            time: message.time,
+        }
+    }
+}
+
+impl<'a> From<&'a StoredMessage> for Sent<'a> {
+    fn from(message: &'a StoredMessage) -> Self {
+        Self {
+            from: &message.from,
+            to: &message.to,
+            client_msg_id: &message.client_msg_id,
+            body: &message.body,
+            cloud_custom_data: message.cloud_custom_data.as_deref(),
+            time: message.time,
+        }
+    }
+}
+
+/// The fields both callbacks share.
+fn common(sent: Sent<'_>, group: Option<&Group>) -> Fields {
     let mut fields = Fields::new();
-    fields.insert("From_Account".into(), json!(from.as_str()));
-    match to {
+    fields.insert("From_Account".into(), json!(sent.from.as_str()));
+    match sent.to {
         Target::C2c(peer) => {
             fields.insert("To_Account".into(), json!(peer.as_str()));
-            fields.insert("MsgTime".into(), json!(time / 1000));
+            fields.insert("MsgTime".into(), json!(sent.time / 1000));
         }
         Target::Group(id) => {
             fields.insert("GroupId".into(), json!(id.as_str()));
             if let Some(group) = group {
                 fields.insert("Type".into(), json!(group.kind.tencent_name()));
             }
-            fields.insert("Operator_Account".into(), json!(from.as_str()));
+            fields.insert("Operator_Account".into(), json!(sent.from.as_str()));
         }
     }
     fields.insert("OnlineOnlyFlag".into(), json!(0));
-    fields.insert("MsgBody".into(), body_to_tim(body));
-    if let Some(data) = cloud_custom_data {
+    fields.insert("MsgBody".into(), body_to_tim(sent.body));
+    if let Some(data) = sent.cloud_custom_data {
         fields.insert("CloudCustomData".into(), json!(data));
     }
-    fields.insert("ClientMsgId".into(), json!(client_msg_id.as_str()));
-    fields.insert("EventTime".into(), json!(time));
+    fields.insert("ClientMsgId".into(), json!(sent.client_msg_id.as_str()));
+    fields.insert("EventTime".into(), json!(sent.time));
     fields
 }
 
@@ -74,15 +102,7 @@ pub(super) async fn before_send(
 ) -> Result<()> {
     let reply = hooks
         .before(command(&message.to, true), || {
-            common(
-                &message.from,
-                &message.to,
-                group,
-                &message.client_msg_id,
-                &message.body,
-                message.cloud_custom_data.as_deref(),
-                message.time,
-            )
+            common(Sent::from(&*message), group)
         })
         .await?;
     let Some(reply) = reply else {
@@ -116,15 +136,7 @@ pub(super) async fn before_send(
 pub(super) async fn after_send(hooks: &CallbackHooks, message: &StoredMessage, group: Option<&Group>) {
     hooks
         .after(command(&message.to, false), || {
-            let mut fields = common(
-                &message.from,
-                &message.to,
-                group,
-                &message.client_msg_id,
-                &message.body,
-                message.cloud_custom_data.as_deref(),
-                message.time,
-            );
+            let mut fields = common(Sent::from(message), group);
             fields.insert("MsgSeq".into(), json!(message.seq));
             fields.insert("MsgId".into(), json!(message.msg_id.as_str()));
             if matches!(message.to, Target::C2c(_)) {
