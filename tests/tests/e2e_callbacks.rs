@@ -50,7 +50,7 @@ impl Call {
     /// The body, after checking both signatures as an app server would.
     fn verified(&self) -> Value {
         let time = &self.query["RequestTime"];
-        let sign = hex(&Sha256::digest(format!("{TOKEN}{time}").as_bytes()));
+        let sign = hex::encode(Sha256::digest(format!("{TOKEN}{time}").as_bytes()));
         assert_eq!(self.query["Sign"], sign, "Tencent's Sign verifies");
         assert_eq!(self.headers["x-cirrus-timestamp"].to_str().unwrap(), time);
         let signature = self.headers["x-cirrus-signature"].to_str().unwrap();
@@ -58,7 +58,7 @@ impl Call {
         mac.update(format!("{time}.{}", self.body).as_bytes());
         assert_eq!(
             signature,
-            format!("sha256={}", hex(&mac.finalize().into_bytes())),
+            format!("sha256={}", hex::encode(mac.finalize().into_bytes())),
             "the body signature verifies"
         );
         let body: Value = serde_json::from_str(&self.body).unwrap();
@@ -77,10 +77,6 @@ impl Call {
     fn id(&self) -> String {
         self.headers["x-cirrus-delivery"].to_str().unwrap().to_owned()
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The app's server: answers from a script (then `allow()`), records every call.

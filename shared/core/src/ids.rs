@@ -155,7 +155,7 @@ impl ConnectionId {
     pub fn fingerprint(&self) -> String {
         use sha2::Digest as _;
         let digest = sha2::Sha256::digest(self.as_str().as_bytes());
-        digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
+        hex::encode(&digest[..4])
     }
 }
 

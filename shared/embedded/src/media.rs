@@ -159,10 +159,11 @@ impl LocalMedia {
         signed: Option<(&str, u64)>,
     ) -> PresignedUrl {
         let expires_at_ms = now_ms().saturating_add(i64::try_from(expires.as_millis()).unwrap_or(i64::MAX));
-        let signature = hex(&self
-            .mac(method, key, expires_at_ms, signed)
-            .finalize()
-            .into_bytes());
+        let signature = hex::encode(
+            self.mac(method, key, expires_at_ms, signed)
+                .finalize()
+                .into_bytes(),
+        );
         // Keys are letters, digits, `_ - . /` and `@` (in user ids), which alone needs escaping.
         let path = key.as_str().replace('@', "%40");
         PresignedUrl {
@@ -200,7 +201,7 @@ impl LocalMedia {
         let given = query
             .signature
             .as_deref()
-            .and_then(unhex)
+            .and_then(|text| hex::decode(text).ok())
             .ok_or(UrlRefused::Unsigned)?;
         // Constant-time comparison.
         self.mac(method, key, expires, signed)
@@ -273,20 +274,6 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     std::fs::rename(&temp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&temp);
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 fn check_expiry(expires: Duration) -> cirrus_core::Result<()> {

@@ -2,7 +2,6 @@
 
 use cirrus_core::ids::UserId;
 use sha2::{Digest, Sha256};
-use std::fmt::Write;
 
 /// Who a verified ID token says the caller is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,11 +42,7 @@ fn federated_user_id(alias: &str, subject: &str) -> String {
         return direct;
     }
     let room = UserId::MAX_LEN.saturating_sub(alias.len() + 1);
-    let mut id = format!("{alias}_");
-    for byte in Sha256::digest(subject.as_bytes()) {
-        // Writing to a String cannot fail.
-        let _ = write!(id, "{byte:02x}");
-    }
+    let mut id = format!("{alias}_{}", hex::encode(Sha256::digest(subject.as_bytes())));
     id.truncate(alias.len() + 1 + room);
     id
 }
@@ -72,10 +67,7 @@ mod tests {
         // WHEN it is mapped
         let id = federated_user_id("cognito", sub);
         // THEN it is the alias and the leading hex digits of SHA-256(sub), exactly 32 bytes, valid
-        let hex: String = Sha256::digest(sub.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hex = hex::encode(Sha256::digest(sub.as_bytes()));
         assert_eq!(id, format!("cognito_{}", &hex[..24]));
         assert_eq!(id.len(), UserId::MAX_LEN);
         assert!(UserId::parse(id.as_str()).is_ok());
