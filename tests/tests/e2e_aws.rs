@@ -35,5 +35,7 @@ mod presence;
 mod rest_groups;
 #[path = "e2e/sessions.rs"]
 mod sessions;
+#[path = "e2e/signals.rs"]
+mod signals;
 #[path = "e2e/social.rs"]
 mod social;

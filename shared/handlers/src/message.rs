@@ -170,6 +170,10 @@ async fn dispatch(
                 },
             ))
         }
+        Action::MsgSignal => {
+            deps.messages.signal(caller, frame.data()?).await?;
+            Ok(reply_ok(req_id, &serde_json::json!({})))
+        }
         Action::ConvRead => {
             deps.conversations.read(caller, frame.data()?).await?;
             Ok(reply_ok(req_id, &serde_json::json!({})))

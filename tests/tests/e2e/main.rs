@@ -21,4 +21,5 @@ mod presence;
 mod rate_limits;
 mod rest_groups;
 mod sessions;
+mod signals;
 mod social;

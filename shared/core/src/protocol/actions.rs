@@ -13,6 +13,9 @@ pub enum Action {
     MsgDelete,
     /// `msg.sync`: everything since the client's last seq per conversation (gap fill).
     MsgSync,
+    /// `msg.signal`: an online-only signal (typing, or the app's own) to live connections, never
+    /// stored or pushed.
+    MsgSignal,
     /// `media.upload`: a presigned URL to upload an image, voice clip, video or file to.
     MediaUpload,
     /// `media.download`: a presigned, expiring URL to download uploaded media (or a rendition).
@@ -111,12 +114,13 @@ pub enum Action {
 
 impl Action {
     /// Every action, in documentation order.
-    pub const ALL: [Action; 52] = [
+    pub const ALL: [Action; 53] = [
         Self::MsgSend,
         Self::MsgHistory,
         Self::MsgRecall,
         Self::MsgDelete,
         Self::MsgSync,
+        Self::MsgSignal,
         Self::MediaUpload,
         Self::MediaDownload,
         Self::ConvList,
@@ -174,6 +178,7 @@ impl Action {
             Self::MsgRecall => "msg.recall",
             Self::MsgDelete => "msg.delete",
             Self::MsgSync => "msg.sync",
+            Self::MsgSignal => "msg.signal",
             Self::MediaUpload => "media.upload",
             Self::MediaDownload => "media.download",
             Self::ConvList => "conv.list",
@@ -237,6 +242,7 @@ impl Action {
             | Self::MsgRecall
             | Self::MsgDelete
             | Self::MsgSync
+            | Self::MsgSignal
             | Self::ConvList
             | Self::ConvRead
             | Self::ConvDelete => guest_c2c,

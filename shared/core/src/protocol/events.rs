@@ -11,6 +11,8 @@ pub const MSG_RECALLED: &str = "msg.recalled";
 pub const MSG_DELETED: &str = "msg.deleted";
 /// A notice from the server (an administrator): stored and synced like any message.
 pub const MSG_SYSTEM: &str = "msg.system";
+/// An online-only signal (`msg.signal`): typing, or the app's own; never stored.
+pub const MSG_SIGNAL: &str = "msg.signal";
 /// This connection was displaced by a newer login under the multi-device policy and is about
 /// to be closed.
 pub const SESSION_KICKED: &str = "session.kicked";

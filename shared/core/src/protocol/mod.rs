@@ -9,7 +9,7 @@ pub mod social;
 
 use crate::element::Element;
 use crate::error::Error;
-use crate::ids::{ConversationId, ConversationKind, MsgId};
+use crate::ids::{ConversationId, ConversationKind, MsgId, UserId};
 use crate::message::{Message, Target};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -156,6 +156,43 @@ pub struct SendRequest {
     /// Opaque app data.
     #[serde(default)]
     pub cloud_custom_data: Option<String>,
+}
+
+/// Longest `kind` of a `msg.signal`, in bytes.
+pub const MAX_SIGNAL_KIND_BYTES: usize = 32;
+
+/// Most bytes of a `msg.signal`'s `data`: a signal is a hint, not a message.
+pub const MAX_SIGNAL_DATA_BYTES: usize = 1024;
+
+/// `msg.signal` request: a signal for the live connections of a user or a group's members.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignalRequest {
+    /// Target.
+    pub to: TargetRequest,
+    /// What it signals: `typing`, or a name of the app's (letters, digits, `_ - .`, at most
+    /// [`MAX_SIGNAL_KIND_BYTES`] bytes).
+    pub kind: String,
+    /// Opaque app data, at most [`MAX_SIGNAL_DATA_BYTES`] bytes.
+    #[serde(default)]
+    pub data: Option<String>,
+}
+
+/// `msg.signal` event: what a recipient's connections get.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SignalEvent {
+    /// Who signals.
+    pub from: UserId,
+    /// The conversation from the recipient's side (`C2C<from>` or `GROUP<id>`).
+    pub conversation_id: ConversationId,
+    /// What it signals.
+    pub kind: String,
+    /// The sender's data, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    /// Server time, ms.
+    pub time: i64,
 }
 
 /// `msg.send` reply: the message is durable.

@@ -10,6 +10,7 @@
 mod callbacks;
 mod history;
 mod recall;
+mod signals;
 
 use crate::accounts::{Account, GUEST_PREFIX};
 use crate::clock::{Clock, IdGen};
