@@ -152,13 +152,17 @@ const MIN_OPEN_FILES: u64 = 16_384;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(cirrus_handlers::logging::filter(
-            &std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()),
-        ))
-        .init();
+    {
+        use tracing_subscriber::Layer as _;
+        use tracing_subscriber::layer::SubscriberExt as _;
+        use tracing_subscriber::util::SubscriberInitExt as _;
+        let spec = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned());
+        let layer = tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_filter(cirrus_handlers::logging::filter(&spec));
+        tracing_subscriber::registry().with(layer).init();
+    }
     let args = Args::parse();
     // One descriptor per WebSocket: a default soft limit of 1,024 would cap the stack there.
     match cirrus_local::listener::raise_open_file_limit() {
