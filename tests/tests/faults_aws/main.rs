@@ -268,6 +268,7 @@ async fn a_hanging_dynamodb_fails_the_send_within_the_operation_timeout_and_the_
         took >= OPERATION_TIMEOUT && took < OPERATION_TIMEOUT + Duration::from_secs(3),
         "failed after {took:?}"
     );
+    println!("hanging DynamoDB: the send failed after {took:?}");
     // AND the socket still answers
     alice.ok("sys.ping", json!({})).await;
     // WHEN DynamoDB answers again THEN the resend is stored once at seq 1
