@@ -60,22 +60,26 @@ impl Backend {
     pub fn storage(self) -> Storage {
         match self {
             Self::Sqlite => Storage::Memory,
-            Self::Aws => {
-                static NEXT: AtomicU32 = AtomicU32::new(0);
-                let prefix = format!(
-                    "e2e-{}-{}",
-                    std::process::id(),
-                    NEXT.fetch_add(1, Ordering::Relaxed)
-                );
-                Storage::Aws(Box::new(AwsStorage {
-                    sdk: cirrus_aws::moto::sdk(),
-                    tables: cirrus_aws::Config::with_prefix(&prefix),
-                    create: true,
-                    prefix,
-                }))
-            }
+            Self::Aws => aws_storage_on(cirrus_aws::moto::moto_endpoint()),
         }
     }
+}
+
+/// Fresh tables, queues and bucket of the AWS backend, unique to the caller, reached through
+/// `endpoint` (this process's moto server, or a proxy in front of it).
+pub fn aws_storage_on(endpoint: &str) -> Storage {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let prefix = format!(
+        "e2e-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    Storage::Aws(Box::new(AwsStorage {
+        sdk: cirrus_aws::moto::sdk_for(endpoint),
+        tables: cirrus_aws::Config::with_prefix(&prefix),
+        create: true,
+        prefix,
+    }))
 }
 
 impl TestStack {

@@ -77,7 +77,7 @@ impl Backend {
                     .with_context(|| format!("opening the database in {}", dir.display()))?,
             )),
             Storage::Aws(aws) => {
-                let client = aws_sdk_dynamodb::Client::new(&aws.sdk);
+                let client = cirrus_aws::call_limits::dynamodb_client(&aws.sdk);
                 let mut tables = aws.tables.clone();
                 if aws.create {
                     cirrus_aws::create_tables(&client, &tables)

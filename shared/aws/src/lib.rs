@@ -23,6 +23,7 @@ mod accounts;
 mod app_config;
 mod backoff;
 mod blocks;
+pub mod call_limits;
 mod config;
 mod connections;
 mod conversations;

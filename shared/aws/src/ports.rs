@@ -64,7 +64,7 @@ pub async fn ports(sdk: &SdkConfig, push: Push) -> Result<Ports<Arc<DynamoStore>
     };
     let queue = sqs.map(|sqs| Arc::new(sqs) as Arc<dyn Queue>);
     let store = Arc::new(DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&store_sdk),
+        crate::call_limits::dynamodb_client(&store_sdk),
         config,
     ));
     Ok(Ports {

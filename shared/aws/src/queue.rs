@@ -139,6 +139,8 @@ impl SqsQueue {
                 .send_message_batch()
                 .queue_url(url)
                 .set_entries(Some(entries))
+                .customize()
+                .config_override(crate::call_limits::sqs_override())
                 .send()
                 .await
                 .map_err(|err| QueueError::Sdk(Box::new(err.into())))?;

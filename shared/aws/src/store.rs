@@ -33,7 +33,8 @@ impl DynamoStore {
     }
 
     /// Reads [`Config::from_env`] and the standard AWS configuration (region, credentials,
-    /// `AWS_ENDPOINT_URL`) and builds the client.
+    /// `AWS_ENDPOINT_URL`) and builds the client, with the store's
+    /// [`call_limits`](crate::call_limits).
     pub async fn from_env() -> Result<Self> {
         let config = Config::from_env()?;
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
@@ -41,7 +42,7 @@ impl DynamoStore {
             loader = loader.endpoint_url(endpoint);
         }
         let sdk = loader.load().await;
-        Ok(Self::new(Client::new(&sdk), config))
+        Ok(Self::new(crate::call_limits::dynamodb_client(&sdk), config))
     }
 
     /// Reads [`Config::from_env`] and builds the client from an AWS configuration the caller
@@ -49,7 +50,7 @@ impl DynamoStore {
     /// DynamoDB only.
     pub fn from_sdk(sdk: &aws_config::SdkConfig) -> Result<Self> {
         let config = Config::from_env()?;
-        let mut builder = aws_sdk_dynamodb::config::Builder::from(sdk);
+        let mut builder = crate::call_limits::dynamodb_config(sdk);
         if let Some(endpoint) = &config.endpoint {
             builder = builder.endpoint_url(endpoint);
         }

@@ -1,5 +1,12 @@
 //! Appending a message: claiming (sender, clientMsgId), finding a duplicate's first message, taking
 //! the next seq, putting the message and creating missing inbox rows.
+//!
+//! The SDK retries a call whose answer was lost (a 5xx or a timeout after DynamoDB made the
+//! write), so every write here must mean the same when it is made twice: the claim carries the
+//! append's token (its msgId), by which a retry that finds it recognises its own; the stream head
+//! records the claim that took its last seq, so taking the seq again for the same claim gives the
+//! same seq instead of skipping one. An append that fails after its claim releases it, so that the
+//! client's resend proceeds at once and, the head still naming the claim, fills the same seq.
 
 use super::items::message_item;
 use super::{
@@ -8,8 +15,9 @@ use super::{
 };
 use crate::connections::ttl_seconds;
 use crate::error::{Result, StoreError, written};
-use crate::item::{Item, get_n, get_s, n, s};
+use crate::item::{Item, get_n, get_s, n, opt_s, s};
 use crate::store::DynamoStore;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use cirrus_core::ids::StreamKey;
 use cirrus_core::message::{StoredMessage, Target};
@@ -22,15 +30,21 @@ pub(super) enum Claim {
     /// This append owns the claim and must store the message.
     Won,
     /// Someone claimed it first, at `claimed_at`, for `stream`; `seq` once a duplicate has found
-    /// the message and noted where it is.
+    /// the message and noted where it is; `released` if its writer failed and gave it up.
     Taken {
         stream: StreamKey,
         claimed_at: i64,
         seq: Option<u64>,
+        released: bool,
     },
 }
 
-pub(super) fn claim_from_item(item: &Item) -> Result<Claim> {
+/// The claim `item` holds, as `message`'s append sees it: its own (a retried write that had
+/// been made) is won.
+pub(super) fn claim_from_item(item: &Item, message: &NewMessage) -> Result<Claim> {
+    if opt_s(item, "claimToken")? == Some(message.msg_id.as_str()) {
+        return Ok(Claim::Won);
+    }
     Ok(Claim::Taken {
         stream: StreamKey::from_stored(get_s(item, "msgStream")?.to_owned()),
         claimed_at: get_n(item, "claimedAt")?,
@@ -38,6 +52,7 @@ pub(super) fn claim_from_item(item: &Item) -> Result<Claim> {
             .contains_key("msgSeq")
             .then(|| get_n(item, "msgSeq"))
             .transpose()?,
+        released: item.contains_key("releasedAt"),
     })
 }
 
@@ -55,21 +70,28 @@ impl DynamoStore {
                     if turn.is_none() {
                         turn = Some(lock.clone().lock_owned().await);
                     }
-                    self.create_missing_entries(message).await?;
-                    let seq = self.next_seq(message).await?;
-                    self.put_message(message, seq, &body).await?;
-                    self.mark_senders_read(message, seq).await?;
+                    let stored = self.store_claimed(&idem, message, &body).await;
                     drop(turn);
-                    return Ok(Appended::New(message.stored(seq)));
+                    return match stored {
+                        Ok(seq) => Ok(Appended::New(message.stored(seq))),
+                        Err(err) => {
+                            self.release(&idem, message).await;
+                            Err(err)
+                        }
+                    };
                 }
                 Claim::Taken {
                     stream,
                     claimed_at,
                     seq,
+                    released,
                 } => {
                     // Waiting for another writer's message must not hold up this stream.
                     turn = None;
-                    if let Some(first) = self.await_first(&idem, message, &stream, claimed_at, seq).await? {
+                    let first = self
+                        .await_first(&idem, message, &stream, (claimed_at, released), seq)
+                        .await?;
+                    if let Some(first) = first {
                         return Ok(Appended::Duplicate(first));
                     }
                     if takeovers == MAX_TAKEOVERS {
@@ -79,6 +101,38 @@ impl DynamoStore {
                     claim = self.take_over(&idem, message, claimed_at).await?;
                 }
             }
+        }
+    }
+
+    /// The writes of an append that holds its claim: inbox rows, the seq, the message and the
+    /// sender's read pointer. Returns the seq.
+    async fn store_claimed(&self, idem: &str, message: &NewMessage, body: &str) -> Result<u64> {
+        self.create_missing_entries(message).await?;
+        let seq = self.next_seq(idem, message).await?;
+        self.put_message(message, seq, body).await?;
+        self.mark_senders_read(message, seq).await?;
+        Ok(seq)
+    }
+
+    /// Gives up this append's claim after a failure, so that a resend need not wait out the
+    /// lease: it looks once for the message (which a write whose answer was lost may have
+    /// stored) and otherwise takes the claim over. Best effort: a store that refused the append
+    /// may refuse this too, and then the resend waits for the lease as after a crash.
+    async fn release(&self, idem: &str, message: &NewMessage) {
+        let released = self
+            .client
+            .update_item()
+            .table_name(&self.config.messages_table)
+            .key("stream", s(idem))
+            .key("seq", n(HEAD_SEQ))
+            .update_expression("SET releasedAt = :now")
+            .condition_expression("claimToken = :token")
+            .expression_attribute_values(":now", n(message.time))
+            .expression_attribute_values(":token", s(message.msg_id.as_str()))
+            .send()
+            .await;
+        if let Err(err) = written(released) {
+            tracing::warn!(error = %err, "could not release the claim of a failed append");
         }
     }
 
@@ -92,6 +146,7 @@ impl DynamoStore {
             .item("seq", n(HEAD_SEQ))
             .item("msgStream", s(message.stream.as_str()))
             .item("claimedAt", n(message.time))
+            .item("claimToken", s(message.msg_id.as_str()))
             .item("expiresAt", n(ttl_seconds(message.expires_at)))
             .condition_expression("attribute_not_exists(#stream)")
             .expression_attribute_names("#stream", "stream")
@@ -104,16 +159,16 @@ impl DynamoStore {
                 aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(
                     failed,
                 ) => match failed.item {
-                    Some(item) => claim_from_item(&item),
+                    Some(item) => claim_from_item(&item, message),
                     // Emulators may not return the item: read it.
-                    None => self.read_claim(idem).await,
+                    None => self.read_claim(idem, message).await,
                 },
                 other => Err(aws_sdk_dynamodb::Error::from(other).into()),
             },
         }
     }
 
-    pub(super) async fn read_claim(&self, idem: &str) -> Result<Claim> {
+    pub(super) async fn read_claim(&self, idem: &str, message: &NewMessage) -> Result<Claim> {
         let got = self
             .client
             .get_item()
@@ -126,7 +181,7 @@ impl DynamoStore {
             .map_err(StoreError::sdk)?;
         got.item
             .as_ref()
-            .map(claim_from_item)
+            .map(|item| claim_from_item(item, message))
             .ok_or(StoreError::MissingAttribute("claimedAt"))?
     }
 
@@ -139,9 +194,13 @@ impl DynamoStore {
             .table_name(&self.config.messages_table)
             .key("stream", s(idem))
             .key("seq", n(HEAD_SEQ))
-            .update_expression("SET claimedAt = :now, msgStream = :stream, expiresAt = :ttl")
+            .update_expression(
+                "SET claimedAt = :now, msgStream = :stream, expiresAt = :ttl, claimToken = :token \
+                 REMOVE releasedAt",
+            )
             .condition_expression("claimedAt = :then")
             .expression_attribute_values(":now", n(message.time.max(claimed_at + 1)))
+            .expression_attribute_values(":token", s(message.msg_id.as_str()))
             .expression_attribute_values(":ttl", n(ttl_seconds(message.expires_at)))
             .expression_attribute_values(":then", n(claimed_at))
             .expression_attribute_values(":stream", s(message.stream.as_str()))
@@ -151,24 +210,29 @@ impl DynamoStore {
             tracing::warn!(stream = %message.stream, "took over an idempotency claim abandoned mid-append");
             Ok(Claim::Won)
         } else {
-            self.read_claim(idem).await
+            self.read_claim(idem, message).await
         }
     }
 
-    /// The first message of a taken claim, waiting while its writer may still be storing it.
-    /// `None` once the claim's lease has run out with no message: its writer died.
+    /// The first message of a taken claim (claimed at `claimed_at`, released or not), waiting
+    /// while its writer may still be storing it. `None` once the claim's lease has run out with
+    /// no message (its writer died), or at once if its writer released it.
     pub(super) async fn await_first(
         &self,
         idem: &str,
         message: &NewMessage,
         stream: &StreamKey,
-        claimed_at: i64,
+        (claimed_at, released): (i64, bool),
         seq: Option<u64>,
     ) -> Result<Option<StoredMessage>> {
         if let Some(seq) = seq {
             return self.message(stream, seq).await;
         }
-        let lease_left = CLAIM_LEASE_MS.saturating_sub(message.time.saturating_sub(claimed_at));
+        let lease_left = if released {
+            0
+        } else {
+            CLAIM_LEASE_MS.saturating_sub(message.time.saturating_sub(claimed_at))
+        };
         let deadline =
             std::time::Instant::now() + Duration::from_millis(u64::try_from(lease_left).unwrap_or(0));
         let mut pause = Duration::from_millis(10);
@@ -244,19 +308,25 @@ impl DynamoStore {
         }
     }
 
-    /// Takes the next seq of the stream: one update of its head, 1 WCU. In a one-to-one stream
-    /// the sender's read pointer lives on the head and moves with it, for free.
-    pub(super) async fn next_seq(&self, message: &NewMessage) -> Result<u64> {
+    /// Takes the next seq of the stream for the claim `idem`: one update of its head, 1 WCU. In
+    /// a one-to-one stream the sender's read pointer lives on the head and moves with it, for
+    /// free. The head names the claim that took its last seq (`lastClaim`) and takes no second
+    /// one for it: a retry of this update after a lost answer, or a resend after a failed append
+    /// with nothing appended since, gets the same seq.
+    pub(super) async fn next_seq(&self, idem: &str, message: &NewMessage) -> Result<u64> {
         let mut update = self
             .client
             .update_item()
             .table_name(&self.config.messages_table)
             .key("stream", s(message.stream.as_str()))
             .key("seq", n(HEAD_SEQ))
+            .condition_expression("attribute_not_exists(lastClaim) OR lastClaim <> :claim")
+            .expression_attribute_values(":claim", s(idem))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":time", n(message.time))
-            .return_values(ReturnValue::UpdatedNew);
+            .return_values(ReturnValue::UpdatedNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         // Every operand of an update reads the item as it was before, so the read pointer gets the
         // same new seq; it comes first so that an evaluator applying actions in order agrees.
         let mut actions = Vec::new();
@@ -269,13 +339,38 @@ impl DynamoStore {
         }
         actions.push("lastSeq = if_not_exists(lastSeq, :zero) + :one".to_owned());
         actions.push("updatedAt = :time".to_owned());
+        actions.push("lastClaim = :claim".to_owned());
         let answer = update
             .update_expression(format!("SET {}", actions.join(", ")))
             .send()
+            .await;
+        let head = match answer {
+            Ok(answer) => answer.attributes.unwrap_or_default(),
+            Err(err) => match err.into_service_error() {
+                UpdateItemError::ConditionalCheckFailedException(failed) => match failed.item {
+                    Some(head) => head,
+                    // Emulators may not return the item: read it.
+                    None => self.read_head(message).await?,
+                },
+                other => return Err(aws_sdk_dynamodb::Error::from(other).into()),
+            },
+        };
+        get_n(&head, "lastSeq")
+    }
+
+    /// The stream head, read consistently.
+    async fn read_head(&self, message: &NewMessage) -> Result<Item> {
+        let got = self
+            .client
+            .get_item()
+            .table_name(&self.config.messages_table)
+            .key("stream", s(message.stream.as_str()))
+            .key("seq", n(HEAD_SEQ))
+            .consistent_read(true)
+            .send()
             .await
             .map_err(StoreError::sdk)?;
-        let attributes = answer.attributes.unwrap_or_default();
-        get_n(&attributes, "lastSeq")
+        got.item.ok_or(StoreError::MissingAttribute("lastSeq"))
     }
 
     /// Stores the message at its seq: 1 WCU up to 1 KB.

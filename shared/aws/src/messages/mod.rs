@@ -4,7 +4,8 @@
 //! An append is three single-item writes, no transaction (a transactional write costs double):
 //! claim the idempotency item on the condition that it is absent, take the next seq with an atomic
 //! `ADD`-style update of the stream head (which also moves the sender's read pointer in a
-//! one-to-one stream), then put the message at that seq. Inbox rows that do not exist yet are
+//! one-to-one stream, and names the claim so that the same claim never takes two seqs), then put
+//! the message at that seq. Inbox rows that do not exist yet are
 //! created between the claim and the seq, so a conversation never has messages its participants
 //! cannot list.
 //! A claim that is already taken is a duplicate: the first message is found in its stream, near
