@@ -314,7 +314,7 @@ async fn an_imported_nick_and_face_url_are_the_users_profile() {
     let profile = ben.ok("profile.get", json!({"userIds": ["ann"]})).await;
     assert_eq!(profile["profiles"][0]["nickname"], "Ann");
     assert_eq!(profile["profiles"][0]["faceUrl"], "https://example.com/ann.png");
-    // AND importing her again with another nickname changes nothing
+    // AND importing her again with another nickname sets it, her avatar left as it was
     stack
         .admin(
             "im_open_login_svc/account_import",
@@ -322,7 +322,8 @@ async fn an_imported_nick_and_face_url_are_the_users_profile() {
         )
         .await;
     let profile = ben.ok("profile.get", json!({"userIds": ["ann"]})).await;
-    assert_eq!(profile["profiles"][0]["nickname"], "Ann");
+    assert_eq!(profile["profiles"][0]["nickname"], "Other");
+    assert_eq!(profile["profiles"][0]["faceUrl"], "https://example.com/ann.png");
 }
 
 #[tokio::test]

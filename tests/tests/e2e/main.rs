@@ -20,5 +20,6 @@ mod messages;
 mod presence;
 mod rate_limits;
 mod rest_groups;
+mod rest_replay;
 mod sessions;
 mod social;
