@@ -144,3 +144,77 @@ async fn imported_nicks_and_avatars_reach_the_profile_and_the_messages() {
             .contains(&json!({"Tag": "Tag_Profile_IM_Nick", "Value": "Ann"}))
     );
 }
+
+/// Imports `owner` and `friends` and puts the friends in `owner`'s list one way.
+async fn import_friends(stack: &TestStack, owner: &str, friends: &[&str]) {
+    let mut ids = vec![owner];
+    ids.extend_from_slice(friends);
+    stack
+        .admin("im_open_login_svc/multiaccount_import", json!({"Accounts": ids}))
+        .await;
+    let items: Vec<Value> = friends
+        .iter()
+        .map(|id| json!({"To_Account": id, "AddSource": "AddSource_Type_Import"}))
+        .collect();
+    let imported = stack
+        .admin(
+            "sns/friend_import",
+            json!({"From_Account": owner, "AddFriendItem": items}),
+        )
+        .await;
+    for item in imported["ResultItem"].as_array().unwrap() {
+        assert_eq!(item["ResultCode"], 0, "{imported}");
+    }
+}
+
+#[tokio::test]
+async fn friend_get_pages_by_start_index_as_tencent_documents() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let friends = ["f1", "f2", "f3", "f4", "f5"];
+    import_friends(&stack, "owner", &friends).await;
+    // WHEN the documented body is sent
+    let first = stack
+        .admin(
+            "sns/friend_get",
+            json!({"From_Account": "owner", "StartIndex": 0, "StandardSequence": 0, "CustomSequence": 0}),
+        )
+        .await;
+    // THEN one page holds all five, with Tencent's counters
+    assert_eq!(first["FriendNum"], 5, "{first}");
+    assert_eq!(first["NextStartIndex"], 5, "{first}");
+    assert_eq!(first["CompleteFlag"], 1, "{first}");
+    assert_eq!(first["StandardSequence"], 0, "{first}");
+    assert_eq!(first["UserDataItem"].as_array().unwrap().len(), 5);
+    // WHEN a Tencent-style loop walks the list two at a time
+    let (mut start, mut seen, mut calls) = (0, Vec::new(), 0);
+    loop {
+        let page = stack
+            .admin(
+                "sns/friend_get",
+                json!({"From_Account": "owner", "StartIndex": start, "Limit": 2}),
+            )
+            .await;
+        calls += 1;
+        assert_eq!(page["FriendNum"], 5, "{page}");
+        for item in page["UserDataItem"].as_array().unwrap() {
+            seen.push(item["To_Account"].as_str().unwrap().to_owned());
+        }
+        if page["CompleteFlag"] == 1 {
+            break;
+        }
+        start = page["NextStartIndex"].as_u64().unwrap();
+        assert!(calls < 10, "the loop does not end: {page}");
+    }
+    // THEN it sees every friend exactly once, in three calls
+    assert_eq!(seen, friends);
+    assert_eq!(calls, 3);
+    // AND a start past the end is an empty, complete page
+    let past = stack
+        .admin(
+            "sns/friend_get",
+            json!({"From_Account": "owner", "StartIndex": 9}),
+        )
+        .await;
+    assert_eq!(past["UserDataItem"], json!([]));
+    assert_eq!(past["CompleteFlag"], 1);
+}

@@ -7,7 +7,7 @@ use super::{Api, Shared};
 use axum::body::Bytes;
 use axum::extract::State;
 use cirrus_core::Error;
-use cirrus_core::protocol::social::{FriendDeleteRequest, FriendListRequest, ProfileSetRequest};
+use cirrus_core::protocol::social::{FriendDeleteRequest, FriendListRequest, FriendView, ProfileSetRequest};
 use cirrus_core::service::Caller;
 use cirrus_core::social::{AllowType, Gender};
 use serde::Deserialize;
@@ -272,48 +272,70 @@ pub(super) async fn friend_delete(_: Admin, State(api): State<Shared>, body: Byt
 struct FriendGet {
     #[serde(rename = "From_Account")]
     account: String,
+    #[serde(rename = "StartIndex", default)]
+    start_index: u32,
     #[serde(rename = "Cursor", default)]
     cursor: Option<String>,
     #[serde(rename = "Limit", default)]
     limit: Option<u32>,
 }
 
+/// Friends a `StartIndex` page holds unless `Limit` says fewer.
+const FRIEND_PAGE: u32 = 100;
+
+/// A friend entry as `friend_get` reports it.
+fn friend_item(friend: &FriendView) -> Value {
+    json!({"To_Account": friend.user_id, "ValueItem": [
+        {"Tag": "Tag_SNS_IM_Remark", "Value": friend.remark.clone().unwrap_or_default()},
+        {"Tag": "Tag_SNS_IM_Group", "Value": friend.groups},
+        {"Tag": "Tag_SNS_IM_AddTime", "Value": friend.added_at.div_euclid(1000)},
+    ]})
+}
+
 /// # POST /v4/sns/friend_get
 /// One page of a user's friends (`Tag_SNS_IM_Remark`, `Tag_SNS_IM_Group`,
-/// `Tag_SNS_IM_AddTime`), with `Cursor` for the next page (Cirrus pages by cursor, not index).
+/// `Tag_SNS_IM_AddTime`) from `StartIndex`, with `FriendNum`, `NextStartIndex` and
+/// `CompleteFlag`; or, with Cirrus's `Cursor`, the page after it and the next `Cursor`.
 pub(super) async fn friend_get(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
     let body: FriendGet = parse(&body)?;
     let owner = user_id(&body.account)?;
-    let page = api
-        .deps
-        .services
-        .friends
-        .list(
-            &as_user(owner),
-            FriendListRequest {
-                cursor: body.cursor,
-                limit: body.limit,
-                with_profiles: false,
-            },
-        )
+    let friends = &api.deps.services.friends;
+    if body.cursor.is_some() {
+        let page = friends
+            .list(
+                &as_user(owner),
+                FriendListRequest {
+                    cursor: body.cursor,
+                    limit: body.limit,
+                    with_profiles: false,
+                },
+            )
+            .await
+            .map_err(|e| from_error(&e))?;
+        let items: Vec<Value> = page.friends.iter().map(friend_item).collect();
+        let complete = page.cursor.is_none();
+        return Ok(ok(json!({
+            "UserDataItem": items,
+            "Cursor": page.cursor,
+            "CompleteFlag": u8::from(complete),
+        })));
+    }
+    let (page, total) = friends
+        .page_at(&owner, body.start_index, body.limit.unwrap_or(FRIEND_PAGE))
         .await
         .map_err(|e| from_error(&e))?;
-    let items: Vec<Value> = page
-        .friends
-        .iter()
-        .map(|f| {
-            json!({"To_Account": f.user_id, "ValueItem": [
-                {"Tag": "Tag_SNS_IM_Remark", "Value": f.remark.clone().unwrap_or_default()},
-                {"Tag": "Tag_SNS_IM_Group", "Value": f.groups},
-                {"Tag": "Tag_SNS_IM_AddTime", "Value": f.added_at / 1000},
-            ]})
-        })
-        .collect();
-    let complete = page.cursor.is_none();
+    let next = body
+        .start_index
+        .saturating_add(u32::try_from(page.len()).unwrap_or(u32::MAX));
+    let items: Vec<Value> = page.iter().map(friend_item).collect();
+    // Cirrus keeps no version of a friend list: the sequences are 0 and the data always comes.
     Ok(ok(json!({
         "UserDataItem": items,
-        "Cursor": page.cursor,
-        "CompleteFlag": u8::from(complete),
+        "StandardSequence": 0,
+        "CustomSequence": 0,
+        "FriendNum": total,
+        "NextStartIndex": next,
+        "CompleteFlag": u8::from(next >= total),
     })))
 }
 
