@@ -218,3 +218,69 @@ async fn friend_get_pages_by_start_index_as_tencent_documents() {
     assert_eq!(past["UserDataItem"], json!([]));
     assert_eq!(past["CompleteFlag"], 1);
 }
+
+#[tokio::test]
+async fn friend_import_takes_the_complete_documented_body() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    stack
+        .admin(
+            "im_open_login_svc/multiaccount_import",
+            json!({"Accounts": ["id", "id1", "id2", "id3"]}),
+        )
+        .await;
+    // WHEN the documented batch form is sent, custom items and all
+    let reply = stack
+        .admin(
+            "sns/friend_import",
+            json!({"From_Account": "id", "AddFriendItem": [
+                {"To_Account": "id1", "AddSource": "AddSource_Type_XXXXXXXX"},
+                {"To_Account": "id2", "Remark": "remark2", "RemarkTime": 1420000001,
+                 "GroupName": ["Friends"], "AddSource": "AddSource_Type_XXXXXXXX",
+                 "AddWording": "I'm Test2", "AddTime": 1420000001,
+                 "CustomItem": [{"Tag": "Tag_SNS_Custom_XXXX", "Value": "Test"},
+                                {"Tag": "Tag_SNS_Custom_YYYY", "Value": 0}]},
+                {"To_Account": "id3", "Remark": "remark3", "RemarkTime": 1420000001,
+                 "GroupName": ["Colleagues", "Friends"], "AddSource": "AddSource_Type_XXXXXXXX",
+                 "AddWording": "I'm Test3", "AddTime": 1420000002},
+            ]}),
+        )
+        .await;
+    // THEN every friend is imported
+    assert_eq!(reply["Fail_Account"], json!([]), "{reply}");
+    let codes: Vec<&Value> = reply["ResultItem"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["ResultCode"])
+        .collect();
+    assert_eq!(codes, [&json!(0), &json!(0), &json!(0)], "{reply}");
+    // AND the list holds their remarks, groups and original times
+    let list = stack
+        .admin("sns/friend_get", json!({"From_Account": "id", "StartIndex": 0}))
+        .await;
+    let items = list["UserDataItem"].as_array().unwrap();
+    let tag = |item: &Value, name: &str| {
+        item["ValueItem"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["Tag"] == name)
+            .map(|t| t["Value"].clone())
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(items[1]["To_Account"], "id2");
+    assert_eq!(tag(&items[1], "Tag_SNS_IM_Remark"), "remark2");
+    assert_eq!(tag(&items[1], "Tag_SNS_IM_Group"), json!(["Friends"]));
+    assert_eq!(tag(&items[1], "Tag_SNS_IM_AddTime"), 1420000001);
+    assert_eq!(
+        tag(&items[2], "Tag_SNS_IM_Group"),
+        json!(["Colleagues", "Friends"])
+    );
+    assert_eq!(tag(&items[2], "Tag_SNS_IM_AddTime"), 1420000002);
+    // AND an entry without AddTime began now, one way only
+    assert!(tag(&items[0], "Tag_SNS_IM_AddTime").as_i64().unwrap() > 1420000002);
+    let reverse = stack
+        .admin("sns/friend_get", json!({"From_Account": "id1", "StartIndex": 0}))
+        .await;
+    assert_eq!(reverse["FriendNum"], 0);
+}

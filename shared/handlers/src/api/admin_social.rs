@@ -160,6 +160,14 @@ pub(super) async fn portrait_set(_: Admin, State(api): State<Shared>, body: Byte
     Ok(ok(json!({})))
 }
 
+/// `GroupName` as Tencent documents it (a list of names) or as one name.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum GroupNames {
+    One(String),
+    Many(Vec<String>),
+}
+
 #[derive(Deserialize)]
 struct AddItem {
     #[serde(rename = "To_Account")]
@@ -167,7 +175,12 @@ struct AddItem {
     #[serde(rename = "Remark", default)]
     remark: Option<String>,
     #[serde(rename = "GroupName", default)]
-    group: Option<String>,
+    groups: Option<GroupNames>,
+    /// When the friendship began (s); `friend_import` keeps it.
+    #[serde(rename = "AddTime", default)]
+    add_time: Option<i64>,
+    // `AddSource`, `AddWording`, `RemarkTime` and `CustomItem` are read and not kept: Cirrus's
+    // friend entries have no place for them (docs/rest-api.md).
 }
 
 #[derive(Deserialize)]
@@ -180,7 +193,7 @@ struct FriendAdd {
     add_type: Option<String>,
 }
 
-async fn add_friends(api: &Api, body: &[u8], default_both: bool) -> Reply {
+async fn add_friends(api: &Api, body: &[u8], default_both: bool, keep_time: bool) -> Reply {
     let body: FriendAdd = parse(body)?;
     let owner = user_id(&body.account)?;
     if body.items.is_empty() || body.items.len() > 100 {
@@ -192,36 +205,47 @@ async fn add_friends(api: &Api, body: &[u8], default_both: bool) -> Reply {
         Some("Add_Type_Single") => false,
         Some(_) => return Err(failure(Failure::InvalidParameter)),
     };
-    let mut results = Vec::new();
+    let (mut results, mut failed) = (Vec::new(), Vec::new());
     for item in body.items {
+        let groups = item.groups.map(|names| match names {
+            GroupNames::One(name) => vec![name],
+            GroupNames::Many(names) => names,
+        });
+        let added_at = item
+            .add_time
+            .filter(|_| keep_time)
+            .map(|secs| secs.saturating_mul(1000));
         let outcome = match cirrus_core::ids::UserId::parse(item.account.as_str()) {
             Ok(peer) => {
                 api.deps
                     .services
                     .friends
-                    .force_add(&owner, &peer, both, item.remark, item.group.map(|g| vec![g]))
+                    .force_add(&owner, &peer, both, item.remark, groups, added_at)
                     .await
             }
             Err(err) => Err(err.into()),
         };
         let (code, info) = result_of(outcome);
+        if code != 0 {
+            failed.push(item.account.clone());
+        }
         results.push(json!({"To_Account": item.account, "ResultCode": code, "ResultInfo": info}));
     }
-    Ok(ok(json!({ "ResultItem": results })))
+    Ok(ok(json!({ "ResultItem": results, "Fail_Account": failed })))
 }
 
 /// # POST /v4/sns/friend_add
 /// Adds friends on a user's behalf without verification (both ways unless
 /// `AddType` is `Add_Type_Single`); a result per friend.
 pub(super) async fn friend_add(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
-    add_friends(&api, &body, true).await
+    add_friends(&api, &body, true, false).await
 }
 
 /// # POST /v4/sns/friend_import
 /// Imports friends into a user's list (one way unless `AddType` says both),
-/// as when migrating a relationship chain.
+/// as when migrating a relationship chain: `Remark`, `GroupName` and `AddTime` are kept.
 pub(super) async fn friend_import(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
-    add_friends(&api, &body, false).await
+    add_friends(&api, &body, false, true).await
 }
 
 #[derive(Deserialize)]
