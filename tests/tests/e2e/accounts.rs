@@ -384,7 +384,7 @@ async fn a_deleted_account_leaves_no_profile_relations_or_valid_token_behind() {
     let got = stack
         .admin("profile/portrait_get", json!({"To_Account": ["alice"]}))
         .await;
-    assert_eq!(got["ErrorList"][0]["To_Account"], "alice", "{got}");
+    assert_eq!(got["Fail_Account"], json!(["alice"]), "{got}");
     // AND nobody's list names her, nor does anyone's pending request or blacklist
     for owner in ["bob", "carol"] {
         let list = stack

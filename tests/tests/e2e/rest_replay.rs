@@ -220,6 +220,71 @@ async fn friend_get_pages_by_start_index_as_tencent_documents() {
 }
 
 #[tokio::test]
+async fn portrait_get_returns_the_tags_asked_and_fails_unknown_accounts() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    // GIVEN id1 with a nickname, a signature and a custom field, and id2 with a nickname
+    stack
+        .admin(
+            "im_open_login_svc/multiaccount_import",
+            json!({"AccountList": [{"UserID": "id1", "Nick": "NickNameTest1"}, {"UserID": "id2", "Nick": "Two"}]}),
+        )
+        .await;
+    stack
+        .admin(
+            "profile/portrait_set",
+            json!({"From_Account": "id1", "ProfileItem": [
+                {"Tag": "Tag_Profile_IM_SelfSignature", "Value": "hello"},
+                {"Tag": "Tag_Profile_Custom_Test", "Value": "custom"}]}),
+        )
+        .await;
+    // WHEN one tag of one user is read, as documented
+    let one = stack
+        .admin(
+            "profile/portrait_get",
+            json!({"To_Account": ["id1"], "TagList": ["Tag_Profile_IM_Nick"]}),
+        )
+        .await;
+    // THEN the reply is Tencent's, field by field
+    assert_eq!(
+        one,
+        json!({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "", "Fail_Account": [],
+               "UserProfileItem": [{"To_Account": "id1", "ResultCode": 0, "ResultInfo": "",
+                                    "ProfileItem": [{"Tag": "Tag_Profile_IM_Nick", "Value": "NickNameTest1"}]}]})
+    );
+    // WHEN several tags of several users are read, one of whom has no account
+    let many = stack
+        .admin(
+            "profile/portrait_get",
+            json!({"To_Account": ["id1", "id2", "id3"], "TagList": [
+                "Tag_Profile_IM_Nick", "Tag_Profile_IM_AllowType",
+                "Tag_Profile_IM_SelfSignature", "Tag_Profile_Custom_Test"]}),
+        )
+        .await;
+    // THEN each user has the asked tags they hold, in the order asked, and id3 fails
+    let items = many["UserProfileItem"].as_array().unwrap();
+    assert_eq!(
+        items[0]["ProfileItem"],
+        json!([
+            {"Tag": "Tag_Profile_IM_Nick", "Value": "NickNameTest1"},
+            {"Tag": "Tag_Profile_IM_AllowType", "Value": "AllowType_Type_NeedConfirm"},
+            {"Tag": "Tag_Profile_IM_SelfSignature", "Value": "hello"},
+            {"Tag": "Tag_Profile_Custom_Test", "Value": "custom"},
+        ])
+    );
+    assert_eq!(
+        items[1]["ProfileItem"],
+        json!([
+            {"Tag": "Tag_Profile_IM_Nick", "Value": "Two"},
+            {"Tag": "Tag_Profile_IM_AllowType", "Value": "AllowType_Type_NeedConfirm"},
+        ])
+    );
+    assert_eq!(items[2]["To_Account"], "id3");
+    assert_eq!(items[2]["ResultCode"], 40003);
+    assert_eq!(many["Fail_Account"], json!(["id3"]));
+    assert!(many.get("ErrorList").is_none(), "{many}");
+}
+
+#[tokio::test]
 async fn friend_import_takes_the_complete_documented_body() {
     let stack = TestStack::start(crate::BACKEND).await;
     stack

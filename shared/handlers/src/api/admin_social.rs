@@ -46,10 +46,28 @@ fn result_of(outcome: Result<(), Error>) -> (u32, String) {
 struct PortraitGet {
     #[serde(rename = "To_Account")]
     accounts: Vec<String>,
+    /// The tags to read; without it (Cirrus's leniency) every tag the user has.
+    #[serde(rename = "TagList", default)]
+    tags: Option<Vec<String>>,
+}
+
+/// Tencent's code for an account that does not exist, in `portrait_get`'s per-user results.
+const NO_SUCH_ACCOUNT: u32 = 40003;
+
+/// `tags` out of a profile's `{"Tag", "Value"}` list, in the order asked; a tag the user never
+/// set is left out.
+fn only_tags(items: Vec<Value>, tags: Option<&[String]>) -> Vec<Value> {
+    let Some(tags) = tags else {
+        return items;
+    };
+    tags.iter()
+        .filter_map(|tag| items.iter().find(|item| item["Tag"] == tag.as_str()).cloned())
+        .collect()
 }
 
 /// # POST /v4/profile/portrait_get
-/// Every profile tag of up to 100 users; unknown ones in `ErrorList`.
+/// The `TagList` tags of up to 100 users; users without an account get `ResultCode` 40003 and
+/// are listed in `Fail_Account`.
 pub(super) async fn portrait_get(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
     let body: PortraitGet = parse(&body)?;
     let users = cirrus_core::service::ProfileService::user_ids(body.accounts).map_err(|e| from_error(&e))?;
@@ -60,15 +78,25 @@ pub(super) async fn portrait_get(_: Admin, State(api): State<Shared>, body: Byte
         .profiles_of(&users)
         .await
         .map_err(|e| from_error(&e))?;
-    let items: Vec<Value> = found
+    let items: Vec<Value> = users
         .iter()
-        .map(|p| json!({"To_Account": p.user.as_str(), "ProfileItem": tags_of(&p.profile), "ResultCode": 0}))
+        .map(|user| match found.iter().find(|p| &p.user == user) {
+            Some(p) => json!({
+                "To_Account": user.as_str(),
+                "ProfileItem": only_tags(tags_of(&p.profile), body.tags.as_deref()),
+                "ResultCode": 0,
+                "ResultInfo": "",
+            }),
+            None => json!({
+                "To_Account": user.as_str(),
+                "ProfileItem": [],
+                "ResultCode": NO_SUCH_ACCOUNT,
+                "ResultInfo": "the account does not exist",
+            }),
+        })
         .collect();
-    let errors: Vec<Value> = missing
-        .iter()
-        .map(|u| json!({"To_Account": u.as_str(), "ResultCode": Failure::UnknownUser.code()}))
-        .collect();
-    Ok(ok(json!({"UserProfileItem": items, "ErrorList": errors})))
+    let failed: Vec<&str> = missing.iter().map(|u| u.as_str()).collect();
+    Ok(ok(json!({"UserProfileItem": items, "Fail_Account": failed})))
 }
 
 #[derive(Deserialize)]
