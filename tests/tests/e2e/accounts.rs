@@ -267,11 +267,11 @@ async fn online_status_tells_online_push_online_and_offline_apart() {
     assert_eq!(
         answer["QueryResult"],
         json!([
-            {"To_Account": "ann", "Status": "Online",
-             "Detail": [{"Platform": "ios", "Status": "Online"}, {"Platform": "web", "Status": "Online"}]},
-            {"To_Account": "ben", "Status": "PushOnline", "Detail": []},
-            {"To_Account": "cat", "Status": "Offline", "Detail": []},
-            {"To_Account": "dan", "Status": "Offline", "Detail": []},
+            {"To_Account": "ann", "State": "Online", "Status": "Online",
+             "Detail": [{"Platform": "Web", "Status": "Online"}, {"Platform": "iPhone", "Status": "Online"}]},
+            {"To_Account": "ben", "State": "PushOnline", "Status": "PushOnline", "Detail": []},
+            {"To_Account": "cat", "State": "Offline", "Status": "Offline", "Detail": []},
+            {"To_Account": "dan", "State": "Offline", "Status": "Offline", "Detail": []},
         ])
     );
     assert_eq!(

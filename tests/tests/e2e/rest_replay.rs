@@ -285,6 +285,43 @@ async fn portrait_get_returns_the_tags_asked_and_fails_unknown_accounts() {
 }
 
 #[tokio::test]
+async fn query_online_status_names_platforms_as_tencent_does() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    // GIVEN id1 connected from every platform Cirrus maps (Windows and Linux both being PC) and
+    // id2 imported but offline
+    let mut sockets = Vec::new();
+    for platform in ["ios", "ipad", "android", "web", "windows", "linux", "mac"] {
+        sockets.push(stack.connect_from("id1", platform).await);
+    }
+    stack
+        .admin("im_open_login_svc/account_import", json!({"UserID": "id2"}))
+        .await;
+    // WHEN the documented body with details is sent
+    let answer = stack
+        .admin(
+            "openim/query_online_status",
+            json!({"IsNeedDetail": 1, "To_Account": ["id1", "id2", "id4"]}),
+        )
+        .await;
+    // THEN the platforms carry Tencent's names, each once, and the states Tencent's fields
+    let online = |platform: &str| json!({"Platform": platform, "Status": "Online"});
+    assert_eq!(
+        answer["QueryResult"],
+        json!([
+            {"To_Account": "id1", "State": "Online", "Status": "Online", "Detail": [
+                online("Android"), online("Mac"), online("PC"), online("Web"),
+                online("iPad"), online("iPhone")]},
+            {"To_Account": "id2", "State": "Offline", "Status": "Offline", "Detail": []},
+        ])
+    );
+    assert_eq!(
+        answer["ErrorList"],
+        json!([{"To_Account": "id4", "ErrorCode": 70107}])
+    );
+    drop(sockets);
+}
+
+#[tokio::test]
 async fn friend_import_takes_the_complete_documented_body() {
     let stack = TestStack::start(crate::BACKEND).await;
     stack

@@ -21,6 +21,7 @@ use cirrus_core::usersig::UserSigError;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use std::collections::BTreeSet;
 
 /// The `/v4` routes: one per command, and every other `/v4` path an unknown command.
 pub(super) fn routes() -> Router<Shared> {
@@ -596,6 +597,21 @@ async fn kick(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
     Ok(ok(json!({})))
 }
 
+/// Tencent's name for a Cirrus platform (the one a client gave at connect): `iPhone`, `iPad`,
+/// `Android`, `Web`, `PC` (Windows and Linux) or `Mac`; a name Cirrus cannot map is passed on as
+/// the client gave it (`unknown` when it gave none).
+fn tencent_platform(platform: &str) -> &str {
+    match platform.to_ascii_lowercase().as_str() {
+        "ios" | "iphone" => "iPhone",
+        "ipad" => "iPad",
+        "android" => "Android",
+        "web" => "Web",
+        "windows" | "linux" | "pc" => "PC",
+        "mac" | "macos" => "Mac",
+        _ => platform,
+    }
+}
+
 #[derive(Deserialize)]
 struct OnlineStatusRequest {
     #[serde(rename = "To_Account")]
@@ -606,8 +622,8 @@ struct OnlineStatusRequest {
 
 /// # POST /v4/openim/query_online_status
 /// `Online` (connected), `PushOnline` (logged in, not connected) or
-/// `Offline` per user, with per-platform `Detail` when `IsNeedDetail` is 1; malformed or unknown
-/// ids go to `ErrorList` (70107).
+/// `Offline` per user, with per-platform `Detail` in Tencent's platform names when `IsNeedDetail`
+/// is 1; malformed or unknown ids go to `ErrorList` (70107).
 async fn query_online_status(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
     let body: OnlineStatusRequest = parse(&body)?;
     let mut users = Vec::new();
@@ -643,10 +659,11 @@ async fn query_online_status(_: Admin, State(api): State<Shared>, body: Bytes) -
         } else {
             "Offline"
         };
-        let mut item = json!({"To_Account": status.user.as_str(), "Status": state});
+        // `State` is Tencent's current name; `Status` its earlier one, still read by older servers.
+        let mut item = json!({"To_Account": status.user.as_str(), "State": state, "Status": state});
         if body.need_detail == 1 {
-            item["Detail"] = status
-                .platforms
+            let named: BTreeSet<&str> = status.platforms.iter().map(|p| tencent_platform(p)).collect();
+            item["Detail"] = named
                 .iter()
                 .map(|p| json!({"Platform": p, "Status": "Online"}))
                 .collect();
