@@ -321,6 +321,91 @@ async fn query_online_status_names_platforms_as_tencent_does() {
     drop(sockets);
 }
 
+/// Tencent's documented `sendmsg` body from `lumotuwe1` to `lumotuwe2` with `text`.
+fn sendmsg_body(sync: u8, random: u32, text: &str) -> Value {
+    json!({
+        "SyncOtherMachine": sync, "From_Account": "lumotuwe1", "To_Account": "lumotuwe2",
+        "MsgLifeTime": 60, "MsgSeq": 93847636, "MsgRandom": random,
+        "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": text}}],
+        "CloudCustomData": "your cloud custom data",
+    })
+}
+
+#[tokio::test]
+async fn sendmsg_with_sync_other_machine_2_spares_the_senders_connections() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    let mut sender = stack.connect("lumotuwe1").await;
+    let mut recipient = stack.connect("lumotuwe2").await;
+    // WHEN the app server sends as lumotuwe1 without syncing, then with
+    let unsynced = stack
+        .admin("openim/sendmsg", sendmsg_body(2, 1287657, "not synced"))
+        .await;
+    assert!(unsynced["MsgKey"].is_string(), "{unsynced}");
+    stack
+        .admin("openim/sendmsg", sendmsg_body(1, 1287658, "synced"))
+        .await;
+    // THEN the recipient gets both, the sender's connection only the synced one
+    let first = recipient.event("msg.new").await;
+    assert_eq!(first["body"][0]["text"], "not synced");
+    assert_eq!(recipient.event("msg.new").await["body"][0]["text"], "synced");
+    let own = sender.event("msg.new").await;
+    assert_eq!(own["body"][0]["text"], "synced", "{own}");
+    // AND a value Tencent does not define is refused
+    let usersig = stack.token("administrator");
+    let odd = stack
+        .rest_as(
+            "administrator",
+            &usersig,
+            "openim/sendmsg",
+            sendmsg_body(7, 1, "x"),
+        )
+        .await;
+    assert_eq!(odd["ErrorCode"], 70402, "{odd}");
+}
+
+#[tokio::test]
+async fn batchsendmsg_keys_each_recipients_message_and_reports_unknown_ones() {
+    let stack = TestStack::start(crate::BACKEND).await;
+    stack
+        .admin(
+            "im_open_login_svc/multiaccount_import",
+            json!({"Accounts": ["lumotuwe1", "bonnie", "rong"]}),
+        )
+        .await;
+    let mut rong = stack.connect("rong").await;
+    // WHEN the documented body goes to two users and one without an account
+    let reply = stack
+        .admin(
+            "openim/batchsendmsg",
+            json!({
+                "SyncOtherMachine": 2, "From_Account": "lumotuwe1",
+                "To_Account": ["bonnie", "rong", "nobody"], "MsgRandom": 19901224,
+                "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi, beauty"}}],
+                "CloudCustomData": "your cloud custom data",
+            }),
+        )
+        .await;
+    // THEN each delivered message has its key, and the unknown user is reported with 70107
+    assert_eq!(
+        reply["ErrorList"],
+        json!([{"To_Account": "nobody", "ErrorCode": 70107}])
+    );
+    let keys = reply["MsgKeyList"].as_array().unwrap();
+    let recipients: Vec<&str> = keys.iter().map(|k| k["To_Account"].as_str().unwrap()).collect();
+    assert_eq!(recipients, ["bonnie", "rong"]);
+    let seq = rong.event("msg.new").await["seq"].clone();
+    // WHEN rong's message is recalled with its key
+    let recalled = stack
+        .admin(
+            "openim/admin_msgwithdraw",
+            json!({"From_Account": "lumotuwe1", "To_Account": "rong", "MsgKey": keys[1]["MsgKey"]}),
+        )
+        .await;
+    assert_eq!(recalled["ActionStatus"], "OK");
+    // THEN rong's client is told of the recall of that very message
+    assert_eq!(rong.event("msg.recalled").await["seq"], seq);
+}
+
 #[tokio::test]
 async fn friend_import_takes_the_complete_documented_body() {
     let stack = TestStack::start(crate::BACKEND).await;
