@@ -149,8 +149,12 @@ async fn imported_nicks_and_avatars_reach_the_profile_and_the_messages() {
 async fn import_friends(stack: &TestStack, owner: &str, friends: &[&str]) {
     let mut ids = vec![owner];
     ids.extend_from_slice(friends);
+    // Cirrus's own list of bare ids: this setup does not depend on the documented bodies.
     stack
-        .admin("im_open_login_svc/multiaccount_import", json!({"Accounts": ids}))
+        .admin(
+            "im_open_login_svc/multiaccount_import",
+            json!({"AccountList": ids}),
+        )
         .await;
     let items: Vec<Value> = friends
         .iter()
@@ -223,12 +227,14 @@ async fn friend_get_pages_by_start_index_as_tencent_documents() {
 async fn portrait_get_returns_the_tags_asked_and_fails_unknown_accounts() {
     let stack = TestStack::start(crate::BACKEND).await;
     // GIVEN id1 with a nickname, a signature and a custom field, and id2 with a nickname
-    stack
-        .admin(
-            "im_open_login_svc/multiaccount_import",
-            json!({"AccountList": [{"UserID": "id1", "Nick": "NickNameTest1"}, {"UserID": "id2", "Nick": "Two"}]}),
-        )
-        .await;
+    for (id, nick) in [("id1", "NickNameTest1"), ("id2", "Two")] {
+        stack
+            .admin(
+                "im_open_login_svc/account_import",
+                json!({"UserID": id, "Nick": nick}),
+            )
+            .await;
+    }
     stack
         .admin(
             "profile/portrait_set",
@@ -369,7 +375,7 @@ async fn batchsendmsg_keys_each_recipients_message_and_reports_unknown_ones() {
     stack
         .admin(
             "im_open_login_svc/multiaccount_import",
-            json!({"Accounts": ["lumotuwe1", "bonnie", "rong"]}),
+            json!({"AccountList": ["lumotuwe1", "bonnie", "rong"]}),
         )
         .await;
     let mut rong = stack.connect("rong").await;
@@ -412,7 +418,7 @@ async fn friend_import_takes_the_complete_documented_body() {
     stack
         .admin(
             "im_open_login_svc/multiaccount_import",
-            json!({"Accounts": ["id", "id1", "id2", "id3"]}),
+            json!({"AccountList": ["id", "id1", "id2", "id3"]}),
         )
         .await;
     // WHEN the documented batch form is sent, custom items and all
