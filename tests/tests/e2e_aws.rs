@@ -33,6 +33,8 @@ mod messages;
 mod presence;
 #[path = "e2e/rest_groups.rs"]
 mod rest_groups;
+#[path = "e2e/rest_replay.rs"]
+mod rest_replay;
 #[path = "e2e/sessions.rs"]
 mod sessions;
 #[path = "e2e/signals.rs"]

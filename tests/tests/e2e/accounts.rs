@@ -267,11 +267,11 @@ async fn online_status_tells_online_push_online_and_offline_apart() {
     assert_eq!(
         answer["QueryResult"],
         json!([
-            {"To_Account": "ann", "Status": "Online",
-             "Detail": [{"Platform": "ios", "Status": "Online"}, {"Platform": "web", "Status": "Online"}]},
-            {"To_Account": "ben", "Status": "PushOnline", "Detail": []},
-            {"To_Account": "cat", "Status": "Offline", "Detail": []},
-            {"To_Account": "dan", "Status": "Offline", "Detail": []},
+            {"To_Account": "ann", "State": "Online", "Status": "Online",
+             "Detail": [{"Platform": "Web", "Status": "Online"}, {"Platform": "iPhone", "Status": "Online"}]},
+            {"To_Account": "ben", "State": "PushOnline", "Status": "PushOnline", "Detail": []},
+            {"To_Account": "cat", "State": "Offline", "Status": "Offline", "Detail": []},
+            {"To_Account": "dan", "State": "Offline", "Status": "Offline", "Detail": []},
         ])
     );
     assert_eq!(
@@ -314,7 +314,7 @@ async fn an_imported_nick_and_face_url_are_the_users_profile() {
     let profile = ben.ok("profile.get", json!({"userIds": ["ann"]})).await;
     assert_eq!(profile["profiles"][0]["nickname"], "Ann");
     assert_eq!(profile["profiles"][0]["faceUrl"], "https://example.com/ann.png");
-    // AND importing her again with another nickname changes nothing
+    // AND importing her again with another nickname sets it, her avatar left as it was
     stack
         .admin(
             "im_open_login_svc/account_import",
@@ -322,7 +322,8 @@ async fn an_imported_nick_and_face_url_are_the_users_profile() {
         )
         .await;
     let profile = ben.ok("profile.get", json!({"userIds": ["ann"]})).await;
-    assert_eq!(profile["profiles"][0]["nickname"], "Ann");
+    assert_eq!(profile["profiles"][0]["nickname"], "Other");
+    assert_eq!(profile["profiles"][0]["faceUrl"], "https://example.com/ann.png");
 }
 
 #[tokio::test]
@@ -383,7 +384,7 @@ async fn a_deleted_account_leaves_no_profile_relations_or_valid_token_behind() {
     let got = stack
         .admin("profile/portrait_get", json!({"To_Account": ["alice"]}))
         .await;
-    assert_eq!(got["ErrorList"][0]["To_Account"], "alice", "{got}");
+    assert_eq!(got["Fail_Account"], json!(["alice"]), "{got}");
     // AND nobody's list names her, nor does anyone's pending request or blacklist
     for owner in ["bob", "carol"] {
         let list = stack

@@ -20,6 +20,7 @@ mod messages;
 mod presence;
 mod rate_limits;
 mod rest_groups;
+mod rest_replay;
 mod sessions;
 mod signals;
 mod social;

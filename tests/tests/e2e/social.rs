@@ -378,7 +378,7 @@ async fn the_app_server_sets_profiles_and_manages_friends_through_the_rest_api()
             .contains(&json!({"Tag": "Tag_Profile_Custom_level", "Value": "7"})),
         "{got}"
     );
-    assert_eq!(got["ErrorList"][0]["To_Account"], "nobody");
+    assert_eq!(got["Fail_Account"], json!(["nobody"]));
     assert_eq!(
         ann.ok("profile.get", json!({})).await["profiles"][0]["allowType"],
         "deny_any"

@@ -15,11 +15,13 @@ use axum::routing::{MethodRouter, post};
 use cirrus_core::Error;
 use cirrus_core::accounts::AccountKind;
 use cirrus_core::ids::UserId;
-use cirrus_core::service::ImportItem;
+use cirrus_core::protocol::social::ProfileSetRequest;
+use cirrus_core::service::{Caller, ImportItem};
 use cirrus_core::usersig::UserSigError;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use std::collections::BTreeSet;
 
 /// The `/v4` routes: one per command, and every other `/v4` path an unknown command.
 pub(super) fn routes() -> Router<Shared> {
@@ -380,8 +382,8 @@ struct AccountImport {
 }
 
 /// # POST /v4/im_open_login_svc/account_import
-/// One account, with an optional nickname and avatar; importing an existing
-/// account succeeds and changes nothing.
+/// One account, with an optional nickname and avatar; importing an existing account again sets
+/// the nickname and avatar it carries (as Tencent's import does) and changes nothing else.
 async fn account_import(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
     let body: AccountImport = parse(&body)?;
     let item = ImportItem {
@@ -389,44 +391,108 @@ async fn account_import(_: Admin, State(api): State<Shared>, body: Bytes) -> Rep
         nickname: body.nick,
         face_url: body.face_url,
     };
-    api.deps
-        .services
-        .accounts
-        .import(vec![item])
-        .await
-        .map_err(|e| from_error(&e))?;
+    import(&api, vec![item]).await?;
     Ok(ok(json!({})))
 }
 
+/// Imports the accounts; those that existed already take the nickname and avatar given for
+/// them, through `profile.set` so that their friends are told.
+async fn import(api: &Api, items: Vec<ImportItem>) -> Result<(), Refusal> {
+    let created = api
+        .deps
+        .services
+        .accounts
+        .import(items.clone())
+        .await
+        .map_err(|e| from_error(&e))?;
+    for (item, _) in items.into_iter().zip(created).filter(|(_, made)| !made) {
+        // Empty text is no value, as in the import of a new account.
+        let given = |field: Option<String>| field.filter(|f| !f.is_empty()).map(Some);
+        let change = ProfileSetRequest {
+            nickname: given(item.nickname),
+            face_url: given(item.face_url),
+            ..ProfileSetRequest::default()
+        };
+        if change.nickname.is_none() && change.face_url.is_none() {
+            continue;
+        }
+        let caller = Caller {
+            user: item.user,
+            connection: None,
+            guest: false,
+        };
+        api.deps
+            .services
+            .profiles
+            .set(&caller, change)
+            .await
+            .map_err(|e| from_error(&e))?;
+    }
+    Ok(())
+}
+
+/// One entry of `multiaccount_import`'s `AccountList`: Tencent's current `{UserID, Nick,
+/// FaceUrl}` object, or a bare id as Cirrus took it before.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ImportEntry {
+    Account(AccountImport),
+    Id(String),
+}
+
+/// `multiaccount_import`'s body in either of Tencent's versions: `AccountList` (current) or
+/// `Accounts` (a list of ids, the older one); exactly one of them.
 #[derive(Deserialize)]
 struct MultiImport {
-    #[serde(rename = "AccountList")]
-    accounts: Vec<String>,
+    #[serde(rename = "AccountList", default)]
+    list: Option<Vec<ImportEntry>>,
+    #[serde(rename = "Accounts", default)]
+    ids: Option<Vec<String>>,
+}
+
+impl MultiImport {
+    fn entries(self) -> Result<Vec<AccountImport>, Refusal> {
+        let id_only = |user_id| AccountImport {
+            user_id,
+            nick: None,
+            face_url: None,
+        };
+        match (self.list, self.ids) {
+            (Some(list), None) => Ok(list
+                .into_iter()
+                .map(|entry| match entry {
+                    ImportEntry::Account(account) => account,
+                    ImportEntry::Id(id) => id_only(id),
+                })
+                .collect()),
+            (None, Some(ids)) => Ok(ids.into_iter().map(id_only).collect()),
+            _ => Err(failure_with(
+                Failure::InvalidParameter,
+                "give the accounts in AccountList or in Accounts, not both",
+            )),
+        }
+    }
 }
 
 /// # POST /v4/im_open_login_svc/multiaccount_import
-/// Up to 100 ids; malformed ids are listed in `FailAccounts`, the rest are
-/// imported (existing ones left as they are).
+/// Up to 100 accounts, as `AccountList: [{UserID, Nick, FaceUrl}]` or the older `Accounts: [id]`;
+/// malformed ids are listed in `FailAccounts`, the rest are imported (existing ones take the
+/// `Nick` and `FaceUrl` given, as with `account_import`).
 async fn multiaccount_import(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
     let body: MultiImport = parse(&body)?;
     let (mut items, mut failed) = (Vec::new(), Vec::new());
-    for raw in body.accounts {
-        match UserId::parse(raw.as_str()) {
+    for entry in body.entries()? {
+        match UserId::parse(entry.user_id.as_str()) {
             Ok(user) => items.push(ImportItem {
                 user,
-                nickname: None,
-                face_url: None,
+                nickname: entry.nick,
+                face_url: entry.face_url,
             }),
-            Err(_) => failed.push(raw),
+            Err(_) => failed.push(entry.user_id),
         }
     }
     if !items.is_empty() || failed.is_empty() {
-        api.deps
-            .services
-            .accounts
-            .import(items)
-            .await
-            .map_err(|e| from_error(&e))?;
+        import(&api, items).await?;
     }
     Ok(ok(json!({ "FailAccounts": failed })))
 }
@@ -531,6 +597,21 @@ async fn kick(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
     Ok(ok(json!({})))
 }
 
+/// Tencent's name for a Cirrus platform (the one a client gave at connect): `iPhone`, `iPad`,
+/// `Android`, `Web`, `PC` (Windows and Linux) or `Mac`; a name Cirrus cannot map is passed on as
+/// the client gave it (`unknown` when it gave none).
+fn tencent_platform(platform: &str) -> &str {
+    match platform.to_ascii_lowercase().as_str() {
+        "ios" | "iphone" => "iPhone",
+        "ipad" => "iPad",
+        "android" => "Android",
+        "web" => "Web",
+        "windows" | "linux" | "pc" => "PC",
+        "mac" | "macos" => "Mac",
+        _ => platform,
+    }
+}
+
 #[derive(Deserialize)]
 struct OnlineStatusRequest {
     #[serde(rename = "To_Account")]
@@ -541,8 +622,8 @@ struct OnlineStatusRequest {
 
 /// # POST /v4/openim/query_online_status
 /// `Online` (connected), `PushOnline` (logged in, not connected) or
-/// `Offline` per user, with per-platform `Detail` when `IsNeedDetail` is 1; malformed or unknown
-/// ids go to `ErrorList` (70107).
+/// `Offline` per user, with per-platform `Detail` in Tencent's platform names when `IsNeedDetail`
+/// is 1; malformed or unknown ids go to `ErrorList` (70107).
 async fn query_online_status(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
     let body: OnlineStatusRequest = parse(&body)?;
     let mut users = Vec::new();
@@ -578,10 +659,11 @@ async fn query_online_status(_: Admin, State(api): State<Shared>, body: Bytes) -
         } else {
             "Offline"
         };
-        let mut item = json!({"To_Account": status.user.as_str(), "Status": state});
+        // `State` is Tencent's current name; `Status` its earlier one, still read by older servers.
+        let mut item = json!({"To_Account": status.user.as_str(), "State": state, "Status": state});
         if body.need_detail == 1 {
-            item["Detail"] = status
-                .platforms
+            let named: BTreeSet<&str> = status.platforms.iter().map(|p| tencent_platform(p)).collect();
+            item["Detail"] = named
                 .iter()
                 .map(|p| json!({"Platform": p, "Status": "Online"}))
                 .collect();

@@ -31,6 +31,8 @@ struct SendMsg {
     body: Vec<TimElement>,
     #[serde(rename = "CloudCustomData", default)]
     cloud_custom_data: Option<String>,
+    #[serde(rename = "SyncOtherMachine", default)]
+    sync: Option<u8>,
 }
 
 #[derive(Deserialize)]
@@ -45,6 +47,8 @@ struct BatchSendMsg {
     body: Vec<TimElement>,
     #[serde(rename = "CloudCustomData", default)]
     cloud_custom_data: Option<String>,
+    #[serde(rename = "SyncOtherMachine", default)]
+    sync: Option<u8>,
 }
 
 #[derive(Deserialize)]
@@ -67,12 +71,27 @@ fn client_msg_id(random: Option<u32>, to: &str) -> Result<ClientMsgId, Refusal> 
     ClientMsgId::parse(raw).map_err(|err| failure_with(Failure::InvalidParameter, &err.to_string()))
 }
 
+/// Whether the sender's own connections get the message, from Tencent's `SyncOtherMachine`:
+/// 1 (and absent) yes, 2 no.
+fn sync_sender(sync: Option<u8>) -> Result<bool, Refusal> {
+    match sync {
+        None | Some(1) => Ok(true),
+        Some(2) => Ok(false),
+        Some(_) => Err(failure_with(
+            Failure::InvalidParameter,
+            "SyncOtherMachine must be 1 or 2",
+        )),
+    }
+}
+
 /// # POST /v4/openim/sendmsg
-/// One message to one user, as `From_Account` or as a system notice.
+/// One message to one user, as `From_Account` or as a system notice; `SyncOtherMachine: 2`
+/// keeps it from the sender's own connections.
 pub(super) async fn sendmsg(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
     let body: SendMsg = parse(&body)?;
     let from = body.from.as_deref().map(user_id).transpose()?;
     let to = user_id(&body.to)?;
+    let sync = sync_sender(body.sync)?;
     let elements = body_of(body.body)?;
     let stored = api
         .deps
@@ -84,6 +103,7 @@ pub(super) async fn sendmsg(_: Admin, State(api): State<Shared>, body: Bytes) ->
             client_msg_id(body.random, &body.to)?,
             elements,
             body.cloud_custom_data,
+            sync,
         )
         .await
         .map_err(|e| from_error(&e))?;
@@ -96,8 +116,9 @@ pub(super) async fn sendmsg(_: Admin, State(api): State<Shared>, body: Bytes) ->
 }
 
 /// # POST /v4/openim/batchsendmsg
-/// The same message to up to 500 users; per-recipient failures are listed
-/// in `ErrorList` and do not stop the others.
+/// The same message to up to 500 users; each recipient's `MsgKey` (for `admin_msgwithdraw`) is
+/// in `MsgKeyList`, per-recipient failures (70107: no such account) in `ErrorList`, and a
+/// failure does not stop the others.
 pub(super) async fn batchsendmsg(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
     let body: BatchSendMsg = parse(&body)?;
     if body.to.is_empty() || body.to.len() > MAX_BATCH_RECIPIENTS {
@@ -107,8 +128,9 @@ pub(super) async fn batchsendmsg(_: Admin, State(api): State<Shared>, body: Byte
         ));
     }
     let from = body.from.as_deref().map(user_id).transpose()?;
+    let sync = sync_sender(body.sync)?;
     let elements = body_of(body.body)?;
-    let mut errors = Vec::new();
+    let (mut keys, mut errors) = (Vec::new(), Vec::new());
     for raw in &body.to {
         let outcome = async {
             let to = user_id(raw)?;
@@ -121,16 +143,18 @@ pub(super) async fn batchsendmsg(_: Admin, State(api): State<Shared>, body: Byte
                     client_msg_id(body.random, raw)?,
                     elements.clone(),
                     body.cloud_custom_data.clone(),
+                    sync,
                 )
                 .await
                 .map_err(|e| from_error(&e))
         }
         .await;
-        if let Err(refusal) = outcome {
-            errors.push(json!({"To_Account": raw, "ErrorCode": refusal.code()}));
+        match outcome {
+            Ok(stored) => keys.push(json!({"To_Account": raw, "MsgKey": stored.seq.to_string()})),
+            Err(refusal) => errors.push(json!({"To_Account": raw, "ErrorCode": refusal.code()})),
         }
     }
-    Ok(ok(json!({ "ErrorList": errors })))
+    Ok(ok(json!({ "MsgKeyList": keys, "ErrorList": errors })))
 }
 
 /// # POST /v4/openim/admin_msgwithdraw
@@ -185,6 +209,7 @@ pub(super) async fn send_group_msg(_: Admin, State(api): State<Shared>, body: By
             client_msg_id(body.random, &body.group_id)?,
             elements,
             body.cloud_custom_data,
+            true,
         )
         .await
         .map_err(|err| match err {

@@ -7,7 +7,7 @@ use super::{Api, Shared};
 use axum::body::Bytes;
 use axum::extract::State;
 use cirrus_core::Error;
-use cirrus_core::protocol::social::{FriendDeleteRequest, FriendListRequest, ProfileSetRequest};
+use cirrus_core::protocol::social::{FriendDeleteRequest, FriendListRequest, FriendView, ProfileSetRequest};
 use cirrus_core::service::Caller;
 use cirrus_core::social::{AllowType, Gender};
 use serde::Deserialize;
@@ -46,10 +46,28 @@ fn result_of(outcome: Result<(), Error>) -> (u32, String) {
 struct PortraitGet {
     #[serde(rename = "To_Account")]
     accounts: Vec<String>,
+    /// The tags to read; without it (Cirrus's leniency) every tag the user has.
+    #[serde(rename = "TagList", default)]
+    tags: Option<Vec<String>>,
+}
+
+/// Tencent's code for an account that does not exist, in `portrait_get`'s per-user results.
+const NO_SUCH_ACCOUNT: u32 = 40003;
+
+/// `tags` out of a profile's `{"Tag", "Value"}` list, in the order asked; a tag the user never
+/// set is left out.
+fn only_tags(items: Vec<Value>, tags: Option<&[String]>) -> Vec<Value> {
+    let Some(tags) = tags else {
+        return items;
+    };
+    tags.iter()
+        .filter_map(|tag| items.iter().find(|item| item["Tag"] == tag.as_str()).cloned())
+        .collect()
 }
 
 /// # POST /v4/profile/portrait_get
-/// Every profile tag of up to 100 users; unknown ones in `ErrorList`.
+/// The `TagList` tags of up to 100 users; users without an account get `ResultCode` 40003 and
+/// are listed in `Fail_Account`.
 pub(super) async fn portrait_get(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
     let body: PortraitGet = parse(&body)?;
     let users = cirrus_core::service::ProfileService::user_ids(body.accounts).map_err(|e| from_error(&e))?;
@@ -60,15 +78,25 @@ pub(super) async fn portrait_get(_: Admin, State(api): State<Shared>, body: Byte
         .profiles_of(&users)
         .await
         .map_err(|e| from_error(&e))?;
-    let items: Vec<Value> = found
+    let items: Vec<Value> = users
         .iter()
-        .map(|p| json!({"To_Account": p.user.as_str(), "ProfileItem": tags_of(&p.profile), "ResultCode": 0}))
+        .map(|user| match found.iter().find(|p| &p.user == user) {
+            Some(p) => json!({
+                "To_Account": user.as_str(),
+                "ProfileItem": only_tags(tags_of(&p.profile), body.tags.as_deref()),
+                "ResultCode": 0,
+                "ResultInfo": "",
+            }),
+            None => json!({
+                "To_Account": user.as_str(),
+                "ProfileItem": [],
+                "ResultCode": NO_SUCH_ACCOUNT,
+                "ResultInfo": "the account does not exist",
+            }),
+        })
         .collect();
-    let errors: Vec<Value> = missing
-        .iter()
-        .map(|u| json!({"To_Account": u.as_str(), "ResultCode": Failure::UnknownUser.code()}))
-        .collect();
-    Ok(ok(json!({"UserProfileItem": items, "ErrorList": errors})))
+    let failed: Vec<&str> = missing.iter().map(|u| u.as_str()).collect();
+    Ok(ok(json!({"UserProfileItem": items, "Fail_Account": failed})))
 }
 
 #[derive(Deserialize)]
@@ -160,6 +188,14 @@ pub(super) async fn portrait_set(_: Admin, State(api): State<Shared>, body: Byte
     Ok(ok(json!({})))
 }
 
+/// `GroupName` as Tencent documents it (a list of names) or as one name.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum GroupNames {
+    One(String),
+    Many(Vec<String>),
+}
+
 #[derive(Deserialize)]
 struct AddItem {
     #[serde(rename = "To_Account")]
@@ -167,7 +203,12 @@ struct AddItem {
     #[serde(rename = "Remark", default)]
     remark: Option<String>,
     #[serde(rename = "GroupName", default)]
-    group: Option<String>,
+    groups: Option<GroupNames>,
+    /// When the friendship began (s); `friend_import` keeps it.
+    #[serde(rename = "AddTime", default)]
+    add_time: Option<i64>,
+    // `AddSource`, `AddWording`, `RemarkTime` and `CustomItem` are read and not kept: Cirrus's
+    // friend entries have no place for them (docs/rest-api.md).
 }
 
 #[derive(Deserialize)]
@@ -180,7 +221,7 @@ struct FriendAdd {
     add_type: Option<String>,
 }
 
-async fn add_friends(api: &Api, body: &[u8], default_both: bool) -> Reply {
+async fn add_friends(api: &Api, body: &[u8], default_both: bool, keep_time: bool) -> Reply {
     let body: FriendAdd = parse(body)?;
     let owner = user_id(&body.account)?;
     if body.items.is_empty() || body.items.len() > 100 {
@@ -192,36 +233,47 @@ async fn add_friends(api: &Api, body: &[u8], default_both: bool) -> Reply {
         Some("Add_Type_Single") => false,
         Some(_) => return Err(failure(Failure::InvalidParameter)),
     };
-    let mut results = Vec::new();
+    let (mut results, mut failed) = (Vec::new(), Vec::new());
     for item in body.items {
+        let groups = item.groups.map(|names| match names {
+            GroupNames::One(name) => vec![name],
+            GroupNames::Many(names) => names,
+        });
+        let added_at = item
+            .add_time
+            .filter(|_| keep_time)
+            .map(|secs| secs.saturating_mul(1000));
         let outcome = match cirrus_core::ids::UserId::parse(item.account.as_str()) {
             Ok(peer) => {
                 api.deps
                     .services
                     .friends
-                    .force_add(&owner, &peer, both, item.remark, item.group.map(|g| vec![g]))
+                    .force_add(&owner, &peer, both, item.remark, groups, added_at)
                     .await
             }
             Err(err) => Err(err.into()),
         };
         let (code, info) = result_of(outcome);
+        if code != 0 {
+            failed.push(item.account.clone());
+        }
         results.push(json!({"To_Account": item.account, "ResultCode": code, "ResultInfo": info}));
     }
-    Ok(ok(json!({ "ResultItem": results })))
+    Ok(ok(json!({ "ResultItem": results, "Fail_Account": failed })))
 }
 
 /// # POST /v4/sns/friend_add
 /// Adds friends on a user's behalf without verification (both ways unless
 /// `AddType` is `Add_Type_Single`); a result per friend.
 pub(super) async fn friend_add(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
-    add_friends(&api, &body, true).await
+    add_friends(&api, &body, true, false).await
 }
 
 /// # POST /v4/sns/friend_import
 /// Imports friends into a user's list (one way unless `AddType` says both),
-/// as when migrating a relationship chain.
+/// as when migrating a relationship chain: `Remark`, `GroupName` and `AddTime` are kept.
 pub(super) async fn friend_import(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
-    add_friends(&api, &body, false).await
+    add_friends(&api, &body, false, true).await
 }
 
 #[derive(Deserialize)]
@@ -272,48 +324,70 @@ pub(super) async fn friend_delete(_: Admin, State(api): State<Shared>, body: Byt
 struct FriendGet {
     #[serde(rename = "From_Account")]
     account: String,
+    #[serde(rename = "StartIndex", default)]
+    start_index: u32,
     #[serde(rename = "Cursor", default)]
     cursor: Option<String>,
     #[serde(rename = "Limit", default)]
     limit: Option<u32>,
 }
 
+/// Friends a `StartIndex` page holds unless `Limit` says fewer.
+const FRIEND_PAGE: u32 = 100;
+
+/// A friend entry as `friend_get` reports it.
+fn friend_item(friend: &FriendView) -> Value {
+    json!({"To_Account": friend.user_id, "ValueItem": [
+        {"Tag": "Tag_SNS_IM_Remark", "Value": friend.remark.clone().unwrap_or_default()},
+        {"Tag": "Tag_SNS_IM_Group", "Value": friend.groups},
+        {"Tag": "Tag_SNS_IM_AddTime", "Value": friend.added_at.div_euclid(1000)},
+    ]})
+}
+
 /// # POST /v4/sns/friend_get
 /// One page of a user's friends (`Tag_SNS_IM_Remark`, `Tag_SNS_IM_Group`,
-/// `Tag_SNS_IM_AddTime`), with `Cursor` for the next page (Cirrus pages by cursor, not index).
+/// `Tag_SNS_IM_AddTime`) from `StartIndex`, with `FriendNum`, `NextStartIndex` and
+/// `CompleteFlag`; or, with Cirrus's `Cursor`, the page after it and the next `Cursor`.
 pub(super) async fn friend_get(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
     let body: FriendGet = parse(&body)?;
     let owner = user_id(&body.account)?;
-    let page = api
-        .deps
-        .services
-        .friends
-        .list(
-            &as_user(owner),
-            FriendListRequest {
-                cursor: body.cursor,
-                limit: body.limit,
-                with_profiles: false,
-            },
-        )
+    let friends = &api.deps.services.friends;
+    if body.cursor.is_some() {
+        let page = friends
+            .list(
+                &as_user(owner),
+                FriendListRequest {
+                    cursor: body.cursor,
+                    limit: body.limit,
+                    with_profiles: false,
+                },
+            )
+            .await
+            .map_err(|e| from_error(&e))?;
+        let items: Vec<Value> = page.friends.iter().map(friend_item).collect();
+        let complete = page.cursor.is_none();
+        return Ok(ok(json!({
+            "UserDataItem": items,
+            "Cursor": page.cursor,
+            "CompleteFlag": u8::from(complete),
+        })));
+    }
+    let (page, total) = friends
+        .page_at(&owner, body.start_index, body.limit.unwrap_or(FRIEND_PAGE))
         .await
         .map_err(|e| from_error(&e))?;
-    let items: Vec<Value> = page
-        .friends
-        .iter()
-        .map(|f| {
-            json!({"To_Account": f.user_id, "ValueItem": [
-                {"Tag": "Tag_SNS_IM_Remark", "Value": f.remark.clone().unwrap_or_default()},
-                {"Tag": "Tag_SNS_IM_Group", "Value": f.groups},
-                {"Tag": "Tag_SNS_IM_AddTime", "Value": f.added_at / 1000},
-            ]})
-        })
-        .collect();
-    let complete = page.cursor.is_none();
+    let next = body
+        .start_index
+        .saturating_add(u32::try_from(page.len()).unwrap_or(u32::MAX));
+    let items: Vec<Value> = page.iter().map(friend_item).collect();
+    // Cirrus keeps no version of a friend list: the sequences are 0 and the data always comes.
     Ok(ok(json!({
         "UserDataItem": items,
-        "Cursor": page.cursor,
-        "CompleteFlag": u8::from(complete),
+        "StandardSequence": 0,
+        "CustomSequence": 0,
+        "FriendNum": total,
+        "NextStartIndex": next,
+        "CompleteFlag": u8::from(next >= total),
     })))
 }
 

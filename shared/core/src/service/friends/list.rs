@@ -74,6 +74,30 @@ impl FriendService {
         })
     }
 
+    /// Up to `limit` (at most 100) of `owner`'s friends from position `start` in peer id order,
+    /// and how many friends they have: the REST API's `StartIndex` paging. The entries before
+    /// `start` are read to find it, so a page costs reads in proportion to its position (a list
+    /// holds at most the friend limit).
+    pub async fn page_at(&self, owner: &UserId, start: u32, limit: u32) -> Result<(Vec<FriendView>, u32)> {
+        let limit = page_size(Some(limit), MAX_PAGE)?;
+        let relations = &self.ports.relations;
+        let total = relations.count_friends(owner).await?;
+        let (mut skip, mut after, mut friends) = (start as usize, None::<UserId>, Vec::new());
+        while friends.len() < limit as usize {
+            let page = relations.list_friends(owner, after.as_ref(), MAX_PAGE).await?;
+            let full = page.len() == MAX_PAGE as usize;
+            after = page.last().map(|f| f.peer.clone());
+            let skipped = page.len().min(skip);
+            skip -= skipped;
+            let wanted = limit as usize - friends.len();
+            friends.extend(page.iter().skip(skipped).take(wanted).map(FriendView::from));
+            if !full {
+                break;
+            }
+        }
+        Ok((friends, total))
+    }
+
     /// `friend.check`: how the caller and each user are related.
     pub async fn check(&self, caller: &Caller, request: UserIdsRequest) -> Result<Vec<RelationView>> {
         let peers = ProfileService::user_ids(request.user_ids)?;

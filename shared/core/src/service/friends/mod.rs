@@ -390,7 +390,8 @@ impl FriendService {
 
     /// Adds `peer` to `owner`'s list without asking anyone (the app server's call), and `owner` to
     /// `peer`'s too with `both`; each side whose list changed is told. An existing entry keeps its
-    /// remark and groups unless new ones are given.
+    /// remark and groups unless new ones are given. `added_at` (ms), when given, is when a new
+    /// entry's friendship began (an import keeps the original time); an existing entry keeps its.
     pub async fn force_add(
         &self,
         owner: &UserId,
@@ -398,6 +399,7 @@ impl FriendService {
         both: bool,
         remark: Option<String>,
         groups_given: Option<Vec<String>>,
+        added_at: Option<i64>,
     ) -> Result<()> {
         let remark = bounded("remark", remark, MAX_REMARK)?;
         let groups_given = groups_given.map(|g| groups(Some(g))).transpose()?;
@@ -420,10 +422,14 @@ impl FriendService {
                 .get_friends(from, std::slice::from_ref(*to))
                 .await?
                 .pop();
-            if existing.is_none() {
+            let new = existing.is_none();
+            if new {
                 self.room_for_one(from).await?;
             }
             let mut entry = existing.unwrap_or_else(|| self.entry(from, to, None, Vec::new()));
+            if let Some(at) = added_at.filter(|_| new) {
+                entry.added_at = at;
+            }
             // The remark and groups given are the owner's, not the peer's.
             if index == 0 {
                 if remark.is_some() {

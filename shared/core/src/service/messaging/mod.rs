@@ -147,6 +147,9 @@ struct Submission {
     guest: bool,
     /// Sent by the app server (the REST API): no send callback fires.
     by_server: bool,
+    /// The sender's own connections are told (`msg.new`); the REST API's `SyncOtherMachine: 2`
+    /// turns it off.
+    sync_sender: bool,
 }
 
 /// Who a message is stored for and how it is announced.
@@ -161,6 +164,8 @@ struct Outgoing {
     /// A client's message: the before-send callback may refuse or rewrite it, the after-send
     /// callback fires once it is stored.
     callbacks: bool,
+    /// The sender's other connections are told.
+    sync_sender: bool,
 }
 
 impl MessageService {
@@ -195,6 +200,7 @@ impl MessageService {
                 system: false,
                 guest: caller.guest,
                 by_server: false,
+                sync_sender: true,
             })
             .await?;
         Ok(SendAck {
@@ -208,7 +214,8 @@ impl MessageService {
     /// Sends on the app server's behalf (the REST API), to a user or a group: as `from` if
     /// given (a group's rules for its members apply), otherwise as a system notice from the
     /// administrator (`msg.system`, no blacklist, membership or mute check). Stored, synced and
-    /// pushed like any message; idempotent on (sender, `client_msg_id`).
+    /// pushed like any message, to the sender's own connections too unless `sync_sender` is
+    /// false; idempotent on (sender, `client_msg_id`).
     pub async fn send_as_server(
         &self,
         from: Option<UserId>,
@@ -216,6 +223,7 @@ impl MessageService {
         client_msg_id: ClientMsgId,
         body: Vec<crate::element::Element>,
         cloud_custom_data: Option<String>,
+        sync_sender: bool,
     ) -> Result<StoredMessage> {
         let system = from.is_none();
         let from = from.unwrap_or_else(|| self.ports.limits.accounts.admin.clone());
@@ -229,6 +237,7 @@ impl MessageService {
             system,
             guest: false,
             by_server: true,
+            sync_sender,
         })
         .await
     }
@@ -245,6 +254,7 @@ impl MessageService {
             system,
             guest,
             by_server,
+            sync_sender,
         } = submission;
         let callbacks = !system && !by_server;
         validate_body(&body, &self.ports.limits)?;
@@ -304,6 +314,7 @@ impl MessageService {
                         },
                         group: Some(found),
                         callbacks,
+                        sync_sender,
                     })
                     .await;
             }
@@ -360,6 +371,7 @@ impl MessageService {
             },
             group: None,
             callbacks,
+            sync_sender,
         })
         .await
     }
@@ -472,6 +484,7 @@ impl MessageService {
             system: true,
             guest: false,
             by_server: true,
+            sync_sender: true,
         })
         .await
     }
@@ -510,6 +523,7 @@ impl MessageService {
                     outgoing.event,
                     now,
                     outgoing.group.as_ref(),
+                    outgoing.sync_sender,
                 )
                 .await;
                 if outgoing.callbacks {
@@ -533,13 +547,14 @@ impl MessageService {
         name: &str,
         now: i64,
         group: Option<&Group>,
+        sync_sender: bool,
     ) {
         let sender_frame = Bytes::from(event(name, &message.view(&message.from)));
         // A group tip's sender is the administrator account, whose connections (an operator's
         // console) would otherwise get every group's tips.
         let tip = message.system && matches!(message.to, Target::Group(_));
         let own = async {
-            if tip {
+            if tip || !sync_sender {
                 Ok(0)
             } else {
                 self.ports
