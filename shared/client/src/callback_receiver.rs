@@ -144,8 +144,8 @@ impl Drop for CallbackReceiver {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        // Keep-alive connections would hold a graceful shutdown open; the owner is done with
-        // the receiver, so open connections go too.
+        // The server keeps its callback connections alive, which would hold a graceful
+        // shutdown open for as long as it does: signal it, then stop waiting.
         self.server.abort();
     }
 }
