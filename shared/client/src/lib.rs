@@ -22,10 +22,13 @@
 //! ```
 //!
 //! The [`bench`](mod@bench) module is the load generator behind `cirrus bench`, and
-//! [`fanout_bench`] the live-room fan-out bench behind `cirrus bench-fanout`.
+//! [`fanout_bench`] the live-room fan-out bench behind `cirrus bench-fanout`; [`callback_bench`]
+//! runs `cirrus bench` with callbacks on against a [`callback_receiver`] of its own.
 
 pub mod backoff;
 pub mod bench;
+pub mod callback_bench;
+pub mod callback_receiver;
 mod client;
 pub mod error;
 pub mod fanout_bench;

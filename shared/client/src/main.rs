@@ -3,6 +3,7 @@
 
 use anyhow::{Context as _, Result, bail};
 use cirrus_client::bench::{self, BenchConfig};
+use cirrus_client::callback_bench::{self, CallbackSetup};
 use cirrus_client::fanout_bench::{self, FanoutConfig};
 use cirrus_client::{
     Client, ClientConfig, ClientError, ClientEvent, ConversationId, HistoryQuery, ReceivedMessage, UserId,
@@ -10,6 +11,7 @@ use cirrus_client::{
 use cirrus_core::usersig::{DEV_APP_ID, DEV_SECRET_KEY, UserSigKey};
 use clap::{Args, Parser, Subcommand};
 use std::io::BufRead as _;
+use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
@@ -112,6 +114,22 @@ struct BenchArgs {
     /// No progress lines on stderr.
     #[arg(long)]
     quiet: bool,
+    /// Turn these callbacks on (Tencent's names, comma-separated) against a receiver the bench
+    /// runs, configured through the REST API for the run and removed after it.
+    #[arg(long, value_delimiter = ',', requires = "api_url")]
+    callbacks: Vec<String>,
+    /// The server's HTTP API, where the callbacks are configured.
+    #[arg(long, env = "CIRRUS_API_URL")]
+    api_url: Option<String>,
+    /// How long the callback receiver takes to answer each call.
+    #[arg(long, default_value = "0ms", value_parser = parse_duration)]
+    callback_delay: Duration,
+    /// Where the callback receiver listens.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    callback_addr: SocketAddr,
+    /// The administrator's user id, who configures the callbacks.
+    #[arg(long, env = "CIRRUS_ADMIN_USER", default_value = "administrator")]
+    admin: String,
 }
 
 #[derive(Args)]
@@ -378,8 +396,19 @@ async fn run_bench(args: BenchArgs, key: UserSigKey) -> Result<()> {
             config.run_id, config.connections, config.rate, config.duration, config.warmup, config.url
         );
     }
-    let report = bench::run(&config).await?;
-    println!("{report}");
+    if args.callbacks.is_empty() {
+        println!("{}", bench::run(&config).await?);
+        return Ok(());
+    }
+    let setup = CallbackSetup {
+        api_url: args.api_url.context("--callbacks needs --api-url")?,
+        admin: args.admin,
+        commands: args.callbacks,
+        receiver_addr: args.callback_addr,
+        delay: args.callback_delay,
+    };
+    let (report, callbacks) = callback_bench::run(&config, &setup).await?;
+    println!("{report}\n{callbacks}");
     Ok(())
 }
 
@@ -436,6 +465,34 @@ mod tests {
             panic!("expected bench")
         };
         assert_eq!((args.connections, args.duration), (10, Duration::from_secs(3)));
+        assert!(args.callbacks.is_empty());
+        let cli = Cli::try_parse_from([
+            "cirrus",
+            "bench",
+            "--callbacks",
+            "C2C.CallbackBeforeSendMsg,C2C.CallbackAfterSendMsg",
+            "--api-url",
+            "http://127.0.0.1:8081",
+            "--callback-delay",
+            "20ms",
+        ])
+        .unwrap();
+        let Command::Bench(args) = cli.command else {
+            panic!("expected bench")
+        };
+        assert_eq!(
+            args.callbacks,
+            ["C2C.CallbackBeforeSendMsg", "C2C.CallbackAfterSendMsg"]
+        );
+        assert_eq!(
+            (args.callback_delay, args.admin.as_str()),
+            (Duration::from_millis(20), "administrator")
+        );
+        assert!(
+            Cli::try_parse_from(["cirrus", "bench", "--callbacks", "C2C.CallbackBeforeSendMsg"]).is_err()
+                || std::env::var_os("CIRRUS_API_URL").is_some(),
+            "--callbacks needs --api-url"
+        );
         let cli = Cli::try_parse_from(["cirrus", "bench-fanout", "--viewers", "10000", "--interval", "1s"])
             .unwrap();
         let Command::BenchFanout(args) = cli.command else {
