@@ -8,7 +8,7 @@ use crate::types::{ConversationPage, HistoryPage, HistoryQuery, ReceivedMessage,
 use cirrus_core::element::Element;
 use cirrus_core::ids::{ClientMsgId, ConversationId, UserId};
 use cirrus_core::message::Target;
-use cirrus_core::protocol::{Action, events};
+use cirrus_core::protocol::{Action, SignalEvent, events};
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -90,6 +90,8 @@ impl fmt::Debug for ClientConfig {
 pub enum ClientEvent {
     /// A `msg.new` event: a new message in one of this user's conversations.
     Message(Box<ReceivedMessage>),
+    /// A `msg.signal` event: an online-only signal (someone typing, or the app's own kind).
+    Signal(SignalEvent),
     /// Any other event, or a `msg.new` whose data this client version cannot read.
     Event {
         /// The event name.
@@ -108,6 +110,9 @@ pub enum ClientEvent {
     /// `msg.history` after each conversation's last seen seq to fill the gap.
     Reconnected,
 }
+
+/// The `kind` of a typing signal ([`Client::signal`]).
+pub const TYPING: &str = "typing";
 
 /// The stream of [`ClientEvent`]s. It is unbounded so that a slow reader never stalls replies;
 /// read it (or drop it). It ends when the client is closed or stops reconnecting.
@@ -146,6 +151,14 @@ struct SendData<'a> {
     to: &'a Target,
     client_msg_id: &'a ClientMsgId,
     body: &'a [Element],
+}
+
+#[derive(Serialize)]
+struct SignalData<'a> {
+    to: &'a Target,
+    kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -261,6 +274,14 @@ impl Client {
             text: text.to_owned(),
         }];
         self.send(&to, &body, &new_client_msg_id()?).await
+    }
+
+    /// `msg.signal`: tells the live connections of `to` something that is not stored, such as
+    /// [`TYPING`] (send it when the user starts typing and every few seconds while they go
+    /// on). `data` is the app's, at most 1 KB.
+    pub async fn signal(&self, to: &Target, kind: &str, data: Option<&str>) -> Result<()> {
+        let data = serde_json::to_value(SignalData { to, kind, data })?;
+        self.request(Action::MsgSignal.name(), data).await.map(drop)
     }
 
     /// `msg.history`: one page of a conversation by seq range.
@@ -581,6 +602,12 @@ pub(crate) fn to_event(event: String, data: Value) -> ClientEvent {
         match ReceivedMessage::deserialize(&data) {
             Ok(message) => return ClientEvent::Message(Box::new(message)),
             Err(error) => tracing::warn!(%error, "msg.new data did not parse; passing it on raw"),
+        }
+    }
+    if event == events::MSG_SIGNAL {
+        match SignalEvent::deserialize(&data) {
+            Ok(signal) => return ClientEvent::Signal(signal),
+            Err(error) => tracing::warn!(%error, "msg.signal data did not parse; passing it on raw"),
         }
     }
     ClientEvent::Event { event, data }

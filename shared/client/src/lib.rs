@@ -37,7 +37,8 @@ mod proc_stats;
 pub mod types;
 
 pub use backoff::Backoff;
-pub use client::{Client, ClientConfig, ClientEvent, EventReceiver};
+pub use cirrus_core::protocol::SignalEvent;
+pub use client::{Client, ClientConfig, ClientEvent, EventReceiver, TYPING};
 pub use error::{ClientError, Result};
 pub use types::{
     Conversation, ConversationPage, HistoryPage, HistoryQuery, ReceivedMessage, SendAck, body_summary,

@@ -333,6 +333,12 @@ async fn chat(args: ChatArgs, key: &UserSigKey) -> Result<()> {
                     }
                     println!("{}", format_message(&message));
                 }
+                Some(ClientEvent::Signal(signal)) if signal.kind == cirrus_client::TYPING => {
+                    if signal.conversation_id == conversation {
+                        eprintln!("* {} is typing…", signal.from);
+                    }
+                }
+                Some(ClientEvent::Signal(signal)) => println!("* {} signals {}", signal.from, signal.kind),
                 Some(ClientEvent::Event { event, data }) => println!("* {event}: {data}"),
                 Some(ClientEvent::Disconnected { reason, reconnecting }) => {
                     let next = if reconnecting { "; reconnecting" } else { "" };

@@ -78,6 +78,46 @@ async fn the_sdk_sends_receives_pages_and_reads() {
 }
 
 #[tokio::test]
+async fn the_sdk_signals_typing_and_receives_it_typed() {
+    // GIVEN alice and bob on the SDK
+    let stack = TestStack::start(crate::BACKEND).await;
+    let (alice, _alice_events) = client(&stack, "alice").await;
+    let (_bob, mut bob_events) = client(&stack, "bob").await;
+
+    // WHEN alice signals that she is typing, then waves with data
+    let to_bob = cirrus_client::Target::C2c(user("bob"));
+    alice.signal(&to_bob, cirrus_client::TYPING, None).await.unwrap();
+    alice.signal(&to_bob, "app.wave", Some("{}")).await.unwrap();
+
+    // THEN bob gets both as typed signals, in order
+    let mut signals = Vec::new();
+    while signals.len() < 2 {
+        match tokio::time::timeout(Duration::from_secs(5), bob_events.recv()).await {
+            Ok(Some(ClientEvent::Signal(signal))) => signals.push(signal),
+            Ok(Some(_)) => {}
+            other => panic!("no signal within 5 s: {other:?}"),
+        }
+    }
+    assert_eq!(signals[0].kind, "typing");
+    assert_eq!(signals[0].from, user("alice"));
+    assert_eq!(signals[0].conversation_id, ConversationId::C2c(user("alice")));
+    assert_eq!(
+        (signals[1].kind.as_str(), signals[1].data.as_deref()),
+        ("app.wave", Some("{}"))
+    );
+    // AND a refused signal comes back as the server's error
+    let nobody = cirrus_client::Target::C2c(user("nobody"));
+    let refused = alice
+        .signal(&nobody, cirrus_client::TYPING, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, ClientError::Server { ref code, .. } if code == "not_found"),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_refused_token_is_reported_with_its_status() {
     let stack = TestStack::start(crate::BACKEND).await;
     let result = Client::connect(ClientConfig::new(stack.stack.ws_url(), "garbage")).await;

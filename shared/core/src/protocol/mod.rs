@@ -179,7 +179,7 @@ pub struct SignalRequest {
 }
 
 /// `msg.signal` event: what a recipient's connections get.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct SignalEvent {
     /// Who signals.
