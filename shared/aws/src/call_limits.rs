@@ -56,10 +56,12 @@ pub fn dynamodb_client(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(dynamodb_config(sdk).build())
 }
 
-/// The store's timeouts and retries as a per-call override of an SQS client, for the calls that
-/// a request waits on (sends); the long polls of a consumer keep their own.
-pub(crate) fn sqs_override() -> aws_sdk_sqs::config::Builder {
-    aws_sdk_sqs::config::Builder::default()
+/// An SQS client on `sdk` with the store's timeouts and retries. Its receives long-poll for at
+/// most a second (the local poller, the dead-letter replay), well inside [`ATTEMPT_TIMEOUT`].
+pub fn sqs_client(sdk: &SdkConfig) -> aws_sdk_sqs::Client {
+    let config = aws_sdk_sqs::config::Builder::from(sdk)
         .timeout_config(timeout_config())
         .retry_config(retry_config())
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
 }

@@ -70,9 +70,10 @@ pub struct SqsQueue {
 }
 
 impl SqsQueue {
-    /// A queue client with `sdk`'s region, credentials and endpoint, on the two queue URLs.
+    /// A queue client with `sdk`'s region, credentials and endpoint and the store's call limits
+    /// ([`crate::call_limits`]), on the two queue URLs.
     pub fn new(sdk: &SdkConfig, push_url: impl Into<String>, fanout_url: impl Into<String>) -> Self {
-        Self::from_client(Client::new(sdk), push_url, fanout_url)
+        Self::from_client(crate::call_limits::sqs_client(sdk), push_url, fanout_url)
     }
 
     /// A queue client on `CIRRUS_PUSH_QUEUE_URL` and `CIRRUS_FANOUT_QUEUE_URL`, both required.
@@ -139,8 +140,6 @@ impl SqsQueue {
                 .send_message_batch()
                 .queue_url(url)
                 .set_entries(Some(entries))
-                .customize()
-                .config_override(crate::call_limits::sqs_override())
                 .send()
                 .await
                 .map_err(|err| QueueError::Sdk(Box::new(err.into())))?;
