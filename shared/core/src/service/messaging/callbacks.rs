@@ -37,31 +37,25 @@ struct Sent<'a> {
     time: i64,
 }
 
-impl<'a> From<&'a NewMessage> for Sent<'a> {
-    fn from(message: &'a NewMessage) -> Self {
-        Self {
-            from: &message.from,
-            to: &message.to,
-            client_msg_id: &message.client_msg_id,
-            body: &message.body,
-            cloud_custom_data: message.cloud_custom_data.as_deref(),
-            time: message.time,
+// A message before it is stored and after: the same fields under the same names.
+macro_rules! sent_from {
+    ($($message:ty),+) => {$(
+        impl<'a> From<&'a $message> for Sent<'a> {
+            fn from(message: &'a $message) -> Self {
+                Self {
+                    from: &message.from,
+                    to: &message.to,
+                    client_msg_id: &message.client_msg_id,
+                    body: &message.body,
+                    cloud_custom_data: message.cloud_custom_data.as_deref(),
+                    time: message.time,
+                }
+            }
         }
-    }
+    )+};
 }
 
-impl<'a> From<&'a StoredMessage> for Sent<'a> {
-    fn from(message: &'a StoredMessage) -> Self {
-        Self {
-            from: &message.from,
-            to: &message.to,
-            client_msg_id: &message.client_msg_id,
-            body: &message.body,
-            cloud_custom_data: message.cloud_custom_data.as_deref(),
-            time: message.time,
-        }
-    }
-}
+sent_from!(NewMessage, StoredMessage);
 
 /// The fields both callbacks share.
 fn common(sent: Sent<'_>, group: Option<&Group>) -> Fields {

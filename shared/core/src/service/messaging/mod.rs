@@ -1,13 +1,11 @@
 //! Sending messages, reading history and sync, recall and delete-for-me.
 //!
-//! Sending and delivery are here; reading is in [`history`] (history, sync), undoing in
-//! [`recall`] (recall, delete for me).
-//!
-//! Over 600 lines: the submit path (checks, store, fan-out, push) is one sequence; history,
-//! recall, sync and the send callbacks already live in their own modules. The next addition
-//! should split `submit`.
+//! Sending is here (the checks of `submit`); storing and delivering a message is in
+//! [`delivery`], reading in [`history`] (history, sync), undoing in [`recall`] (recall, delete
+//! for me).
 
 mod callbacks;
+mod delivery;
 mod history;
 mod recall;
 mod signals;
@@ -26,7 +24,7 @@ use crate::ports::{
     AccountStore, BlockStore, ConversationStore, GroupStore, MediaStore, MessageStore, ProfileStore, Queue,
     RoomStore,
 };
-use crate::ports::{Appended, InboxUpdate, NewMessage, QueueName, SeqRange};
+use crate::ports::{InboxUpdate, NewMessage, QueueName, SeqRange};
 use crate::protocol::messages::{DeleteRequest, RecallRequest, Recalled, SyncRequest};
 use crate::protocol::{HistoryRequest, SendAck, SendRequest, event, events};
 use crate::service::callback_hooks::CallbackHooks;
@@ -319,18 +317,8 @@ impl MessageService {
                     .await;
             }
         };
-        let blocked = async {
-            Ok::<_, Error>(
-                !system
-                    && from != peer
-                    && !self
-                        .ports
-                        .blocks
-                        .get_blocks(&peer, std::slice::from_ref(&from))
-                        .await?
-                        .is_empty(),
-            )
-        };
+        let blocked =
+            async { Ok::<_, Error>(!system && from != peer && self.blocked_by(&peer, &from).await?) };
         let media = verify_media(self.ports.media.as_deref(), &from, &body);
         let (blocked, sender, media, recipient) = futures_util::join!(
             blocked,
@@ -501,113 +489,14 @@ impl MessageService {
         self.senders.get(sender, now).await
     }
 
-    /// Runs the before-send callback, appends the message (idempotently) and, if it is new,
-    /// delivers it and queues the after-send callback.
-    async fn store_and_deliver(&self, mut outgoing: Outgoing) -> Result<StoredMessage> {
-        if outgoing.callbacks {
-            callbacks::before_send(
-                &self.ports.callbacks,
-                &self.ports.limits,
-                &mut outgoing.message,
-                outgoing.group.as_ref(),
-            )
+    /// Whether `peer` has `from` on their blacklist (which refuses `from`'s messages and signals).
+    async fn blocked_by(&self, peer: &UserId, from: &UserId) -> Result<bool> {
+        let blocks = self
+            .ports
+            .blocks
+            .get_blocks(peer, std::slice::from_ref(from))
             .await?;
-        }
-        let now = outgoing.message.time;
-        match self.ports.messages.append(outgoing.message).await? {
-            Appended::New(message) => {
-                tracing::debug!(seq = message.seq, "message stored");
-                self.deliver(
-                    &message,
-                    outgoing.origin.as_ref(),
-                    outgoing.event,
-                    now,
-                    outgoing.group.as_ref(),
-                    outgoing.sync_sender,
-                )
-                .await;
-                if outgoing.callbacks {
-                    callbacks::after_send(&self.ports.callbacks, &message, outgoing.group.as_ref()).await;
-                }
-                Ok(message)
-            }
-            Appended::Duplicate(message) => {
-                tracing::debug!(seq = message.seq, "duplicate send answered with the first ack");
-                Ok(message)
-            }
-        }
-    }
-
-    /// Pushes the message to the recipient's connections and the sender's other connections;
-    /// queues an offline push for a recipient none of whose connections took it.
-    async fn deliver(
-        &self,
-        message: &StoredMessage,
-        origin: Option<&crate::ids::ConnectionId>,
-        name: &str,
-        now: i64,
-        group: Option<&Group>,
-        sync_sender: bool,
-    ) {
-        let sender_frame = Bytes::from(event(name, &message.view(&message.from)));
-        // A group tip's sender is the administrator account, whose connections (an operator's
-        // console) would otherwise get every group's tips.
-        let tip = message.system && matches!(message.to, Target::Group(_));
-        let own = async {
-            if tip || !sync_sender {
-                Ok(0)
-            } else {
-                self.ports
-                    .delivery
-                    .to_user(&message.from, sender_frame, origin, now)
-                    .await
-            }
-        };
-        let peer = async {
-            match &message.to {
-                Target::C2c(peer) if peer != &message.from => {
-                    let frame = Bytes::from(event(name, &message.view(peer)));
-                    let delivered = self.ports.delivery.to_user(peer, frame, None, now).await;
-                    if matches!(delivered, Ok(0)) {
-                        self.push_offline(message, peer).await;
-                    }
-                    delivered
-                }
-                _ => Ok(0),
-            }
-        };
-        let members = async {
-            match group {
-                Some(group) => self.deliver_to_group(message, group, name, origin, now).await,
-                None => Ok(0),
-            }
-        };
-        let (own, peer, members) = futures_util::join!(own, peer, members);
-        if let Err(err) = members {
-            tracing::warn!(error = %err, "group delivery failed; members will sync from history");
-        }
-        for result in [own, peer] {
-            if let Err(err) = result {
-                tracing::warn!(error = %err, "delivery lookup failed; recipients will sync from history");
-            }
-        }
-    }
-
-    /// Posts a group message to every member's connections but the sender's (whose other
-    /// connections the sender path already covers) and `origin`.
-    async fn deliver_to_group(
-        &self,
-        message: &StoredMessage,
-        found: &Group,
-        name: &str,
-        origin: Option<&crate::ids::ConnectionId>,
-        now: i64,
-    ) -> Result<usize> {
-        let text = event(name, &message.view(&message.from));
-        self.ports
-            .audience
-            .post(found, text, &message.from, origin, now)
-            .await
+        Ok(!blocks.is_empty())
     }
 
     /// Whether `peer` may receive a one-to-one message from `from`: an account of theirs exists

@@ -41,18 +41,10 @@ impl MessageService {
                 if peer == &caller.user {
                     return Err(Error::InvalidField("a signal goes to someone else".to_owned()));
                 }
-                let blocked = async {
-                    Ok::<_, Error>(
-                        !self
-                            .ports
-                            .blocks
-                            .get_blocks(peer, std::slice::from_ref(&caller.user))
-                            .await?
-                            .is_empty(),
-                    )
-                };
-                let (exists, blocked) =
-                    futures_util::join!(self.recipient_exists(&caller.user, peer), blocked);
+                let (exists, blocked) = futures_util::join!(
+                    self.recipient_exists(&caller.user, peer),
+                    self.blocked_by(peer, &caller.user)
+                );
                 if !exists? {
                     return Err(Error::NotFound("user"));
                 }
