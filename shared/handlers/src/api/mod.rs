@@ -4,6 +4,7 @@
 //! API (payload format 2.0); the local stack mounts it on its HTTP listener as it is.
 
 mod admin;
+mod admin_accounts;
 mod admin_callback;
 mod admin_group;
 mod admin_group_members;
