@@ -21,6 +21,8 @@ mod client_sdk;
 mod connect;
 #[path = "e2e/connections_api.rs"]
 mod connections_api;
+#[path = "e2e/edits.rs"]
+mod edits;
 #[path = "e2e/groups.rs"]
 mod groups;
 #[path = "e2e/lifecycle.rs"]

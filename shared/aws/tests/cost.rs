@@ -29,11 +29,11 @@ use cirrus_aws::{Config, DynamoStore, create_tables};
 use cirrus_conformance::{Fixture, T0};
 use cirrus_core::group::{Group, GroupType, Member, Role};
 use cirrus_core::ids::{ClientMsgId, ConversationId, GroupId, MsgId, StreamKey, UserId};
-use cirrus_core::message::{Recall, SenderProfile};
+use cirrus_core::message::{Edit, Recall, SenderProfile};
 use cirrus_core::ports::{
-    AccountStore, Appended, BlockStore, ConversationStore, GroupStore, MessageStore, NewMessage,
-    NotificationStore, ProfileStore, RecommendationStore, RelationStore, RoomStore, Seat, SeqRange,
-    SubscriptionStore, shard_of,
+    AccountStore, Appended, BlockStore, ConversationStore, Edited, GroupStore, MessageEdit, MessageStore,
+    NewMessage, NotificationStore, ProfileStore, RecommendationStore, RelationStore, RoomStore, Seat,
+    SeqRange, SubscriptionStore, shard_of,
 };
 use cirrus_core::social::{Block, Friend, FriendRequest, Notification, Profile, Recommendation};
 use std::collections::{BTreeMap, HashMap};
@@ -1167,6 +1167,69 @@ async fn given_a_message_when_it_is_recalled_then_it_is_one_conditional_update_a
     assert_eq!(read.as_ref(), Some(&tombstone));
     assert_eq!(counts(&ops), vec![("GetItem", 1)], "{ops:#?}");
     assert!((rcu_total - 1.0).abs() < f64::EPSILON, "{rcu_total} RCU");
+}
+
+#[tokio::test]
+async fn given_a_message_when_it_is_edited_then_it_is_one_conditional_update_and_a_stale_edit_writes_nothing()
+{
+    let h = harness().await;
+    let f = Fixture::new();
+    let (alice, bob) = (f.user("alice"), f.user("bob"));
+    let message = profiled_c2c(&f, &alice, &bob, 1, T0);
+    let stream = message.stream.clone();
+    h.append(message).await;
+
+    let change = |text: &str, version: u32| MessageEdit {
+        body: Fixture::text(text),
+        cloud_custom_data: Some(r#"{"quote":"c0"}"#.to_owned()),
+        edit: Edit {
+            by: alice.clone(),
+            time: T0 + 30_000,
+            version,
+        },
+    };
+    h.recorder.take();
+    let edited = h
+        .store
+        .edit(&stream, 1, &change("edited text", 1))
+        .await
+        .expect("edit");
+    let ops = h.recorder.take();
+    let costed = h.cost(&ops).await;
+    let (wcu_total, rcu_total) = report("edit", &costed);
+    assert_eq!(counts(&ops), vec![("UpdateItem", 1)], "{ops:#?}");
+    assert!(matches!(
+        &ops[0].request,
+        Request::UpdateItem {
+            conditional: true,
+            ..
+        }
+    ));
+    assert!((wcu_total - 1.0).abs() < f64::EPSILON, "{wcu_total} WCU");
+    assert!(
+        rcu_total.abs() < f64::EPSILON,
+        "the answer comes with the update: {rcu_total} RCU"
+    );
+    let Edited::Done(edited) = edited else {
+        panic!("the edit was refused: {edited:?}");
+    };
+    assert_eq!(edited.version(), 1);
+
+    h.recorder.take();
+    let stale = h
+        .store
+        .edit(&stream, 1, &change("stale", 1))
+        .await
+        .expect("stale edit");
+    let ops = h.recorder.take();
+    let costed = h.cost(&ops).await;
+    report(
+        "edit of a stale version (condition fails; the item comes with the refusal)",
+        &costed,
+    );
+    assert_eq!(stale, Edited::Refused(edited), "the first edit stays");
+    assert_eq!(successful_writes(&ops), 0, "{ops:#?}");
+    assert_eq!(write_requests(&ops).len(), 1, "{ops:#?}");
 }
 
 #[tokio::test]

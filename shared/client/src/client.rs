@@ -89,6 +89,9 @@ impl fmt::Debug for ClientConfig {
 pub enum ClientEvent {
     /// A `msg.new` event: a new message in one of this user's conversations.
     Message(Box<ReceivedMessage>),
+    /// A `msg.edited` event: a message of one of this user's conversations at its new version
+    /// (replace the one with the same msgId).
+    Edited(Box<ReceivedMessage>),
     /// A `msg.signal` event: an online-only signal (someone typing, or the app's own kind).
     Signal(SignalEvent),
     /// Any other event, or a `msg.new` whose data this client version cannot read.
@@ -150,6 +153,17 @@ struct SendData<'a> {
     to: &'a Target,
     client_msg_id: &'a ClientMsgId,
     body: &'a [Element],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EditData<'a> {
+    conversation_id: &'a ConversationId,
+    seq: u64,
+    version: u32,
+    body: &'a [Element],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cloud_custom_data: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -281,6 +295,27 @@ impl Client {
     pub async fn signal(&self, to: &Target, kind: &str, data: Option<&str>) -> Result<()> {
         let data = serde_json::to_value(SignalData { to, kind, data })?;
         self.request(Action::MsgSignal.name(), data).await.map(drop)
+    }
+
+    /// `msg.edit`: replaces the body (and cloudCustomData) of one of the user's own messages,
+    /// naming the `version` it edits ([`ReceivedMessage::version`]); an edit of a version that is
+    /// no longer the latest fails with the server's `stale_version`. Answers the message as edited.
+    pub async fn edit(
+        &self,
+        conversation: &ConversationId,
+        seq: u64,
+        version: u32,
+        body: &[Element],
+        cloud_custom_data: Option<&str>,
+    ) -> Result<ReceivedMessage> {
+        let data = EditData {
+            conversation_id: conversation,
+            seq,
+            version,
+            body,
+            cloud_custom_data,
+        };
+        self.typed(Action::MsgEdit, data).await
     }
 
     /// `msg.history`: one page of a conversation by seq range.

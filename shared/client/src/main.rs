@@ -333,6 +333,9 @@ async fn chat(args: ChatArgs, key: &UserSigKey) -> Result<()> {
                     }
                     println!("{}", format_message(&message));
                 }
+                Some(ClientEvent::Edited(message)) => {
+                    println!("{} (edited)", format_message(&message));
+                }
                 Some(ClientEvent::Signal(signal)) if signal.kind == cirrus_client::TYPING => {
                     if signal.conversation_id == conversation {
                         eprintln!("* {} is typing…", signal.from);

@@ -2,7 +2,7 @@
 
 use cirrus_core::element::Element;
 use cirrus_core::ids::{ClientMsgId, ConversationId, ConversationKind, MsgId, UserId};
-use cirrus_core::message::Target;
+use cirrus_core::message::{Edit, Target};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
@@ -29,9 +29,17 @@ pub struct ReceivedMessage {
     /// Opaque app data.
     #[serde(default)]
     pub cloud_custom_data: Option<String>,
+    /// The latest edit, if the message was edited (the body is that version's).
+    #[serde(default)]
+    pub edited: Option<Edit>,
 }
 
 impl ReceivedMessage {
+    /// The message's version, for [`crate::Client::edit`]: 0 until it is first edited.
+    pub fn version(&self) -> u32 {
+        self.edited.as_ref().map_or(0, |edit| edit.version)
+    }
+
     /// A one-line rendering of the body: text as is, other elements as short tags like `[image]`.
     pub fn summary(&self) -> String {
         body_summary(&self.body)

@@ -39,6 +39,7 @@ pub mod app_config;
 pub mod blocks;
 pub mod connections;
 pub mod conversations;
+pub mod edits;
 mod fixture;
 pub mod groups;
 pub mod inbox;
@@ -75,6 +76,9 @@ macro_rules! conformance_suite {
             messages::recall_turns_a_message_into_a_tombstone,
             messages::recalling_twice_keeps_the_first_recall,
             messages::recalling_a_missing_message_is_none,
+            edits::edit_replaces_the_content_in_place,
+            edits::edits_are_written_only_over_the_version_they_name,
+            edits::recalled_and_missing_messages_are_not_edited,
             messages::hidden_messages_are_left_out_for_their_owner_only,
             messages::history_fills_pages_past_hidden_messages,
             messages::hiding_twice_or_a_missing_seq_is_fine,

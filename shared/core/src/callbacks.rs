@@ -33,6 +33,8 @@ pub enum CallbackCommand {
     C2cAfterMsgReport,
     /// After a one-to-one message was recalled.
     C2cAfterMsgWithDraw,
+    /// After a one-to-one message was edited.
+    C2cAfterModifyMsg,
     /// Before a group is created.
     GroupBeforeCreateGroup,
     /// After a group was created.
@@ -67,7 +69,7 @@ pub enum CallbackCommand {
 
 impl CallbackCommand {
     /// Every command.
-    pub const ALL: [Self; 27] = [
+    pub const ALL: [Self; 28] = [
         Self::StateChange,
         Self::PortraitSet,
         Self::PrevFriendAdd,
@@ -80,6 +82,7 @@ impl CallbackCommand {
         Self::C2cAfterSendMsg,
         Self::C2cAfterMsgReport,
         Self::C2cAfterMsgWithDraw,
+        Self::C2cAfterModifyMsg,
         Self::GroupBeforeCreateGroup,
         Self::GroupAfterCreateGroup,
         Self::GroupBeforeApplyJoinGroup,
@@ -112,6 +115,7 @@ impl CallbackCommand {
             Self::C2cAfterSendMsg => "C2C.CallbackAfterSendMsg",
             Self::C2cAfterMsgReport => "C2C.CallbackAfterMsgReport",
             Self::C2cAfterMsgWithDraw => "C2C.CallbackAfterMsgWithDraw",
+            Self::C2cAfterModifyMsg => "C2C.CallbackAfterModifyMsg",
             Self::GroupBeforeCreateGroup => "Group.CallbackBeforeCreateGroup",
             Self::GroupAfterCreateGroup => "Group.CallbackAfterCreateGroup",
             Self::GroupBeforeApplyJoinGroup => "Group.CallbackBeforeApplyJoinGroup",

@@ -77,6 +77,18 @@ pub enum Error {
     /// The recall window for this message has passed (only an administrator may still recall it).
     #[error("the message is older than the recall window")]
     RecallExpired,
+    /// The edit window for this message has passed (only an administrator may still edit it).
+    #[error("the message is older than the edit window")]
+    EditExpired,
+    /// The message was recalled: it can no longer be edited or reacted to.
+    #[error("the message was recalled")]
+    Recalled,
+    /// An edit named another version than the message's: someone edited it meanwhile.
+    #[error("the message is at version {current}; fetch it and edit that version")]
+    StaleVersion {
+        /// The message's version now.
+        current: u32,
+    },
     /// A message refers to media that has not been uploaded (and checked) yet, or that the
     /// sender did not upload.
     #[error("media `{0}` is not uploaded, or not yours")]
@@ -150,6 +162,9 @@ impl Error {
             Self::CallbackRefused(_) => ErrorCode::CallbackRefused,
             Self::CallbackFailed => ErrorCode::CallbackFailed,
             Self::RecallExpired => ErrorCode::RecallExpired,
+            Self::EditExpired => ErrorCode::EditExpired,
+            Self::Recalled => ErrorCode::Recalled,
+            Self::StaleVersion { .. } => ErrorCode::StaleVersion,
             Self::MediaNotReady(_) => ErrorCode::MediaNotReady,
             Self::Muted => ErrorCode::Muted,
             Self::Unauthorized(_) => ErrorCode::Unauthorized,
@@ -229,6 +244,12 @@ pub enum ErrorCode {
     CallbackFailed,
     /// The recall window has passed.
     RecallExpired,
+    /// The edit window has passed.
+    EditExpired,
+    /// The message was recalled.
+    Recalled,
+    /// The edit named a version the message is no longer at.
+    StaleVersion,
     /// Referenced media is not uploaded, or not the sender's.
     MediaNotReady,
     /// The caller is muted in the group.
@@ -267,6 +288,9 @@ impl ErrorCode {
             Self::CallbackRefused => "callback_refused",
             Self::CallbackFailed => "callback_failed",
             Self::RecallExpired => "recall_expired",
+            Self::EditExpired => "edit_expired",
+            Self::Recalled => "recalled",
+            Self::StaleVersion => "stale_version",
             Self::MediaNotReady => "media_not_ready",
             Self::Muted => "muted",
             Self::Unauthorized => "unauthorized",

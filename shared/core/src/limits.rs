@@ -32,6 +32,8 @@ pub struct Limits {
     pub accounts: crate::accounts::AccountPolicy,
     /// How long after sending a sender may recall a message, in ms (Tencent: 2 minutes).
     pub recall_window_ms: i64,
+    /// How long after sending a sender may edit a message, in ms (24 hours; Tencent sets none).
+    pub edit_window_ms: i64,
     /// How long messages are kept for roaming (history and sync), in ms (7 days).
     pub roaming_ttl_ms: i64,
     /// Messages kept per conversation: older ones roll over and are dropped.
@@ -89,6 +91,7 @@ impl Default for Limits {
             accounts: crate::accounts::AccountPolicy::default(),
             max_account_batch: 100,
             recall_window_ms: 2 * 60 * 1000,
+            edit_window_ms: 24 * 3600 * 1000,
             roaming_ttl_ms: 7 * 24 * 3600 * 1000,
             max_stream_messages: 10_000,
             sender_profile: true,

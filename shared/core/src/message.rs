@@ -63,6 +63,19 @@ pub struct Recall {
     pub time: i64,
 }
 
+/// The latest edit of a message (`msg.edit`): by whom, when, and the version it made (the
+/// first edit makes version 1; a message never edited is version 0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Edit {
+    /// The sender, or the administrator.
+    pub by: UserId,
+    /// When, ms since the epoch.
+    pub time: i64,
+    /// The message's version after this edit.
+    pub version: u32,
+}
+
 /// A message as the store keeps it: one copy per stream, whoever views it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredMessage {
@@ -90,6 +103,15 @@ pub struct StoredMessage {
     pub system: bool,
     /// Set once the message is recalled (the body is then empty).
     pub recalled: Option<Recall>,
+    /// Set once the message is edited: the body and cloudCustomData are the latest version's.
+    pub edited: Option<Edit>,
+}
+
+impl StoredMessage {
+    /// The message's version: 0 until it is first edited.
+    pub fn version(&self) -> u32 {
+        self.edited.as_ref().map_or(0, |edit| edit.version)
+    }
 }
 
 impl StoredMessage {
@@ -108,6 +130,7 @@ impl StoredMessage {
             sender: self.sender.as_ref(),
             system: self.system,
             recalled: self.recalled.as_ref(),
+            edited: self.edited.as_ref(),
         }
     }
 }
@@ -144,6 +167,9 @@ pub struct Message<'a> {
     /// Present on a recalled message (a tombstone: the body is empty).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recalled: Option<&'a Recall>,
+    /// Present on an edited message: the body shown is the latest version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edited: Option<&'a Edit>,
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use crate::element::Element;
 use crate::error::Result;
 use crate::ids::{ClientMsgId, ConnectionId, ConversationId, MsgId, StreamKey, UserId};
 use crate::media::{MediaKey, ObjectInfo, PresignedUrl};
-use crate::message::{Recall, SenderProfile, StoredMessage, Target};
+use crate::message::{Edit, Recall, SenderProfile, StoredMessage, Target};
 use crate::social::{
     Block, Friend, FriendRequest, Notification, Profile, Recommendation, RequestDirection, UserProfile,
 };
@@ -315,8 +315,33 @@ impl NewMessage {
             sender: self.sender.clone(),
             system: self.system,
             recalled: None,
+            edited: None,
         }
     }
+}
+
+/// A new version of a message's content (`msg.edit`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageEdit {
+    /// The new body (checked like a sent one).
+    pub body: Vec<Element>,
+    /// The new cloudCustomData; `None` drops it.
+    pub cloud_custom_data: Option<String>,
+    /// Who edits, when, and the version this makes: written only if the stored message is at
+    /// `edit.version - 1` and not recalled.
+    pub edit: Edit,
+}
+
+/// The outcome of [`MessageStore::edit`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Edited {
+    /// The message as it is now, at the new version.
+    Done(StoredMessage),
+    /// Not written: the message is recalled, or at another version than the edit expected. It is
+    /// returned as it is.
+    Refused(StoredMessage),
+    /// No such message.
+    Missing,
 }
 
 impl InboxUpdate {
@@ -389,6 +414,11 @@ pub trait MessageStore: Send + Sync {
     /// recorded. Recalling a tombstone changes nothing. Returns the message as it is afterwards,
     /// or `None` if there is no such message.
     async fn recall(&self, stream: &StreamKey, seq: u64, recall: &Recall) -> Result<Option<StoredMessage>>;
+
+    /// Replaces a message's body and cloudCustomData and records `change.edit`, in one
+    /// conditional write: only if the message exists, is not recalled, and is at version
+    /// `change.edit.version - 1`. The seq, msgId, sender and time stay.
+    async fn edit(&self, stream: &StreamKey, seq: u64, change: &MessageEdit) -> Result<Edited>;
 
     /// Hides these messages from `owner`'s history of the stream (delete for me), until
     /// `expires_at` (ms since the epoch; the messages are gone by then anyway). Hiding one twice,

@@ -13,7 +13,7 @@ use crate::store::SqliteStore;
 use async_trait::async_trait;
 use cirrus_core::ids::{StreamKey, UserId};
 use cirrus_core::message::{Recall, StoredMessage};
-use cirrus_core::ports::{Appended, MessageStore, NewMessage, SeqRange};
+use cirrus_core::ports::{Appended, Edited, MessageEdit, MessageStore, NewMessage, SeqRange};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// The condition on message `m` of stream `?1` that history pages share: seq above `?2` and above
@@ -66,6 +66,11 @@ const GET_ANY: &str = concat!(
 /// Turns message `?2` of stream `?1` into a tombstone recalled by `?3` at `?4`, unless it is one.
 const RECALL: &str = "UPDATE messages SET body = '[]', cloud_custom_data = NULL, recalled_by = ?3, \
      recalled_at = ?4 WHERE stream = ?1 AND seq = ?2 AND recalled_by IS NULL";
+
+/// Gives message `?2` of stream `?1` body `?3` and cloud_custom_data `?4`, edited by `?5` at `?6`
+/// as version `?7`, if it is not recalled and is at version `?7 - 1`.
+const EDIT: &str = "UPDATE messages SET body = ?3, cloud_custom_data = ?4, edited_by = ?5, edited_at = ?6, \
+     edit_version = ?7 WHERE stream = ?1 AND seq = ?2 AND recalled_by IS NULL AND edit_version = ?7 - 1";
 
 /// Hides message `?3` of stream `?2` from `?1` until `?4`, if the message exists: a seq not
 /// allocated yet is not hidden in advance. Hiding again keeps the later expiry.
@@ -149,6 +154,34 @@ impl MessageStore for SqliteStore {
                     recall.time
                 ])?;
                 one(conn, GET_ANY, params![stream, seq_param(seq)])
+            })
+            .await?)
+    }
+
+    async fn edit(&self, stream: &StreamKey, seq: u64, change: &MessageEdit) -> cirrus_core::Result<Edited> {
+        let stream = stream.as_str().to_owned();
+        let body = serde_json::to_string(&change.body).map_err(|source| StoreError::BadJson {
+            column: "body",
+            source,
+        })?;
+        let change = change.clone();
+        Ok(self
+            .write(move |conn| {
+                let written = conn.prepare_cached(EDIT)?.execute(params![
+                    stream,
+                    seq_param(seq),
+                    body,
+                    change.cloud_custom_data,
+                    change.edit.by.as_str(),
+                    change.edit.time,
+                    i64::from(change.edit.version),
+                ])?;
+                let message = one(conn, GET_ANY, params![stream, seq_param(seq)])?;
+                Ok(match (message, written) {
+                    (Some(message), 1) => Edited::Done(message),
+                    (Some(message), _) => Edited::Refused(message),
+                    (None, _) => Edited::Missing,
+                })
             })
             .await?)
     }

@@ -5,14 +5,15 @@ use crate::error::{Result, StoreError};
 use cirrus_core::conversation::ConversationEntry;
 use cirrus_core::element::Element;
 use cirrus_core::ids::{ClientMsgId, ConversationId, GroupId, InvalidId, MsgId, StreamKey, UserId};
-use cirrus_core::message::{Recall, SenderProfile, StoredMessage, Target};
+use cirrus_core::message::{Edit, Recall, SenderProfile, StoredMessage, Target};
 use rusqlite::Row;
 
 /// The message columns, in the order [`message_at`] reads them, for a table aliased `m`.
 macro_rules! message_columns {
     () => {
         "m.stream, m.seq, m.msg_id, m.from_user, m.to_kind, m.to_id, m.time, m.client_msg_id, m.body, \
-         m.cloud_custom_data, m.sender, m.system, m.recalled_by, m.recalled_at"
+         m.cloud_custom_data, m.sender, m.system, m.recalled_by, m.recalled_at, m.edited_by, m.edited_at, \
+         m.edit_version"
     };
 }
 pub(crate) use message_columns;
@@ -138,6 +139,25 @@ pub(crate) fn message_at(row: &Row<'_>, at: usize) -> Result<Option<StoredMessag
             });
         }
     };
+    let edited = match (
+        row.get::<_, Option<String>>(at + 14)?,
+        row.get::<_, Option<i64>>(at + 15)?,
+        row.get::<_, i64>(at + 16)?,
+    ) {
+        (None, None, 0) => None,
+        (Some(by), Some(time), version) if version > 0 => Some(Edit {
+            by: UserId::parse(by).map_err(|_| StoreError::BadValue { column: "edited_by" })?,
+            time,
+            version: u32::try_from(version).map_err(|_| StoreError::BadValue {
+                column: "edit_version",
+            })?,
+        }),
+        _ => {
+            return Err(StoreError::BadValue {
+                column: "edit_version",
+            });
+        }
+    };
     Ok(Some(StoredMessage {
         stream: StreamKey::from_stored(stream),
         seq: seq_at(row, at + 1, "seq")?,
@@ -151,6 +171,7 @@ pub(crate) fn message_at(row: &Row<'_>, at: usize) -> Result<Option<StoredMessag
         sender,
         system,
         recalled,
+        edited,
     }))
 }
 

@@ -313,6 +313,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 13: message edits.
+    r#"
+    -- An edited message holds its latest body and cloud_custom_data; edited_by / edited_at are the
+    -- latest edit's, and edit_version counts the edits (0: never edited, then NULL columns).
+    ALTER TABLE messages ADD COLUMN edited_by TEXT;
+    ALTER TABLE messages ADD COLUMN edited_at INTEGER;
+    ALTER TABLE messages ADD COLUMN edit_version INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this build writes.

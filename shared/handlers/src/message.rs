@@ -116,6 +116,10 @@ async fn dispatch(
                 },
             ))
         }
+        Action::MsgEdit => {
+            let message = deps.messages.edit(caller, frame.data()?).await?;
+            Ok(reply_ok(req_id, &message.view(&caller.user)))
+        }
         Action::MsgDelete => {
             let (conversation_id, seqs) = deps.messages.delete(caller, frame.data()?).await?;
             Ok(reply_ok(

@@ -177,6 +177,12 @@ const COUNTS: &[Count] = &[
         apply: |l, v| l.recall_window_ms = (v * 1000) as i64,
     },
     Count {
+        name: "CIRRUS_EDIT_WINDOW_SECS",
+        min: 1,
+        max: U32,
+        apply: |l, v| l.edit_window_ms = (v * 1000) as i64,
+    },
+    Count {
         name: "CIRRUS_MAX_GROUP_MEMBERS",
         min: 1,
         max: U32,
@@ -269,6 +275,7 @@ pub const NAMES: &[&str] = &[
     "CIRRUS_ROAMING_DAYS",
     "CIRRUS_MAX_CONVERSATION_MESSAGES",
     "CIRRUS_RECALL_WINDOW_SECS",
+    "CIRRUS_EDIT_WINDOW_SECS",
     "CIRRUS_MAX_GROUP_MEMBERS",
     "CIRRUS_MAX_GROUPS_PER_USER",
     "CIRRUS_GROUP_FANOUT_PAGE",

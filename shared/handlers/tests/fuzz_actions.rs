@@ -84,6 +84,9 @@ fn sample(action: Action) -> Value {
                                   "body": [{"type": "text", "text": "hi"}], "cloudCustomData": "x"}),
         Action::MsgHistory => json!({"conversationId": "C2Cbob", "beforeSeq": 10, "limit": 5}),
         Action::MsgRecall => json!({"conversationId": "C2Cbob", "seq": 1}),
+        Action::MsgEdit => {
+            json!({"conversationId": "C2Cbob", "seq": 1, "version": 0, "body": [{"type": "text", "text": "hi"}]})
+        }
         Action::MsgDelete => json!({"conversationId": "C2Cbob", "seqs": [1, 2]}),
         Action::MsgSync => json!({"cursors": [{"conversationId": "C2Cbob", "seq": 0}], "limit": 5}),
         Action::MsgSignal => json!({"to": {"type": "c2c", "id": "bob"}, "kind": "typing", "data": "x"}),

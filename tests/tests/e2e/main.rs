@@ -13,6 +13,7 @@ mod chat;
 mod client_sdk;
 mod connect;
 mod connections_api;
+mod edits;
 mod groups;
 mod lifecycle;
 mod login;

@@ -6,7 +6,7 @@ use crate::error::{Result, StoreError};
 use crate::item::{Item, get_id, get_n, get_s, n, opt_bool, opt_m, opt_s, s};
 use aws_sdk_dynamodb::types::AttributeValue;
 use cirrus_core::ids::{ClientMsgId, GroupId, MsgId, StreamKey, UserId};
-use cirrus_core::message::{Recall, SenderProfile, StoredMessage, Target};
+use cirrus_core::message::{Edit, Recall, SenderProfile, StoredMessage, Target};
 use cirrus_core::ports::NewMessage;
 
 /// A stream's head item.
@@ -110,6 +110,16 @@ pub(crate) fn message_from_item(item: &Item) -> Result<StoredMessage> {
             })
         })
         .transpose()?;
+    let edited = item
+        .contains_key("editVersion")
+        .then(|| -> Result<Edit> {
+            Ok(Edit {
+                by: get_id(item, "editedBy", UserId::parse)?,
+                time: get_n(item, "editedAt")?,
+                version: get_n(item, "editVersion")?,
+            })
+        })
+        .transpose()?;
     Ok(StoredMessage {
         stream: StreamKey::from_stored(get_s(item, "stream")?.to_owned()),
         seq: get_n(item, "seq")?,
@@ -123,5 +133,6 @@ pub(crate) fn message_from_item(item: &Item) -> Result<StoredMessage> {
         sender,
         system: opt_bool(item, "system")?,
         recalled,
+        edited,
     })
 }

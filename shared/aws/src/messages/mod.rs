@@ -1,5 +1,5 @@
 //! [`MessageStore`] for [`DynamoStore`]: append with unique seqs and idempotency, history, single
-//! messages, recall and delete-for-me.
+//! messages, recall, edits and delete-for-me.
 //!
 //! An append is three single-item writes, no transaction (a transactional write costs double):
 //! claim the idempotency item on the condition that it is absent, take the next seq with an atomic
@@ -24,6 +24,7 @@
 //! The costs are in this crate's `README.md`.
 
 mod append;
+mod edit;
 mod items;
 mod reads;
 mod recall;
@@ -36,7 +37,7 @@ use crate::store::DynamoStore;
 use async_trait::async_trait;
 use cirrus_core::ids::{ClientMsgId, StreamKey, UserId};
 use cirrus_core::message::{Recall, StoredMessage};
-use cirrus_core::ports::{Appended, MessageStore, NewMessage, SeqRange};
+use cirrus_core::ports::{Appended, Edited, MessageEdit, MessageStore, NewMessage, SeqRange};
 
 /// The seq of a stream's head item (the counter); messages start at 1.
 pub(crate) const HEAD_SEQ: u64 = 0;
@@ -109,6 +110,10 @@ impl MessageStore for DynamoStore {
         recall: &Recall,
     ) -> cirrus_core::Result<Option<StoredMessage>> {
         Ok(self.recall_message(stream, seq, recall).await?)
+    }
+
+    async fn edit(&self, stream: &StreamKey, seq: u64, change: &MessageEdit) -> cirrus_core::Result<Edited> {
+        Ok(self.edit_message(stream, seq, change).await?)
     }
 
     async fn hide_messages(

@@ -285,6 +285,12 @@ pub(super) fn to_event(event: String, data: Value) -> ClientEvent {
             Err(error) => tracing::warn!(%error, "msg.new data did not parse; passing it on raw"),
         }
     }
+    if event == events::MSG_EDITED {
+        match ReceivedMessage::deserialize(&data) {
+            Ok(message) => return ClientEvent::Edited(Box::new(message)),
+            Err(error) => tracing::warn!(%error, "msg.edited data did not parse; passing it on raw"),
+        }
+    }
     if event == events::MSG_SIGNAL {
         match SignalEvent::deserialize(&data) {
             Ok(signal) => return ClientEvent::Signal(signal),

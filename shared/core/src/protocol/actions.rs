@@ -9,6 +9,8 @@ pub enum Action {
     MsgHistory,
     /// `msg.recall`: recall a message (the sender within the window; a tombstone stays).
     MsgRecall,
+    /// `msg.edit`: replace a message's body (the sender within the edit window); it keeps its seq.
+    MsgEdit,
     /// `msg.delete`: delete messages from the caller's own history, on every device.
     MsgDelete,
     /// `msg.sync`: everything since the client's last seq per conversation (gap fill).
@@ -114,10 +116,11 @@ pub enum Action {
 
 impl Action {
     /// Every action, in documentation order.
-    pub const ALL: [Action; 53] = [
+    pub const ALL: [Action; 54] = [
         Self::MsgSend,
         Self::MsgHistory,
         Self::MsgRecall,
+        Self::MsgEdit,
         Self::MsgDelete,
         Self::MsgSync,
         Self::MsgSignal,
@@ -176,6 +179,7 @@ impl Action {
             Self::MsgSend => "msg.send",
             Self::MsgHistory => "msg.history",
             Self::MsgRecall => "msg.recall",
+            Self::MsgEdit => "msg.edit",
             Self::MsgDelete => "msg.delete",
             Self::MsgSync => "msg.sync",
             Self::MsgSignal => "msg.signal",
@@ -240,6 +244,7 @@ impl Action {
             Self::MsgSend
             | Self::MsgHistory
             | Self::MsgRecall
+            | Self::MsgEdit
             | Self::MsgDelete
             | Self::MsgSync
             | Self::MsgSignal

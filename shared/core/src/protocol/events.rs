@@ -7,6 +7,9 @@ pub const MSG_NEW: &str = "msg.new";
 pub const MSG_READ: &str = "msg.read";
 /// A message in one of the user's conversations was recalled: it is a tombstone now.
 pub const MSG_RECALLED: &str = "msg.recalled";
+/// A message in one of the user's conversations was edited: the whole message at its new
+/// version (the same seq and msgId).
+pub const MSG_EDITED: &str = "msg.edited";
 /// The user deleted messages for themselves on another device.
 pub const MSG_DELETED: &str = "msg.deleted";
 /// A notice from the server (an administrator): stored and synced like any message.

@@ -1,9 +1,28 @@
-//! Data of the message lifecycle actions (`msg.recall`, `msg.delete`, `msg.sync`) and their
-//! events.
+//! Data of the message lifecycle actions (`msg.recall`, `msg.edit`, `msg.delete`, `msg.sync`)
+//! and their events.
 
 use crate::ids::{ConversationId, MsgId, UserId};
 use crate::message::Message;
 use serde::{Deserialize, Serialize};
+
+/// `msg.edit` request: which message, the version the editor saw, and its new content.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EditRequest {
+    /// The conversation, from the caller's side.
+    pub conversation_id: String,
+    /// The message's seq.
+    pub seq: u64,
+    /// The version the caller edits (0 for a message never edited): an edit of an older version
+    /// is refused with `stale_version`, so two editors never overwrite each other unseen.
+    #[serde(default)]
+    pub version: u32,
+    /// The new content.
+    pub body: Vec<crate::element::Element>,
+    /// The new opaque app data; absent drops it.
+    #[serde(default)]
+    pub cloud_custom_data: Option<String>,
+}
 
 /// `msg.recall` request: which message, by conversation and seq.
 #[derive(Debug, Deserialize)]

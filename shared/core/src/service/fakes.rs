@@ -1073,6 +1073,14 @@ impl MessageStore for Unsupported {
     async fn recall(&self, _: &StreamKey, _: u64, _: &Recall) -> Result<Option<StoredMessage>> {
         Err(unsupported("messages"))
     }
+    async fn edit(
+        &self,
+        _: &StreamKey,
+        _: u64,
+        _: &crate::ports::MessageEdit,
+    ) -> Result<crate::ports::Edited> {
+        Err(unsupported("messages"))
+    }
     async fn hide_messages(&self, _: &UserId, _: &StreamKey, _: &[u64], _: i64) -> Result<()> {
         Err(unsupported("messages"))
     }

@@ -212,6 +212,7 @@ mod tests {
             sender,
             system: false,
             recalled: None,
+            edited: None,
         }
     }
 

@@ -49,6 +49,7 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/v4/openim/sendmsg", command(msg::sendmsg))
         .route("/v4/openim/batchsendmsg", command(msg::batchsendmsg))
         .route("/v4/openim/admin_msgwithdraw", command(msg::admin_msgwithdraw))
+        .route("/v4/openim/modify_c2c_msg", command(msg::modify_c2c_msg))
         .route("/v4/cirrus_callback/get_config", command(callback::get_config))
         .route("/v4/cirrus_callback/set_config", command(callback::set_config))
         .route("/v4/cirrus_callback/replay", command(callback::replay))

@@ -1,9 +1,10 @@
 //! The server REST API's message commands, in Tencent IM's shape: `openim/sendmsg` (as a user,
 //! or a system notice when `From_Account` is absent), `openim/batchsendmsg`,
-//! `openim/admin_msgwithdraw` (recall at any age), and `group_open_http_svc/send_group_msg`.
+//! `openim/admin_msgwithdraw` (recall at any age), `openim/modify_c2c_msg` (edit at any age), and
+//! `group_open_http_svc/send_group_msg`.
 //!
 //! `MsgBody` is read by [`super::tim_body`]. `MsgKey` is the message's seq in the
-//! conversation, as text.
+//! conversation, as text; Tencent's own `seq_random_time` form is read for its seq.
 
 use super::Shared;
 use super::admin::{Admin, Failure, Refusal, Reply, failure_with, from_error, ok, parse, user_id};
@@ -163,13 +164,58 @@ pub(super) async fn admin_msgwithdraw(_: Admin, State(api): State<Shared>, body:
     let body: Withdraw = parse(&body)?;
     let from = user_id(&body.from)?;
     let to = user_id(&body.to)?;
-    let seq: u64 = body
-        .key
-        .parse()
-        .map_err(|_| failure_with(Failure::InvalidParameter, "MsgKey is not one this server issued"))?;
+    let seq = msg_key_seq(&body.key)?;
     match api.deps.services.messages.recall_as_admin(&from, &to, seq).await {
         Ok(_) => Ok(ok(json!({}))),
         Err(cirrus_core::Error::NotFound(_)) => Err(failure_with(
+            Failure::InvalidParameter,
+            "no such message (or it is past roaming)",
+        )),
+        Err(err) => Err(from_error(&err)),
+    }
+}
+
+/// The seq a `MsgKey` names: the key itself, or the first part of Tencent's `seq_random_time`.
+fn msg_key_seq(key: &str) -> Result<u64, Refusal> {
+    let seq = key.split('_').next().unwrap_or_default();
+    seq.parse()
+        .ok()
+        .filter(|&seq| seq > 0)
+        .ok_or_else(|| failure_with(Failure::InvalidParameter, "MsgKey is not one this server issued"))
+}
+
+#[derive(Deserialize)]
+struct ModifyC2c {
+    #[serde(rename = "From_Account")]
+    from: String,
+    #[serde(rename = "To_Account")]
+    to: String,
+    #[serde(rename = "MsgKey")]
+    key: String,
+    #[serde(rename = "MsgBody", default)]
+    body: Option<Vec<TimElement>>,
+    #[serde(rename = "CloudCustomData", default)]
+    cloud_custom_data: Option<String>,
+}
+
+/// # POST /v4/openim/modify_c2c_msg
+/// Edits a one-to-one message, whatever its age: the `MsgBody` and `CloudCustomData` given
+/// replace the stored ones (a field left out stays); both users' connections get `msg.edited`.
+pub(super) async fn modify_c2c_msg(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
+    let body: ModifyC2c = parse(&body)?;
+    let from = user_id(&body.from)?;
+    let to = user_id(&body.to)?;
+    let seq = msg_key_seq(&body.key)?;
+    let elements = body.body.map(body_of).transpose()?;
+    let edited = api
+        .deps
+        .services
+        .messages
+        .edit_as_admin(&from, &to, seq, elements, body.cloud_custom_data)
+        .await;
+    match edited {
+        Ok(_) => Ok(ok(json!({}))),
+        Err(Error::NotFound(_)) => Err(failure_with(
             Failure::InvalidParameter,
             "no such message (or it is past roaming)",
         )),

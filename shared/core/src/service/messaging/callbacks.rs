@@ -173,3 +173,28 @@ pub(super) async fn after_recall(hooks: &CallbackHooks, message: &StoredMessage,
         })
         .await;
 }
+
+/// Tells the app server a one-to-one message was edited (`C2C.CallbackAfterModifyMsg`, with
+/// the new body); Tencent defines no group counterpart, so a group edit calls nothing.
+pub(super) async fn after_edit(hooks: &CallbackHooks, message: &StoredMessage, by: &UserId, now: i64) {
+    let Target::C2c(peer) = &message.to else {
+        return;
+    };
+    hooks
+        .after(CallbackCommand::C2cAfterModifyMsg, || {
+            let mut fields = Fields::new();
+            fields.insert("From_Account".into(), json!(message.from.as_str()));
+            fields.insert("To_Account".into(), json!(peer.as_str()));
+            fields.insert("Operator_Account".into(), json!(by.as_str()));
+            fields.insert("MsgKey".into(), json!(message.msg_id.as_str()));
+            fields.insert("MsgSeq".into(), json!(message.seq));
+            fields.insert("MsgTime".into(), json!(message.time / 1000));
+            fields.insert("MsgBody".into(), body_to_tim(&message.body));
+            if let Some(data) = &message.cloud_custom_data {
+                fields.insert("CloudCustomData".into(), json!(data));
+            }
+            fields.insert("EventTime".into(), json!(now));
+            fields
+        })
+        .await;
+}

@@ -44,13 +44,7 @@ impl MessageService {
 
     /// The last seq `viewer` may not see of a group's history (0: all of it).
     async fn group_floor(&self, viewer: &UserId, group: &GroupId) -> Result<u64> {
-        let found = self
-            .ports
-            .groups
-            .get_group(group)
-            .await?
-            .filter(|g| !g.dismissed)
-            .ok_or(Error::NotFound("group"))?;
+        let found = self.live_group(group).await?;
         // A live room is a broadcast: anyone may read its history, guests included.
         if viewer == &self.ports.limits.accounts.admin || found.kind.allows(Rule::GuestsReceive) {
             return Ok(0);

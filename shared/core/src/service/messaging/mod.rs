@@ -1,11 +1,12 @@
 //! Sending messages, reading history and sync, recall and delete-for-me.
 //!
 //! Sending is here (the checks of `submit`); storing and delivering a message is in
-//! [`delivery`], reading in [`history`] (history, sync), undoing in [`recall`] (recall, delete
-//! for me).
+//! [`delivery`], reading in [`history`] (history, sync), editing in [`edit`], undoing in
+//! [`recall`] (recall, delete for me).
 
 mod callbacks;
 mod delivery;
+mod edit;
 mod history;
 mod recall;
 mod signals;
@@ -255,31 +256,13 @@ impl MessageService {
             sync_sender,
         } = submission;
         let callbacks = !system && !by_server;
-        validate_body(&body, &self.ports.limits)?;
-        let mut body = body;
-        if let Some(filter) = &self.ports.filter {
-            filter.apply(&mut body)?;
-        }
-        if let Some(data) = &cloud_custom_data
-            && data.len() > self.ports.limits.max_body_bytes
-        {
-            return Err(Error::BodyTooLarge {
-                size: data.len(),
-                limit: self.ports.limits.max_body_bytes,
-            });
-        }
+        let body = self.checked_content(body, cloud_custom_data.as_deref())?;
 
         let now = self.ports.clock.now_ms();
         let peer = match &to {
             Target::C2c(peer) => peer.clone(),
             Target::Group(group) => {
-                let found = self
-                    .ports
-                    .groups
-                    .get_group(group)
-                    .await?
-                    .filter(|g| !g.dismissed)
-                    .ok_or(Error::NotFound("group"))?;
+                let found = self.live_group(group).await?;
                 let inbox = self
                     .group_sender(&found, &from, system, now, origin.as_ref(), guest)
                     .await?;
@@ -487,6 +470,65 @@ impl MessageService {
             return Ok(None);
         }
         self.senders.get(sender, now).await
+    }
+
+    /// A body and cloudCustomData as a message may carry them: valid elements within the size
+    /// limits, with the app's sensitive words masked (or refused, as the filter says).
+    fn checked_content(&self, body: Vec<Element>, cloud_custom_data: Option<&str>) -> Result<Vec<Element>> {
+        validate_body(&body, &self.ports.limits)?;
+        let mut body = body;
+        if let Some(filter) = &self.ports.filter {
+            filter.apply(&mut body)?;
+        }
+        self.check_custom_data(cloud_custom_data)?;
+        Ok(body)
+    }
+
+    /// cloudCustomData within the body's size limit.
+    fn check_custom_data(&self, cloud_custom_data: Option<&str>) -> Result<()> {
+        match cloud_custom_data {
+            Some(data) if data.len() > self.ports.limits.max_body_bytes => Err(Error::BodyTooLarge {
+                size: data.len(),
+                limit: self.ports.limits.max_body_bytes,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The group, unless it does not exist or is dismissed (`not_found`).
+    async fn live_group(&self, id: &GroupId) -> Result<Group> {
+        self.ports
+            .groups
+            .get_group(id)
+            .await?
+            .filter(|group| !group.dismissed)
+            .ok_or(Error::NotFound("group"))
+    }
+
+    /// Posts an event about `message` to its group's audience but the sender and `origin` (best
+    /// effort: clients see the change in history); `what` names it for the log.
+    async fn announce_to_group(
+        &self,
+        message: &StoredMessage,
+        group: &GroupId,
+        frame: String,
+        origin: Option<&crate::ids::ConnectionId>,
+        now: i64,
+        what: &str,
+    ) {
+        let posted = match self.ports.groups.get_group(group).await {
+            Ok(Some(found)) => {
+                self.ports
+                    .audience
+                    .post(&found, frame, &message.from, origin, now)
+                    .await
+            }
+            Ok(None) => Ok(0),
+            Err(err) => Err(err),
+        };
+        if let Err(err) = posted {
+            tracing::warn!(error = %err, what, "could not announce a change to the group");
+        }
     }
 
     /// Whether `peer` has `from` on their blacklist (which refuses `from`'s messages and signals).

@@ -109,19 +109,8 @@ impl MessageService {
                         time: recall.time,
                     },
                 );
-                let posted = match self.ports.groups.get_group(group).await {
-                    Ok(Some(found)) => {
-                        self.ports
-                            .audience
-                            .post(&found, frame, &message.from, origin, now)
-                            .await
-                    }
-                    Ok(None) => Ok(0),
-                    Err(err) => Err(err),
-                };
-                if let Err(err) = posted {
-                    tracing::warn!(error = %err, "could not announce a recall to the group");
-                }
+                self.announce_to_group(message, group, frame, origin, now, "recall")
+                    .await;
             }
         }
         let posts = viewers.iter().map(|viewer| {

@@ -55,13 +55,7 @@ impl MessageService {
                 self.ports.delivery.to_user(peer, frame, None, now).await?;
             }
             Target::Group(id) => {
-                let group = self
-                    .ports
-                    .groups
-                    .get_group(id)
-                    .await?
-                    .filter(|group| !group.dismissed)
-                    .ok_or(Error::NotFound("group"))?;
+                let group = self.live_group(id).await?;
                 self.group_sender(
                     &group,
                     &caller.user,
