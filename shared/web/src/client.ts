@@ -187,6 +187,7 @@ export class CirrusClient extends Emitter<CirrusEvents> {
       if (opened) this.emit("close", { code: event.code, reason: event.reason, willReconnect });
       if (willReconnect) this.scheduleReconnect();
       else {
+        this.closed = true;
         if (!opened) this.emit("close", { code: event.code, reason: event.reason, willReconnect });
         this.failOutbox(new ConnectionError("connection closed for good"));
       }
@@ -418,7 +419,8 @@ export class CirrusClient extends Emitter<CirrusEvents> {
       }
       this.emit("synced", { messages: delivered });
     } catch (error) {
-      this.emit("error", error as Error);
+      // A drop during the sync is followed by another reconnect, which syncs again.
+      if (!(error instanceof ConnectionError)) this.emit("error", error as Error);
     }
     return delivered;
   }
