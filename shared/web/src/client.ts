@@ -151,6 +151,7 @@ export class CirrusClient extends Emitter<CirrusEvents> {
       if (!first) this.scheduleReconnect();
       return;
     }
+    if (this.closed) return;
     const query = new URLSearchParams({ token, platform: this.options.platform ?? "web" });
     const socket = new Socket(`${this.options.url.replace(/\/$/, "")}/?${query}`);
     this.socket = socket;
@@ -473,7 +474,12 @@ export class CirrusClient extends Emitter<CirrusEvents> {
   /** `msg.history`: a page of a conversation, ascending by seq. */
   async history(data: RequestOf<"msg.history">): Promise<ReplyOf<"msg.history">> {
     const page = await this.request("msg.history", data);
-    if (page.complete && data.beforeSeq === undefined) this.noteHistory(page.messages);
+    const held = this.lastSeq.get(data.conversationId) ?? 0;
+    // The newest page, or a page right after what is held, moves the sync cursor; an older page
+    // only counts its messages as seen.
+    const reachesNewest =
+      data.beforeSeq === undefined && (data.afterSeq === undefined || (data.afterSeq <= held && page.complete));
+    if (reachesNewest) this.noteHistory(page.messages);
     else for (const message of page.messages) this.seen.add(message.msgId);
     return page;
   }

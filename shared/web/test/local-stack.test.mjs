@@ -47,6 +47,7 @@ after(async () => {
 });
 
 test("two users chat both ways", async () => {
+  // GIVEN alice and bob connected WHEN each writes to the other THEN each gets the other's message live
   const bobGets = bob.next("msg.new", (m) => m.from === "alice");
   const ack = await alice.sendMessage(toBob, [{ type: "text", text: "hello bob" }]);
   assert.equal(ack.conversationId, "C2Cbob");
@@ -66,6 +67,7 @@ test("two users chat both ways", async () => {
 });
 
 test("a reconnect fills the gap with msg.sync", async () => {
+  // GIVEN alice offline WHEN bob sends three messages and alice comes back THEN the gap fill delivers them, in order
   const before = alice.seqOf("C2Cbob");
   assert.ok(before >= 2);
   aliceSocket.offline = true;
@@ -88,6 +90,8 @@ test("a reconnect fills the gap with msg.sync", async () => {
 });
 
 test("an outbox resend after a lost ack stores one message", async () => {
+  // GIVEN a send stored by the server whose ack alice never reads WHEN her connection drops THEN the
+  // outbox resends it, the server answers with the first ack, and history holds it once
   const bobGets = bob.next("msg.new", (m) => m.from === "alice");
   aliceSocket.holdAfterSend = true;
   const sending = alice.sendMessage(toBob, [{ type: "text", text: "exactly once" }], { clientMsgId: "web-outbox-1" });
@@ -105,6 +109,7 @@ test("an outbox resend after a lost ack stores one message", async () => {
 });
 
 test("an image goes up through the presigned URL with progress and comes down as a thumbnail", async () => {
+  // GIVEN a real PNG WHEN alice uploads it and sends it THEN progress is reported and bob can fetch its thumbnail
   const image = png(400, 300);
   const progress = [];
   const mediaId = await alice.uploadMedia(image, {
@@ -125,6 +130,7 @@ test("an image goes up through the presigned URL with progress and comes down as
 });
 
 test("server errors carry their stable code", async () => {
+  // GIVEN requests the server refuses WHEN made THEN they reject with the documented codes
   await assert.rejects(alice.sendText("nobody-here", "hi"), (error) => error.code === "not_found");
   await assert.rejects(alice.markRead({ conversationId: "bad", seq: 1 }), (error) => error.code === "invalid_conversation_id");
 });

@@ -36,6 +36,7 @@ test("backoff: full jitter below a doubling, capped ceiling", () => {
 });
 
 test("the token and platform go in the query; replies match by reqId out of order", async () => {
+  // GIVEN a connected client WHEN two requests are answered in reverse order THEN each gets its own reply
   let query;
   const server = await fakeServer((_socket, request) => (query = new URL(request.url, "ws://x").searchParams));
   const client = await connect({ ...fast, url: server.url, platform: "web" });
@@ -57,6 +58,8 @@ test("the token and platform go in the query; replies match by reqId out of orde
 });
 
 test("an error reply rejects with the server's code; a silent server times the request out", async () => {
+  // GIVEN a server that refuses one request and ignores another WHEN both are made THEN one rejects
+  // with the server's code, the other with a timeout; after close() requests fail at once
   const server = await fakeServer(() => {});
   const client = await connect({ ...fast, url: server.url, requestTimeoutMs: 150 });
   const refused = client.groupInfo({ groupIds: ["g"] });
@@ -72,6 +75,7 @@ test("an error reply rejects with the server's code; a silent server times the r
 });
 
 test("every action of the table has a client method", () => {
+  // GIVEN the action table WHEN each method is looked up THEN the client has it, once
   for (const [action, method] of Object.entries(ACTION_METHODS)) {
     assert.equal(typeof CirrusClient.prototype[method], "function", `${action} -> ${method}`);
   }
@@ -79,6 +83,7 @@ test("every action of the table has a client method", () => {
 });
 
 test("de-duplication: a repeated msg.new and a sync repeat reach the app once", async () => {
+  // GIVEN a message pushed twice, then a drop WHEN the reconnect's sync repeats it THEN the app sees it once
   const server = await fakeServer((socket, _request, n) => {
     if (n === 1) {
       // Delivery is at least once: the same message twice, then a drop.
@@ -107,6 +112,7 @@ test("de-duplication: a repeated msg.new and a sync repeat reach the app once", 
 });
 
 test("gap fill pages msg.history until complete", async () => {
+  // GIVEN a sync answer that is not complete WHEN the client fills the gap THEN it pages on with msg.history
   const server = await fakeServer((socket, _request, n) => {
     if (n === 1) setTimeout(() => push(socket, "msg.new", message(1)), 10);
     if (n === 1) setTimeout(() => socket.terminate(), 60);
@@ -127,6 +133,7 @@ test("gap fill pages msg.history until complete", async () => {
 });
 
 test("outbox: a send dropped before its ack is resent after the reconnect with the same clientMsgId", async () => {
+  // GIVEN a send whose connection drops before the ack WHEN the client reconnects THEN it resends it unchanged
   const server = await fakeServer(() => {});
   const client = await connect({ ...fast, url: server.url });
   const closes = [];
@@ -148,6 +155,7 @@ test("outbox: a send dropped before its ack is resent after the reconnect with t
 });
 
 test("outbox: an error reply fails the send and does not retry it", async () => {
+  // GIVEN a send the server refuses WHEN the refusal comes THEN the send fails and leaves the outbox
   const server = await fakeServer(() => {});
   const client = await connect({ ...fast, url: server.url });
   const sent = client.sendMessage({ type: "group", id: "g" }, [{ type: "text", text: "x" }], { clientMsgId: "mine-1" });
@@ -161,6 +169,8 @@ test("outbox: an error reply fails the send and does not retry it", async () => 
 });
 
 test("reconnects with backoff after repeated failures, and a refused token stops it", async () => {
+  // GIVEN a dropped connection and a server refusing upgrades WHEN the client retries THEN attempts
+  // back off, it reconnects once accepted, and a 401 stops it for good
   let accepting = true;
   const server = await fakeServer(() => {});
   server.server.options.verifyClient = (_info, done) => (accepting ? done(true) : done(false, 503));
@@ -185,6 +195,7 @@ test("reconnects with backoff after repeated failures, and a refused token stops
 });
 
 test("the first connection's failure rejects connect", async () => {
+  // GIVEN a server that refuses the token WHEN connecting THEN connect rejects
   const server = await fakeServer(() => {});
   server.server.options.verifyClient = (_info, done) => done(false, 401);
   await assert.rejects(connect({ ...fast, url: server.url }), /refused the token/);
@@ -192,6 +203,7 @@ test("the first connection's failure rejects connect", async () => {
 });
 
 test("SeenIds forgets the oldest past its capacity", () => {
+  // GIVEN a set of capacity 2 WHEN a third id comes THEN the first is forgotten
   const seen = new SeenIds(2);
   assert.equal(seen.add("a"), true);
   assert.equal(seen.add("a"), false);
@@ -199,4 +211,25 @@ test("SeenIds forgets the oldest past its capacity", () => {
   seen.add("c");
   assert.equal(seen.has("a"), false);
   assert.equal(seen.has("c"), true);
+});
+
+test("a history page of the newest messages moves the sync cursor and counts them as seen", async () => {
+  // GIVEN a client that read the newest page of a conversation WHEN a message of it comes again
+  // live THEN it is not delivered twice, and the next sync starts after that page
+  const server = await fakeServer(() => {});
+  const client = await connect({ ...fast, url: server.url });
+  const seen = [];
+  client.on("msg.new", (m) => seen.push(m.seq));
+  const history = client.history({ conversationId: "C2Cbob" });
+  const asked = await server.request((f) => f.action === "msg.history");
+  reply(asked.socket, asked.frame, { messages: [message(1), message(2)], complete: true });
+  await history;
+  assert.equal(client.seqOf("C2Cbob"), 2);
+  push(asked.socket, "msg.new", message(2));
+  push(asked.socket, "msg.new", message(3));
+  await client.next("msg.new", (m) => m.seq === 3);
+  assert.deepEqual(seen, [3]);
+  assert.equal(client.seqOf("C2Cbob"), 3);
+  client.close();
+  await server.close();
 });
