@@ -25,7 +25,7 @@ export async function startLocalStack(extraArgs = []) {
   const child = spawn(
     localBinary(),
     ["--ws-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--connections-addr", "127.0.0.1:0",
-      "--data-dir", dataDir, "--hosted-accounts", ...extraArgs],
+      "--data-dir", dataDir, "--hosted-accounts", "--web-dir", resolve(import.meta.dirname, ".."), ...extraArgs],
     { env, stdio: ["ignore", "pipe", "inherit"] },
   );
   const urls = await new Promise((resolveUrls, reject) => {
@@ -35,9 +35,12 @@ export async function startLocalStack(extraArgs = []) {
     createInterface({ input: child.stdout }).on("line", (line) => {
       const ws = line.match(/WebSocket API\s+(ws:\/\/\S+?)\/\?/);
       const http = line.match(/HTTP API\s+(http:\/\/\S+)/);
+      const demo = line.match(/demo chat\s+(http:\/\/\S+)/);
+      if (demo) found.demo = demo[1];
       if (ws) found.ws = ws[1];
       if (http) found.http = http[1];
-      if (found.ws && found.http) {
+      // The demo line comes after the two API lines; wait for the last banner line.
+      if (found.ws && found.http && line.includes("a token:")) {
         clearTimeout(timer);
         resolveUrls(found);
       }

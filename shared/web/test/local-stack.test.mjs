@@ -134,3 +134,19 @@ test("server errors carry their stable code", async () => {
   await assert.rejects(alice.sendText("nobody-here", "hi"), (error) => error.code === "not_found");
   await assert.rejects(alice.markRead({ conversationId: "bad", seq: 1 }), (error) => error.code === "invalid_conversation_id");
 });
+
+test("the local stack serves the demo chat app on its HTTP root, built on the SDK", async () => {
+  // GIVEN the stack started with the web directory WHEN a browser loads the root THEN it gets the
+  // page, its script, the SDK bundle and the WebSocket URL to connect to
+  assert.equal(stack.demo, `${stack.http}/`, "the banner prints the demo's URL");
+  const page = await fetch(stack.demo);
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get("content-type"), /text\/html/);
+  assert.match(await page.text(), /<script type="module" src="app.js">/);
+  const app = await (await fetch(`${stack.http}/app.js`)).text();
+  assert.match(app, /from "\.\/cirrus\.js"/);
+  const bundle = await fetch(`${stack.http}/cirrus.js`);
+  assert.match(bundle.headers.get("content-type"), /javascript/);
+  assert.match(await bundle.text(), /sendMessage/);
+  assert.deepEqual(await (await fetch(`${stack.http}/demo/config.json`)).json(), { wsUrl: stack.ws });
+});
