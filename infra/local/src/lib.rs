@@ -2,6 +2,7 @@
 //! API in front of the same handlers the Lambda functions run, over the embedded SQLite store or
 //! the AWS backend (DynamoDB on moto, LocalStack-likes or AWS itself).
 
+pub mod demo;
 pub mod events;
 pub mod functions;
 pub mod http_api;
@@ -147,6 +148,8 @@ pub struct LocalConfig {
     pub push: queue::PushConfig,
     /// Media URLs: their signing key and public base URL.
     pub media: media::MediaConfig,
+    /// The demo chat app on the HTTP API's root (none: not served).
+    pub demo: Option<demo::DemoConfig>,
 }
 
 impl LocalConfig {
@@ -169,6 +172,7 @@ impl LocalConfig {
             word_filter: None,
             push: queue::PushConfig::default(),
             media: media::MediaConfig::default(),
+            demo: None,
         }
     }
 }
@@ -314,6 +318,9 @@ impl LocalStack {
             http_api::connections_router(hub.clone(), config.socket_limits.max_message_bytes);
         if let Some(media) = media {
             http_app = http_app.merge(media.router(config.limits.clone()));
+        }
+        if let Some(demo) = &config.demo {
+            http_app = http_app.merge(demo::router(demo, format!("ws://{ws_addr}")));
         }
         let ws_app = Router::new().route("/", get(ws::upgrade)).with_state(state);
         let mut servers = vec![

@@ -145,6 +145,10 @@ struct Args {
     /// `http://127.0.0.1:9000`) instead of running the handlers in this process.
     #[arg(long)]
     invoke_url: Option<String>,
+    /// The web SDK's directory, whose demo chat app is served on the HTTP API's root (default:
+    /// this checkout's `shared/web`; not served when it has no `demo/index.html`).
+    #[arg(long)]
+    web_dir: Option<PathBuf>,
 }
 
 /// Below this open-file limit the stack says at start that it caps the connections.
@@ -212,6 +216,10 @@ async fn main() -> anyhow::Result<()> {
             aws.tables.rooms_table
         ),
     };
+    let web_dir = args
+        .web_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/web")));
     let config = LocalConfig {
         ws_addr: args.ws_addr,
         http_addr: args.http_addr,
@@ -236,7 +244,12 @@ async fn main() -> anyhow::Result<()> {
             public_url: args.media_url.clone(),
         },
         oidc_issuers: settings.oidc_issuers.clone(),
+        demo: Some(cirrus_local::demo::DemoConfig {
+            web_dir: web_dir.clone(),
+        })
+        .filter(|demo| demo.web_dir.join("demo/index.html").is_file()),
     };
+    let demo = config.demo.is_some();
     let stack = LocalStack::start(config)
         .await
         .context("starting the local stack")?;
@@ -253,6 +266,9 @@ async fn main() -> anyhow::Result<()> {
     println!("  app id         {app_id}");
     println!("  data           {data}");
     println!("  a token:       cirrus usersig alice");
+    if demo {
+        println!("  demo chat      {}/  (open it in a browser)", stack.http_url());
+    }
     shutdown_signal().await;
     println!("shutting down");
     stack.shutdown().await;
