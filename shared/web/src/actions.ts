@@ -37,6 +37,10 @@ export interface ActionTypes {
     { conversationId: string; seq: number },
     { conversationId: string; msgId: string; seq: number; recalledBy: string; time: number },
   ];
+  "msg.edit": [
+    { conversationId: string; seq: number; version?: number; body: Element[]; cloudCustomData?: string },
+    Message,
+  ];
   "msg.delete": [{ conversationId: string; seqs: number[] }, { conversationId: string; seqs: number[] }];
   "msg.sync": [
     { cursors: { conversationId: string; seq: number }[]; limit?: number },
@@ -152,6 +156,7 @@ export const ACTION_METHODS = {
   "msg.send": "sendMessage",
   "msg.history": "history",
   "msg.recall": "recall",
+  "msg.edit": "editMessage",
   "msg.delete": "deleteMessages",
   "msg.sync": "sync",
   "msg.signal": "signal",

@@ -487,6 +487,13 @@ export class CirrusClient extends Emitter<CirrusEvents> {
   recall(data: RequestOf<"msg.recall">) {
     return this.request("msg.recall", data);
   }
+  /**
+   * `msg.edit`: replace the body of one of the caller's messages. `version` is the one being
+   * edited (`message.edited?.version ?? 0`); a stale one fails with `stale_version`.
+   */
+  editMessage(data: RequestOf<"msg.edit">) {
+    return this.request("msg.edit", data);
+  }
   /** `msg.delete`: delete messages for the caller. */
   deleteMessages(data: RequestOf<"msg.delete">) {
     return this.request("msg.delete", data);

@@ -7,6 +7,7 @@ export interface ServerEvents {
   "msg.new": Message;
   "msg.read": { conversationId: string; userId: string; readSeq: number };
   "msg.recalled": { conversationId: string; msgId: string; seq: number; recalledBy: string; time: number };
+  "msg.edited": Message;
   "msg.deleted": { conversationId: string; seqs: number[] };
   "msg.system": Message;
   "msg.signal": { from: string; conversationId: string; kind: string; time: number; data?: string };
@@ -27,6 +28,7 @@ export const SERVER_EVENTS = [
   "msg.new",
   "msg.read",
   "msg.recalled",
+  "msg.edited",
   "msg.deleted",
   "msg.system",
   "msg.signal",

@@ -67,6 +67,8 @@ export interface Message {
   system?: boolean;
   /** Set on a recalled message (a tombstone). */
   recalled?: { by: string; time: number };
+  /** Set on an edited message: the body is the latest version's; pass `version` to `editMessage`. */
+  edited?: { by: string; time: number; version: number };
 }
 
 /** The ack of `msg.send`: the message is durable. */
