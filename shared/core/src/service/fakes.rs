@@ -954,7 +954,6 @@ impl ConversationStore for MemConversations {
 /// The ports the fakes do not keep: every call is a store error.
 struct Unsupported;
 
-#[async_trait]
 /// Push devices per user, as the stores keep them ([`crate::push_devices::with_registered`]).
 #[derive(Default)]
 pub(crate) struct MemDevices(Mutex<HashMap<UserId, Vec<crate::push_devices::PushDevice>>>);
