@@ -39,6 +39,7 @@ pub mod moto;
 mod notifications;
 mod ports;
 mod profiles;
+mod push_devices;
 mod queue;
 mod recommendations;
 mod relations;

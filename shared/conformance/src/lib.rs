@@ -46,6 +46,7 @@ pub mod inbox;
 pub mod messages;
 pub mod notifications;
 pub mod profiles;
+pub mod push_devices;
 pub mod recommendations;
 pub mod relations;
 pub mod rooms;
@@ -61,6 +62,8 @@ macro_rules! conformance_suite {
     ($factory:expr $(,)?) => {
         $crate::__conformance_cases!($factory;
             app_config::app_config_is_stored_replaced_and_removed_by_name,
+            push_devices::devices_are_bounded_per_user_and_replaced_by_token,
+            push_devices::devices_are_unregistered_one_by_one_or_cleared,
             messages::seq_starts_at_one_and_increases_per_stream,
             messages::concurrent_appends_get_gapless_unique_seqs,
             messages::duplicate_client_msg_id_returns_the_first_message,

@@ -20,6 +20,7 @@ pub mod media;
 pub mod message;
 pub mod ports;
 pub mod protocol;
+pub mod push_devices;
 pub mod rates;
 pub mod secret;
 pub mod service;

@@ -29,6 +29,25 @@ pub trait AppConfigStore: Send + Sync {
     async fn put_app_config(&self, name: &str, value: Option<&str>) -> Result<()>;
 }
 
+/// The push devices each user registered (`push.register`), at most a bound per user.
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
+    /// Registers `device` for `user`: an entry with the same token is replaced, and beyond `max`
+    /// devices the oldest (by `registered_at`, ties by token) are dropped.
+    async fn register_device(
+        &self,
+        user: &UserId,
+        device: &crate::push_devices::PushDevice,
+        max: usize,
+    ) -> Result<()>;
+    /// Removes `user`'s device with `token`; whether there was one.
+    async fn unregister_device(&self, user: &UserId, token: &str) -> Result<bool>;
+    /// `user`'s devices, oldest first.
+    async fn devices_of(&self, user: &UserId) -> Result<Vec<crate::push_devices::PushDevice>>;
+    /// Removes every device of `user` (a logout).
+    async fn clear_devices(&self, user: &UserId) -> Result<()>;
+}
+
 /// A live WebSocket connection as recorded at `$connect`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connection {

@@ -48,6 +48,7 @@ mod media;
 mod messages;
 mod notifications;
 mod profiles;
+mod push_devices;
 mod recommendations;
 mod relations;
 mod rooms;

@@ -321,6 +321,19 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE messages ADD COLUMN edited_at INTEGER;
     ALTER TABLE messages ADD COLUMN edit_version INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 14: push devices.
+    r#"
+    -- At most a bound of devices per user, the oldest dropped first (registeredAt, then token).
+    CREATE TABLE push_devices (
+        user_id       TEXT NOT NULL,
+        token         TEXT NOT NULL,
+        provider      TEXT NOT NULL,
+        platform      TEXT NOT NULL,
+        bundle_id     TEXT,
+        registered_at INTEGER NOT NULL,
+        PRIMARY KEY (user_id, token)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -45,6 +45,7 @@ impl Deps {
             presence: services.presence.clone(),
             accounts: services.accounts.clone(),
             media: services.media.clone(),
+            push_devices: services.push_devices.clone(),
             gateway: ports.gateway.clone(),
             clock: ports.clock.clone(),
             guest_c2c: ports.limits.accounts.guest_c2c,

@@ -1,5 +1,5 @@
 //! The message function's routes (`msg.*`, `conv.*`, `presence.*`, `media.*`, `auth.logout`,
-//! `sys.ping`, and `$default`).
+//! `push.*`, `sys.ping`, and `$default`).
 
 use crate::rate_limit::RateLimiter;
 use crate::routes::{Routes, unknown};
@@ -13,7 +13,7 @@ use cirrus_core::protocol::{
 };
 use cirrus_core::service::{
     AccountService, Caller, ConversationService, MediaService, MessageService, Ports, PresenceService,
-    SessionService, StoreSource,
+    PushDeviceService, SessionService, StoreSource,
 };
 use std::sync::Arc;
 
@@ -30,6 +30,8 @@ pub struct MessageRoutes {
     pub accounts: Arc<AccountService>,
     /// Media upload and download URLs.
     pub media: Arc<MediaService>,
+    /// Push device registration.
+    pub push_devices: Arc<PushDeviceService>,
     /// Posts logout's reply before the close.
     pub gateway: Arc<dyn ConnectionGateway>,
     /// The heartbeat's time.
@@ -50,6 +52,7 @@ impl MessageRoutes {
             conversations: Arc::new(ConversationService::from_ports(ports)),
             accounts: Arc::new(AccountService::from_ports(ports, sessions)),
             media: Arc::new(MediaService::from_ports(ports)),
+            push_devices: Arc::new(PushDeviceService::from_ports(ports)),
             presence,
             gateway: ports.gateway.clone(),
             clock: ports.clock.clone(),
@@ -207,6 +210,14 @@ async fn dispatch(
                 deps.gateway.close(connection).await?;
             }
             Ok(String::new())
+        }
+        Action::PushRegister => {
+            deps.push_devices.register(caller, frame.data()?).await?;
+            Ok(reply_ok(req_id, &serde_json::json!({})))
+        }
+        Action::PushUnregister => {
+            let removed = deps.push_devices.unregister(caller, frame.data()?).await?;
+            Ok(reply_ok(req_id, &serde_json::json!({"removed": removed})))
         }
         Action::SysPing => Ok(reply_ok(
             req_id,

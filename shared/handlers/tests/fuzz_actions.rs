@@ -96,6 +96,8 @@ fn sample(action: Action) -> Value {
         Action::ConvRead => json!({"conversationId": "C2Cbob", "seq": 1}),
         Action::ConvDelete => json!({"conversationId": "C2Cbob"}),
         Action::SysPing | Action::AuthLogout => json!({}),
+        Action::PushRegister => json!({"provider": "fcm", "token": "tok-1", "platform": "android"}),
+        Action::PushUnregister => json!({"token": "tok-1"}),
         Action::PresenceGet | Action::PresenceSubscribe | Action::PresenceUnsubscribe => users,
         Action::ProfileGet => users,
         Action::ProfileSet => json!({"nickname": "Al", "gender": "female", "birthday": 20000101,

@@ -58,6 +58,11 @@ export interface ActionTypes {
   "sys.ping": [Empty, { time: number }];
   "presence.get": [Users, { users: Presence[] }];
   "auth.logout": [Empty, Empty];
+  "push.register": [
+    { provider: "apns" | "fcm" | "webhook"; token: string; platform: string; bundleId?: string },
+    Empty,
+  ];
+  "push.unregister": [{ token: string }, { removed: boolean }];
   "presence.subscribe": [Users, PresenceReply];
   "presence.unsubscribe": [Users, PresenceReply];
   "profile.get": [Partial<Users>, { profiles: Profile[]; notFound?: string[] }];
@@ -168,6 +173,8 @@ export const ACTION_METHODS = {
   "sys.ping": "ping",
   "presence.get": "presenceGet",
   "auth.logout": "logout",
+  "push.register": "registerPush",
+  "push.unregister": "unregisterPush",
   "presence.subscribe": "presenceSubscribe",
   "presence.unsubscribe": "presenceUnsubscribe",
   "profile.get": "profileGet",

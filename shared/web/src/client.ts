@@ -542,6 +542,14 @@ export class CirrusClient extends Emitter<CirrusEvents> {
     this.close();
     return reply;
   }
+  /** `push.register`: remember this device's push token for offline push. */
+  registerPush(data: RequestOf<"push.register">) {
+    return this.request("push.register", data);
+  }
+  /** `push.unregister`: forget a push token. */
+  unregisterPush(data: RequestOf<"push.unregister">) {
+    return this.request("push.unregister", data);
+  }
   /** `presence.subscribe`. */
   presenceSubscribe(data: RequestOf<"presence.subscribe">) {
     return this.request("presence.subscribe", data);

@@ -34,6 +34,10 @@ pub enum Action {
     PresenceGet,
     /// `auth.logout`: end the user's sessions on every device and revoke their tokens.
     AuthLogout,
+    /// `push.register`: remember a device token for offline push (APNs, FCM or the webhook).
+    PushRegister,
+    /// `push.unregister`: forget a device token.
+    PushUnregister,
     /// `presence.subscribe`: be told (`presence.changed`) when these users come and go.
     PresenceSubscribe,
     /// `presence.unsubscribe`: stop being told about these users.
@@ -116,7 +120,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in documentation order.
-    pub const ALL: [Action; 54] = [
+    pub const ALL: [Action; 56] = [
         Self::MsgSend,
         Self::MsgHistory,
         Self::MsgRecall,
@@ -132,6 +136,8 @@ impl Action {
         Self::SysPing,
         Self::PresenceGet,
         Self::AuthLogout,
+        Self::PushRegister,
+        Self::PushUnregister,
         Self::PresenceSubscribe,
         Self::PresenceUnsubscribe,
         Self::ProfileGet,
@@ -191,6 +197,8 @@ impl Action {
             Self::SysPing => "sys.ping",
             Self::PresenceGet => "presence.get",
             Self::AuthLogout => "auth.logout",
+            Self::PushRegister => "push.register",
+            Self::PushUnregister => "push.unregister",
             Self::PresenceSubscribe => "presence.subscribe",
             Self::PresenceUnsubscribe => "presence.unsubscribe",
             Self::ProfileGet => "profile.get",
@@ -284,7 +292,7 @@ impl Action {
 /// its actions use; `$default` goes to the message function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Function {
-    /// `msg.*`, `conv.*`, `media.*`, `presence.*`, `auth.logout`, `sys.ping`.
+    /// `msg.*`, `conv.*`, `media.*`, `presence.*`, `push.*`, `auth.logout`, `sys.ping`.
     Message,
     /// `profile.*`, `user.search`, `friend.*`, `block.*`, `notify.list`.
     Social,

@@ -6,7 +6,7 @@ use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
 use crate::limits::Limits;
-use crate::ports::{AccountStore, BlockStore, ConnectionStore, ProfileStore, RelationStore};
+use crate::ports::{AccountStore, BlockStore, ConnectionStore, DeviceStore, ProfileStore, RelationStore};
 use crate::service::presence::platforms;
 use crate::service::{Caller, Ports, SessionService, StoreSource};
 use crate::social::{Profile, RequestDirection};
@@ -71,6 +71,8 @@ pub struct AccountPorts {
     pub relations: Arc<dyn RelationStore>,
     /// Blacklists (a deletion removes the account's and those naming it).
     pub blocks: Arc<dyn BlockStore>,
+    /// Push devices (a logout removes the user's).
+    pub devices: Arc<dyn DeviceStore>,
     /// Time.
     pub clock: Arc<dyn Clock>,
     /// Batch limits and the account policy.
@@ -86,6 +88,7 @@ impl AccountPorts {
             profiles: ports.stores.profiles(),
             relations: ports.stores.relations(),
             blocks: ports.stores.blocks(),
+            devices: ports.stores.devices(),
             clock: ports.clock.clone(),
             limits: ports.limits.clone(),
         }
@@ -259,7 +262,7 @@ impl AccountService {
         Ok(found)
     }
 
-    /// `auth.logout`: ends the caller's sessions on every device. Tokens are per user, not per
+    /// `auth.logout`: ends the caller's sessions on every device and removes their push devices. Tokens are per user, not per
     /// device, so the other connections are told (`session.kicked`, `logged_out`) and closed too;
     /// the calling connection is closed by the caller after its reply.
     pub async fn logout(&self, caller: &Caller) -> Result<()> {
@@ -268,6 +271,8 @@ impl AccountService {
             return Ok(());
         }
         self.revoke(&caller.user).await?;
+        // Logged out everywhere: no device of theirs is pushed to until an app registers again.
+        self.ports.devices.clear_devices(&caller.user).await?;
         self.sessions
             .kick_all(&caller.user, KICKED_BY_LOGOUT, caller.connection.as_ref())
             .await?;

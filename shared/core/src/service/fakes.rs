@@ -94,6 +94,8 @@ pub(crate) struct World {
     pub notifications: Arc<MemNotifications>,
     /// Conversation lists.
     pub conversations: Arc<MemConversations>,
+    /// Push devices.
+    pub devices: Arc<MemDevices>,
     /// The limits [`World::ports`] hands the services.
     pub limits: Limits,
 }
@@ -113,6 +115,7 @@ impl World {
             blocks: Arc::default(),
             notifications: Arc::default(),
             conversations: Arc::default(),
+            devices: Arc::default(),
             limits: Limits::default(),
         }
     }
@@ -140,6 +143,7 @@ impl World {
             messages: unsupported.clone(),
             conversations: self.conversations.clone(),
             app_config: unsupported,
+            devices: self.devices.clone(),
         };
         Ports {
             limits: self.limits.clone(),
@@ -949,6 +953,45 @@ impl ConversationStore for MemConversations {
 
 /// The ports the fakes do not keep: every call is a store error.
 struct Unsupported;
+
+/// Push devices per user, as the stores keep them ([`crate::push_devices::with_registered`]).
+#[derive(Default)]
+pub(crate) struct MemDevices(Mutex<HashMap<UserId, Vec<crate::push_devices::PushDevice>>>);
+
+#[async_trait]
+impl crate::ports::DeviceStore for MemDevices {
+    async fn register_device(
+        &self,
+        user: &UserId,
+        device: &crate::push_devices::PushDevice,
+        max: usize,
+    ) -> Result<()> {
+        let mut all = lock(&self.0);
+        let devices = all.remove(user).unwrap_or_default();
+        all.insert(
+            user.clone(),
+            crate::push_devices::with_registered(devices, device.clone(), max),
+        );
+        Ok(())
+    }
+
+    async fn unregister_device(&self, user: &UserId, token: &str) -> Result<bool> {
+        let mut all = lock(&self.0);
+        let devices = all.entry(user.clone()).or_default();
+        let before = devices.len();
+        devices.retain(|device| device.token != token);
+        Ok(devices.len() < before)
+    }
+
+    async fn devices_of(&self, user: &UserId) -> Result<Vec<crate::push_devices::PushDevice>> {
+        Ok(lock(&self.0).get(user).cloned().unwrap_or_default())
+    }
+
+    async fn clear_devices(&self, user: &UserId) -> Result<()> {
+        lock(&self.0).remove(user);
+        Ok(())
+    }
+}
 
 #[async_trait]
 impl AppConfigStore for Unsupported {

@@ -20,6 +20,7 @@ pub mod notifier;
 mod presence;
 mod profiles;
 pub mod push;
+pub mod push_devices;
 pub mod rooms;
 mod sender_cache;
 mod sessions;
@@ -39,6 +40,7 @@ pub use media::{MediaPorts, MediaService, read_manifest, verify_media};
 pub use messaging::{HistoryPage, MAX_DELETE_BATCH, MessagePorts, MessageService, SyncedConversation};
 pub use presence::{PresencePorts, PresenceService};
 pub use profiles::{ProfilePorts, ProfileService};
+pub use push_devices::{PushDevicePorts, PushDeviceService};
 pub use sessions::{SessionPorts, SessionService};
 
 use crate::clock::{Clock, IdGen};
@@ -46,8 +48,8 @@ use crate::ids::{ConnectionId, UserId};
 use crate::limits::Limits;
 use crate::ports::{
     AccountStore, AppConfigStore, BlockStore, ConnectionGateway, ConnectionStore, ConversationStore,
-    GroupStore, MediaStore, MessageStore, NotificationStore, ProfileStore, Queue, RecommendationStore,
-    RelationStore, RoomStore, SubscriptionStore,
+    DeviceStore, GroupStore, MediaStore, MessageStore, NotificationStore, ProfileStore, Queue,
+    RecommendationStore, RelationStore, RoomStore, SubscriptionStore,
 };
 use std::sync::Arc;
 
@@ -78,6 +80,7 @@ pub trait Backend:
     + MessageStore
     + ConversationStore
     + AppConfigStore
+    + DeviceStore
     + 'static
 {
 }
@@ -96,11 +99,12 @@ impl<S> Backend for S where
         + MessageStore
         + ConversationStore
         + AppConfigStore
+        + DeviceStore
         + 'static
 {
 }
 
-/// The thirteen store ports of one backend, each its own handle.
+/// The fourteen store ports of one backend, each its own handle.
 #[derive(Clone)]
 pub struct Stores {
     /// Live connection records.
@@ -129,6 +133,8 @@ pub struct Stores {
     pub conversations: Arc<dyn ConversationStore>,
     /// App-wide settings changed at run time.
     pub app_config: Arc<dyn AppConfigStore>,
+    /// Users' push devices.
+    pub devices: Arc<dyn DeviceStore>,
 }
 
 impl Stores {
@@ -147,7 +153,8 @@ impl Stores {
             rooms: store.clone(),
             messages: store.clone(),
             conversations: store.clone(),
-            app_config: store,
+            app_config: store.clone(),
+            devices: store,
         }
     }
 }
@@ -182,9 +189,11 @@ pub trait StoreSource: Send + Sync {
     fn conversations(&self) -> Arc<dyn ConversationStore>;
     /// App-wide settings changed at run time.
     fn app_config(&self) -> Arc<dyn AppConfigStore>;
+    /// Users' push devices.
+    fn devices(&self) -> Arc<dyn DeviceStore>;
 }
 
-/// Hands out the thirteen handles as they are.
+/// Hands out the fourteen handles as they are.
 macro_rules! source {
     ($($port:ident: $store:ident),* $(,)?) => {
         impl StoreSource for Stores {
@@ -216,6 +225,7 @@ source!(
     messages: MessageStore,
     conversations: ConversationStore,
     app_config: AppConfigStore,
+    devices: DeviceStore,
 );
 
 /// The stores and the platform ports of one process (or Lambda cold start), from which each
@@ -314,6 +324,8 @@ pub struct Services {
     pub media: Arc<MediaService>,
     /// The app's callback configuration.
     pub callbacks: Arc<CallbackConfigService>,
+    /// Push devices.
+    pub push_devices: Arc<PushDeviceService>,
 }
 
 impl Services {
@@ -331,6 +343,7 @@ impl Services {
             groups: Arc::new(GroupService::from_ports(ports, messages.clone())),
             media: Arc::new(MediaService::from_ports(ports)),
             callbacks: ports.callback_config.clone(),
+            push_devices: Arc::new(PushDeviceService::from_ports(ports)),
             presence,
             sessions,
             profiles,
