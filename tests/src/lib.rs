@@ -172,6 +172,8 @@ pub struct TestSocket {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     events: VecDeque<Value>,
     next_req: u64,
+    /// How long to wait for each frame ([`WAIT`] unless a test allows more).
+    wait: Duration,
 }
 
 impl TestSocket {
@@ -182,10 +184,17 @@ impl TestSocket {
                 ws,
                 events: VecDeque::new(),
                 next_req: 0,
+                wait: WAIT,
             }),
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
             Err(other) => panic!("unexpected connect error: {other}"),
         }
+    }
+
+    /// Waits up to `wait` for each frame from now on: for a test whose load, not its subject,
+    /// makes the server slow to answer (many first sends at once against one moto process).
+    pub fn allow_wait(&mut self, wait: Duration) {
+        self.wait = wait;
     }
 
     /// Sends a raw text frame.
@@ -310,7 +319,7 @@ impl TestSocket {
 
     async fn next_frame(&mut self) -> anyhow::Result<Value> {
         loop {
-            let message = tokio::time::timeout(WAIT, self.ws.next())
+            let message = tokio::time::timeout(self.wait, self.ws.next())
                 .await
                 .context("timed out waiting for a frame")?
                 .context("socket closed")??;

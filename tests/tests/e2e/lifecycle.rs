@@ -120,6 +120,11 @@ async fn a_thousand_connections_are_served_at_once() {
         }
     }
     assert_eq!(stack.stack.open_sockets(), users);
+    // What this test shows is that every connection is served, not how fast: under the rest of
+    // the suite's load, moto has taken over the usual 5 s to answer one of 100 first sends.
+    for socket in &mut sockets {
+        socket.allow_wait(Duration::from_secs(30));
+    }
     // WHEN each sends a message to the next one
     let sends = sockets.iter_mut().enumerate().map(|(i, socket)| async move {
         socket
