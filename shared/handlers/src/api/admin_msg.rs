@@ -12,7 +12,7 @@ use super::tim_body::{TimElement, body_of};
 use axum::body::Bytes;
 use axum::extract::State;
 use cirrus_core::Error;
-use cirrus_core::ids::ClientMsgId;
+use cirrus_core::ids::{ClientMsgId, UserId};
 use cirrus_core::message::Target;
 use serde::Deserialize;
 use serde_json::json;
@@ -52,14 +52,35 @@ struct BatchSendMsg {
     sync: Option<u8>,
 }
 
+/// A one-to-one message as Tencent's admin commands name it: its two users and its `MsgKey`.
 #[derive(Deserialize)]
-struct Withdraw {
+struct C2cMessageRef {
     #[serde(rename = "From_Account")]
     from: String,
     #[serde(rename = "To_Account")]
     to: String,
     #[serde(rename = "MsgKey")]
     key: String,
+}
+
+impl C2cMessageRef {
+    /// The sender, the recipient and the seq, each checked.
+    fn resolve(&self) -> Result<(UserId, UserId, u64), Refusal> {
+        Ok((user_id(&self.from)?, user_id(&self.to)?, msg_key_seq(&self.key)?))
+    }
+}
+
+/// The reply to an admin command on one message: `{}`, or Tencent's invalid-parameter error when
+/// the message is not (or no longer) stored.
+fn message_command_reply<T>(result: cirrus_core::Result<T>) -> Reply {
+    match result {
+        Ok(_) => Ok(ok(json!({}))),
+        Err(Error::NotFound(_)) => Err(failure_with(
+            Failure::InvalidParameter,
+            "no such message (or it is past roaming)",
+        )),
+        Err(err) => Err(from_error(&err)),
+    }
 }
 
 /// The idempotency key of a REST send: `MsgRandom` makes a retried call one message (per
@@ -161,18 +182,9 @@ pub(super) async fn batchsendmsg(_: Admin, State(api): State<Shared>, body: Byte
 /// # POST /v4/openim/admin_msgwithdraw
 /// Recalls a message between two users, whatever its age.
 pub(super) async fn admin_msgwithdraw(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
-    let body: Withdraw = parse(&body)?;
-    let from = user_id(&body.from)?;
-    let to = user_id(&body.to)?;
-    let seq = msg_key_seq(&body.key)?;
-    match api.deps.services.messages.recall_as_admin(&from, &to, seq).await {
-        Ok(_) => Ok(ok(json!({}))),
-        Err(cirrus_core::Error::NotFound(_)) => Err(failure_with(
-            Failure::InvalidParameter,
-            "no such message (or it is past roaming)",
-        )),
-        Err(err) => Err(from_error(&err)),
-    }
+    let body: C2cMessageRef = parse(&body)?;
+    let (from, to, seq) = body.resolve()?;
+    message_command_reply(api.deps.services.messages.recall_as_admin(&from, &to, seq).await)
 }
 
 /// The seq a `MsgKey` names: the key itself, or the first part of Tencent's `seq_random_time`.
@@ -186,12 +198,8 @@ fn msg_key_seq(key: &str) -> Result<u64, Refusal> {
 
 #[derive(Deserialize)]
 struct ModifyC2c {
-    #[serde(rename = "From_Account")]
-    from: String,
-    #[serde(rename = "To_Account")]
-    to: String,
-    #[serde(rename = "MsgKey")]
-    key: String,
+    #[serde(flatten)]
+    message: C2cMessageRef,
     #[serde(rename = "MsgBody", default)]
     body: Option<Vec<TimElement>>,
     #[serde(rename = "CloudCustomData", default)]
@@ -203,9 +211,7 @@ struct ModifyC2c {
 /// replace the stored ones (a field left out stays); both users' connections get `msg.edited`.
 pub(super) async fn modify_c2c_msg(_: Admin, State(api): State<Shared>, body: Bytes) -> Reply {
     let body: ModifyC2c = parse(&body)?;
-    let from = user_id(&body.from)?;
-    let to = user_id(&body.to)?;
-    let seq = msg_key_seq(&body.key)?;
+    let (from, to, seq) = body.message.resolve()?;
     let elements = body.body.map(body_of).transpose()?;
     let edited = api
         .deps
@@ -213,14 +219,7 @@ pub(super) async fn modify_c2c_msg(_: Admin, State(api): State<Shared>, body: By
         .messages
         .edit_as_admin(&from, &to, seq, elements, body.cloud_custom_data)
         .await;
-    match edited {
-        Ok(_) => Ok(ok(json!({}))),
-        Err(Error::NotFound(_)) => Err(failure_with(
-            Failure::InvalidParameter,
-            "no such message (or it is past roaming)",
-        )),
-        Err(err) => Err(from_error(&err)),
-    }
+    message_command_reply(edited)
 }
 
 #[derive(Deserialize)]
