@@ -31,6 +31,8 @@ mod lifecycle;
 mod login;
 #[path = "e2e/messages.rs"]
 mod messages;
+#[path = "e2e/pins.rs"]
+mod pins;
 #[path = "e2e/presence.rs"]
 mod presence;
 #[path = "e2e/rest_groups.rs"]

@@ -37,6 +37,7 @@ mod messages;
 #[cfg(feature = "testing")]
 pub mod moto;
 mod notifications;
+mod pins;
 mod ports;
 mod profiles;
 mod push_devices;
@@ -49,6 +50,7 @@ mod secret;
 mod store;
 mod subscriptions;
 mod tables;
+mod versioned;
 
 pub use backoff::Backoff;
 pub use config::Config;

@@ -32,8 +32,8 @@ use cirrus_core::ids::{ClientMsgId, ConversationId, GroupId, MsgId, StreamKey, U
 use cirrus_core::message::{Edit, Recall, SenderProfile};
 use cirrus_core::ports::{
     AccountStore, Appended, BlockStore, ConversationStore, Edited, GroupStore, MessageEdit, MessageStore,
-    NewMessage, NotificationStore, ProfileStore, RecommendationStore, RelationStore, RoomStore, Seat,
-    SeqRange, SubscriptionStore, shard_of,
+    NewMessage, NotificationStore, PinStore, ProfileStore, RecommendationStore, RelationStore, RoomStore,
+    Seat, SeqRange, SubscriptionStore, shard_of,
 };
 use cirrus_core::social::{Block, Friend, FriendRequest, Notification, Profile, Recommendation};
 use std::collections::{BTreeMap, HashMap};
@@ -1230,6 +1230,51 @@ async fn given_a_message_when_it_is_edited_then_it_is_one_conditional_update_and
     assert_eq!(stale, Edited::Refused(edited), "the first edit stays");
     assert_eq!(successful_writes(&ops), 0, "{ops:#?}");
     assert_eq!(write_requests(&ops).len(), 1, "{ops:#?}");
+}
+
+#[tokio::test]
+async fn given_a_conversation_when_a_message_is_pinned_listed_and_unpinned_then_each_is_one_small_item() {
+    let h = harness().await;
+    let f = Fixture::new();
+    let (alice, bob) = (f.user("alice"), f.user("bob"));
+    let stream = StreamKey::c2c(&alice, &bob);
+    let pin = |seq: u64| cirrus_core::pins::Pin {
+        seq,
+        pinned_by: alice.clone(),
+        pinned_at: T0 + i64::try_from(seq).unwrap_or_default(),
+    };
+    for seq in 1..=9 {
+        h.store.pin(&stream, &pin(seq), 10).await.expect("pin");
+    }
+
+    // The tenth pin: one consistent read of the list, one conditional put of it.
+    h.recorder.take();
+    h.store.pin(&stream, &pin(10), 10).await.expect("pin");
+    let ops = h.recorder.take();
+    let costed = h.cost(&ops).await;
+    let (wcu_total, rcu_total) = report("pin (the tenth of a conversation)", &costed);
+    assert_eq!(counts(&ops), vec![("GetItem", 1), ("PutItem", 1)], "{ops:#?}");
+    assert!((wcu_total - 1.0).abs() < f64::EPSILON, "{wcu_total} WCU");
+    assert!((rcu_total - 1.0).abs() < f64::EPSILON, "{rcu_total} RCU");
+
+    // Listing: the one read.
+    let listed = h.store.pins(&stream).await.expect("pins");
+    assert_eq!(listed.len(), 10);
+    let ops = h.recorder.take();
+    let (_, rcu_total) = report("conv.pins (ten pins)", &h.cost(&ops).await);
+    assert_eq!(counts(&ops), vec![("GetItem", 1)], "{ops:#?}");
+    assert!((rcu_total - 1.0).abs() < f64::EPSILON, "{rcu_total} RCU");
+
+    // A full list refuses without a write; unpinning is a read and a put.
+    h.store.pin(&stream, &pin(11), 10).await.expect("pin");
+    let ops = h.recorder.take();
+    report("pin refused (full)", &h.cost(&ops).await);
+    assert_eq!(write_requests(&ops).len(), 0, "{ops:#?}");
+    assert!(h.store.unpin(&stream, 3).await.expect("unpin"));
+    let ops = h.recorder.take();
+    let (wcu_total, _) = report("unpin", &h.cost(&ops).await);
+    assert_eq!(counts(&ops), vec![("GetItem", 1), ("PutItem", 1)], "{ops:#?}");
+    assert!((wcu_total - 1.0).abs() < f64::EPSILON, "{wcu_total} WCU");
 }
 
 #[tokio::test]

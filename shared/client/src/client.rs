@@ -2,11 +2,12 @@
 //! loop ([`connection`]); [`Client`] handles talk to it over a channel.
 
 mod connection;
+mod pins;
 
 use crate::backoff::Backoff;
 use crate::error::{ClientError, Result};
 use crate::frame;
-use crate::types::{ConversationPage, HistoryPage, HistoryQuery, ReceivedMessage, SendAck};
+use crate::types::{ConversationPage, HistoryPage, HistoryQuery, PinnedMessage, ReceivedMessage, SendAck};
 use cirrus_core::element::Element;
 use cirrus_core::ids::{ClientMsgId, ConversationId, UserId};
 use cirrus_core::message::Target;
@@ -92,6 +93,8 @@ pub enum ClientEvent {
     /// A `msg.edited` event: a message of one of this user's conversations at its new version
     /// (replace the one with the same msgId).
     Edited(Box<ReceivedMessage>),
+    /// A `conv.pinned` event: a message of one of this user's conversations was pinned.
+    Pinned(Box<PinnedMessage>),
     /// A `msg.signal` event: an online-only signal (someone typing, or the app's own kind).
     Signal(SignalEvent),
     /// Any other event, or a `msg.new` whose data this client version cannot read.

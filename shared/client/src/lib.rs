@@ -41,7 +41,8 @@ pub use cirrus_core::protocol::SignalEvent;
 pub use client::{Client, ClientConfig, ClientEvent, EventReceiver, TYPING};
 pub use error::{ClientError, Result};
 pub use types::{
-    Conversation, ConversationPage, HistoryPage, HistoryQuery, ReceivedMessage, SendAck, body_summary,
+    Conversation, ConversationPage, HistoryPage, HistoryQuery, PinnedMessage, ReceivedMessage, SendAck,
+    body_summary,
 };
 
 pub use cirrus_core::element::Element;

@@ -336,6 +336,10 @@ async fn chat(args: ChatArgs, key: &UserSigKey) -> Result<()> {
                 Some(ClientEvent::Edited(message)) => {
                     println!("{} (edited)", format_message(&message));
                 }
+                Some(ClientEvent::Pinned(pin)) => match &pin.message {
+                    Some(message) => println!("* {} pinned: {}", pin.pinned_by, format_message(message)),
+                    None => println!("* {} pinned message {}", pin.pinned_by, pin.seq),
+                },
                 Some(ClientEvent::Signal(signal)) if signal.kind == cirrus_client::TYPING => {
                     if signal.conversation_id == conversation {
                         eprintln!("* {} is typing…", signal.from);

@@ -180,3 +180,21 @@ mod tests {
         assert_eq!(serde_json::to_value(query).unwrap(), json!({"beforeSeq": 10}));
     }
 }
+
+/// A pinned message of a conversation (`conv.pin`'s answer, `conv.pins`' entries, the
+/// `conv.pinned` event).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PinnedMessage {
+    /// The conversation, from this user's side.
+    pub conversation_id: ConversationId,
+    /// The pinned message's seq.
+    pub seq: u64,
+    /// Who pinned it.
+    pub pinned_by: UserId,
+    /// When, ms since the epoch.
+    pub pinned_at: i64,
+    /// The message, unless its roaming ended.
+    #[serde(default)]
+    pub message: Option<ReceivedMessage>,
+}

@@ -45,6 +45,7 @@ pub mod groups;
 pub mod inbox;
 pub mod messages;
 pub mod notifications;
+pub mod pins;
 pub mod profiles;
 pub mod push_devices;
 pub mod recommendations;
@@ -82,6 +83,8 @@ macro_rules! conformance_suite {
             edits::edit_replaces_the_content_in_place,
             edits::edits_are_written_only_over_the_version_they_name,
             edits::recalled_and_missing_messages_are_not_edited,
+            pins::pins_list_newest_first_and_pinning_twice_keeps_the_first,
+            pins::pins_stop_at_the_bound_even_when_concurrent,
             messages::hidden_messages_are_left_out_for_their_owner_only,
             messages::history_fills_pages_past_hidden_messages,
             messages::hiding_twice_or_a_missing_seq_is_fine,

@@ -80,6 +80,12 @@ pub enum Error {
     /// The edit window for this message has passed (only an administrator may still edit it).
     #[error("the message is older than the edit window")]
     EditExpired,
+    /// The conversation has as many pinned messages as it may keep.
+    #[error("the conversation has {max} pinned messages already; unpin one first")]
+    PinsFull {
+        /// The most a conversation keeps.
+        max: usize,
+    },
     /// The message was recalled: it can no longer be edited or reacted to.
     #[error("the message was recalled")]
     Recalled,
@@ -164,6 +170,7 @@ impl Error {
             Self::RecallExpired => ErrorCode::RecallExpired,
             Self::EditExpired => ErrorCode::EditExpired,
             Self::Recalled => ErrorCode::Recalled,
+            Self::PinsFull { .. } => ErrorCode::PinsFull,
             Self::StaleVersion { .. } => ErrorCode::StaleVersion,
             Self::MediaNotReady(_) => ErrorCode::MediaNotReady,
             Self::Muted => ErrorCode::Muted,
@@ -248,6 +255,8 @@ pub enum ErrorCode {
     EditExpired,
     /// The message was recalled.
     Recalled,
+    /// The conversation's pinned messages are at their limit.
+    PinsFull,
     /// The edit named a version the message is no longer at.
     StaleVersion,
     /// Referenced media is not uploaded, or not the sender's.
@@ -290,6 +299,7 @@ impl ErrorCode {
             Self::RecallExpired => "recall_expired",
             Self::EditExpired => "edit_expired",
             Self::Recalled => "recalled",
+            Self::PinsFull => "pins_full",
             Self::StaleVersion => "stale_version",
             Self::MediaNotReady => "media_not_ready",
             Self::Muted => "muted",

@@ -18,6 +18,7 @@ pub mod ids;
 pub mod limits;
 pub mod media;
 pub mod message;
+pub mod pins;
 pub mod ports;
 pub mod protocol;
 pub mod push_devices;

@@ -47,6 +47,7 @@ mod groups;
 mod media;
 mod messages;
 mod notifications;
+mod pins;
 mod profiles;
 mod push_devices;
 mod recommendations;

@@ -55,7 +55,8 @@ fn str_at<'r>(row: &'r Row<'_>, index: usize) -> Result<&'r str> {
     Ok(row.get_ref(index)?.as_str().map_err(rusqlite::Error::from)?)
 }
 
-fn seq_at(row: &Row<'_>, index: usize, column: &'static str) -> Result<u64> {
+/// A seq column; a negative one is [`StoreError::BadValue`] naming `column`.
+pub(crate) fn seq_at(row: &Row<'_>, index: usize, column: &'static str) -> Result<u64> {
     let raw: i64 = row.get(index)?;
     u64::try_from(raw).map_err(|_| StoreError::BadValue { column })
 }

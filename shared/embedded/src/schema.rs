@@ -334,6 +334,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (user_id, token)
     ) WITHOUT ROWID;
     "#,
+    // 15: pinned messages.
+    r#"
+    -- A conversation's pins by stream (both sides of a C2C pair share them), at most a bound.
+    CREATE TABLE message_pins (
+        stream    TEXT NOT NULL,
+        seq       INTEGER NOT NULL,
+        pinned_by TEXT NOT NULL,
+        pinned_at INTEGER NOT NULL,
+        PRIMARY KEY (stream, seq)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

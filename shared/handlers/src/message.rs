@@ -189,6 +189,25 @@ async fn dispatch(
             deps.conversations.delete(caller, frame.data()?).await?;
             Ok(reply_ok(req_id, &serde_json::json!({})))
         }
+        Action::ConvPin => {
+            let pinned = deps.messages.pin(caller, frame.data()?).await?;
+            Ok(reply_ok(req_id, &pinned.view(&caller.user, &caller.user)))
+        }
+        Action::ConvUnpin => {
+            let unpinned = deps.messages.unpin(caller, frame.data()?).await?;
+            Ok(reply_ok(
+                req_id,
+                &serde_json::json!({ "removed": unpinned.is_some() }),
+            ))
+        }
+        Action::ConvPins => {
+            let pins = deps.messages.pins(caller, frame.data()?).await?;
+            let pins = pins
+                .iter()
+                .map(|pin| pin.view(&caller.user, &caller.user))
+                .collect();
+            Ok(reply_ok(req_id, &cirrus_core::protocol::pins::PinsReply { pins }))
+        }
         Action::PresenceGet => {
             let users = deps.presence.get(frame.data()?).await?;
             Ok(reply_ok(req_id, &PresenceReply { users }))

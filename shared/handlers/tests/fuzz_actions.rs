@@ -87,6 +87,8 @@ fn sample(action: Action) -> Value {
         Action::MsgEdit => {
             json!({"conversationId": "C2Cbob", "seq": 1, "version": 0, "body": [{"type": "text", "text": "hi"}]})
         }
+        Action::ConvPin | Action::ConvUnpin => json!({"conversationId": "C2Cbob", "seq": 1}),
+        Action::ConvPins => json!({"conversationId": "C2Cbob"}),
         Action::MsgDelete => json!({"conversationId": "C2Cbob", "seqs": [1, 2]}),
         Action::MsgSync => json!({"cursors": [{"conversationId": "C2Cbob", "seq": 0}], "limit": 5}),
         Action::MsgSignal => json!({"to": {"type": "c2c", "id": "bob"}, "kind": "typing", "data": "x"}),

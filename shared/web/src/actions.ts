@@ -11,6 +11,7 @@ import type {
   Message,
   Page,
   Paged,
+  Pin,
   Presence,
   PresignedRequest,
   Profile,
@@ -55,6 +56,9 @@ export interface ActionTypes {
   "conv.list": [Page, { conversations: Conversation[] } & Paged];
   "conv.read": [{ conversationId: string; seq: number }, Empty];
   "conv.delete": [{ conversationId: string }, Empty];
+  "conv.pin": [{ conversationId: string; seq: number }, Pin];
+  "conv.unpin": [{ conversationId: string; seq: number }, { removed: boolean }];
+  "conv.pins": [{ conversationId: string }, { pins: Pin[] }];
   "sys.ping": [Empty, { time: number }];
   "presence.get": [Users, { users: Presence[] }];
   "auth.logout": [Empty, Empty];
@@ -170,6 +174,9 @@ export const ACTION_METHODS = {
   "conv.list": "convList",
   "conv.read": "markRead",
   "conv.delete": "convDelete",
+  "conv.pin": "pinMessage",
+  "conv.unpin": "unpinMessage",
+  "conv.pins": "pins",
   "sys.ping": "ping",
   "presence.get": "presenceGet",
   "auth.logout": "logout",

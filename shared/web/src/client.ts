@@ -528,6 +528,18 @@ export class CirrusClient extends Emitter<CirrusEvents> {
   convDelete(data: RequestOf<"conv.delete">) {
     return this.request("conv.delete", data);
   }
+  /** `conv.pin`: pin a message for everyone in the conversation (a group's owner and admins). */
+  pinMessage(data: RequestOf<"conv.pin">) {
+    return this.request("conv.pin", data);
+  }
+  /** `conv.unpin`: unpin a message; `removed` says whether it was pinned. */
+  unpinMessage(data: RequestOf<"conv.unpin">) {
+    return this.request("conv.unpin", data);
+  }
+  /** `conv.pins`: the conversation's pinned messages, newest pin first. */
+  pins(data: RequestOf<"conv.pins">) {
+    return this.request("conv.pins", data);
+  }
   /** `sys.ping`: heartbeat and server time. */
   ping() {
     return this.request("sys.ping");

@@ -1,6 +1,6 @@
 /** Every event the server pushes, with its data type, and the client's own connection events. */
 
-import type { Message, Presence, Profile, FriendRequest } from "./types.js";
+import type { Message, Pin, Presence, Profile, FriendRequest } from "./types.js";
 
 /** Data of each server event, by wire name. */
 export interface ServerEvents {
@@ -9,6 +9,8 @@ export interface ServerEvents {
   "msg.recalled": { conversationId: string; msgId: string; seq: number; recalledBy: string; time: number };
   "msg.edited": Message;
   "msg.deleted": { conversationId: string; seqs: number[] };
+  "conv.pinned": Pin;
+  "conv.unpinned": { conversationId: string; seq: number; unpinnedBy: string; time: number };
   "msg.system": Message;
   "msg.signal": { from: string; conversationId: string; kind: string; time: number; data?: string };
   "session.kicked": { reason: string; byPlatform?: string };
@@ -30,6 +32,8 @@ export const SERVER_EVENTS = [
   "msg.recalled",
   "msg.edited",
   "msg.deleted",
+  "conv.pinned",
+  "conv.unpinned",
   "msg.system",
   "msg.signal",
   "session.kicked",

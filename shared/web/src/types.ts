@@ -71,6 +71,20 @@ export interface Message {
   edited?: { by: string; time: number; version: number };
 }
 
+/** A pinned message of a conversation (`conv.pin`, `conv.pins`, the `conv.pinned` event). */
+export interface Pin {
+  /** The conversation from the viewer's side. */
+  conversationId: string;
+  /** The pinned message's seq. */
+  seq: number;
+  /** Who pinned it. */
+  pinnedBy: string;
+  /** When, ms since the epoch. */
+  pinnedAt: number;
+  /** The message as it is now; `null` once its roaming ended. */
+  message: Message | null;
+}
+
 /** The ack of `msg.send`: the message is durable. */
 export interface SendAck {
   /** The stored message's id. */

@@ -118,6 +118,42 @@ async fn the_sdk_signals_typing_and_receives_it_typed() {
 }
 
 #[tokio::test]
+async fn the_sdk_pins_lists_and_unpins_and_receives_the_pin_typed() {
+    // GIVEN alice and bob on the SDK, and a message from alice to bob
+    let stack = TestStack::start(crate::BACKEND).await;
+    let (alice, _alice_events) = client(&stack, "alice").await;
+    let (bob, mut bob_events) = client(&stack, "bob").await;
+    let sent = alice.send_text(&user("bob"), "pin me").await.unwrap();
+    next_message(&mut bob_events).await;
+
+    // WHEN alice pins it
+    let to_bob = ConversationId::C2c(user("bob"));
+    let pin = alice.pin(&to_bob, sent.seq).await.unwrap();
+
+    // THEN the answer carries the message, and bob gets the pin typed, from his side
+    assert_eq!((pin.seq, pin.pinned_by.clone()), (sent.seq, user("alice")));
+    assert_eq!(
+        pin.message.as_ref().map(|m| m.msg_id.clone()),
+        Some(sent.msg_id.clone())
+    );
+    let seen = loop {
+        match tokio::time::timeout(Duration::from_secs(5), bob_events.recv()).await {
+            Ok(Some(ClientEvent::Pinned(pin))) => break *pin,
+            Ok(Some(_)) => {}
+            other => panic!("no conv.pinned within 5 s: {other:?}"),
+        }
+    };
+    assert_eq!(seen.conversation_id, ConversationId::C2c(user("alice")));
+    assert_eq!(seen.pinned_at, pin.pinned_at);
+    // AND both list it, and unpinning answers whether it was pinned
+    let from_alice = ConversationId::C2c(user("alice"));
+    assert_eq!(bob.pins(&from_alice).await.unwrap(), vec![seen]);
+    assert!(bob.unpin(&from_alice, sent.seq).await.unwrap());
+    assert!(!bob.unpin(&from_alice, sent.seq).await.unwrap());
+    assert_eq!(alice.pins(&to_bob).await.unwrap(), vec![]);
+}
+
+#[tokio::test]
 async fn a_refused_token_is_reported_with_its_status() {
     let stack = TestStack::start(crate::BACKEND).await;
     let result = Client::connect(ClientConfig::new(stack.stack.ws_url(), "garbage")).await;

@@ -18,6 +18,7 @@ mod groups;
 mod lifecycle;
 mod login;
 mod messages;
+mod pins;
 mod presence;
 mod rate_limits;
 mod rest_groups;

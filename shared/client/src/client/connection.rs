@@ -6,7 +6,7 @@ use super::{CLOSE_GRACE, ClientEvent, Command, MAX_BATCH, SWEEP_INTERVAL, WsStre
 use crate::backoff::Backoff;
 use crate::error::{ClientError, Result, is_fatal_status};
 use crate::frame::{self, ServerFrame};
-use crate::types::ReceivedMessage;
+use crate::types::{PinnedMessage, ReceivedMessage};
 use cirrus_core::protocol::{Action, SignalEvent, events};
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde::Deserialize;
@@ -289,6 +289,12 @@ pub(super) fn to_event(event: String, data: Value) -> ClientEvent {
         match ReceivedMessage::deserialize(&data) {
             Ok(message) => return ClientEvent::Edited(Box::new(message)),
             Err(error) => tracing::warn!(%error, "msg.edited data did not parse; passing it on raw"),
+        }
+    }
+    if event == events::CONV_PINNED {
+        match PinnedMessage::deserialize(&data) {
+            Ok(pin) => return ClientEvent::Pinned(Box::new(pin)),
+            Err(error) => tracing::warn!(%error, "conv.pinned data did not parse; passing it on raw"),
         }
     }
     if event == events::MSG_SIGNAL {

@@ -28,6 +28,12 @@ pub enum Action {
     ConvRead,
     /// `conv.delete`: remove a conversation from the caller's list (messages stay).
     ConvDelete,
+    /// `conv.pin`: pin a message of a conversation for everyone in it.
+    ConvPin,
+    /// `conv.unpin`: unpin a pinned message.
+    ConvUnpin,
+    /// `conv.pins`: a conversation's pinned messages, newest pin first.
+    ConvPins,
     /// `sys.ping`: keep the connection alive, read server time.
     SysPing,
     /// `presence.get`: whether users are online, and on which platforms.
@@ -120,7 +126,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in documentation order.
-    pub const ALL: [Action; 56] = [
+    pub const ALL: [Action; 59] = [
         Self::MsgSend,
         Self::MsgHistory,
         Self::MsgRecall,
@@ -133,6 +139,9 @@ impl Action {
         Self::ConvList,
         Self::ConvRead,
         Self::ConvDelete,
+        Self::ConvPin,
+        Self::ConvUnpin,
+        Self::ConvPins,
         Self::SysPing,
         Self::PresenceGet,
         Self::AuthLogout,
@@ -194,6 +203,9 @@ impl Action {
             Self::ConvList => "conv.list",
             Self::ConvRead => "conv.read",
             Self::ConvDelete => "conv.delete",
+            Self::ConvPin => "conv.pin",
+            Self::ConvUnpin => "conv.unpin",
+            Self::ConvPins => "conv.pins",
             Self::SysPing => "sys.ping",
             Self::PresenceGet => "presence.get",
             Self::AuthLogout => "auth.logout",
@@ -258,7 +270,10 @@ impl Action {
             | Self::MsgSignal
             | Self::ConvList
             | Self::ConvRead
-            | Self::ConvDelete => guest_c2c,
+            | Self::ConvDelete
+            | Self::ConvPin
+            | Self::ConvUnpin
+            | Self::ConvPins => guest_c2c,
             // Guests have no profile and no friends.
             _ => false,
         }

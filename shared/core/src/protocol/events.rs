@@ -10,6 +10,11 @@ pub const MSG_RECALLED: &str = "msg.recalled";
 /// A message in one of the user's conversations was edited: the whole message at its new
 /// version (the same seq and msgId).
 pub const MSG_EDITED: &str = "msg.edited";
+/// A message of one of the user's conversations was pinned (by anyone in it, the user's other
+/// devices included).
+pub const CONV_PINNED: &str = "conv.pinned";
+/// A pinned message of one of the user's conversations was unpinned.
+pub const CONV_UNPINNED: &str = "conv.unpinned";
 /// The user deleted messages for themselves on another device.
 pub const MSG_DELETED: &str = "msg.deleted";
 /// A notice from the server (an administrator): stored and synced like any message.

@@ -5,6 +5,7 @@ pub mod events;
 pub mod groups;
 pub mod media;
 pub mod messages;
+pub mod pins;
 pub mod social;
 
 use crate::element::Element;

@@ -142,8 +142,9 @@ impl World {
             rooms: unsupported.clone(),
             messages: unsupported.clone(),
             conversations: self.conversations.clone(),
-            app_config: unsupported,
+            app_config: unsupported.clone(),
             devices: self.devices.clone(),
+            pins: unsupported,
         };
         Ports {
             limits: self.limits.clone(),
@@ -1126,5 +1127,18 @@ impl MessageStore for Unsupported {
     }
     async fn hide_messages(&self, _: &UserId, _: &StreamKey, _: &[u64], _: i64) -> Result<()> {
         Err(unsupported("messages"))
+    }
+}
+
+#[async_trait]
+impl crate::ports::PinStore for Unsupported {
+    async fn pin(&self, _: &StreamKey, _: &crate::pins::Pin, _: usize) -> Result<crate::pins::Pinning> {
+        Err(unsupported("pins"))
+    }
+    async fn unpin(&self, _: &StreamKey, _: u64) -> Result<bool> {
+        Err(unsupported("pins"))
+    }
+    async fn pins(&self, _: &StreamKey) -> Result<Vec<crate::pins::Pin>> {
+        Err(unsupported("pins"))
     }
 }

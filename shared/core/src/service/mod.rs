@@ -37,7 +37,9 @@ pub use delivery::Delivery;
 pub use friends::{FriendPorts, FriendService};
 pub use groups::{AdmitOutcome, ApplyOutcome, GroupPorts, GroupService, GroupTips, InviteOutcome};
 pub use media::{MediaPorts, MediaService, read_manifest, verify_media};
-pub use messaging::{HistoryPage, MAX_DELETE_BATCH, MessagePorts, MessageService, SyncedConversation};
+pub use messaging::{
+    HistoryPage, MAX_DELETE_BATCH, MessagePorts, MessageService, PinnedMessage, SyncedConversation,
+};
 pub use presence::{PresencePorts, PresenceService};
 pub use profiles::{ProfilePorts, ProfileService};
 pub use push_devices::{PushDevicePorts, PushDeviceService};
@@ -48,7 +50,7 @@ use crate::ids::{ConnectionId, UserId};
 use crate::limits::Limits;
 use crate::ports::{
     AccountStore, AppConfigStore, BlockStore, ConnectionGateway, ConnectionStore, ConversationStore,
-    DeviceStore, GroupStore, MediaStore, MessageStore, NotificationStore, ProfileStore, Queue,
+    DeviceStore, GroupStore, MediaStore, MessageStore, NotificationStore, PinStore, ProfileStore, Queue,
     RecommendationStore, RelationStore, RoomStore, SubscriptionStore,
 };
 use std::sync::Arc;
@@ -81,6 +83,7 @@ pub trait Backend:
     + ConversationStore
     + AppConfigStore
     + DeviceStore
+    + PinStore
     + 'static
 {
 }
@@ -100,11 +103,12 @@ impl<S> Backend for S where
         + ConversationStore
         + AppConfigStore
         + DeviceStore
+        + PinStore
         + 'static
 {
 }
 
-/// The fourteen store ports of one backend, each its own handle.
+/// The fifteen store ports of one backend, each its own handle.
 #[derive(Clone)]
 pub struct Stores {
     /// Live connection records.
@@ -135,6 +139,8 @@ pub struct Stores {
     pub app_config: Arc<dyn AppConfigStore>,
     /// Users' push devices.
     pub devices: Arc<dyn DeviceStore>,
+    /// Conversations' pinned messages.
+    pub pins: Arc<dyn PinStore>,
 }
 
 impl Stores {
@@ -154,7 +160,8 @@ impl Stores {
             messages: store.clone(),
             conversations: store.clone(),
             app_config: store.clone(),
-            devices: store,
+            devices: store.clone(),
+            pins: store,
         }
     }
 }
@@ -191,9 +198,11 @@ pub trait StoreSource: Send + Sync {
     fn app_config(&self) -> Arc<dyn AppConfigStore>;
     /// Users' push devices.
     fn devices(&self) -> Arc<dyn DeviceStore>;
+    /// Conversations' pinned messages.
+    fn pins(&self) -> Arc<dyn PinStore>;
 }
 
-/// Hands out the fourteen handles as they are.
+/// Hands out the fifteen handles as they are.
 macro_rules! source {
     ($($port:ident: $store:ident),* $(,)?) => {
         impl StoreSource for Stores {
@@ -226,6 +235,7 @@ source!(
     conversations: ConversationStore,
     app_config: AppConfigStore,
     devices: DeviceStore,
+    pins: PinStore,
 );
 
 /// The stores and the platform ports of one process (or Lambda cold start), from which each

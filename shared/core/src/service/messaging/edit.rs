@@ -37,20 +37,10 @@ impl MessageService {
         if let ConversationId::Group(id) = &access.conversation_id
             && !privileged
         {
-            let group = self.live_group(id).await?;
+            let group = self.may_speak_in(id, caller).await?;
             if group.kind.allows(Rule::GuestsReceive) {
                 return Err(Error::Forbidden("live-room messages cannot be edited"));
             }
-            let now = self.ports.clock.now_ms();
-            self.group_sender(
-                &group,
-                &caller.user,
-                false,
-                now,
-                caller.connection.as_ref(),
-                caller.guest,
-            )
-            .await?;
         }
         self.edit_in(Change {
             stream: &access.stream,
@@ -174,7 +164,7 @@ impl MessageService {
             Target::C2c(_) => {}
             Target::Group(group) => {
                 let frame = event(events::MSG_EDITED, &message.view(&message.from));
-                self.announce_to_group(message, group, frame, origin, now, "edit")
+                self.announce_to_group(&message.from, group, frame, origin, now, "edit")
                     .await;
             }
         }

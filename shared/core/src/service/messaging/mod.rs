@@ -2,14 +2,17 @@
 //!
 //! Sending is here (the checks of `submit`); storing and delivering a message is in
 //! [`delivery`], reading in [`history`] (history, sync), editing in [`edit`], undoing in
-//! [`recall`] (recall, delete for me).
+//! [`recall`] (recall, delete for me), pinning in [`pins`].
 
 mod callbacks;
 mod delivery;
 mod edit;
 mod history;
+mod pins;
 mod recall;
 mod signals;
+
+pub use pins::PinnedMessage;
 
 use crate::accounts::{Account, GUEST_PREFIX};
 use crate::clock::{Clock, IdGen};
@@ -22,8 +25,8 @@ use crate::ids::{ClientMsgId, ConversationId, GroupId, StreamKey, UserId};
 use crate::limits::Limits;
 use crate::message::{Recall, StoredMessage, Target};
 use crate::ports::{
-    AccountStore, BlockStore, ConversationStore, GroupStore, MediaStore, MessageStore, ProfileStore, Queue,
-    RoomStore,
+    AccountStore, BlockStore, ConversationStore, GroupStore, MediaStore, MessageStore, PinStore,
+    ProfileStore, Queue, RoomStore,
 };
 use crate::ports::{InboxUpdate, NewMessage, QueueName, SeqRange};
 use crate::protocol::messages::{DeleteRequest, RecallRequest, Recalled, SyncRequest};
@@ -67,6 +70,8 @@ pub struct MessagePorts {
     pub rooms: Arc<dyn RoomStore>,
     /// Uploaded media (a message may only carry what its sender uploaded).
     pub media: Option<Arc<dyn MediaStore>>,
+    /// Conversations' pinned messages.
+    pub pins: Arc<dyn PinStore>,
     /// Offline-push jobs, where the push function runs.
     pub queue: Option<Arc<dyn Queue>>,
     /// Pushing to the recipients' and the sender's connections.
@@ -91,6 +96,7 @@ impl MessagePorts {
         Self {
             messages: ports.stores.messages(),
             conversations: ports.stores.conversations(),
+            pins: ports.stores.pins(),
             groups: ports.stores.groups(),
             blocks: ports.stores.blocks(),
             profiles: ports.stores.profiles(),
@@ -495,6 +501,23 @@ impl MessageService {
         }
     }
 
+    /// The group, if `caller` may speak in it now (as [`Self::group_sender`] checks for a send):
+    /// what an edit or a signal needs before it reaches the group.
+    async fn may_speak_in(&self, id: &GroupId, caller: &Caller) -> Result<Group> {
+        let group = self.live_group(id).await?;
+        let now = self.ports.clock.now_ms();
+        self.group_sender(
+            &group,
+            &caller.user,
+            false,
+            now,
+            caller.connection.as_ref(),
+            caller.guest,
+        )
+        .await?;
+        Ok(group)
+    }
+
     /// The group, unless it does not exist or is dismissed (`not_found`).
     async fn live_group(&self, id: &GroupId) -> Result<Group> {
         self.ports
@@ -505,11 +528,11 @@ impl MessageService {
             .ok_or(Error::NotFound("group"))
     }
 
-    /// Posts an event about `message` to its group's audience but the sender and `origin` (best
-    /// effort: clients see the change in history); `what` names it for the log.
+    /// Posts an event to a group's audience but `actor` (whose own connections the caller tells)
+    /// and `origin` (best effort: clients see the change in history); `what` names it for the log.
     async fn announce_to_group(
         &self,
-        message: &StoredMessage,
+        actor: &UserId,
         group: &GroupId,
         frame: String,
         origin: Option<&crate::ids::ConnectionId>,
@@ -517,12 +540,7 @@ impl MessageService {
         what: &str,
     ) {
         let posted = match self.ports.groups.get_group(group).await {
-            Ok(Some(found)) => {
-                self.ports
-                    .audience
-                    .post(&found, frame, &message.from, origin, now)
-                    .await
-            }
+            Ok(Some(found)) => self.ports.audience.post(&found, frame, actor, origin, now).await,
             Ok(None) => Ok(0),
             Err(err) => Err(err),
         };

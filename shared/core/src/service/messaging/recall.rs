@@ -109,7 +109,7 @@ impl MessageService {
                         time: recall.time,
                     },
                 );
-                self.announce_to_group(message, group, frame, origin, now, "recall")
+                self.announce_to_group(&message.from, group, frame, origin, now, "recall")
                     .await;
             }
         }

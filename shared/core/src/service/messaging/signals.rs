@@ -55,16 +55,7 @@ impl MessageService {
                 self.ports.delivery.to_user(peer, frame, None, now).await?;
             }
             Target::Group(id) => {
-                let group = self.live_group(id).await?;
-                self.group_sender(
-                    &group,
-                    &caller.user,
-                    false,
-                    now,
-                    caller.connection.as_ref(),
-                    caller.guest,
-                )
-                .await?;
+                let group = self.may_speak_in(id, caller).await?;
                 let frame = event(events::MSG_SIGNAL, &signal(&caller.user));
                 self.ports
                     .audience
