@@ -41,7 +41,7 @@ pub use messaging::{HistoryPage, MAX_DELETE_BATCH, MessagePorts, MessageService,
 pub use presence::{PresencePorts, PresenceService};
 pub use profiles::{ProfilePorts, ProfileService};
 pub use push_devices::{PushDevicePorts, PushDeviceService};
-pub use sessions::{SessionPorts, SessionService};
+pub use sessions::{KICKED_BY_LOGIN, SessionPorts, SessionService};
 
 use crate::clock::{Clock, IdGen};
 use crate::ids::{ConnectionId, UserId};
