@@ -6,6 +6,7 @@
 
 mod document;
 mod parsers;
+mod replies;
 mod samples;
 
 use cirrus_core::error::ErrorCode;
@@ -59,12 +60,17 @@ fn enum_values(schema: &Value) -> BTreeSet<String> {
         .collect()
 }
 
-/// The schema of an action's `data`, from its send operation's message.
-fn data_schema(doc: &Value, action: Action) -> (&Value, &Value) {
-    let operation = document::operations(doc, "send")
+/// The send operation of an action.
+fn send_operation(doc: &Value, action: Action) -> document::Operation<'_> {
+    document::operations(doc, "send")
         .into_iter()
         .find(|op| constant(doc, op.payload, "action") == action.name())
-        .unwrap_or_else(|| panic!("no send operation for {}", action.name()));
+        .unwrap_or_else(|| panic!("no send operation for {}", action.name()))
+}
+
+/// The schema of an action's `data`, from its send operation's message.
+fn data_schema(doc: &Value, action: Action) -> (&Value, &Value) {
+    let operation = send_operation(doc, action);
     let schema = resolve(doc, &operation.payload["properties"]["data"]);
     (schema, operation.message)
 }
@@ -319,4 +325,27 @@ fn kick_reasons_are_the_servers() {
     let doc = document::load();
     let documented = enum_values(&doc["components"]["schemas"]["SessionKicked"]["properties"]["reason"]);
     assert_same("kick reasons", &server, &documented);
+}
+
+#[test]
+fn reply_schemas_have_the_fields_the_server_serializes() {
+    // GIVEN the ok replies the server builds from its own types, every optional field set WHEN
+    // their keys are compared with each reply's data schema THEN they are its properties
+    let doc = document::load();
+    let mut checked = 0;
+    for action in Action::ALL {
+        let Some(sent) = replies::reply_data(action) else {
+            continue;
+        };
+        let operation = send_operation(&doc, action);
+        let reply = resolve(&doc, &operation.raw["reply"]["messages"][0]);
+        let schema = resolve(&doc, &resolve(&doc, &reply["payload"])["properties"]["data"]);
+        assert_same(
+            &format!("{} reply fields", action.name()),
+            &keys(&sent),
+            &properties(schema),
+        );
+        checked += 1;
+    }
+    assert!(checked >= 20, "replies checked: {checked}");
 }

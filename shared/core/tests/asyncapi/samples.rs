@@ -12,19 +12,21 @@ use cirrus_core::social::{AllowType, Gender};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-fn user(raw: &str) -> UserId {
+/// A user id known to be valid.
+pub fn user(raw: &str) -> UserId {
     UserId::parse(raw).expect("a valid user id")
 }
 
-fn json(value: impl serde::Serialize) -> Value {
-    serde_json::to_value(value).expect("an event serializes")
+/// The JSON the server sends for `value`.
+pub fn json(value: impl serde::Serialize) -> Value {
+    serde_json::to_value(value).expect("the server's types serialize")
 }
 
 /// A message with every optional part: app data, the sender's profile, a notice flag, a recall
 /// and an edit (no real message has all of them at once; the fields are what counts here).
-fn message() -> Value {
+pub fn stored_message() -> StoredMessage {
     let (alice, bob) = (user("alice"), user("bob"));
-    let stored = StoredMessage {
+    StoredMessage {
         stream: StreamKey::c2c(&alice, &bob),
         seq: 7,
         msg_id: MsgId::parse("0193a6f1c1e47c1a9a3c5b1d2e3f4a5b").expect("a msg id"),
@@ -50,8 +52,27 @@ fn message() -> Value {
             time: 1_764_000_090_000,
             version: 1,
         }),
-    };
-    json(stored.view(&bob))
+    }
+}
+
+fn message() -> Value {
+    json(stored_message().view(&user("bob")))
+}
+
+/// A profile with every optional field set.
+pub fn profile() -> ProfileView {
+    ProfileView {
+        user_id: "ben".to_owned(),
+        nickname: Some("Ben".to_owned()),
+        face_url: Some("https://example.com/b.png".to_owned()),
+        gender: Gender::Male,
+        birthday: Some(19_900_214),
+        signature: Some("hi".to_owned()),
+        location: Some("Lisbon".to_owned()),
+        allow_type: AllowType::AllowAny,
+        custom: BTreeMap::from([("level".to_owned(), "7".to_owned())]),
+        updated_at: 1_764_000_000_456,
+    }
 }
 
 /// The data the server sends with `event`, every optional field set.
@@ -104,18 +125,7 @@ pub fn event_data(event: &str) -> Value {
         | events::FRIEND_REQUEST_DELETED
         | events::FRIEND_ADDED
         | events::FRIEND_DELETED => json(PeerEvent { user_id: "ben" }),
-        events::PROFILE_CHANGED => json(ProfileView {
-            user_id: "ben".to_owned(),
-            nickname: Some("Ben".to_owned()),
-            face_url: Some("https://example.com/b.png".to_owned()),
-            gender: Gender::Male,
-            birthday: Some(19_900_214),
-            signature: Some("hi".to_owned()),
-            location: Some("Lisbon".to_owned()),
-            allow_type: AllowType::AllowAny,
-            custom: BTreeMap::from([("level".to_owned(), "7".to_owned())]),
-            updated_at: 1_764_000_000_456,
-        }),
+        events::PROFILE_CHANGED => json(profile()),
         events::GROUP_SYSTEM => json(GroupNotice {
             r#type: "kicked",
             group_id: &GroupId::parse("g-team").expect("a group id"),
