@@ -309,6 +309,17 @@ pub struct ReadReceipt<'a> {
     pub read_seq: u64,
 }
 
+/// The data of a `session.kicked` event: why the server is about to close the connection.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Kicked<'a> {
+    /// `login_elsewhere`, `logged_out`, `kicked_by_admin`, `password_changed` or `account_deleted`.
+    pub reason: &'a str,
+    /// For `login_elsewhere`: the platform of the login that displaced this connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_platform: Option<&'a str>,
+}
+
 /// `sys.ping` reply.
 #[derive(Debug, Serialize)]
 pub struct PingReply {

@@ -43,7 +43,7 @@ pub use messaging::{
 pub use presence::{PresencePorts, PresenceService};
 pub use profiles::{ProfilePorts, ProfileService};
 pub use push_devices::{PushDevicePorts, PushDeviceService};
-pub use sessions::{SessionPorts, SessionService};
+pub use sessions::{KICKED_BY_LOGIN, SessionPorts, SessionService};
 
 use crate::clock::{Clock, IdGen};
 use crate::ids::{ConnectionId, UserId};

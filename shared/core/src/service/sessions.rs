@@ -9,26 +9,16 @@ use crate::ids::{ConnectionId, UserId};
 use crate::limits::Limits;
 use crate::ports::Connection;
 use crate::ports::{AccountStore, ConnectionGateway, ConnectionStore};
-use crate::protocol::{event, events};
+use crate::protocol::{Kicked, event, events};
 use crate::service::callback_hooks::{CallbackHooks, Fields};
 use crate::service::presence::platforms;
 use crate::service::{Ports, PresenceService, StoreSource};
 use bytes::Bytes;
-use serde::Serialize;
 use serde_json::json;
 use std::sync::Arc;
 
 /// The `session.kicked` reason of a connection displaced by a newer login.
 pub const KICKED_BY_LOGIN: &str = "login_elsewhere";
-
-/// The data of a `session.kicked` event.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Kicked<'a> {
-    reason: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    by_platform: Option<&'a str>,
-}
 
 /// API Gateway closes every WebSocket after two hours; records expire with it.
 pub const MAX_CONNECTION_MS: i64 = 2 * 60 * 60 * 1000;
