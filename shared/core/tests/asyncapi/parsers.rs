@@ -3,7 +3,7 @@
 //! one here.
 
 use cirrus_core::error::Error;
-use cirrus_core::protocol::{self, Action, ClientFrame, groups, media, messages, social};
+use cirrus_core::protocol::{self, Action, ClientFrame, groups, media, messages, pins, social};
 use cirrus_core::service::push_devices;
 use serde::de::{Deserialize, IgnoredAny};
 
@@ -26,6 +26,8 @@ pub fn parse_data(action: Action, frame: &ClientFrame<'_>) -> Result<(), Error> 
         Action::ConvList => parse::<protocol::ConvListRequest>(frame),
         Action::ConvRead => parse::<protocol::ConvReadRequest>(frame),
         Action::ConvDelete => parse::<protocol::ConvDeleteRequest>(frame),
+        Action::ConvPin | Action::ConvUnpin => parse::<pins::PinRequest>(frame),
+        Action::ConvPins => parse::<pins::PinsRequest>(frame),
         // These two never read their data.
         Action::SysPing | Action::AuthLogout => parse::<IgnoredAny>(frame),
         Action::PresenceGet | Action::PresenceSubscribe | Action::PresenceUnsubscribe => {

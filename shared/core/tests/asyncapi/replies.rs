@@ -4,11 +4,13 @@
 
 use crate::samples::{json, profile, stored_message, user};
 use cirrus_core::group::{Group, GroupType, JoinPolicy, Member, Role};
-use cirrus_core::ids::{ConversationId, ConversationKind, GroupId, MsgId};
+use cirrus_core::ids::{ConversationId, ConversationKind, GroupId, MsgId, UserId};
 use cirrus_core::media::{MediaId, MediaKind, Variant};
+use cirrus_core::message::StoredMessage;
 use cirrus_core::protocol::groups::{GroupView, MemberView};
 use cirrus_core::protocol::media::{DownloadReply, SignedRequest, UploadReply};
 use cirrus_core::protocol::messages::{Deleted, Recalled, SyncReply, SyncedConversation};
+use cirrus_core::protocol::pins::{PinView, PinsReply};
 use cirrus_core::protocol::social::{
     AddOutcome, FriendAddReply, FriendListReply, FriendRequestView, FriendRequestsReply, FriendView,
     NotificationView, NotifyListReply, ProfilesReply,
@@ -21,6 +23,16 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 const NOW: i64 = 1_764_000_000_123;
+
+fn pin_view<'a>(stored: &'a StoredMessage, by: &'a UserId) -> PinView<'a> {
+    PinView {
+        conversation_id: ConversationId::parse("C2Calice").expect("a conversation id"),
+        seq: 7,
+        pinned_by: by,
+        pinned_at: NOW,
+        message: Some(stored.view(by)),
+    }
+}
 
 fn presence() -> UserPresence {
     UserPresence {
@@ -126,6 +138,10 @@ pub fn reply_data(action: Action) -> Option<Value> {
                 messages: vec![stored.view(&bob)],
                 complete: true,
             }],
+        }),
+        Action::ConvPin => json(pin_view(&stored, &bob)),
+        Action::ConvPins => json(PinsReply {
+            pins: vec![pin_view(&stored, &bob)],
         }),
         Action::ConvList => json(ConvListReply {
             conversations: vec![ConversationView {

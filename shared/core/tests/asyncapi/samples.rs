@@ -6,6 +6,7 @@ use cirrus_core::ids::{ClientMsgId, ConversationId, GroupId, MsgId, StreamKey, U
 use cirrus_core::message::{Edit, Recall, SenderProfile, StoredMessage, Target};
 use cirrus_core::protocol::groups::GroupNotice;
 use cirrus_core::protocol::messages::{Deleted, Recalled};
+use cirrus_core::protocol::pins::{PinView, Unpinned};
 use cirrus_core::protocol::social::{FriendRequestView, PeerEvent, ProfileView};
 use cirrus_core::protocol::{Kicked, PresenceStatus, ReadReceipt, SignalEvent, UserPresence, events};
 use cirrus_core::social::{AllowType, Gender};
@@ -79,6 +80,7 @@ pub fn profile() -> ProfileView {
 pub fn event_data(event: &str) -> Value {
     let (alice, bob) = (user("alice"), user("bob"));
     let conversation = ConversationId::parse("C2Calice").expect("a conversation id");
+    let stored = stored_message();
     match event {
         events::MSG_NEW | events::MSG_EDITED | events::MSG_SYSTEM => message(),
         events::MSG_READ => json(ReadReceipt {
@@ -92,6 +94,19 @@ pub fn event_data(event: &str) -> Value {
             seq: 7,
             recalled_by: &alice,
             time: 1_764_000_060_000,
+        }),
+        events::CONV_PINNED => json(PinView {
+            conversation_id: ConversationId::parse("C2Cbob").expect("a conversation id"),
+            seq: 7,
+            pinned_by: &bob,
+            pinned_at: 1_764_000_100_000,
+            message: Some(stored.view(&alice)),
+        }),
+        events::CONV_UNPINNED => json(Unpinned {
+            conversation_id: ConversationId::parse("C2Cbob").expect("a conversation id"),
+            seq: 7,
+            unpinned_by: &bob,
+            time: 1_764_000_300_000,
         }),
         events::MSG_DELETED => json(Deleted {
             conversation_id: &conversation,
