@@ -126,7 +126,7 @@ async fn check(state: &Mutex<State>, clock: &dyn Clock, topic: &str, request: Re
     };
     let jwt = match provider_token(&headers, clock) {
         Ok(jwt) => jwt,
-        Err(response) => return response,
+        Err((status, why)) => return reason(status, why),
     };
     if header(&headers, "apns-topic").as_deref() != Some(topic) {
         return reason(StatusCode::BAD_REQUEST, "DeviceTokenNotForTopic");
@@ -166,30 +166,31 @@ fn payload(body: &Bytes) -> Option<Value> {
     body["aps"]["alert"].is_object().then_some(body)
 }
 
-/// The provider token of `headers`, verified as Apple does.
-fn provider_token(headers: &HeaderMap, clock: &dyn Clock) -> Result<String, Response> {
-    let missing = || reason(StatusCode::FORBIDDEN, "MissingProviderToken");
-    let value = header(headers, "authorization").ok_or_else(missing)?;
-    let jwt = value.strip_prefix("bearer ").ok_or_else(missing)?.to_owned();
-    let invalid = || reason(StatusCode::FORBIDDEN, "InvalidProviderToken");
-    let head = jsonwebtoken::decode_header(&jwt).map_err(|_| invalid())?;
+/// The provider token of `headers`, verified as Apple does; else the status and reason Apple
+/// would answer.
+fn provider_token(headers: &HeaderMap, clock: &dyn Clock) -> Result<String, (StatusCode, &'static str)> {
+    let missing = (StatusCode::FORBIDDEN, "MissingProviderToken");
+    let invalid = (StatusCode::FORBIDDEN, "InvalidProviderToken");
+    let value = header(headers, "authorization").ok_or(missing)?;
+    let jwt = value.strip_prefix("bearer ").ok_or(missing)?.to_owned();
+    let head = jsonwebtoken::decode_header(&jwt).map_err(|_| invalid)?;
     if head.alg != Algorithm::ES256 || head.kid.as_deref() != Some(APNS_KEY_ID) {
-        return Err(invalid());
+        return Err(invalid);
     }
-    let key = DecodingKey::from_ec_pem(APNS_TEST_PUBLIC_KEY.as_bytes()).map_err(|_| invalid())?;
+    let key = DecodingKey::from_ec_pem(APNS_TEST_PUBLIC_KEY.as_bytes()).map_err(|_| invalid)?;
     let mut validation = Validation::new(Algorithm::ES256);
     // Provider tokens carry no `exp`: their age is judged by `iat`.
     validation.required_spec_claims.clear();
     validation.validate_exp = false;
     let claims = jsonwebtoken::decode::<ProviderClaims>(&jwt, &key, &validation)
-        .map_err(|_| invalid())?
+        .map_err(|_| invalid)?
         .claims;
     if claims.iss != APNS_TEAM_ID {
-        return Err(invalid());
+        return Err(invalid);
     }
     let age_s = clock.now_ms().div_euclid(1000) - claims.iat;
     if age_s >= 3600 {
-        return Err(reason(StatusCode::FORBIDDEN, "ExpiredProviderToken"));
+        return Err((StatusCode::FORBIDDEN, "ExpiredProviderToken"));
     }
     Ok(jwt)
 }
