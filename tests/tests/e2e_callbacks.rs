@@ -133,11 +133,11 @@ fn url_query(query: &str) -> HashMap<String, String> {
 async fn stack(backend: Backend) -> TestStack {
     let stack = TestStack::start_with(backend, |config| {
         config.push = PushConfig {
-            webhook: None,
             queue: QueueOptions {
                 visibility_timeout: Duration::from_millis(200),
                 ..QueueOptions::default()
             },
+            ..PushConfig::default()
         };
     })
     .await;

@@ -1,6 +1,9 @@
 //! Offline push end to end: a message to a user with no live connection becomes exactly one
-//! signed webhook call to the app server (an HTTP sink on a free loopback port here), a message
-//! to an online user none, and a webhook that keeps failing is retried and dead-lettered.
+//! signed webhook call per registered webhook device to the app server (an HTTP sink on a free
+//! loopback port here), a message to an online user none, a user without devices (logged out,
+//! never registered) none; a webhook that keeps failing is retried and dead-lettered, one that
+//! answers 4xx is not retried. APNs and FCM devices get theirs through the providers' fakes
+//! (`cirrus_push::testing`), and a dead token is removed from the device store.
 //!
 //! On SQLite the push queue is the local stack's in-process queue. On the AWS backend the jobs go
 //! to the push queue on this binary's moto server, which has no Lambda trigger: the local stack
@@ -12,8 +15,10 @@
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use cirrus_core::clock::{Clock, SystemClock};
 use cirrus_core::ports::QueueName;
 use cirrus_local::queue::{PushConfig, QueueOptions, WebhookConfig, WebhookSecret};
+use cirrus_push::testing::{ApnsFake, FcmFake};
 use cirrus_tests::{Backend, TestSocket, TestStack};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
@@ -75,10 +80,29 @@ async fn stack(backend: Backend, sink: &Sink, retry: Duration, receives: u32) ->
                 max_receive_count: receives,
                 ..QueueOptions::default()
             },
+            ..PushConfig::default()
         };
     })
     .await
 }
+
+/// The webhook device token `user` registers.
+fn webhook_token(user: &str) -> String {
+    format!("webhook-{user}")
+}
+
+/// `user` registers `provider`'s device `token` from `socket`.
+async fn register(socket: &mut TestSocket, provider: &str, token: &str) {
+    socket
+        .ok(
+            "push.register",
+            json!({"provider": provider, "token": token, "platform": "android", "bundleId": BUNDLE}),
+        )
+        .await;
+}
+
+/// The APNs topic of the tests' app.
+const BUNDLE: &str = "com.example.chat";
 
 /// The app server's check: the signature is HMAC-SHA256 over `"<timestamp>.<body>"`, and the
 /// timestamp is recent. Returns the body as JSON.
@@ -100,10 +124,13 @@ fn verified(call: &Call) -> Value {
     serde_json::from_str(&call.body).unwrap()
 }
 
-/// `user` logs in and disconnects without logging out: the `offline` status offline push is for.
-/// Waits, through `watcher`'s `presence.get`, until the stack has seen the disconnect.
+/// `user` logs in, registers a webhook device and disconnects without logging out: the
+/// `offline` status offline push is for. Waits, through `watcher`'s `presence.get`, until the
+/// stack has seen the disconnect.
 async fn log_in_then_disconnect(stack: &TestStack, watcher: &mut TestSocket, user: &str) {
-    stack.connect(user).await.close().await;
+    let mut socket = stack.connect(user).await;
+    register(&mut socket, "webhook", &webhook_token(user)).await;
+    socket.close().await;
     wait_for_status(watcher, user, "offline").await;
 }
 
@@ -151,12 +178,14 @@ async fn an_offline_recipient_gets_exactly_one_signed_webhook_call(backend: Back
             "event": "push.offline", "to": "bob", "from": "alice", "title": "Alice",
             "text": "see this [Image]", "conversationId": "C2Calice", "msgId": ack["msgId"],
             "seq": ack["seq"], "time": ack["time"],
+            "device": {"token": "webhook-bob", "platform": "android", "bundleId": BUNDLE},
         })
     );
     assert_eq!(calls[0].headers["x-cirrus-event"], "push.offline");
+    let fingerprint = hex::encode(<Sha256 as sha2::Digest>::digest(b"webhook-bob"));
     assert_eq!(
         calls[0].headers["x-cirrus-delivery"].to_str().unwrap(),
-        format!("{}:bob", ack["msgId"].as_str().unwrap())
+        format!("{}:bob:{}", ack["msgId"].as_str().unwrap(), &fingerprint[..16])
     );
     // AND no second call follows (the job was deleted, not retried)
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -185,6 +214,7 @@ async fn an_online_recipient_gets_no_webhook_call(backend: Backend) {
     let mut alice = stack.connect("alice").await;
     log_in_then_disconnect(&stack, &mut alice, "carol").await;
     let mut bob = stack.connect("bob").await;
+    register(&mut bob, "webhook", &webhook_token("bob")).await;
 
     // WHEN alice writes to bob, who gets it live
     let to_bob = alice.send_text("bob", "c-1", "you are online").await;
@@ -205,12 +235,13 @@ async fn an_online_recipient_gets_no_webhook_call(backend: Backend) {
 }
 
 async fn a_logged_out_or_never_logged_in_recipient_gets_no_webhook_call(backend: Backend) {
-    // GIVEN an app server taking calls; bob logged in and then out, carol never logged in, and
-    // dave logged in and disconnected (offline, as a control)
+    // GIVEN an app server taking calls; bob registered a device, then logged out, carol never
+    // logged in, and dave logged in, registered and disconnected (offline, as a control)
     let sink = Sink::start(StatusCode::OK).await;
     let stack = stack(backend, &sink, Duration::from_secs(1), 5).await;
     let mut alice = stack.connect("alice").await;
     let mut bob = stack.connect("bob").await;
+    register(&mut bob, "webhook", &webhook_token("bob")).await;
     bob.ok("auth.logout", json!({})).await;
     wait_for_status(&mut alice, "bob", "logged_out").await;
     stack
@@ -233,8 +264,114 @@ async fn a_logged_out_or_never_logged_in_recipient_gets_no_webhook_call(backend:
     assert_eq!(push["msgId"], to_dave["msgId"]);
 }
 
+/// A stack whose offline pushes go to the APNs and FCM fakes (no webhook).
+async fn provider_stack(backend: Backend, apns: &ApnsFake, fcm: &FcmFake) -> TestStack {
+    let (apns, fcm) = (apns.config(), fcm.config());
+    TestStack::start_with(backend, move |config| {
+        config.push = PushConfig {
+            apns: Some(apns),
+            fcm: Some(fcm),
+            queue: QueueOptions {
+                visibility_timeout: Duration::from_millis(500),
+                max_receive_count: 5,
+                ..QueueOptions::default()
+            },
+            ..PushConfig::default()
+        };
+    })
+    .await
+}
+
+async fn a_user_with_two_devices_gets_both_and_a_dead_token_is_forgotten(backend: Backend) {
+    // GIVEN the providers' fakes, and bob with an iPhone (APNs) and an Android phone (FCM), offline
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let apns = ApnsFake::start(BUNDLE, clock.clone()).await;
+    let fcm = FcmFake::start(3600, clock).await;
+    let stack = provider_stack(backend, &apns, &fcm).await;
+    let mut alice = stack.connect("alice").await;
+    let iphone = "ab".repeat(32);
+    let mut bob = stack.connect("bob").await;
+    register(&mut bob, "apns", &iphone).await;
+    register(&mut bob, "fcm", "fcm-bob-android").await;
+    bob.close().await;
+    wait_for_status(&mut alice, "bob", "offline").await;
+
+    // WHEN alice writes to bob
+    let first = alice.send_text("bob", "c-1", "two phones").await;
+
+    // THEN each phone's provider gets it once, with the ids the app opens the chat by
+    let apns_calls =
+        cirrus_tests::wait_until("the APNs push", || Some(apns.calls()).filter(|c| !c.is_empty())).await;
+    let fcm_calls =
+        cirrus_tests::wait_until("the FCM push", || Some(fcm.calls()).filter(|c| !c.is_empty())).await;
+    assert_eq!(apns_calls[0].token, iphone);
+    assert_eq!(apns_calls[0].body["aps"]["alert"]["body"], "two phones");
+    assert_eq!(apns_calls[0].body["cirrus"]["msgId"], first["msgId"]);
+    assert_eq!(fcm_calls[0].message["token"], "fcm-bob-android");
+    assert_eq!(fcm_calls[0].message["data"]["msgId"], first["msgId"]);
+
+    // WHEN the iPhone's token dies and alice writes again
+    apns.mark_dead(&iphone);
+    alice.send_text("bob", "c-2", "still there?").await;
+
+    // THEN the Android phone gets it, APNs answers 410, and the iPhone is removed from the store
+    cirrus_tests::wait_until("the second FCM push", || {
+        Some(fcm.calls()).filter(|c| c.len() == 2)
+    })
+    .await;
+    let devices = stack.stack.devices();
+    let bob_id = cirrus_core::ids::UserId::parse("bob").unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let left = loop {
+        let left: Vec<String> = devices
+            .devices_of(&bob_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|device| device.token)
+            .collect();
+        if left.len() == 1 || tokio::time::Instant::now() > deadline {
+            break left;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(left, ["fcm-bob-android"]);
+    assert_eq!(apns.refused(), 1);
+    assert_eq!(apns.calls().len(), 1);
+    assert_eq!(fcm.tokens_issued(), 1, "one OAuth token for both sends");
+}
+
 mod sqlite {
     use super::*;
+
+    #[tokio::test]
+    async fn a_user_with_two_devices_gets_both_and_a_dead_token_is_forgotten() {
+        super::a_user_with_two_devices_gets_both_and_a_dead_token_is_forgotten(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn a_webhook_answering_4xx_is_not_retried() {
+        // GIVEN an app server that answers 400 to everything, and three tries per job
+        let sink = Sink::start(StatusCode::BAD_REQUEST).await;
+        let stack = stack(Backend::Sqlite, &sink, Duration::from_millis(200), 3).await;
+        let mut alice = stack.connect("alice").await;
+        log_in_then_disconnect(&stack, &mut alice, "bob").await;
+
+        // WHEN alice writes to offline bob
+        alice.send_text("bob", "c-1", "refused").await;
+
+        // THEN one call is made, the job is done (not pending, not dead-lettered)
+        sink.wait_for(1).await;
+        let queue = stack.stack.push_queue().unwrap();
+        cirrus_tests::wait_until("the job settled", || {
+            (queue.pending(QueueName::Push) == 0).then_some(())
+        })
+        .await;
+        // three retry delays: a retried job would have called again by now
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert_eq!(sink.calls().len(), 1);
+        assert_eq!(queue.dead_letter_count(QueueName::Push), 0);
+    }
 
     #[tokio::test]
     async fn an_offline_recipient_gets_exactly_one_signed_webhook_call() {
@@ -334,6 +471,11 @@ mod sqlite {
 
 mod aws {
     use super::*;
+
+    #[tokio::test]
+    async fn a_user_with_two_devices_gets_both_and_a_dead_token_is_forgotten() {
+        super::a_user_with_two_devices_gets_both_and_a_dead_token_is_forgotten(Backend::Aws).await;
+    }
 
     #[tokio::test]
     async fn an_offline_recipient_gets_exactly_one_signed_webhook_call() {

@@ -403,6 +403,11 @@ impl LocalStack {
         self.store.stores().connections
     }
 
+    /// The push devices, for inspection in tests.
+    pub fn devices(&self) -> Arc<dyn cirrus_core::ports::DeviceStore> {
+        self.store.stores().devices
+    }
+
     /// Stops accepting, closes every socket with 1001 (running `$disconnect` for each), and waits
     /// for the servers and the store to finish.
     pub async fn shutdown(self) {

@@ -341,8 +341,33 @@ async fn push_config(args: &Args, settings: &Settings) -> anyhow::Result<cirrus_
             )
         }),
     };
+    let apns = match &settings.push_apns {
+        None => None,
+        Some(apns) => Some(cirrus_local::queue::ApnsConfig {
+            endpoint: apns.endpoint.clone(),
+            key_id: apns.key_id.clone(),
+            team_id: apns.team_id.clone(),
+            key: cirrus_push::KeyMaterial::new(resolve(&apns.key).await.context("reading the APNs key")?),
+            topic: apns.topic.clone(),
+            timeout: cirrus_push::DEFAULT_TIMEOUT,
+        }),
+    };
+    let fcm = match &settings.push_fcm {
+        None => None,
+        Some(fcm) => Some(cirrus_local::queue::FcmConfig {
+            account: cirrus_push::fcm::ServiceAccount::from_json(
+                &resolve(&fcm.service_account)
+                    .await
+                    .context("reading the FCM service account")?,
+            )?,
+            endpoint: fcm.endpoint.clone(),
+            timeout: cirrus_push::DEFAULT_TIMEOUT,
+        }),
+    };
     Ok(cirrus_local::queue::PushConfig {
         webhook,
+        apns,
+        fcm,
         queue: cirrus_local::queue::QueueOptions {
             visibility_timeout: args.push_retry_delay,
             max_receive_count: args.push_max_receives.max(1),

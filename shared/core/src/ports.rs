@@ -384,27 +384,42 @@ pub trait MediaStore: Send + Sync {
 
 // Offline push providers.
 
-/// Why a push provider did not take a notification. Every kind is worth another try: the push
-/// function reports the job as failed, the queue delivers it again later and dead-letters it
-/// after its last try.
+/// Why a push provider did not take a notification for one device. What the push function does
+/// depends on the kind: [`Unreachable`](Self::Unreachable) and [`Refused`](Self::Refused) fail
+/// the job, so the queue delivers it again later and dead-letters it after its last try;
+/// [`DeadToken`](Self::DeadToken) removes the device; [`Rejected`](Self::Rejected) drops that
+/// device's notification (another try would be refused the same way).
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
     /// The provider could not be reached, or did not answer in time.
     #[error("push provider unreachable")]
     Unreachable(#[source] crate::error::BoxError),
-    /// The provider answered without taking the notification (e.g. an HTTP status other than
-    /// 2xx); the text says what it answered, never a secret.
+    /// The provider answered that it cannot take the notification now (HTTP 429, 5xx); the text
+    /// says what it answered, never a secret or a token.
     #[error("push provider refused the notification: {0}")]
     Refused(String),
+    /// The provider answered that the device token is no longer valid (the app was removed, the
+    /// token expired): the device is forgotten.
+    #[error("the device token is dead")]
+    DeadToken,
+    /// The provider refused the notification for good (an HTTP 4xx other than a dead token);
+    /// the text says what it answered, never a secret or a token.
+    #[error("push provider rejected the notification: {0}")]
+    Rejected(String),
 }
 
-/// Delivers offline notifications to users' devices: the app's webhook now; APNs and FCM later.
+/// Delivers offline notifications to devices of one provider (APNs, FCM, the app's webhook).
 #[async_trait]
 pub trait PushProvider: Send + Sync {
-    /// Hands one notification to the provider; `Ok` once the provider has taken it. The same
-    /// notification may come again (the queue delivers at least once): providers pass on
-    /// `(msgId, to)` for de-duplication.
-    async fn send(&self, push: &crate::service::push::OfflinePush) -> std::result::Result<(), PushError>;
+    /// Hands one notification for one of the recipient's devices to the provider; `Ok` once the
+    /// provider has taken it. The same notification may come again (the queue delivers at least
+    /// once): providers pass on an id stable across retries where the provider de-duplicates
+    /// or collapses by one.
+    async fn send(
+        &self,
+        device: &crate::push_devices::PushDevice,
+        push: &crate::service::push::OfflinePush,
+    ) -> std::result::Result<(), PushError>;
 }
 
 /// Calls the app's callback URL (the HTTP client, signing and Tencent's query; a stand-in in

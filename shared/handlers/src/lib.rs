@@ -15,6 +15,7 @@ pub mod logging;
 pub mod media;
 pub mod message;
 pub mod push;
+pub mod push_settings;
 pub mod rate_limit;
 pub mod routes;
 pub mod settings;

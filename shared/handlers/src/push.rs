@@ -1,5 +1,6 @@
 //! The push function: the SQS event source of the push queue. Each record is one job
-//! ([`PushJob`]): an offline notification goes to the push provider, a deferred frame is posted
+//! ([`PushJob`]): an offline notification goes to each of the recipient's devices through its
+//! provider ([`PushRouter`]), a deferred frame is posted
 //! to its connection again, an after-callback goes to the app's server. A job that fails is reported in `batchItemFailures`, so SQS (or the
 //! local queue) delivers only that one again, and dead-letters it after its last try.
 
@@ -9,12 +10,12 @@ use cirrus_core::callbacks::{CallbackCall, CallbackFailure};
 use cirrus_core::clock::Clock;
 use cirrus_core::ids::ConnectionId;
 use cirrus_core::ports::{
-    CallbackClient, ConnectionGateway, ConnectionStore, GroupStore, PostOutcome, PushError, PushProvider,
-    Queue, RoomStore,
+    CallbackClient, ConnectionGateway, ConnectionStore, GroupStore, PostOutcome, Queue, RoomStore,
 };
 use cirrus_core::service::CallbackConfigService;
 use cirrus_core::service::fanout::deliver_page;
 use cirrus_core::service::push::{OfflinePush, PushJob, Redeliver};
+use cirrus_core::service::push_routing::{PushProviders, PushRouter, RouteError};
 use cirrus_core::service::rooms::deliver_shard;
 use cirrus_core::service::{Delivery, Ports, StoreSource};
 use futures_util::future::join_all;
@@ -25,9 +26,9 @@ use std::sync::Arc;
 pub struct PushDeps {
     /// Posts redelivered frames.
     pub gateway: Arc<dyn ConnectionGateway>,
-    /// Delivers offline notifications; `None`: offline push is off, and such jobs are consumed
-    /// and dropped.
-    pub provider: Option<Arc<dyn PushProvider>>,
+    /// Sends offline notifications to the recipients' devices; with no provider configured
+    /// offline push is off, and such jobs are consumed and dropped.
+    pub router: PushRouter,
     /// Live-room audiences, for room fan-out jobs (the fan-out queue).
     pub rooms: Arc<dyn RoomStore>,
     /// Large groups' members, for group fan-out pages (the fan-out queue).
@@ -45,11 +46,12 @@ pub struct PushDeps {
 }
 
 impl PushDeps {
-    /// What the push function needs out of `ports`, offline notifications going to `provider`.
-    pub fn of<S: StoreSource>(ports: &Ports<S>, provider: Option<Arc<dyn PushProvider>>) -> Self {
+    /// What the push function needs out of `ports`, offline notifications going through
+    /// `providers`.
+    pub fn of<S: StoreSource>(ports: &Ports<S>, providers: PushProviders) -> Self {
         Self {
             gateway: ports.gateway.clone(),
-            provider,
+            router: PushRouter::new(ports.stores.devices(), providers),
             rooms: ports.stores.rooms(),
             groups: ports.stores.groups(),
             connections: ports.stores.connections(),
@@ -77,9 +79,9 @@ pub enum JobError {
     /// The connection gateway failed.
     #[error("the connection gateway failed")]
     Gateway(#[source] cirrus_core::Error),
-    /// The push provider did not take the notification.
+    /// The devices could not be read, or a provider did not take the notification for now.
     #[error(transparent)]
-    Provider(#[from] PushError),
+    Offline(#[from] RouteError),
     /// The app's server did not take an after-callback.
     #[error(transparent)]
     Callback(#[from] CallbackFailure),
@@ -165,14 +167,17 @@ async fn after_callback(deps: &PushDeps, call: &CallbackCall) -> Result<(), JobE
     Ok(())
 }
 
-/// Hands an offline notification to the provider.
+/// Sends an offline notification to the recipient's devices.
 async fn offline(deps: &PushDeps, push: &OfflinePush) -> Result<(), JobError> {
-    let Some(provider) = &deps.provider else {
+    if !deps.router.is_enabled() {
         tracing::debug!(msg_id = %push.msg_id, "no push provider configured: offline push dropped");
         return Ok(());
-    };
-    provider.send(push).await?;
-    tracing::info!(msg_id = %push.msg_id, to = %push.to, "offline push delivered to the provider");
+    }
+    let routed = deps.router.route(push).await?;
+    tracing::info!(
+        msg_id = %push.msg_id, to = %push.to, sent = routed.sent, skipped = routed.skipped,
+        removed = routed.removed, rejected = routed.rejected, "offline push routed"
+    );
     Ok(())
 }
 
@@ -199,6 +204,8 @@ mod tests {
     use super::*;
     use async_trait::async_trait;
     use cirrus_core::ids::{ConversationId, MsgId, UserId};
+    use cirrus_core::ports::{DeviceStore, PushError, PushProvider};
+    use cirrus_core::push_devices::{PushDevice, PushService};
     use serde_json::json;
     use std::sync::Mutex;
 
@@ -237,7 +244,7 @@ mod tests {
 
     #[async_trait]
     impl PushProvider for RecordingProvider {
-        async fn send(&self, push: &OfflinePush) -> Result<(), PushError> {
+        async fn send(&self, _: &PushDevice, push: &OfflinePush) -> Result<(), PushError> {
             if self.refuse.as_deref() == Some(push.to.as_str()) {
                 return Err(PushError::Refused("HTTP 500".to_owned()));
             }
@@ -287,11 +294,29 @@ mod tests {
         ids
     }
 
-    fn deps(gateway: Arc<ScriptedGateway>, provider: Option<Arc<RecordingProvider>>) -> PushDeps {
+    /// Deps over an in-memory store where bob, carol and dave each registered a webhook device.
+    async fn deps(gateway: Arc<ScriptedGateway>, provider: Option<Arc<RecordingProvider>>) -> PushDeps {
         let store = Arc::new(cirrus_embedded::SqliteStore::open_in_memory().unwrap());
+        for user in ["bob", "carol", "dave"] {
+            let device = PushDevice {
+                provider: PushService::Webhook,
+                token: format!("{user}-token"),
+                platform: "android".to_owned(),
+                bundle_id: None,
+                registered_at: 1,
+            };
+            store
+                .register_device(&UserId::parse(user).unwrap(), &device, 10)
+                .await
+                .unwrap();
+        }
+        let providers = PushProviders {
+            webhook: provider.map(|provider| provider as Arc<dyn PushProvider>),
+            ..PushProviders::default()
+        };
         PushDeps {
             gateway,
-            provider: provider.map(|provider| provider as Arc<dyn PushProvider>),
+            router: PushRouter::new(store.clone(), providers),
             rooms: store.clone(),
             groups: store.clone(),
             connections: store.clone(),
@@ -319,7 +344,7 @@ mod tests {
             refuse: Some("carol".to_owned()),
             ..Default::default()
         });
-        let deps = deps(Arc::default(), Some(provider.clone()));
+        let deps = deps(Arc::default(), Some(provider.clone())).await;
         // WHEN a batch for bob, carol and dave arrives
         let response = push(
             &deps,
@@ -354,7 +379,7 @@ mod tests {
             ]),
             ..Default::default()
         });
-        let deps = deps(gateway.clone(), None);
+        let deps = deps(gateway.clone(), None).await;
         // WHEN a redelivery to each arrives
         let response = push(
             &deps,
@@ -377,7 +402,7 @@ mod tests {
     #[tokio::test]
     async fn given_bad_records_when_run_then_they_fail_and_the_good_ones_pass() {
         let provider = Arc::new(RecordingProvider::default());
-        let deps = deps(Arc::default(), Some(provider.clone()));
+        let deps = deps(Arc::default(), Some(provider.clone())).await;
         let response = push(
             &deps,
             event(&[
@@ -394,14 +419,14 @@ mod tests {
 
     #[tokio::test]
     async fn given_no_provider_when_an_offline_job_arrives_then_it_is_consumed() {
-        let deps = deps(Arc::default(), None);
+        let deps = deps(Arc::default(), None).await;
         let response = push(&deps, event(&[("1", Some(offline_body("bob")))])).await;
         assert!(response.batch_item_failures.is_empty());
     }
 
     #[tokio::test]
     async fn an_empty_batch_reports_nothing_and_the_response_is_sqs_json() {
-        let deps = deps(Arc::default(), None);
+        let deps = deps(Arc::default(), None).await;
         let response = push(&deps, SqsEvent::default()).await;
         assert_eq!(
             serde_json::to_value(&response).unwrap(),
@@ -489,7 +514,7 @@ mod tests {
         }
         let deps = PushDeps {
             gateway: gateway.clone(),
-            provider: None,
+            router: PushRouter::new(store.clone(), PushProviders::default()),
             rooms: store.clone(),
             groups: store.clone(),
             connections: store.clone(),

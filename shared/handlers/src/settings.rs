@@ -73,6 +73,20 @@ pub enum SettingsError {
     /// A setting that needs another one (a webhook URL without its signing secret).
     #[error("{0} needs {1}")]
     Needs(&'static str, &'static str),
+    /// A provider endpoint that is neither a known name nor an `http(s)` URL.
+    #[error("{0} must be an http(s) URL (or production / sandbox for APNs)")]
+    NotAnEndpoint(&'static str),
+    /// A key file (`CIRRUS_APNS_KEY_FILE`, `CIRRUS_FCM_SERVICE_ACCOUNT_FILE`) cannot be read.
+    #[error("{name}: cannot read {path}")]
+    KeyFile {
+        /// The variable.
+        name: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Every setting, typed and checked.
@@ -90,6 +104,10 @@ pub struct Settings {
     pub secret_key: Option<Secret>,
     /// Offline push to the app's webhook, if configured.
     pub push_webhook: Option<WebhookSettings>,
+    /// Offline push through APNs, if configured.
+    pub push_apns: Option<crate::push_settings::ApnsSettings>,
+    /// Offline push through FCM, if configured.
+    pub push_fcm: Option<crate::push_settings::FcmSettings>,
 }
 
 /// Where offline pushes go when the webhook provider is configured.
@@ -265,6 +283,17 @@ pub const NAMES: &[&str] = &[
     "CIRRUS_PUSH_WEBHOOK_SECRET",
     "CIRRUS_PUSH_WEBHOOK_SECRET_PARAMETER",
     "CIRRUS_PUSH_WEBHOOK_TIMEOUT",
+    "CIRRUS_APNS_KEY",
+    "CIRRUS_APNS_KEY_FILE",
+    "CIRRUS_APNS_KEY_PARAMETER",
+    "CIRRUS_APNS_KEY_ID",
+    "CIRRUS_APNS_TEAM_ID",
+    "CIRRUS_APNS_TOPIC",
+    "CIRRUS_APNS_ENDPOINT",
+    "CIRRUS_FCM_SERVICE_ACCOUNT",
+    "CIRRUS_FCM_SERVICE_ACCOUNT_FILE",
+    "CIRRUS_FCM_SERVICE_ACCOUNT_PARAMETER",
+    "CIRRUS_FCM_ENDPOINT",
     "CIRRUS_MAX_FRIENDS",
     "CIRRUS_MAX_BLOCKS",
     "CIRRUS_MAX_BODY_BYTES",
@@ -337,6 +366,8 @@ impl Settings {
                 .transpose()?,
             secret_key: secret("CIRRUS_SECRET_KEY", "CIRRUS_SECRET_KEY_PARAMETER", &get),
             push_webhook: push_webhook(&get)?,
+            push_apns: crate::push_settings::apns(&get)?,
+            push_fcm: crate::push_settings::fcm(&get)?,
         })
     }
 
@@ -649,13 +680,15 @@ mod tests {
 
     #[test]
     fn every_name_read_is_listed_and_every_count_is_named() {
-        // GIVEN the source of this module WHEN every CIRRUS_ name in it is collected
-        // THEN each is in NAMES (so docs/settings.md, checked against NAMES, misses none)
-        let source = include_str!("settings.rs");
-        let code = source.split("#[cfg(test)]").next().unwrap_or(source);
-        for word in code.split(|c: char| !(c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit())) {
-            if word.starts_with("CIRRUS_") && word.len() > "CIRRUS_".len() {
-                assert!(NAMES.contains(&word), "{word} is read but not in NAMES");
+        // GIVEN the source of this module and of the push providers' settings WHEN every
+        // CIRRUS_ name in them is collected THEN each is in NAMES (so docs/settings.md, checked
+        // against NAMES, misses none)
+        for source in [include_str!("settings.rs"), include_str!("push_settings.rs")] {
+            let code = source.split("#[cfg(test)]").next().unwrap_or(source);
+            for word in code.split(|c: char| !(c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit())) {
+                if word.starts_with("CIRRUS_") && word.len() > "CIRRUS_".len() {
+                    assert!(NAMES.contains(&word), "{word} is read but not in NAMES");
+                }
             }
         }
         for count in COUNTS {

@@ -5,25 +5,32 @@
 //! POST <url>
 //! Content-Type: application/json
 //! X-Cirrus-Event: push.offline
-//! X-Cirrus-Delivery: <msgId>:<to>
+//! X-Cirrus-Delivery: <msgId>:<to>:<device>
 //! X-Cirrus-Timestamp: <unix seconds>
 //! X-Cirrus-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>
 //!
 //! {"event":"push.offline","to":"bob","from":"alice","title":"Alice","text":"hi",
-//!  "conversationId":"C2Calice","msgId":"…","seq":7,"time":1700000000000}
+//!  "conversationId":"C2Calice","msgId":"…","seq":7,"time":1700000000000,
+//!  "device":{"token":"…","platform":"android"}}
 //! ```
 //!
-//! Any 2xx answer means the app server took it; anything else, a timeout or a network error
-//! is a failure the queue retries. The secret and the URL (which may carry a token) never reach
-//! a log.
+//! One call per registered webhook device of the recipient; `<device>` in the delivery key is a
+//! fingerprint of the device token (the first 16 hex digits of its SHA-256), so each device's
+//! call has its own key, the same on every retry.
+//!
+//! Any 2xx answer means the app server took it. A 4xx other than 429 (slow down) is final: the app server refused it, and
+//! another try would be refused the same way, so the notification is dropped (the push function
+//! logs a warning without the payload). A 3xx, a 429, a 5xx, a timeout or a network error is a failure
+//! the queue retries. The secret and the URL (which may carry a token) never reach a log.
 
 use async_trait::async_trait;
 use cirrus_core::clock::{Clock, SystemClock};
 use cirrus_core::ports::{PushError, PushProvider};
+use cirrus_core::push_devices::PushDevice;
 use cirrus_core::service::push::OfflinePush;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -120,6 +127,17 @@ struct Payload<'a> {
     event: &'static str,
     #[serde(flatten)]
     push: &'a OfflinePush,
+    device: DevicePayload<'a>,
+}
+
+/// The device a call is for: the app server passes the notification on to it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DevicePayload<'a> {
+    token: &'a str,
+    platform: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bundle_id: Option<&'a str>,
 }
 
 impl WebhookProvider {
@@ -161,10 +179,15 @@ impl WebhookProvider {
 
 #[async_trait]
 impl PushProvider for WebhookProvider {
-    async fn send(&self, push: &OfflinePush) -> Result<(), PushError> {
+    async fn send(&self, device: &PushDevice, push: &OfflinePush) -> Result<(), PushError> {
         let body = serde_json::to_vec(&Payload {
             event: OFFLINE_PUSH_EVENT,
             push,
+            device: DevicePayload {
+                token: &device.token,
+                platform: &device.platform,
+                bundle_id: device.bundle_id.as_deref(),
+            },
         })
         .map_err(|err| PushError::Unreachable(Box::new(err)))?;
         let timestamp = self.clock.now_ms().div_euclid(1000);
@@ -173,7 +196,7 @@ impl PushProvider for WebhookProvider {
             .post(self.url.clone())
             .header(http::header::CONTENT_TYPE, "application/json")
             .header(EVENT_HEADER, OFFLINE_PUSH_EVENT)
-            .header(DELIVERY_HEADER, format!("{}:{}", push.msg_id, push.to))
+            .header(DELIVERY_HEADER, delivery_key(device, push))
             .header(TIMESTAMP_HEADER, timestamp.to_string())
             .header(SIGNATURE_HEADER, signature(self.secret.bytes(), timestamp, &body))
             .body(body)
@@ -182,12 +205,21 @@ impl PushProvider for WebhookProvider {
             // The URL may carry a token of the app's: keep it out of the error (and the log).
             .map_err(|err| PushError::Unreachable(Box::new(err.without_url())))?;
         let status = response.status();
+        let answer = format!("HTTP {}", status.as_u16());
         if status.is_success() {
             Ok(())
+        } else if status.is_client_error() && status != http::StatusCode::TOO_MANY_REQUESTS {
+            Err(PushError::Rejected(answer))
         } else {
-            Err(PushError::Refused(format!("HTTP {}", status.as_u16())))
+            Err(PushError::Refused(answer))
         }
     }
+}
+
+/// The `X-Cirrus-Delivery` value: `<msgId>:<to>:<fingerprint of the device token>`.
+pub fn delivery_key(device: &PushDevice, push: &OfflinePush) -> String {
+    let digest = Sha256::digest(device.token.as_bytes());
+    format!("{}:{}:{}", push.msg_id, push.to, &hex::encode(digest)[..16])
 }
 
 /// The `X-Cirrus-Signature` value for `body` signed at `timestamp`:
@@ -251,6 +283,16 @@ mod tests {
         }
     }
 
+    fn device() -> PushDevice {
+        PushDevice {
+            provider: cirrus_core::push_devices::PushService::Webhook,
+            token: "tok-1".to_owned(),
+            platform: "android".to_owned(),
+            bundle_id: None,
+            registered_at: 1,
+        }
+    }
+
     fn provider(url: &str) -> WebhookProvider {
         WebhookProvider::with_clock(
             WebhookConfig::new(url, WebhookSecret::new("s3cret")),
@@ -286,7 +328,7 @@ mod tests {
         // GIVEN an app server that takes every call
         let (url, calls) = sink(StatusCode::NO_CONTENT).await;
         // WHEN a notification is sent
-        provider(&url).send(&push()).await.unwrap();
+        provider(&url).send(&device(), &push()).await.unwrap();
         // THEN exactly one call arrived, with the notification as JSON
         let calls = calls.lock().unwrap();
         assert_eq!(calls.len(), 1);
@@ -298,6 +340,7 @@ mod tests {
                 "event": "push.offline", "to": "bob", "from": "alice", "title": "Alice",
                 "text": "hi bob", "conversationId": "C2Calice", "msgId": "m-1", "seq": 3,
                 "time": 1_700_000_000_123_i64,
+                "device": {"token": "tok-1", "platform": "android"},
             })
         );
         // AND it is signed over the timestamp and the exact body
@@ -307,14 +350,15 @@ mod tests {
             signature(b"s3cret", 1_700_000_001, body.as_bytes())
         );
         assert_eq!(headers[EVENT_HEADER], "push.offline");
-        assert_eq!(headers[DELIVERY_HEADER], "m-1:bob");
+        // echo -n tok-1 | sha256sum: 65dcf16ea3dfa490…
+        assert_eq!(headers[DELIVERY_HEADER], "m-1:bob:65dcf16ea3dfa490");
         assert_eq!(headers["content-type"], "application/json");
     }
 
     #[tokio::test]
     async fn given_a_sink_answering_500_when_a_push_is_sent_then_it_fails_naming_the_status() {
         let (url, calls) = sink(StatusCode::INTERNAL_SERVER_ERROR).await;
-        let err = provider(&url).send(&push()).await.unwrap_err();
+        let err = provider(&url).send(&device(), &push()).await.unwrap_err();
         assert!(
             matches!(&err, PushError::Refused(text) if text == "HTTP 500"),
             "{err:?}"
@@ -323,9 +367,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn given_a_sink_answering_4xx_when_a_push_is_sent_then_it_is_rejected_for_good() {
+        for status in [StatusCode::BAD_REQUEST, StatusCode::NOT_FOUND, StatusCode::GONE] {
+            let (url, calls) = sink(status).await;
+            let err = provider(&url).send(&device(), &push()).await.unwrap_err();
+            let expected = format!("HTTP {}", status.as_u16());
+            assert!(
+                matches!(&err, PushError::Rejected(text) if *text == expected),
+                "{status}: {err:?}"
+            );
+            assert_eq!(calls.lock().unwrap().len(), 1);
+        }
+        // AND 429 asks for a later try: it stays a failure the queue retries
+        let (url, _) = sink(StatusCode::TOO_MANY_REQUESTS).await;
+        let err = provider(&url).send(&device(), &push()).await.unwrap_err();
+        assert!(
+            matches!(&err, PushError::Refused(text) if text == "HTTP 429"),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn given_a_redirect_when_a_push_is_sent_then_it_is_not_followed() {
         let (url, calls) = sink(StatusCode::TEMPORARY_REDIRECT).await;
-        let err = provider(&url).send(&push()).await.unwrap_err();
+        let err = provider(&url).send(&device(), &push()).await.unwrap_err();
         assert!(
             matches!(&err, PushError::Refused(text) if text == "HTTP 307"),
             "{err:?}"
@@ -342,7 +407,7 @@ mod tests {
         };
         let url = format!("http://127.0.0.1:{port}/hook?token=app-token");
         // WHEN a notification is sent
-        let err = provider(&url).send(&push()).await.unwrap_err();
+        let err = provider(&url).send(&device(), &push()).await.unwrap_err();
         // THEN it is unreachable, and nothing in the error chain shows the URL's token
         assert!(matches!(err, PushError::Unreachable(_)), "{err:?}");
         let mut chain = format!("{err} {err:?}");
@@ -370,7 +435,7 @@ mod tests {
         config.timeout = Duration::from_millis(200);
         let err = WebhookProvider::new(config)
             .unwrap()
-            .send(&push())
+            .send(&device(), &push())
             .await
             .unwrap_err();
         assert!(matches!(err, PushError::Unreachable(_)), "{err:?}");

@@ -16,6 +16,8 @@ mod local;
 mod sqs;
 
 pub use cirrus_handlers::webhook::{WebhookConfig, WebhookSecret};
+pub use cirrus_push::apns::ApnsConfig;
+pub use cirrus_push::fcm::FcmConfig;
 pub use local::{BatchHandler, DeadLetter, LocalQueue, MAX_DEAD_LETTERS, QueueOptions};
 pub use sqs::spawn_sqs_poller;
 
@@ -24,11 +26,17 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// Offline push in the local stack: the provider and how the queue retries.
+/// Offline push in the local stack: the providers and how the queue retries. With none
+/// configured offline-push jobs are consumed and dropped; devices of a provider left unset are
+/// skipped.
 #[derive(Debug, Clone, Default)]
 pub struct PushConfig {
-    /// The app's webhook; `None`: offline-push jobs are consumed and dropped.
+    /// The app's webhook.
     pub webhook: Option<WebhookConfig>,
+    /// APNs.
+    pub apns: Option<ApnsConfig>,
+    /// FCM.
+    pub fcm: Option<FcmConfig>,
     /// Delivery, retries and dead-lettering (on the AWS backend only the visibility timeout, as
     /// the retry delay, and the batch size apply: the queue's redrive policy does the rest).
     pub queue: QueueOptions,
@@ -99,24 +107,14 @@ impl PushQueue {
     }
 
     /// Starts the push function's consumers of the push and fan-out queues:
-    /// `cirrus_handlers::push::push` over the stack's ports and the configured webhook.
+    /// `cirrus_handlers::push::push` over the stack's ports and the configured providers.
     pub(crate) fn start(
         &self,
         ports: &cirrus_core::service::Ports,
         config: &PushConfig,
         shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<Vec<JoinHandle<std::io::Result<()>>>> {
-        use anyhow::Context as _;
-        let provider = match &config.webhook {
-            Some(webhook) => {
-                let provider = cirrus_handlers::webhook::WebhookProvider::new(webhook.clone())
-                    .context("configuring the push webhook")?;
-                tracing::info!(host = provider.host(), "offline push to the webhook");
-                Some(Arc::new(provider) as Arc<dyn cirrus_core::ports::PushProvider>)
-            }
-            None => None,
-        };
-        let deps = Arc::new(cirrus_handlers::push::PushDeps::of(ports, provider));
+        let deps = Arc::new(cirrus_handlers::push::PushDeps::of(ports, providers(config)?));
         let handler: BatchHandler = Arc::new(move |event| {
             let deps = deps.clone();
             Box::pin(async move { cirrus_handlers::push::push(&deps, event).await })
@@ -137,4 +135,28 @@ impl PushQueue {
             })
             .collect())
     }
+}
+
+/// The providers of `config`, built.
+fn providers(config: &PushConfig) -> anyhow::Result<cirrus_core::service::push_routing::PushProviders> {
+    use anyhow::Context as _;
+    use cirrus_core::ports::PushProvider;
+    let mut providers = cirrus_core::service::push_routing::PushProviders::default();
+    if let Some(webhook) = &config.webhook {
+        let provider = cirrus_handlers::webhook::WebhookProvider::new(webhook.clone())
+            .context("configuring the push webhook")?;
+        tracing::info!(host = provider.host(), "offline push to the webhook");
+        providers.webhook = Some(Arc::new(provider) as Arc<dyn PushProvider>);
+    }
+    if let Some(apns) = &config.apns {
+        let provider = cirrus_push::apns::ApnsProvider::new(apns.clone()).context("configuring APNs")?;
+        tracing::info!(endpoint = %apns.endpoint, "offline push through APNs");
+        providers.apns = Some(Arc::new(provider) as Arc<dyn PushProvider>);
+    }
+    if let Some(fcm) = &config.fcm {
+        let provider = cirrus_push::fcm::FcmProvider::new(fcm.clone()).context("configuring FCM")?;
+        tracing::info!(endpoint = %fcm.endpoint, "offline push through FCM");
+        providers.fcm = Some(Arc::new(provider) as Arc<dyn PushProvider>);
+    }
+    Ok(providers)
 }

@@ -21,6 +21,7 @@ mod presence;
 mod profiles;
 pub mod push;
 pub mod push_devices;
+pub mod push_routing;
 pub mod rooms;
 mod sender_cache;
 mod sessions;
