@@ -16,11 +16,14 @@ export function localBinary() {
   return binary;
 }
 
-/** Starts the stack; resolves with its URLs and a `stop()` that kills it and removes its data. */
-export async function startLocalStack(extraArgs = []) {
+/**
+ * Starts the stack with `extraArgs` and `extraEnv`; resolves with its URLs and a `stop()` that
+ * kills it and removes its data.
+ */
+export async function startLocalStack(extraArgs = [], extraEnv = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "cirrus-web-"));
-  const env = { ...process.env, RUST_LOG: "warn" };
-  delete env.CIRRUS_SECRET_KEY;
+  const env = { ...process.env, RUST_LOG: "warn", ...extraEnv };
+  if (!("CIRRUS_SECRET_KEY" in extraEnv)) delete env.CIRRUS_SECRET_KEY;
   delete env.CIRRUS_APP_ID;
   const child = spawn(
     localBinary(),
