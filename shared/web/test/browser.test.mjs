@@ -117,6 +117,7 @@ describe("the demo on SQLite", () => {
     await guest.getByTestId("room-id").press("Enter");
     await guest.getByTestId("chat-title").filter({ hasText: "Lobby" }).waitFor();
     assert.equal(await guest.getByTestId("compose").isVisible(), false, "guests only watch");
+    assert.equal(await guest.getByTestId("peer").isVisible(), false, "guests have no one-to-one chat");
     await say(alice, "the show starts now");
     await message(guest, "the show starts now").waitFor();
     await screenshot(guest, "guest-live-room");

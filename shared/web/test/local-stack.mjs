@@ -42,8 +42,8 @@ export async function startLocalStack(extraArgs = [], extraEnv = {}) {
       if (demo) found.demo = demo[1];
       if (ws) found.ws = ws[1];
       if (http) found.http = http[1];
-      // The demo line comes after the two API lines; wait for the last banner line.
-      if (found.ws && found.http && line.includes("a token:")) {
+      // The demo line is the banner's last (the stack always gets the web directory here).
+      if (found.ws && found.http && found.demo) {
         clearTimeout(timer);
         resolveUrls(found);
       }
