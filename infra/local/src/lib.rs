@@ -320,7 +320,7 @@ impl LocalStack {
             http_app = http_app.merge(media.router(config.limits.clone()));
         }
         if let Some(demo) = &config.demo {
-            http_app = http_app.merge(demo::router(demo, format!("ws://{ws_addr}")));
+            http_app = http_app.merge(demo::router(demo, format!("ws://{ws_addr}"), &config.key));
         }
         let ws_app = Router::new().route("/", get(ws::upgrade)).with_state(state);
         let mut servers = vec![

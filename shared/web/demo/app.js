@@ -1,187 +1,208 @@
-// The demo chat app, built on @cirrus-im/sdk: sign in, conversation list with unread badges and
-// last message, one-to-one chat with history paging, read receipts and typing.
+// The demo chat app, built on @cirrus-im/sdk: sign-in (hosted account, development token, guest),
+// the conversation list with unread badges, one-to-one and group chat with history paging, images,
+// read receipts, typing, presence, recall and delete, group creation and live rooms.
 import { connect } from "./cirrus.js";
+import { $, conversationFor, remember, state, status, targetOf } from "./state.js";
+import { preview, renderConversations, renderHeader, renderMessages } from "./view.js";
+import { uploadImage } from "./media.js";
+import { createGroup, loadGroupNames, renderMembers, watchRoom } from "./groups.js";
 
-const $ = (id) => document.getElementById(id);
-const state = { client: null, me: "", conversations: new Map(), open: null, messages: new Map() };
+/** The page's settings: the WebSocket URL, and whether development tokens are on. */
+const config = fetch("/demo/config.json").then((response) => response.json());
 
-/** The WebSocket API: the page is served by the local stack's HTTP API, one port below it. */
-async function wsUrl() {
-  const response = await fetch("/demo/config.json");
-  return (await response.json()).wsUrl;
-}
+config.then(({ devTokens }) => ($("signin-dev").hidden = !devTokens));
 
 async function token(mode, userId, password) {
-  const path = mode === "guest" ? "/v1/auth/guest" : `/v1/auth/${mode}`;
-  const body = mode === "guest" ? {} : { userId, password };
-  const response = await fetch(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const response =
+    mode === "dev"
+      ? await fetch(`/demo/dev-token?user=${encodeURIComponent(userId)}`)
+      : await fetch(mode === "guest" ? "/v1/auth/guest" : `/v1/auth/${mode}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(mode === "guest" ? {} : { userId, password }),
+        });
   const answer = await response.json();
   if (!response.ok) throw new Error(answer.error?.code ?? `HTTP ${response.status}`);
   return answer;
 }
 
-function preview(message) {
-  const element = message?.body?.[0];
-  if (!message) return "";
-  if (message.recalled) return "(recalled)";
-  return element?.type === "text" ? element.text : `[${element?.type ?? "empty"}]`;
-}
-
-function renderConversations() {
-  const list = $("conversations");
-  list.replaceChildren();
-  const sorted = [...state.conversations.values()].sort((a, b) => b.updatedAt - a.updatedAt);
-  for (const conversation of sorted) {
-    const item = document.createElement("li");
-    item.dataset.conversationId = conversation.conversationId;
-    item.className = conversation.conversationId === state.open ? "active" : "";
-    const name = document.createElement("b");
-    name.textContent = conversation.peer ?? conversation.groupId ?? conversation.conversationId;
-    item.append(name);
-    if (conversation.unread > 0) {
-      const badge = document.createElement("span");
-      badge.className = "badge";
-      badge.textContent = String(conversation.unread);
-      item.append(badge);
-    }
-    const last = document.createElement("div");
-    last.className = "last";
-    last.textContent = preview(conversation.lastMessage);
-    item.append(last);
-    item.onclick = () => openConversation(conversation.conversationId);
-    list.append(item);
-  }
-}
-
-function renderMessages() {
-  const box = $("messages");
-  box.replaceChildren();
-  const messages = [...(state.messages.get(state.open)?.values() ?? [])].sort((a, b) => a.seq - b.seq);
-  for (const message of messages) {
-    const line = document.createElement("div");
-    line.className = `msg${message.from === state.me ? " mine" : ""}${message.recalled ? " recalled" : ""}`;
-    line.dataset.seq = String(message.seq);
-    const from = document.createElement("div");
-    from.className = "from";
-    from.textContent = message.from;
-    const text = document.createElement("div");
-    text.textContent = preview(message);
-    line.append(from, text);
-    box.append(line);
-  }
-  box.scrollTop = box.scrollHeight;
-}
-
-function remember(message) {
-  let messages = state.messages.get(message.conversationId);
-  if (!messages) state.messages.set(message.conversationId, (messages = new Map()));
-  messages.set(message.seq, message);
-}
+const showConversations = () => renderConversations(openConversation);
 
 function bump(message, unread) {
-  const conversation = state.conversations.get(message.conversationId) ?? {
-    conversationId: message.conversationId,
-    type: message.to.type,
-    peer: message.to.type === "c2c" ? message.conversationId.slice(3) : undefined,
-    groupId: message.to.type === "group" ? message.to.id : undefined,
-    lastSeq: 0,
-    readSeq: 0,
-    unread: 0,
-  };
-  conversation.lastMessage = message;
+  const conversation = conversationFor(message.conversationId);
+  if (message.seq >= conversation.lastSeq) conversation.lastMessage = message;
   conversation.lastSeq = Math.max(conversation.lastSeq, message.seq);
   conversation.updatedAt = message.time;
   if (unread) conversation.unread += 1;
-  state.conversations.set(message.conversationId, conversation);
 }
 
 async function markRead(conversationId) {
   const conversation = state.conversations.get(conversationId);
-  if (!conversation || conversation.lastSeq === 0 || conversation.unread === 0) return;
+  if (state.guest || !conversation || conversation.lastSeq === 0 || conversation.unread === 0) return;
   await state.client.markRead({ conversationId, seq: conversation.lastSeq });
   conversation.unread = 0;
   conversation.readSeq = conversation.lastSeq;
-  renderConversations();
+  showConversations();
+}
+
+async function watchPresence(conversation) {
+  if (conversation.type !== "c2c" || state.online.has(conversation.peer)) return;
+  const { users } = await state.client.presenceSubscribe({ userIds: [conversation.peer] });
+  for (const user of users) state.online.set(user.userId, user.online);
+  renderHeader();
 }
 
 async function openConversation(conversationId) {
   state.open = conversationId;
-  if (!state.messages.has(conversationId)) {
+  const conversation = conversationFor(conversationId);
+  // Guests read no history; they see what arrives while they watch.
+  if (!state.messages.has(conversationId) && !state.guest) {
     const page = await state.client.history({ conversationId, limit: 30 });
     for (const message of page.messages) remember(message);
   }
+  $("compose").hidden = state.guest;
+  renderHeader();
   renderMessages();
-  renderConversations();
-  await markRead(conversationId);
+  showConversations();
+  await Promise.all([markRead(conversationId), watchPresence(conversation), renderMembers()]);
 }
 
-// Scrolled to the top: page back with beforeSeq.
-$("messages").addEventListener("scroll", async (event) => {
-  if (event.target.scrollTop > 0 || !state.open) return;
-  const held = [...(state.messages.get(state.open)?.keys() ?? [])];
-  const oldest = Math.min(...held);
-  if (!Number.isFinite(oldest) || oldest <= 1) return;
-  const page = await state.client.history({ conversationId: state.open, beforeSeq: oldest, limit: 30 });
-  for (const message of page.messages) remember(message);
-  renderMessages();
-});
+/** Runs a form's action, showing a failure in the status line instead of losing it. */
+function onSubmit(id, action) {
+  $(id).addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await action(event);
+    } catch (error) {
+      status(`${id}: ${error.code ?? error.message}`);
+    }
+  });
+}
 
-async function start(client, me) {
-  state.client = client;
-  state.me = me;
-  $("signin").style.display = "none";
-  $("app").style.display = "flex";
+function listen(client, me) {
   client.on("msg.new", (message) => {
     remember(message);
-    const mine = message.from === me;
-    bump(message, !mine && message.conversationId !== state.open);
-    if (message.conversationId === state.open) {
+    const open = message.conversationId === state.open;
+    bump(message, message.from !== me && !open && !message.system);
+    if (open) {
       renderMessages();
       void markRead(message.conversationId);
     }
-    renderConversations();
+    showConversations();
+    // A group the page has not seen yet: show it under its name once known.
+    if (message.to.type === "group" && !state.groupNames.has(message.to.id) && !state.guest) {
+      void loadGroupNames([message.to.id]).then(showConversations);
+    }
   });
-  client.on("msg.recalled", ({ conversationId, seq }) => {
+  client.on("msg.recalled", ({ conversationId, seq, recalledBy, time }) => {
     const message = state.messages.get(conversationId)?.get(seq);
-    if (message) message.recalled = { by: "", time: 0 };
-    renderMessages();
+    if (message) Object.assign(message, { recalled: { by: recalledBy, time }, body: [] });
+    if (conversationId === state.open) renderMessages();
+    showConversations();
   });
-  client.on("msg.read", ({ conversationId, readSeq }) => {
-    if (conversationId === state.open) $("status").textContent = `read up to #${readSeq}`;
+  client.on("msg.deleted", ({ conversationId, seqs }) => {
+    for (const seq of seqs) state.messages.get(conversationId)?.delete(seq);
+    if (conversationId === state.open) renderMessages();
+  });
+  client.on("msg.read", ({ conversationId, userId, readSeq }) => {
+    // One's own read on another device clears the badge here too.
+    const conversation = state.conversations.get(conversationId);
+    if (userId === me && conversation && readSeq >= conversation.lastSeq) conversation.unread = 0;
+    if (conversationId === state.open && userId !== me) status(`read up to #${readSeq}`);
+    showConversations();
   });
   client.on("msg.signal", ({ conversationId, from, kind }) => {
-    if (conversationId === state.open && kind === "typing") $("status").textContent = `${from} is typing…`;
+    if (conversationId === state.open && kind === "typing") status(`${from} is typing…`);
   });
-  client.on("close", ({ willReconnect }) => ($("status").textContent = willReconnect ? "reconnecting…" : "disconnected"));
-  client.on("open", () => ($("status").textContent = "connected"));
-  const { conversations } = await client.convList({ limit: 100 });
-  for (const conversation of conversations) state.conversations.set(conversation.conversationId, conversation);
-  renderConversations();
-  $("status").textContent = `signed in as ${me}`;
+  client.on("presence.changed", ({ userId, online }) => {
+    state.online.set(userId, online);
+    renderHeader();
+  });
+  client.on("group.system", () => void loadConversations());
+  client.on("close", ({ willReconnect }) => status(willReconnect ? "reconnecting…" : "disconnected"));
+  client.on("open", () => status("connected"));
+}
+
+async function loadConversations() {
+  const { conversations } = await state.client.convList({ limit: 100 });
+  for (const conversation of conversations) {
+    state.conversations.set(conversation.conversationId, { ...state.conversations.get(conversation.conversationId), ...conversation });
+  }
+  await loadGroupNames(conversations.filter((c) => c.type === "group").map((c) => c.groupId));
+  showConversations();
+}
+
+async function start(client, me, guest) {
+  Object.assign(state, { client, me, guest });
+  $("signin").hidden = true;
+  $("app").hidden = false;
+  document.body.classList.toggle("guest", guest);
+  listen(client, me);
+  if (!guest) await loadConversations();
+  status(`signed in as ${me}`);
+  $("me").textContent = me;
 }
 
 $("signin").addEventListener("submit", async (event) => {
   event.preventDefault();
   const mode = event.submitter?.dataset.mode ?? "login";
   try {
-    const answer = await token(mode, $("user").value, $("password").value);
-    const client = await connect({ url: await wsUrl(), token: answer.userSig });
-    await start(client, answer.userId);
+    const answer = await token(mode, $("user").value.trim(), $("password").value);
+    const client = await connect({ url: (await config).wsUrl, token: answer.userSig, platform: "web" });
+    await start(client, answer.userId, mode === "guest");
   } catch (error) {
-    $("signin-error").textContent = `could not sign in: ${error.message}`;
+    $("signin-error").textContent = `could not sign in: ${error.code ?? error.message}`;
   }
 });
 
-$("new-chat").addEventListener("submit", async (event) => {
-  event.preventDefault();
+onSubmit("new-chat", async () => {
   const peer = $("peer").value.trim();
   if (!peer) return;
   $("peer").value = "";
-  const conversationId = `C2C${peer}`;
-  if (!state.conversations.has(conversationId)) {
-    state.conversations.set(conversationId, { conversationId, type: "c2c", peer, lastSeq: 0, readSeq: 0, unread: 0, updatedAt: Date.now() });
-  }
+  await openConversation(conversationFor(`C2C${peer}`).conversationId);
+});
+
+onSubmit("new-group", async (event) => {
+  const conversationId = await createGroup();
+  event.target.reset();
   await openConversation(conversationId);
+});
+
+onSubmit("watch-room", async () => {
+  const conversationId = await watchRoom($("room-id").value.trim());
+  await openConversation(conversationId);
+});
+
+// Scrolled to the top: page back with beforeSeq.
+$("messages").addEventListener("scroll", async (event) => {
+  if (event.target.scrollTop > 0 || !state.open || state.guest) return;
+  const oldest = Math.min(...(state.messages.get(state.open)?.keys() ?? []));
+  if (!Number.isFinite(oldest) || oldest <= 1) return;
+  const page = await state.client.history({ conversationId: state.open, beforeSeq: oldest, limit: 30 });
+  for (const message of page.messages) remember(message);
+  renderMessages();
+});
+
+// Recall and delete buttons on one's own messages.
+$("messages").addEventListener("click", async (event) => {
+  const action = event.target.dataset?.action;
+  const seq = Number(event.target.closest("[data-seq]")?.dataset.seq);
+  const conversationId = state.open;
+  const message = state.messages.get(conversationId)?.get(seq);
+  if (!action || !message) return;
+  try {
+    if (action === "recall") {
+      const reply = await state.client.recall({ conversationId, seq });
+      Object.assign(message, { recalled: { by: reply.recalledBy, time: reply.time }, body: [] });
+    } else {
+      await state.client.deleteMessages({ conversationId, seqs: [seq] });
+      state.messages.get(conversationId)?.delete(seq);
+    }
+  } catch (error) {
+    status(`${action}: ${error.code ?? error.message}`);
+  }
+  renderMessages();
+  showConversations();
 });
 
 let lastTyping = 0;
@@ -189,20 +210,36 @@ $("text").addEventListener("input", () => {
   const conversation = state.conversations.get(state.open);
   if (!conversation?.peer || Date.now() - lastTyping < 3000) return;
   lastTyping = Date.now();
-  void state.client.signal({ to: { type: "c2c", id: conversation.peer }, kind: "typing" }).catch(() => undefined);
+  void state.client.signal({ to: targetOf(conversation), kind: "typing" }).catch(() => undefined);
 });
 
-$("compose").addEventListener("submit", async (event) => {
-  event.preventDefault();
+async function send(body) {
   const conversation = state.conversations.get(state.open);
-  const text = $("text").value;
-  if (!conversation || !text) return;
-  $("text").value = "";
-  const to = conversation.type === "group" ? { type: "group", id: conversation.groupId } : { type: "c2c", id: conversation.peer };
-  const ack = await state.client.sendMessage(to, [{ type: "text", text }]);
-  const message = { ...ack, from: state.me, to, clientMsgId: "", body: [{ type: "text", text }] };
+  if (!conversation) return;
+  const to = targetOf(conversation);
+  const ack = await state.client.sendMessage(to, body);
+  const message = { ...ack, from: state.me, to, clientMsgId: "", body };
   remember(message);
   bump(message, false);
   renderMessages();
-  renderConversations();
+  showConversations();
+  status(`sent: ${preview(message)}`);
+}
+
+onSubmit("compose", async () => {
+  const text = $("text").value;
+  if (!text) return;
+  $("text").value = "";
+  await send([{ type: "text", text }]);
+});
+
+$("image").addEventListener("change", async (event) => {
+  const file = event.target.files?.[0];
+  event.target.value = "";
+  if (!file || !state.open) return;
+  try {
+    await send([await uploadImage(file)]);
+  } catch (error) {
+    status(`image: ${error.code ?? error.message}`);
+  }
 });

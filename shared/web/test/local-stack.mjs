@@ -16,11 +16,14 @@ export function localBinary() {
   return binary;
 }
 
-/** Starts the stack; resolves with its URLs and a `stop()` that kills it and removes its data. */
-export async function startLocalStack(extraArgs = []) {
+/**
+ * Starts the stack with `extraArgs` and `extraEnv`; resolves with its URLs and a `stop()` that
+ * kills it and removes its data.
+ */
+export async function startLocalStack(extraArgs = [], extraEnv = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "cirrus-web-"));
-  const env = { ...process.env, RUST_LOG: "warn" };
-  delete env.CIRRUS_SECRET_KEY;
+  const env = { ...process.env, RUST_LOG: "warn", ...extraEnv };
+  if (!("CIRRUS_SECRET_KEY" in extraEnv)) delete env.CIRRUS_SECRET_KEY;
   delete env.CIRRUS_APP_ID;
   const child = spawn(
     localBinary(),
@@ -39,8 +42,8 @@ export async function startLocalStack(extraArgs = []) {
       if (demo) found.demo = demo[1];
       if (ws) found.ws = ws[1];
       if (http) found.http = http[1];
-      // The demo line comes after the two API lines; wait for the last banner line.
-      if (found.ws && found.http && line.includes("a token:")) {
+      // The demo line is the banner's last (the stack always gets the web directory here).
+      if (found.ws && found.http && found.demo) {
         clearTimeout(timer);
         resolveUrls(found);
       }

@@ -148,5 +148,38 @@ test("the local stack serves the demo chat app on its HTTP root, built on the SD
   const bundle = await fetch(`${stack.http}/cirrus.js`);
   assert.match(bundle.headers.get("content-type"), /javascript/);
   assert.match(await bundle.text(), /sendMessage/);
-  assert.deepEqual(await (await fetch(`${stack.http}/demo/config.json`)).json(), { wsUrl: stack.ws });
+  for (const module of ["state.js", "view.js", "media.js", "groups.js"]) {
+    assert.equal((await fetch(`${stack.http}/${module}`)).status, 200, module);
+  }
+  assert.deepEqual(await (await fetch(`${stack.http}/demo/config.json`)).json(), { wsUrl: stack.ws, devTokens: true });
+});
+
+test("on the development key the demo mints development tokens that connect", async () => {
+  // GIVEN the stack on the public development key WHEN the page asks for carol's token THEN it connects as carol
+  const answer = await (await fetch(`${stack.http}/demo/dev-token?user=carol`)).json();
+  assert.equal(answer.userId, "carol");
+  const carol = await connect({ url: stack.ws, token: answer.userSig, WebSocket, pingIntervalMs: 0 });
+  try {
+    const ack = await carol.sendText("bob", "hi from a development token");
+    assert.equal(ack.conversationId, "C2Cbob");
+  } finally {
+    carol.close();
+  }
+  // AND a bad user id or none is refused with a stable code
+  const bad = await fetch(`${stack.http}/demo/dev-token?user=${encodeURIComponent("no spaces")}`);
+  assert.equal(bad.status, 400);
+  assert.equal((await bad.json()).error.code, "invalid_user_id");
+  const missing = await fetch(`${stack.http}/demo/dev-token`);
+  assert.equal((await missing.json()).error.code, "missing_field");
+});
+
+test("on any other key the demo has no development tokens", async () => {
+  // GIVEN a stack with a secret key of its own WHEN the page asks THEN there is no such endpoint
+  const keyed = await startLocalStack([], { CIRRUS_SECRET_KEY: "a-key-of-this-deployment-only" });
+  try {
+    assert.deepEqual(await (await fetch(`${keyed.http}/demo/config.json`)).json(), { wsUrl: keyed.ws, devTokens: false });
+    assert.equal((await fetch(`${keyed.http}/demo/dev-token?user=carol`)).status, 404);
+  } finally {
+    await keyed.stop();
+  }
 });
