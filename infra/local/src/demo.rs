@@ -17,7 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Where the demo's files are, and the WebSocket URL it connects to.
 #[derive(Debug, Clone)]
 pub struct DemoConfig {
-    /// The web SDK's directory (`shared/web`): `demo/` and the built `dist/cirrus.js`.
+    /// The web SDK's directory (`shared/web`): `demo/`, with its committed copy of the SDK bundle.
     pub web_dir: PathBuf,
 }
 
@@ -109,7 +109,7 @@ pub fn router(config: &DemoConfig, ws_url: String, key: &UserSigKey) -> Router {
         );
     }
     router = router
-        .route("/cirrus.js", serve(dir, "dist/cirrus.js", JAVASCRIPT))
+        .route("/cirrus.js", serve(dir, "demo/cirrus.js", JAVASCRIPT))
         .route(
             "/demo/config.json",
             get(move || {
