@@ -8,6 +8,7 @@ use cirrus_handlers::Settings;
 use cirrus_local::{AwsStorage, LocalConfig, LocalStack, SocketLimits, Storage};
 use clap::Parser;
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -253,26 +254,31 @@ async fn main() -> anyhow::Result<()> {
     let stack = LocalStack::start(config)
         .await
         .context("starting the local stack")?;
-    println!("cirrus-local is running");
-    println!("  WebSocket API  {}/?token=<UserSig>", stack.ws_url());
-    println!(
-        "  HTTP API       {}  (/v4 REST API, /v1/auth logins, media, /health)",
-        stack.http_url()
-    );
-    println!(
-        "  @connections   {}  (loopback only by default)",
+    // The banner is for whoever started the process; if they stopped reading stdout (a closed
+    // pipe), the server keeps serving: println! would panic on the failed write.
+    let mut banner = format!(
+        "cirrus-local is running\n  WebSocket API  {}/?token=<UserSig>\n  HTTP API       {}  (/v4 REST API, /v1/auth logins, media, /health)\n  @connections   {}  (loopback only by default)\n  app id         {app_id}\n  data           {data}\n  a token:       cirrus usersig alice\n",
+        stack.ws_url(),
+        stack.http_url(),
         stack.connections_url()
     );
-    println!("  app id         {app_id}");
-    println!("  data           {data}");
-    println!("  a token:       cirrus usersig alice");
     if demo {
-        println!("  demo chat      {}/  (open it in a browser)", stack.http_url());
+        banner.push_str(&format!(
+            "  demo chat      {}/  (open it in a browser)\n",
+            stack.http_url()
+        ));
     }
+    say(&banner);
     shutdown_signal().await;
-    println!("shutting down");
+    say("shutting down\n");
     stack.shutdown().await;
     Ok(())
+}
+
+/// Writes `text` to stdout, ignoring a reader that went away.
+fn say(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 /// The settings from the flags, each the flag form of a `CIRRUS_*` variable (`--max-friends` is
